@@ -1,0 +1,1 @@
+"""One module per `lvstui` sub-command; `lvstui.cli` imports them lazily."""

@@ -1,0 +1,1 @@
+"""Configuration: the typed tree (schema), loading, linting, keepalived.conf import."""

@@ -1,0 +1,418 @@
+"""The typed configuration tree.
+
+Key names follow keepalived's directive names (lower case) wherever keepalived has one, so
+an operator who knows keepalived.conf can read a config.toml at sight. Every default is
+written down once, here, as a module constant or a field default; nothing else in the
+program repeats a default.
+
+The tree is made of frozen, slotted dataclasses: once loaded, a Config never changes; a
+reload builds a new one and the engine applies the difference.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_CONTROL_SOCKET",
+    "DEFAULT_DELAY_BEFORE_RETRY",
+    "DEFAULT_DELAY_LOOP",
+    "DEFAULT_PERSISTENCE_TIMEOUT",
+    "DEFAULT_RETRY",
+    "DEFAULT_STATE_DIR",
+    "DEFAULT_STATUS_CODES",
+    "DEFAULT_WEIGHT",
+    "KERNEL_SCHEDULERS",
+    "MAX_VIPS_PER_ADVERT",
+    "SCHEDULER_FLAGS",
+    "USERSPACE_SCHEDULERS",
+    "AuthType",
+    "Check",
+    "CheckCommon",
+    "CheckKind",
+    "Config",
+    "DataplaneKind",
+    "GlobalDefs",
+    "HttpCheck",
+    "HttpUrl",
+    "LbKind",
+    "LvstuiSettings",
+    "MiscCheck",
+    "PingCheck",
+    "Protocol",
+    "RealServer",
+    "SorryServer",
+    "StatusRange",
+    "SyncDaemon",
+    "TcpCheck",
+    "VipAddress",
+    "VirtualServer",
+    "VrrpInstance",
+    "VrrpScript",
+    "VrrpState",
+    "VrrpSyncGroup",
+]
+
+# --- defaults (keepalived's where it has one) -------------------------------------------
+DEFAULT_CONFIG_PATH = "/etc/lvstui/config.toml"
+DEFAULT_CONTROL_SOCKET = "/run/lvstui/control.sock"
+DEFAULT_STATE_DIR = "/var/lib/lvstui"
+DEFAULT_DELAY_LOOP = 60.0  # keepalived: delay_loop 60
+DEFAULT_CONNECT_TIMEOUT = 5.0  # keepalived: connect_timeout 5
+DEFAULT_PERSISTENCE_TIMEOUT = 360  # keepalived/ipvsadm: persistence enabled without a value
+DEFAULT_WEIGHT = 1  # keepalived: weight 1
+DEFAULT_RETRY = 1  # keepalived: retry 1 (one more attempt before declaring failure)
+DEFAULT_DELAY_BEFORE_RETRY = 1.0  # keepalived: delay_before_retry 1
+DEFAULT_ADVERT_INT = 1.0  # keepalived: advert_int 1
+DEFAULT_PRIORITY = 100  # keepalived: priority 100
+DEFAULT_GARP_MASTER_DELAY = 5.0  # keepalived: vrrp_garp_master_delay 5
+DEFAULT_GARP_MASTER_REPEAT = 5  # keepalived: vrrp_garp_master_repeat 5
+DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0  # keepalived: smtp_connect_timeout 30
+DEFAULT_SMTP_PORT = 25
+DEFAULT_NOTIFY_TIMEOUT = 30.0  # our limit for notify / quorum scripts
+DEFAULT_BODY_LIMIT = 1 << 20  # HTTP check bodies are read up to 1 MiB, then fail
+MAX_VIPS_PER_ADVERT = 20  # the tutorial's limit; keepalived moves the rest out of the advert
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRange:
+    """An inclusive range of HTTP status codes (a single code is lo == hi)."""
+
+    lo: int
+    hi: int
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, int) and self.lo <= code <= self.hi
+
+    def __str__(self) -> str:
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+
+DEFAULT_STATUS_CODES: tuple[StatusRange, ...] = (StatusRange(200, 299),)
+
+# Every scheduler the Linux kernel ships (ipvsadm -s NAME).
+KERNEL_SCHEDULERS = frozenset(
+    {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+)
+# Schedulers the userspace forwarder implements with the kernel's algorithms, plus "random".
+USERSPACE_SCHEDULERS = frozenset(
+    {"rr", "wrr", "lc", "wlc", "sh", "dh", "mh", "sed", "nq", "fo", "random"}
+)
+# Scheduler flags (ipvsadm -b): which schedulers accept which flag.
+SCHEDULER_FLAGS: dict[str, frozenset[str]] = {
+    "sh-fallback": frozenset({"sh"}),
+    "sh-port": frozenset({"sh"}),
+    "mh-fallback": frozenset({"mh"}),
+    "mh-port": frozenset({"mh"}),
+}
+
+
+class Protocol(enum.Enum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+class LbKind(enum.Enum):
+    """Forwarding method. NAT is ipvsadm's "Masq", DR its "Route", TUN its "Tunnel"."""
+
+    NAT = "NAT"
+    DR = "DR"
+    TUN = "TUN"
+
+
+class VrrpState(enum.Enum):
+    MASTER = "MASTER"
+    BACKUP = "BACKUP"
+
+
+class AuthType(enum.Enum):
+    PASS = "PASS"
+    AH = "AH"
+
+
+class DataplaneKind(enum.Enum):
+    AUTO = "auto"
+    IPVS = "ipvs"
+    USERSPACE = "userspace"
+
+
+class CheckKind(enum.Enum):
+    TCP_CHECK = "tcp_check"
+    HTTP_GET = "http_get"
+    SSL_GET = "ssl_get"
+    MISC_CHECK = "misc_check"
+    PING_CHECK = "ping_check"
+
+
+# --- global settings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDaemon:
+    """global_defs.lvs_sync_daemon: the IPVS connection-sync daemon follows a VRRP instance."""
+
+    interface: str
+    instance: str  # the vrrp_instance whose state decides master/backup
+    syncid: int = 0
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: str | None = None  # multicast group (ipv4/ipv6 address)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalDefs:
+    router_id: str = ""
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str = ""
+    smtp_server: str = ""  # host, or host:port ([v6]:port)
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_connect_timeout: float = DEFAULT_SMTP_CONNECT_TIMEOUT
+    smtp_alert: bool = False  # default for every vrrp_instance / real_server
+    vrrp_version: int = 2
+    lvs_sync_daemon: SyncDaemon | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LvstuiSettings:
+    """Our own settings (no keepalived equivalent): [lvstui] table."""
+
+    dataplane: DataplaneKind = DataplaneKind.AUTO
+    control_socket: str = DEFAULT_CONTROL_SOCKET
+    control_group: str = ""  # members may operate; others may only read
+    control_read_only_others: bool = True  # False: refuse non-members entirely
+    state_dir: str = DEFAULT_STATE_DIR
+    metrics_listen: str = ""  # "127.0.0.1:9336"; empty = off
+    directors: int = 2  # how many directors run these checks (check-load estimate)
+    check_concurrency: int = 1000  # global cap on checks in flight
+    notify_timeout: float = DEFAULT_NOTIFY_TIMEOUT
+    drain_timeout: float = 0.0  # 0 = wait forever for a drained server to go idle
+    keys: tuple[tuple[str, str], ...] = ()  # console key remapping: (action, key)
+    theme: str = "dark"
+
+
+# --- VRRP ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VipAddress:
+    """One virtual_ipaddress entry: `192.168.10.9/24 dev eth0 label eth0:1 scope global`."""
+
+    address: str  # without prefix
+    prefixlen: int  # 32/128 when not given, like keepalived
+    dev: str | None = None  # default: the instance's interface
+    label: str | None = None
+    scope: str | None = None
+    broadcast: str | None = None
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.address else 4
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpScript:
+    name: str
+    script: str  # argv as a string, split like a shell would, never run by a shell
+    interval: float = 1.0
+    timeout: float | None = None  # default: interval
+    weight: int = (
+        0  # 0: failure means FAULT; else added to priority while OK (or while failing if <0)
+    )
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpInstance:
+    name: str
+    interface: str
+    virtual_router_id: int
+    state: VrrpState = VrrpState.BACKUP
+    priority: int = DEFAULT_PRIORITY
+    advert_int: float = DEFAULT_ADVERT_INT
+    version: int = 2
+    auth_type: AuthType | None = None
+    auth_pass: str = ""
+    virtual_ipaddress: tuple[VipAddress, ...] = ()
+    virtual_ipaddress_excluded: tuple[VipAddress, ...] = ()
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    unicast_src_ip: str | None = None
+    unicast_peer: tuple[str, ...] = ()
+    track_interface: tuple[str, ...] = ()
+    track_script: tuple[str, ...] = ()
+    notify_master: str | None = None
+    notify_backup: str | None = None
+    notify_fault: str | None = None
+    notify_stop: str | None = None
+    notify: str | None = None
+    smtp_alert: bool | None = None  # None: global_defs.smtp_alert
+    garp_master_delay: float = DEFAULT_GARP_MASTER_DELAY
+    garp_master_repeat: int = DEFAULT_GARP_MASTER_REPEAT
+    garp_master_refresh: float = 0.0  # 0 = no periodic refresh
+    garp_master_refresh_repeat: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpSyncGroup:
+    name: str
+    group: tuple[str, ...]
+    notify_master: str | None = None
+    notify_backup: str | None = None
+    notify_fault: str | None = None
+    notify_stop: str | None = None
+    notify: str | None = None
+    smtp_alert: bool | None = None
+
+
+# --- health checks -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckCommon:
+    """Settings shared by every checker. None means "inherit" (real server / service)."""
+
+    connect_ip: str | None = None  # default: the real server's address
+    connect_port: int | None = None  # default: the real server's port
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    bindto: str | None = None
+    bind_port: int | None = None
+    retry: int = DEFAULT_RETRY
+    delay_before_retry: float = DEFAULT_DELAY_BEFORE_RETRY
+    warmup: float | None = None  # None: random in [0, delay_loop)
+    delay_loop: float | None = None  # None: the virtual server's delay_loop
+
+
+@dataclass(frozen=True, slots=True)
+class TcpCheck:
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.TCP_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class PingCheck:
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.PING_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class HttpUrl:
+    path: str
+    digest: str | None = None  # lower-case hex MD5 of the body
+    status_code: tuple[StatusRange, ...] = DEFAULT_STATUS_CODES
+    virtualhost: str | None = None  # per-url Host header (keepalived 2.x)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    """HTTP_GET (tls False) and SSL_GET (tls True)."""
+
+    urls: tuple[HttpUrl, ...]
+    common: CheckCommon = field(default_factory=CheckCommon)
+    tls: bool = False
+    virtualhost: str | None = None  # None: the virtual server's virtualhost
+    verify: bool = False  # keepalived does not verify certificates
+    sni: str | None = None  # None: the Host header's name when tls
+    body_limit: int = DEFAULT_BODY_LIMIT
+
+    @property
+    def kind(self) -> CheckKind:
+        return CheckKind.SSL_GET if self.tls else CheckKind.HTTP_GET
+
+
+@dataclass(frozen=True, slots=True)
+class MiscCheck:
+    misc_path: str  # argv string, split like a shell would; never run by a shell
+    misc_timeout: float | None = None  # None: delay_loop (keepalived)
+    misc_dynamic: bool = False
+    user: str | None = None
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.MISC_CHECK
+
+
+Check = TcpCheck | PingCheck | HttpCheck | MiscCheck
+
+
+# --- virtual / real servers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RealServer:
+    ip: str
+    port: int  # 0 for fwmark services without a port
+    weight: int = DEFAULT_WEIGHT
+    lb_kind: LbKind | None = None  # None: the virtual server's lb_kind
+    inhibit_on_failure: bool | None = None  # None: the virtual server's setting
+    notify_up: str | None = None
+    notify_down: str | None = None
+    smtp_alert: bool | None = None
+    uthreshold: int = 0
+    lthreshold: int = 0
+    checks: tuple[Check, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SorryServer:
+    ip: str
+    port: int
+    lb_kind: LbKind | None = None
+    inhibit_on_failure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServer:
+    """One `virtual_server IP PORT` or `virtual_server fwmark N` block."""
+
+    ip: str | None  # None for fwmark services
+    port: int
+    protocol: Protocol = Protocol.TCP
+    fwmark: int | None = None
+    family: int = 4  # address family for fwmark services (4 or 6)
+    delay_loop: float = DEFAULT_DELAY_LOOP
+    lb_algo: str = "wlc"  # ipvsadm's default scheduler
+    lb_flags: frozenset[str] = frozenset()  # sh-port, sh-fallback, mh-port, mh-fallback, ops
+    lb_kind: LbKind = LbKind.NAT
+    persistence_timeout: int | None = None  # None = not persistent
+    persistence_granularity: str | None = None  # netmask, e.g. 255.255.255.0 or /24
+    virtualhost: str | None = None
+    quorum: int = 1
+    hysteresis: int = 0
+    quorum_up: str | None = None
+    quorum_down: str | None = None
+    sorry_server: SorryServer | None = None
+    inhibit_on_failure: bool = False
+    alpha: bool = False  # start every real server down until its checks pass
+    omega: bool = False  # run quorum_down and clear the table on shutdown
+    ha_suspend: bool = False  # suspend checks while no VIP of this service is local
+    smtp_alert: bool | None = None
+    name: str | None = None  # display name (ours)
+    # userspace dataplane options (ours)
+    proxy_protocol: int = 0  # 0 off, 1 or 2: PROXY protocol header to real servers
+    app_hash: bool = False  # HTTP: schedule by a hash of the request line
+    udp_idle_timeout: float = 300.0
+    real_servers: tuple[RealServer, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """ipvsadm-style identity: `TCP 192.168.10.9:80` or `FWM 3`."""
+        if self.fwmark is not None:
+            return f"FWM {self.fwmark}"
+        host = f"[{self.ip}]" if self.ip and ":" in self.ip else str(self.ip)
+        return f"{self.protocol.value} {host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str = ""
+    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    lvstui: LvstuiSettings = field(default_factory=LvstuiSettings)
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()

@@ -1,0 +1,1 @@
+"""The control plane: EngineClient (in-process or over the Unix socket) and its server."""

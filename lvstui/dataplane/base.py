@@ -1,0 +1,168 @@
+"""The dataplane contract: what the engine wants (desired) and what is there (observed).
+
+The engine hands a dataplane the complete *desired* table; `lvstui.dataplane.reconcile`
+(pure) turns desired vs observed into the minimal list of operations, and the dataplane
+applies them. Every implementation (kernel IPVS, the userspace forwarder, the in-memory
+recorder) passes the same contract test suite.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol as TypingProtocol
+
+from lvstui.config.schema import LbKind
+from lvstui.model import RealKey, ServiceKey, Stats
+
+__all__ = [
+    "AddDest",
+    "AddService",
+    "Capabilities",
+    "Dataplane",
+    "DelDest",
+    "DelService",
+    "DesiredDest",
+    "DesiredService",
+    "EditDest",
+    "EditService",
+    "ObservedDest",
+    "ObservedService",
+    "Op",
+    "SyncRole",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredDest:
+    key: RealKey
+    weight: int
+    fwd: LbKind = LbKind.NAT
+    u_threshold: int = 0
+    l_threshold: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredService:
+    key: ServiceKey
+    scheduler: str
+    flags: frozenset[str] = frozenset()  # "sh-port", "sh-fallback", "mh-port", "mh-fallback", "ops"
+    persistence_timeout: int | None = None  # None: not persistent
+    netmask: str | None = None  # persistence granularity ("255.255.255.255" by default)
+    dests: tuple[DesiredDest, ...] = ()
+    # userspace-only options; the kernel ignores them
+    proxy_protocol: int = 0
+    app_hash: bool = False
+    udp_idle_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedDest:
+    key: RealKey
+    weight: int
+    fwd: LbKind
+    active_conns: int = 0
+    inact_conns: int = 0
+    persist_conns: int = 0
+    u_threshold: int = 0
+    l_threshold: int = 0
+    stats: Stats = field(default_factory=Stats)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedService:
+    key: ServiceKey
+    scheduler: str
+    flags: frozenset[str] = frozenset()
+    persistence_timeout: int | None = None
+    netmask: str | None = None
+    dests: tuple[ObservedDest, ...] = ()
+    stats: Stats = field(default_factory=Stats)
+
+
+# --- operations (what reconcile emits) --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddService:
+    service: DesiredService  # without dests: they follow as AddDest
+
+
+@dataclass(frozen=True, slots=True)
+class EditService:
+    service: DesiredService  # scheduler / flags / persistence changed; dests untouched
+
+
+@dataclass(frozen=True, slots=True)
+class DelService:
+    key: ServiceKey
+
+
+@dataclass(frozen=True, slots=True)
+class AddDest:
+    service: ServiceKey
+    dest: DesiredDest
+
+
+@dataclass(frozen=True, slots=True)
+class EditDest:
+    """Weight / thresholds / forwarding changed in place: never delete + add."""
+
+    service: ServiceKey
+    dest: DesiredDest
+
+
+@dataclass(frozen=True, slots=True)
+class DelDest:
+    service: ServiceKey
+    key: RealKey
+
+
+Op = AddService | EditService | DelService | AddDest | EditDest | DelDest
+
+
+class SyncRole(enum.Enum):
+    """IPVS connection-sync daemon role (ipvsadm --start-daemon master|backup)."""
+
+    NONE = "none"
+    MASTER = "master"
+    BACKUP = "backup"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    name: str  # "ipvs", "userspace", "memory"
+    lb_kinds: frozenset[LbKind]
+    schedulers: frozenset[str]
+    protocols: frozenset[str]  # "TCP", "UDP", "SCTP"
+    fwmark: bool
+    sync_daemon: bool
+    reason: str = ""  # why this dataplane was chosen (selection)
+
+
+class Dataplane(TypingProtocol):
+    """A place where virtual services live. Implementations: ipvs, userspace, memory."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def start(self) -> None:
+        """Open sockets / netlink. Must not change existing state (adopt, never flush)."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources. Does not remove services (a restart must drop no connection)."""
+        ...
+
+    async def observe(self) -> Sequence[ObservedService]:
+        """Every service this dataplane holds, with real servers and statistics."""
+        ...
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        """Apply operations in order; raise DataplaneError naming the failed op."""
+        ...
+
+    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
+        """Start/stop the connection-sync daemon (no-op where unsupported)."""
+        ...

@@ -1,0 +1,1 @@
+"""The engine: owns runtime state, applies commands, publishes snapshots and events."""

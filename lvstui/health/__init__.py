@@ -1,0 +1,1 @@
+"""Health checks ("tests de vie"): checkers, their scheduler, effective weights, genhash."""

@@ -1,0 +1,400 @@
+"""Immutable values that cross boundaries: engine → control socket → console / CLI.
+
+Everything here is a frozen, slotted dataclass or an enum, and serialises to JSON through
+`lvstui.control.protocol` without custom code per type. The console only ever sees these
+types (through `EngineClient`), never the engine's internals.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from lvstui.config.schema import LbKind, Protocol
+
+__all__ = [
+    "AddReal",
+    "CheckView",
+    "Command",
+    "CommandResult",
+    "ConfigReloaded",
+    "Drain",
+    "DrainProgress",
+    "DrainState",
+    "Event",
+    "Health",
+    "HealthChanged",
+    "LogEvent",
+    "NotifyResult",
+    "OperatorAction",
+    "QuorumChanged",
+    "RealKey",
+    "RealServerView",
+    "Reload",
+    "RemoveReal",
+    "ServiceKey",
+    "ServiceView",
+    "SetWeight",
+    "Snapshot",
+    "Stats",
+    "Undrain",
+    "VrrpChanged",
+    "VrrpRunState",
+    "VrrpView",
+]
+
+
+def _host(addr: str) -> str:
+    return f"[{addr}]" if ":" in addr else addr
+
+
+def _split_hostport(text: str) -> tuple[str, int]:
+    """`1.2.3.4:80`, `[2001:db8::1]:80` → (address, port). Raises ValueError."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if not rest.startswith(":"):
+            raise ValueError(f"expected [ADDRESS]:PORT, got {text!r}")
+        port_s = rest[1:]
+    else:
+        host, sep, port_s = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"expected ADDRESS:PORT, got {text!r}")
+    addr = str(ipaddress.ip_address(host))
+    port = int(port_s)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} out of range 0-65535")
+    return addr, port
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ServiceKey:
+    """Identity of a virtual service: protocol + address + port, or a firewall mark."""
+
+    protocol: Protocol
+    addr: str  # "" for fwmark services
+    port: int
+    fwmark: int = 0  # 0 = not a fwmark service
+    family: int = 4
+
+    def __str__(self) -> str:
+        if self.fwmark:
+            return f"FWM {self.fwmark}"
+        return f"{self.protocol.value} {_host(self.addr)}:{self.port}"
+
+    @property
+    def hostport(self) -> str:
+        return f"FWM {self.fwmark}" if self.fwmark else f"{_host(self.addr)}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str, protocol: Protocol | None = None) -> ServiceKey:
+        """`TCP 1.2.3.4:80`, `1.2.3.4:80` (TCP unless `protocol`), `udp:[::1]:53`, `FWM 3`."""
+        t = text.strip()
+        upper = t.upper()
+        if upper.startswith("FWM"):
+            mark = int(t[3:].strip(" :"), 0)
+            return cls(protocol or Protocol.TCP, "", 0, fwmark=mark)
+        proto = protocol or Protocol.TCP
+        for p in Protocol:
+            for sep in (" ", ":"):
+                if upper.startswith(p.value + sep):
+                    proto = p
+                    t = t[len(p.value) + 1 :].strip()
+                    break
+        addr, port = _split_hostport(t)
+        return cls(proto, addr, port, family=6 if ":" in addr else 4)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RealKey:
+    addr: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{_host(self.addr)}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> RealKey:
+        return cls(*_split_hostport(text))
+
+
+# --- states ----------------------------------------------------------------------------------
+
+
+class Health(enum.Enum):
+    UNKNOWN = "unknown"  # not checked yet (alpha unset: treated as up)
+    UP = "up"
+    DOWN = "down"
+
+
+class DrainState(enum.Enum):
+    NONE = "none"
+    DRAINING = "draining"  # weight 0, connections still open
+    SAFE = "safe"  # weight 0 and no connection left: maintenance can start
+    EXPIRED = "expired"  # drain timeout passed, remaining connections were expired
+
+
+class VrrpRunState(enum.Enum):
+    INIT = "INIT"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+    FAULT = "FAULT"
+    STOP = "STOP"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """IPVS counters (totals since creation) and rates (per second), like ipvsadm's."""
+
+    conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
+    cps: int = 0
+    inpps: int = 0
+    outpps: int = 0
+    inbps: int = 0
+    outbps: int = 0
+
+
+# --- views (what the console and `lvstui list/status` show) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckView:
+    kind: str  # "tcp_check", "http_get", ...
+    target: str  # what it probes, e.g. "192.168.10.98:80/health"
+    health: Health = Health.UNKNOWN
+    last_run: float | None = None  # wall time of the last completed run
+    last_ok: bool | None = None
+    last_reason: str = ""
+    last_latency: float | None = None  # seconds
+    period: float = 0.0
+    runs: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerView:
+    key: RealKey
+    fwd: LbKind
+    weight_config: int  # from config.toml (or `ctl add`)
+    weight: int  # what the dataplane should have now (health, overrides, misc_dynamic)
+    health: Health = Health.UNKNOWN
+    active_conns: int = 0
+    inact_conns: int = 0
+    persist_conns: int = 0
+    stats: Stats = field(default_factory=Stats)
+    drain: DrainState = DrainState.NONE
+    weight_override: int | None = None  # operator's `ctl weight`
+    runtime_added: bool = False  # added with `ctl add`, not in config
+    is_sorry: bool = False
+    checks: tuple[CheckView, ...] = ()
+    history: tuple[int, ...] = ()  # active connections, one sample a second, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    key: ServiceKey
+    scheduler: str
+    lb_kind: LbKind
+    name: str = ""
+    flags: tuple[str, ...] = ()
+    persistence_timeout: int | None = None
+    persistence_netmask: str | None = None
+    quorum: int = 1
+    hysteresis: int = 0
+    live_weight: int = 0
+    quorum_up: bool = True
+    sorry_active: bool = False
+    sorry_server: RealKey | None = None
+    real_servers: tuple[RealServerView, ...] = ()
+    stats: Stats = field(default_factory=Stats)
+    history: tuple[int, ...] = ()  # connections/s, one sample a second
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpView:
+    name: str
+    interface: str
+    vrid: int
+    state: VrrpRunState
+    priority: int  # effective (after track scripts)
+    base_priority: int
+    version: int
+    advert_int: float
+    vips: tuple[str, ...] = ()
+    sync_group: str | None = None
+    master_addr: str | None = None  # who we hear as master (None when we are)
+    last_transition: float | None = None  # wall time
+    reason: str = ""  # why the last transition happened
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    time: float  # wall
+    router_id: str = ""
+    config_path: str = ""
+    dataplane: str = ""  # "ipvs", "userspace", "memory"
+    dataplane_reason: str = ""  # why auto chose it
+    directors: int = 2
+    services: tuple[ServiceView, ...] = ()
+    vrrp: tuple[VrrpView, ...] = ()
+    read_only: bool = False  # the client's role may not change anything
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChanged:
+    kind: ClassVar[str] = "health"
+    time: float
+    service: ServiceKey
+    real: RealKey
+    health: Health
+    reason: str = ""
+    weight: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpChanged:
+    kind: ClassVar[str] = "vrrp"
+    time: float
+    instance: str
+    old: VrrpRunState
+    new: VrrpRunState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuorumChanged:
+    kind: ClassVar[str] = "quorum"
+    time: float
+    service: ServiceKey
+    up: bool
+    live_weight: int
+    quorum: int
+    sorry_active: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    kind: ClassVar[str] = "operator"
+    time: float
+    who: str
+    action: str  # the command, rendered for humans
+    ok: bool
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DrainProgress:
+    kind: ClassVar[str] = "drain"
+    time: float
+    service: ServiceKey
+    real: RealKey
+    state: DrainState
+    active_conns: int
+    inact_conns: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyResult:
+    kind: ClassVar[str] = "notify"
+    time: float
+    what: str  # "quorum_down TCP 1.2.3.4:80", "notify_master linuxfr", "mail"
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    kind: ClassVar[str] = "reload"
+    time: float
+    ok: bool
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    kind: ClassVar[str] = "log"
+    time: float
+    level: str  # "info", "warning", "error"
+    message: str
+
+
+Event = (
+    HealthChanged
+    | VrrpChanged
+    | QuorumChanged
+    | OperatorAction
+    | DrainProgress
+    | NotifyResult
+    | ConfigReloaded
+    | LogEvent
+)
+
+# --- commands (the only way a client changes anything) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    kind: ClassVar[str] = "drain"
+    service: ServiceKey
+    real: RealKey
+    timeout: float | None = None  # expire remaining connections after this; None: config
+
+
+@dataclass(frozen=True, slots=True)
+class Undrain:
+    kind: ClassVar[str] = "undrain"
+    service: ServiceKey
+    real: RealKey
+
+
+@dataclass(frozen=True, slots=True)
+class SetWeight:
+    kind: ClassVar[str] = "weight"
+    service: ServiceKey
+    real: RealKey
+    weight: int | None  # None: back to the configured weight
+
+
+@dataclass(frozen=True, slots=True)
+class AddReal:
+    kind: ClassVar[str] = "add"
+    service: ServiceKey
+    real: RealKey
+    weight: int = 1
+    lb_kind: LbKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveReal:
+    kind: ClassVar[str] = "remove"
+    service: ServiceKey
+    real: RealKey
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    kind: ClassVar[str] = "reload"
+    dry_run: bool = False
+
+
+Command = Drain | Undrain | SetWeight | AddReal | RemoveReal | Reload
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    ok: bool
+    message: str = ""
+    detail: str = ""  # e.g. the reload difference, one change a line

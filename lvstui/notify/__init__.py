@@ -1,0 +1,1 @@
+"""Notifications: SMTP alerts and notify / quorum scripts."""

@@ -1,0 +1,1 @@
+"""The Textual console. Talks to the engine only through `EngineClient`."""
