@@ -79,6 +79,11 @@ class ObservedService:
     netmask: str | None = None
     dests: tuple[ObservedDest, ...] = ()
     stats: Stats = field(default_factory=Stats)
+    # userspace-only options as the forwarder holds them; None where not applicable (the
+    # kernel has no such thing), and reconcile then never compares them
+    proxy_protocol: int | None = None
+    app_hash: bool | None = None
+    udp_idle_timeout: float | None = None
 
 
 # --- operations (what reconcile emits) --------------------------------------------------------
