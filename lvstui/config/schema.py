@@ -287,6 +287,8 @@ class CheckCommon:
     delay_before_retry: float = DEFAULT_DELAY_BEFORE_RETRY
     warmup: float | None = None  # None: random in [0, delay_loop)
     delay_loop: float | None = None  # None: the virtual server's delay_loop
+    rise: int = 1  # consecutive passed runs (after retries) before a down check goes up
+    fall: int = 1  # consecutive failed runs (after retries) before an up check goes down
 
 
 @dataclass(frozen=True, slots=True)
