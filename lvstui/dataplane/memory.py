@@ -1,0 +1,205 @@
+"""The in-memory dataplane: a table and a log of every operation (tests, `--dry-run`).
+
+It behaves like a strict kernel: adding what exists or editing what does not raises
+`DataplaneError` naming the operation, and nothing of a failed batch after the failing
+operation is applied (operations before it are, as with IPVS). Tests may set counters
+(`set_counters`) to play traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from lvstui.config.schema import LbKind
+from lvstui.dataplane.base import (
+    AddDest,
+    AddService,
+    Capabilities,
+    DelDest,
+    DelService,
+    DesiredDest,
+    DesiredService,
+    EditDest,
+    EditService,
+    ObservedDest,
+    ObservedService,
+    Op,
+    SyncRole,
+)
+from lvstui.errors import DataplaneError
+from lvstui.model import RealKey, ServiceKey, Stats
+
+__all__ = ["ALL_SCHEDULERS", "MemoryDataplane", "apply_ops", "describe_op"]
+
+ALL_SCHEDULERS = frozenset(
+    {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf"}
+)
+
+
+def describe_op(op: Op) -> str:
+    """One line for logs and `--dry-run`, ipvsadm-like."""
+    match op:
+        case AddService(s) | EditService(s):
+            verb = "add service" if isinstance(op, AddService) else "edit service"
+            extra = f" persistent {s.persistence_timeout}" if s.persistence_timeout else ""
+            flags = f" flags {','.join(sorted(s.flags))}" if s.flags else ""
+            return f"{verb} {s.key} scheduler {s.scheduler}{flags}{extra}"
+        case DelService(k):
+            return f"delete service {k}"
+        case AddDest(k, d) | EditDest(k, d):
+            verb = "add real" if isinstance(op, AddDest) else "edit real"
+            return f"{verb} {k} -> {d.key} {d.fwd.value} weight {d.weight}"
+        case DelDest(k, r):
+            return f"delete real {k} -> {r}"
+    raise AssertionError(op)  # pragma: no cover
+
+
+def _observed_service(s: DesiredService, old: ObservedService | None) -> ObservedService:
+    return ObservedService(
+        key=s.key,
+        scheduler=s.scheduler,
+        flags=frozenset(s.flags),
+        persistence_timeout=s.persistence_timeout,
+        netmask=s.netmask,
+        dests=old.dests if old else (),
+        stats=old.stats if old else Stats(),
+        proxy_protocol=s.proxy_protocol,
+        app_hash=s.app_hash,
+        udp_idle_timeout=s.udp_idle_timeout,
+    )
+
+
+def _observed_dest(d: DesiredDest, old: ObservedDest | None) -> ObservedDest:
+    if old is None:
+        return ObservedDest(d.key, d.weight, d.fwd, u_threshold=d.u_threshold,
+                            l_threshold=d.l_threshold)  # fmt: skip
+    return replace(
+        old, weight=d.weight, fwd=d.fwd, u_threshold=d.u_threshold, l_threshold=d.l_threshold
+    )
+
+
+def _find(svc: ObservedService, key: RealKey) -> int:
+    for i, d in enumerate(svc.dests):
+        if d.key == key:
+            return i
+    return -1
+
+
+def apply_ops(
+    table: Mapping[ServiceKey, ObservedService], ops: Sequence[Op]
+) -> dict[ServiceKey, ObservedService]:
+    """Pure: a new table with `ops` applied; DataplaneError on the first impossible op."""
+    out = dict(table)
+    for op in ops:
+        match op:
+            case AddService(s):
+                if s.key in out:
+                    raise DataplaneError(f"{describe_op(op)}: service exists")
+                out[s.key] = _observed_service(s, None)
+            case EditService(s):
+                if s.key not in out:
+                    raise DataplaneError(f"{describe_op(op)}: no such service")
+                out[s.key] = _observed_service(s, out[s.key])
+            case DelService(k):
+                if out.pop(k, None) is None:
+                    raise DataplaneError(f"{describe_op(op)}: no such service")
+            case AddDest(k, d) | EditDest(k, d):
+                svc = out.get(k)
+                if svc is None:
+                    raise DataplaneError(f"{describe_op(op)}: no such service")
+                i = _find(svc, d.key)
+                if isinstance(op, AddDest):
+                    if i >= 0:
+                        raise DataplaneError(f"{describe_op(op)}: real server exists")
+                    dests = (*svc.dests, _observed_dest(d, None))
+                else:
+                    if i < 0:
+                        raise DataplaneError(f"{describe_op(op)}: no such real server")
+                    new = _observed_dest(d, svc.dests[i])
+                    dests = (*svc.dests[:i], new, *svc.dests[i + 1 :])
+                out[k] = replace(svc, dests=dests)
+            case DelDest(k, r):
+                svc = out.get(k)
+                i = _find(svc, r) if svc is not None else -1
+                if svc is None or i < 0:
+                    raise DataplaneError(f"{describe_op(op)}: no such real server")
+                out[k] = replace(svc, dests=(*svc.dests[:i], *svc.dests[i + 1 :]))
+    return out
+
+
+class MemoryDataplane:
+    """Records every operation; `observe()` returns the resulting table."""
+
+    def __init__(self, initial: Sequence[ObservedService] = (), *, reason: str = "") -> None:
+        self._table: dict[ServiceKey, ObservedService] = {s.key: s for s in initial}
+        self.ops: list[Op] = []  # every operation applied, in order
+        self.batches: list[tuple[Op, ...]] = []  # one entry per apply() call
+        self.sync: tuple[SyncRole, str, int] = (SyncRole.NONE, "", 0)
+        self.started = False
+        self.closed = False
+        self._caps = Capabilities(
+            name="memory",
+            lb_kinds=frozenset(LbKind),
+            schedulers=ALL_SCHEDULERS,
+            protocols=frozenset({"TCP", "UDP", "SCTP"}),
+            fwmark=True,
+            sync_daemon=True,
+            reason=reason,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    async def start(self) -> None:
+        self.started = True
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def observe(self) -> Sequence[ObservedService]:
+        return list(self._table.values())
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        batch = tuple(ops)
+        self.batches.append(batch)
+        for op in batch:
+            # one at a time, so a failure leaves the ones before it applied (like the kernel)
+            self._table = apply_ops(self._table, [op])
+            self.ops.append(op)
+
+    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
+        self.sync = (role, interface, syncid)
+
+    # --- for tests ---------------------------------------------------------------------------
+
+    def set_counters(
+        self,
+        service: ServiceKey,
+        real: RealKey | None = None,
+        *,
+        stats: Stats | None = None,
+        active: int | None = None,
+        inactive: int | None = None,
+        persist: int | None = None,
+    ) -> None:
+        """Pretend traffic: set a service's (real=None) or a real server's counters."""
+        svc = self._table[service]
+        if real is None:
+            if stats is not None:
+                self._table[service] = replace(svc, stats=stats)
+            return
+        i = _find(svc, real)
+        if i < 0:
+            raise KeyError(real)
+        d = svc.dests[i]
+        d = replace(
+            d,
+            stats=stats if stats is not None else d.stats,
+            active_conns=active if active is not None else d.active_conns,
+            inact_conns=inactive if inactive is not None else d.inact_conns,
+            persist_conns=persist if persist is not None else d.persist_conns,
+        )
+        self._table[service] = replace(svc, dests=(*svc.dests[:i], d, *svc.dests[i + 1 :]))
