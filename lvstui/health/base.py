@@ -1,0 +1,211 @@
+"""What every health checker shares: the resolved target, the result, the Checker protocol.
+
+A config check (`TcpCheck`, `HttpCheck`, `MiscCheck`, `PingCheck`) says little on its own:
+most of its settings inherit from the real server and the virtual server. `resolve_spec`
+does that inheritance once, into a frozen `CheckSpec`; `build_checker` (in
+`lvstui.health.build`) turns a spec into a runnable `Checker`.
+
+A checker run never raises for a misbehaving server: it returns a `CheckResult` with
+`ok=False` and a reason. It raises `CheckError` only when the check cannot be built at all
+(an argv that does not parse, ...), and that happens at build time, not at run time.
+
+`ScriptedChecker` is the in-memory twin: it returns programmed results, for scheduler tests
+and for the engine's tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lvstui.config.schema import (
+    Check,
+    CheckCommon,
+    CheckKind,
+    HttpCheck,
+    MiscCheck,
+    RealServer,
+    VirtualServer,
+)
+
+__all__ = [
+    "CheckResult",
+    "CheckSpec",
+    "CheckTarget",
+    "Checker",
+    "ScriptedChecker",
+    "fail",
+    "passed",
+    "resolve_spec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one attempt of one check."""
+
+    ok: bool
+    reason: str = ""
+    latency: float = 0.0  # seconds the attempt took
+    weight: int | None = None  # misc_dynamic: the weight the script asked for (None: config)
+    started: float = 0.0  # time.monotonic() at start
+    finished: float = 0.0  # time.monotonic() at the end
+
+
+def passed(started: float, reason: str = "ok", weight: int | None = None) -> CheckResult:
+    now = time.monotonic()
+    return CheckResult(True, reason, now - started, weight, started, now)
+
+
+def fail(started: float, reason: str) -> CheckResult:
+    now = time.monotonic()
+    return CheckResult(False, reason, now - started, None, started, now)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTarget:
+    """Where a check connects, after inheritance (connect_ip/port default to the real server)."""
+
+    ip: str
+    port: int
+    bindto: str | None = None
+    bind_port: int | None = None
+    virtualhost: str | None = None  # HTTP: Host header (check-level, else the service's)
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.ip else 4
+
+    @property
+    def hostport(self) -> str:
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """A config check with everything inherited resolved. Equal specs = the same check
+    (a reload keeps the state of a check whose spec did not change)."""
+
+    kind: CheckKind
+    target: CheckTarget
+    period: float  # delay_loop
+    timeout: float  # connect_timeout, or misc_timeout for MISC_CHECK
+    retry: int
+    delay_before_retry: float
+    warmup: float | None  # None: random in [0, period)
+    rise: int
+    fall: int
+    check: Check = field(compare=True)
+
+    def describe(self) -> str:
+        """What the check probes, for CheckView.target: `10.0.0.1:80/health`, `ping 10.0.0.1`."""
+        c = self.check
+        if isinstance(c, HttpCheck):
+            scheme = "https" if c.tls else "http"
+            paths = ",".join(u.path for u in c.urls)
+            return f"{scheme}://{self.target.hostport}{paths}"
+        if isinstance(c, MiscCheck):
+            return c.misc_path
+        if self.kind is CheckKind.PING_CHECK:
+            return f"ping {self.target.ip}"
+        return self.target.hostport
+
+
+class Checker(Protocol):
+    """A runnable check. `run` performs one attempt; it must finish (pass or fail) within
+    `spec.timeout` plus a small margin, whatever the server does."""
+
+    @property
+    def spec(self) -> CheckSpec: ...
+
+    async def run(self) -> CheckResult: ...
+
+
+def resolve_spec(check: Check, real: RealServer, vs: VirtualServer) -> CheckSpec:
+    """Apply keepalived's inheritance: connect_ip/connect_port default to the real server's,
+    delay_loop to the service's, virtualhost to the service's, misc_timeout to delay_loop."""
+    common: CheckCommon = check.common
+    period = common.delay_loop if common.delay_loop is not None else vs.delay_loop
+    virtualhost: str | None = None
+    if isinstance(check, HttpCheck):
+        virtualhost = check.virtualhost if check.virtualhost is not None else vs.virtualhost
+    target = CheckTarget(
+        ip=common.connect_ip or real.ip,
+        port=common.connect_port if common.connect_port is not None else real.port,
+        bindto=common.bindto,
+        bind_port=common.bind_port,
+        virtualhost=virtualhost,
+    )
+    if isinstance(check, MiscCheck):
+        timeout = check.misc_timeout if check.misc_timeout is not None else period
+    else:
+        timeout = common.connect_timeout
+    return CheckSpec(
+        kind=check.kind,
+        target=target,
+        period=period,
+        timeout=timeout,
+        retry=max(0, common.retry),
+        delay_before_retry=max(0.0, common.delay_before_retry),
+        warmup=common.warmup,
+        rise=max(1, common.rise),
+        fall=max(1, common.fall),
+        check=check,
+    )
+
+
+class ScriptedChecker:
+    """In-memory checker: returns programmed results in order (the last one repeats).
+
+    `delay` makes each run take that long (real asyncio time, or awaits `gate` if set, so a
+    test decides when a run ends). Counts runs in flight to prove there is no overlap.
+    """
+
+    def __init__(
+        self,
+        spec: CheckSpec,
+        results: Iterable[bool | CheckResult] = (True,),
+        *,
+        delay: float = 0.0,
+    ) -> None:
+        self._spec = spec
+        self._results = [
+            r if isinstance(r, CheckResult) else CheckResult(bool(r), "ok" if r else "scripted")
+            for r in results
+        ] or [CheckResult(True, "ok")]
+        self._i = 0
+        self.delay = delay
+        self.gate: asyncio.Event | None = None
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @property
+    def spec(self) -> CheckSpec:
+        return self._spec
+
+    def set_results(self, results: Iterable[bool | CheckResult]) -> None:
+        self._results = [
+            r if isinstance(r, CheckResult) else CheckResult(bool(r), "ok" if r else "scripted")
+            for r in results
+        ]
+        self._i = 0
+
+    async def run(self) -> CheckResult:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            elif self.delay:
+                await asyncio.sleep(self.delay)
+            r = self._results[min(self._i, len(self._results) - 1)]
+            self._i += 1
+            return r
+        finally:
+            self.in_flight -= 1

@@ -1,0 +1,315 @@
+"""HealthMonitor: runs every check of every real server on its period, and reports changes.
+
+API (what the engine uses)::
+
+    mon = HealthMonitor(clock, concurrency=cfg.lvstui.check_concurrency, on_change=cb)
+    mon.add(key, build_checkers(real, vs), alpha=vs.alpha)   # key: any hashable, e.g.
+                                                             # (ServiceKey, RealKey)
+    mon.health(key) -> Health          # current aggregate (UP/DOWN), right after add too
+    mon.dynamic_weight(key) -> int | None   # misc_dynamic's weight (None: configured one)
+    mon.views(key) -> tuple[CheckView, ...]  # per check: last run/result/latency, counts
+    mon.update(key, checkers, alpha=...)     # reload: unchanged checks keep state and timing
+    mon.remove(key)
+    await mon.run()        # until mon.stop(); add/update/remove work before and during
+    mon.stop()
+
+    cb(key, health: Health, weight: int | None, reason: str)  # called on transitions only:
+        # when the aggregate health or the misc_dynamic weight of a real server changes.
+        # weight is the misc_dynamic weight (None: use the configured weight); feed both to
+        # lvstui.health.weight.effective_weight.
+
+Rules (keepalived's, plus the tutorial's):
+
+- One loop per (real server, check), period = delay_loop. A run is awaited inside its own
+  loop, so two runs of one check never overlap: a slow run delays the next one (the next
+  start is max(previous due + period, end of the slow run)); missed periods are skipped,
+  never replayed in a burst.
+- Staggered start: the first run waits `warmup`, by default a random time in [0, period),
+  so 10,000 checks configured together do not fire together.
+- Global concurrency cap: at most `concurrency` attempts in flight (a semaphore).
+- retry / delay_before_retry: while a check is UP, a failing attempt is retried `retry`
+  times, `delay_before_retry` apart; the run fails only after retry + 1 failed attempts.
+  While it is DOWN one attempt decides (a single pass brings it back, like keepalived).
+- rise / fall on the runs' final results (pure: lvstui.health.state.advance); alpha: checks
+  start DOWN until proven up; without alpha they start UP.
+- A real server is UP when all its checks are UP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from lvstui.clock import Clock
+from lvstui.config.schema import MiscCheck
+from lvstui.health.base import Checker, CheckResult, CheckSpec
+from lvstui.health.state import CheckState, advance, aggregate, initial_state
+from lvstui.model import CheckView, Health
+
+__all__ = ["HealthMonitor"]
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+
+class _Slot:
+    """One (real server, check) pair: its state, counters and loop task."""
+
+    __slots__ = (
+        "checker",
+        "dyn_weight",
+        "failures",
+        "last",
+        "last_run",
+        "runs",
+        "spec",
+        "state",
+        "task",
+    )
+
+    def __init__(self, checker: Checker, state: CheckState) -> None:
+        self.checker = checker
+        self.spec: CheckSpec = checker.spec
+        self.state = state
+        self.task: asyncio.Task[None] | None = None
+        self.runs = 0  # attempts
+        self.failures = 0  # failed attempts
+        self.last: CheckResult | None = None
+        self.last_run: float | None = None  # wall time
+        self.dyn_weight: int | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        c = self.spec.check
+        return isinstance(c, MiscCheck) and c.misc_dynamic
+
+
+class _Real:
+    __slots__ = ("alpha", "health", "slots", "weight")
+
+    def __init__(self, alpha: bool) -> None:
+        self.alpha = alpha
+        self.slots: list[_Slot] = []
+        self.health = Health.DOWN if alpha else Health.UP
+        self.weight: int | None = None
+
+
+class HealthMonitor(Generic[K]):
+    def __init__(
+        self,
+        clock: Clock,
+        concurrency: int = 1000,
+        on_change: Callable[[K, Health, int | None, str], None] | None = None,
+        *,
+        rng: random.Random | None = None,
+        on_lateness: Callable[[float], None] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._sem = asyncio.Semaphore(max(1, concurrency))
+        self.on_change = on_change
+        self._rng = rng or random.Random()
+        self._on_lateness = on_lateness
+        self._reals: dict[K, _Real] = {}
+        self._running = False
+        self._stopped: asyncio.Event | None = None
+
+    # --- registry ---------------------------------------------------------------------------
+
+    def add(self, key: K, checkers: Sequence[Checker], *, alpha: bool = False) -> None:
+        """Start checking a real server (replaces it if already there, keeping unchanged
+        checks' state, like `update`)."""
+        if key in self._reals:
+            self.update(key, checkers, alpha=alpha)
+            return
+        real = _Real(alpha)
+        now = self._clock.now()
+        for c in checkers:
+            real.slots.append(_Slot(c, initial_state(alpha, c.spec.rise, c.spec.fall, now)))
+        real.health = aggregate(s.state.health for s in real.slots)
+        self._reals[key] = real
+        if self._running:
+            for s in real.slots:
+                self._start(key, real, s)
+
+    def update(self, key: K, checkers: Sequence[Checker], *, alpha: bool = False) -> None:
+        """Reload: checks whose resolved spec is unchanged keep their state, counters and
+        schedule; removed ones stop; new ones start in the server's current health (so a
+        reload alone never flips a server). May call on_change if the aggregate changes."""
+        real = self._reals.get(key)
+        if real is None:
+            self.add(key, checkers, alpha=alpha)
+            return
+        real.alpha = alpha
+        old = list(real.slots)
+        keep: list[_Slot] = []
+        fresh: list[_Slot] = []
+        now = self._clock.now()
+        for c in checkers:
+            match = next((s for s in old if s.spec == c.spec), None)
+            if match is not None:
+                old.remove(match)
+                keep.append(match)
+            else:
+                st = initial_state(real.health is Health.DOWN, c.spec.rise, c.spec.fall, now)
+                fresh.append(_Slot(c, st))
+        for s in old:
+            self._cancel(s)
+        real.slots = keep + fresh
+        if self._running:
+            for s in fresh:
+                self._start(key, real, s)
+        self._reaggregate(key, real, "configuration reloaded")
+
+    def remove(self, key: K) -> None:
+        real = self._reals.pop(key, None)
+        if real is not None:
+            for s in real.slots:
+                self._cancel(s)
+
+    def keys(self) -> list[K]:
+        return list(self._reals)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def health(self, key: K) -> Health:
+        return self._reals[key].health
+
+    def dynamic_weight(self, key: K) -> int | None:
+        return self._reals[key].weight
+
+    def views(self, key: K) -> tuple[CheckView, ...]:
+        real = self._reals.get(key)
+        if real is None:
+            return ()
+        out = []
+        for s in real.slots:
+            last = s.last
+            out.append(
+                CheckView(
+                    kind=s.spec.kind.value,
+                    target=s.spec.describe(),
+                    health=s.state.health if (s.runs or real.alpha) else Health.UNKNOWN,
+                    last_run=s.last_run,
+                    last_ok=None if last is None else last.ok,
+                    last_reason="" if last is None else last.reason,
+                    last_latency=None if last is None else last.latency,
+                    period=s.spec.period,
+                    runs=s.runs,
+                    failures=s.failures,
+                )
+            )
+        return tuple(out)
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every check until `stop()` (or cancellation); then stop every loop."""
+        self._stopped = asyncio.Event()
+        self._running = True
+        for key, real in self._reals.items():
+            for s in real.slots:
+                self._start(key, real, s)
+        try:
+            await self._stopped.wait()
+        finally:
+            self._running = False
+            tasks = [s.task for r in self._reals.values() for s in r.slots if s.task]
+            for r in self._reals.values():
+                for s in r.slots:
+                    self._cancel(s)
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    def stop(self) -> None:
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def _start(self, key: K, real: _Real, slot: _Slot) -> None:
+        if slot.task is None:
+            slot.task = asyncio.get_running_loop().create_task(
+                self._loop(key, real, slot), name=f"check {slot.spec.describe()}"
+            )
+
+    @staticmethod
+    def _cancel(slot: _Slot) -> None:
+        if slot.task is not None:
+            slot.task.cancel()
+            slot.task = None
+
+    async def _loop(self, key: K, real: _Real, slot: _Slot) -> None:
+        clock = self._clock
+        spec = slot.spec
+        period = max(spec.period, 0.001)
+        warm = spec.warmup if spec.warmup is not None else self._rng.uniform(0.0, period)
+        due = clock.now() + max(0.0, warm)
+        while True:
+            delay = due - clock.now()
+            if delay > 0:
+                await clock.sleep(delay)
+            if self._on_lateness is not None:
+                self._on_lateness(clock.now() - due)
+            result = await self._attempts(slot)
+            self._record(key, real, slot, result)
+            # No pile-up, no catch-up burst: a slow run pushes the next start back.
+            due = max(due + period, clock.now())
+
+    async def _attempts(self, slot: _Slot) -> CheckResult:
+        spec = slot.spec
+        tries = spec.retry + 1 if slot.state.health is Health.UP else 1
+        result: CheckResult | None = None
+        for i in range(tries):
+            if i:
+                await self._clock.sleep(spec.delay_before_retry)
+            async with self._sem:
+                try:
+                    result = await slot.checker.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a checker bug must not kill its loop
+                    log.exception("checker %s crashed", spec.describe())
+                    result = CheckResult(False, f"checker error: {exc!r}")
+            slot.runs += 1
+            slot.last = result
+            slot.last_run = self._clock.wall()
+            if result.ok:
+                return result
+            slot.failures += 1
+        assert result is not None
+        if tries > 1:
+            result = CheckResult(
+                False,
+                f"{result.reason} (after {tries} attempts)",
+                result.latency,
+                result.weight,
+                result.started,
+                result.finished,
+            )
+        return result
+
+    def _record(self, key: K, real: _Real, slot: _Slot, result: CheckResult) -> None:
+        if key not in self._reals or self._reals[key] is not real:
+            return  # removed or replaced while running
+        what = f"{slot.spec.kind.value} {slot.spec.describe()}: {result.reason}"
+        slot.state, _ = advance(slot.state, result.ok, self._clock.now(), what)
+        if slot.dynamic and result.ok:
+            slot.dyn_weight = result.weight
+        self._reaggregate(key, real, what)
+
+    def _reaggregate(self, key: K, real: _Real, reason: str) -> None:
+        health = aggregate(s.state.health for s in real.slots)
+        dyn = [s.dyn_weight for s in real.slots if s.dynamic and s.dyn_weight is not None]
+        weight = min(dyn) if dyn else None
+        if health is real.health and weight == real.weight:
+            return
+        real.health, real.weight = health, weight
+        if self.on_change is not None:
+            try:
+                self.on_change(key, health, weight, reason)
+            except Exception:
+                log.exception("health on_change callback failed")
