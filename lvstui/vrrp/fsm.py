@@ -1,0 +1,454 @@
+"""The VRRP state machine (RFC 5798 §6.4, with keepalived's behaviour where it differs).
+
+Pure: `step(params, state, event, now) -> (state, actions)`. Timers are deadlines kept in
+the state (`next_deadline` tells the driver when to call back with `Timer()`); the driver
+executes the actions in order and never decides anything itself.
+
+    INIT ──startup──► BACKUP ──master down timer──► MASTER
+      │  (prio 255) ─────────────────────────────────►│
+      │               ◄── higher prio / equal prio and higher address ──┘
+    any ──fault──► FAULT ──fault cleared──► BACKUP          any ──shutdown──► STOP
+
+Receive rules (drops are counted by reason, see `packet.REASONS`): TTL/hop limit 255,
+version, VRID, v2 auth type and password, the VIP list, and the v2 advert interval.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+
+from lvstui.model import VrrpRunState
+from lvstui.vrrp.packet import Advert, AuthType
+
+__all__ = [
+    "Action",
+    "AddVips",
+    "AdvertIn",
+    "Drop",
+    "Event",
+    "FaultChanged",
+    "ForceState",
+    "FsmParams",
+    "FsmState",
+    "Log",
+    "Notify",
+    "PriorityChanged",
+    "RemoveVips",
+    "SendAdvert",
+    "SendGarp",
+    "Shutdown",
+    "SplitBrain",
+    "Startup",
+    "Timer",
+    "initial",
+    "master_down_interval",
+    "next_deadline",
+    "skew_time",
+    "step",
+]
+
+PRIO_OWNER = 255
+PRIO_STOP = 0
+
+S = VrrpRunState
+
+
+@dataclass(frozen=True, slots=True)
+class FsmParams:
+    """What the machine needs from a vrrp_instance (plus our own address for tie breaks)."""
+
+    vrid: int
+    version: int
+    advert_int: float
+    vips: tuple[str, ...]  # the addresses carried in our adverts (first 20)
+    primary_addr: str  # our source address: ties go to the higher one
+    want_master: bool = False  # `state MASTER` in the config
+    preempt: bool = True
+    preempt_delay: float = 0.0
+    auth_type: AuthType = AuthType.NONE
+    auth_pass: bytes = b""  # NUL-padded to 8 (what is on the wire)
+    garp_delay: float = 5.0  # garp_master_delay: second batch after this (0 = none)
+    garp_refresh: float = 0.0  # garp_master_refresh: periodic batches (0 = none)
+    check_addrs: bool = True  # drop adverts whose VIP list differs from ours
+
+
+@dataclass(frozen=True, slots=True)
+class FsmState:
+    state: VrrpRunState = S.INIT
+    priority: int = 100  # effective priority (base + track weights)
+    master_adver_int: float = 1.0  # v3: learned from the master's adverts
+    master_addr: str | None = None
+    down_at: float | None = None  # master-down timer (BACKUP)
+    advert_at: float | None = None  # advert timer (MASTER)
+    garp_at: float | None = None  # second GARP batch / refresh (MASTER)
+    garp_refreshing: bool = False  # the delayed batch went out: later ones are refreshes
+    preempt_after: float = 0.0  # preempt_delay: no preemption before this time
+    faulted: bool = False
+    reason: str = ""
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AdvertIn:
+    advert: Advert
+    src: str
+    ttl: int | None  # None: unknown (in-memory transport); else must be 255
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    graceful: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FaultChanged:
+    """Some fault source (link down, track script, sync group) says the node is (not) faulty.
+    The driver combines its sources; the machine only sees the overall flag."""
+
+    faulted: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityChanged:
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForceState:
+    """A sync group member moved: follow it (MASTER or BACKUP)."""
+
+    target: VrrpRunState
+    reason: str = ""
+
+
+Event = Startup | AdvertIn | Timer | Shutdown | FaultChanged | PriorityChanged | ForceState
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendAdvert:
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddVips:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveVips:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SendGarp:
+    """One batch of gratuitous ARPs / unsolicited NAs (the driver sends `repeat` of each)."""
+
+    refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    old: VrrpRunState
+    new: VrrpRunState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    reason: str  # a packet.REASONS token
+    detail: str = ""
+    log: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitBrain:
+    peer: str
+    priority: int
+
+
+Action = SendAdvert | AddVips | RemoveVips | SendGarp | Notify | Drop | Log | SplitBrain
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+
+def skew_time(version: int, priority: int, master_adver_int: float) -> float:
+    if version == 2:
+        return (256 - priority) / 256
+    return (256 - priority) * master_adver_int / 256
+
+
+def master_down_interval(version: int, priority: int, master_adver_int: float) -> float:
+    return 3 * master_adver_int + skew_time(version, priority, master_adver_int)
+
+
+def next_deadline(st: FsmState) -> float | None:
+    times = [t for t in (st.down_at, st.advert_at, st.garp_at) if t is not None]
+    return min(times) if times else None
+
+
+def initial(params: FsmParams, priority: int) -> FsmState:
+    return FsmState(priority=priority, master_adver_int=params.advert_int)
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+
+def _addr_key(addr: str) -> tuple[int, int]:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return (0, 0)
+    return (ip.version, int(ip))
+
+
+def _to_backup(
+    p: FsmParams, st: FsmState, now: float, reason: str, master_int: float | None = None
+) -> tuple[FsmState, list[Action]]:
+    acts: list[Action] = []
+    if st.state == S.MASTER:
+        acts.append(RemoveVips())
+    mi = master_int if master_int is not None else st.master_adver_int
+    new = replace(
+        st,
+        state=S.BACKUP,
+        master_adver_int=mi,
+        down_at=now + master_down_interval(p.version, st.priority, mi),
+        advert_at=None,
+        garp_at=None,
+        reason=reason,
+    )
+    if st.state != S.BACKUP:
+        acts.append(Notify(st.state, S.BACKUP, reason))
+    return new, acts
+
+
+def _to_master(
+    p: FsmParams, st: FsmState, now: float, reason: str
+) -> tuple[FsmState, list[Action]]:
+    new = replace(
+        st,
+        state=S.MASTER,
+        master_addr=None,
+        master_adver_int=p.advert_int,
+        down_at=None,
+        advert_at=now + p.advert_int,
+        garp_at=(now + p.garp_delay) if p.garp_delay > 0 else _refresh_at(p, now),
+        garp_refreshing=p.garp_delay <= 0,
+        reason=reason,
+    )
+    acts: list[Action] = [
+        SendAdvert(st.priority),
+        AddVips(),
+        SendGarp(),
+        Notify(st.state, S.MASTER, reason),
+    ]
+    return new, acts
+
+
+def _refresh_at(p: FsmParams, now: float) -> float | None:
+    return now + p.garp_refresh if p.garp_refresh > 0 else None
+
+
+def _leave(p: FsmParams, st: FsmState, target: VrrpRunState, reason: str) -> list[Action]:
+    """Leaving MASTER for FAULT or STOP: tell the backups at once (priority 0)."""
+    acts: list[Action] = []
+    if st.state == S.MASTER:
+        acts += [SendAdvert(PRIO_STOP), RemoveVips()]
+    if st.state != target:
+        acts.append(Notify(st.state, target, reason))
+    return acts
+
+
+def _check(p: FsmParams, st: FsmState, ev: AdvertIn) -> Drop | None:
+    a = ev.advert
+    if ev.ttl is not None and ev.ttl != 255:
+        return Drop("ttl", f"TTL/hop limit {ev.ttl} from {ev.src}")
+    if a.vrid != p.vrid:
+        return Drop("vrid_mismatch", f"VRID {a.vrid} from {ev.src}", log=False)
+    if ev.src == p.primary_addr:
+        return Drop("own_advert", "", log=False)
+    if a.version != p.version:
+        return Drop("version_mismatch", f"VRRPv{a.version} from {ev.src}, we run v{p.version}")
+    if a.version == 2:
+        if a.auth_type != p.auth_type:
+            return Drop(
+                "auth_type_mismatch",
+                f"auth type {int(a.auth_type)} from {ev.src}, want {int(p.auth_type)}",
+            )
+        if p.auth_type == AuthType.PASS and a.auth_data != p.auth_pass:
+            return Drop("bad_auth", f"wrong password from {ev.src}")
+        if abs(a.advert_int - p.advert_int) > 1e-6:
+            return Drop(
+                "interval_mismatch",
+                f"advert_int {a.advert_int:g} from {ev.src}, ours {p.advert_int:g}",
+            )
+    # a priority-0 advert still has to match; keepalived checks the list in every advert
+    if p.check_addrs and a.priority != PRIO_STOP and set(a.addrs) != set(p.vips):
+        return Drop("addr_mismatch", f"VIP list {sorted(a.addrs)} from {ev.src} differs from ours")
+    return None
+
+
+def step(p: FsmParams, st: FsmState, ev: Event, now: float) -> tuple[FsmState, list[Action]]:
+    """Advance the machine by one event. Never raises for any event in any state."""
+    if st.state == S.STOP:
+        return st, []
+    if isinstance(ev, Shutdown):
+        acts: list[Action]
+        if ev.graceful:
+            acts = _leave(p, st, S.STOP, "shutdown")
+        elif st.state == S.MASTER:
+            acts = [RemoveVips(), Notify(st.state, S.STOP, "shutdown")]
+        else:
+            acts = [Notify(st.state, S.STOP, "shutdown")]
+        return (
+            replace(
+                st, state=S.STOP, down_at=None, advert_at=None, garp_at=None, reason="shutdown"
+            ),
+            acts,
+        )
+    if isinstance(ev, Startup):
+        if st.state != S.INIT:
+            return st, []
+        st = replace(st, preempt_after=now + p.preempt_delay)
+        if st.faulted:
+            return replace(st, state=S.FAULT, reason="fault at startup"), [
+                Notify(S.INIT, S.FAULT, "fault at startup")
+            ]
+        if st.priority == PRIO_OWNER:
+            return _to_master(p, st, now, "address owner (priority 255)")
+        if p.want_master:
+            # keepalived: `state MASTER` still listens first, but only for one advert
+            # interval plus skew, so a live master (or a higher priority) keeps its role.
+            new, acts = _to_backup(p, st, now, "startup")
+            return replace(
+                new, down_at=now + p.advert_int + skew_time(p.version, st.priority, p.advert_int)
+            ), acts
+        return _to_backup(p, st, now, "startup")
+    if isinstance(ev, FaultChanged):
+        if ev.faulted == st.faulted:
+            return st, []
+        if ev.faulted:
+            if st.state == S.INIT:
+                return replace(st, faulted=True), []
+            acts = _leave(p, st, S.FAULT, ev.reason)
+            return replace(
+                st,
+                state=S.FAULT,
+                faulted=True,
+                down_at=None,
+                advert_at=None,
+                garp_at=None,
+                master_addr=None,
+                reason=ev.reason,
+            ), acts
+        st = replace(st, faulted=False)
+        if st.state != S.FAULT:
+            return st, []
+        st = replace(st, preempt_after=now + p.preempt_delay)
+        if st.priority == PRIO_OWNER:
+            return _to_master(p, st, now, ev.reason or "fault cleared")
+        return _to_backup(p, st, now, ev.reason or "fault cleared", p.advert_int)
+    if isinstance(ev, PriorityChanged):
+        st = replace(st, priority=ev.priority)
+        if st.state == S.MASTER:
+            # tell the backups right away (keepalived does): a higher one may now preempt
+            return replace(st, advert_at=now + p.advert_int), [SendAdvert(ev.priority)]
+        return st, []
+    if isinstance(ev, ForceState):
+        if st.faulted or st.state in (S.INIT, S.FAULT) or st.state == ev.target:
+            return st, []
+        if ev.target == S.MASTER:
+            return _to_master(p, st, now, ev.reason or "sync group")
+        if ev.target == S.BACKUP and st.state == S.MASTER:
+            acts0: list[Action] = [SendAdvert(PRIO_STOP)]
+            new, acts = _to_backup(p, st, now, ev.reason or "sync group")
+            return new, acts0 + acts
+        return st, []
+    if isinstance(ev, Timer):
+        return _timer(p, st, now)
+    return _advert(p, st, ev, now)
+
+
+def _timer(p: FsmParams, st: FsmState, now: float) -> tuple[FsmState, list[Action]]:
+    acts: list[Action] = []
+    if st.state == S.BACKUP and st.down_at is not None and now >= st.down_at:
+        return _to_master(p, st, now, "master down timer expired")
+    if st.state == S.MASTER:
+        if st.advert_at is not None and now >= st.advert_at:
+            acts.append(SendAdvert(st.priority))
+            # no drift: the next advert is one interval after the one just due
+            nxt = st.advert_at + p.advert_int
+            st = replace(st, advert_at=nxt if nxt > now else now + p.advert_int)
+        if st.garp_at is not None and now >= st.garp_at:
+            acts.append(SendGarp(refresh=st.garp_refreshing))
+            st = replace(st, garp_at=_refresh_at(p, now), garp_refreshing=True)
+    return st, acts
+
+
+def _advert(p: FsmParams, st: FsmState, ev: AdvertIn, now: float) -> tuple[FsmState, list[Action]]:
+    drop = _check(p, st, ev)
+    if drop is not None:
+        return st, [drop]
+    a = ev.advert
+    if st.state == S.BACKUP:
+        if a.priority == PRIO_STOP:
+            # the master resigned: take over after the skew only
+            skew = skew_time(p.version, st.priority, st.master_adver_int)
+            return replace(st, down_at=now + skew, reason="master sent priority 0"), []
+        preempt = p.preempt and now >= st.preempt_after
+        if not preempt or a.priority >= st.priority:
+            mi = a.advert_int if p.version == 3 else st.master_adver_int
+            return replace(
+                st,
+                master_adver_int=mi,
+                master_addr=ev.src,
+                down_at=now + master_down_interval(p.version, st.priority, mi),
+            ), []
+        # lower priority and we preempt: ignore it, our down timer will fire
+        return st, []
+    if st.state == S.MASTER:
+        if a.priority == PRIO_STOP:
+            # another router resigned while we are master: assert ourselves at once
+            return replace(st, advert_at=now + p.advert_int), [SendAdvert(st.priority)]
+        acts: list[Action] = []
+        if a.priority == st.priority:
+            acts.append(SplitBrain(ev.src, a.priority))
+            acts.append(
+                Log("warning", f"split brain: {ev.src} is also master with priority {a.priority}")
+            )
+        higher = a.priority > st.priority or (
+            a.priority == st.priority and _addr_key(ev.src) > _addr_key(p.primary_addr)
+        )
+        if higher:
+            mi = a.advert_int if p.version == 3 else p.advert_int
+            new, more = _to_backup(
+                p, replace(st, master_addr=ev.src), now, f"higher master {ev.src}", mi
+            )
+            return new, acts + more
+        # a lower master: re-assert now so it steps down without waiting our next advert
+        return replace(st, advert_at=now + p.advert_int), [*acts, SendAdvert(st.priority)]
+    return st, []

@@ -1,0 +1,84 @@
+"""Telling the LAN a VIP moved: gratuitous ARP (IPv4) and unsolicited neighbour
+advertisements (IPv6), behind the `Announcer` seam.
+
+The ARP frame is a request for the VIP from the VIP, broadcast, with the target hardware
+address set to ff:ff:ff:ff:ff:ff as keepalived does (some switches and hosts only refresh
+their cache on that form). It leaves through an AF_PACKET socket so it needs no IP route.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import socket
+import struct
+from collections.abc import Sequence
+from typing import Protocol
+
+from lvstui.errors import VrrpError
+
+__all__ = ["Announcer", "MemoryAnnouncer", "RawAnnouncer", "arp_frame", "na_message"]
+
+ETH_P_ARP = 0x0806
+SIOCGIFHWADDR = 0x8927
+BROADCAST = b"\xff" * 6
+ALL_NODES = "ff02::1"
+
+
+def arp_frame(mac: bytes, vip: str) -> bytes:
+    """An Ethernet frame carrying a gratuitous ARP request for `vip` from `mac`."""
+    ip = ipaddress.IPv4Address(vip).packed
+    eth = BROADCAST + mac + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + BROADCAST + ip
+    return eth + arp
+
+
+def na_message(mac: bytes, vip: str) -> bytes:
+    """An ICMPv6 unsolicited neighbour advertisement (override flag) with our MAC as the
+    target link-layer option. The kernel fills in the checksum on ICMPv6 raw sockets."""
+    target = ipaddress.IPv6Address(vip).packed
+    flags = 0x20000000  # Override: replace whatever cache entry the hosts hold
+    return struct.pack("!BBHI", 136, 0, 0, flags) + target + struct.pack("!BB", 2, 1) + mac
+
+
+class Announcer(Protocol):
+    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
+        """Send one gratuitous ARP / NA for each address."""
+        ...
+
+
+class MemoryAnnouncer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []  # (ifname, address)
+
+    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
+        self.sent.extend((ifname, a) for a in addrs)
+
+
+def _mac(ifname: str) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        info = fcntl.ioctl(s.fileno(), SIOCGIFHWADDR, struct.pack("256s", ifname.encode()[:15]))
+    return bytes(info[18:24])
+
+
+class RawAnnouncer:
+    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
+        # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal.
+        try:
+            mac = _mac(ifname)
+            v4 = [a for a in addrs if ":" not in a]
+            v6 = [a for a in addrs if ":" in a]
+            if v4:
+                with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as s:
+                    s.bind((ifname, ETH_P_ARP))
+                    for a in v4:
+                        s.send(arp_frame(mac, a))
+            if v6:
+                with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+                    s.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+                    idx = socket.if_nametoindex(ifname)
+                    for a in v6:
+                        s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
+        except OSError as exc:
+            raise VrrpError(f"gratuitous ARP/NA on {ifname} failed: {exc}") from exc

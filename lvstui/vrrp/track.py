@@ -1,0 +1,143 @@
+"""What can pull an instance down: tracked interfaces and tracked scripts (vrrp_script).
+
+`LinkMonitor` answers "is this interface usable" (administratively up and with carrier,
+IFF_UP and IFF_RUNNING, like keepalived); `ScriptTracker` runs one vrrp_script every
+`interval` with a `timeout`, without a shell, and applies rise/fall before its status flips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from lvstui.clock import Clock
+from lvstui.config.schema import VrrpScript
+from lvstui.notify.scripts import split_command
+
+__all__ = ["LinkMonitor", "MemoryLinks", "PyrouteLinks", "ScriptTracker", "script_weight"]
+
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+
+
+class LinkMonitor(Protocol):
+    async def is_up(self, ifname: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLinks:
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+
+    async def is_up(self, ifname: str) -> bool:
+        return ifname not in self.down
+
+    async def close(self) -> None:
+        return None
+
+
+class PyrouteLinks:
+    """Polls link flags through pyroute2 (a missing interface counts as down)."""
+
+    def __init__(self) -> None:
+        self._ipr: Any = None
+
+    async def is_up(self, ifname: str) -> bool:
+        try:
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            return False
+        if self._ipr is None:
+            from pyroute2 import AsyncIPRoute
+
+            self._ipr = AsyncIPRoute()
+        try:
+            msgs = await self._ipr.link("get", index=index)
+        except Exception:
+            return False
+        if not msgs:
+            return False
+        flags = int(msgs[0]["flags"])
+        return bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+
+    async def close(self) -> None:
+        if self._ipr is not None:
+            ipr, self._ipr = self._ipr, None
+            ipr.close()
+
+
+def script_weight(script: VrrpScript, ok: bool) -> int:
+    """Priority change a script contributes (keepalived: positive weight while OK,
+    negative weight while failing)."""
+    if script.weight > 0 and ok:
+        return script.weight
+    if script.weight < 0 and not ok:
+        return script.weight
+    return 0
+
+
+class ScriptTracker:
+    """Runs one vrrp_script forever; calls `on_change(ok)` when its status flips.
+
+    Starts as failed (keepalived too: an instance with a weight-0 script stays FAULT until
+    the script has succeeded `rise` times)."""
+
+    def __init__(self, script: VrrpScript, clock: Clock, on_change: Callable[[bool], None]) -> None:
+        self.script = script
+        self.clock = clock
+        self.on_change = on_change
+        self.ok = False
+        self._streak = 0  # consecutive results that disagree with `ok`
+        self.runs = 0
+
+    async def run_once(self) -> bool:
+        s = self.script
+        timeout = s.timeout if s.timeout is not None else s.interval
+        try:
+            argv = split_command(s.script)
+        except ValueError:
+            return False
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return False
+        try:
+            code = await asyncio.wait_for(proc.wait(), timeout)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await asyncio.shield(proc.wait())
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return False
+        return code == 0
+
+    def feed(self, result: bool) -> None:
+        """Apply one result with rise/fall (pure bookkeeping, tested without processes)."""
+        self.runs += 1
+        if result == self.ok:
+            self._streak = 0
+            return
+        self._streak += 1
+        need = self.script.rise if result else self.script.fall
+        if self._streak >= max(1, need):
+            self.ok = result
+            self._streak = 0
+            self.on_change(result)
+
+    async def run(self) -> None:
+        while True:
+            self.feed(await self.run_once())
+            await self.clock.sleep(self.script.interval)
