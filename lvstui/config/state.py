@@ -1,0 +1,287 @@
+"""Operator overrides, kept apart from config.toml: `<state_dir>/overrides.toml`.
+
+What an operator changes at run time — drain / undrain, a weight, a real server added or
+removed (the tutorial's `ipvsadm -a` / `-d`) — is written here, never into config.toml
+(which lvstui never rewrites). The engine loads the file on start and re-applies it after a
+restart and after every reload. An override that no longer matches any service of the
+running config is *kept* (the service may come back with the next reload) and reported.
+
+The file is written atomically: a temporary file in the same directory, fsync, rename, then
+fsync of the directory, so a crash leaves either the old or the new file, never half of one.
+
+Format (version 1)::
+
+    version = 1
+    [[drain]]
+    service = "TCP 192.168.10.9:80"
+    real = "192.168.10.98:80"
+    timeout = 120.0            # optional: expire remaining connections after this
+    [[weight]]
+    service = "TCP 192.168.10.9:80"
+    real = "192.168.10.99:80"
+    weight = 5
+    [[add]]
+    service = "TCP 192.168.10.9:80"
+    real = "192.168.10.44:80"
+    weight = 1
+    lb_kind = "NAT"            # optional
+    [[remove]]
+    service = "TCP 192.168.10.9:80"
+    real = "192.168.10.97:80"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from lvstui.config.schema import Config, LbKind, VirtualServer
+from lvstui.errors import ConfigError
+from lvstui.model import RealKey, ServiceKey
+
+__all__ = [
+    "OVERRIDES_FILE",
+    "AddedReal",
+    "Overrides",
+    "StateFile",
+    "service_key_of",
+    "unmatched_overrides",
+]
+
+OVERRIDES_FILE = "overrides.toml"
+_VERSION = 1
+
+Pair = tuple[ServiceKey, RealKey]
+
+
+def service_key_of(vs: VirtualServer) -> ServiceKey:
+    """The ServiceKey of a `VirtualServer` (config) — the one identity used everywhere."""
+    if vs.fwmark is not None:
+        return ServiceKey(vs.protocol, "", 0, fwmark=vs.fwmark, family=vs.family)
+    addr = str(vs.ip)
+    return ServiceKey(vs.protocol, addr, vs.port, family=6 if ":" in addr else 4)
+
+
+def _svc_text(key: ServiceKey) -> str:
+    if key.fwmark:
+        return f"FWM {key.fwmark}" + (" ipv6" if key.family == 6 else "")
+    return str(key)
+
+
+def _parse_svc(text: str) -> ServiceKey:
+    t = text.strip()
+    if t.upper().startswith("FWM"):
+        fam = 6 if t.endswith(" ipv6") else 4
+        base = ServiceKey.parse(t.removesuffix(" ipv6"))
+        return replace(base, family=fam)
+    return ServiceKey.parse(t)
+
+
+@dataclass(frozen=True, slots=True)
+class AddedReal:
+    """A real server added at run time (`ctl add`): no health check, like `ipvsadm -a`."""
+
+    weight: int = 1
+    lb_kind: LbKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Immutable: every change returns a new Overrides (the engine swaps it in, then saves)."""
+
+    drained: Mapping[Pair, float | None] = field(default_factory=dict)  # → drain timeout
+    weights: Mapping[Pair, int] = field(default_factory=dict)
+    added: Mapping[Pair, AddedReal] = field(default_factory=dict)
+    removed: frozenset[Pair] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not (self.drained or self.weights or self.added or self.removed)
+
+    def drain(self, pair: Pair, timeout: float | None) -> Overrides:
+        return replace(self, drained={**self.drained, pair: timeout})
+
+    def undrain(self, pair: Pair) -> Overrides:
+        return replace(self, drained={k: v for k, v in self.drained.items() if k != pair})
+
+    def set_weight(self, pair: Pair, weight: int | None) -> Overrides:
+        weights = {k: v for k, v in self.weights.items() if k != pair}
+        if weight is not None:
+            weights[pair] = weight
+        return replace(self, weights=weights)
+
+    def add(self, pair: Pair, real: AddedReal) -> Overrides:
+        return replace(self, added={**self.added, pair: real}, removed=self.removed - {pair})
+
+    def restore(self, pair: Pair) -> Overrides:
+        """Undo a `remove` of a configured real server."""
+        return replace(self, removed=self.removed - {pair})
+
+    def remove(self, pair: Pair, *, configured: bool) -> Overrides:
+        """Forget every override of `pair`; a configured real server is marked removed."""
+        return Overrides(
+            drained={k: v for k, v in self.drained.items() if k != pair},
+            weights={k: v for k, v in self.weights.items() if k != pair},
+            added={k: v for k, v in self.added.items() if k != pair},
+            removed=(self.removed | {pair}) if configured else (self.removed - {pair}),
+        )
+
+    def pairs(self) -> set[Pair]:
+        return set(self.drained) | set(self.weights) | set(self.added) | set(self.removed)
+
+    # --- TOML -----------------------------------------------------------------------------
+
+    def to_toml(self) -> dict[str, Any]:
+        def base(p: Pair) -> dict[str, Any]:
+            return {"service": _svc_text(p[0]), "real": str(p[1])}
+
+        doc: dict[str, Any] = {"version": _VERSION}
+        order = sorted  # stable file content: diffs of the state file stay readable
+        if self.drained:
+            doc["drain"] = [
+                {**base(p), **({"timeout": t} if t is not None else {})}
+                for p, t in order(self.drained.items(), key=lambda i: _pair_sort(i[0]))
+            ]
+        if self.weights:
+            doc["weight"] = [
+                {**base(p), "weight": w}
+                for p, w in order(self.weights.items(), key=lambda i: _pair_sort(i[0]))
+            ]
+        if self.added:
+            doc["add"] = [
+                {
+                    **base(p),
+                    "weight": a.weight,
+                    **({"lb_kind": a.lb_kind.value} if a.lb_kind else {}),
+                }
+                for p, a in order(self.added.items(), key=lambda i: _pair_sort(i[0]))
+            ]
+        if self.removed:
+            doc["remove"] = [base(p) for p in order(self.removed, key=_pair_sort)]
+        return doc
+
+    @classmethod
+    def from_toml(cls, doc: Mapping[str, Any], *, file: str = "") -> Overrides:
+        version = doc.get("version", _VERSION)
+        if version != _VERSION:
+            raise ConfigError(
+                f"unsupported state file version {version!r}",
+                file=file,
+                key="version",
+                hint=f"this lvstui writes version {_VERSION}; move the file away to start clean",
+            )
+        drained: dict[Pair, float | None] = {}
+        weights: dict[Pair, int] = {}
+        added: dict[Pair, AddedReal] = {}
+        removed: set[Pair] = set()
+        for table, rows in doc.items():
+            if table == "version":
+                continue
+            if table not in ("drain", "weight", "add", "remove") or not isinstance(rows, list):
+                raise ConfigError(f"unknown entry {table!r}", file=file, key=table)
+            for i, row in enumerate(rows):
+                where = f"{table}[{i}]"
+                try:
+                    pair = (_parse_svc(str(row["service"])), RealKey.parse(str(row["real"])))
+                    if table == "drain":
+                        t = row.get("timeout")
+                        drained[pair] = None if t is None else float(t)
+                    elif table == "weight":
+                        weights[pair] = _weight(row["weight"])
+                    elif table == "add":
+                        kind = row.get("lb_kind")
+                        added[pair] = AddedReal(
+                            weight=_weight(row.get("weight", 1)),
+                            lb_kind=LbKind(kind) if kind else None,
+                        )
+                    else:
+                        removed.add(pair)
+                except (KeyError, ValueError, TypeError) as e:
+                    raise ConfigError(f"invalid entry: {e}", file=file, key=where) from e
+        return cls(drained, weights, added, frozenset(removed))
+
+
+def _weight(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
+        raise ValueError(f"weight must be an integer 0-65535, got {v!r}")
+    return v
+
+
+def _pair_sort(p: Pair) -> tuple[str, str]:
+    return (_svc_text(p[0]), str(p[1]))
+
+
+def unmatched_overrides(overrides: Overrides, config: Config) -> list[str]:
+    """Overrides that name a service (or configured real server) the config does not have."""
+    services: dict[ServiceKey, set[RealKey]] = {}
+    for vs in config.virtual_servers:
+        services[service_key_of(vs)] = {RealKey(r.ip, r.port) for r in vs.real_servers}
+    out: list[str] = []
+    for kind, pairs in (
+        ("drain", overrides.drained),
+        ("weight", overrides.weights),
+        ("add", overrides.added),
+        ("remove", overrides.removed),
+    ):
+        for svc, real in sorted(pairs, key=_pair_sort):
+            if svc not in services:
+                out.append(f"{kind} {real} on {svc}: no such service in the config (kept)")
+            elif kind == "remove" and real not in services[svc]:
+                out.append(f"remove {real} on {svc}: not a configured real server (kept)")
+            elif kind in ("drain", "weight") and (
+                real not in services[svc] and (svc, real) not in overrides.added
+            ):
+                out.append(f"{kind} {real} on {svc}: no such real server (kept)")
+    return out
+
+
+class StateFile:
+    """`<state_dir>/overrides.toml`: load on start, save after every change."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / OVERRIDES_FILE
+
+    def load(self) -> Overrides:
+        """Overrides from disk; empty when the file does not exist. ConfigError when broken."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return Overrides()
+        try:
+            doc = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"cannot parse: {e}",
+                file=str(self.path),
+                hint="fix or move the file away; lvstui never edits it by hand-merging",
+            ) from e
+        return Overrides.from_toml(doc, file=str(self.path))
+
+    def save(self, overrides: Overrides) -> None:
+        """Write atomically (temp file + fsync + rename + directory fsync). Blocking: small."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        payload = tomli_w.dumps(overrides.to_toml()).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=".overrides.", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

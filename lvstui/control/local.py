@@ -1,0 +1,74 @@
+"""LocalClient: the EngineClient for an engine running in this process (the embedded console).
+
+It gives the console exactly what SocketClient gives it over the control socket, so the
+console cannot tell the two apart: snapshots, an event stream, and commands — refused with
+PermissionDenied when the client is read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from lvstui.errors import ControlError, PermissionDenied
+from lvstui.model import Command, CommandResult, Event, Snapshot
+
+if TYPE_CHECKING:
+    from lvstui.engine.bus import Subscription
+    from lvstui.engine.engine import Engine
+
+__all__ = ["LocalClient"]
+
+
+class LocalClient:
+    def __init__(self, engine: Engine, *, read_only: bool = False, who: str = "console") -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._who = who
+        self._closed = False
+        self._subs: list[Subscription] = []
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def description(self) -> str:
+        return "embedded"
+
+    async def snapshot(self) -> Snapshot:
+        self._check_open()
+        snap = self._engine.snapshot()
+        return replace(snap, read_only=True) if self._read_only else snap
+
+    async def events(self) -> AsyncIterator[Event]:
+        self._check_open()
+        sub = self._engine.subscribe()
+        self._subs.append(sub)
+        try:
+            async for ev in sub:
+                yield ev
+        finally:
+            sub.close()
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    async def call(self, command: Command) -> CommandResult:
+        self._check_open()
+        if self._read_only:
+            raise PermissionDenied(
+                f"{command.kind}: this console is read-only",
+                hint="start it without --read-only (as root or a member of control_group)",
+            )
+        return await self._engine.call(command, who=self._who)
+
+    async def close(self) -> None:
+        self._closed = True
+        for sub in list(self._subs):
+            sub.close()
+        self._subs.clear()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ControlError("this client is closed")

@@ -1,0 +1,111 @@
+"""Event fan-out: one publisher (the engine), many subscribers (console, sockets, metrics).
+
+Every subscriber has its own bounded queue. `publish` never blocks and never waits for a
+subscriber: when a queue is full, its *oldest* event is dropped, and the next thing that
+subscriber receives is a `LogEvent` saying how many it missed — so one slow console never
+holds the engine back, and never silently loses history either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from lvstui.model import Event, LogEvent
+
+__all__ = ["DEFAULT_QUEUE", "EventBus", "Subscription"]
+
+DEFAULT_QUEUE = 1000
+
+
+class Subscription:
+    """An async iterator of events, registered from the moment it is created."""
+
+    def __init__(self, bus: EventBus, maxsize: int) -> None:
+        self._bus = bus
+        self._queue: deque[Event] = deque()
+        self._maxsize = maxsize
+        self._dropped = 0
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    def _put(self, event: Event) -> None:
+        if self._closed:
+            return
+        if len(self._queue) >= self._maxsize:
+            self._queue.popleft()
+            self._dropped += 1
+            self._pending_drop = True
+        self._queue.append(event)
+        self._wakeup.set()
+
+    _pending_drop = False
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            if self._pending_drop:
+                self._pending_drop = False
+                return LogEvent(
+                    time=self._bus.wall(),
+                    level="warning",
+                    message=f"slow subscriber: {self._dropped} event(s) dropped so far "
+                    f"(queue of {self._maxsize})",
+                )
+            if self._queue:
+                return self._queue.popleft()
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def close(self) -> None:
+        """Stop receiving; the iterator ends once what is queued has been read."""
+        if not self._closed:
+            self._closed = True
+            self._bus._remove(self)
+            self._wakeup.set()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+class EventBus:
+    def __init__(
+        self, *, maxsize: int = DEFAULT_QUEUE, wall: Callable[[], float] | None = None
+    ) -> None:
+        import time
+
+        self._subs: list[Subscription] = []
+        self._maxsize = maxsize
+        self.wall: Callable[[], float] = wall or time.time
+        self.published = 0
+
+    def subscribe(self, maxsize: int | None = None) -> Subscription:
+        sub = Subscription(self, maxsize or self._maxsize)
+        self._subs.append(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        self.published += 1
+        for sub in list(self._subs):
+            sub._put(event)
+
+    def _remove(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    def close(self) -> None:
+        for sub in list(self._subs):
+            sub.close()

@@ -1,0 +1,78 @@
+"""The engine's edges other than the dataplane, as Protocols (implemented in health/, vrrp/).
+
+The engine is constructed with these (design rule 3); tests pass fakes or nothing. Thin
+adapters live here when the real class's API differs slightly from what the engine needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from lvstui.config.schema import Config, RealServer, VirtualServer
+from lvstui.model import CheckView, Health, VrrpRunState, VrrpView
+
+__all__ = ["CheckerFactory", "HealthSource", "VrrpDriver", "default_checker_factory"]
+
+# (real server, virtual server) → the runnable checkers for it (lvstui.health's Checker)
+CheckerFactory = Callable[[RealServer, VirtualServer], Sequence[Any]]
+
+
+class HealthSource(Protocol):
+    """What the engine needs from `lvstui.health.scheduler.HealthMonitor`."""
+
+    on_change: Callable[[Any, Health, int | None, str], None] | None
+
+    def add(self, key: Any, checkers: Sequence[Any], *, alpha: bool = False) -> None: ...
+
+    def update(self, key: Any, checkers: Sequence[Any], *, alpha: bool = False) -> None: ...
+
+    def remove(self, key: Any) -> None: ...
+
+    def keys(self) -> list[Any]: ...
+
+    def health(self, key: Any) -> Health: ...
+
+    def dynamic_weight(self, key: Any) -> int | None: ...
+
+    def views(self, key: Any) -> tuple[CheckView, ...]: ...
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class VrrpDriver(Protocol):
+    """What the engine needs from the VRRP side (`lvstui.vrrp`)."""
+
+    on_change: Callable[[str, VrrpRunState, VrrpRunState, str], None] | None
+
+    def views(self) -> tuple[VrrpView, ...]: ...
+
+    async def run(self) -> None:
+        """Run every instance until cancelled or `stop`."""
+        ...
+
+    async def stop(self, graceful: bool = True) -> None:
+        """Leave: graceful sends a priority-0 advert so a backup takes over at once."""
+        ...
+
+    async def reload(self, config: Config) -> None: ...
+
+
+def default_checker_factory() -> CheckerFactory | None:
+    """The health package's checker builder, if it is there (looked up by name, lazily)."""
+    for mod, name in (
+        ("lvstui.health.build", "build_checkers"),
+        ("lvstui.health.factory", "build_checkers"),
+        ("lvstui.health", "build_checkers"),
+    ):
+        try:
+            m = importlib.import_module(mod)
+        except ImportError:
+            continue
+        fn = getattr(m, name, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None

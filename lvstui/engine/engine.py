@@ -1,0 +1,916 @@
+"""The engine: config + health + VRRP + operator commands → the dataplane, snapshots, events.
+
+    engine = Engine(config, dataplane=MemoryDataplane(), state_dir="/var/lib/lvstui")
+    await engine.start()            # adopt what the dataplane holds, reconcile, run tasks
+    snap = engine.snapshot()        # immutable Snapshot (model.py)
+    async for ev in engine.subscribe(): ...
+    await engine.call(Drain(svc, real), who="uid 0")
+    await engine.reload(dry_run=True)
+    await engine.stop()
+
+Everything that changes the table goes through one path, `_sync`: plan every service
+(`desired.py`, pure), step each quorum (`quorum.py`, pure), reconcile desired vs observed
+(`lvstui.dataplane.reconcile`, pure) and apply only those operations; then run the
+side effects of what changed (notify scripts, mails, events). `_sync` runs under one lock,
+so a health transition, an operator command and a reload never interleave.
+
+Stopping follows keepalived: it removes the virtual servers it created (keepalived does so
+unless started with `--dont-release-ipvs`); `stop(release=False)` is that option, for a
+restart that must not drop established connections on the kernel dataplane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lvstui.clock import Clock, SystemClock
+from lvstui.config.schema import Config, VirtualServer
+from lvstui.config.state import (
+    AddedReal,
+    Overrides,
+    StateFile,
+    service_key_of,
+    unmatched_overrides,
+)
+from lvstui.dataplane.base import (
+    AddDest,
+    Dataplane,
+    DelDest,
+    DelService,
+    DesiredDest,
+    ObservedService,
+    Op,
+    SyncRole,
+)
+from lvstui.dataplane.reconcile import reconcile
+from lvstui.engine.bus import EventBus, Subscription
+from lvstui.engine.desired import HealthMap, RealHealth, ServicePlan, plan_service
+from lvstui.engine.diff import diff_configs
+from lvstui.engine.edges import CheckerFactory, HealthSource, VrrpDriver, default_checker_factory
+from lvstui.engine.quorum import initial_quorum, step_quorum
+from lvstui.engine.stats import StatsHistory
+from lvstui.engine.supervisor import Supervisor
+from lvstui.errors import CommandError, ConfigError, LvstuiError
+from lvstui.model import (
+    AddReal,
+    CheckView,
+    Command,
+    CommandResult,
+    ConfigReloaded,
+    Drain,
+    DrainProgress,
+    DrainState,
+    Event,
+    Health,
+    HealthChanged,
+    LogEvent,
+    NotifyResult,
+    OperatorAction,
+    QuorumChanged,
+    RealKey,
+    RealServerView,
+    Reload,
+    RemoveReal,
+    ServiceKey,
+    ServiceView,
+    SetWeight,
+    Snapshot,
+    Stats,
+    Undrain,
+    VrrpChanged,
+    VrrpRunState,
+    VrrpView,
+)
+from lvstui.notify.scripts import ScriptRunner
+
+__all__ = ["Engine"]
+
+log = logging.getLogger("lvstui.engine")
+
+Pair = tuple[ServiceKey, RealKey]
+MAX_WEIGHT = 65535
+
+
+@dataclass(slots=True)
+class _DrainTrack:
+    state: DrainState
+    since: float  # clock.now() when the drain started
+    timeout: float  # seconds; 0 = none
+    active: int = 0
+    inact: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dataplane: Dataplane,
+        clock: Clock | None = None,
+        health: HealthSource | None = None,
+        checkers: CheckerFactory | None = None,
+        vrrp: VrrpDriver | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        notifier: ScriptRunner | None = None,
+        mailer: Any = None,
+        tick: float = 1.0,
+        history: int = 300,
+        config_loader: Callable[[str], Config] | None = None,
+        dataplane_reason: str = "",
+    ) -> None:
+        self._config = config
+        self._dp = dataplane
+        self._clock: Clock = clock or SystemClock()
+        self._monitor = health
+        self._checkers = checkers or (default_checker_factory() if health is not None else None)
+        self._vrrp = vrrp
+        self._state = StateFile(state_dir) if state_dir is not None else None
+        self._overrides = Overrides()
+        self._tick = tick
+        self._loader = config_loader
+        self._dp_reason = dataplane_reason
+        self._bus = EventBus(wall=self._clock.wall)
+        self._history = StatsHistory(history)
+        self.notifier = notifier or ScriptRunner(
+            timeout=config.lvstui.notify_timeout, wall=self._clock.wall
+        )
+        self.notifier.on_result = self._on_notify_result
+        self.mailer = mailer
+        self._health: dict[Pair, RealHealth] = {}
+        self._quorum: dict[ServiceKey, bool] = {}
+        self._plans: dict[ServiceKey, ServicePlan] = {}
+        self._observed: dict[ServiceKey, ObservedService] = {}
+        self._drains: dict[Pair, _DrainTrack] = {}
+        self._owned: set[ServiceKey] = set()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._sup: Supervisor | None = None
+        self._seq = 0
+        self._started = False
+        self._sync_role = SyncRole.NONE
+        self._vrrp_states: dict[str, VrrpRunState] = {}
+        self.apply_errors = 0
+        self.last_apply_error = ""
+
+    # --- public API ----------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def overrides(self) -> Overrides:
+        return self._overrides
+
+    @property
+    def dataplane(self) -> Dataplane:
+        return self._dp
+
+    @property
+    def bus(self) -> EventBus:
+        return self._bus
+
+    async def start(self) -> None:
+        """Adopt the dataplane's table, load overrides, reconcile, start the tasks."""
+        if self._started:
+            return
+        if self._state is not None:
+            self._overrides = await asyncio.to_thread(self._state.load)
+        await self._dp.start()
+        for line in unmatched_overrides(self._overrides, self._config):
+            self._log("warning", f"override: {line}")
+        self._owned = {service_key_of(vs) for vs in self._config.virtual_servers}
+        self._owned |= {sk for sk, _ in self._overrides.pairs()}
+        if self._monitor is not None:
+            self._monitor.on_change = self._on_health
+            self._register_checks(self._config, None)
+        if self._vrrp is not None:
+            self._vrrp.on_change = self._on_vrrp
+        await self._sync("start", initial=True)
+        await self._update_sync_role()
+        sup = Supervisor(clock=self._clock, on_crash=self._on_task_crash)
+        sup.add("ticker", self._ticker)
+        sup.add("reconciler", self._reconciler)
+        sup.add("notify", self.notifier.run)
+        if self._monitor is not None:
+            sup.add("health", self._monitor.run)
+        if self._vrrp is not None:
+            sup.add("vrrp", self._vrrp.run)
+        if self.mailer is not None:
+            sup.add("mail", self.mailer.run)
+        sup.start()
+        self._sup = sup
+        self._started = True
+        self._log("info", f"engine started on the {self._dp.capabilities.name} dataplane")
+
+    async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
+        """Leave: VRRP priority-0 advert (graceful), remove our services (release, like
+        keepalived without `--dont-release-ipvs`), finish queued notifies, close."""
+        if not self._started:
+            return
+        self._started = False
+        if self._vrrp is not None:
+            try:
+                await self._vrrp.stop(graceful)
+            except Exception as e:  # never let VRRP trouble keep the table in place
+                log.error("vrrp stop failed: %s", e)
+        if self._monitor is not None:
+            self._monitor.stop()
+        if self._sup is not None:
+            await self._sup.stop()
+            self._sup = None
+        if release:
+            async with self._lock:
+                try:
+                    observed = await self._dp.observe()
+                    ops: list[Op] = [DelService(s.key) for s in observed if s.key in self._owned]
+                    if ops:
+                        await self._dp.apply(ops)
+                except LvstuiError as e:
+                    log.error("removing services on stop failed: %s", e)
+            for vs in self._config.virtual_servers:
+                if vs.omega and vs.quorum_down and self._quorum.get(service_key_of(vs), False):
+                    self.notifier.submit(f"quorum_down {service_key_of(vs)}", vs.quorum_down)
+        if self._sync_role is not SyncRole.NONE:
+            with contextlib.suppress(LvstuiError):
+                await self._dp.set_sync_role(SyncRole.NONE)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.notifier.run_pending()
+        if self.mailer is not None and hasattr(self.mailer, "flush"):
+            with contextlib.suppress(Exception):
+                await self.mailer.flush()
+        await self._dp.close()
+        self._bus.close()
+
+    def snapshot(self) -> Snapshot:
+        self._seq += 1
+        return Snapshot(
+            seq=self._seq,
+            time=self._clock.wall(),
+            router_id=self._config.global_defs.router_id,
+            config_path=self._config.path,
+            dataplane=self._dp.capabilities.name,
+            dataplane_reason=self._dp_reason or self._dp.capabilities.reason,
+            directors=self._config.lvstui.directors,
+            services=tuple(self._service_view(p) for p in self._plans.values()),
+            vrrp=self._vrrp_views(),
+        )
+
+    def subscribe(self, maxsize: int | None = None) -> Subscription:
+        """Events from now on; iterate with `async for`; `close()` to stop."""
+        return self._bus.subscribe(maxsize)
+
+    def set_health(
+        self,
+        service: ServiceKey,
+        real: RealKey,
+        health: Health,
+        weight: int | None = None,
+        reason: str = "",
+    ) -> None:
+        """Feed a health transition (what the HealthMonitor's callback does; tests use it)."""
+        self._on_health((service, real), health, weight, reason)
+
+    async def call(self, command: Command, who: str = "local") -> CommandResult:
+        """Run one operator command; validation errors come back as ok=False results."""
+        try:
+            if isinstance(command, Reload):
+                result = await self.reload(dry_run=command.dry_run, who=who)
+                return result
+            result = await self._command(command)
+        except CommandError as e:
+            result = CommandResult(False, e.message, e.hint)
+        except LvstuiError as e:
+            result = CommandResult(False, str(e))
+        self._publish(
+            OperatorAction(
+                time=self._clock.wall(),
+                who=who,
+                action=_describe(command),
+                ok=result.ok,
+                message=result.message,
+            )
+        )
+        return result
+
+    async def reload(
+        self, new_config: Config | None = None, *, dry_run: bool = False, who: str = "local"
+    ) -> CommandResult:
+        """Parse (unless given), validate, diff, apply only the difference.
+
+        A broken config leaves the running one in place and returns ok=False with the error.
+        """
+        action = "reload --dry-run" if dry_run else "reload"
+        try:
+            if new_config is None:
+                new_config = await asyncio.to_thread(self._load, self._config.path)
+            self._validate(new_config)
+        except LvstuiError as e:
+            result = CommandResult(False, f"configuration rejected: {e}", "")
+            self._log("error", f"{action}: {result.message}; still running the previous one")
+            self._publish(ConfigReloaded(self._clock.wall(), False, str(e)))
+            self._publish(OperatorAction(self._clock.wall(), who, action, False, result.message))
+            return result
+        lines = diff_configs(self._config, new_config)
+        unmatched = unmatched_overrides(self._overrides, new_config)
+        detail = "\n".join(lines + [f"! {u}" for u in unmatched])
+        if dry_run:
+            msg = f"{len(lines)} change(s) (dry run, nothing applied)"
+            result = CommandResult(True, msg, detail)
+            self._publish(OperatorAction(self._clock.wall(), who, action, True, msg))
+            return result
+        old = self._config
+        self._config = new_config
+        self._owned |= {service_key_of(vs) for vs in new_config.virtual_servers}
+        new_keys = {service_key_of(vs) for vs in new_config.virtual_servers}
+        for k in list(self._quorum):
+            if k not in new_keys:
+                del self._quorum[k]
+        if self._monitor is not None:
+            self._register_checks(new_config, old)
+        if self._vrrp is not None:
+            try:
+                await self._vrrp.reload(new_config)
+            except LvstuiError as e:
+                self._log("error", f"VRRP reload failed: {e}")
+        try:
+            await self._sync("reload")
+        except LvstuiError as e:
+            self._log("error", f"applying the reload failed: {e}")
+        await self._update_sync_role()
+        for line in unmatched:
+            self._log("warning", f"override: {line}")
+        msg = f"reloaded: {len(lines)} change(s)"
+        self._publish(ConfigReloaded(self._clock.wall(), True, msg))
+        self._publish(OperatorAction(self._clock.wall(), who, action, True, msg))
+        self._log("info", msg + ("\n" + "\n".join(lines) if lines else ""))
+        return CommandResult(True, msg, detail)
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _vs(self, key: ServiceKey) -> VirtualServer:
+        for vs in self._config.virtual_servers:
+            if service_key_of(vs) == key:
+                return vs
+        known = ", ".join(str(service_key_of(v)) for v in self._config.virtual_servers)
+        raise CommandError(
+            f"no virtual service {key}",
+            hint=f"known services: {known}" if known else "the configuration has no service",
+        )
+
+    def _real_exists(self, key: ServiceKey, real: RealKey) -> bool:
+        plan = self._plans.get(key)
+        return plan is not None and any(r.key == real for r in plan.reals)
+
+    def _need_real(self, key: ServiceKey, real: RealKey) -> None:
+        self._vs(key)
+        if not self._real_exists(key, real):
+            plan = self._plans.get(key)
+            known = ", ".join(str(r.key) for r in plan.reals) if plan else ""
+            raise CommandError(
+                f"{real} is not a real server of {key}",
+                hint=f"its real servers: {known}" if known else "it has no real server",
+            )
+
+    async def _command(self, cmd: Command) -> CommandResult:
+        if isinstance(cmd, Drain):
+            self._need_real(cmd.service, cmd.real)
+            pair = (cmd.service, cmd.real)
+            if cmd.timeout is not None and cmd.timeout < 0:
+                raise CommandError("drain timeout must be ≥ 0")
+            await self._set_overrides(self._overrides.drain(pair, cmd.timeout))
+            track = self._drains.get(pair)
+            state = track.state if track else DrainState.DRAINING
+            return CommandResult(True, f"draining {cmd.real} of {cmd.service} ({state.value})")
+        if isinstance(cmd, Undrain):
+            self._need_real(cmd.service, cmd.real)
+            pair = (cmd.service, cmd.real)
+            if pair not in self._overrides.drained:
+                return CommandResult(True, f"{cmd.real} of {cmd.service} was not drained")
+            await self._set_overrides(self._overrides.undrain(pair))
+            return CommandResult(True, f"{cmd.real} of {cmd.service} back in rotation")
+        if isinstance(cmd, SetWeight):
+            self._need_real(cmd.service, cmd.real)
+            if cmd.weight is not None and not 0 <= cmd.weight <= MAX_WEIGHT:
+                raise CommandError(f"weight {cmd.weight} out of range 0-{MAX_WEIGHT}")
+            await self._set_overrides(
+                self._overrides.set_weight((cmd.service, cmd.real), cmd.weight)
+            )
+            what = "configured weight" if cmd.weight is None else f"weight {cmd.weight}"
+            return CommandResult(True, f"{cmd.real} of {cmd.service}: {what}")
+        if isinstance(cmd, AddReal):
+            vs = self._vs(cmd.service)
+            pair = (cmd.service, cmd.real)
+            if not 0 <= cmd.weight <= MAX_WEIGHT:
+                raise CommandError(f"weight {cmd.weight} out of range 0-{MAX_WEIGHT}")
+            if self._real_exists(cmd.service, cmd.real):
+                raise CommandError(
+                    f"{cmd.real} is already a real server of {cmd.service}",
+                    hint="use `ctl weight` to change its weight",
+                )
+            kind = cmd.lb_kind or vs.lb_kind
+            if kind not in self._dp.capabilities.lb_kinds:
+                raise CommandError(
+                    f"the {self._dp.capabilities.name} dataplane cannot forward with {kind.value}"
+                )
+            configured = any(
+                (r.ip, r.port) == (cmd.real.addr, cmd.real.port) for r in vs.real_servers
+            )
+            if configured and pair in self._overrides.removed:
+                ov = self._overrides.restore(pair)
+                cfg_w = next(
+                    r.weight
+                    for r in vs.real_servers
+                    if (r.ip, r.port) == (cmd.real.addr, cmd.real.port)
+                )
+                if cmd.weight != cfg_w:
+                    ov = ov.set_weight(pair, cmd.weight)
+                await self._set_overrides(ov)
+                return CommandResult(True, f"{cmd.real} restored in {cmd.service}")
+            await self._set_overrides(self._overrides.add(pair, AddedReal(cmd.weight, cmd.lb_kind)))
+            return CommandResult(
+                True, f"{cmd.real} added to {cmd.service} with weight {cmd.weight}"
+            )
+        if isinstance(cmd, RemoveReal):
+            vs = self._vs(cmd.service)
+            self._need_real(cmd.service, cmd.real)
+            pair = (cmd.service, cmd.real)
+            configured = any(
+                (r.ip, r.port) == (cmd.real.addr, cmd.real.port) for r in vs.real_servers
+            )
+            await self._set_overrides(self._overrides.remove(pair, configured=configured))
+            self._drains.pop(pair, None)
+            return CommandResult(True, f"{cmd.real} removed from {cmd.service}")
+        raise CommandError(f"unknown command {cmd!r}")
+
+    async def _set_overrides(self, new: Overrides) -> None:
+        """Swap in new overrides, persist them atomically, and apply."""
+        if self._state is not None:
+            await asyncio.to_thread(self._state.save, new)
+        self._overrides = new
+        await self._sync("operator")
+
+    # --- the one path that changes the table ----------------------------------------------
+
+    async def _sync(self, why: str, *, initial: bool = False) -> None:
+        async with self._lock:
+            await self._sync_locked(why, initial=initial)
+
+    async def _sync_locked(self, why: str, *, initial: bool = False) -> None:
+        health = self._health_map()
+        old_plans = self._plans
+        plans: dict[ServiceKey, ServicePlan] = {}
+        quorum_events: list[tuple[ServicePlan, bool, int]] = []
+        for vs in self._config.virtual_servers:
+            key = service_key_of(vs)
+            prev_up = self._quorum.get(key)
+            plan = plan_service(
+                vs, self._overrides, health, prev_up if prev_up is not None else True
+            )
+            if prev_up is None:
+                step = initial_quorum(plan.live_weight, vs.quorum, vs.hysteresis)
+                self._quorum[key] = step.up
+                if not step.up:
+                    quorum_events.append((plan, False, step.threshold))
+            else:
+                step = step_quorum(prev_up, plan.live_weight, vs.quorum, vs.hysteresis)
+                if step.changed:
+                    self._quorum[key] = step.up
+                    quorum_events.append((plan, step.up, step.threshold))
+            if self._quorum[key] != plan.quorum_up:
+                plan = plan_service(vs, self._overrides, health, self._quorum[key])
+            plans[key] = plan
+        self._plans = plans
+
+        desired = tuple(p.desired for p in plans.values())
+        observed = await self._dp.observe()
+        ops = reconcile(desired, observed, self._owned)
+        if ops:
+            try:
+                await self._dp.apply(ops)
+            except LvstuiError as e:
+                self.apply_errors += 1
+                self.last_apply_error = str(e)
+                self._log("error", f"dataplane refused ({why}): {e}")
+            observed = await self._dp.observe()
+        self._observed = {s.key: s for s in observed}
+        # forget owned keys that are gone for good (removed from config and from the table)
+        self._owned = {k for k in self._owned if k in plans or k in self._observed}
+        self._owned |= {sk for sk, _ in self._overrides.pairs()}
+
+        self._after_sync(old_plans, plans, quorum_events, initial)
+
+    def _after_sync(
+        self,
+        old: dict[ServiceKey, ServicePlan],
+        new: dict[ServiceKey, ServicePlan],
+        quorum_events: list[tuple[ServicePlan, bool, int]],
+        initial: bool,
+    ) -> None:
+        now = self._clock.wall()
+        gd = self._config.global_defs
+        # real server up/down: notify_up / notify_down, smtp alerts (transitions only)
+        for key, plan in new.items():
+            before = old.get(key)
+            if before is None:
+                continue
+            prev = {r.key: r for r in before.reals}
+            cfg = {(r.ip, r.port): r for r in plan.vs.real_servers}
+            for r in plan.reals:
+                p = prev.get(r.key)
+                if p is None or p.alive == r.alive:
+                    continue
+                rs = cfg.get((r.key.addr, r.key.port))
+                state = "UP" if r.alive else "DOWN"
+                self._log("info", f"real server {r.key} of {key} is {state}")
+                if rs is not None:
+                    script = rs.notify_up if r.alive else rs.notify_down
+                    if script:
+                        self.notifier.submit(f"notify_{state.lower()} {r.key} ({key})", script)
+                    alert = rs.smtp_alert
+                    if alert is None:
+                        alert = plan.vs.smtp_alert
+                    if alert is None:
+                        alert = gd.smtp_alert
+                    if alert:
+                        self._mail(
+                            f"Realserver {r.key} of virtual server {key} - {state}",
+                            f"=> {'CHECK succeed' if r.alive else 'CHECK failed'} on service "
+                            f"<=\n\nreal server {r.key} of {key} is {state}",
+                        )
+        for plan, up, thr in quorum_events:
+            vs = plan.vs
+            self._publish(
+                QuorumChanged(
+                    time=now,
+                    service=plan.key,
+                    up=up,
+                    live_weight=plan.live_weight,
+                    quorum=vs.quorum,
+                    sorry_active=plan.sorry_active,
+                )
+            )
+            verb = ("Starting with quorum " if initial else "") + ("up" if up else "down")
+            if not initial:
+                verb = "Gained quorum" if up else "Lost quorum"
+            self._log(
+                "warning" if not up else "info",
+                f"{verb} for {plan.key}: live weight {plan.live_weight}, quorum {vs.quorum} "
+                f"± hysteresis {vs.hysteresis} (threshold {thr})"
+                + (", sorry server in" if plan.sorry_active else ""),
+            )
+            script = vs.quorum_up if up else vs.quorum_down
+            if script:
+                self.notifier.submit(f"quorum_{'up' if up else 'down'} {plan.key}", script)
+            alert = vs.smtp_alert if vs.smtp_alert is not None else gd.smtp_alert
+            if alert:
+                self._mail(
+                    f"Virtual Server {plan.key} - {'UP' if up else 'DOWN'}",
+                    f"=> {verb} {vs.quorum}+{vs.hysteresis}={thr} <= {plan.live_weight} <=",
+                )
+
+    # --- background tasks --------------------------------------------------------------------
+
+    async def _reconciler(self) -> None:
+        """Apply health transitions: woken by the health callback, coalesces bursts."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._sync("health")
+
+    async def _ticker(self) -> None:
+        """Once a second: observe the dataplane, record history, follow drains."""
+        while True:
+            await self._clock.sleep(self._tick)
+            await self.tick()
+
+    async def tick(self) -> None:
+        """One periodic step (public so tests can step it with a FakeClock)."""
+        async with self._lock:
+            observed = await self._dp.observe()
+            self._observed = {s.key: s for s in observed}
+            self._history.sample(observed, self._clock.now())
+            await self._follow_drains()
+
+    async def _follow_drains(self) -> None:
+        now = self._clock.now()
+        wanted = set(self._overrides.drained)
+        for pair in list(self._drains):
+            if pair not in wanted:
+                del self._drains[pair]
+                svc, real = pair
+                self._publish(DrainProgress(self._clock.wall(), svc, real, DrainState.NONE, 0, 0))
+        for pair, timeout in self._overrides.drained.items():
+            svc, real = pair
+            if svc not in self._plans:
+                continue
+            track = self._drains.get(pair)
+            if track is None:
+                t = timeout if timeout is not None else self._config.lvstui.drain_timeout
+                track = _DrainTrack(DrainState.DRAINING, now, t or 0.0)
+                self._drains[pair] = track
+                self._publish(DrainProgress(self._clock.wall(), svc, real, track.state, 0, 0))
+            obs = self._observed.get(svc)
+            dest = next((d for d in obs.dests if d.key == real), None) if obs else None
+            active = dest.active_conns if dest else 0
+            inact = dest.inact_conns if dest else 0
+            old_state = track.state
+            if active + inact == 0:
+                track.state = DrainState.SAFE
+            elif track.state is DrainState.SAFE:
+                track.state = DrainState.DRAINING
+            elif (
+                track.state is DrainState.DRAINING
+                and track.timeout > 0
+                and now - track.since >= track.timeout
+                and dest is not None
+            ):
+                await self._expire(svc, dest.key)
+                track.state = DrainState.EXPIRED
+            changed = (active, inact) != (track.active, track.inact)
+            track.active, track.inact = active, inact
+            if track.state is not old_state or changed:
+                self._publish(
+                    DrainProgress(self._clock.wall(), svc, real, track.state, active, inact)
+                )
+
+    async def _expire(self, svc: ServiceKey, real: RealKey) -> None:
+        """Drain timeout: delete the destination and add it back at weight 0.
+
+        On the kernel, deleting a destination makes its remaining connections unusable
+        (their packets are dropped, or expired at once with the `expire_nodest_conn`
+        sysctl); on the userspace dataplane, deleting a destination closes the connections
+        forwarded to it. Adding it back at weight 0 keeps it listed, still drained.
+        """
+        plan = self._plans.get(svc)
+        want = next((d for d in plan.desired.dests if d.key == real), None) if plan else None
+        dest = want or DesiredDest(real, 0)
+        ops: list[Op] = [DelDest(svc, real), AddDest(svc, replace(dest, weight=0))]
+        try:
+            await self._dp.apply(ops)
+        except LvstuiError as e:
+            self._log("error", f"expiring connections of {real} on {svc} failed: {e}")
+            return
+        self._log("warning", f"drain timeout: remaining connections of {real} on {svc} expired")
+
+    # --- health / vrrp / notify callbacks -------------------------------------------------------
+
+    def _on_health(self, key: Any, health: Health, weight: int | None, reason: str) -> None:
+        try:
+            svc, real = key
+        except (TypeError, ValueError):
+            return
+        self._health[(svc, real)] = RealHealth(health, weight)
+        self._publish(
+            HealthChanged(
+                time=self._clock.wall(),
+                service=svc,
+                real=real,
+                health=health,
+                reason=reason,
+                weight=weight if weight is not None else -1,
+            )
+        )
+        self._wake.set()
+
+    def _on_vrrp(self, instance: str, old: VrrpRunState, new: VrrpRunState, reason: str) -> None:
+        self._vrrp_states[instance] = new
+        self._publish(VrrpChanged(self._clock.wall(), instance, old, new, reason))
+        inst = next((i for i in self._config.vrrp_instances if i.name == instance), None)
+        if inst is not None:
+            per_state = {
+                VrrpRunState.MASTER: inst.notify_master,
+                VrrpRunState.BACKUP: inst.notify_backup,
+                VrrpRunState.FAULT: inst.notify_fault,
+                VrrpRunState.STOP: inst.notify_stop,
+            }.get(new)
+            if per_state:
+                self.notifier.submit(f"notify_{new.value.lower()} {instance}", per_state)
+            if inst.notify:
+                # keepalived's generic notify: "INSTANCE" name state priority
+                self.notifier.submit(
+                    f"notify {instance} {new.value}",
+                    inst.notify,
+                    ("INSTANCE", instance, new.value, str(inst.priority)),
+                )
+            alert = inst.smtp_alert
+            if alert is None:
+                alert = self._config.global_defs.smtp_alert
+            if alert:
+                self._mail(
+                    f"VRRP Instance {instance} - Entering {new.value} state",
+                    f"=> VRRP Instance is now {new.value} (was {old.value}) <=\n\n{reason}",
+                )
+        sd = self._config.global_defs.lvs_sync_daemon
+        if sd is not None and sd.instance == instance:
+            task = asyncio.get_running_loop().create_task(self._update_sync_role())
+            task.add_done_callback(_log_task_error)
+
+    async def _update_sync_role(self) -> None:
+        """The IPVS sync daemon follows the VRRP instance named in lvs_sync_daemon."""
+        sd = self._config.global_defs.lvs_sync_daemon
+        if sd is None:
+            role = SyncRole.NONE
+        else:
+            state = self._vrrp_states.get(sd.instance)
+            role = SyncRole.MASTER if state is VrrpRunState.MASTER else SyncRole.BACKUP
+        if role is self._sync_role:
+            return
+        try:
+            await self._dp.set_sync_role(role, sd.interface if sd else "", sd.syncid if sd else 0)
+            self._sync_role = role
+            self._log("info", f"IPVS sync daemon: {role.value}")
+        except LvstuiError as e:
+            self._log("error", f"cannot set the IPVS sync daemon to {role.value}: {e}")
+
+    def _on_notify_result(self, result: NotifyResult) -> None:
+        self._publish(result)
+
+    def _on_task_crash(self, name: str, exc: BaseException, delay: float) -> None:
+        self._log(
+            "error",
+            f"task {name} crashed ({type(exc).__name__}: {exc}); restarting in {delay:.1f}s",
+        )
+
+    def _mail(self, subject: str, body: str) -> None:
+        if self.mailer is None:
+            return
+        try:
+            self.mailer.send(subject, body)
+        except Exception as e:
+            self._log("error", f"cannot queue mail alert: {e}")
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _load(self, path: str) -> Config:
+        if self._loader is not None:
+            return self._loader(path)
+        try:
+            from lvstui.config.load import load_config
+        except ImportError as e:  # the loader is written in parallel; say so clearly
+            raise ConfigError("this build cannot read configuration files yet", file=path) from e
+        cfg: Config = load_config(path)
+        return cfg
+
+    def _validate(self, config: Config) -> None:
+        """What the dataplane cannot do is an error before anything is applied."""
+        caps = self._dp.capabilities
+        seen: set[ServiceKey] = set()
+        for vs in config.virtual_servers:
+            key = service_key_of(vs)
+            if key in seen:
+                raise ConfigError(f"virtual server {key} is defined twice", file=config.path)
+            seen.add(key)
+            if vs.lb_algo not in caps.schedulers:
+                raise ConfigError(
+                    f"{key}: the {caps.name} dataplane has no scheduler {vs.lb_algo!r}",
+                    file=config.path,
+                    hint="available: " + " ".join(sorted(caps.schedulers)),
+                )
+            kinds = {vs.lb_kind} | {r.lb_kind for r in vs.real_servers if r.lb_kind}
+            for k in kinds:
+                if k not in caps.lb_kinds:
+                    raise ConfigError(
+                        f"{key}: the {caps.name} dataplane cannot forward with {k.value}",
+                        file=config.path,
+                    )
+
+    def _register_checks(self, new: Config, old: Config | None) -> None:
+        mon = self._monitor
+        if mon is None:
+            return
+        wanted: set[Pair] = set()
+        for vs in new.virtual_servers:
+            sk = service_key_of(vs)
+            for rs in vs.real_servers:
+                if not rs.checks:
+                    continue
+                pair = (sk, RealKey(rs.ip, rs.port))
+                wanted.add(pair)
+                checkers = self._checkers(rs, vs) if self._checkers else ()
+                if old is None:
+                    mon.add(pair, checkers, alpha=vs.alpha)
+                else:
+                    mon.update(pair, checkers, alpha=vs.alpha)
+                with contextlib.suppress(KeyError):
+                    self._health[pair] = RealHealth(mon.health(pair), mon.dynamic_weight(pair))
+        for key in list(mon.keys()):
+            if key not in wanted:
+                mon.remove(key)
+                self._health.pop(key, None)
+
+    def _health_map(self) -> HealthMap:
+        return dict(self._health)
+
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)
+
+    def _log(self, level: str, message: str) -> None:
+        getattr(log, "warning" if level == "warning" else level, log.info)(message)
+        self._publish(LogEvent(self._clock.wall(), level, message))
+
+    def _vrrp_views(self) -> tuple[VrrpView, ...]:
+        if self._vrrp is None:
+            return ()
+        try:
+            return tuple(self._vrrp.views())
+        except Exception:
+            return ()
+
+    def _service_view(self, plan: ServicePlan) -> ServiceView:
+        vs = plan.vs
+        obs = self._observed.get(plan.key)
+        odests = {d.key: d for d in obs.dests} if obs else {}
+        reals: list[RealServerView] = []
+        for r in plan.reals:
+            d = odests.get(r.key)
+            pair = (plan.key, r.key)
+            track = self._drains.get(pair)
+            drain = (
+                track.state if track else (DrainState.DRAINING if r.drained else DrainState.NONE)
+            )
+            checks: tuple[CheckView, ...] = ()
+            if self._monitor is not None:
+                with contextlib.suppress(KeyError):
+                    checks = self._monitor.views(pair)
+            reals.append(
+                RealServerView(
+                    key=r.key,
+                    fwd=d.fwd if d else r.fwd,
+                    weight_config=r.weight_config,
+                    weight=r.table_weight if r.in_table else 0,
+                    health=r.health,
+                    active_conns=d.active_conns if d else 0,
+                    inact_conns=d.inact_conns if d else 0,
+                    persist_conns=d.persist_conns if d else 0,
+                    stats=d.stats if d else Stats(),
+                    drain=drain,
+                    weight_override=r.weight_override,
+                    runtime_added=r.runtime_added,
+                    checks=checks,
+                    history=self._history.real(plan.key, r.key),
+                )
+            )
+        if plan.sorry is not None:
+            s = plan.sorry
+            d = odests.get(s.key)
+            reals.append(
+                RealServerView(
+                    key=s.key,
+                    fwd=s.fwd,
+                    weight_config=s.weight_config,
+                    weight=s.table_weight,
+                    health=Health.UP if plan.sorry_active else Health.UNKNOWN,
+                    active_conns=d.active_conns if d else 0,
+                    inact_conns=d.inact_conns if d else 0,
+                    persist_conns=d.persist_conns if d else 0,
+                    stats=d.stats if d else Stats(),
+                    is_sorry=True,
+                    history=self._history.real(plan.key, s.key),
+                )
+            )
+        return ServiceView(
+            key=plan.key,
+            scheduler=vs.lb_algo,
+            lb_kind=vs.lb_kind,
+            name=vs.name or "",
+            flags=tuple(sorted(vs.lb_flags)),
+            persistence_timeout=vs.persistence_timeout,
+            persistence_netmask=vs.persistence_granularity,
+            quorum=vs.quorum,
+            hysteresis=vs.hysteresis,
+            live_weight=plan.live_weight,
+            quorum_up=plan.quorum_up,
+            sorry_active=plan.sorry_active,
+            sorry_server=plan.sorry.key if plan.sorry else None,
+            real_servers=tuple(reals),
+            stats=obs.stats if obs else Stats(),
+            history=self._history.service(plan.key),
+        )
+
+
+def _describe(cmd: Command) -> str:
+    match cmd:
+        case Drain(service=s, real=r, timeout=t):
+            return f"drain {s} {r}" + (f" timeout {t:g}s" if t is not None else "")
+        case Undrain(service=s, real=r):
+            return f"undrain {s} {r}"
+        case SetWeight(service=s, real=r, weight=w):
+            return f"weight {s} {r} {'config' if w is None else w}"
+        case AddReal(service=s, real=r, weight=w, lb_kind=k):
+            return f"add {s} {r} weight {w}" + (f" {k.value}" if k else "")
+        case RemoveReal(service=s, real=r):
+            return f"remove {s} {r}"
+        case Reload(dry_run=d):
+            return "reload --dry-run" if d else "reload"
+
+
+def _log_task_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background step failed: %s", task.exception())
