@@ -1,0 +1,806 @@
+"""Import keepalived.conf: its syntax in, our TOML data (and a validated Config) out.
+
+Three steps, each small:
+
+1. `tokenize`: words, double-quoted strings, `{` and `}`, with `!`/`#` comments removed and
+   `include GLOB` lines replaced by the included files' tokens (globs relative to the
+   including file, like keepalived). Every token remembers its file and line.
+2. `parse`: tokens → a tree of `Node(key, args, children)`. A statement is a line; a `{`
+   that follows it (same line or the next, as in the tutorial's `HTTP_GET` / `{`) opens its
+   block. A `}` with no open block is an error naming its line: the tutorial's
+   virtual_server example has one.
+3. `to_toml_data`: the tree → the dict that config.toml would parse to, plus a map from our
+   key paths back to keepalived lines, so validation errors (done once, by
+   `lvstui.config.load`) point into keepalived.conf. Directives we do not support become
+   notes with their line; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lvstui.config.load import ConfigErrors, load_config_data
+from lvstui.config.locate import KeyPath, format_key
+from lvstui.config.schema import Config
+from lvstui.errors import ConfigError
+
+__all__ = [
+    "ImportNote",
+    "ImportResult",
+    "Node",
+    "Token",
+    "import_keepalived",
+    "import_keepalived_text",
+    "parse",
+    "to_toml_data",
+    "tokenize",
+]
+
+_MAX_INCLUDE_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    file: str
+    line: int
+    quoted: bool = False
+
+    @property
+    def brace(self) -> str:
+        return "" if self.quoted or self.text not in ("{", "}") else self.text
+
+
+@dataclass(slots=True)
+class Node:
+    key: str
+    args: list[str]
+    file: str
+    line: int
+    children: list[Node] | None = None  # None: no block
+
+
+@dataclass(frozen=True, slots=True)
+class ImportNote:
+    """Something the operator must know: an unsupported directive, a changed value."""
+
+    file: str
+    line: int
+    directive: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.directive}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    data: dict[str, Any]  # what config.toml would parse to
+    config: Config
+    notes: tuple[ImportNote, ...]
+
+
+# --- 1. tokens -------------------------------------------------------------------------------
+
+_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|([^\s{}"!#]+)|([!#])')
+
+
+def tokenize(text: str, file: str = "<string>", _depth: int = 0) -> list[Token]:
+    tokens: list[Token] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line_tokens: list[Token] = []
+        pos = 0
+        while pos < len(raw):
+            if raw[pos].isspace():
+                pos += 1
+                continue
+            m = _WORD.match(raw, pos)
+            if m is None:  # an unterminated quote
+                raise ConfigError(
+                    "unterminated quoted string", file=file, line=lineno, hint='close it with "'
+                )
+            if m.group(4):  # a comment runs to the end of the line
+                break
+            if m.group(1) is not None:
+                line_tokens.append(Token(m.group(1).replace('\\"', '"'), file, lineno, True))
+            else:
+                line_tokens.append(Token(m.group(2) or m.group(3), file, lineno))
+            pos = m.end()
+        if line_tokens and line_tokens[0].text == "include" and not line_tokens[0].quoted:
+            tokens.extend(_include(line_tokens, file, lineno, _depth))
+        else:
+            tokens.extend(line_tokens)
+    return tokens
+
+
+def _include(line_tokens: list[Token], file: str, lineno: int, depth: int) -> list[Token]:
+    if len(line_tokens) != 2:
+        raise ConfigError("include takes one file name or glob", file=file, line=lineno)
+    if depth >= _MAX_INCLUDE_DEPTH:
+        raise ConfigError(
+            f"includes nested deeper than {_MAX_INCLUDE_DEPTH} levels (a loop?)",
+            file=file,
+            line=lineno,
+        )
+    pattern = line_tokens[1].text
+    base = Path(file).parent if file != "<string>" else Path.cwd()
+    full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    out: list[Token] = []
+    for name in sorted(glob.glob(full)):
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read included file {name}: {exc}", file=file, line=lineno
+            ) from None
+        out.extend(tokenize(text, name, depth + 1))
+    return out
+
+
+# --- 2. tree -----------------------------------------------------------------------------------
+
+
+def parse(tokens: list[Token]) -> list[Node]:
+    root: list[Node] = []
+    stack: list[tuple[list[Node], Node | None]] = [(root, None)]
+    last_closed: Node | None = None
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        body = stack[-1][0]
+        if tok.brace == "}":
+            opener = stack[-1][1]
+            if opener is None:
+                hint = "remove this brace"
+                if last_closed is not None:
+                    hint = (
+                        f"the `{last_closed.key}` block opened at line {last_closed.line} "
+                        "is already closed; remove this brace"
+                    )
+                raise ConfigError(
+                    "unexpected `}`: no block is open here", file=tok.file, line=tok.line, hint=hint
+                )
+            stack.pop()
+            if len(stack) == 1:
+                last_closed = opener
+            i += 1
+            continue
+        if tok.brace == "{":
+            raise ConfigError(
+                "`{` without a directive before it",
+                file=tok.file,
+                line=tok.line,
+                hint="a block starts with its name: `real_server 192.0.2.1 80 {`",
+            )
+        j = i + 1
+        args: list[str] = []
+        while (
+            j < n
+            and tokens[j].line == tok.line
+            and tokens[j].file == tok.file
+            and not tokens[j].brace
+        ):
+            args.append(tokens[j].text)
+            j += 1
+        node = Node(tok.text, args, tok.file, tok.line)
+        body.append(node)
+        if j < n and tokens[j].brace == "{":
+            node.children = []
+            stack.append((node.children, node))
+            j += 1
+        i = j
+    if len(stack) > 1:
+        opener = stack[-1][1]
+        assert opener is not None
+        raise ConfigError(
+            f"the `{opener.key}` block opened here is never closed",
+            file=opener.file,
+            line=opener.line,
+            hint="add the missing `}`",
+        )
+    return root
+
+
+# --- 3. mapping -----------------------------------------------------------------------------------
+
+
+class _Out:
+    """The TOML data being built, the key-path → line map, and the notes."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.lines: dict[KeyPath, tuple[str, int]] = {}
+        self.notes: list[ImportNote] = []
+
+    def note(self, node: Node, message: str, where: str = "") -> None:
+        self.notes.append(ImportNote(node.file, node.line, where or node.key, message))
+
+    def unsupported(self, node: Node, where: str) -> None:
+        self.note(node, "not supported by lvstui; left out", f"{where}{node.key}")
+
+    def mark(self, path: KeyPath, node: Node) -> None:
+        self.lines.setdefault(path, (node.file, node.line))
+
+
+def _number(text: str, integer: bool) -> Any:
+    try:
+        return (
+            int(text) if integer else (int(text) if re.fullmatch(r"-?\d+", text) else float(text))
+        )
+    except ValueError:
+        return text  # the loader reports "expected a number" with this line
+
+
+def _flag(args: list[str]) -> Any:
+    if not args:
+        return True
+    word = args[0].lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    return args[0]
+
+
+def _text(args: list[str]) -> str:
+    return " ".join(args)
+
+
+# value converters by kind
+_Conv = Callable[[list[str]], Any]
+INT: _Conv = lambda a: _number(a[0], True) if a else ""  # noqa: E731
+NUM: _Conv = lambda a: _number(a[0], False) if a else ""  # noqa: E731
+STR: _Conv = _text
+FLAG: _Conv = _flag
+
+
+def _fill(
+    out: _Out,
+    nodes: list[Node],
+    table: dict[str, Any],
+    path: KeyPath,
+    simple: dict[str, _Conv],
+    blocks: dict[str, Callable[[_Out, Node, dict[str, Any], KeyPath], None]],
+    where: str,
+) -> None:
+    """Map simple `key value` directives and dispatch known blocks; note the rest."""
+    for node in nodes:
+        key = node.key
+        if key in simple and node.children is None:
+            name = _RENAME.get(key, key)
+            if name in table:
+                out.note(
+                    node,
+                    f"repeated; replaces line {out.lines.get((*path, name), ('', '?'))[1]}",
+                )
+            table[name] = simple[key](node.args)
+            out.lines[(*path, name)] = (node.file, node.line)
+        elif key in blocks:
+            blocks[key](out, node, table, path)
+        else:
+            out.unsupported(node, where)
+
+
+_RENAME = {"nb_get_retry": "retry", "lvs_sched": "lb_algo", "lvs_method": "lb_kind"}
+
+
+def _items(node: Node) -> list[Node]:
+    """A list block `{ a \\n b }`, or the inline form `key a b`: one node per item."""
+    if node.children is None:
+        return [Node(a, [], node.file, node.line) for a in node.args]
+    return node.children
+
+
+def _list(
+    out: _Out, node: Node, table: dict[str, Any], path: KeyPath, *, whole_line: bool = False
+) -> None:
+    values = table.setdefault(node.key, [])
+    out.mark((*path, node.key), node)
+    for item in _items(node):
+        if item.children is not None:
+            out.note(item, "a block inside a list; left out")
+            continue
+        if item.args and not whole_line:
+            out.note(
+                item, f"extra words after {item.key!r} not supported; left out: {_text(item.args)}"
+            )
+        out.lines[(*path, node.key, len(values))] = (item.file, item.line)
+        values.append(" ".join([item.key, *item.args]) if whole_line else item.key)
+
+
+# --- global_defs
+
+
+def _global_defs(out: _Out, node: Node) -> None:
+    table = out.data.setdefault("global_defs", {})
+    path: KeyPath = ("global_defs",)
+    out.mark(path, node)
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {
+            "notification_email_from": STR,
+            "router_id": STR,
+            "smtp_connect_timeout": NUM,
+            "smtp_alert": FLAG,
+            "vrrp_version": INT,
+        },
+        {
+            "notification_email": lambda o, n, t, p: _list(o, n, t, p),
+            "smtp_server": _smtp_server,
+            "lvs_sync_daemon": _sync_daemon,
+        },
+        "global_defs.",
+    )
+
+
+def _smtp_server(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if node.children is not None or not node.args:
+        out.note(node, "expected `smtp_server HOST [PORT]`; left out")
+        return
+    host = node.args[0]
+    if len(node.args) > 1:
+        host = f"[{host}]:{node.args[1]}" if ":" in host else f"{host}:{node.args[1]}"
+    table["smtp_server"] = host
+    out.lines[(*path, "smtp_server")] = (node.file, node.line)
+
+
+def _sync_daemon(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    args = list(node.args)
+    if len(args) < 2:
+        out.note(node, "expected `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`; left out")
+        return
+    sync: dict[str, Any] = {"interface": args[0], "instance": args[1]}
+    rest = args[2:]
+    names = {"id": "syncid", "maxlen": "maxlen", "port": "port", "ttl": "ttl", "group": "group"}
+    while rest:
+        word = rest.pop(0)
+        if word in names and rest:
+            value = rest.pop(0)
+            sync[names[word]] = value if word == "group" else _number(value, True)
+        else:
+            out.note(node, f"option {word!r} not supported; left out")
+    table["lvs_sync_daemon"] = sync
+    for key in ("lvs_sync_daemon", *[("lvs_sync_daemon", k) for k in sync]):
+        out.lines[(*path, *((key,) if isinstance(key, str) else key))] = (node.file, node.line)
+
+
+# --- VRRP
+
+_NOTIFY = {
+    k: STR for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+}
+
+
+def _named(out: _Out, node: Node, section: str) -> tuple[dict[str, Any], KeyPath] | None:
+    if len(node.args) != 1 or node.children is None:
+        out.note(node, f"expected `{section} NAME {{ ... }}`; left out")
+        return None
+    name = node.args[0]
+    tables = out.data.setdefault(section, {})
+    if name in tables:
+        raise ConfigError(
+            f"{section} {name!r} is defined twice",
+            file=node.file,
+            line=node.line,
+            hint="give each one its own name",
+        )
+    path: KeyPath = (section, name)
+    out.mark(path, node)
+    tables[name] = {}
+    return tables[name], path
+
+
+def _vrrp_script(out: _Out, node: Node) -> None:
+    got = _named(out, node, "vrrp_script")
+    if got is None:
+        return
+    table, path = got
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {"script": STR, "interval": NUM, "timeout": NUM, "weight": INT, "rise": INT, "fall": INT},
+        {"user": _user},
+        f"vrrp_script {node.args[0]}: ",
+    )
+
+
+def _user(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if not node.args:
+        out.note(node, "expected `user USER`; left out")
+        return
+    if len(node.args) > 1:
+        out.note(node, f"group {node.args[1]!r} not supported (the user's own group is used)")
+    table["user"] = node.args[0]
+    out.lines[(*path, "user")] = (node.file, node.line)
+
+
+def _sync_group(out: _Out, node: Node) -> None:
+    got = _named(out, node, "vrrp_sync_group")
+    if got is None:
+        return
+    table, path = got
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {**_NOTIFY, "smtp_alert": FLAG},
+        {"group": lambda o, n, t, p: _list(o, n, t, p)},
+        f"vrrp_sync_group {node.args[0]}: ",
+    )
+
+
+def _state(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    value = _text(node.args)
+    if value.upper() == "SLAVE":
+        out.note(node, "`state SLAVE` means BACKUP (the tutorial's wording); written as BACKUP")
+        value = "BACKUP"
+    table["state"] = value
+    out.lines[(*path, "state")] = (node.file, node.line)
+
+
+def _authentication(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    auth: dict[str, Any] = {}
+    table["authentication"] = auth
+    p = (*path, "authentication")
+    out.mark(p, node)
+    _fill(
+        out,
+        node.children or [],
+        auth,
+        p,
+        {"auth_type": STR, "auth_pass": STR},
+        {},
+        "authentication.",
+    )
+    if isinstance(auth.get("auth_pass"), str) and len(auth["auth_pass"]) > 8:
+        out.note(
+            node, "auth_pass is longer than 8 characters; keepalived uses the first 8, so do we"
+        )
+        auth["auth_pass"] = auth["auth_pass"][:8]
+
+
+def _vrrp_instance(out: _Out, node: Node) -> None:
+    got = _named(out, node, "vrrp_instance")
+    if got is None:
+        return
+    table, path = got
+    lists = {
+        key: (lambda o, n, t, p, w=whole: _list(o, n, t, p, whole_line=w))
+        for key, whole in (
+            ("virtual_ipaddress", True),
+            ("virtual_ipaddress_excluded", True),
+            ("unicast_peer", False),
+            ("track_interface", False),
+            ("track_script", False),
+        )
+    }
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {
+            **_NOTIFY,
+            "interface": STR,
+            "virtual_router_id": INT,
+            "priority": INT,
+            "advert_int": NUM,
+            "version": INT,
+            "nopreempt": FLAG,
+            "preempt_delay": NUM,
+            "unicast_src_ip": STR,
+            "smtp_alert": FLAG,
+            "garp_master_delay": NUM,
+            "garp_master_repeat": INT,
+            "garp_master_refresh": NUM,
+            "garp_master_refresh_repeat": INT,
+        },
+        {**lists, "state": _state, "authentication": _authentication},
+        f"vrrp_instance {node.args[0]}: ",
+    )
+
+
+# --- LVS
+
+_CHECK_COMMON = {
+    "connect_ip": STR,
+    "connect_port": INT,
+    "connect_timeout": NUM,
+    "bindto": STR,
+    "bind_port": INT,
+    "retry": INT,
+    "nb_get_retry": INT,
+    "delay_before_retry": NUM,
+    "warmup": NUM,
+    "delay_loop": NUM,
+}
+_CHECK_KINDS = {
+    "TCP_CHECK": "tcp_check",
+    "HTTP_GET": "http_get",
+    "SSL_GET": "ssl_get",
+    "MISC_CHECK": "misc_check",
+    "PING_CHECK": "ping_check",
+}
+
+
+def _virtual_server(out: _Out, node: Node) -> None:
+    vss = out.data.setdefault("virtual_server", [])
+    path: KeyPath = ("virtual_server", len(vss))
+    table: dict[str, Any] = {}
+    args = node.args
+    if node.children is None:
+        out.note(node, "expected a block `virtual_server IP PORT { ... }`; left out")
+        return
+    if len(args) == 2 and args[0] == "fwmark":
+        table["fwmark"] = _number(args[1], True)
+    elif len(args) == 2 and args[0] != "group":
+        table["ip"] = args[0]
+        table["port"] = _number(args[1], True)
+    else:
+        out.note(
+            node,
+            "only `virtual_server IP PORT` and `virtual_server fwmark N` are supported; "
+            "block left out",
+        )
+        return
+    vss.append(table)
+    out.mark(path, node)
+    for key in table:
+        out.lines[(*path, key)] = (node.file, node.line)
+    _fill(
+        out,
+        node.children,
+        table,
+        path,
+        {
+            "delay_loop": NUM,
+            "lb_algo": STR,
+            "lvs_sched": STR,
+            "lb_kind": STR,
+            "lvs_method": STR,
+            "protocol": STR,
+            "persistence_granularity": STR,
+            "virtualhost": STR,
+            "quorum": INT,
+            "hysteresis": INT,
+            "quorum_up": STR,
+            "quorum_down": STR,
+            "inhibit_on_failure": FLAG,
+            "alpha": FLAG,
+            "omega": FLAG,
+            "ha_suspend": FLAG,
+            "smtp_alert": FLAG,
+        },
+        {
+            "persistence_timeout": _persistence,
+            "sorry_server": _sorry_server,
+            "sorry_server_inhibit": _sorry_option,
+            "sorry_server_lvs_method": _sorry_option,
+            "real_server": _real_server,
+            "ip_family": _ip_family,
+            **{
+                flag: _lb_flag
+                for flag in ("sh-port", "sh-fallback", "mh-port", "mh-fallback", "ops")
+            },
+        },
+        f"virtual_server {_text(args)}: ",
+    )
+
+
+def _persistence(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    table["persistence_timeout"] = _number(node.args[0], True) if node.args else True
+    out.lines[(*path, "persistence_timeout")] = (node.file, node.line)
+
+
+def _ip_family(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    fam = {"inet": 4, "inet6": 6}.get(_text(node.args))
+    if fam is None:
+        out.note(node, "expected inet or inet6; left out")
+        return
+    if "fwmark" in table:
+        table["family"] = fam
+        out.lines[(*path, "family")] = (node.file, node.line)
+
+
+def _lb_flag(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    flags = table.setdefault("lb_flags", [])
+    out.lines[(*path, "lb_flags", len(flags))] = (node.file, node.line)
+    flags.append(node.key)
+
+
+def _sorry_server(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if len(node.args) != 2:
+        out.note(node, "expected `sorry_server IP PORT`; left out")
+        return
+    sorry = table.setdefault("sorry_server", {})
+    sorry.update(ip=node.args[0], port=_number(node.args[1], True))
+    p = (*path, "sorry_server")
+    out.lines[p] = (node.file, node.line)
+    out.lines[(*p, "ip")] = out.lines[(*p, "port")] = (node.file, node.line)
+
+
+def _sorry_option(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    sorry = table.setdefault("sorry_server", {})
+    key = "inhibit_on_failure" if node.key == "sorry_server_inhibit" else "lb_kind"
+    sorry[key] = _flag(node.args) if key == "inhibit_on_failure" else _text(node.args)
+    out.lines[(*path, "sorry_server", key)] = (node.file, node.line)
+
+
+def _real_server(out: _Out, node: Node, vs: dict[str, Any], vs_path: KeyPath) -> None:
+    reals = vs.setdefault("real_server", [])
+    path: KeyPath = (*vs_path, "real_server", len(reals))
+    if len(node.args) not in (1, 2):
+        out.note(node, "expected `real_server IP PORT`; left out")
+        return
+    table: dict[str, Any] = {"ip": node.args[0]}
+    if len(node.args) > 1:  # without a port: the virtual server's (fwmark: none)
+        table["port"] = _number(node.args[1], True)
+    reals.append(table)
+    out.mark(path, node)
+    out.lines[(*path, "ip")] = out.lines[(*path, "port")] = (node.file, node.line)
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {
+            "weight": INT,
+            "inhibit_on_failure": FLAG,
+            "notify_up": STR,
+            "notify_down": STR,
+            "smtp_alert": FLAG,
+            "uthreshold": INT,
+            "lthreshold": INT,
+            "lb_kind": STR,
+            "lvs_method": STR,
+        },
+        {name: _check for name in _CHECK_KINDS},
+        f"real_server {_text(node.args)}: ",
+    )
+
+
+def _check(out: _Out, node: Node, rs: dict[str, Any], rs_path: KeyPath) -> None:
+    kind = _CHECK_KINDS[node.key]
+    checks = rs.setdefault(kind, [])
+    path: KeyPath = (*rs_path, kind, len(checks))
+    table: dict[str, Any] = {}
+    checks.append(table)
+    out.mark(path, node)
+    simple: dict[str, _Conv] = dict(_CHECK_COMMON)
+    blocks: dict[str, Callable[[_Out, Node, dict[str, Any], KeyPath], None]] = {}
+    if kind in ("http_get", "ssl_get"):
+        simple["virtualhost"] = STR
+        blocks["url"] = _url
+    elif kind == "misc_check":
+        simple = {
+            "misc_path": STR,
+            "misc_timeout": NUM,
+            "misc_dynamic": FLAG,
+            "retry": INT,
+            "delay_before_retry": NUM,
+            "warmup": NUM,
+            "delay_loop": NUM,
+        }
+        blocks["user"] = _user
+    _fill(out, node.children or [], table, path, simple, blocks, f"{node.key}: ")
+
+
+def _url(out: _Out, node: Node, check: dict[str, Any], check_path: KeyPath) -> None:
+    urls = check.setdefault("url", [])
+    path: KeyPath = (*check_path, "url", len(urls))
+    table: dict[str, Any] = {}
+    urls.append(table)
+    out.mark(path, node)
+    _fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {"path": STR, "digest": STR, "virtualhost": STR},
+        {"status_code": _status_code},
+        "url.",
+    )
+
+
+def _status_code(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    codes: list[Any] = [_number(a, True) if a.isdigit() else a for a in node.args]
+    table["status_code"] = codes[0] if len(codes) == 1 else codes
+    out.lines[(*path, "status_code")] = (node.file, node.line)
+
+
+_TOP: dict[str, Callable[[_Out, Node], None]] = {
+    "global_defs": _global_defs,
+    "vrrp_script": _vrrp_script,
+    "vrrp_sync_group": _sync_group,
+    "vrrp_instance": _vrrp_instance,
+    "virtual_server": _virtual_server,
+}
+
+
+def to_toml_data(
+    nodes: list[Node],
+) -> tuple[dict[str, Any], dict[KeyPath, tuple[str, int]], list[ImportNote]]:
+    out = _Out()
+    for node in nodes:
+        handler = _TOP.get(node.key)
+        if handler is None:
+            out.unsupported(node, "")
+        elif node.key == "global_defs" and "global_defs" in out.data:
+            _fill_more_global(out, node)
+        else:
+            handler(out, node)
+    return out.data, out.lines, out.notes
+
+
+def _fill_more_global(out: _Out, node: Node) -> None:
+    out.note(node, "second global_defs block: merged into the first")
+    _global_defs(out, node)
+
+
+# --- entry points ---------------------------------------------------------------------
+
+
+def import_keepalived(path: str | Path) -> ImportResult:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(p)) from None
+    return import_keepalived_text(text, str(p))
+
+
+def import_keepalived_text(text: str, file: str = "<string>") -> ImportResult:
+    """Parse, map and validate. Raises ConfigError(s) naming keepalived.conf lines."""
+    data, lines, notes = to_toml_data(parse(tokenize(text, file)))
+
+    def line_of(path: KeyPath) -> int | None:
+        for n in range(len(path), 0, -1):
+            hit = lines.get(path[:n])
+            if hit is not None:
+                return hit[1]
+        return None
+
+    try:
+        config = load_config_data(data, file, line_of)
+    except ConfigErrors as exc:
+        # Errors inside included files must name those files: re-home each one.
+        fixed = []
+        by_key = {format_key(k): v for k, v in lines.items()}
+        for e in exc.errors:
+            where = _lookup(by_key, e.key)
+            fixed.append(
+                ConfigError(
+                    e.detail,
+                    file=where[0] if where else file,
+                    line=where[1] if where else e.line,
+                    key=e.key,
+                    hint=e.hint,
+                )
+            )
+        raise ConfigErrors(fixed) from None
+    return ImportResult(data=data, config=config, notes=tuple(notes))
+
+
+def _lookup(by_key: dict[str, tuple[str, int]], key: str) -> tuple[str, int] | None:
+    while key:
+        if key in by_key:
+            return by_key[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        if cut <= 0:
+            return None
+        key = key[:cut]
+    return None
