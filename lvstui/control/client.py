@@ -1,17 +1,48 @@
 """EngineClient: the one interface the console and the CLI use to talk to an engine.
 
-`LocalClient` wraps an engine running in the same process; `SocketClient` talks to a daemon
-over the control socket. A console cannot tell them apart.
+`LocalClient` (in `lvstui.control.local`) wraps an engine running in the same process;
+`SocketClient` talks to a daemon over the control socket. A console cannot tell them apart.
+
+Reconnecting (for the console): when `events()` raises `ControlError` the daemon went away
+(restart, crash). Call `await client.reconnect()` — it retries with a bound and raises
+`ControlError` when the daemon does not come back — then take a fresh `snapshot()` and
+iterate `events()` again::
+
+    while True:
+        try:
+            async for ev in client.events():
+                ...
+        except ControlError:
+            await client.reconnect(timeout=30)
+            snap = await client.snapshot()
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import itertools
+import time
 from collections.abc import AsyncIterator
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
+from lvstui.control.protocol import (
+    MAX_RESPONSE_LINE,
+    RESPONSE_TYPES,
+    ProtocolError,
+    decode_event,
+    decode_result,
+    decode_snapshot,
+    encode,
+    message,
+    parse_line,
+)
+from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Snapshot
 
-__all__ = ["EngineClient"]
+__all__ = ["EngineClient", "SocketClient", "connect"]
 
 
 class EngineClient(Protocol):
@@ -38,3 +69,256 @@ class EngineClient(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+_EVENT_BUFFER = 10_000  # events waiting for a slow consumer of events() before it is failed
+_GONE = object()  # sentinel pushed to event queues when the connection ends
+
+
+def _no_daemon(path: Path) -> ControlError:
+    return ControlError(
+        f"no daemon listening on {path}",
+        hint="start `lvstui --daemon` or pass --socket",
+    )
+
+
+class SocketClient:
+    """`EngineClient` over the control socket. Connects on first use (or `connect()`)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout  # per request
+        self.hello: dict[str, Any] = {}
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._subscribers: set[asyncio.Queue[object]] = set()
+        self._subscribed = False
+        self._lost: LvstuiError | None = None
+        self._lock = asyncio.Lock()
+
+    # --- EngineClient ----------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.hello.get("role", "reader") != "operator")
+
+    @property
+    def description(self) -> str:
+        return f"attached to {self.path}"
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and self._lost is None
+
+    async def snapshot(self) -> Snapshot:
+        reply = await self._request("snapshot")
+        return decode_snapshot(reply.get("snapshot"))
+
+    async def call(self, command: Command) -> CommandResult:
+        reply = await self._request("call", command=encode(command))
+        return decode_result(reply.get("result"))
+
+    async def events(self) -> AsyncIterator[Event]:
+        await self._ensure()
+        queue: asyncio.Queue[object] = asyncio.Queue(_EVENT_BUFFER)
+        self._subscribers.add(queue)
+        try:
+            if not self._subscribed:
+                await self._request("subscribe")
+                self._subscribed = True
+            while True:
+                item = await queue.get()
+                if item is _GONE:
+                    raise self._lost or ControlError(f"connection to {self.path} lost")
+                yield decode_event(item)
+        finally:
+            self._subscribers.discard(queue)
+
+    async def close(self) -> None:
+        await self._disconnect(ControlError("client closed"))
+
+    # --- connection ------------------------------------------------------------------------
+
+    async def connect(self) -> dict[str, Any]:
+        """Open the socket and say hello. Returns the server's hello (role, version)."""
+        async with self._lock:
+            if self.connected:
+                return self.hello
+            await self._disconnect(None)
+            try:
+                self._reader, self._writer = await asyncio.wait_for(
+                    asyncio.open_unix_connection(str(self.path), limit=MAX_RESPONSE_LINE),
+                    self.timeout,
+                )
+            except (FileNotFoundError, ConnectionRefusedError):
+                raise _no_daemon(self.path) from None
+            except PermissionError:
+                raise PermissionDenied(
+                    f"permission denied on {self.path}",
+                    hint="run as root or as a member of the daemon's control_group",
+                ) from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOTSOCK, errno.ENOTDIR):
+                    raise _no_daemon(self.path) from None
+                raise ControlError(f"cannot connect to {self.path}: {exc}") from None
+            except TimeoutError:
+                raise ControlError(f"{self.path}: no answer within {self.timeout}s") from None
+            self._lost = None
+            self._subscribed = False
+            self._reader_task = asyncio.create_task(self._read_loop())
+        self.hello = await self._request("hello", client="lvstui")
+        return self.hello
+
+    async def reconnect(self, timeout: float = 30.0, interval: float = 0.5) -> dict[str, Any]:
+        """Reconnect, retrying until `timeout`; ControlError if the daemon stays away."""
+        await self._disconnect(None)
+        hello: dict[str, Any] = await _retry(self.connect, timeout, interval)
+        return hello
+
+    async def _ensure(self) -> None:
+        if not self.connected:
+            if self._lost is not None and self._writer is not None:
+                raise self._lost
+            await self.connect()
+
+    async def _request(self, type_: str, **body: Any) -> dict[str, Any]:
+        if type_ != "hello":
+            await self._ensure()
+        if self._lost is not None:
+            raise self._lost
+        assert self._writer is not None
+        id_ = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[id_] = fut
+        try:
+            self._writer.write(message(type_, id_, **body))
+            await self._writer.drain()
+            reply = await asyncio.wait_for(fut, self.timeout)
+        except (ConnectionError, OSError) as exc:
+            raise ControlError(f"connection to {self.path} lost: {exc}") from None
+        except TimeoutError:
+            raise ControlError(
+                f"the daemon on {self.path} did not answer {type_!r} within {self.timeout}s"
+            ) from None
+        finally:
+            self._pending.pop(id_, None)
+        if reply.get("type") == "error":
+            raise _error_from(reply)
+        return reply
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reason: LvstuiError = ControlError(
+            f"the daemon on {self.path} closed the connection",
+            hint="it stopped or restarted; reconnect",
+        )
+        try:
+            while True:
+                try:
+                    line = await self._reader.readline()
+                except ValueError:
+                    reason = ControlError("the daemon sent a line that is too long")
+                    break
+                if not line:
+                    break
+                try:
+                    msg = parse_line(line, expect=RESPONSE_TYPES)
+                except ProtocolError as exc:
+                    reason = exc
+                    break
+                id_ = msg.get("id")
+                if msg["type"] == "event":
+                    self._publish(msg.get("event"))
+                elif id_ is not None and id_ in self._pending:
+                    fut = self._pending[id_]
+                    if not fut.done():
+                        fut.set_result(msg)
+                elif msg["type"] == "error":
+                    # Not an answer: the server is telling us why it hangs up (refused, slow).
+                    reason = _error_from(msg)
+        except (ConnectionError, OSError) as exc:
+            reason = ControlError(f"connection to {self.path} lost: {exc}")
+        self._lost = reason
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(reason)
+        for q in list(self._subscribers):
+            _push(q, _GONE)
+
+    def _publish(self, data: Any) -> None:
+        for q in list(self._subscribers):
+            if not _push(q, data):
+                # The consumer fell far behind: end its iteration rather than lie to it.
+                self._subscribers.discard(q)
+
+    async def _disconnect(self, reason: ControlError | None) -> None:
+        task, self._reader_task = self._reader_task, None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if reason is not None:
+            self._lost = reason
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(reason)
+            for q in list(self._subscribers):
+                _push(q, _GONE)
+        self._reader = None
+        self._subscribed = False
+
+
+def _push(q: asyncio.Queue[object], item: object) -> bool:
+    try:
+        q.put_nowait(item)
+    except asyncio.QueueFull:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            q.get_nowait()
+        q.put_nowait(_GONE)
+        return False
+    return True
+
+
+def _error_from(msg: dict[str, Any]) -> LvstuiError:
+    code = msg.get("code", "")
+    text = str(msg.get("error", "error"))
+    hint = str(msg.get("hint", ""))
+    if code == "permission":
+        return PermissionDenied(text, hint=hint)
+    if code == "command":
+        # Same type as LocalClient raises for a command naming what does not exist.
+        return CommandError(text, hint=hint)
+    return ControlError(f"{text} [{code}]" if code else text, hint=hint)
+
+
+async def _retry(fn: Any, timeout: float, interval: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await fn()
+        except PermissionDenied:
+            raise
+        except ControlError:
+            if time.monotonic() + interval > deadline:
+                raise
+            await asyncio.sleep(interval)
+
+
+async def connect(
+    path: str | Path, *, timeout: float = 0.0, interval: float = 0.5, request_timeout: float = 10.0
+) -> SocketClient:
+    """A connected SocketClient; with `timeout` > 0, retry until the daemon answers."""
+    client = SocketClient(path, timeout=request_timeout)
+    if timeout > 0:
+        await _retry(client.connect, timeout, interval)
+    else:
+        await client.connect()
+    return client

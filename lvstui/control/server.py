@@ -1,0 +1,474 @@
+"""The control socket server: a Unix socket speaking `lvstui.control.protocol`.
+
+Who may do what is decided by the kernel, not by anything the peer says: SO_PEERCRED gives
+the connecting process's uid, gid and pid.
+
+- *operator* (may run commands): root, the daemon's own user, and members of
+  `[lvstui] control_group`;
+- *reader* (snapshot and events only): everyone else who can open the socket, unless
+  `control_read_only_others = false`, in which case they are refused.
+
+The socket file itself is mode 0660 (group: `control_group` when set) in a 0750 directory,
+so the filesystem already keeps strangers out; the role check is the second gate.
+
+Every command, accepted or refused, is appended to the audit log as one JSON line.
+
+The engine is reached through `EngineClient` objects made per connection by a factory
+(`LocalClient(engine, read_only=..., who=...)` in the daemon), so this module knows nothing
+of the engine's internals and tests drive it with a fake. A slow client never stalls the
+engine: its events go through a bounded queue and a client that lets it fill is cut off (it
+can reconnect and take a fresh snapshot; a client that silently missed events would show a
+wrong picture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import grp
+import json
+import logging
+import os
+import pwd
+import socket
+import stat
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from lvstui import __version__
+from lvstui.control.client import EngineClient
+from lvstui.control.protocol import (
+    MAX_REQUEST_LINE,
+    VERSION,
+    ProtocolError,
+    decode_command,
+    encode,
+    error_message,
+    message,
+    parse_line,
+)
+from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
+from lvstui.model import Command, CommandResult, Event
+
+__all__ = [
+    "ClientFactory",
+    "ControlServer",
+    "Peer",
+    "Role",
+    "decide_role",
+    "peer_credentials",
+]
+
+log = logging.getLogger("lvstui.control")
+
+EVENT_QUEUE: Final = 1024  # events buffered per client before it is cut off as too slow
+MAX_IN_FLIGHT: Final = 16  # requests of one connection handled concurrently
+
+
+class Role(enum.Enum):
+    OPERATOR = "operator"
+    READER = "reader"
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The process at the other end, as the kernel reports it."""
+
+    pid: int
+    uid: int
+    gid: int
+    user: str
+    groups: frozenset[int] = frozenset()
+
+    @property
+    def who(self) -> str:
+        return f"{self.user} (uid {self.uid}, pid {self.pid})"
+
+
+# (peer, read_only) → the EngineClient that serves this connection.
+ClientFactory = Callable[[Peer, bool], EngineClient]
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _proc_groups(pid: int) -> frozenset[int]:
+    """Supplementary groups of a live process (the kernel's view, not /etc/group's)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("Groups:"):
+            return frozenset(int(g) for g in line.split()[1:])
+    return frozenset()
+
+
+def peer_credentials(sock: socket.socket) -> Peer:
+    fmt = "3i"  # struct ucred: pid, uid, gid
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(fmt))
+    pid, uid, gid = struct.unpack(fmt, raw)
+    return Peer(pid, uid, gid, _user_name(uid), _proc_groups(pid) | {gid})
+
+
+def decide_role(peer: Peer, group: str, read_only_others: bool) -> Role | None:
+    """The role of a peer, or None when it must be refused."""
+    if peer.uid in (0, os.geteuid()):
+        return Role.OPERATOR
+    if group:
+        try:
+            g = grp.getgrnam(group)
+        except KeyError:
+            log.warning("control_group %r does not exist: only root may operate", group)
+        else:
+            if g.gr_gid in peer.groups or peer.user in g.gr_mem:
+                return Role.OPERATOR
+    return Role.READER if read_only_others else None
+
+
+class AuditLog:
+    """One JSON line per command: when, who, what, and the result (or why it was refused)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def write(self, peer: Peer, role: Role | None, command: Any, result: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        now = time.time()
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now % 1 * 1000):03d}Z",
+            "uid": peer.uid,
+            "user": peer.user,
+            "pid": peer.pid,
+            "role": role.value if role else None,
+            "command": command,
+            "result": result,
+        }
+        line = json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n"
+        try:
+            # Opened per line: survives logrotate, and a line is one write() (O_APPEND).
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.error("cannot write the audit log %s: %s", self.path, exc)
+
+
+class _Connection:
+    def __init__(
+        self,
+        server: ControlServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: Peer,
+        role: Role,
+        client: EngineClient,
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.peer = peer
+        self.role = role
+        self.client = client
+        self.write_lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.events: asyncio.Queue[Event] | None = None
+        self.closing = False
+
+    async def send(self, line: bytes) -> None:
+        async with self.write_lock:
+            self.writer.write(line)
+            await self.writer.drain()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def serve(self) -> None:
+        try:
+            while not self.closing:
+                try:
+                    line = await self.reader.readline()
+                except ValueError:  # longer than MAX_REQUEST_LINE: cannot resync, hang up
+                    await self.send(
+                        error_message(
+                            None, "too_long", f"line longer than {MAX_REQUEST_LINE} bytes"
+                        )
+                    )
+                    return
+                if not line:
+                    return
+                if not line.strip():
+                    continue
+                try:
+                    req = parse_line(line)
+                except ProtocolError as exc:
+                    await self.send(error_message(None, exc.code, exc.message, exc.hint))
+                    continue
+                await self.slots.acquire()
+                self._spawn(self._handle(req))
+        finally:
+            await self.close()
+
+    async def _handle(self, req: dict[str, Any]) -> None:
+        id_ = req.get("id")
+        try:
+            await self.send(await self._answer(req))
+        except (ConnectionError, OSError):
+            self.closing = True
+        except ProtocolError as exc:
+            await self._try_send(error_message(id_, exc.code, exc.message, exc.hint))
+        except PermissionDenied as exc:
+            await self._try_send(error_message(id_, "permission", exc.message, exc.hint))
+        except CommandError as exc:
+            await self._try_send(error_message(id_, "command", exc.message, exc.hint))
+        except LvstuiError as exc:
+            await self._try_send(error_message(id_, "engine", str(exc)))
+        except Exception as exc:  # the engine misbehaved: say so, keep serving others
+            log.exception("control request %r failed", req.get("type"))
+            await self._try_send(error_message(id_, "internal", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.slots.release()
+
+    async def _try_send(self, line: bytes) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.send(line)
+
+    async def _answer(self, req: dict[str, Any]) -> bytes:
+        id_ = req.get("id")
+        type_ = req["type"]
+        if type_ == "hello":
+            return message(
+                "hello",
+                id_,
+                role=self.role.value,
+                server=f"lvstui {__version__}",
+                protocol=VERSION,
+                user=self.peer.user,
+                uid=self.peer.uid,
+            )
+        if type_ == "snapshot":
+            snap = await self.client.snapshot()
+            snap = dataclasses.replace(snap, read_only=self.role is not Role.OPERATOR)
+            return message("snapshot", id_, snapshot=encode(snap))
+        if type_ == "subscribe":
+            if self.events is None:
+                self.events = asyncio.Queue(self.server.event_queue)
+                self._spawn(self._pump_events())
+                self._spawn(self._write_events())
+            return message("result", id_, result=encode(CommandResult(True, "subscribed")))
+        # "call"
+        raw = req.get("command")
+        try:
+            command = decode_command(raw)
+        except ProtocolError:
+            self.server.audit.write(self.peer, self.role, raw, {"refused": "malformed command"})
+            raise
+        return message("result", id_, result=encode(await self._call(command, raw)))
+
+    async def _call(self, command: Command, raw: Any) -> CommandResult:
+        audit = self.server.audit
+        if self.role is not Role.OPERATOR:
+            audit.write(self.peer, self.role, raw, {"refused": "read-only role"})
+            raise PermissionDenied(
+                f"{self.peer.user} may only read: {command.kind} refused",
+                hint="run it as root or as a member of [lvstui] control_group",
+            )
+        try:
+            result = await self.client.call(command)
+        except LvstuiError as exc:
+            audit.write(self.peer, self.role, raw, {"ok": False, "error": exc.message})
+            raise
+        except Exception as exc:
+            audit.write(self.peer, self.role, raw, {"ok": False, "error": repr(exc)})
+            raise
+        audit.write(self.peer, self.role, raw, {"ok": result.ok, "message": result.message})
+        return result
+
+    async def _pump_events(self) -> None:
+        """Engine events → this client's bounded queue, never waiting on the client."""
+        assert self.events is not None
+        try:
+            async for ev in self.client.events():
+                try:
+                    self.events.put_nowait(ev)
+                except asyncio.QueueFull:
+                    # Its socket is full too, so no goodbye can be written: hang up. The
+                    # client sees the connection end and reconnects with a fresh snapshot.
+                    log.warning(
+                        "control: %s left %d events unread: disconnected",
+                        self.peer.who,
+                        self.events.maxsize,
+                    )
+                    self._abort()
+                    return
+        except ControlError as exc:
+            await self._try_send(error_message(None, "engine", f"event stream ended: {exc}"))
+            self._abort()
+
+    async def _write_events(self) -> None:
+        assert self.events is not None
+        while True:
+            ev = await self.events.get()
+            try:
+                await self.send(message("event", None, event=encode(ev)))
+            except (ConnectionError, OSError):
+                self._abort()
+                return
+
+    def _abort(self) -> None:
+        self.closing = True
+        transport = self.writer.transport
+        if not transport.is_closing():
+            transport.abort()
+
+    async def close(self) -> None:
+        self.closing = True
+        # First, synchronously: whatever cancels us next, the socket is released.
+        self.writer.close()
+        current = asyncio.current_task()
+        tasks = [t for t in self.tasks if t is not current]
+        for t in tasks:
+            t.cancel()
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+class ControlServer:
+    """Serves one control socket. `start()` binds, `close()` stops and removes the file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        client_factory: ClientFactory,
+        *,
+        group: str = "",
+        read_only_others: bool = True,
+        audit_path: str | Path | None = None,
+        event_queue: int = EVENT_QUEUE,
+    ) -> None:
+        self.path = Path(path)
+        self.client_factory = client_factory
+        self.group = group
+        self.read_only_others = read_only_others
+        self.audit = AuditLog(Path(audit_path) if audit_path else None)
+        self.event_queue = event_queue
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+        self._live: set[_Connection] = set()
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    async def start(self) -> None:
+        """Bind the socket. The caller has checked that no daemon answers on it."""
+        d = self.path.parent
+        if not d.exists():
+            d.mkdir(mode=0o750, parents=True)
+        if self.path.is_socket() or (
+            self.path.exists() and stat.S_ISSOCK(self.path.lstat().st_mode)
+        ):
+            self.path.unlink()  # stale: nobody answered (checked by the caller)
+        gid = -1
+        if self.group:
+            try:
+                gid = grp.getgrnam(self.group).gr_gid
+            except KeyError:
+                log.warning(
+                    "control_group %r does not exist: socket left to root's group", self.group
+                )
+        old_umask = os.umask(0o117)  # the socket is born 0660: no window where it is wider
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._on_connect, path=str(self.path), limit=MAX_REQUEST_LINE
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o660)
+        if gid >= 0:
+            try:
+                os.chown(self.path, -1, gid)
+                if d.stat().st_uid == os.geteuid():
+                    os.chown(d, -1, gid)
+            except OSError as exc:
+                log.warning("cannot give %s to group %s: %s", self.path, self.group, exc)
+        log.info("control socket listening on %s", self.path)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._conns.discard(task)
+            writer.close()  # idempotent; covers a cancel at any point above
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        peer = peer_credentials(sock)
+        role = decide_role(peer, self.group, self.read_only_others)
+        if role is None:
+            self.audit.write(peer, None, None, {"refused": "connection: not in control_group"})
+            log.warning("control: refused %s (not root, not in control_group)", peer.who)
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(
+                    error_message(
+                        None,
+                        "permission",
+                        f"{peer.user} may not use this control socket",
+                        hint="run as root or as a member of [lvstui] control_group",
+                    )
+                )
+                await writer.drain()
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
+        client = self.client_factory(peer, role is not Role.OPERATOR)
+        conn = _Connection(self, reader, writer, peer, role, client)
+        self._live.add(conn)
+        try:
+            await conn.serve()
+        finally:
+            self._live.discard(conn)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # Hang up on every client (their handlers then end on EOF). Cancelling the
+            # handler tasks instead makes asyncio's stream callback log a spurious error.
+            for conn in list(self._live):
+                conn._abort()
+            if self._conns:
+                _, pending = await asyncio.wait(list(self._conns), timeout=5)
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            if self.path.is_socket():
+                self.path.unlink()
