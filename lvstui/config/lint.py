@@ -1,0 +1,217 @@
+"""The tutorial's pitfalls, caught before they cost an afternoon.
+
+`lint(config)` looks at a config that already loaded (so it is well-typed and in range) and
+returns findings: warnings for what is almost certainly a mistake, information for what the
+operator should know. Lint never fails a config; `check-config` prints the findings and
+still exits 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+
+from lvstui.config.locate import KeyPath, format_key
+from lvstui.config.schema import (
+    MAX_VIPS_PER_ADVERT,
+    AuthType,
+    Check,
+    CheckKind,
+    Config,
+    HttpCheck,
+    LbKind,
+    MiscCheck,
+    VirtualServer,
+)
+
+__all__ = ["COMPENSATING_SCHEDULERS", "Finding", "Level", "check_worst_case", "lint"]
+
+# Schedulers that send more traffic to a server that has fewer connections: a server that
+# fails fast (a 500 in 1 ms) drains its connections and attracts everyone.
+COMPENSATING_SCHEDULERS = frozenset({"lc", "wlc", "sed", "nq"})
+
+
+class Level(enum.Enum):
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: Level
+    path: KeyPath
+    message: str
+    hint: str = ""
+
+    @property
+    def key(self) -> str:
+        return format_key(self.path)
+
+
+def lint(config: Config) -> list[Finding]:
+    out: list[Finding] = []
+    _vips_missing(config, out)
+    _duplicate_vrid(config, out)
+    _vrrp_instances(config, out)
+    for i, vs in enumerate(config.virtual_servers):
+        _virtual_server(config, i, vs, out)
+    return out
+
+
+def _warn(out: list[Finding], path: KeyPath, message: str, hint: str = "") -> None:
+    out.append(Finding(Level.WARNING, path, message, hint))
+
+
+def _info(out: list[Finding], path: KeyPath, message: str, hint: str = "") -> None:
+    out.append(Finding(Level.INFO, path, message, hint))
+
+
+def _vips_missing(config: Config, out: list[Finding]) -> None:
+    vips = {v.address for inst in config.vrrp_instances for v in inst.virtual_ipaddress}
+    for i, vs in enumerate(config.virtual_servers):
+        if vs.ip is None or vs.ip in vips:
+            continue
+        if config.vrrp_instances:
+            _warn(
+                out,
+                ("virtual_server", i, "ip"),
+                f"{vs.ip} is in no vrrp_instance's virtual_ipaddress: no director will carry it",
+                "add it to the virtual_ipaddress of the instance that serves it "
+                '(the tutorial: "you will lose 5 minutes looking for why it does not work")',
+            )
+        else:
+            _info(
+                out,
+                ("virtual_server", i, "ip"),
+                f"no vrrp_instance: {vs.ip} must already be configured on this director",
+            )
+
+
+def _duplicate_vrid(config: Config, out: list[Finding]) -> None:
+    seen: dict[tuple[str, int, int], str] = {}
+    for inst in config.vrrp_instances:
+        family = inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
+        ident = (inst.interface, inst.virtual_router_id, family)
+        if ident in seen:
+            _warn(
+                out,
+                ("vrrp_instance", inst.name, "virtual_router_id"),
+                f"virtual_router_id {inst.virtual_router_id} is also used by instance "
+                f"{seen[ident]!r} on {inst.interface} (IPv{family}): their adverts collide",
+                "give each instance on one interface its own virtual_router_id",
+            )
+        else:
+            seen[ident] = inst.name
+
+
+def _vrrp_instances(config: Config, out: list[Finding]) -> None:
+    for inst in config.vrrp_instances:
+        path: KeyPath = ("vrrp_instance", inst.name)
+        if inst.auth_type is AuthType.PASS:
+            _warn(
+                out,
+                (*path, "authentication", "auth_type"),
+                "PASS authentication is sent in clear in every advert: anyone on the LAN reads it",
+                "it only keeps VRRP groups apart; isolate VRRP on its own VLAN for security",
+            )
+        if len(inst.virtual_ipaddress) > MAX_VIPS_PER_ADVERT:
+            _warn(
+                out,
+                (*path, "virtual_ipaddress"),
+                f"{len(inst.virtual_ipaddress)} addresses: more than {MAX_VIPS_PER_ADVERT} "
+                "do not fit the advert (keepalived moves the rest out of it)",
+                "split them over several instances, or use virtual_ipaddress_excluded",
+            )
+
+
+def check_worst_case(check: Check, delay_loop: float) -> tuple[float, float]:
+    """(worst-case duration of one run with its retries, its period)."""
+    c = check.common
+    period = c.delay_loop if c.delay_loop is not None else delay_loop
+    if isinstance(check, MiscCheck):
+        timeout = check.misc_timeout if check.misc_timeout is not None else period
+    else:
+        timeout = c.connect_timeout
+    return timeout * (c.retry + 1) + c.retry * c.delay_before_retry, period
+
+
+def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding]) -> None:
+    path: KeyPath = ("virtual_server", i)
+    kinds: set[CheckKind] = set()
+    for j, rs in enumerate(vs.real_servers):
+        index: dict[CheckKind, int] = defaultdict(int)
+        per_second = 0.0
+        for check in rs.checks:
+            kinds.add(check.kind)
+            cpath: KeyPath = (*path, "real_server", j, check.kind.value, index[check.kind])
+            index[check.kind] += 1
+            worst, period = check_worst_case(check, vs.delay_loop)
+            per_second += 1 / period
+            if worst >= period:
+                r = check.common.retry
+                _warn(
+                    out,
+                    cpath,
+                    f"a failing run can take {worst:g} s (timeout × {r + 1} tries + {r} × "
+                    f"delay_before_retry), not less than its period {period:g} s: runs would "
+                    "pile up on the server",
+                    "lower the timeout or retry, or raise delay_loop",
+                )
+            if isinstance(check, HttpCheck):
+                for k, url in enumerate(check.urls):
+                    if url.digest is not None:
+                        _info(
+                            out,
+                            (*cpath, "url", k, "digest"),
+                            "a digest fails on any page that changes (a clock, a counter)",
+                            f"fetch it twice with `lvstui genhash -s {rs.ip} -p {rs.port} "
+                            f"-u {url.path}`{' -S' if check.tls else ''} and compare",
+                        )
+        if per_second:
+            n = config.lvstui.directors
+            _info(
+                out,
+                (*path, "real_server", j),
+                f"{rs.ip}:{rs.port} will receive {per_second * n:.3g} checks per second "
+                f"({per_second:.3g} from each of {n} directors)",
+            )
+    shallow = not kinds or kinds <= {CheckKind.TCP_CHECK, CheckKind.PING_CHECK}
+    if vs.lb_algo in COMPENSATING_SCHEDULERS and vs.real_servers and shallow:
+        what = "no check" if not kinds else "only TCP/ping checks"
+        _warn(
+            out,
+            (*path, "lb_algo"),
+            f"{vs.lb_algo!r} favours servers with few connections, and {what} here: "
+            "a broken application that still accepts connections answers fast and "
+            "attracts the traffic",
+            "add an HTTP_GET/SSL_GET or MISC_CHECK that tests the application, or use rr/wrr",
+        )
+    total = sum(rs.weight for rs in vs.real_servers)
+    if vs.real_servers and vs.quorum > total:
+        _warn(
+            out,
+            (*path, "quorum"),
+            f"quorum {vs.quorum} is above the total weight of all real servers ({total}): "
+            "it can never be reached, so quorum_down runs at start and the service "
+            "stays degraded",
+            "raise the weights or lower quorum",
+        )
+    kinds_used = {rs.lb_kind or vs.lb_kind for rs in vs.real_servers} or {vs.lb_kind}
+    if LbKind.DR in kinds_used and vs.ip is not None:
+        _info(
+            out,
+            (*path, "lb_kind"),
+            f"DR: every real server must hold {vs.ip} on its loopback and not answer ARP "
+            "for it (arp_ignore=1, arp_announce=2)",
+            f"on each real server: `lvstui realserver --vip {vs.ip}` prints, applies or "
+            "checks that setup",
+        )
+    if LbKind.TUN in kinds_used and vs.ip is not None:
+        _info(
+            out,
+            (*path, "lb_kind"),
+            f"TUN: every real server must decapsulate IP-in-IP and hold {vs.ip} on tunl0 "
+            "(rp_filter off there)",
+            f"on each real server: `lvstui realserver --vip {vs.ip}` (see its --help for TUN)",
+        )
