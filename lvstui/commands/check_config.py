@@ -1,0 +1,68 @@
+"""`lvstui check-config [-f FILE]`: validate a config file and lint it.
+
+Exit status: 0 when the file is valid (warnings and information are printed), 2 when it
+has errors; every error is printed as `file:line: key: message` with a hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lvstui.config.schema import DEFAULT_CONFIG_PATH
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--config",
+        dest="config",
+        metavar="FILE",
+        default=DEFAULT_CONFIG_PATH,
+        help=f"config file (default {DEFAULT_CONFIG_PATH})",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print errors and warnings, not information"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lvstui.config.lint import Level, lint
+    from lvstui.config.load import ConfigErrors, load_config
+    from lvstui.config.locate import Locator
+    from lvstui.errors import ConfigError
+
+    path = str(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        errors = exc.errors if isinstance(exc, ConfigErrors) else (exc,)
+        for e in errors:
+            print(str(e), file=sys.stderr)
+        n = len(errors)
+        print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return 2
+    locate = Locator(Path(path).read_text(encoding="utf-8"))
+    located = [(locate(f.path), f) for f in lint(config)]
+    located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
+    warnings = 0
+    for line, f in located:
+        if f.level is Level.WARNING:
+            warnings += 1
+        elif args.quiet:
+            continue
+        where = f"{path}:{line}" if line is not None else path
+        print(f"{where}: {f.key}: {f.level.value}: {f.message}")
+        if f.hint:
+            print(f"  hint: {f.hint}")
+    reals = sum(len(vs.real_servers) for vs in config.virtual_servers)
+    print(
+        f"{path}: valid: {len(config.vrrp_instances)} vrrp instance(s), "
+        f"{len(config.virtual_servers)} virtual server(s), {reals} real server(s); "
+        f"{warnings} warning(s)"
+    )
+    return 0
