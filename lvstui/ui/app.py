@@ -1,0 +1,268 @@
+"""The console: a Textual app that only knows an `EngineClient`.
+
+Embedded (`LocalClient`) or attached (`SocketClient`), it is the same app: a worker polls
+`client.snapshot()` once a second and another consumes `client.events()`. When the engine
+goes away the screen says so ("disconnected — retrying") and keeps trying, through a
+`reconnect` factory when one is given (a socket client needs a new connection); it never
+shows a traceback. Changes go through `client.call(Command)` only; a refused or failed
+command becomes a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+
+from textual.app import App
+from textual.worker import Worker
+
+from lvstui.control.client import EngineClient
+from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
+from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
+from lvstui.ui.bindings import resolve_keys
+from lvstui.ui.dialogs import ConfirmDialog
+from lvstui.ui.history import SeriesStore
+from lvstui.ui.screens import DetailScreen, MainScreen
+from lvstui.ui.themes import DEFAULT_THEME, load_themes
+from lvstui.ui.widgets import EventLog
+
+__all__ = ["LvstuiApp", "Reconnect", "run_console"]
+
+Reconnect = Callable[[], Awaitable[EngineClient]]
+KeysArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+
+class LvstuiApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "lvstui"
+    ENABLE_COMMAND_PALETTE = False  # `:` is ours; ctrl+p would offer Textual's own commands
+
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        theme: str | None = None,
+        read_only: bool = False,
+        keys: KeysArg = None,
+        reconnect: Reconnect | None = None,
+        poll_interval: float = 1.0,
+        retry_interval: float = 1.0,
+        auto_poll: bool = True,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.read_only = read_only or client.read_only
+        self.keys = resolve_keys(keys)
+        self.reconnect = reconnect
+        self.poll_interval = poll_interval
+        self.retry_interval = retry_interval
+        self.auto_poll = auto_poll
+        self.snapshot: Snapshot | None = None
+        self.connected = True
+        self.disconnect_reason = ""
+        self.series = SeriesStore()
+        self.event_lines: list[Event] = []
+        self.display_errors: list[Exception] = []  # tests assert this stays empty
+        self.themes = load_themes()
+        name = theme or DEFAULT_THEME
+        if name not in self.themes:
+            raise ConfigError(
+                f"unknown theme {name!r}",
+                key="lvstui.theme",
+                hint="themes: " + ", ".join(self.themes),
+            )
+        self._theme_name = name
+        self._events_worker: Worker[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        for t in self.themes.values():
+            self.register_theme(t)
+        self.theme = self._theme_name
+        self.main = MainScreen(self.keys, self.read_only)
+        await self.push_screen(self.main)
+        if self.auto_poll:
+            self.run_worker(self._poll_loop(), name="poll", group="engine")
+            self._start_events()
+
+    def _start_events(self) -> None:
+        if self._events_worker is not None:
+            self._events_worker.cancel()
+        self._events_worker = self.run_worker(self._events_loop(), name="events", group="engine")
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self.poll_interval if self.connected else self.retry_interval)
+
+    async def poll_once(self) -> bool:
+        """Fetch and show one snapshot; False (and the banner) when the engine is gone."""
+        try:
+            snap = await self.client.snapshot()
+        except Exception as exc:  # any failure of the engine link is "disconnected"
+            self._set_connected(False, _reason(exc))
+            await self._try_reconnect()
+            return False
+        self._set_connected(True)
+        try:
+            self.apply_snapshot(snap)
+        except Exception as exc:  # a display bug must not kill the operator's console
+            self.display_errors.append(exc)
+            self.log.error(f"cannot show snapshot {snap.seq}: {exc!r}")
+            if len(self.display_errors) == 1:
+                self.notify(f"display error: {_reason(exc)}", severity="error", timeout=10)
+        return True
+
+    async def _try_reconnect(self) -> None:
+        if self.reconnect is None:
+            return  # an embedded client recovers by itself: keep polling it
+        try:
+            new = await self.reconnect()
+        except Exception as exc:
+            self._set_connected(False, _reason(exc))
+            return
+        old, self.client = self.client, new
+        with contextlib.suppress(Exception):
+            await old.close()
+        if self.auto_poll:
+            self._start_events()
+
+    async def _events_loop(self) -> None:
+        while True:
+            try:
+                async for ev in self.client.events():
+                    self.add_events([ev])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._set_connected(False, _reason(exc))
+            await asyncio.sleep(self.retry_interval)
+
+    def _set_connected(self, connected: bool, reason: str = "") -> None:
+        was = self.connected
+        self.connected = connected
+        self.disconnect_reason = reason
+        if hasattr(self, "main"):
+            self.main.show_connection(connected, reason)
+        if connected and not was:
+            self.notify("reconnected to the engine")
+            if self.auto_poll and self.reconnect is None:
+                self._start_events()
+
+    # --- data fan-out ------------------------------------------------------------------------
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        self.series.record(snap)
+        self.main.show_snapshot(snap)
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.show_snapshot(snap)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        evs = list(events)
+        self.event_lines.extend(evs)
+        del self.event_lines[:-1000]
+        self.main.query_one(EventLog).add(evs)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def run_command(self, command: Command) -> None:
+        """Send a command in the background; its outcome becomes a notification."""
+        if self.read_only:
+            self.notify(f"read-only console: {command.kind} refused", severity="error")
+            return
+        if isinstance(command, Reload) and not command.dry_run:
+            self.start_reload()
+            return
+        self.run_worker(self._call(command), group="commands")
+
+    async def call_engine(self, command: Command) -> CommandResult | None:
+        try:
+            return await self.client.call(command)
+        except PermissionDenied as exc:
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8)
+        except LvstuiError as exc:
+            self.notify(f"{command.kind} failed: {exc.message}", severity="error", timeout=8)
+        except Exception as exc:
+            self.notify(f"{command.kind} failed: {_reason(exc)}", severity="error", timeout=8)
+        return None
+
+    async def _call(self, command: Command) -> None:
+        result = await self.call_engine(command)
+        if result is None:
+            return
+        if result.ok:
+            self.notify(result.message or f"{command.kind}: done")
+        else:
+            self.notify(f"{command.kind} failed: {result.message}", severity="error", timeout=8)
+
+    def start_reload(self) -> None:
+        """`r`: dry run first, show the difference, reload only when confirmed."""
+        if self.read_only:
+            self.notify("read-only console: reload refused", severity="error")
+            return
+        self.run_worker(self._reload(), group="commands")
+
+    async def _reload(self) -> None:
+        dry = await self.call_engine(Reload(dry_run=True))
+        if dry is None:
+            return
+        if not dry.ok:
+            self.notify(
+                f"reload refused: {dry.message}\n{dry.detail}".rstrip(),
+                severity="error",
+                timeout=10,
+            )
+            return
+        body = dry.detail or "(no difference: reloading changes nothing)"
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(self._call(Reload()), group="commands")
+
+        self.push_screen(
+            ConfirmDialog(f"Reload the configuration? {dry.message}", body, "Reload"), done
+        )
+
+    # --- themes ----------------------------------------------------------------------------
+
+    def set_theme(self, name: str) -> None:
+        if name not in self.themes:
+            self.notify(
+                f"unknown theme {name!r}; themes: {', '.join(self.themes)}", severity="error"
+            )
+            return
+        self.theme = name
+
+    def cycle_theme(self) -> None:
+        names = list(self.themes)
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, LvstuiError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def run_console(
+    client: EngineClient,
+    *,
+    theme: str | None = None,
+    read_only: bool = False,
+    keys: KeysArg = None,
+    reconnect: Reconnect | None = None,
+) -> int:
+    """Run the console in this terminal until the operator quits. Returns the exit code."""
+    app = LvstuiApp(client, theme=theme, read_only=read_only, keys=keys, reconnect=reconnect)
+    rc = app.run()
+    return int(rc or 0)
+
+
+CSS_FILE = Path(__file__).with_name("app.tcss")

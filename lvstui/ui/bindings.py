@@ -1,0 +1,128 @@
+"""The one table of console actions: default key, description, whether it changes anything.
+
+Everything else derives from it: the screens' bindings, the help screen, the footer, the
+README key table (`python -m lvstui.ui.keytable`), and read-only mode (which drops every
+action marked `changes`). Keys are remapped from config (`[lvstui.keys]`, action = "key").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from lvstui.errors import ConfigError
+
+__all__ = ["ACTIONS", "ActionSpec", "bindings_for", "resolve_keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    action: str  # Textual action name on the main screen (action_<name>)
+    key: str  # default key (Textual key name)
+    description: str  # one line, for the help screen and README
+    changes: bool = False  # changes the engine: confirmation, and gone in read-only mode
+    footer: str = ""  # short label for the footer ("" = not shown there)
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("help", "question_mark", "show this help", footer="Help"),
+    ActionSpec("filter", "slash", "filter rows by text (esc clears)", footer="Filter"),
+    ActionSpec("command", "colon", "command palette: drain/undrain/weight/add/remove/reload/theme"),
+    ActionSpec("open", "enter", "drill down into the service or server under the cursor"),
+    ActionSpec("back", "escape", "back: close a screen, a dialog or the filter"),
+    ActionSpec(
+        "drain", "d", "drain the server (weight 0, wait for its connections)", True, "Drain"
+    ),
+    ActionSpec("undrain", "u", "undrain the server (back to its weight)", True, "Undrain"),
+    ActionSpec(
+        "weight", "w", "set the server's weight (0-65535, empty = configured)", True, "Weight"
+    ),
+    ActionSpec("add", "a", "add a real server to the service", True, "Add"),
+    ActionSpec("remove", "x", "remove the real server (asks first)", True, "Remove"),
+    ActionSpec("reload", "r", "reload config.toml (shows the difference first)", True, "Reload"),
+    ActionSpec("theme", "t", "cycle themes (dark, light, high-contrast, ...)", footer="Theme"),
+    ActionSpec("quit", "q", "quit the console (an attached daemon keeps running)", footer="Quit"),
+)
+
+_BY_NAME = {a.action: a for a in ACTIONS}
+
+# Textual key names for the characters people write in config files.
+_KEY_ALIASES = {
+    "?": "question_mark",
+    "/": "slash",
+    ":": "colon",
+    "esc": "escape",
+    "return": "enter",
+    " ": "space",
+    "space": "space",
+}
+
+_KEY_DISPLAY = {
+    "question_mark": "?",
+    "slash": "/",
+    "colon": ":",
+    "escape": "esc",
+    "enter": "enter",
+    "space": "space",
+}
+
+
+def normalise_key(key: str) -> str:
+    k = key.strip()
+    return _KEY_ALIASES.get(k, _KEY_ALIASES.get(k.lower(), k))
+
+
+def display_key(key: str) -> str:
+    return _KEY_DISPLAY.get(key, key)
+
+
+def resolve_keys(overrides: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, str]:
+    """action → key, the defaults with `overrides` applied. Unknown actions, empty keys and
+    two actions on one key are configuration errors (named under [lvstui.keys])."""
+    items = overrides.items() if isinstance(overrides, Mapping) else (overrides or ())
+    keys = {a.action: a.key for a in ACTIONS}
+    for action, key in items:
+        if action not in _BY_NAME:
+            raise ConfigError(
+                f"unknown console action {action!r}",
+                key=f"lvstui.keys.{action}",
+                hint="actions: " + ", ".join(sorted(_BY_NAME)),
+            )
+        k = normalise_key(key)
+        if not k:
+            raise ConfigError("empty key", key=f"lvstui.keys.{action}")
+        keys[action] = k
+    seen: dict[str, str] = {}
+    for action, k in keys.items():
+        if k in seen:
+            raise ConfigError(
+                f"key {display_key(k)!r} is bound to both {seen[k]!r} and {action!r}",
+                key=f"lvstui.keys.{action}",
+                hint="give one of them another key",
+            )
+        seen[k] = action
+    return keys
+
+
+def visible_actions(read_only: bool) -> tuple[ActionSpec, ...]:
+    return tuple(a for a in ACTIONS if not (read_only and a.changes))
+
+
+def bindings_for(keys: Mapping[str, str], read_only: bool) -> list[Binding]:
+    """The main screen's bindings. In read-only mode the changing actions are not bound at all."""
+    out: list[Binding] = []
+    for spec in visible_actions(read_only):
+        key = keys[spec.action]
+        out.append(
+            Binding(
+                key,
+                spec.action,
+                spec.footer or spec.description,
+                show=bool(spec.footer),
+                key_display=display_key(key),
+                id=spec.action,
+            )
+        )
+    return out

@@ -1,0 +1,165 @@
+"""Modal dialogs: confirm, weight, add a real server, the `:` command palette."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Generic, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.validation import Integer, ValidationResult, Validator
+from textual.widgets import Button, Input, Label, Static
+
+from lvstui.errors import CommandError
+from lvstui.model import AddReal, Command, RealKey, ServiceKey
+from lvstui.ui.commandline import MAX_WEIGHT, UiCommand, parse_command, parse_weight
+
+__all__ = ["AddDialog", "CommandDialog", "ConfirmDialog", "WeightDialog"]
+
+T = TypeVar("T")
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes/no with a body (e.g. the reload difference). `y`/enter confirms, `n`/esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, title: str, body: str, confirm: str = "Yes") -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._confirm = confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self._title, id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(self._body, markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self._confirm} (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class _InputDialog(ModalScreen[T | None], Generic[T]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#dialog-error", Label).update(message)
+
+
+class WeightDialog(_InputDialog[int | str]):
+    """Returns the new weight, "reset" (empty input: back to the configured weight), or None."""
+
+    def __init__(self, service: ServiceKey, real: RealKey, current: int) -> None:
+        super().__init__()
+        self._what = f"{service} -> {real}"
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(f"Weight of {self._what} (now {self._current})", id="dialog-title")
+            yield Input(
+                placeholder=f"0-{MAX_WEIGHT}; empty = configured weight",
+                id="weight",
+                validators=[Integer(minimum=0, maximum=MAX_WEIGHT)],
+                validate_on=["changed", "submitted"],
+            )
+            yield Label("", id="dialog-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.dismiss("reset")
+            return
+        try:
+            self.dismiss(parse_weight(text))
+        except CommandError as exc:
+            self._error(exc.message)
+
+
+class _HostPort(Validator):
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            RealKey.parse(value)
+        except ValueError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+class AddDialog(_InputDialog[AddReal]):
+    def __init__(self, service: ServiceKey) -> None:
+        super().__init__()
+        self._service = service
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(f"Add a real server to {self._service}", id="dialog-title")
+            yield Input(
+                placeholder="address:port, e.g. 10.0.0.5:80", id="addr", validators=[_HostPort()]
+            )
+            yield Input(
+                placeholder="weight (default 1)",
+                id="weight",
+                validators=[Integer(minimum=0, maximum=MAX_WEIGHT)],
+            )
+            yield Label("", id="dialog-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "addr" and not self.query_one("#weight", Input).value:
+            self.query_one("#weight", Input).focus()
+            return
+        addr = self.query_one("#addr", Input).value
+        weight_text = self.query_one("#weight", Input).value.strip()
+        try:
+            real = RealKey.parse(addr)
+        except ValueError as exc:
+            self._error(f"address: {exc}")
+            self.query_one("#addr", Input).focus()
+            return
+        try:
+            weight = parse_weight(weight_text) if weight_text else 1
+        except CommandError as exc:
+            self._error(exc.message)
+            return
+        self.dismiss(AddReal(self._service, real, weight))
+
+
+class CommandDialog(_InputDialog[Command | UiCommand]):
+    """The `:` palette: one line, parsed by `lvstui.ui.commandline` (errors shown inline)."""
+
+    def __init__(self, prefill: str = "") -> None:
+        super().__init__()
+        self._prefill = prefill
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="palette", classes="dialog"):
+            yield Input(
+                value=self._prefill,
+                placeholder="drain TCP 1.2.3.4:80 10.0.0.1:80 | weight … N | add | remove | "
+                "reload | theme NAME",
+                id="command",
+            )
+            yield Label("", id="dialog-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.dismiss(parse_command(event.value))
+        except CommandError as exc:
+            self._error(str(exc))

@@ -1,0 +1,46 @@
+"""Series the console keeps itself, one sample per snapshot: rates and check latency.
+
+The engine's views carry a history of active connections only; rates (connections/s, bytes/s)
+and check latencies over time are remembered here, bounded, so the drill-down can chart them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from lvstui.model import Snapshot
+
+__all__ = ["SeriesStore"]
+
+
+class SeriesStore:
+    def __init__(self, length: int = 300) -> None:
+        self.length = length
+        self._series: dict[tuple[str, str], deque[float]] = {}
+        self._last_seq = -1
+
+    def _add(self, key: str, name: str, value: float) -> None:
+        s = self._series.get((key, name))
+        if s is None:
+            s = self._series[(key, name)] = deque(maxlen=self.length)
+        s.append(value)
+
+    def record(self, snap: Snapshot) -> None:
+        if snap.seq == self._last_seq:  # the same snapshot twice (a retry) adds no sample
+            return
+        self._last_seq = snap.seq
+        for sv in snap.services:
+            sk = str(sv.key)
+            self._add(sk, "cps", sv.stats.cps)
+            self._add(sk, "inbps", sv.stats.inbps)
+            self._add(sk, "outbps", sv.stats.outbps)
+            for rs in sv.real_servers:
+                rk = f"{sk}|{rs.key}"
+                self._add(rk, "cps", rs.stats.cps)
+                self._add(rk, "inbps", rs.stats.inbps)
+                lat = [c.last_latency for c in rs.checks if c.last_latency is not None]
+                if lat:
+                    self._add(rk, "latency_ms", max(lat) * 1000)
+
+    def get(self, key: str, name: str) -> list[float]:
+        return list(self._series.get((key, name), ()))

@@ -1,0 +1,316 @@
+"""Pure rendering: views → cell strings. No Textual here, so every row is unit-testable.
+
+The main table has one row per virtual service followed by one row per real server, with
+ipvsadm's columns (`ipvsadm -Ln`) plus what keepalived never showed: health, the last check's
+result and age, and a sparkline of active connections. Ages are measured against the
+snapshot's own time, not the wall clock, so a frozen snapshot always renders the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lvstui.config.schema import LbKind
+from lvstui.model import (
+    CheckView,
+    ConfigReloaded,
+    DrainProgress,
+    DrainState,
+    Event,
+    Health,
+    HealthChanged,
+    LogEvent,
+    NotifyResult,
+    OperatorAction,
+    QuorumChanged,
+    RealKey,
+    RealServerView,
+    ServiceKey,
+    ServiceView,
+    VrrpChanged,
+    VrrpRunState,
+    VrrpView,
+)
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_GAP",
+    "SPARK_WIDTH",
+    "Column",
+    "age",
+    "check_summary",
+    "event_line",
+    "fit",
+    "fwd_name",
+    "last_check",
+    "quorum_line",
+    "real_cells",
+    "real_row_key",
+    "real_status",
+    "service_cells",
+    "service_flags",
+    "service_row_key",
+    "sparkline",
+    "vrrp_cells",
+]
+
+SPARK_WIDTH = 12
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int
+
+
+# Fixed widths: the table never measures its content (measuring 10,000 rows a second is what
+# would make a big table slow), and the columns never shift under the operator's eyes.
+COLUMNS: tuple[Column, ...] = (
+    Column("addr", "Prot LocalAddress:Port", 23),
+    Column("sched", "Scheduler", 9),
+    Column("fwd", "Forward", 7),
+    Column("weight", "Weight", 6),
+    Column("active", "ActiveConn", 10),
+    Column("inact", "InActConn", 9),
+    Column("status", "Health", 8),
+    Column("check", "Last check", 16),
+    Column("age", "Age", 4),
+    Column("spark", "Conns", SPARK_WIDTH),
+)
+# The table draws no padding of its own (cell_padding=0): one space after each column is all
+# the separation, so the ipvsadm columns plus health fit in 80 terminal columns.
+COLUMN_GAP = 1
+
+
+def fit(cells: Sequence[str]) -> tuple[str, ...]:
+    """Crop each cell to its column's width (an ellipsis marks the cut)."""
+    out = []
+    for col, v in zip(COLUMNS, cells, strict=True):
+        out.append(v if len(v) <= col.width else v[: col.width - 1] + "…")
+    return tuple(out)
+
+
+def service_row_key(key: ServiceKey) -> str:
+    return f"s|{key}"
+
+
+def real_row_key(service: ServiceKey, real: RealKey) -> str:
+    return f"r|{service}|{real}"
+
+
+def fwd_name(kind: LbKind) -> str:
+    """ipvsadm's names for the forwarding methods."""
+    return {LbKind.NAT: "Masq", LbKind.DR: "Route", LbKind.TUN: "Tunnel"}[kind]
+
+
+def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
+    """The last `width` samples as block characters, scaled to the window's maximum."""
+    window = list(values[-width:])
+    if not window:
+        return " " * width
+    top = max(max(window), 1)
+    chars = []
+    for v in window:
+        v = max(v, 0)
+        level = 0 if v == 0 else max(1, round(v * 8 / top))
+        chars.append(_BLOCKS[level])
+    return "".join(chars).rjust(width)
+
+
+def age(then: float | None, now: float) -> str:
+    """Compact age: 5s, 3m, 2h, 4d ("-" when never)."""
+    if then is None:
+        return "-"
+    s = max(0, int(now - then))
+    if s < 100:
+        return f"{s}s"
+    if s < 6000:
+        return f"{s // 60}m"
+    if s < 48 * 3600:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def _latency(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    ms = seconds * 1000
+    return f"{ms:.0f}ms" if ms >= 10 else f"{ms:.1f}ms"
+
+
+def last_check(checks: Sequence[CheckView]) -> CheckView | None:
+    """The most recently completed check of a server (None if none ran yet)."""
+    ran = [c for c in checks if c.last_run is not None]
+    if not ran:
+        return None
+    return max(ran, key=lambda c: c.last_run or 0.0)
+
+
+def check_summary(check: CheckView | None) -> str:
+    """`ok 3.2ms`, `FAIL connection refused`, `pending` — what the last check said."""
+    if check is None:
+        return "pending"
+    if check.last_ok:
+        lat = _latency(check.last_latency)
+        return f"ok {check.kind} {lat}".rstrip()
+    return f"FAIL {check.last_reason or check.kind}"
+
+
+def real_status(rs: RealServerView) -> str:
+    """Health merged with drain: what an operator wants to know at a glance."""
+    if rs.drain is DrainState.DRAINING:
+        return "draining"
+    if rs.drain is DrainState.SAFE:
+        return "safe"
+    if rs.drain is DrainState.EXPIRED:
+        return "expired"
+    if rs.is_sorry:
+        return "sorry"
+    return {Health.UP: "up", Health.DOWN: "DOWN", Health.UNKNOWN: "unknown"}[rs.health]
+
+
+def _weight(rs: RealServerView) -> str:
+    # "0/10": the dataplane weight differs from the configured one (down, drained, override).
+    mark = "*" if rs.weight_override is not None else ""
+    if rs.weight == rs.weight_config:
+        return f"{rs.weight}{mark}"
+    return f"{rs.weight}/{rs.weight_config}{mark}"
+
+
+def service_flags(sv: ServiceView) -> str:
+    parts = list(sv.flags)
+    if sv.persistence_timeout:
+        parts.insert(0, f"persistent {sv.persistence_timeout}")
+    return " ".join(parts)
+
+
+def service_cells(sv: ServiceView, now: float) -> tuple[str, ...]:
+    del now  # services have no age of their own; kept for a uniform signature
+    active = sum(rs.active_conns for rs in sv.real_servers if not rs.is_sorry)
+    inact = sum(rs.inact_conns for rs in sv.real_servers if not rs.is_sorry)
+    if sv.sorry_active:
+        status = "SORRY"
+    elif not sv.quorum_up:
+        status = "NO QUORUM"
+    else:
+        status = "ok"
+    label = f"{sv.key}" + (f" {sv.name}" if sv.name else "")
+    return fit(
+        (
+            label,
+            f"{sv.scheduler} {service_flags(sv)}".strip(),
+            fwd_name(sv.lb_kind),
+            str(sv.live_weight),
+            str(active),
+            str(inact),
+            status,
+            f"{sv.stats.cps} conn/s",
+            "",
+            sparkline(sv.history),
+        )
+    )
+
+
+def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
+    chk = last_check(rs.checks)
+    status = real_status(rs)
+    if rs.drain is DrainState.DRAINING:
+        status = f"drain {rs.active_conns}"
+    prefix = "  ~> " if rs.is_sorry else "  -> "
+    return fit(
+        (
+            f"{prefix}{rs.key}" + (" +" if rs.runtime_added else ""),
+            "",
+            fwd_name(rs.fwd),
+            _weight(rs),
+            str(rs.active_conns),
+            str(rs.inact_conns),
+            status,
+            check_summary(chk),
+            age(chk.last_run if chk else None, now),
+            sparkline(rs.history),
+        )
+    )
+
+
+def quorum_line(sv: ServiceView, width: int = 20) -> str:
+    """`TCP 1.2.3.4:80 [████████░░░░] 8/6±1 up` — live weight against quorum and hysteresis."""
+    total = sum(rs.weight_config for rs in sv.real_servers if not rs.is_sorry)
+    scale = max(total, sv.quorum + sv.hysteresis, sv.live_weight, 1)
+    filled = min(width, round(sv.live_weight * width / scale))
+    mark = min(width - 1, max(0, round(sv.quorum * width / scale)))
+    cells = ["█" if i < filled else "░" for i in range(width)]
+    if sv.quorum > 0:
+        cells[mark] = "|"
+    bar = "".join(cells)
+    hyst = f"±{sv.hysteresis}" if sv.hysteresis else ""
+    state = "up" if sv.quorum_up else "DOWN"
+    text = f"{sv.key.hostport:<22} [{bar}] {sv.live_weight}/{sv.quorum}{hyst} {state}"
+    if sv.sorry_active and sv.sorry_server is not None:
+        text += f" sorry→{sv.sorry_server}"
+    return text
+
+
+def vrrp_cells(v: VrrpView, now: float) -> tuple[str, ...]:
+    prio = str(v.priority) if v.priority == v.base_priority else f"{v.priority}/{v.base_priority}"
+    vips = ",".join(v.vips[:2]) + (f" +{len(v.vips) - 2}" if len(v.vips) > 2 else "")
+    return (
+        v.name,
+        v.state.value,
+        prio,
+        vips,
+        v.sync_group or "",
+        age(v.last_transition, now),
+    )
+
+
+def _t(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def event_line(ev: Event) -> tuple[str, str]:
+    """(level, text) for the event log. Level is "info", "warning" or "error"."""
+    if isinstance(ev, HealthChanged):
+        level = "error" if ev.health is Health.DOWN else "info"
+        why = f" ({ev.reason})" if ev.reason else ""
+        return level, f"{_t(ev.time)} health {ev.service} {ev.real} → {ev.health.value}{why}"
+    if isinstance(ev, VrrpChanged):
+        why = f" ({ev.reason})" if ev.reason else ""
+        level = "warning" if ev.new in (VrrpRunState.FAULT, VrrpRunState.STOP) else "info"
+        return level, f"{_t(ev.time)} vrrp {ev.instance} {ev.old.value} → {ev.new.value}{why}"
+    if isinstance(ev, QuorumChanged):
+        state = "up" if ev.up else "LOST"
+        sorry = ", sorry server active" if ev.sorry_active else ""
+        return (
+            "info" if ev.up else "error",
+            f"{_t(ev.time)} quorum {ev.service} {state} ({ev.live_weight}/{ev.quorum}{sorry})",
+        )
+    if isinstance(ev, OperatorAction):
+        res = "ok" if ev.ok else "FAILED"
+        msg = f": {ev.message}" if ev.message else ""
+        return "info" if ev.ok else "error", f"{_t(ev.time)} {ev.who}: {ev.action} {res}{msg}"
+    if isinstance(ev, DrainProgress):
+        if ev.state is DrainState.SAFE:
+            tail = "safe: no connection left, maintenance can start"
+        elif ev.state is DrainState.EXPIRED:
+            tail = "drain timeout: remaining connections expired"
+        elif ev.state is DrainState.NONE:
+            tail = "undrained"
+        else:
+            tail = f"draining ({ev.active_conns} active, {ev.inact_conns} inactive)"
+        return "info", f"{_t(ev.time)} drain {ev.service} {ev.real} {tail}"
+    if isinstance(ev, NotifyResult):
+        res = "ok" if ev.ok else "FAILED"
+        det = f": {ev.detail}" if ev.detail else ""
+        return "info" if ev.ok else "warning", f"{_t(ev.time)} notify {ev.what} {res}{det}"
+    if isinstance(ev, ConfigReloaded):
+        res = "reloaded" if ev.ok else "reload FAILED"
+        summ = f": {ev.summary}" if ev.summary else ""
+        return "info" if ev.ok else "error", f"{_t(ev.time)} config {res}{summ}"
+    if isinstance(ev, LogEvent):
+        return ev.level, f"{_t(ev.time)} {ev.message}"
+    raise TypeError(f"not an event: {ev!r}")  # pragma: no cover - the union is closed

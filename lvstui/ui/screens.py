@@ -1,0 +1,430 @@
+"""Screens: the live main screen, the drill-down, the help."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingsMap, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from lvstui.model import (
+    Drain,
+    RealServerView,
+    RemoveReal,
+    ServiceView,
+    SetWeight,
+    Snapshot,
+    Undrain,
+)
+from lvstui.ui import render
+from lvstui.ui.bindings import ACTIONS, bindings_for, display_key
+from lvstui.ui.commandline import UiCommand
+from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
+from lvstui.ui.widgets import Chart, EventLog, QuorumPanel, RowTarget, ServiceTable, VrrpTable
+
+if TYPE_CHECKING:
+    from lvstui.ui.app import LvstuiApp
+
+__all__ = ["DetailScreen", "HelpScreen", "MainScreen", "find_views"]
+
+
+def find_views(
+    snap: Snapshot | None, target: RowTarget
+) -> tuple[ServiceView | None, RealServerView | None]:
+    if snap is None:
+        return None, None
+    for sv in snap.services:
+        if sv.key == target.service:
+            if target.real is None:
+                return sv, None
+            for rs in sv.real_servers:
+                if rs.key == target.real:
+                    return sv, rs
+            return sv, None
+    return None, None
+
+
+class MainScreen(Screen[None]):
+    """Status line, banner, filter, the services table, VRRP + quorum panels, event log."""
+
+    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
+        super().__init__()
+        self._bindings = BindingsMap(bindings_for(keys, read_only))
+        self.read_only = read_only
+
+    @property
+    def lvs(self) -> LvstuiApp:
+        from lvstui.ui.app import LvstuiApp
+
+        assert isinstance(self.app, LvstuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static("lvstui", id="status")
+        yield Static("", id="banner")
+        yield Input(
+            placeholder="filter: address, name or scheduler (enter: keep, esc: clear)", id="filter"
+        )
+        yield ServiceTable(id="services")
+        with Horizontal(id="bottom"):
+            yield VrrpTable(id="vrrp")
+            yield QuorumPanel(id="quorum")
+        yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#banner", Static).display = False
+        self.query_one(ServiceTable).focus()
+        self.query_one("#vrrp").border_title = "VRRP"
+        self.query_one("#quorum").border_title = "Quorum"
+        self.query_one("#events").border_title = "Events"
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 30, "-compact")
+
+    # --- data ----------------------------------------------------------------------------
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        table = self.query_one(ServiceTable)
+        table.show(snap)
+        self.query_one(VrrpTable).show(snap)
+        self.query_one(QuorumPanel).show(snap.services)
+        reals = sum(len(sv.real_servers) for sv in snap.services)
+        ro = " · READ-ONLY" if self.read_only else ""
+        t = time.strftime("%H:%M:%S", time.localtime(snap.time))
+        self.query_one("#status", Static).update(
+            Text(
+                f"lvstui · {self.lvs.client.description} · router {snap.router_id or '-'} · "
+                f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals} servers"
+                f"{ro} · {t}",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+
+    def show_connection(self, connected: bool, reason: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.display = not connected
+        if not connected:
+            banner.update(
+                Text(f"⚠ disconnected — retrying… ({reason})", no_wrap=True, overflow="ellipsis")
+            )
+
+    # --- target under the cursor -------------------------------------------------------------
+
+    def _target(self, need_real: bool) -> RowTarget | None:
+        target = self.query_one(ServiceTable).cursor_target
+        if target is None:
+            self.notify("no row selected", severity="warning")
+            return None
+        if need_real and target.real is None:
+            self.notify("select a real server (a `->` row) first", severity="warning")
+            return None
+        return target
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.lvs.keys, self.read_only))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            table = self.query_one(ServiceTable)
+            table.filter_text = event.value.strip()
+            if self.lvs.snapshot is not None:
+                table.show(self.lvs.snapshot)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(ServiceTable).focus()
+            if not event.value.strip():
+                event.input.display = False
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(ServiceTable).focus()
+
+    def action_open(self) -> None:
+        target = self._target(need_real=False)
+        if target is not None:
+            self.app.push_screen(DetailScreen(target))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, ServiceTable):
+            self.action_open()
+
+    def action_command(self) -> None:
+        def done(result: object) -> None:
+            if isinstance(result, UiCommand):
+                self._ui_command(result)
+            elif result is not None:
+                self.lvs.run_command(result)  # type: ignore[arg-type]
+
+        self.app.push_screen(CommandDialog(), done)
+
+    def _ui_command(self, cmd: UiCommand) -> None:
+        if cmd.name == "help":
+            self.action_help()
+        elif cmd.name == "quit":
+            self.app.exit(0)
+        elif cmd.name == "theme":
+            self.lvs.set_theme(cmd.arg)
+        elif cmd.name == "filter":
+            box = self.query_one("#filter", Input)
+            box.display = bool(cmd.arg)
+            box.value = cmd.arg
+
+    def action_drain(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        cmd = Drain(t.service, t.real)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Drain {t.real} from {t.service}?",
+                "Its weight drops to 0: new connections go to the other servers, open ones "
+                "finish. Its row and the event log follow the connections down until it "
+                'says "safe": then the server can be stopped.',
+                "Drain",
+            ),
+            lambda ok: self.lvs.run_command(cmd) if ok else None,
+        )
+
+    def action_undrain(self) -> None:
+        t = self._target(need_real=True)
+        if t is not None and t.real is not None:
+            self.lvs.run_command(Undrain(t.service, t.real))
+
+    def action_weight(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        _, rs = find_views(self.lvs.snapshot, t)
+        service, real = t.service, t.real
+
+        def done(value: int | str | None) -> None:
+            if value is None:
+                return
+            self.lvs.run_command(SetWeight(service, real, None if value == "reset" else int(value)))
+
+        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
+
+    def action_add(self) -> None:
+        t = self._target(need_real=False)
+        if t is not None:
+            self.app.push_screen(
+                AddDialog(t.service), lambda cmd: self.lvs.run_command(cmd) if cmd else None
+            )
+
+    def action_remove(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        cmd = RemoveReal(t.service, t.real)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {t.real} from {t.service}?",
+                "The server leaves the table now and its connections are cut. "
+                "Drain it first to let them finish. It comes back with the next reload "
+                "if config.toml still lists it.",
+                "Remove",
+            ),
+            lambda ok: self.lvs.run_command(cmd) if ok else None,
+        )
+
+    def action_reload(self) -> None:
+        self.lvs.start_reload()
+
+    def action_theme(self) -> None:
+        self.lvs.cycle_theme()
+
+    def action_quit(self) -> None:
+        self.app.exit(0)
+
+
+class DetailScreen(Screen[None]):
+    """Drill-down on a service or a real server: charts, checks, configuration."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+    ]
+
+    def __init__(self, target: RowTarget) -> None:
+        super().__init__()
+        self.target = target
+
+    @property
+    def lvs(self) -> LvstuiApp:
+        from lvstui.ui.app import LvstuiApp
+
+        assert isinstance(self.app, LvstuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        what = f"{self.target.service}" + (f" -> {self.target.real}" if self.target.real else "")
+        yield Static(Text(f"{what}  (esc: back)", style="bold"), id="detail-title")
+        with VerticalScroll(id="detail"):
+            with Horizontal(id="charts"):
+                yield Chart("active connections", id="chart-conns")
+                yield Chart("connections/s", id="chart-cps")
+                yield Chart(
+                    "check latency ms" if self.target.real else "bytes/s in", id="chart-third"
+                )
+            yield Static("", id="detail-config")
+            checks: DataTable[str] = DataTable(id="checks", cursor_type="none", show_cursor=False)
+            yield checks
+        yield Footer()
+
+    def on_mount(self) -> None:
+        checks = self.query_one("#checks", DataTable)
+        checks.border_title = "Checks" if self.target.real else "Real servers"
+        if self.target.real:
+            checks.add_columns(
+                "Check",
+                "Target",
+                "Health",
+                "Last",
+                "Latency",
+                "Age",
+                "Period",
+                "Runs",
+                "Fails",
+                "Reason",
+            )
+        else:
+            checks.add_columns("Real server", "Health", "Weight", "Active", "InAct", "Last check")
+        if self.lvs.snapshot is not None:
+            self.show_snapshot(self.lvs.snapshot)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        sv, rs = find_views(snap, self.target)
+        cfg = self.query_one("#detail-config", Static)
+        if sv is None or (self.target.real is not None and rs is None):
+            cfg.update(Text("gone: this service or server is no longer in the table", "bold red"))
+            return
+        store = self.lvs.series
+        key = f"{sv.key}" + (f"|{rs.key}" if rs is not None else "")
+        if rs is not None:
+            self.query_one("#chart-conns", Chart).set_values(rs.history)
+            self.query_one("#chart-third", Chart).set_values(store.get(key, "latency_ms"))
+        else:
+            conns = [float(x) for x in sv.history]
+            self.query_one("#chart-conns", Chart).set_values(
+                conns if conns else [float(sum(r.active_conns for r in sv.real_servers))]
+            )
+            self.query_one("#chart-third", Chart).set_values(store.get(key, "inbps"))
+        self.query_one("#chart-cps", Chart).set_values(store.get(key, "cps"))
+        cfg.update(Text(_config_text(sv, rs)))
+        table = self.query_one("#checks", DataTable)
+        table.clear()
+        if rs is not None:
+            for c in rs.checks:
+                last = "-" if c.last_ok is None else "ok" if c.last_ok else "FAIL"
+                lat = f"{c.last_latency * 1000:.1f}" if c.last_latency is not None else "-"
+                table.add_row(
+                    c.kind,
+                    c.target,
+                    c.health.value,
+                    last,
+                    lat,
+                    render.age(c.last_run, snap.time),
+                    f"{c.period:g}s",
+                    str(c.runs),
+                    str(c.failures),
+                    c.last_reason,
+                )
+        else:
+            for r in sv.real_servers:
+                table.add_row(
+                    str(r.key),
+                    render.real_status(r),
+                    str(r.weight),
+                    str(r.active_conns),
+                    str(r.inact_conns),
+                    render.check_summary(render.last_check(r.checks)),
+                )
+
+
+def _config_text(sv: ServiceView, rs: RealServerView | None) -> str:
+    lines = [
+        f"service   {sv.key}" + (f"  ({sv.name})" if sv.name else ""),
+        f"scheduler {sv.scheduler}   forward {render.fwd_name(sv.lb_kind)}   "
+        f"flags {render.service_flags(sv) or '-'}",
+        f"quorum    {sv.quorum} (hysteresis {sv.hysteresis}), live weight {sv.live_weight}, "
+        f"{'up' if sv.quorum_up else 'DOWN'}"
+        + (f", sorry server {sv.sorry_server}" if sv.sorry_server else "")
+        + (" ACTIVE" if sv.sorry_active else ""),
+        f"traffic   {sv.stats.conns} conns total, {sv.stats.cps} conn/s, "
+        f"{sv.stats.inbps} B/s in, {sv.stats.outbps} B/s out",
+    ]
+    if rs is not None:
+        override = (
+            f", operator override {rs.weight_override}" if rs.weight_override is not None else ""
+        )
+        lines += [
+            f"server    {rs.key}   forward {render.fwd_name(rs.fwd)}   "
+            f"{'added at run time' if rs.runtime_added else 'from config'}",
+            f"weight    {rs.weight} now, {rs.weight_config} configured{override}",
+            f"state     {render.real_status(rs)}; {rs.active_conns} active, {rs.inact_conns} "
+            f"inactive, {rs.persist_conns} persistent",
+            f"traffic   {rs.stats.conns} conns total, {rs.stats.cps} conn/s, "
+            f"{rs.stats.inbps} B/s in, {rs.stats.outbps} B/s out",
+        ]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
+        super().__init__()
+        self._keys = keys
+        self._read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help", classes="dialog"):
+            yield Static(Text("Key bindings", style="bold"), id="help-title")
+            table: DataTable[str] = DataTable(id="help-keys", cursor_type="none", show_cursor=False)
+            yield table
+            yield Static(
+                ":drain SVC REAL · :undrain SVC REAL · :weight SVC REAL N|reset · "
+                ":add SVC REAL [W] · :remove SVC REAL · :reload · :theme NAME   "
+                "(SVC = TCP 1.2.3.4:80)"
+                + ("\nREAD-ONLY: changing actions are disabled." if self._read_only else ""),
+                id="help-commands",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one("#help-keys", DataTable)
+        table.add_columns("Key", "Action", "What it does")
+        for a in ACTIONS:
+            if self._read_only and a.changes:
+                continue
+            table.add_row(display_key(self._keys[a.action]), a.action, a.description)
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
