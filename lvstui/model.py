@@ -197,6 +197,7 @@ class RealServerView:
     is_sorry: bool = False
     checks: tuple[CheckView, ...] = ()
     history: tuple[int, ...] = ()  # active connections, one sample a second, oldest first
+    in_table: bool = True  # present in the dataplane now (`lvstui list` shows only these)
 
 
 @dataclass(frozen=True, slots=True)
