@@ -1,0 +1,1 @@
+"""The userspace forwarder: asyncio TCP/UDP relaying with the kernel's schedulers."""
