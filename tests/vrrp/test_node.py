@@ -1,0 +1,339 @@
+"""The VRRP driver on in-memory edges: a hub for a LAN, a fake clock, memory addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from lvstui.clock import FakeClock
+from lvstui.config.schema import (
+    AuthType,
+    Config,
+    VipAddress,
+    VrrpInstance,
+    VrrpScript,
+    VrrpState,
+    VrrpSyncGroup,
+)
+from lvstui.model import VrrpChanged
+from lvstui.model import VrrpRunState as S
+from lvstui.vrrp.addresses import MemoryAddresses
+from lvstui.vrrp.garp import MemoryAnnouncer
+from lvstui.vrrp.node import VrrpGroup
+from lvstui.vrrp.packet import Advert, encode
+from lvstui.vrrp.track import MemoryLinks, ScriptTracker
+from lvstui.vrrp.transport import Datagram, MemoryHub, MemoryTransport
+
+VIP = VipAddress("198.51.100.9", 24)
+
+
+def inst(prio: int, **kw) -> VrrpInstance:
+    base = dict(
+        name="VI_1",
+        interface="eth0",
+        virtual_router_id=51,
+        priority=prio,
+        advert_int=0.1,
+        version=3,
+        virtual_ipaddress=(VIP,),
+    )
+    base.update(kw)
+    return VrrpInstance(**base)
+
+
+class Director:
+    def __init__(self, hub: MemoryHub, clock: FakeClock, addr: str, cfg: Config) -> None:
+        self.addr = addr
+        self.addrs = MemoryAddresses()
+        self.garp = MemoryAnnouncer()
+        self.links = MemoryLinks()
+        self.transports: list[MemoryTransport] = []
+
+        def factory(i: VrrpInstance) -> MemoryTransport:
+            t = hub.transport(addr)
+            self.transports.append(t)
+            return t
+
+        self.group = VrrpGroup(
+            cfg, clock, factory, self.addrs, announcer=self.garp, links=self.links
+        )
+
+    def state(self, name: str = "VI_1") -> S:
+        return self.group.nodes[name].state.state
+
+    def has_vip(self) -> bool:
+        return "198.51.100.9/24" in self.addrs.addrs.get("eth0", set())
+
+    def cut(self) -> None:
+        """A crash, as seen from the LAN: nothing more comes out or goes in."""
+        for t in self.transports:
+            t.link_up = False
+
+
+async def run_for(clock: FakeClock, seconds: float, step: float = 0.005) -> None:
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+async def until(clock: FakeClock, cond, limit: float = 5.0, step: float = 0.005) -> float:
+    """Advance fake time until cond(); return the fake seconds it took."""
+    t0 = clock.now()
+    while not cond():
+        if clock.now() - t0 > limit:
+            raise AssertionError(f"not reached within {limit} fake seconds")
+        await run_for(clock, step, step)
+    return clock.now() - t0
+
+
+@pytest.fixture
+def lan():
+    return MemoryHub(), FakeClock()
+
+
+async def test_election_failover_and_graceful_handover(lan) -> None:
+    hub, clock = lan
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(150),)))
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    await a.group.start()
+    await b.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+        await run_for(clock, 1.0)
+        assert a.has_vip() and not b.has_vip()  # the VIP lives on exactly one director
+        assert a.garp.sent.count(("eth0", "198.51.100.9")) == 5  # first GARP batch
+        assert b.group.views()[0].master_addr == "198.51.100.11"
+        # crash of the master: the backup waits 3 × advert + skew
+        a.cut()
+        took = await until(clock, lambda: b.state() == S.MASTER)
+        assert 0.26 <= took <= 0.37, took  # 0.36 s after the last advert heard
+        assert b.has_vip()
+        # the old master comes back and preempts (150 > 100)
+        for t in a.transports:
+            t.link_up = True
+        await until(clock, lambda: b.state() == S.BACKUP and a.state() == S.MASTER)
+        assert not b.has_vip()
+        # graceful stop: priority 0, the backup takes over after the skew only
+        await a.group.stop(graceful=True)
+        assert not a.has_vip() and a.state() == S.STOP
+        took = await until(clock, lambda: b.state() == S.MASTER)
+        assert took <= 0.08, took  # skew at prio 100, 0.1 s: 0.061 s
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_nopreempt_keeps_the_current_master(lan) -> None:
+    hub, clock = lan
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    await b.group.start()
+    await until(clock, lambda: b.state() == S.MASTER)
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(150, nopreempt=True),)))
+    await a.group.start()
+    try:
+        await run_for(clock, 2.0)
+        assert b.state() == S.MASTER and a.state() == S.BACKUP
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_split_brain_is_detected_and_the_lower_address_yields(lan) -> None:
+    hub, clock = lan
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(100),)))
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    a.cut()
+    b.cut()
+    await a.group.start()
+    await b.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.MASTER)
+        for d in (a, b):
+            for t in d.transports:
+                t.link_up = True
+        await until(clock, lambda: a.state() == S.BACKUP)
+        assert b.state() == S.MASTER  # .12 > .11: the higher address keeps the role
+        splits = a.group.nodes["VI_1"].split_brains + b.group.nodes["VI_1"].split_brains
+        assert splits >= 1
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_drops_are_counted_by_reason(lan) -> None:
+    hub, clock = lan
+    a = Director(
+        hub,
+        clock,
+        "198.51.100.11",
+        Config(
+            vrrp_instances=(
+                inst(100, version=2, advert_int=1.0, auth_type=AuthType.PASS, auth_pass="1111"),
+            )
+        ),
+    )
+    await a.group.start()
+    try:
+        t = a.transports[0]
+        good = Advert(2, 51, 200, 1.0, ("198.51.100.9",), 4)
+        wrong_pw = Advert(2, 51, 200, 1.0, ("198.51.100.9",), 4, auth_data=b"2222")
+        from lvstui.vrrp.packet import AuthType as WireAuth
+
+        wrong_pw = Advert(2, 51, 200, 1.0, ("198.51.100.9",), 4, WireAuth.PASS, b"2222")
+        t.inject_payload(encode(wrong_pw), src="198.51.100.20", dst="224.0.0.18")
+        t.inject_payload(encode(good), src="198.51.100.20", dst="224.0.0.18")
+        ok_pw = Advert(2, 51, 200, 1.0, ("198.51.100.9",), 4, WireAuth.PASS, b"1111")
+        t.inject_payload(encode(ok_pw), src="198.51.100.20", dst="224.0.0.18", ttl=64)
+        t.inject(Datagram(b"\x45\x00", 4, "198.51.100.20"))
+        await run_for(clock, 0.05)
+        assert a.group.drops() == {"bad_auth": 1, "auth_type_mismatch": 1, "ttl": 1, "too_short": 1}
+        assert a.state() == S.BACKUP  # none of them counted as a master
+        # a right one does
+        t.inject_payload(encode(ok_pw), src="198.51.100.20", dst="224.0.0.18")
+        await run_for(clock, 0.05)
+        assert a.group.views()[0].master_addr == "198.51.100.20"
+    finally:
+        await a.group.stop()
+
+
+async def test_track_interface_fault_and_recovery(lan) -> None:
+    hub, clock = lan
+    a = Director(
+        hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(100, track_interface=("eth1",)),))
+    )
+    await a.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER)
+        assert a.has_vip()
+        a.links.down.add("eth1")
+        await until(clock, lambda: a.state() == S.FAULT)
+        assert not a.has_vip()
+        a.links.down.clear()
+        await until(clock, lambda: a.state() == S.MASTER)
+    finally:
+        await a.group.stop()
+
+
+async def test_sync_group_members_move_together(lan) -> None:
+    hub, clock = lan
+    i1 = inst(100, name="VI_1", track_interface=("eth1",))
+    i2 = inst(
+        100, name="VI_2", virtual_router_id=52, virtual_ipaddress=(VipAddress("198.51.100.8", 24),)
+    )
+    cfg = Config(vrrp_instances=(i1, i2), vrrp_sync_groups=(VrrpSyncGroup("G", ("VI_1", "VI_2")),))
+    a = Director(hub, clock, "198.51.100.11", cfg)
+    await a.group.start()
+    try:
+        await until(clock, lambda: a.state("VI_1") == S.MASTER and a.state("VI_2") == S.MASTER)
+        a.links.down.add("eth1")  # only VI_1 tracks eth1, VI_2 follows it into FAULT
+        await until(clock, lambda: a.state("VI_1") == S.FAULT and a.state("VI_2") == S.FAULT)
+        assert a.addrs.addrs["eth0"] == set()
+        a.links.down.clear()
+        await until(clock, lambda: a.state("VI_1") == S.MASTER and a.state("VI_2") == S.MASTER)
+        assert a.group.views()[1].sync_group == "G"
+    finally:
+        await a.group.stop()
+
+
+async def test_notify_scripts_get_keepalived_arguments_in_order(lan, tmp_path: Path) -> None:
+    hub, clock = lan
+    out = tmp_path / "notify.log"
+    script = tmp_path / "n.py"
+    script.write_text(
+        "import sys\nwith open(sys.argv[1], 'a') as f: f.write(' '.join(sys.argv[2:]) + '\\n')\n"
+    )
+    cmd = f"{sys.executable} {script} {out}"
+    i1 = inst(100, notify=cmd, notify_master=f"{cmd} master-only")
+    cfg = Config(
+        vrrp_instances=(i1,), vrrp_sync_groups=(VrrpSyncGroup("G", ("VI_1",), notify=cmd),)
+    )
+    a = Director(hub, clock, "198.51.100.11", cfg)
+    events: list[VrrpChanged] = []
+    await a.group.start()
+
+    async def collect() -> None:
+        async for ev in a.group.events():
+            if isinstance(ev, VrrpChanged):
+                events.append(ev)
+
+    task = asyncio.create_task(collect())
+    try:
+        await until(clock, lambda: a.state() == S.MASTER)
+    finally:
+        await a.group.stop()
+        task.cancel()
+    lines = out.read_text().splitlines()
+    assert lines == [
+        "INSTANCE VI_1 BACKUP 100",
+        "GROUP G BACKUP 0",
+        "master-only",
+        "INSTANCE VI_1 MASTER 100",
+        "GROUP G MASTER 0",
+        "INSTANCE VI_1 STOP 100",
+        "GROUP G STOP 0",
+    ]
+    assert [(e.old, e.new) for e in events][:2] == [(S.INIT, S.BACKUP), (S.BACKUP, S.MASTER)]
+
+
+async def test_track_script_weight_changes_priority(lan, tmp_path: Path) -> None:
+    hub, clock = lan
+    flag = tmp_path / "ok"
+    sc = VrrpScript(
+        "chk",
+        f"{sys.executable} -c \"import os,sys; sys.exit(0 if os.path.exists('{flag}') else 1)\"",
+        interval=0.1,
+        weight=-60,
+        fall=2,
+        rise=1,
+    )
+    # a real script, so only the status flips are driven here: feed() is the rise/fall logic
+    changes: list[bool] = []
+    tr = ScriptTracker(sc, clock, changes.append)
+    assert await tr.run_once() is False
+    flag.touch()
+    assert await tr.run_once() is True
+    tr.feed(True)
+    tr.feed(False)
+    tr.feed(True)  # a single failure with fall=2 does not flip
+    tr.feed(False)
+    tr.feed(False)
+    assert changes == [True, False]
+    # in a node: a failing weight -60 script lowers 150 below a 100 peer, who preempts
+    flag.unlink()
+    cfg = Config(vrrp_scripts=(sc,), vrrp_instances=(inst(150, track_script=("chk",)),))
+    a = Director(hub, clock, "198.51.100.11", cfg)
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    await a.group.start()
+    await b.group.start()
+    try:
+        node = a.group.nodes["VI_1"]
+        node._script_cb("chk")(False)
+        assert node._effective_priority() == 90
+        await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
+        node._script_cb("chk")(True)
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_vrrp_state_master_and_owner(lan) -> None:
+    hub, clock = lan
+    owner = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(255),)))
+    await owner.group.start()
+    try:
+        await run_for(clock, 0.01)
+        assert owner.state() == S.MASTER  # the address owner does not wait
+        other = Director(
+            hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(200, state=VrrpState.MASTER),))
+        )
+        await other.group.start()
+        await run_for(clock, 1.0)
+        assert other.state() == S.BACKUP and owner.state() == S.MASTER
+        await other.group.stop()
+    finally:
+        await owner.group.stop()
