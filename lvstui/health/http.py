@@ -22,12 +22,15 @@ No proxy from the environment is ever used (trust_env off): checks go to the rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import ssl
 import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from lvstui.config.schema import DEFAULT_BODY_LIMIT, HttpCheck, HttpUrl
@@ -68,6 +71,9 @@ def make_ssl_context(verify: bool) -> ssl.SSLContext:
     return ctx
 
 
+_NO_VERIFY = make_ssl_context(False)
+
+
 def sni_name(sni: str | None, virtualhost: str | None) -> str | None:
     """The name sent in the TLS handshake: explicit `sni`, else the virtualhost's host part,
     never an IP address."""
@@ -92,24 +98,91 @@ def _url(tls: bool, target: CheckTarget, path: str) -> str:
     return f"{'https' if tls else 'http'}://{target.hostport}{path}"
 
 
-def make_client(
+class _TrackingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, remembering every stream it opens so the check can close
+    them all at the end. httpcore closes a socket whose TLS handshake fails, but not one
+    whose handshake is *cancelled* (our overall deadline): without this, a server that
+    accepts and never answers the ClientHello would leak one socket per check."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self.streams: list[httpcore.AsyncNetworkStream] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        self.streams.append(stream)
+        return stream
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - checks never use unix sockets
+        raise OSError("unix sockets are not used by health checks")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+    async def aclose_all(self) -> None:
+        for stream in self.streams:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+        self.streams.clear()
+
+
+class _CheckTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport on a tracking backend; one connection per url, like keepalived
+    (a kept-alive socket would hide a server that no longer accepts connections)."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None, bindto: str | None) -> None:
+        super().__init__(verify=False, trust_env=False, retries=0)
+        self.backend = _TrackingBackend()
+        # httpx has no public way to pass a network backend: replace the pool it built
+        # (same arguments, plus the backend). httpx is pinned >=0.27 where `_pool` exists.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context if ssl_context is not None else _NO_VERIFY,
+            max_connections=1,
+            max_keepalive_connections=0,
+            http1=True,
+            http2=False,
+            retries=0,
+            local_address=bindto,
+            network_backend=self.backend,
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self.backend.aclose_all()
+
+
+@contextlib.asynccontextmanager
+async def make_client(
     timeout: float, ssl_context: ssl.SSLContext | None, bindto: str | None = None
-) -> httpx.AsyncClient:
-    transport = httpx.AsyncHTTPTransport(
-        verify=ssl_context if ssl_context is not None else False,
-        trust_env=False,
-        # one connection per url, like keepalived: a kept-alive socket would hide a server
-        # that no longer accepts connections
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-        local_address=bindto,
-        retries=0,
-    )
-    return httpx.AsyncClient(
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = _CheckTransport(ssl_context, bindto)
+    client = httpx.AsyncClient(
         transport=transport,
         trust_env=False,
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
     )
+    try:
+        yield client
+    finally:
+        try:
+            await client.aclose()
+        finally:
+            await transport.backend.aclose_all()
 
 
 async def fetch(
