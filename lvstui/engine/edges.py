@@ -7,11 +7,11 @@ adapters live here when the real class's API differs slightly from what the engi
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
-from lvstui.config.schema import Config, RealServer, VirtualServer
-from lvstui.model import CheckView, Health, VrrpRunState, VrrpView
+from lvstui.config.schema import RealServer, VirtualServer
+from lvstui.model import CheckView, Event, Health, VrrpView
 
 __all__ = ["CheckerFactory", "HealthSource", "VrrpDriver", "default_checker_factory"]
 
@@ -44,21 +44,23 @@ class HealthSource(Protocol):
 
 
 class VrrpDriver(Protocol):
-    """What the engine needs from the VRRP side (`lvstui.vrrp`)."""
+    """What the engine needs from the VRRP side: `lvstui.vrrp.node.VrrpGroup` fits as is.
 
-    on_change: Callable[[str, VrrpRunState, VrrpRunState, str], None] | None
+    Give the group the engine's `ScriptRunner` (``runner=engine.notifier``) so VRRP notify
+    scripts and the engine's quorum/real-server scripts share one queue: all in order.
+    """
 
-    def views(self) -> tuple[VrrpView, ...]: ...
-
-    async def run(self) -> None:
-        """Run every instance until cancelled or `stop`."""
-        ...
+    async def start(self) -> None: ...
 
     async def stop(self, graceful: bool = True) -> None:
         """Leave: graceful sends a priority-0 advert so a backup takes over at once."""
         ...
 
-    async def reload(self, config: Config) -> None: ...
+    def views(self) -> tuple[VrrpView, ...]: ...
+
+    def events(self) -> AsyncIterator[Event]:
+        """VrrpChanged, LogEvent, NotifyResult as they happen (until cancelled)."""
+        ...
 
 
 def default_checker_factory() -> CheckerFactory | None:

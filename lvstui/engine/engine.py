@@ -191,7 +191,9 @@ class Engine:
             self._monitor.on_change = self._on_health
             self._register_checks(self._config, None)
         if self._vrrp is not None:
-            self._vrrp.on_change = self._on_vrrp
+            await self._vrrp.start()
+            for v in self._vrrp.views():
+                self._vrrp_states[v.name] = v.state
         await self._sync("start", initial=True)
         await self._update_sync_role()
         sup = Supervisor(clock=self._clock, on_crash=self._on_task_crash)
@@ -201,7 +203,7 @@ class Engine:
         if self._monitor is not None:
             sup.add("health", self._monitor.run)
         if self._vrrp is not None:
-            sup.add("vrrp", self._vrrp.run)
+            sup.add("vrrp-events", self._vrrp_events)
         if self.mailer is not None:
             sup.add("mail", self.mailer.run)
         sup.start()
@@ -334,11 +336,24 @@ class Engine:
                 del self._quorum[k]
         if self._monitor is not None:
             self._register_checks(new_config, old)
-        if self._vrrp is not None:
-            try:
-                await self._vrrp.reload(new_config)
-            except LvstuiError as e:
-                self._log("error", f"VRRP reload failed: {e}")
+        vrrp_changed = (old.vrrp_instances, old.vrrp_sync_groups, old.vrrp_scripts) != (
+            new_config.vrrp_instances,
+            new_config.vrrp_sync_groups,
+            new_config.vrrp_scripts,
+        )
+        if self._vrrp is not None and vrrp_changed:
+            reload_vrrp = getattr(self._vrrp, "reload", None)
+            if reload_vrrp is not None:
+                try:
+                    await reload_vrrp(new_config)
+                except LvstuiError as e:
+                    self._log("error", f"VRRP reload failed: {e}")
+            else:
+                self._log(
+                    "warning",
+                    "VRRP settings changed: they take effect at the next restart "
+                    "(the VRRP driver cannot reload in place)",
+                )
         try:
             await self._sync("reload")
         except LvstuiError as e:
@@ -476,15 +491,15 @@ class Engine:
             if prev_up is None:
                 step = initial_quorum(plan.live_weight, vs.quorum, vs.hysteresis)
                 self._quorum[key] = step.up
-                if not step.up:
-                    quorum_events.append((plan, False, step.threshold))
+                report = not step.up  # start: only a quorum that starts down is news
             else:
                 step = step_quorum(prev_up, plan.live_weight, vs.quorum, vs.hysteresis)
-                if step.changed:
-                    self._quorum[key] = step.up
-                    quorum_events.append((plan, step.up, step.threshold))
+                report = step.changed
+                self._quorum[key] = step.up
             if self._quorum[key] != plan.quorum_up:
                 plan = plan_service(vs, self._overrides, health, self._quorum[key])
+            if report:
+                quorum_events.append((plan, step.up, step.threshold))
             plans[key] = plan
         self._plans = plans
 
@@ -679,38 +694,34 @@ class Engine:
         )
         self._wake.set()
 
-    def _on_vrrp(self, instance: str, old: VrrpRunState, new: VrrpRunState, reason: str) -> None:
-        self._vrrp_states[instance] = new
-        self._publish(VrrpChanged(self._clock.wall(), instance, old, new, reason))
-        inst = next((i for i in self._config.vrrp_instances if i.name == instance), None)
+    async def _vrrp_events(self) -> None:
+        """Relay the VRRP driver's events; follow the sync daemon; mail on transitions."""
+        assert self._vrrp is not None
+        async for ev in self._vrrp.events():
+            if isinstance(ev, VrrpChanged):
+                await self._on_vrrp(ev)
+            else:
+                self._publish(ev)
+
+    async def _on_vrrp(self, ev: VrrpChanged) -> None:
+        # notify_master/backup/fault/stop and `notify` are run by the VRRP driver itself
+        # (give it runner=engine.notifier so they queue behind the engine's scripts)
+        self._vrrp_states[ev.instance] = ev.new
+        self._publish(ev)
+        inst = next((i for i in self._config.vrrp_instances if i.name == ev.instance), None)
         if inst is not None:
-            per_state = {
-                VrrpRunState.MASTER: inst.notify_master,
-                VrrpRunState.BACKUP: inst.notify_backup,
-                VrrpRunState.FAULT: inst.notify_fault,
-                VrrpRunState.STOP: inst.notify_stop,
-            }.get(new)
-            if per_state:
-                self.notifier.submit(f"notify_{new.value.lower()} {instance}", per_state)
-            if inst.notify:
-                # keepalived's generic notify: "INSTANCE" name state priority
-                self.notifier.submit(
-                    f"notify {instance} {new.value}",
-                    inst.notify,
-                    ("INSTANCE", instance, new.value, str(inst.priority)),
-                )
             alert = inst.smtp_alert
             if alert is None:
                 alert = self._config.global_defs.smtp_alert
             if alert:
                 self._mail(
-                    f"VRRP Instance {instance} - Entering {new.value} state",
-                    f"=> VRRP Instance is now {new.value} (was {old.value}) <=\n\n{reason}",
+                    f"VRRP Instance {ev.instance} - Entering {ev.new.value} state",
+                    f"=> VRRP Instance is now {ev.new.value} (was {ev.old.value}) <=\n\n"
+                    f"{ev.reason}",
                 )
         sd = self._config.global_defs.lvs_sync_daemon
-        if sd is not None and sd.instance == instance:
-            task = asyncio.get_running_loop().create_task(self._update_sync_role())
-            task.add_done_callback(_log_task_error)
+        if sd is not None and sd.instance == ev.instance:
+            await self._update_sync_role()
 
     async def _update_sync_role(self) -> None:
         """The IPVS sync daemon follows the VRRP instance named in lvs_sync_daemon."""
@@ -909,8 +920,3 @@ def _describe(cmd: Command) -> str:
             return f"remove {s} {r}"
         case Reload(dry_run=d):
             return "reload --dry-run" if d else "reload"
-
-
-def _log_task_error(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background step failed: %s", task.exception())

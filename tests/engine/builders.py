@@ -1,0 +1,31 @@
+"""Builders shared by the engine tests."""
+
+from __future__ import annotations
+
+from lvstui.config.schema import Config, RealServer, TcpCheck, VirtualServer
+from lvstui.model import RealKey, ServiceKey
+
+VIP = "198.51.100.9"
+SK = ServiceKey.parse(f"TCP {VIP}:80")
+R = [RealKey(f"192.0.2.{i}", 80) for i in (1, 2, 3)]
+SORRY = RealKey("192.0.2.55", 80)
+
+
+def service(**kw: object) -> VirtualServer:
+    base: dict[str, object] = {
+        "ip": VIP,
+        "port": 80,
+        "lb_algo": "wrr",
+        "real_servers": tuple(
+            RealServer(r.addr, r.port, weight=2, checks=(TcpCheck(),)) for r in R
+        ),
+    }
+    base.update(kw)
+    return VirtualServer(**base)  # type: ignore[arg-type]
+
+
+def config(**kw: object) -> Config:
+    return Config(path="/nonexistent/config.toml", virtual_servers=(service(**kw),))
+
+
+__all__ = ["SK", "SORRY", "VIP", "R", "config", "service"]

@@ -1,0 +1,380 @@
+"""The engine on the in-memory dataplane, with health transitions fed by hand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from lvstui.clock import FakeClock
+from lvstui.config.schema import Config, GlobalDefs, SorryServer, SyncDaemon
+from lvstui.control.local import LocalClient
+from lvstui.dataplane.base import AddDest, DelDest, ObservedService, SyncRole
+from lvstui.dataplane.memory import MemoryDataplane
+from lvstui.engine.engine import Engine
+from lvstui.errors import ConfigError, PermissionDenied
+from lvstui.model import (
+    AddReal,
+    ConfigReloaded,
+    Drain,
+    DrainProgress,
+    DrainState,
+    Event,
+    Health,
+    OperatorAction,
+    QuorumChanged,
+    RealKey,
+    Reload,
+    RemoveReal,
+    ServiceKey,
+    SetWeight,
+    Undrain,
+    VrrpChanged,
+    VrrpRunState,
+    VrrpView,
+)
+from tests.engine.builders import SK, SORRY, R, config
+from tests.helpers import async_wait_until
+
+
+async def table(dp: MemoryDataplane) -> dict[ServiceKey, dict[RealKey, int]]:
+    return {s.key: {d.key: d.weight for d in s.dests} for s in await dp.observe()}
+
+
+@pytest.fixture
+async def engine_factory(tmp_path: Path) -> AsyncIterator[object]:
+    made: list[Engine] = []
+
+    def make(cfg: Config, dp: MemoryDataplane | None = None, **kw: object) -> Engine:
+        e = Engine(cfg, dataplane=dp or MemoryDataplane(), clock=FakeClock(), **kw)  # type: ignore[arg-type]
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        await e.stop()
+
+
+async def set_health(e: Engine, real: RealKey, h: Health) -> None:
+    e.set_health(SK, real, h, reason="test")
+    await async_wait_until(
+        lambda: next(r for r in e.snapshot().services[0].real_servers if r.key == real).health is h
+    )
+
+
+async def test_quorum_commands_run_with_hysteresis(engine_factory, recorder) -> None:  # type: ignore[no-untyped-def]
+    script, log = recorder
+    # 3 servers of weight 2: live 6. quorum 4, hysteresis 1 → down below 3, up at 5 or more
+    cfg = config(
+        quorum=4,
+        hysteresis=1,
+        quorum_up=f"{script} quorum_up",
+        quorum_down=f"{script} quorum_down",
+        sorry_server=SorryServer(SORRY.addr, SORRY.port),
+    )
+    dp = MemoryDataplane()
+    e = engine_factory(cfg, dp)
+    events = e.subscribe()
+    await e.start()
+    assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
+
+    await set_health(e, R[0], Health.DOWN)  # live 4: still ≥ 3, quorum stays up
+    assert e.snapshot().services[0].quorum_up
+    await set_health(e, R[1], Health.DOWN)  # live 2 < 3: quorum lost, sorry server in
+    await async_wait_until(lambda: not e.snapshot().services[0].quorum_up)
+    assert await table(dp) == {SK: {SORRY: 1}}
+    await set_health(e, R[0], Health.UP)  # live 4 < 5: hysteresis keeps it down
+    assert not e.snapshot().services[0].quorum_up
+    assert await table(dp) == {SK: {SORRY: 1}}
+    await set_health(e, R[1], Health.UP)  # live 6 ≥ 5: quorum back, sorry out
+    await async_wait_until(lambda: e.snapshot().services[0].quorum_up)
+    assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
+
+    await e.notifier.join()
+    assert log.read_text().split() == ["quorum_down", "quorum_up"]
+    seen: list[Event] = []
+    while True:
+        ev = await asyncio.wait_for(anext(events), 1)
+        seen.append(ev)
+        if isinstance(ev, QuorumChanged) and ev.up:
+            break
+    q = [(ev.up, ev.live_weight, ev.sorry_active) for ev in seen if isinstance(ev, QuorumChanged)]
+    assert q == [(False, 2, True), (True, 6, False)]
+    events.close()
+
+
+async def test_sorry_server_when_all_down_and_notify_down_up(engine_factory, recorder) -> None:  # type: ignore[no-untyped-def]
+    script, log = recorder
+    cfg = config(sorry_server=SorryServer(SORRY.addr, SORRY.port))
+    vs = cfg.virtual_servers[0]
+    reals = tuple(
+        replace(rs, notify_down=f"{script} down {rs.ip}", notify_up=f"{script} up {rs.ip}")
+        for rs in vs.real_servers
+    )
+    cfg = replace(cfg, virtual_servers=(replace(vs, real_servers=reals),))
+    dp = MemoryDataplane()
+    e = engine_factory(cfg, dp)
+    await e.start()
+    for r in R:
+        await set_health(e, r, Health.DOWN)
+    await async_wait_until(lambda: e.snapshot().services[0].sorry_active)
+    assert await table(dp) == {SK: {SORRY: 1}}
+    view = e.snapshot().services[0]
+    assert view.live_weight == 0 and [r.is_sorry for r in view.real_servers][-1]
+    await set_health(e, R[2], Health.UP)
+    await async_wait_until(lambda: not e.snapshot().services[0].sorry_active)
+    assert await table(dp) == {SK: {R[2]: 2}}
+    await e.notifier.join()
+    assert log.read_text().splitlines() == [
+        "down 192.0.2.1",
+        "down 192.0.2.2",
+        "down 192.0.2.3",
+        "up 192.0.2.3",
+    ]
+
+
+async def test_active_passive_fo(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    dp = MemoryDataplane()
+    e = engine_factory(config(lb_algo="fo"), dp)
+    await e.start()
+    (svc,) = await dp.observe()
+    assert svc.scheduler == "fo"
+
+
+async def test_drain_reaches_safe_and_expires(engine_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dp = MemoryDataplane()
+    e = engine_factory(config(), dp)
+    events = e.subscribe()
+    await e.start()
+    dp.set_counters(SK, R[0], active=3, inactive=1)
+    res = await e.call(Drain(SK, R[0]), who="tester")
+    assert res.ok, res
+    assert (await table(dp))[SK][R[0]] == 0
+    await e.tick()
+    assert e.snapshot().services[0].real_servers[0].drain is DrainState.DRAINING
+    dp.set_counters(SK, R[0], active=0, inactive=0)
+    await e.tick()
+    view = e.snapshot().services[0].real_servers[0]
+    assert view.drain is DrainState.SAFE and view.weight == 0
+    progress = []
+    while len(progress) < 2 or progress[-1].state is not DrainState.SAFE:
+        ev = await asyncio.wait_for(anext(events), 1)
+        if isinstance(ev, DrainProgress):
+            progress.append(ev)
+        if isinstance(ev, OperatorAction):
+            assert ev.who == "tester" and ev.ok and ev.action.startswith("drain")
+    assert progress[-1].active_conns == 0
+
+    # timeout: remaining connections expired by deleting + re-adding the dest at weight 0
+    dp.set_counters(SK, R[1], active=5)
+    assert (await e.call(Drain(SK, R[1], timeout=10))).ok
+    await e.tick()
+    clock = e._clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(11)
+    n = len(dp.ops)
+    await e.tick()
+    assert dp.ops[n:] == [DelDest(SK, R[1]), AddDest(SK, replace(dp.ops[n + 1].dest, weight=0))]  # type: ignore[union-attr]
+    assert e.snapshot().services[0].real_servers[1].drain is DrainState.EXPIRED
+    await e.tick()  # the fresh dest has no connection: safe
+    assert e.snapshot().services[0].real_servers[1].drain is DrainState.SAFE
+    assert (await e.call(Undrain(SK, R[1]))).ok
+    assert (await table(dp))[SK][R[1]] == 2
+    events.close()
+
+
+async def test_commands_validate(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    e = engine_factory(config())
+    await e.start()
+    other = ServiceKey.parse("TCP 198.51.100.10:80")
+    res = await e.call(Drain(other, R[0]))
+    assert not res.ok and "no virtual service TCP 198.51.100.10:80" in res.message
+    assert "TCP 198.51.100.9:80" in res.detail
+    res = await e.call(SetWeight(SK, RealKey("192.0.2.99", 80), 3))
+    assert not res.ok and "not a real server" in res.message
+    res = await e.call(SetWeight(SK, R[0], 70000))
+    assert not res.ok and "out of range" in res.message
+    res = await e.call(AddReal(SK, R[0]))
+    assert not res.ok and "already" in res.message
+
+
+async def test_overrides_survive_restart_and_reload(tmp_path: Path, engine_factory) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    cfg = config()
+    dp = MemoryDataplane()
+    e1 = engine_factory(cfg, dp, state_dir=state)
+    await e1.start()
+    new = RealKey("192.0.2.44", 80)
+    for cmd in (
+        Drain(SK, R[0]),
+        SetWeight(SK, R[1], 7),
+        RemoveReal(SK, R[2]),
+        AddReal(SK, new, weight=3),
+    ):
+        assert (await e1.call(cmd)).ok
+    want = {SK: {R[0]: 0, R[1]: 7, new: 3}}
+    assert await table(dp) == want
+    await e1.stop(release=False)
+
+    # a new engine on the same state dir and a fresh dataplane programs the same table
+    dp2 = MemoryDataplane()
+    e2 = engine_factory(cfg, dp2, state_dir=state)
+    await e2.start()
+    assert await table(dp2) == want
+    views = {r.key: r for r in e2.snapshot().services[0].real_servers}
+    assert views[R[0]].drain is not DrainState.NONE
+    assert views[R[1]].weight_override == 7 and views[new].runtime_added
+
+    # a reload (weights changed in the config) keeps the overrides on top
+    vs = cfg.virtual_servers[0]
+    cfg2 = replace(
+        cfg,
+        virtual_servers=(
+            replace(vs, real_servers=tuple(replace(r, weight=5) for r in vs.real_servers)),
+        ),
+    )
+    res = await e2.reload(cfg2)
+    assert res.ok, res
+    assert await table(dp2) == want  # every configured weight is overridden or removed
+    assert (await e2.call(SetWeight(SK, R[1], None))).ok
+    assert (await table(dp2))[SK][R[1]] == 5
+
+
+async def test_reload_broken_config_keeps_serving(tmp_path: Path, engine_factory) -> None:  # type: ignore[no-untyped-def]
+    from lvstui.config.dump import to_toml_dict
+
+    path = tmp_path / "config.toml"
+    cfg = replace(config(), path=str(path))
+    path.write_text(tomli_w.dumps(to_toml_dict(cfg)))
+    dp = MemoryDataplane()
+    e = engine_factory(cfg, dp)
+    events = e.subscribe()
+    await e.start()
+    before = await table(dp)
+    batches = len(dp.batches)
+
+    path.write_text("[[virtual_server]]\nip = 'not an address'\n")
+    res = await e.call(Reload())
+    assert not res.ok and "configuration rejected" in res.message
+    assert e.config is cfg and await table(dp) == before and len(dp.batches) == batches
+    got: list[Event] = []
+    while not any(isinstance(x, ConfigReloaded) for x in got):
+        got.append(await asyncio.wait_for(anext(events), 1))
+    assert any(isinstance(x, ConfigReloaded) and not x.ok for x in got)
+
+    # a good file: dry run prints the difference and applies nothing
+    vs = cfg.virtual_servers[0]
+    cfg2 = replace(
+        cfg, virtual_servers=(replace(vs, lb_algo="rr", real_servers=vs.real_servers[:2]),)
+    )
+    path.write_text(tomli_w.dumps(to_toml_dict(cfg2)))
+    res = await e.call(Reload(dry_run=True))
+    assert res.ok, res
+    assert res.detail.splitlines() == [
+        "~ TCP 198.51.100.9:80 lb_algo wrr → rr",
+        "- TCP 198.51.100.9:80 real 192.0.2.3:80",
+    ]
+    assert await table(dp) == before and len(dp.batches) == batches
+    # and the real reload applies only that difference
+    res = await e.call(Reload())
+    assert res.ok, res
+    new_ops = [op for b in dp.batches[batches:] for op in b]
+    assert [type(op).__name__ for op in new_ops] == ["EditService", "DelDest"]
+    events.close()
+
+
+async def test_reload_refuses_what_the_dataplane_cannot_do(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    e = engine_factory(config())
+    await e.start()
+    res = await e.reload(config(lb_algo="nonesuch"))
+    assert not res.ok and "no scheduler 'nonesuch'" in res.message
+    assert e.config.virtual_servers[0].lb_algo == "wrr"
+
+
+async def test_adopt_and_release_on_stop(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    foreign = ObservedService(ServiceKey.parse("TCP 203.0.113.1:22"), "rr")
+    dp = MemoryDataplane([foreign])
+    e = engine_factory(config(), dp)
+    await e.start()
+    assert set(await table(dp)) == {SK, foreign.key}
+    await e.stop()
+    assert set(await table(dp)) == {foreign.key}  # ours removed (keepalived), theirs kept
+    assert dp.closed
+
+
+async def test_stop_without_release_keeps_table(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    dp = MemoryDataplane()
+    e = engine_factory(config(), dp)
+    await e.start()
+    await e.stop(release=False)
+    assert set(await table(dp)) == {SK}
+
+
+class FakeVrrp:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.state = VrrpRunState.BACKUP
+        self.stopped: list[bool] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, graceful: bool = True) -> None:
+        self.stopped.append(graceful)
+
+    def views(self) -> tuple[VrrpView, ...]:
+        return (VrrpView("vi", "eth0", 51, self.state, 100, 100, 3, 0.1),)
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+
+async def test_sync_daemon_follows_vrrp_and_graceful_stop(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    cfg = replace(
+        config(), global_defs=GlobalDefs(lvs_sync_daemon=SyncDaemon("eth0", "vi", syncid=7))
+    )
+    dp = MemoryDataplane()
+    vr = FakeVrrp()
+    e = engine_factory(cfg, dp, vrrp=vr)
+    await e.start()
+    assert dp.sync == (SyncRole.BACKUP, "eth0", 7)
+    vr.state = VrrpRunState.MASTER
+    await vr.queue.put(VrrpChanged(1.0, "vi", VrrpRunState.BACKUP, VrrpRunState.MASTER, "x"))
+    await async_wait_until(lambda: dp.sync[0] is SyncRole.MASTER)
+    assert e.snapshot().vrrp[0].state is VrrpRunState.MASTER
+    await e.stop()
+    assert vr.stopped == [True]
+    assert dp.sync[0] is SyncRole.NONE
+
+
+async def test_local_client(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    e = engine_factory(config())
+    await e.start()
+    ro = LocalClient(e, read_only=True)
+    assert (await ro.snapshot()).read_only
+    with pytest.raises(PermissionDenied):
+        await ro.call(Drain(SK, R[0]))
+    rw = LocalClient(e, who="alice")
+    stream = rw.events()
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    assert (await rw.call(Drain(SK, R[0]))).ok
+    ev = await asyncio.wait_for(first, 1)
+    while not isinstance(ev, OperatorAction):
+        ev = await asyncio.wait_for(anext(stream), 1)
+    assert ev.who == "alice"
+    await stream.aclose()  # type: ignore[attr-defined]
+    await rw.close()
+    await ro.close()
+
+
+async def test_broken_state_file_refuses_start(tmp_path: Path) -> None:
+    (tmp_path / "overrides.toml").write_text("garbage = [")
+    e = Engine(config(), dataplane=MemoryDataplane(), state_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"overrides\.toml"):
+        await e.start()
