@@ -17,6 +17,9 @@ from lvstui.health.ping import checksum, echo_request, parse_reply, ping_check
 from tests.helpers import REPO, require_cmd, require_root
 
 
+HAS_V6 = socket.has_ipv6 and os.path.exists("/proc/net/if_inet6")
+
+
 def test_checksum_and_packets() -> None:
     # RFC 1071 example: the one's complement sum of these words is ddf2, so the sum is 220d
     assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
@@ -41,7 +44,7 @@ async def test_ping_loopback_v4() -> None:
 @pytest.mark.root
 async def test_ping_loopback_v6() -> None:
     require_root("a raw ICMPv6 socket")
-    if not socket.has_ipv6 or not os.path.exists("/proc/net/if_inet6"):
+    if not HAS_V6:
         pytest.skip("no IPv6 on this machine")
     r = await ping_check(CheckTarget("::1", 0), 1.0, mode="raw")
     assert r.ok, r.reason
