@@ -16,7 +16,6 @@ from lvstui.health.base import CheckTarget
 from lvstui.health.ping import checksum, echo_request, parse_reply, ping_check
 from tests.helpers import REPO, require_cmd, require_root
 
-
 HAS_V6 = socket.has_ipv6 and os.path.exists("/proc/net/if_inet6")
 
 
