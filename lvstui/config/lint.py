@@ -165,8 +165,10 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
                             out,
                             (*cpath, "url", k, "digest"),
                             "a digest fails on any page that changes (a clock, a counter)",
-                            f"fetch it twice with `lvstui genhash -s {rs.ip} -p {rs.port} "
-                            f"-u {url.path}`{' -S' if check.tls else ''} and compare",
+                            f"fetch it twice with `lvstui genhash -s "
+                            f"{check.common.connect_ip or rs.ip} -p "
+                            f"{check.common.connect_port or rs.port} -u {url.path}"
+                            f"{' -S' if check.tls else ''}` and compare",
                         )
         if per_second:
             n = config.lvstui.directors

@@ -838,6 +838,14 @@ def _virtual_server(t: _T) -> VirtualServer:
             lb_kind=st.choice("lb_kind", LbKind, None),
             inhibit_on_failure=st.flag("inhibit_on_failure", False),
         )
+        kind = sorry.lb_kind or lb_kind
+        if kind in (LbKind.DR, LbKind.TUN) and port and sorry.port != port:
+            st.err(
+                "port",
+                f"{kind.value} cannot change the port: the virtual server is on port {port}, "
+                f"the sorry server on {sorry.port}",
+                f'use port = {port}, or lb_kind = "NAT" (here or for the service)',
+            )
         st.finish()
     vs = VirtualServer(
         ip=ip,
