@@ -95,6 +95,7 @@ log = logging.getLogger("lvstui.engine")
 
 Pair = tuple[ServiceKey, RealKey]
 MAX_WEIGHT = 65535
+STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
 
 
 @dataclass(slots=True)
@@ -142,6 +143,8 @@ class Engine:
         )
         self.notifier.on_result = self._on_notify_result
         self.mailer = mailer
+        if mailer is not None and getattr(mailer, "on_result", None) is None:
+            mailer.on_result = self._on_notify_result
         self._health: dict[Pair, RealHealth] = {}
         self._quorum: dict[ServiceKey, bool] = {}
         self._plans: dict[ServiceKey, ServicePlan] = {}
@@ -213,7 +216,8 @@ class Engine:
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
         """Leave: VRRP priority-0 advert (graceful), remove our services (release, like
-        keepalived without `--dont-release-ipvs`), finish queued notifies, close."""
+        keepalived without `--dont-release-ipvs`), let queued notifies and mails finish
+        (bounded), close the dataplane."""
         if not self._started:
             return
         self._started = False
@@ -224,9 +228,6 @@ class Engine:
                 log.error("vrrp stop failed: %s", e)
         if self._monitor is not None:
             self._monitor.stop()
-        if self._sup is not None:
-            await self._sup.stop()
-            self._sup = None
         if release:
             async with self._lock:
                 try:
@@ -237,16 +238,23 @@ class Engine:
                 except LvstuiError as e:
                     log.error("removing services on stop failed: %s", e)
             for vs in self._config.virtual_servers:
-                if vs.omega and vs.quorum_down and self._quorum.get(service_key_of(vs), False):
-                    self.notifier.submit(f"quorum_down {service_key_of(vs)}", vs.quorum_down)
+                key = service_key_of(vs)
+                # keepalived's omega: the quorum_down of a service that was up runs on stop
+                if vs.omega and vs.quorum_down and self._quorum.get(key, False):
+                    self.notifier.submit(f"quorum_down {key}", vs.quorum_down)
         if self._sync_role is not SyncRole.NONE:
             with contextlib.suppress(LvstuiError):
                 await self._dp.set_sync_role(SyncRole.NONE)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.notifier.run_pending()
+            self._sync_role = SyncRole.NONE
+        # the workers still run: let them finish what is queued, within bounds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.notifier.join(), self.notifier.timeout + 1.0)
         if self.mailer is not None and hasattr(self.mailer, "flush"):
-            with contextlib.suppress(Exception):
-                await self.mailer.flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.mailer.flush(), STOP_MAIL_WAIT)
+        if self._sup is not None:
+            await self._sup.stop()
+            self._sup = None
         await self._dp.close()
         self._bus.close()
 
