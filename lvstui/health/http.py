@@ -205,6 +205,7 @@ async def fetch(
         "User-Agent": user_agent,
         # the digest is of the body as the server stores it: no compression
         "Accept-Encoding": "identity",
+        "Connection": "close",  # one request per connection, like keepalived
     }
     extensions: dict[str, object] = {}
     if tls:
