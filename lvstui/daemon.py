@@ -1,3 +1,383 @@
-"""Headless run: signals (SIGHUP reload, SIGTERM graceful), sd_notify."""
+"""Headless run: the engine, the control socket, signals and systemd's notify protocol.
+
+    lvstui --daemon [-f FILE] [--socket PATH] [--state-dir DIR] [--dataplane KIND]
+
+- Foreground, logs to stderr. When stderr is connected to the journal (systemd sets
+  JOURNAL_STREAM), each line starts with a syslog priority prefix (``<6>`` info, ``<4>``
+  warning, ``<3>`` error) and carries no timestamp (journald adds one); otherwise lines
+  read ``2026-01-01T10:00:00Z INFO lvstui.engine: message``.
+- sd_notify: READY=1 once the engine runs and the control socket listens, RELOADING=1 /
+  READY=1 around a reload, STOPPING=1 when asked to stop (when NOTIFY_SOCKET is set).
+- SIGHUP reloads the configuration file (a broken file is rejected and the running
+  configuration keeps serving); SIGTERM / SIGINT stop gracefully: VRRP masters send a
+  priority-0 advert, then the services lvstui created are removed (keepalived's behaviour
+  without --dont-release-ipvs); exit code 0.
+- Refuses to start when another daemon already answers on the control socket (two engines
+  would fight over the VIPs and the table); removes a stale socket file left by a crash.
+
+This module never imports the console (textual, rich, plotext): a test checks it.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from lvstui.config.schema import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    DataplaneKind,
+)
+from lvstui.errors import ConfigError, ControlError, LvstuiError
+
+if TYPE_CHECKING:
+    from lvstui.control.server import ControlServer
+    from lvstui.dataplane.base import Dataplane
+    from lvstui.engine.engine import Engine
+
+__all__ = [
+    "EngineParts",
+    "SdNotify",
+    "build_engine",
+    "load",
+    "probe_socket",
+    "run_daemon",
+    "serve_control",
+    "setup_logging",
+]
+
+log = logging.getLogger("lvstui.daemon")
+
+
+# --- logging -----------------------------------------------------------------------------------
+
+_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<6>lvstui.engine: message``: the journal reads the priority, adds the time."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prio = _PRIORITY.get(record.levelno, 6)
+        text = f"{record.name}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        # Every line of a multi-line message keeps the priority (journald splits on \n).
+        return "\n".join(f"<{prio}>{line}" for line in text.splitlines())
+
+
+class _PlainFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.converter = time.gmtime  # UTC, as the Z says
+
+
+def setup_logging(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
+    """Log to stderr, journald-style when JOURNAL_STREAM says stderr is the journal."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        _JournalFormatter() if os.environ.get("JOURNAL_STREAM") else _PlainFormatter()
+    )
+    root = logging.getLogger("lvstui")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    return handler
+
+
+# --- systemd notify ------------------------------------------------------------------------------
+
+
+class SdNotify:
+    """systemd's notify protocol: one datagram to $NOTIFY_SOCKET. No-op when unset."""
+
+    def __init__(self, address: str | None = None) -> None:
+        addr = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+        # "@name" is the abstract namespace: a leading NUL byte on the wire.
+        self.address = "\0" + addr[1:] if addr.startswith("@") else addr
+
+    def __call__(self, *fields: str) -> None:
+        if not self.address:
+            return
+        data = "\n".join(fields).encode()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.connect(self.address)
+                s.sendall(data)
+        except OSError as exc:
+            log.warning("sd_notify to %r failed: %s", self.address, exc)
+
+
+# --- configuration, probe ------------------------------------------------------------------------
+
+
+def load(path: str | None) -> Config:
+    """Load the config file; a missing default file says how to get started."""
+    from lvstui.config.load import load_config
+
+    target = path or DEFAULT_CONFIG_PATH
+    if not Path(target).exists():
+        raise ConfigError(
+            "no such configuration file",
+            file=target,
+            hint="pass -f FILE, or try `lvstui demo` for a ready-made demo on loopback",
+        )
+    cfg: Config = load_config(target)
+    return cfg
+
+
+def probe_socket(path: str | Path, timeout: float = 1.0) -> bool:
+    """True when something accepts connections on this Unix socket (a running daemon)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+# --- assembling an engine ------------------------------------------------------------------------
+
+
+@dataclass
+class EngineParts:
+    engine: Engine
+    dataplane: Dataplane
+    reason: str
+
+
+def make_dataplane(config: Config, kind: str | None, *, memory: bool = False) -> tuple[Any, str]:
+    """The dataplane to run on, and why: `memory` for --dry-run, else selection."""
+    from lvstui.dataplane.memory import MemoryDataplane
+
+    if memory:
+        reason = "--dry-run: nothing is programmed"
+        return MemoryDataplane(reason=reason), reason
+    want = DataplaneKind(kind) if kind else config.lvstui.dataplane
+    try:
+        select = importlib.import_module("lvstui.dataplane.select")
+    except ModuleNotFoundError as exc:
+        if exc.name != "lvstui.dataplane.select":
+            raise
+        reason = "this build has no dataplane selection: nothing is forwarded"
+        log.warning("dataplane: %s", reason)
+        return MemoryDataplane(reason=reason), reason
+    dp, reason = select.select_dataplane(want)
+    return dp, str(reason)
+
+
+def build_engine(
+    config: Config,
+    *,
+    dataplane: str | None = None,
+    state_dir: str | Path | None = None,
+    memory: bool = False,
+    health: bool = True,
+    vrrp: bool = True,
+) -> EngineParts:
+    """Wire an Engine with its real edges: dataplane, health monitor, VRRP, scripts."""
+    from lvstui.clock import SystemClock
+    from lvstui.engine.engine import Engine
+    from lvstui.notify.scripts import ScriptRunner
+
+    clock = SystemClock()
+    dp, reason = make_dataplane(config, dataplane, memory=memory)
+    runner = ScriptRunner(timeout=config.lvstui.notify_timeout, wall=clock.wall)
+    monitor: Any = None
+    if health:
+        from lvstui.health.scheduler import HealthMonitor
+
+        monitor = HealthMonitor(clock, concurrency=config.lvstui.check_concurrency)
+    group: Any = None
+    if vrrp and config.vrrp_instances:
+        from lvstui.vrrp.addresses import PyrouteAddresses
+        from lvstui.vrrp.garp import RawAnnouncer
+        from lvstui.vrrp.node import VrrpGroup, raw_transport_factory
+        from lvstui.vrrp.track import PyrouteLinks
+
+        group = VrrpGroup(
+            config,
+            clock,
+            raw_transport_factory,
+            PyrouteAddresses(),
+            announcer=RawAnnouncer(),
+            links=PyrouteLinks(),
+            runner=runner,
+        )
+    mailer: Any = None
+    if config.global_defs.smtp_server and config.global_defs.notification_email:
+        from lvstui.notify.mail import Mailer
+
+        mailer = Mailer.from_config(config.global_defs, clock=clock)
+    engine = Engine(
+        config,
+        dataplane=dp,
+        clock=clock,
+        health=monitor,
+        vrrp=group,
+        state_dir=state_dir,
+        notifier=runner,
+        mailer=mailer,
+        dataplane_reason=reason,
+    )
+    return EngineParts(engine, dp, reason)
+
+
+async def serve_control(
+    engine: Engine, config: Config, path: str | Path, state_dir: str | Path | None
+) -> ControlServer:
+    """Bind the control socket for this engine (refusing if a daemon already answers)."""
+    from lvstui.control.local import LocalClient
+    from lvstui.control.server import ControlServer, Peer
+
+    if probe_socket(path):
+        raise ControlError(
+            f"another lvstui already answers on {path}",
+            hint="two engines would fight over the VIPs: stop it, attach to it "
+            "(`lvstui attach`), or give this one its own --socket and --state-dir",
+        )
+
+    def factory(peer: Peer, read_only: bool) -> LocalClient:
+        return LocalClient(engine, read_only=read_only, who=peer.who)
+
+    server = ControlServer(
+        path,
+        factory,
+        group=config.lvstui.control_group,
+        read_only_others=config.lvstui.control_read_only_others,
+        audit_path=Path(state_dir) / "audit.log" if state_dir is not None else None,
+    )
+    await server.start()
+    return server
+
+
+def prepare_state_dir(path: str | Path) -> Path:
+    p = Path(path)
+    try:
+        p.mkdir(mode=0o750, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the state directory: {exc.strerror}",
+            file=str(p),
+            hint="pass --state-dir DIR (a directory this user may write)",
+        ) from None
+    return p
+
+
+# --- the daemon ----------------------------------------------------------------------------------
+
+
+async def _daemon(
+    config: Config,
+    *,
+    socket_path: str,
+    state_dir: str,
+    dataplane: str | None,
+    notify: SdNotify,
+) -> int:
+    loop = asyncio.get_running_loop()
+    if probe_socket(socket_path):
+        raise ControlError(
+            f"another lvstui daemon already answers on {socket_path}",
+            hint="two engines would fight over the VIPs: stop it first, or give this one "
+            "its own --socket and --state-dir",
+        )
+    prepare_state_dir(state_dir)
+    parts = build_engine(config, dataplane=dataplane, state_dir=state_dir)
+    engine = parts.engine
+    log.info("dataplane: %s (%s)", engine.dataplane.capabilities.name, parts.reason)
+    stop = asyncio.Event()
+    reload_requests: asyncio.Queue[None] = asyncio.Queue()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_requests.put_nowait, None)
+    server: ControlServer | None = None
+    try:
+        server = await serve_control(engine, config, socket_path, state_dir)
+        await engine.start()
+        notify(
+            "READY=1",
+            f"STATUS=serving {len(config.virtual_servers)} virtual server(s) on the "
+            f"{engine.dataplane.capabilities.name} dataplane; control socket {socket_path}",
+            f"MAINPID={os.getpid()}",
+        )
+        log.info("ready: control socket %s, state %s", socket_path, state_dir)
+
+        async def reloader() -> None:
+            while True:
+                await reload_requests.get()
+                notify(
+                    "RELOADING=1",
+                    f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}",
+                )
+                log.info("SIGHUP: reloading %s", config.path)
+                result = await engine.call(_reload_command(), who="SIGHUP")
+                level = logging.INFO if result.ok else logging.ERROR
+                log.log(level, "reload: %s", result.message)
+                notify("READY=1", f"STATUS=reload: {result.message}")
+
+        reload_task = asyncio.create_task(reloader())
+        try:
+            await stop.wait()
+        finally:
+            reload_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reload_task
+        notify("STOPPING=1")
+        log.info("stopping (graceful)")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.close()
+        await engine.stop(graceful=True)
+    log.info("stopped")
+    return 0
+
+
+def _reload_command() -> Any:
+    from lvstui.model import Reload
+
+    return Reload(dry_run=False)
+
+
+def run_daemon(
+    config_path: str | None,
+    *,
+    socket_path: str | None = None,
+    state_dir: str | None = None,
+    dataplane: str | None = None,
+) -> int:
+    """`lvstui --daemon`: run until SIGTERM/SIGINT. Returns the exit code."""
+    setup_logging()
+    notify = SdNotify()
+    try:
+        config = load(config_path)
+        sock = socket_path or config.lvstui.control_socket
+        state = state_dir or config.lvstui.state_dir
+        return asyncio.run(
+            _daemon(config, socket_path=sock, state_dir=state, dataplane=dataplane, notify=notify)
+        )
+    except LvstuiError as exc:
+        log.error("%s: %s", exc.title, exc)
+        notify(f"STATUS=failed: {exc.message}", "ERRNO=1")
+        return 1

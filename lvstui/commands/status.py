@@ -1,0 +1,204 @@
+"""`lvstui status`: VRRP instances, quorum per service, health and checker last-run ages.
+
+lvstui status [--json] [--socket PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
+from lvstui.control.client import SocketClient
+from lvstui.model import CheckView, RealServerView, ServiceView, Snapshot, VrrpView
+
+__all__ = ["add_arguments", "render_status", "run", "status_json"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="JSON instead of text")
+    add_socket_argument(parser)
+
+
+def age(then: float | None, now: float) -> str:
+    """`4.2s`, `3m05s`, `2h10m`; `never` for None."""
+    if then is None:
+        return "never"
+    d = max(0.0, now - then)
+    if d < 60:
+        return f"{d:.1f}s"
+    if d < 3600:
+        return f"{int(d // 60)}m{int(d % 60):02d}s"
+    return f"{int(d // 3600)}h{int(d % 3600 // 60):02d}m"
+
+
+def _vrrp_line(v: VrrpView, now: float) -> str:
+    vips = ",".join(v.vips) or "-"
+    master = v.master_addr or ("self" if v.state.value == "MASTER" else "-")
+    since = age(v.last_transition, now)
+    prio = f"{v.priority}" + (f"/{v.base_priority}" if v.priority != v.base_priority else "")
+    line = (
+        f"  {v.name:<16} {v.state.value:<7} prio {prio:<8} vrid {v.vrid:<3} "
+        f"{v.interface:<10} v{v.version} master {master:<15} since {since}  vips {vips}"
+    )
+    if v.sync_group:
+        line += f"  sync {v.sync_group}"
+    if v.reason:
+        line += f"  ({v.reason})"
+    return line
+
+
+def _check_line(c: CheckView, now: float) -> str:
+    result = "ok" if c.last_ok else ("FAILED" if c.last_ok is False else "-")
+    latency = f" {c.last_latency * 1000:.0f}ms" if c.last_latency is not None else ""
+    reason = f": {c.last_reason}" if c.last_reason and not c.last_ok else ""
+    return (
+        f"      {c.kind:<10} {c.target:<32} last run {age(c.last_run, now)} ago "
+        f"{result}{latency}{reason}  (every {c.period:g}s, {c.failures}/{c.runs} failed)"
+    )
+
+
+def _real_line(r: RealServerView) -> str:
+    tags = []
+    if r.is_sorry:
+        tags.append("sorry server")
+    if r.drain.value != "none":
+        tags.append(f"drain {r.drain.value}")
+    if r.weight_override is not None:
+        tags.append(f"weight override {r.weight_override}")
+    if r.runtime_added:
+        tags.append("added at run time")
+    if not r.in_table:
+        tags.append("not in table")
+    extra = f"  [{', '.join(tags)}]" if tags else ""
+    return (
+        f"    {r.key!s:<24} {r.health.value:<7} weight {r.weight}/{r.weight_config} "
+        f"{r.fwd.value:<3} active {r.active_conns} inactive {r.inact_conns}{extra}"
+    )
+
+
+def _service_lines(s: ServiceView, now: float) -> list[str]:
+    state = "UP" if s.quorum_up else "DOWN"
+    hyst = f" hysteresis {s.hysteresis}" if s.hysteresis else ""
+    sorry = ""
+    if s.sorry_server is not None:
+        sorry = f"; sorry server {s.sorry_server} {'ACTIVE' if s.sorry_active else 'idle'}"
+    name = f" ({s.name})" if s.name else ""
+    out = [
+        f"  {s.key}{name} {s.scheduler} {s.lb_kind.value}: quorum {state} "
+        f"(live weight {s.live_weight}, quorum {s.quorum}{hyst}){sorry}"
+    ]
+    for r in s.real_servers:
+        out.append(_real_line(r))
+        out.extend(_check_line(c, now) for c in r.checks)
+    return out
+
+
+def render_status(snap: Snapshot, now: float | None = None) -> str:
+    now = snap.time if now is None else now
+    head = f"dataplane {snap.dataplane or '?'}"
+    if snap.dataplane_reason:
+        head += f" ({snap.dataplane_reason})"
+    if snap.router_id:
+        head = f"router_id {snap.router_id}, " + head
+    if snap.config_path:
+        head += f", config {snap.config_path}"
+    lines = [head, "VRRP:"]
+    lines += [_vrrp_line(v, now) for v in snap.vrrp] or ["  (no vrrp_instance)"]
+    lines.append("Virtual servers:")
+    for s in snap.services:
+        lines += _service_lines(s, now)
+    if not snap.services:
+        lines.append("  (no virtual server)")
+    return "\n".join(lines) + "\n"
+
+
+def _ago(then: float | None, now: float) -> float | None:
+    return None if then is None else round(max(0.0, now - then), 3)
+
+
+def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
+    now = snap.time if now is None else now
+    return {
+        "time": snap.time,
+        "router_id": snap.router_id,
+        "config": snap.config_path,
+        "dataplane": snap.dataplane,
+        "dataplane_reason": snap.dataplane_reason,
+        "vrrp": [
+            {
+                "name": v.name,
+                "state": v.state.value,
+                "interface": v.interface,
+                "vrid": v.vrid,
+                "priority": v.priority,
+                "base_priority": v.base_priority,
+                "version": v.version,
+                "vips": list(v.vips),
+                "sync_group": v.sync_group,
+                "master": v.master_addr,
+                "since_seconds": _ago(v.last_transition, now),
+                "reason": v.reason,
+            }
+            for v in snap.vrrp
+        ],
+        "services": [
+            {
+                "service": str(s.key),
+                "name": s.name,
+                "scheduler": s.scheduler,
+                "quorum": s.quorum,
+                "hysteresis": s.hysteresis,
+                "live_weight": s.live_weight,
+                "quorum_up": s.quorum_up,
+                "sorry_server": str(s.sorry_server) if s.sorry_server else None,
+                "sorry_active": s.sorry_active,
+                "real_servers": [
+                    {
+                        "real": str(r.key),
+                        "health": r.health.value,
+                        "weight": r.weight,
+                        "weight_config": r.weight_config,
+                        "drain": r.drain.value,
+                        "is_sorry": r.is_sorry,
+                        "in_table": r.in_table,
+                        "active_conns": r.active_conns,
+                        "inact_conns": r.inact_conns,
+                        "checks": [
+                            {
+                                "kind": c.kind,
+                                "target": c.target,
+                                "health": c.health.value,
+                                "last_run_age": _ago(c.last_run, now),
+                                "last_ok": c.last_ok,
+                                "last_reason": c.last_reason,
+                                "last_latency": c.last_latency,
+                                "period": c.period,
+                                "runs": c.runs,
+                                "failures": c.failures,
+                            }
+                            for c in r.checks
+                        ],
+                    }
+                    for r in s.real_servers
+                ],
+            }
+            for s in snap.services
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    async def body(client: SocketClient) -> int:
+        snap = await client.snapshot()
+        now = time.time()
+        if args.json:
+            sys.stdout.write(json.dumps(status_json(snap, now), indent=2) + "\n")
+        else:
+            sys.stdout.write(render_status(snap, now))
+        return EXIT_OK
+
+    return with_client(args, body)
