@@ -1,3 +1,220 @@
-"""Prometheus exposition of the engine's state."""
+"""Prometheus exposition of the engine's state (`[lvstui] metrics_listen`, off by default).
+
+    [lvstui]
+    metrics_listen = "127.0.0.1:9336"
+
+Everything is read at scrape time from the engine's last published snapshot (refreshed once
+a second and after every change), so a scrape never touches the dataplane nor waits for the
+event loop. The HTTP server is prometheus-client's own, in its own thread.
+
+Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`):
+
+- IPVS / userspace counters per service and real server: `lvstui_service_connections_total`,
+  `lvstui_service_packets_total{direction}`, `lvstui_service_bytes_total{direction}`,
+  `lvstui_service_connections_per_second`, and the `lvstui_real_*` equivalents, plus
+  `lvstui_real_active_connections`, `lvstui_real_inactive_connections`;
+- `lvstui_real_up` (health: 1 up or unknown-and-serving, 0 down), `lvstui_real_weight`
+  (what the dataplane has), `lvstui_real_weight_config`, `lvstui_real_draining`;
+- `lvstui_check_up`, `lvstui_check_latency_seconds`, `lvstui_check_last_run_timestamp_seconds`,
+  `lvstui_check_runs_total`, `lvstui_check_failures_total` (labels `check`, `target`);
+- `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
+  `lvstui_service_sorry_active`;
+- `lvstui_vrrp_state{instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
+- `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
+  `lvstui_dataplane_errors_total`.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from lvstui.errors import ConfigError
+from lvstui.model import DrainState, Health, Snapshot, VrrpRunState
+
+__all__ = ["EngineCollector", "MetricsServer", "parse_listen", "start_metrics"]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`127.0.0.1:9336`, `[::1]:9336`, `:9336` (all addresses) → (host, port)."""
+    t = text.strip()
+    try:
+        if t.startswith("["):
+            host, _, rest = t[1:].partition("]")
+            port = int(rest.removeprefix(":"))
+        else:
+            host, _, port_s = t.rpartition(":")
+            port = int(port_s)
+        if not 0 <= port <= 65535:
+            raise ValueError(port)
+    except ValueError:
+        raise ConfigError(
+            f"metrics_listen {text!r} is not HOST:PORT", key="lvstui.metrics_listen"
+        ) from None
+    return host or "0.0.0.0", port
+
+
+class EngineCollector(Collector):
+    """Turns snapshots (and notifier / mailer counters) into metric families."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        counters: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._counters = counters or (lambda: {})
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._snapshot()
+        S, R = ["service"], ["service", "real"]
+        svc_conns = CounterMetricFamily(
+            "lvstui_service_connections", "Connections scheduled to the service", labels=S
+        )
+        svc_pkts = CounterMetricFamily(
+            "lvstui_service_packets", "Packets through the service", labels=[*S, "direction"]
+        )
+        svc_bytes = CounterMetricFamily(
+            "lvstui_service_bytes", "Bytes through the service", labels=[*S, "direction"]
+        )
+        svc_cps = GaugeMetricFamily(
+            "lvstui_service_connections_per_second", "New connections per second", labels=S
+        )
+        q_up = GaugeMetricFamily("lvstui_service_quorum_up", "1 while the quorum is met", labels=S)
+        live = GaugeMetricFamily(
+            "lvstui_service_live_weight", "Sum of the weights of live servers", labels=S
+        )
+        quorum = GaugeMetricFamily("lvstui_service_quorum", "Configured quorum", labels=S)
+        sorry = GaugeMetricFamily(
+            "lvstui_service_sorry_active", "1 while the sorry server serves", labels=S
+        )
+        r_conns = CounterMetricFamily(
+            "lvstui_real_connections", "Connections scheduled to the real server", labels=R
+        )
+        r_pkts = CounterMetricFamily(
+            "lvstui_real_packets", "Packets to/from the real server", labels=[*R, "direction"]
+        )
+        r_bytes = CounterMetricFamily(
+            "lvstui_real_bytes", "Bytes to/from the real server", labels=[*R, "direction"]
+        )
+        r_active = GaugeMetricFamily("lvstui_real_active_connections", "ActiveConn", labels=R)
+        r_inact = GaugeMetricFamily("lvstui_real_inactive_connections", "InActConn", labels=R)
+        r_up = GaugeMetricFamily("lvstui_real_up", "1 unless health checks say down", labels=R)
+        r_w = GaugeMetricFamily("lvstui_real_weight", "Weight in the dataplane", labels=R)
+        r_wc = GaugeMetricFamily("lvstui_real_weight_config", "Configured weight", labels=R)
+        r_drain = GaugeMetricFamily(
+            "lvstui_real_draining", "1 while drained by an operator", labels=R
+        )
+        C = [*R, "check", "target"]
+        c_up = GaugeMetricFamily("lvstui_check_up", "1 when the last verdict is up", labels=C)
+        c_lat = GaugeMetricFamily(
+            "lvstui_check_latency_seconds", "Duration of the last check run", labels=C
+        )
+        c_last = GaugeMetricFamily(
+            "lvstui_check_last_run_timestamp_seconds", "Wall time of the last run", labels=C
+        )
+        c_runs = CounterMetricFamily("lvstui_check_runs", "Check runs", labels=C)
+        c_fail = CounterMetricFamily("lvstui_check_failures", "Failed check runs", labels=C)
+
+        for svc in snap.services:
+            s = [str(svc.key)]
+            st = svc.stats
+            svc_conns.add_metric(s, st.conns)
+            svc_pkts.add_metric([*s, "in"], st.inpkts)
+            svc_pkts.add_metric([*s, "out"], st.outpkts)
+            svc_bytes.add_metric([*s, "in"], st.inbytes)
+            svc_bytes.add_metric([*s, "out"], st.outbytes)
+            svc_cps.add_metric(s, st.cps)
+            q_up.add_metric(s, 1 if svc.quorum_up else 0)
+            live.add_metric(s, svc.live_weight)
+            quorum.add_metric(s, svc.quorum)
+            sorry.add_metric(s, 1 if svc.sorry_active else 0)
+            for r in svc.real_servers:
+                rl = [*s, str(r.key)]
+                rs = r.stats
+                r_conns.add_metric(rl, rs.conns)
+                r_pkts.add_metric([*rl, "in"], rs.inpkts)
+                r_pkts.add_metric([*rl, "out"], rs.outpkts)
+                r_bytes.add_metric([*rl, "in"], rs.inbytes)
+                r_bytes.add_metric([*rl, "out"], rs.outbytes)
+                r_active.add_metric(rl, r.active_conns)
+                r_inact.add_metric(rl, r.inact_conns)
+                r_up.add_metric(rl, 0 if r.health is Health.DOWN else 1)
+                r_w.add_metric(rl, r.weight)
+                r_wc.add_metric(rl, r.weight_config)
+                r_drain.add_metric(rl, 0 if r.drain is DrainState.NONE else 1)
+                for c in r.checks:
+                    cl = [*rl, c.kind, c.target]
+                    c_up.add_metric(cl, 0 if c.health is Health.DOWN else 1)
+                    if c.last_latency is not None:
+                        c_lat.add_metric(cl, c.last_latency)
+                    if c.last_run is not None:
+                        c_last.add_metric(cl, c.last_run)
+                    c_runs.add_metric(cl, c.runs)
+                    c_fail.add_metric(cl, c.failures)
+        yield from (svc_conns, svc_pkts, svc_bytes, svc_cps, q_up, live, quorum, sorry)
+        yield from (r_conns, r_pkts, r_bytes, r_active, r_inact, r_up, r_w, r_wc, r_drain)
+        yield from (c_up, c_lat, c_last, c_runs, c_fail)
+
+        v_state = GaugeMetricFamily(
+            "lvstui_vrrp_state", "1 for the instance's current state", labels=["instance", "state"]
+        )
+        v_prio = GaugeMetricFamily(
+            "lvstui_vrrp_priority", "Effective VRRP priority", labels=["instance"]
+        )
+        for v in snap.vrrp:
+            for state in VrrpRunState:
+                v_state.add_metric([v.name, state.value], 1 if v.state is state else 0)
+            v_prio.add_metric([v.name], v.priority)
+        yield from (v_state, v_prio)
+
+        counters = self._counters()
+        notify = CounterMetricFamily(
+            "lvstui_notify", "Notify / quorum scripts run", labels=["result"]
+        )
+        notify.add_metric(["ok"], counters.get("notify_ok", 0))
+        notify.add_metric(["failed"], counters.get("notify_failed", 0))
+        mail = CounterMetricFamily("lvstui_mail", "Alert mails", labels=["result"])
+        mail.add_metric(["sent"], counters.get("mail_sent", 0))
+        mail.add_metric(["failed"], counters.get("mail_failed", 0))
+        dp_err = CounterMetricFamily("lvstui_dataplane_errors", "Dataplane operations refused")
+        dp_err.add_metric([], counters.get("dataplane_errors", 0))
+        yield from (notify, mail, dp_err)
+
+
+class MetricsServer:
+    """prometheus-client's HTTP server on its own registry; `close()` stops it."""
+
+    def __init__(self, server: Any, thread: threading.Thread, registry: CollectorRegistry):
+        self._server = server
+        self._thread = thread
+        self.registry = registry
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_metrics(listen: str, collector: EngineCollector) -> MetricsServer:
+    """Serve `collector` on `listen` (HOST:PORT; port 0 picks a free one)."""
+    host, port = parse_listen(listen)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot listen on {listen}: {e.strerror or e}", key="lvstui.metrics_listen"
+        ) from e
+    return MetricsServer(server, thread, registry)

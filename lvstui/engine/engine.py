@@ -124,6 +124,7 @@ class Engine:
         history: int = 300,
         config_loader: Callable[[str], Config] | None = None,
         dataplane_reason: str = "",
+        metrics: bool = True,
     ) -> None:
         self._config = config
         self._dp = dataplane
@@ -160,6 +161,9 @@ class Engine:
         self._vrrp_states: dict[str, VrrpRunState] = {}
         self.apply_errors = 0
         self.last_apply_error = ""
+        self._metrics_enabled = metrics
+        self._metrics: Any = None
+        self._published: Snapshot | None = None
 
     # --- public API ----------------------------------------------------------------------
 
@@ -212,6 +216,16 @@ class Engine:
         sup.start()
         self._sup = sup
         self._started = True
+        self._publish_snapshot()
+        listen = self._config.lvstui.metrics_listen
+        if listen and self._metrics_enabled:
+            from lvstui.metrics import EngineCollector, start_metrics
+
+            self._metrics = start_metrics(
+                listen, EngineCollector(self.published_snapshot, self.counters)
+            )
+            host, port = self._metrics.address
+            self._log("info", f"metrics on http://{host}:{port}/metrics")
         self._log("info", f"engine started on the {self._dp.capabilities.name} dataplane")
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
@@ -255,6 +269,9 @@ class Engine:
         if self._sup is not None:
             await self._sup.stop()
             self._sup = None
+        if self._metrics is not None:
+            await asyncio.to_thread(self._metrics.close)
+            self._metrics = None
         await self._dp.close()
         self._bus.close()
 
@@ -271,6 +288,27 @@ class Engine:
             services=tuple(self._service_view(p) for p in self._plans.values()),
             vrrp=self._vrrp_views(),
         )
+
+    def published_snapshot(self) -> Snapshot:
+        """The last snapshot published (once a second and after every change); safe to
+        read from another thread (metrics)."""
+        snap = self._published
+        return snap if snap is not None else self.snapshot()
+
+    def _publish_snapshot(self) -> None:
+        self._published = self.snapshot()
+
+    def counters(self) -> dict[str, int]:
+        """Counters for metrics: scripts, mails, dataplane errors."""
+        out = {
+            "notify_ok": self.notifier.ok,
+            "notify_failed": self.notifier.failed,
+            "dataplane_errors": self.apply_errors,
+        }
+        if self.mailer is not None:
+            out["mail_sent"] = int(getattr(self.mailer, "sent", 0))
+            out["mail_failed"] = int(getattr(self.mailer, "failed", 0))
+        return out
 
     def subscribe(self, maxsize: int | None = None) -> Subscription:
         """Events from now on; iterate with `async for`; `close()` to stop."""
@@ -528,6 +566,7 @@ class Engine:
         self._owned |= {sk for sk, _ in self._overrides.pairs()}
 
         self._after_sync(old_plans, plans, quorum_events, initial)
+        self._publish_snapshot()
 
     def _after_sync(
         self,
@@ -620,6 +659,7 @@ class Engine:
             self._observed = {s.key: s for s in observed}
             self._history.sample(observed, self._clock.now())
             await self._follow_drains()
+            self._publish_snapshot()
 
     async def _follow_drains(self) -> None:
         now = self._clock.now()

@@ -1,0 +1,79 @@
+"""The Prometheus endpoint, scraped over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lvstui.dataplane.memory import MemoryDataplane
+from lvstui.engine.engine import Engine
+from lvstui.errors import ConfigError
+from lvstui.metrics import parse_listen
+from lvstui.model import Drain, Health, Stats
+from tests.engine.builders import SK, R, config
+from tests.helpers import async_wait_until
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return (name, frozenset(labels.items()))
+
+
+async def test_scrape_metrics() -> None:
+    base = config(quorum_down=f"{sys.executable} -c pass")
+    cfg = replace(base, lvstui=replace(base.lvstui, metrics_listen="127.0.0.1:0"))
+    dp = MemoryDataplane()
+    e = Engine(cfg, dataplane=dp)
+    await e.start()
+    try:
+        host, port = e._metrics.address
+        url = f"http://{host}:{port}/metrics"
+        dp.set_counters(SK, stats=Stats(conns=42, inbytes=1000, cps=3))
+        dp.set_counters(SK, R[0], active=5, inactive=2)
+        await e.tick()
+        assert (await e.call(Drain(SK, R[1]))).ok
+        e.set_health(SK, R[2], Health.DOWN)
+        await async_wait_until(lambda: e.published_snapshot().services[0].live_weight == 2)
+        async with httpx.AsyncClient() as client:
+            resp = await client.get(url)
+        assert resp.status_code == 200
+        m = samples(resp.text)
+        svc, r0, r1, r2 = str(SK), str(R[0]), str(R[1]), str(R[2])
+        assert m[key("lvstui_service_connections_total", service=svc)] == 42
+        assert m[key("lvstui_service_bytes_total", service=svc, direction="in")] == 1000
+        assert m[key("lvstui_service_connections_per_second", service=svc)] == 3
+        assert m[key("lvstui_real_active_connections", service=svc, real=r0)] == 5
+        assert m[key("lvstui_real_inactive_connections", service=svc, real=r0)] == 2
+        assert m[key("lvstui_real_weight", service=svc, real=r0)] == 2
+        assert m[key("lvstui_real_weight", service=svc, real=r1)] == 0
+        assert m[key("lvstui_real_draining", service=svc, real=r1)] == 1
+        assert m[key("lvstui_real_up", service=svc, real=r2)] == 0
+        assert m[key("lvstui_service_live_weight", service=svc)] == 2
+        assert m[key("lvstui_service_quorum_up", service=svc)] == 1
+        assert m[key("lvstui_notify_total", result="ok")] == 0
+    finally:
+        await e.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("127.0.0.1:9336", ("127.0.0.1", 9336)), ("[::1]:9", ("::1", 9)), (":80", ("0.0.0.0", 80))],
+)
+def test_parse_listen(text: str, want: tuple[str, int]) -> None:
+    assert parse_listen(text) == want
+
+
+def test_parse_listen_error() -> None:
+    with pytest.raises(ConfigError, match="metrics_listen"):
+        parse_listen("nope")
