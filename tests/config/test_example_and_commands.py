@@ -83,7 +83,7 @@ def test_example_comments_every_key() -> None:
         s = line.strip()
         if not s or s.startswith("#") or s.startswith("[") or "=" not in s.split("#")[0]:
             continue
-        prev = lines[n - 2].strip() if n > 1 else ""
+        prev = lines[n - 2] if n > 1 else ""  # a comment block at column 0 above it
         if "#" not in line and not prev.startswith("#") and not _same_as_above(lines, n):
             missing.append((n, line))
     assert not missing, missing
