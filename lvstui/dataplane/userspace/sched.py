@@ -32,7 +32,7 @@ import random as _random
 import socket
 from collections.abc import Callable
 from math import gcd
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "SCHEDULERS",
@@ -78,8 +78,8 @@ class RealServer:
     ) -> None:
         self.addr = addr
         self.port = port
-        self.key: object = None  # the forwarder stores its RealKey here
-        self.fwd: object = None
+        self.key: Any = None  # the forwarder stores its RealKey here
+        self.fwd: Any = None  # and its LbKind
         self.family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.fold = addr_fold(addr)
         self.weight = weight
