@@ -155,6 +155,9 @@ class VrrpNode:
             garp_refresh=inst.garp_master_refresh,
         )
         self.state = fsm.initial(self._params, inst.priority)
+        # Like keepalived: VIPs left behind by a crashed run are removed before we start
+        # (we start as BACKUP; a VIP on two directors would split the traffic).
+        await self._drain_vips(force=True)
         # a weight-0 script starts failed: FAULT until it passes `rise` times
         for name in inst.track_script:
             sc = self.scripts.get(name)
