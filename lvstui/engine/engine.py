@@ -164,6 +164,7 @@ class Engine:
         self._metrics_enabled = metrics
         self._metrics: Any = None
         self._published: Snapshot | None = None
+        self._retry = False
 
     # --- public API ----------------------------------------------------------------------
 
@@ -375,6 +376,13 @@ class Engine:
             return result
         old = self._config
         self._config = new_config
+        self.notifier.timeout = new_config.lvstui.notify_timeout
+        if self.mailer is not None and old.global_defs != new_config.global_defs:
+            reconfigure = getattr(self.mailer, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(new_config.global_defs)
+        if old.lvstui.metrics_listen != new_config.lvstui.metrics_listen:
+            self._log("warning", "metrics_listen changed: it takes effect at the next restart")
         self._owned |= {service_key_of(vs) for vs in new_config.virtual_servers}
         new_keys = {service_key_of(vs) for vs in new_config.virtual_servers}
         for k in list(self._quorum):
@@ -558,7 +566,10 @@ class Engine:
             except LvstuiError as e:
                 self.apply_errors += 1
                 self.last_apply_error = str(e)
+                self._retry = True  # the ticker asks for another reconcile
                 self._log("error", f"dataplane refused ({why}): {e}")
+            else:
+                self._retry = False
             observed = await self._dp.observe()
         self._observed = {s.key: s for s in observed}
         # forget owned keys that are gone for good (removed from config and from the table)
@@ -660,6 +671,8 @@ class Engine:
             self._history.sample(observed, self._clock.now())
             await self._follow_drains()
             self._publish_snapshot()
+        if self._retry:
+            self._wake.set()  # a refused apply is retried (reconcile again) every tick
 
     async def _follow_drains(self) -> None:
         now = self._clock.now()
@@ -737,7 +750,7 @@ class Engine:
                 real=real,
                 health=health,
                 reason=reason,
-                weight=weight if weight is not None else -1,
+                weight=weight if weight is not None else self._config_weight(svc, real),
             )
         )
         self._wake.set()
@@ -863,6 +876,11 @@ class Engine:
             if key not in wanted:
                 mon.remove(key)
                 self._health.pop(key, None)
+
+    def _config_weight(self, svc: ServiceKey, real: RealKey) -> int:
+        plan = self._plans.get(svc)
+        r = next((r for r in plan.reals if r.key == real), None) if plan else None
+        return r.weight_config if r else 0
 
     def _health_map(self) -> HealthMap:
         return dict(self._health)

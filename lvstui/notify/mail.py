@@ -108,6 +108,13 @@ class Mailer:
             on_result=on_result,
         )
 
+    def reconfigure(self, gd: GlobalDefs) -> None:
+        """A reload changed global_defs: later mails use the new server and recipients."""
+        fresh = Mailer.from_config(gd)
+        self.server, self.port = fresh.server, fresh.port
+        self.sender, self.recipients = fresh.sender, fresh.recipients
+        self.router_id, self.connect_timeout = fresh.router_id, fresh.connect_timeout
+
     @property
     def pending(self) -> int:
         return self._queue.qsize()

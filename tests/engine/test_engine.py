@@ -378,3 +378,29 @@ async def test_broken_state_file_refuses_start(tmp_path: Path) -> None:
     e = Engine(config(), dataplane=MemoryDataplane(), state_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"overrides\.toml"):
         await e.start()
+
+
+class FlakyDataplane(MemoryDataplane):
+    """Refuses the first `fail` apply() calls, like a kernel saying ENOMEM once."""
+
+    def __init__(self, fail: int) -> None:
+        super().__init__()
+        self.fail = fail
+
+    async def apply(self, ops):  # type: ignore[no-untyped-def]
+        from lvstui.errors import DataplaneError
+
+        if self.fail > 0:
+            self.fail -= 1
+            raise DataplaneError("refused for the test")
+        await super().apply(ops)
+
+
+async def test_refused_apply_is_retried_on_tick(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    dp = FlakyDataplane(fail=1)
+    e = engine_factory(config(), dp)
+    await e.start()
+    assert await table(dp) == {} and e.apply_errors == 1
+    await e.tick()
+    await async_wait_until(lambda: bool(dp.ops))
+    assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
