@@ -1,0 +1,644 @@
+"""The kernel IPVS dataplane, through pyroute2's generic-netlink IPVS classes (0.9.7).
+
+This is the only module that imports pyroute2's IPVS. It speaks to the kernel with
+`pyroute2.AsyncIPVS` (the socket, its generic-netlink family binding and its request
+machinery), but builds every message itself from pyroute2's `ipvsmsg` classes, because the
+convenience classes of 0.9.7 have traps (testing.md §4):
+
+- `"update"` is mapped to a *delete*: we send `IPVS_CMD_SET_*` for edits;
+- `IPVSDest` defaults to `fwd_method=3` (DR), and a set without the forwarding method turns
+  a Masq real server into Route: every dest message carries the method explicitly;
+- `from_message` drops the statistics and reports stale defaults: we read the raw
+  attributes (flags, timeout, netmask, forwarding method, thresholds, STATS64);
+- the IPv6 persistence netmask is a prefix length in a 32-bit attribute that pyroute2
+  declares as an IPv4 address: we encode/decode it as such (`_v6_mask_*`);
+- there is no helper for the connection-sync daemon: `_ipvsmsg` declares the nested
+  `IPVS_CMD_ATTR_DAEMON` attributes and we send NEW_DAEMON / DEL_DAEMON / GET_DAEMON.
+
+Start adopts what the kernel holds (never flushes) and close leaves the table: a restart of
+the director drops no connection. Writes are batched: up to `batch` requests go to the
+kernel in one datagram, acknowledged one by one, so 11,000 operations cost a few dozen
+system calls instead of 22,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import os
+import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyroute2 import AsyncIPVS
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, nla
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.generic import AsyncGenericNetlinkSocket
+from pyroute2.netlink.generic import ipvs as genl_ipvs
+from pyroute2.netlink.nlsocket import NetlinkRequest
+
+from lvstui.config.schema import LbKind, Protocol
+from lvstui.dataplane.base import (
+    AddDest,
+    AddService,
+    Capabilities,
+    DelDest,
+    DelService,
+    DesiredDest,
+    DesiredService,
+    EditDest,
+    EditService,
+    ObservedDest,
+    ObservedService,
+    Op,
+    SyncRole,
+)
+from lvstui.dataplane.memory import describe_op
+from lvstui.errors import DataplaneError
+from lvstui.model import RealKey, ServiceKey, Stats
+
+__all__ = [
+    "IPVS_SCHEDULERS",
+    "IpvsDataplane",
+    "SyncDaemon",
+]
+
+# Every scheduler the kernel ships (6.1: `twos` since 5.5); each is a module ip_vs_NAME.
+IPVS_SCHEDULERS = frozenset(
+    {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+)
+
+# include/uapi/linux/ip_vs.h
+_F_PERSISTENT = 0x0001
+_F_ONEPACKET = 0x0004
+_F_SCHED1 = 0x0008  # sh-fallback / mh-fallback
+_F_SCHED2 = 0x0010  # sh-port / mh-port
+_F_SCHED3 = 0x0020
+_FWD = {LbKind.NAT: 0, LbKind.TUN: 2, LbKind.DR: 3}  # IP_VS_CONN_F_MASQ/TUNNEL/DROUTE
+_FWD_BACK = {0: LbKind.NAT, 1: LbKind.NAT, 2: LbKind.TUN, 3: LbKind.DR}  # 1 = LOCALNODE
+_PROTO = {Protocol.TCP: socket.IPPROTO_TCP, Protocol.UDP: socket.IPPROTO_UDP, Protocol.SCTP: 132}
+_PROTO_BACK = {v: k for k, v in _PROTO.items()}
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_STATE_MASTER = 1  # IP_VS_STATE_MASTER
+_STATE_BACKUP = 2  # IP_VS_STATE_BACKUP
+_ROLE_STATE = {SyncRole.MASTER: _STATE_MASTER, SyncRole.BACKUP: _STATE_BACKUP}
+
+_REQ = NLM_F_REQUEST | NLM_F_ACK
+_CREATE = _REQ | NLM_F_CREATE | NLM_F_EXCL
+_DUMP = NLM_F_REQUEST | NLM_F_DUMP
+
+
+class _ipvsmsg(genl_ipvs.ipvsmsg):  # type: ignore[misc]
+    """pyroute2's ipvsmsg with the sync-daemon attributes declared (0.9.7 has them as hex)."""
+
+    nla_map = (
+        ("IPVS_CMD_ATTR_UNSPEC", "none"),
+        ("IPVS_CMD_ATTR_SERVICE", "service"),
+        ("IPVS_CMD_ATTR_DEST", "dest"),
+        ("IPVS_CMD_ATTR_DAEMON", "daemon"),
+        ("IPVS_CMD_ATTR_TIMEOUT_TCP", "uint32"),
+        ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", "uint32"),
+        ("IPVS_CMD_ATTR_TIMEOUT_UDP", "uint32"),
+    )
+
+    class daemon(nla):  # type: ignore[misc]
+        prefix = "IPVS_DAEMON_ATTR_"
+        nla_map = (
+            ("IPVS_DAEMON_ATTR_UNSPEC", "none"),
+            ("IPVS_DAEMON_ATTR_STATE", "uint32"),
+            ("IPVS_DAEMON_ATTR_MCAST_IFN", "asciiz"),
+            ("IPVS_DAEMON_ATTR_SYNC_ID", "uint32"),
+            ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", "uint16"),
+            ("IPVS_DAEMON_ATTR_MCAST_GROUP", "ip4addr"),
+            ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ip6addr"),
+            ("IPVS_DAEMON_ATTR_MCAST_PORT", "be16"),
+            ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
+        )
+
+
+class _Socket(AsyncIPVS):  # type: ignore[misc]
+    """AsyncIPVS bound with our message class (so daemon replies decode)."""
+
+    async def setup_endpoint(self) -> None:
+        if getattr(self.local, "transport", None) is not None:
+            return
+        await AsyncGenericNetlinkSocket.setup_endpoint(self)
+        await self.bind(genl_ipvs.GENL_NAME, _ipvsmsg)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDaemon:
+    """One running connection-sync daemon, as the kernel reports it (ipvsadm -L --daemon)."""
+
+    role: SyncRole
+    interface: str
+    syncid: int
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+
+def _v6_mask_encode(prefix: int) -> str:
+    # The kernel reads IPVS_SVC_ATTR_NETMASK as a raw 32-bit word; for IPv6 it holds the
+    # prefix length in host order (ipvsadm does the same). pyroute2 types it ip4addr.
+    return socket.inet_ntoa(struct.pack("=I", prefix))
+
+
+def _v6_mask_decode(text: str) -> int:
+    return int(struct.unpack("=I", socket.inet_aton(text))[0])
+
+
+def _prefix(netmask: str | None, family: int) -> int:
+    full = 32 if family == 4 else 128
+    if not netmask:
+        return full
+    text = netmask.strip().lstrip("/")
+    if text.isdigit():
+        return int(text)
+    net = ipaddress.ip_network(f"0.0.0.0/{text}" if family == 4 else f"::/{text}")
+    return net.prefixlen
+
+
+def _key_attrs(key: ServiceKey) -> list[tuple[str, Any]]:
+    af = _AF[key.family]
+    if key.fwmark:
+        return [("IPVS_SVC_ATTR_AF", af), ("IPVS_SVC_ATTR_FWMARK", key.fwmark)]
+    return [
+        ("IPVS_SVC_ATTR_AF", af),
+        ("IPVS_SVC_ATTR_PROTOCOL", _PROTO[key.protocol]),
+        ("IPVS_SVC_ATTR_ADDR", key.addr),
+        ("IPVS_SVC_ATTR_PORT", key.port),
+    ]
+
+
+def _flag_bits(svc: DesiredService) -> int:
+    bits = 0
+    for f in svc.flags:
+        name = f.lower()
+        if name in ("sh-fallback", "mh-fallback", "flag-1"):
+            bits |= _F_SCHED1
+        elif name in ("sh-port", "mh-port", "flag-2"):
+            bits |= _F_SCHED2
+        elif name == "flag-3":
+            bits |= _F_SCHED3
+        elif name == "ops":
+            bits |= _F_ONEPACKET
+        elif name in ("persistent", "hashed"):
+            continue  # state, not configuration
+        else:
+            raise DataplaneError(
+                f"service {svc.key}: unknown scheduler flag {f!r}",
+                hint="flags: sh-fallback, sh-port, mh-fallback, mh-port, ops",
+            )
+    if svc.persistence_timeout:
+        bits |= _F_PERSISTENT
+    return bits
+
+
+def _service_attrs(svc: DesiredService) -> dict[str, Any]:
+    family = svc.key.family
+    prefix = _prefix(svc.netmask, family)
+    if family == 4:
+        mask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+    else:
+        mask = _v6_mask_encode(prefix)
+    attrs = [
+        *_key_attrs(svc.key),
+        ("IPVS_SVC_ATTR_SCHED_NAME", svc.scheduler.lower()),
+        ("IPVS_SVC_ATTR_FLAGS", {"flags": _flag_bits(svc), "mask": 0xFFFFFFFF}),
+        ("IPVS_SVC_ATTR_TIMEOUT", svc.persistence_timeout or 0),
+        ("IPVS_SVC_ATTR_NETMASK", mask),
+    ]
+    return {"attrs": attrs}
+
+
+def _dest_attrs(dest: DesiredDest) -> dict[str, Any]:
+    family = 6 if ":" in dest.key.addr else 4
+    return {
+        "attrs": [
+            ("IPVS_DEST_ATTR_ADDR_FAMILY", _AF[family]),
+            ("IPVS_DEST_ATTR_ADDR", dest.key.addr),
+            ("IPVS_DEST_ATTR_PORT", dest.key.port),
+            # always explicit: leaving it out of a SET turns Masq into Route (pyroute2 trap)
+            ("IPVS_DEST_ATTR_FWD_METHOD", _FWD[dest.fwd]),
+            ("IPVS_DEST_ATTR_WEIGHT", dest.weight),
+            ("IPVS_DEST_ATTR_U_THRESH", dest.u_threshold),
+            ("IPVS_DEST_ATTR_L_THRESH", dest.l_threshold),
+        ]
+    }
+
+
+def _dest_key_attrs(key: RealKey) -> dict[str, Any]:
+    family = 6 if ":" in key.addr else 4
+    return {
+        "attrs": [
+            ("IPVS_DEST_ATTR_ADDR_FAMILY", _AF[family]),
+            ("IPVS_DEST_ATTR_ADDR", key.addr),
+            ("IPVS_DEST_ATTR_PORT", key.port),
+        ]
+    }
+
+
+def _message(cmd: int, attrs: list[tuple[str, Any]]) -> _ipvsmsg:
+    msg = _ipvsmsg()
+    msg["cmd"] = cmd
+    msg["version"] = genl_ipvs.GENL_VERSION
+    msg["attrs"] = attrs
+    return msg
+
+
+def _op_message(op: Op) -> tuple[_ipvsmsg, int]:
+    match op:
+        case AddService(svc):
+            return _message(
+                genl_ipvs.IPVS_CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_attrs(svc))]
+            ), _CREATE
+        case EditService(svc):
+            return _message(
+                genl_ipvs.IPVS_CMD_SET_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_attrs(svc))]
+            ), _REQ
+        case DelService(key):
+            return _message(
+                genl_ipvs.IPVS_CMD_DEL_SERVICE,
+                [("IPVS_CMD_ATTR_SERVICE", {"attrs": _key_attrs(key)})],
+            ), _REQ
+        case AddDest(key, dest) | EditDest(key, dest):
+            cmd = (
+                genl_ipvs.IPVS_CMD_NEW_DEST
+                if isinstance(op, AddDest)
+                else genl_ipvs.IPVS_CMD_SET_DEST
+            )
+            return _message(
+                cmd,
+                [
+                    ("IPVS_CMD_ATTR_SERVICE", {"attrs": _key_attrs(key)}),
+                    ("IPVS_CMD_ATTR_DEST", _dest_attrs(dest)),
+                ],
+            ), (_CREATE if isinstance(op, AddDest) else _REQ)
+        case DelDest(key, real):
+            return _message(
+                genl_ipvs.IPVS_CMD_DEL_DEST,
+                [
+                    ("IPVS_CMD_ATTR_SERVICE", {"attrs": _key_attrs(key)}),
+                    ("IPVS_CMD_ATTR_DEST", _dest_key_attrs(real)),
+                ],
+            ), _REQ
+    raise AssertionError(op)  # pragma: no cover
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+def _stats_of(st: Any) -> Stats:
+    if st is None:
+        return Stats()
+
+    def g(name: str) -> int:
+        v = st.get("IPVS_STATS_ATTR_" + name)
+        return int(v) if v is not None else 0
+
+    return Stats(
+        conns=g("CONNS"),
+        inpkts=g("INPKTS"),
+        outpkts=g("OUTPKTS"),
+        inbytes=g("INBYTES"),
+        outbytes=g("OUTBYTES"),
+        cps=g("CPS"),
+        inpps=g("INPPS"),
+        outpps=g("OUTPPS"),
+        inbps=g("INBPS"),
+        outbps=g("OUTBPS"),
+    )
+
+
+def _service_from(svc: Any) -> ObservedService:
+    af = svc.get("IPVS_SVC_ATTR_AF")
+    family = 6 if af == socket.AF_INET6 else 4
+    fwmark = svc.get("IPVS_SVC_ATTR_FWMARK") or 0
+    if fwmark:
+        key = ServiceKey(Protocol.TCP, "", 0, fwmark=fwmark, family=family)
+    else:
+        proto = _PROTO_BACK.get(svc.get("IPVS_SVC_ATTR_PROTOCOL"), Protocol.TCP)
+        addr = str(ipaddress.ip_address(svc.get("IPVS_SVC_ATTR_ADDR")))
+        key = ServiceKey(proto, addr, svc.get("IPVS_SVC_ATTR_PORT"), family=family)
+    sched = svc.get("IPVS_SVC_ATTR_SCHED_NAME") or ""
+    fl = svc.get("IPVS_SVC_ATTR_FLAGS")
+    bits = int(fl["flags"]) if fl is not None else 0
+    flags: set[str] = set()
+    prefix = sched if sched in ("sh", "mh") else ""
+    if bits & _F_SCHED1:
+        flags.add(f"{prefix}-fallback" if prefix else "flag-1")
+    if bits & _F_SCHED2:
+        flags.add(f"{prefix}-port" if prefix else "flag-2")
+    if bits & _F_SCHED3:
+        flags.add("flag-3")
+    if bits & _F_ONEPACKET:
+        flags.add("ops")
+    persistent = bool(bits & _F_PERSISTENT)
+    raw_mask = svc.get("IPVS_SVC_ATTR_NETMASK")
+    if family == 4:
+        netmask = str(raw_mask) if raw_mask else "255.255.255.255"
+    else:
+        netmask = str(_v6_mask_decode(raw_mask)) if raw_mask else "128"
+    return ObservedService(
+        key=key,
+        scheduler=sched,
+        flags=frozenset(flags),
+        persistence_timeout=int(svc.get("IPVS_SVC_ATTR_TIMEOUT") or 0) if persistent else None,
+        netmask=netmask,
+        stats=_stats_of(svc.get("IPVS_SVC_ATTR_STATS64")),
+    )
+
+
+def _dest_from(d: Any) -> ObservedDest:
+    addr = str(ipaddress.ip_address(d.get("IPVS_DEST_ATTR_ADDR")))
+    return ObservedDest(
+        key=RealKey(addr, d.get("IPVS_DEST_ATTR_PORT")),
+        weight=int(d.get("IPVS_DEST_ATTR_WEIGHT") or 0),
+        fwd=_FWD_BACK.get(int(d.get("IPVS_DEST_ATTR_FWD_METHOD") or 0) & 0x7, LbKind.NAT),
+        active_conns=int(d.get("IPVS_DEST_ATTR_ACTIVE_CONNS") or 0),
+        inact_conns=int(d.get("IPVS_DEST_ATTR_INACT_CONNS") or 0),
+        persist_conns=int(d.get("IPVS_DEST_ATTR_PERSIST_CONNS") or 0),
+        u_threshold=int(d.get("IPVS_DEST_ATTR_U_THRESH") or 0),
+        l_threshold=int(d.get("IPVS_DEST_ATTR_L_THRESH") or 0),
+        stats=_stats_of(d.get("IPVS_DEST_ATTR_STATS64")),
+    )
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def _explain(op: Op, code: int) -> tuple[str, str]:
+    """A sentence and a hint for a kernel error code on an operation."""
+    match op:
+        case AddService(svc) if code == errno.ENOENT:
+            return (
+                f"scheduler {svc.scheduler!r} is not available in this kernel",
+                f"modprobe ip_vs_{svc.scheduler}; known: {', '.join(sorted(IPVS_SCHEDULERS))}",
+            )
+        case EditService(svc) if code == errno.ENOENT:
+            return (
+                f"scheduler {svc.scheduler!r} is not available in this kernel",
+                f"modprobe ip_vs_{svc.scheduler}",
+            )
+        case AddService() if code == errno.EEXIST:
+            return "the service already exists", "observe() and reconcile instead of adding"
+        case AddDest() if code == errno.EEXIST:
+            return "the real server already exists", "use an edit (set) to change it"
+        case EditService() | DelService() | AddDest() if code == errno.ESRCH:
+            return "no such service in the kernel", "the table changed behind us: re-observe"
+        case EditDest() | DelDest() if code == errno.ENOENT:
+            return "no such real server in the kernel", "the table changed behind us: re-observe"
+        case EditDest() | DelDest() if code == errno.ESRCH:
+            return "no such service in the kernel", "the table changed behind us: re-observe"
+    if code == errno.EPERM:
+        return "permission denied", "the IPVS dataplane needs CAP_NET_ADMIN (run as root)"
+    return os.strerror(code), "see the kernel log (dmesg) for IPVS messages"
+
+
+def _module_loaded(name: str) -> bool:
+    return os.path.isdir(f"/sys/module/{name}")
+
+
+class IpvsDataplane:
+    """The Linux kernel's IP Virtual Server, programmed over generic netlink."""
+
+    def __init__(self, *, batch: int = 128, modprobe: bool = True, reason: str = "") -> None:
+        self._batch = max(1, batch)
+        self._modprobe = modprobe
+        self._sock: _Socket | None = None
+        self._loaded: set[str] = set()
+        self._caps = Capabilities(
+            name="ipvs",
+            lb_kinds=frozenset(LbKind),
+            schedulers=IPVS_SCHEDULERS,
+            protocols=frozenset({"TCP", "UDP", "SCTP"}),
+            fwmark=True,
+            sync_daemon=True,
+            reason=reason,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the netlink socket (loading ip_vs if needed). Changes nothing in the table."""
+        if self._sock is not None:
+            return
+        await self._ensure_module("ip_vs")
+        sock = _Socket()
+        try:
+            await sock.setup_endpoint()
+        except NetlinkError as e:
+            sock.close()
+            raise DataplaneError(
+                f"IPVS is not available: {os.strerror(e.code)}",
+                hint="load the ip_vs kernel module (modprobe ip_vs) and run with CAP_NET_ADMIN",
+            ) from e
+        except OSError as e:
+            sock.close()
+            raise DataplaneError(
+                f"cannot open the IPVS netlink socket: {e}",
+                hint="run with CAP_NET_ADMIN on a kernel with ip_vs",
+            ) from e
+        self._sock = sock
+
+    async def close(self) -> None:
+        """Close the socket. The kernel table stays as it is (a restart drops nothing)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def _need(self) -> _Socket:
+        if self._sock is None:
+            raise DataplaneError("the IPVS dataplane is not started", hint="call start() first")
+        return self._sock
+
+    async def _ensure_module(self, name: str) -> None:
+        """modprobe NAME unless loaded; the kernel's own autoload is not always wired up."""
+        if name in self._loaded:
+            return
+        # a stat of sysfs never blocks for long; it runs once per module name
+        if not self._modprobe or _module_loaded(name):
+            self._loaded.add(name)
+            return
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "modprobe",
+                "-q",
+                name,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            await asyncio.wait_for(proc.wait(), 10)
+        except (OSError, TimeoutError):
+            pass  # the kernel's answer to the request will say what is missing
+        self._loaded.add(name)
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def _dump(self, cmd: int, attrs: list[tuple[str, Any]]) -> list[Any]:
+        sock = self._need()
+        msg = _message(cmd, attrs)
+        return [m async for m in await sock.nlm_request(msg, msg_type=sock.prid, msg_flags=_DUMP)]
+
+    async def _send_batch(self, msgs: Sequence[tuple[_ipvsmsg, int]]) -> list[int]:
+        """Send requests in one datagram; the error code of each (0 = done), in order."""
+        sock = self._need()
+        requests = []
+        data = b""
+        for msg, flags in msgs:
+            msg["header"]["type"] = sock.prid
+            msg["header"]["flags"] = flags
+            req = NetlinkRequest(sock, msg)
+            await req.prepare()
+            data += req.msg.data
+            requests.append(req)
+        sock.send(data)
+        codes = []
+        for req in requests:
+            code = 0
+            try:
+                async for _ in req.response():
+                    pass
+            except NetlinkError as e:
+                code = e.code
+            codes.append(code)
+        return codes
+
+    # --- Dataplane ---------------------------------------------------------------------------
+
+    async def observe(self) -> Sequence[ObservedService]:
+        try:
+            out = []
+            for m in await self._dump(genl_ipvs.IPVS_CMD_GET_SERVICE, []):
+                raw = m.get("IPVS_CMD_ATTR_SERVICE")
+                svc = _service_from(raw)
+                dests = await self._dump(
+                    genl_ipvs.IPVS_CMD_GET_DEST,
+                    [("IPVS_CMD_ATTR_SERVICE", {"attrs": _key_attrs(svc.key)})],
+                )
+                out.append(
+                    ObservedService(
+                        key=svc.key,
+                        scheduler=svc.scheduler,
+                        flags=svc.flags,
+                        persistence_timeout=svc.persistence_timeout,
+                        netmask=svc.netmask,
+                        dests=tuple(_dest_from(d.get("IPVS_CMD_ATTR_DEST")) for d in dests),
+                        stats=svc.stats,
+                    )
+                )
+            return out
+        except NetlinkError as e:
+            raise DataplaneError(
+                f"reading the IPVS table failed: {os.strerror(e.code)}",
+                hint="the IPVS dataplane needs CAP_NET_ADMIN",
+            ) from e
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        """Apply in order, `batch` requests per datagram.
+
+        On the first failing operation, raise `DataplaneError` naming it and its service;
+        the operations before it are applied. The kernel goes on with the rest of the same
+        datagram, so some operations after it (at most `batch - 1`) may be applied as well:
+        the engine re-observes after an error and reconciles again.
+        """
+        if not ops:
+            return
+        self._need()
+        for op in ops:
+            if isinstance(op, AddService | EditService):
+                sched = op.service.scheduler.lower()
+                await self._ensure_module(f"ip_vs_{sched}")
+        for start in range(0, len(ops), self._batch):
+            chunk = ops[start : start + self._batch]
+            msgs = [_op_message(op) for op in chunk]
+            try:
+                codes = await self._send_batch(msgs)
+            except OSError as e:
+                raise DataplaneError(
+                    f"{describe_op(chunk[0])}: netlink send failed: {e}",
+                    hint="the IPVS dataplane needs CAP_NET_ADMIN",
+                ) from e
+            failed = [(op, code) for op, code in zip(chunk, codes, strict=True) if code]
+            if failed:
+                op, code = failed[0]
+                what, hint = _explain(op, code)
+                more = f" (and {len(failed) - 1} more in the same batch)" if len(failed) > 1 else ""
+                raise DataplaneError(f"{describe_op(op)}: {what}{more}", hint=hint)
+
+    # --- connection-sync daemon -----------------------------------------------------------
+
+    async def daemons(self) -> list[SyncDaemon]:
+        """The running sync daemons (what `ipvsadm -L --daemon` prints)."""
+        out = []
+        try:
+            msgs = await self._dump(genl_ipvs.IPVS_CMD_GET_DAEMON, [])
+        except NetlinkError as e:
+            raise DataplaneError(f"reading the sync daemons failed: {os.strerror(e.code)}") from e
+        for m in msgs:
+            d = m.get("IPVS_CMD_ATTR_DAEMON")
+            if d is None:
+                continue
+            state = d.get("IPVS_DAEMON_ATTR_STATE")
+            role = SyncRole.MASTER if state == _STATE_MASTER else SyncRole.BACKUP
+            out.append(
+                SyncDaemon(
+                    role,
+                    d.get("IPVS_DAEMON_ATTR_MCAST_IFN") or "",
+                    int(d.get("IPVS_DAEMON_ATTR_SYNC_ID") or 0),
+                )
+            )
+        return out
+
+    async def _daemon_request(self, cmd: int, attrs: list[tuple[str, Any]], what: str) -> None:
+        msg = _message(cmd, [("IPVS_CMD_ATTR_DAEMON", {"attrs": attrs})])
+        (code,) = await self._send_batch([(msg, _REQ)])
+        if code:
+            hint = (
+                "the sync interface must exist and be up"
+                if code in (errno.ENODEV, errno.EINVAL)
+                else "see the kernel log (dmesg)"
+            )
+            raise DataplaneError(f"{what}: {os.strerror(code)}", hint=hint)
+
+    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
+        """Run exactly the daemon for `role` (ipvsadm --start-daemon / --stop-daemon).
+
+        MASTER sends this director's connection table to backups, BACKUP receives it (so
+        connections survive a failover); NONE stops both. Idempotent.
+        """
+        self._need()
+        running = await self.daemons()
+        want = None
+        if role is not SyncRole.NONE:
+            if not interface:
+                raise DataplaneError(
+                    f"sync daemon {role.value}: no interface given",
+                    hint="set the interface that carries sync multicast (lvs_sync_daemon)",
+                )
+            want = SyncDaemon(role, interface, syncid)
+        for d in running:
+            if d != want:
+                await self._daemon_request(
+                    genl_ipvs.IPVS_CMD_DEL_DAEMON,
+                    [("IPVS_DAEMON_ATTR_STATE", _ROLE_STATE[d.role])],
+                    f"stopping the {d.role.value} sync daemon",
+                )
+        if want is not None and want not in running:
+            await self._daemon_request(
+                genl_ipvs.IPVS_CMD_NEW_DAEMON,
+                [
+                    ("IPVS_DAEMON_ATTR_STATE", _ROLE_STATE[role]),
+                    ("IPVS_DAEMON_ATTR_MCAST_IFN", interface),
+                    ("IPVS_DAEMON_ATTR_SYNC_ID", syncid),
+                ],
+                f"starting the {role.value} sync daemon on {interface} (syncid {syncid})",
+            )
