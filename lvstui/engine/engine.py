@@ -165,6 +165,7 @@ class Engine:
         self._metrics: Any = None
         self._published: Snapshot | None = None
         self._retry = False
+        self._expire_warned: set[Pair] = set()
 
     # --- public API ----------------------------------------------------------------------
 
@@ -706,8 +707,7 @@ class Engine:
                 and track.timeout > 0
                 and now - track.since >= track.timeout
                 and dest is not None
-            ):
-                await self._expire(svc, dest.key)
+            ) and await self._expire(svc, dest.key):
                 track.state = DrainState.EXPIRED
             changed = (active, inact) != (track.active, track.inact)
             track.active, track.inact = active, inact
@@ -716,24 +716,43 @@ class Engine:
                     DrainProgress(self._clock.wall(), svc, real, track.state, active, inact)
                 )
 
-    async def _expire(self, svc: ServiceKey, real: RealKey) -> None:
-        """Drain timeout: delete the destination and add it back at weight 0.
+    async def _expire(self, svc: ServiceKey, real: RealKey) -> bool:
+        """Drain timeout: end the connections that remain. True when done.
 
-        On the kernel, deleting a destination makes its remaining connections unusable
-        (their packets are dropped, or expired at once with the `expire_nodest_conn`
-        sysctl); on the userspace dataplane, deleting a destination closes the connections
-        forwarded to it. Adding it back at weight 0 keeps it listed, still drained.
+        A dataplane that offers `expire_connections(service, real)` (an optional extension
+        of the contract) does it its own way. Otherwise the destination is deleted and added
+        back at weight 0 — what expires connections on the kernel: its remaining
+        connections become unusable at once (packets dropped, or the entries expired with
+        the `net.ipv4.vs.expire_nodest_conn` sysctl), and the server stays listed, drained.
+        The userspace forwarder lets a deleted destination's connections finish, so there
+        the delete + add is not used: without the extension the drain keeps waiting.
         """
-        plan = self._plans.get(svc)
-        want = next((d for d in plan.desired.dests if d.key == real), None) if plan else None
-        dest = want or DesiredDest(real, 0)
-        ops: list[Op] = [DelDest(svc, real), AddDest(svc, replace(dest, weight=0))]
+        expire = getattr(self._dp, "expire_connections", None)
         try:
-            await self._dp.apply(ops)
+            if expire is not None:
+                await expire(svc, real)
+            elif self._dp.capabilities.name == "userspace":
+                if (svc, real) not in self._expire_warned:
+                    self._expire_warned.add((svc, real))
+                    self._log(
+                        "warning",
+                        f"drain timeout of {real} on {svc}: the userspace dataplane cannot "
+                        "expire connections; they are left to finish",
+                    )
+                return False
+            else:
+                plan = self._plans.get(svc)
+                want = (
+                    next((d for d in plan.desired.dests if d.key == real), None) if plan else None
+                )
+                dest = want or DesiredDest(real, 0)
+                ops: list[Op] = [DelDest(svc, real), AddDest(svc, replace(dest, weight=0))]
+                await self._dp.apply(ops)
         except LvstuiError as e:
             self._log("error", f"expiring connections of {real} on {svc} failed: {e}")
-            return
+            return False
         self._log("warning", f"drain timeout: remaining connections of {real} on {svc} expired")
+        return True
 
     # --- health / vrrp / notify callbacks -------------------------------------------------------
 
