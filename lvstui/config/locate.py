@@ -120,6 +120,8 @@ class Locator:
             self.lines.setdefault(base, line)
         else:
             path = self._resolve(keys)
+        for n in range(1, len(path)):  # `[a.b]` also defines `a`, if nothing did before
+            self.lines.setdefault(path[:n], line)
         self.lines[path] = line
         return path
 
