@@ -1,0 +1,1 @@
+"""`lvstui demo`: real HTTP servers on loopback and the configuration that balances them."""

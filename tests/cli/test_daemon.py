@@ -1,0 +1,245 @@
+"""`lvstui --daemon` as a real process, driven by the real CLI over its control socket.
+
+One daemon (userspace dataplane, loopback real servers) serves the whole module; the
+tests run in file order and each leaves the daemon as it found it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.cli.harness import (
+    Daemon,
+    LoopbackServers,
+    NotifyListener,
+    free_port,
+    lvstui,
+    write_config,
+)
+from tests.helpers import wait_until
+
+NAMES = ("alpha", "bravo", "charlie")
+
+
+@dataclass
+class Lab:
+    dir: Path
+    servers: LoopbackServers
+    notify: NotifyListener
+    daemon: Daemon
+    vip_port: int
+
+    @property
+    def vip(self) -> str:
+        return f"127.0.0.1:{self.vip_port}"
+
+    def real(self, name: str) -> str:
+        return f"127.0.0.1:{self.servers.port(name)}"
+
+    def status(self) -> dict[str, object]:
+        r = self.daemon.ctl("status", "--json")
+        assert r.returncode == 0, r.stderr
+        data: dict[str, object] = json.loads(r.stdout)
+        return data
+
+    def reals(self) -> dict[str, dict[str, object]]:
+        (svc,) = self.status()["services"]  # type: ignore[misc]
+        return {r["real"]: r for r in svc["real_servers"]}
+
+    def write(self, **kw: object) -> None:
+        ports = [self.servers.port(n) for n in NAMES]
+        write_config(self.daemon.config, self.vip_port, ports, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    d = Path(tempfile.mkdtemp(prefix="lvt-cli-"))
+    servers = LoopbackServers(NAMES)
+    notify = NotifyListener(d / "notify.sock")
+    vip_port = free_port()
+    cfg = write_config(d / "config.toml", vip_port, [servers.port(n) for n in NAMES])
+    daemon = Daemon(cfg, d / "run" / "control.sock", d / "state", notify)
+    try:
+        daemon.start()
+        yield Lab(d, servers, notify, daemon, vip_port)
+    finally:
+        daemon.kill()
+        notify.close()
+        servers.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_ready_status_and_socket(lab: Lab) -> None:
+    msgs = lab.notify.poll()
+    ready = next(m for m in msgs if "READY=1" in m.split("\n"))
+    assert "STATUS=serving 1 virtual server(s)" in ready
+    assert f"MAINPID={lab.daemon.proc.pid}" in ready  # type: ignore[union-attr]
+    assert lab.daemon.sock.is_socket()
+    out = lab.daemon.output()
+    assert "control socket listening on" in out and "ready:" in out
+
+
+def test_list_in_ipvsadm_format(lab: Lab) -> None:
+    # wait for the first checks: every real server up with its weight
+    wait_until(lambda: all(r["health"] == "up" for r in lab.reals().values()), timeout=20)
+    r = lab.daemon.ctl("list", "-n")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "IP Virtual Server version 1.2.1 (size=4096)"
+    assert lines[1] == "Prot LocalAddress:Port Scheduler Flags"
+    assert lines[3] == f"TCP  {lab.vip} rr"
+    rows = sorted(line.split()[1:3] for line in lines[4:])
+    assert rows == sorted([lab.real(n), "Masq"] for n in NAMES)
+    assert all(line.split()[3] == "1" for line in lines[4:])
+    stats = lab.daemon.ctl("list", "--stats", "--exact")
+    assert stats.returncode == 0 and "Conns" in stats.stdout.splitlines()[1]
+    data = json.loads(lab.daemon.ctl("list", "--json").stdout)
+    (svc,) = data["services"]
+    assert svc["service"] == f"TCP {lab.vip}"
+    assert sorted(d["port"] for d in svc["real_servers"]) == sorted(
+        lab.servers.port(n) for n in NAMES
+    )
+
+
+def test_status_text(lab: Lab) -> None:
+    r = lab.daemon.ctl("status")
+    assert r.returncode == 0, r.stderr
+    assert "(no vrrp_instance)" in r.stdout
+    assert f"TCP {lab.vip} rr NAT: quorum UP (live weight 3, quorum 1)" in r.stdout
+    assert "http_get" in r.stdout and "last run" in r.stdout
+
+
+def test_ctl_weight_forms_and_errors(lab: Lab) -> None:
+    a = lab.real("alpha")
+    r = lab.daemon.ctl("ctl", "weight", lab.vip, a, "3")
+    assert r.returncode == 0, r.stderr
+    assert lab.reals()[a]["weight"] == 3
+    # ipvsadm-style options and `TCP VIP:PORT` as two words
+    r = lab.daemon.ctl("ctl", "weight", "-t", lab.vip, "-r", a, "config")
+    assert r.returncode == 0, r.stderr
+    assert lab.reals()[a]["weight"] == 1
+    r = lab.daemon.ctl("ctl", "weight", "TCP", lab.vip, a, "2")
+    assert r.returncode == 0 and lab.reals()[a]["weight"] == 2
+    lab.daemon.ctl("ctl", "weight", lab.vip, a, "config")
+    # refused by the engine: exit 1 and why
+    r = lab.daemon.ctl("ctl", "drain", lab.vip, "127.0.0.1:9")
+    assert r.returncode == 1
+    assert "127.0.0.1:9 is not a real server of" in r.stderr
+    # usage errors: exit 2
+    r = lab.daemon.ctl("ctl", "weight", lab.vip, a)
+    assert r.returncode == 2 and "give the weight" in r.stderr
+    r = lab.daemon.ctl("ctl", "drain", "not-an-address", a)
+    assert r.returncode == 2
+    audit = (lab.daemon.state / "audit.log").read_text().splitlines()
+    kinds = [json.loads(line)["command"]["kind"] for line in audit]
+    assert kinds[-5:] == ["weight", "weight", "weight", "weight", "drain"]
+
+
+def test_drain_wait_reaches_safe_then_undrain(lab: Lab) -> None:
+    b = lab.real("bravo")
+    r = lab.daemon.ctl("ctl", "drain", lab.vip, b, "--wait", "--wait-timeout", "20")
+    assert r.returncode == 0, r.stderr
+    assert f"{b} is idle: safe for maintenance" in r.stdout
+    assert lab.reals()[b]["drain"] == "safe"
+    assert lab.reals()[b]["weight"] == 0
+    r = lab.daemon.ctl("ctl", "undrain", lab.vip, b)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: lab.reals()[b]["drain"] == "none", timeout=5)
+    assert lab.reals()[b]["weight"] == 1
+
+
+def test_reload_dry_run_then_sighup(lab: Lab) -> None:
+    lab.write(extra='persistence_timeout = 30\nname = "web"')
+    r = lab.daemon.ctl("ctl", "reload", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "dry run, nothing applied" in r.stdout
+    assert "persistence" in r.stdout  # the difference, one change a line
+    assert "persistent" not in lab.daemon.ctl("list").stdout
+    mark = len(lab.notify.poll())
+    lab.daemon.signal(signal.SIGHUP)
+    i = lab.notify.wait_for("RELOADING=1", after=mark)
+    lab.notify.wait_for("READY=1", after=i)
+    assert f"TCP  {lab.vip} rr persistent 30" in lab.daemon.ctl("list").stdout
+
+
+def test_broken_config_is_rejected_and_keeps_serving(lab: Lab) -> None:
+    good = lab.daemon.config.read_text()
+    lab.daemon.config.write_text(good + "\n[[virtual_server]]\nport = 'eighty'\n")
+    try:
+        r = lab.daemon.ctl("ctl", "reload")
+        assert r.returncode == 1
+        assert "configuration rejected" in r.stderr
+        assert f"TCP  {lab.vip} rr persistent 30" in lab.daemon.ctl("list").stdout
+    finally:
+        lab.daemon.config.write_text(good)
+
+
+def test_real_server_killed_then_back(lab: Lab) -> None:
+    c = lab.real("charlie")
+    lab.servers.kill("charlie")
+    try:
+        wait_until(lambda: lab.reals()[c]["health"] == "down", timeout=15)
+        assert lab.reals()[c]["weight"] == 0
+    finally:
+        lab.servers.revive("charlie")
+    wait_until(lambda: lab.reals()[c]["health"] == "up", timeout=15)
+    assert lab.reals()[c]["weight"] == 1
+
+
+def test_second_daemon_on_the_same_socket_is_refused(lab: Lab) -> None:
+    other = Daemon(lab.daemon.config, lab.daemon.sock, lab.dir / "state2", lab.notify)
+    other.start(wait_ready=False)
+    assert other.proc is not None
+    rc = other.proc.wait(30)
+    assert rc == 1
+    assert "another lvstui daemon already answers on" in other.output()
+    assert lab.daemon.ctl("list").returncode == 0  # the first one is untouched
+
+
+def test_overrides_survive_a_restart_and_sigterm_exits_0(lab: Lab) -> None:
+    a = lab.real("alpha")
+    assert lab.daemon.ctl("ctl", "weight", lab.vip, a, "7").returncode == 0
+    mark = len(lab.notify.poll())
+    assert lab.daemon.stop() == 0
+    lab.notify.wait_for("STOPPING=1", after=mark)
+    assert "stopped" in lab.daemon.output()
+    assert not lab.daemon.sock.exists()
+    assert lvstui("list", "--socket", str(lab.daemon.sock)).returncode == 3
+    lab.daemon.start()
+    assert lab.reals()[a]["weight"] == 7
+    assert lab.reals()[a]["weight_config"] == 1
+    assert lab.daemon.ctl("ctl", "weight", lab.vip, a, "config").returncode == 0
+
+
+def test_stale_socket_after_a_crash_is_replaced(lab: Lab) -> None:
+    lab.daemon.kill()  # SIGKILL: the socket file stays behind
+    assert lab.daemon.sock.is_socket()
+    lab.daemon.start()
+    assert lab.daemon.ctl("list").returncode == 0
+
+
+def test_second_daemon_side_by_side_with_its_own_paths(lab: Lab) -> None:
+    d = lab.dir / "b"
+    d.mkdir()
+    port = free_port()
+    cfg = write_config(d / "config.toml", port, [lab.servers.port("alpha")])
+    notify = NotifyListener(d / "n.sock")
+    other = Daemon(cfg, d / "c.sock", d / "state", notify)
+    try:
+        other.start()
+        r = other.ctl("list")
+        assert r.returncode == 0 and f"TCP  127.0.0.1:{port} rr" in r.stdout
+        assert f"127.0.0.1:{lab.vip_port}" not in r.stdout
+        assert lab.daemon.ctl("list").returncode == 0
+        assert other.stop() == 0
+    finally:
+        other.kill()
+        notify.close()
