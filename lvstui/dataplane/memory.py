@@ -72,8 +72,9 @@ def _observed_service(s: DesiredService, old: ObservedService | None) -> Observe
 
 def _observed_dest(d: DesiredDest, old: ObservedDest | None) -> ObservedDest:
     if old is None:
-        return ObservedDest(d.key, d.weight, d.fwd, u_threshold=d.u_threshold,
-                            l_threshold=d.l_threshold)  # fmt: skip
+        return ObservedDest(
+            d.key, d.weight, d.fwd, u_threshold=d.u_threshold, l_threshold=d.l_threshold
+        )
     return replace(
         old, weight=d.weight, fwd=d.fwd, u_threshold=d.u_threshold, l_threshold=d.l_threshold
     )

@@ -103,8 +103,9 @@ async def check_edit_weight_in_place(dp: Dataplane, ctx: ContractContext) -> Non
     key = ctx.key()
     d0, d1 = ctx.dest(0, 2), ctx.dest(1, 2)
     try:
-        await dp.apply([AddService(DesiredService(key, ctx.scheduler)), AddDest(key, d0),
-                        AddDest(key, d1)])  # fmt: skip
+        await dp.apply(
+            [AddService(DesiredService(key, ctx.scheduler)), AddDest(key, d0), AddDest(key, d1)]
+        )
         want = DesiredService(key, ctx.scheduler, dests=(replace(d0, weight=0), d1))
         ops = reconcile([want], await dp.observe())
         assert ops == [EditDest(key, replace(d0, weight=0))], ops
@@ -123,8 +124,9 @@ async def check_edit_service(dp: Dataplane, ctx: ContractContext) -> None:
     key = ctx.key()
     try:
         await dp.apply([AddService(DesiredService(key, "rr")), AddDest(key, ctx.dest(0))])
-        want = DesiredService(key, "wrr", persistence_timeout=120, netmask="255.255.255.0",
-                              dests=(ctx.dest(0),))  # fmt: skip
+        want = DesiredService(
+            key, "wrr", persistence_timeout=120, netmask="255.255.255.0", dests=(ctx.dest(0),)
+        )
         ops = reconcile([want], await dp.observe())
         assert ops == [EditService(replace(want, dests=()))], ops
         await dp.apply(ops)
@@ -140,8 +142,13 @@ async def check_edit_service(dp: Dataplane, ctx: ContractContext) -> None:
 async def check_delete(dp: Dataplane, ctx: ContractContext) -> None:
     key = ctx.key()
     try:
-        await dp.apply([AddService(DesiredService(key, ctx.scheduler)), AddDest(key, ctx.dest(0)),
-                        AddDest(key, ctx.dest(1))])  # fmt: skip
+        await dp.apply(
+            [
+                AddService(DesiredService(key, ctx.scheduler)),
+                AddDest(key, ctx.dest(0)),
+                AddDest(key, ctx.dest(1)),
+            ]
+        )
         await dp.apply([DelDest(key, ctx.dest(0).key)])
         assert _weights(_find(await dp.observe(), key)) == {ctx.dest(1).key: 1}
         await dp.apply([DelService(key)])
