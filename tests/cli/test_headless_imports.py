@@ -15,6 +15,7 @@ HEADLESS = [
     "lvstui.commands.status",
     "lvstui.commands.ctl",
     "lvstui.commands.demo",
+    "lvstui.commands.realserver",
     "lvstui.control.server",
     "lvstui.control.client",
     "lvstui.control.protocol",
