@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.worker import Worker
 
 from lvstui.control.client import EngineClient
@@ -109,6 +110,8 @@ class LvstuiApp(App[int]):
         self._set_connected(True)
         try:
             self.apply_snapshot(snap)
+        except NoMatches:
+            pass  # the screen is being torn down (quit): nothing left to draw on
         except Exception as exc:  # a display bug must not kill the operator's console
             self.display_errors.append(exc)
             self.log.error(f"cannot show snapshot {snap.seq}: {exc!r}")
@@ -145,8 +148,9 @@ class LvstuiApp(App[int]):
         was = self.connected
         self.connected = connected
         self.disconnect_reason = reason
-        if hasattr(self, "main"):
-            self.main.show_connection(connected, reason)
+        if self._main_ready():
+            with contextlib.suppress(NoMatches):
+                self.main.show_connection(connected, reason)
         if connected and not was:
             self.notify("reconnected to the engine")
             if self.auto_poll and self.reconnect is None:
@@ -154,9 +158,15 @@ class LvstuiApp(App[int]):
 
     # --- data fan-out ------------------------------------------------------------------------
 
+    def _main_ready(self) -> bool:
+        # Workers may still run for a moment while the app shuts down: draw nothing then.
+        return hasattr(self, "main") and self.main.is_mounted and not self._exit
+
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
         self.series.record(snap)
+        if not self._main_ready():
+            return
         self.main.show_snapshot(snap)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
@@ -166,7 +176,8 @@ class LvstuiApp(App[int]):
         evs = list(events)
         self.event_lines.extend(evs)
         del self.event_lines[:-1000]
-        self.main.query_one(EventLog).add(evs)
+        if self._main_ready():
+            self.main.query_one(EventLog).add(evs)
 
     # --- commands ----------------------------------------------------------------------------
 

@@ -71,12 +71,12 @@ class Column:
 # would make a big table slow), and the columns never shift under the operator's eyes.
 COLUMNS: tuple[Column, ...] = (
     Column("addr", "Prot LocalAddress:Port", 23),
-    Column("sched", "Scheduler", 9),
+    Column("sched", "Scheduler", 8),
     Column("fwd", "Forward", 7),
     Column("weight", "Weight", 6),
     Column("active", "ActiveConn", 10),
     Column("inact", "InActConn", 9),
-    Column("status", "Health", 8),
+    Column("status", "Health", 9),
     Column("check", "Last check", 16),
     Column("age", "Age", 4),
     Column("spark", "Conns", SPARK_WIDTH),
@@ -155,8 +155,7 @@ def check_summary(check: CheckView | None) -> str:
     if check is None:
         return "pending"
     if check.last_ok:
-        lat = _latency(check.last_latency)
-        return f"ok {check.kind} {lat}".rstrip()
+        return f"ok {_latency(check.last_latency)}".rstrip()
     return f"FAIL {check.last_reason or check.kind}"
 
 
@@ -230,7 +229,7 @@ def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
             str(rs.active_conns),
             str(rs.inact_conns),
             status,
-            check_summary(chk),
+            check_summary(chk) if rs.checks else "no check",
             age(chk.last_run if chk else None, now),
             sparkline(rs.history),
         )

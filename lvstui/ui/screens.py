@@ -288,27 +288,28 @@ class DetailScreen(Screen[None]):
                 )
             yield Static("", id="detail-config")
             checks: DataTable[str] = DataTable(id="checks", cursor_type="none", show_cursor=False)
+            checks.border_title = "Checks" if self.target.real else "Real servers"
+            if self.target.real:
+                checks.add_columns(
+                    "Check",
+                    "Target",
+                    "Health",
+                    "Last",
+                    "Latency",
+                    "Age",
+                    "Period",
+                    "Runs",
+                    "Fails",
+                    "Reason",
+                )
+            else:
+                checks.add_columns(
+                    "Real server", "Health", "Weight", "Active", "InAct", "Last check"
+                )
             yield checks
         yield Footer()
 
     def on_mount(self) -> None:
-        checks = self.query_one("#checks", DataTable)
-        checks.border_title = "Checks" if self.target.real else "Real servers"
-        if self.target.real:
-            checks.add_columns(
-                "Check",
-                "Target",
-                "Health",
-                "Last",
-                "Latency",
-                "Age",
-                "Period",
-                "Runs",
-                "Fails",
-                "Reason",
-            )
-        else:
-            checks.add_columns("Real server", "Health", "Weight", "Active", "InAct", "Last check")
         if self.lvs.snapshot is not None:
             self.show_snapshot(self.lvs.snapshot)
 
@@ -316,6 +317,8 @@ class DetailScreen(Screen[None]):
         self.app.pop_screen()
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        if not self.is_mounted:
+            return  # on_mount shows the latest snapshot
         sv, rs = find_views(snap, self.target)
         cfg = self.query_one("#detail-config", Static)
         if sv is None or (self.target.real is not None and rs is None):

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lvstui.errors import ConfigError
+from lvstui.ui import keytable
+from lvstui.ui.bindings import ACTIONS, bindings_for, resolve_keys
+from tests.helpers import REPO
+
+
+def test_defaults_follow_k9s_conventions() -> None:
+    keys = resolve_keys(None)
+    assert keys["help"] == "question_mark"
+    assert keys["filter"] == "slash"
+    assert keys["command"] == "colon"
+    assert keys["back"] == "escape"
+    assert (keys["drain"], keys["undrain"], keys["weight"]) == ("d", "u", "w")
+    assert (keys["add"], keys["remove"], keys["reload"], keys["theme"]) == ("a", "x", "r", "t")
+
+
+def test_remap_from_config_pairs_and_aliases() -> None:
+    keys = resolve_keys([("drain", "D"), ("help", "?"), ("filter", "f")])
+    assert keys["drain"] == "D"
+    assert keys["help"] == "question_mark"
+    assert keys["filter"] == "f"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"nosuch": "z"}, "unknown console action"),
+        ({"drain": "u"}, "bound to both"),
+        ({"drain": " "}, "bound to both|empty"),
+    ],
+)
+def test_remap_errors_name_the_key(overrides: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as info:
+        resolve_keys(overrides)
+    assert "lvstui.keys." in str(info.value)
+
+
+def test_read_only_drops_every_changing_action() -> None:
+    keys = resolve_keys(None)
+    rw = {b.action for b in bindings_for(keys, read_only=False)}
+    ro = {b.action for b in bindings_for(keys, read_only=True)}
+    changing = {a.action for a in ACTIONS if a.changes}
+    assert changing == {"drain", "undrain", "weight", "add", "remove", "reload"}
+    assert changing <= rw
+    assert not (changing & ro)
+    assert {"help", "filter", "command", "theme", "quit"} <= ro
+
+
+def test_readme_key_table_is_generated_from_bindings() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:console -->") : text.index("<!-- /section:console -->")]
+    current = keytable.readme_table(section)
+    assert current is not None, "README console section has no keys:start/keys:end markers"
+    assert current == keytable.key_table(), (
+        "README key table is stale: run python -m lvstui.ui.keytable --write"
+    )
+
+
+def test_keytable_cli_check_detects_stale(tmp_path: object) -> None:
+    from pathlib import Path
+
+    readme = Path(str(tmp_path)) / "README.md"
+    readme.write_text(f"x\n{keytable.START}\n| old |\n{keytable.END}\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "lvstui.ui.keytable", "--readme", str(readme)]
+    assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 1
+    assert subprocess.run([*cmd, "--write"], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 0
+    assert "`d` | `drain`" in readme.read_text(encoding="utf-8")
