@@ -718,7 +718,7 @@ def _instance(name: str, t: _T, gd: GlobalDefs) -> VrrpInstance:
         version=version,
         auth_type=auth_type,
         auth_pass=auth_pass,
-        virtual_ipaddress=_vips(t, "virtual_ipaddress"),
+        virtual_ipaddress=_advertised_vips(t, version),
         virtual_ipaddress_excluded=_vips(t, "virtual_ipaddress_excluded"),
         nopreempt=t.flag("nopreempt", False),
         preempt_delay=t.number("preempt_delay", 0.0, 0, 1000),
@@ -744,6 +744,30 @@ def _ip_list(t: _T, key: str) -> tuple[str, ...]:
         if ip is not None:
             out.append(ip)
     return tuple(out)
+
+
+def _advertised_vips(t: _T, version: int) -> tuple[VipAddress, ...]:
+    """virtual_ipaddress goes in the adverts: one address family, and IPv6 needs VRRPv3."""
+    vips = _vips(t, "virtual_ipaddress")
+    if not vips:
+        return vips
+    family = vips[0].family
+    for i, vip in enumerate(vips):
+        if vip.family != family:
+            t.ctx.err(
+                (*t.at("virtual_ipaddress"), i),
+                f"{vip.address} is IPv{vip.family} but this instance advertises "
+                f"IPv{family} addresses: VRRP runs one instance per address family",
+                "move it to virtual_ipaddress_excluded, or to an instance of its own",
+            )
+            break
+    if family == 6 and version == 2:
+        t.err(
+            "virtual_ipaddress",
+            "VRRPv2 carries IPv4 addresses only",
+            "set version = 3 for IPv6 addresses",
+        )
+    return vips
 
 
 def _vips(t: _T, key: str) -> tuple[VipAddress, ...]:

@@ -234,11 +234,12 @@ def configs(draw: st.DrawFn) -> Config:
         v = draw(st.sampled_from([2, 3]))
         advert = float(draw(st.integers(1, 255))) if v == 2 else draw(st.integers(1, 4095)) / 100
         auth = draw(opt(st.sampled_from(list(AuthType)))) if v == 2 else None
+        family = 6 if v == 3 and draw(st.booleans()) else 4
         vips = draw(
             st.lists(
                 st.builds(
                     VipAddress,
-                    address=st.one_of(ipv4, ipv6),
+                    address=ipv6 if family == 6 else ipv4,
                     prefixlen=st.just(-1),
                     dev=opt(names),
                     label=opt(names),

@@ -84,7 +84,8 @@ def test_duplicate_vrid_same_interface_same_family() -> None:
             'interface = "eth1"\nvirtual_router_id = 1\nvirtual_ipaddress = ["192.0.2.19"]',
         )
     )
-    assert not warnings(dup.replace('["192.0.2.19"]', '["2001:db8::19"]'))
+    v6 = dup.replace('["192.0.2.19"]', '["2001:db8::19"]\nversion = 3')
+    assert not warnings(v6)
 
 
 def test_check_slower_than_its_period() -> None:

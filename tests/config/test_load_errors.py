@@ -195,6 +195,22 @@ CASES = [
         "",
     ),
     (
+        "mixed address families in one instance",
+        _replace('["192.0.2.9"]', '["192.0.2.9", "2001:db8::9"]'),
+        14,
+        "vrrp_instance.linuxfr.virtual_ipaddress[1]",
+        "one instance per address family",
+        "virtual_ipaddress_excluded",
+    ),
+    (
+        "IPv6 with VRRPv2",
+        _replace('["192.0.2.9"]', '["2001:db8::9"]'),
+        14,
+        "vrrp_instance.linuxfr.virtual_ipaddress",
+        "VRRPv2 carries IPv4 addresses only",
+        "version = 3",
+    ),
+    (
         "unknown scheduler",
         _replace('lb_algo = "rr"', 'lb_algo = "rrr"'),
         19,
@@ -459,7 +475,7 @@ def test_accepts_aliases_values_and_forms() -> None:
         advert_int = 0.1
         virtual_ipaddress = [
           "2001:db8::9/64 dev eth0",
-          { address = "192.0.2.9/24", dev = "eth1", label = "eth1:1", scope = "global" },
+          { address = "2001:db8::10/64", dev = "eth1", label = "eth1:1", scope = "global" },
         ]
         [[virtual_server]]
         fwmark = 3
