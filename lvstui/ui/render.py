@@ -71,7 +71,7 @@ class Column:
 # would make a big table slow), and the columns never shift under the operator's eyes.
 COLUMNS: tuple[Column, ...] = (
     Column("addr", "Prot LocalAddress:Port", 23),
-    Column("sched", "Scheduler", 8),
+    Column("sched", "Sched", 8),
     Column("fwd", "Forward", 7),
     Column("weight", "Weight", 6),
     Column("active", "ActiveConn", 10),
