@@ -451,10 +451,13 @@ class _T:
                 continue
             yield name, _T(self.ctx, value, t.at(name))
 
-    def finish(self) -> None:
-        """Report every key nobody asked for."""
+    def finish(self, not_here: dict[str, str] | None = None) -> None:
+        """Report every key nobody asked for; `not_here`: keys valid elsewhere, and why."""
         for key in self.data:
             if key in self.known:
+                continue
+            if not_here and key in not_here:
+                self.err(key, f"`{key}` does not apply here: {not_here[key]}")
                 continue
             self.err(
                 key,
@@ -1054,7 +1057,7 @@ def _tcp(t: _T) -> Check:
 
 def _ping(t: _T) -> Check:
     c = PingCheck(common=_common(t, ports=False))
-    t.finish()
+    t.finish(dict.fromkeys(("connect_port", "bind_port"), "a ping has no port"))
     return c
 
 
@@ -1068,7 +1071,12 @@ def _misc(t: _T) -> Check | None:
         user=t.text("user", None, nonempty=True),
         common=_common(t, ports=False, connect=False),
     )
-    t.finish()
+    t.finish(
+        dict.fromkeys(
+            ("connect_ip", "connect_port", "connect_timeout", "bindto", "bind_port"),
+            "MISC_CHECK runs a script: pass the address in misc_path, the limit in misc_timeout",
+        )
+    )
     return c
 
 
@@ -1117,7 +1125,7 @@ def _http(t: _T, tls: bool) -> Check | None:
         sni=t.text("sni", None, nonempty=True) if tls else None,
         body_limit=t.integer("body_limit", DEFAULT_BODY_LIMIT, 1, 1 << 30),
     )
-    t.finish()
+    t.finish(dict.fromkeys(("verify", "sni"), "TLS settings belong to ssl_get"))
     return c
 
 

@@ -211,6 +211,17 @@ CASES = [
         "version = 3",
     ),
     (
+        "a key that belongs to another check",
+        _replace(
+            "connect_timeout = 3",
+            "connect_timeout = 3\n[[virtual_server.real_server.ping_check]]\nconnect_port = 80",
+        ),
+        29,
+        "virtual_server[0].real_server[0].ping_check[0].connect_port",
+        "does not apply here: a ping has no port",
+        "",
+    ),
+    (
         "unknown scheduler",
         _replace('lb_algo = "rr"', 'lb_algo = "rrr"'),
         19,
