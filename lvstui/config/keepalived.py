@@ -311,7 +311,28 @@ def _list(
                 item, f"extra words after {item.key!r} not supported; left out: {_text(item.args)}"
             )
         out.lines[(*path, node.key, len(values))] = (item.file, item.line)
-        values.append(" ".join([item.key, *item.args]) if whole_line else item.key)
+        values.append(_vip_words(out, item) if whole_line else item.key)
+
+
+# keepalived's virtual_ipaddress options: the ones we carry, and the others (with or
+# without a value) that are noted and left out rather than failing the whole address.
+_VIP_KEPT = {"dev", "label", "scope", "brd", "broadcast"}
+_VIP_VALUED = {"peer", "preferred_lft", "track_group"}
+
+
+def _vip_words(out: _Out, item: Node) -> str:
+    words = [item.key]
+    rest = list(item.args)
+    while rest:
+        word = rest.pop(0)
+        if word in _VIP_KEPT and rest:
+            words += [word, rest.pop(0)]
+            continue
+        dropped = word
+        if word in _VIP_VALUED and rest:
+            dropped += " " + rest.pop(0)
+        out.note(item, f"address option `{dropped}` not supported; left out")
+    return " ".join(words)
 
 
 # --- global_defs

@@ -285,6 +285,27 @@ virtual_server fwmark 5 {
     assert ping.common.connect_timeout == 2
 
 
+def test_vip_options_we_do_not_carry_are_noted() -> None:
+    text = """\
+vrrp_instance a {
+  interface eth0
+  virtual_router_id 9
+  virtual_ipaddress {
+    192.0.2.9/24 dev eth1 no_track label eth1:9
+    192.0.2.10 peer 192.0.2.11 scope link
+  }
+}
+"""
+    res = import_keepalived_text(text, "k.conf")
+    a, b = res.config.vrrp_instances[0].virtual_ipaddress
+    assert (a.address, a.prefixlen, a.dev, a.label) == ("192.0.2.9", 24, "eth1", "eth1:9")
+    assert (b.address, b.scope) == ("192.0.2.10", "link")
+    assert [(n.line, n.message) for n in res.notes] == [
+        (5, "address option `no_track` not supported; left out"),
+        (6, "address option `peer 192.0.2.11` not supported; left out"),
+    ]
+
+
 @pytest.mark.keepalived
 def test_keepalived_itself_agrees(tmp_path: Path) -> None:
     """keepalived's own config test (`-t`) accepts what we accept and rejects a scheduler
