@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -167,22 +166,11 @@ class EngineParts:
 
 def make_dataplane(config: Config, kind: str | None, *, memory: bool = False) -> tuple[Any, str]:
     """The dataplane to run on, and why: `memory` for --dry-run, else selection."""
-    from lvstui.dataplane.memory import MemoryDataplane
+    from lvstui.dataplane.select import select_dataplane
 
-    if memory:
-        reason = "--dry-run: nothing is programmed"
-        return MemoryDataplane(reason=reason), reason
     want = DataplaneKind(kind) if kind else config.lvstui.dataplane
-    try:
-        select = importlib.import_module("lvstui.dataplane.select")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lvstui.dataplane.select":
-            raise
-        reason = "this build has no dataplane selection: nothing is forwarded"
-        log.warning("dataplane: %s", reason)
-        return MemoryDataplane(reason=reason), reason
-    dp, reason = select.select_dataplane(want)
-    return dp, str(reason)
+    dp, reason = select_dataplane(want, dry_run=memory)
+    return dp, reason
 
 
 def build_engine(

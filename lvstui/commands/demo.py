@@ -157,8 +157,26 @@ async def _wait_for_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
+def _logging(headless: bool, directory: Path) -> None:
+    import logging
+
+    if headless:
+        from lvstui.daemon import setup_logging
+
+        setup_logging()
+        return
+    # The console owns the terminal: the log goes to the demo's directory.
+    root = logging.getLogger("lvstui")
+    handler = logging.FileHandler(directory / "lvstui.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
 def run(args: argparse.Namespace) -> int:
     directory = Path(tempfile.mkdtemp(prefix="lvstui-demo-"))
+    _logging(args.headless, directory)
     try:
         return asyncio.run(_demo(args, directory))
     finally:
