@@ -19,6 +19,7 @@ from lvstui.config.schema import (
     Check,
     CheckKind,
     Config,
+    DataplaneKind,
     HttpCheck,
     LbKind,
     MiscCheck,
@@ -200,6 +201,15 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "raise the weights or lower quorum",
         )
     kinds_used = {rs.lb_kind or vs.lb_kind for rs in vs.real_servers} or {vs.lb_kind}
+    direct = sorted(k.value for k in kinds_used if k is not LbKind.NAT)
+    if config.lvstui.dataplane is DataplaneKind.USERSPACE and direct:
+        _warn(
+            out,
+            (*path, "lb_kind"),
+            f"the userspace dataplane proxies connections: it cannot do {'/'.join(direct)}, "
+            "so this service will not be programmed",
+            'use lb_kind = "NAT", or dataplane = "ipvs" / "auto" on a kernel with IPVS',
+        )
     if LbKind.DR in kinds_used and vs.ip is not None:
         _info(
             out,

@@ -937,15 +937,11 @@ def _scheduler(t: _T) -> str:
     }[dp]
     if algo not in allowed:
         where = "" if dp is DataplaneKind.AUTO else f' with dataplane = "{dp.value}"'
+        guess = _did_you_mean(algo, sorted(allowed))
         t.err(
             name,
             f"unknown scheduler {value!r}{where}",
-            (
-                _did_you_mean(algo, sorted(allowed)) + " "
-                if _did_you_mean(algo, sorted(allowed))
-                else ""
-            )
-            + f"schedulers: {' '.join(sorted(allowed))}",
+            f"{guess} schedulers: {' '.join(sorted(allowed))}".strip(),
         )
         return _DEFAULT_ALGO
     return algo

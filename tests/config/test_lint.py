@@ -156,3 +156,11 @@ def test_quorum_above_total_weight() -> None:
     (w,) = warnings(CLEAN.replace("delay_loop = 10", "delay_loop = 10\nquorum = 30"))
     assert w.key == "virtual_server[0].quorum"
     assert "total weight of all real servers (1)" in w.message
+
+
+def test_userspace_dataplane_cannot_do_dr() -> None:
+    text = CLEAN.replace("directors = 2", 'directors = 2\ndataplane = "userspace"')
+    assert not warnings(text)
+    (w,) = warnings(text.replace('lb_algo = "rr"', 'lb_algo = "rr"\nlb_kind = "DR"'))
+    assert w.key == "virtual_server[0].lb_kind"
+    assert "cannot do DR" in w.message
