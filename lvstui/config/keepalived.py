@@ -279,7 +279,10 @@ def _fill(
                     node,
                     f"repeated; replaces line {out.lines.get((*path, name), ('', '?'))[1]}",
                 )
-            table[name] = simple[key](node.args)
+            conv = simple[key]
+            if conv is not STR and len(node.args) > 1:
+                out.note(node, f"takes one value; left out: {_text(node.args[1:])}")
+            table[name] = conv(node.args)
             out.lines[(*path, name)] = (node.file, node.line)
         elif key in blocks:
             blocks[key](out, node, table, path)

@@ -199,6 +199,7 @@ vrrp_instance a {
     eth1 weight 10
   }
   dont_track_primary
+  priority 100 200
 }
 static_ipaddress {
   192.0.2.1/24 dev eth0
@@ -209,7 +210,8 @@ static_ipaddress {
         (3, "global_defs.enable_script_security"),
         (9, "eth1"),
         (11, "vrrp_instance a: dont_track_primary"),
-        (13, "static_ipaddress"),
+        (12, "priority"),
+        (14, "static_ipaddress"),
     ]
     assert res.config.vrrp_instances[0].track_interface == ("eth1",)
 
