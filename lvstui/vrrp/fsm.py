@@ -260,10 +260,12 @@ def _to_master(
         garp_refreshing=p.garp_delay <= 0,
         reason=reason,
     )
+    # VIPs and GARPs first: the clients' traffic is what a takeover is for, and the
+    # advert that follows a millisecond later changes nothing for the backups.
     acts: list[Action] = [
-        SendAdvert(st.priority),
         AddVips(),
         SendGarp(),
+        SendAdvert(st.priority),
         Notify(st.state, S.MASTER, reason),
     ]
     return new, acts

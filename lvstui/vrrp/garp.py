@@ -42,8 +42,8 @@ def na_message(mac: bytes, vip: str) -> bytes:
 
 
 class Announcer(Protocol):
-    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
-        """Send one gratuitous ARP / NA for each address."""
+    async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
+        """Send `repeat` gratuitous ARPs / NAs for each address."""
         ...
 
 
@@ -51,8 +51,9 @@ class MemoryAnnouncer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []  # (ifname, address)
 
-    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
-        self.sent.extend((ifname, a) for a in addrs)
+    async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
+        for _ in range(repeat):
+            self.sent.extend((ifname, a) for a in addrs)
 
 
 def _mac(ifname: str) -> bytes:
@@ -62,7 +63,7 @@ def _mac(ifname: str) -> bytes:
 
 
 class RawAnnouncer:
-    async def announce(self, ifname: str, addrs: Sequence[str]) -> None:
+    async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
         # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal.
         try:
             mac = _mac(ifname)
@@ -71,14 +72,17 @@ class RawAnnouncer:
             if v4:
                 with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as s:
                     s.bind((ifname, ETH_P_ARP))
-                    for a in v4:
-                        s.send(arp_frame(mac, a))
+                    frames = [arp_frame(mac, a) for a in v4]
+                    for _ in range(repeat):
+                        for f in frames:
+                            s.send(f)
             if v6:
                 with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
                     s.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
                     idx = socket.if_nametoindex(ifname)
-                    for a in v6:
-                        s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
+                    for _ in range(repeat):
+                        for a in v6:
+                            s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
         except OSError as exc:
             raise VrrpError(f"gratuitous ARP/NA on {ifname} failed: {exc}") from exc

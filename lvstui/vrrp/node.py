@@ -355,9 +355,8 @@ class VrrpNode:
             by_dev: dict[str, list[str]] = {}
             for vip in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
                 by_dev.setdefault(vip.dev or inst.interface, []).append(vip.address)
-            for _ in range(max(0, repeat)):
-                for dev, addrs in by_dev.items():
-                    await self.announcer.announce(dev, addrs)
+            for dev, addrs in by_dev.items():
+                await self.announcer.announce(dev, addrs, max(0, repeat))
         elif isinstance(act, fsm.Notify):
             self._transition(act)
         elif isinstance(act, fsm.Drop):

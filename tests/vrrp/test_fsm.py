@@ -88,7 +88,7 @@ CASES = [
         FsmState(priority=255),
         Startup(),
         S.MASTER,
-        ["SendAdvert", "AddVips", "SendGarp", "Notify"],
+        ["AddVips", "SendGarp", "SendAdvert", "Notify"],
         None,
     ),
     (
@@ -109,7 +109,7 @@ CASES = [
         replace(backup(), down_at=T),
         Timer(),
         S.MASTER,
-        ["SendAdvert", "AddVips", "SendGarp", "Notify"],
+        ["AddVips", "SendGarp", "SendAdvert", "Notify"],
         None,
     ),
     (
@@ -273,7 +273,7 @@ CASES = [
         backup(),
         ForceState(S.MASTER),
         S.MASTER,
-        ["SendAdvert", "AddVips", "SendGarp", "Notify"],
+        ["AddVips", "SendGarp", "SendAdvert", "Notify"],
         None,
     ),
     (
