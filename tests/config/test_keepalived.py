@@ -308,18 +308,32 @@ vrrp_instance a {
     ]
 
 
+# keepalived.conf edits that keepalived's own config test rejects; we must reject them too.
+BROKEN_FOR_BOTH = [
+    ("lb_algo rr", "lb_algo rrr"),
+    ("virtual_router_id 51", "virtual_router_id 256"),
+    ("lb_kind DR", "lb_kind ROUTE"),
+    ("auth_type PASS", "auth_type FOO"),
+    ("real_server 192.168.10.98 80", "real_server 192.168.10.98 8080"),  # DR port change
+    (" 192.168.2.9\n", " 192.168.2.300\n"),
+]
+
+
 @pytest.mark.keepalived
 def test_keepalived_itself_agrees(tmp_path: Path) -> None:
-    """keepalived's own config test (`-t`) accepts what we accept and rejects a scheduler
-    we reject. Its DNS lookup of smtp_server and its one-member sync-group warning make
-    it exit non-zero on the tutorial as written, so those two lines are adapted."""
+    """keepalived's own config test (`-t`) accepts what we accept and rejects what we
+    reject. Its DNS lookup of smtp_server and its one-member sync-group warning make it
+    exit non-zero on the tutorial as written, so those two lines are adapted."""
     require_cmd("keepalived")
     good = (FIX / "tutorial_full.conf").read_text()
     good = good.replace("smtp_server relayhost.example.com", "smtp_server 192.0.2.25")
     good = good.replace("vrrp_sync_group VG1 {\n group {\n linuxfr\n }\n}\n", "")
-    bad = good.replace("lb_algo rr", "lb_algo rrr")
-    for text, ok in ((good, True), (bad, False)):
-        conf = tmp_path / "keepalived.conf"
+    cases = [(good, True)]
+    for old, new in BROKEN_FOR_BOTH:
+        assert old in good, old
+        cases.append((good.replace(old, new, 1), False))
+    for n, (text, ok) in enumerate(cases):
+        conf = tmp_path / f"keepalived{n}.conf"
         conf.write_text(text)
         proc = subprocess.run(
             ["keepalived", "-t", "-f", str(conf)],
@@ -333,5 +347,4 @@ def test_keepalived_itself_agrees(tmp_path: Path) -> None:
             import_keepalived(conf)
         except ConfigError:
             ours_ok = False
-        assert ours_ok is ok
-        assert (proc.returncode == 0) is ok, proc.stderr
+        assert (ours_ok, proc.returncode == 0) == (ok, ok), (n, proc.stderr)
