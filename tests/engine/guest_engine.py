@@ -1,0 +1,341 @@
+"""The engine on the kernel IPVS dataplane, run INSIDE a User-Mode-Linux guest (root, ip_vs).
+
+Run from the repository: `run-in-ipvs-vm.sh .venv/bin/python tests/engine/guest_engine.py`
+(tests/engine/test_engine_ipvs_vm.py does it once for the module). Prints one JSON line per
+check: `{"name": ..., "ok": true|false, "detail": ...}`; the host turns each into a test.
+The kernel table is read back with `ipvsadm -Ln` (the reference tool), not with our own code.
+Health transitions are fed by hand (`Engine.set_health`): what is checked here is what the
+engine programs into a real kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO))
+
+from lvstui.clock import FakeClock  # noqa: E402
+from lvstui.config.schema import (  # noqa: E402
+    Config,
+    GlobalDefs,
+    LbKind,
+    RealServer,
+    SorryServer,
+    SyncDaemon,
+    TcpCheck,
+    VirtualServer,
+)
+from lvstui.dataplane.ipvs import IpvsDataplane  # noqa: E402
+from lvstui.engine.engine import Engine  # noqa: E402
+from lvstui.errors import ConfigError  # noqa: E402
+from lvstui.model import (  # noqa: E402
+    Drain,
+    DrainState,
+    Event,
+    Health,
+    RealKey,
+    Reload,
+    ServiceKey,
+    Undrain,
+    VrrpChanged,
+    VrrpRunState,
+    VrrpView,
+)
+
+VIP = "198.51.100.10"
+SK = ServiceKey.parse(f"TCP {VIP}:80")
+REALS = [RealKey(f"203.0.113.{i}", 80) for i in (11, 12, 13)]
+SORRY = RealKey("203.0.113.55", 80)
+FOREIGN = "203.0.113.200:22"
+TMP = Path(tempfile.mkdtemp(prefix="lvt-eng-"))
+LOG = TMP / "notify.log"
+RESULTS: list[dict[str, Any]] = []
+
+
+def emit(name: str, ok: bool, detail: str) -> None:
+    rec = {"name": name, "ok": ok, "detail": detail}
+    RESULTS.append(rec)
+    print(json.dumps(rec), flush=True)
+
+
+def sh(*argv: str) -> str:
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def ipvsadm_table() -> dict[str, dict[str, tuple[str, int]]]:
+    """`ipvsadm -Ln` → {"TCP 198.51.100.10:80": {"203.0.113.11:80": ("Masq", 2)}}."""
+    out: dict[str, dict[str, tuple[str, int]]] = {}
+    current = ""
+    for line in sh("ipvsadm", "-Ln").splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("TCP", "UDP", "SCTP", "FWM"):
+            current = f"{parts[0]} {parts[1]}"
+            out[current] = {}
+        elif parts and parts[0] == "->" and current and parts[1] != "RemoteAddress:Port":
+            out[current][parts[1]] = (parts[2], int(parts[3]))
+    return out
+
+
+def ours() -> dict[str, tuple[str, int]]:
+    return ipvsadm_table().get(str(SK), {})
+
+
+def recorder() -> str:
+    script = TMP / "record.py"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"open({str(LOG)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def make_config() -> Config:
+    rec = recorder()
+    vs = VirtualServer(
+        ip=VIP,
+        port=80,
+        lb_algo="wrr",
+        lb_kind=LbKind.NAT,
+        quorum=4,
+        hysteresis=1,
+        quorum_up=f"{rec} quorum_up",
+        quorum_down=f"{rec} quorum_down",
+        sorry_server=SorryServer(SORRY.addr, SORRY.port),
+        real_servers=tuple(
+            RealServer(r.addr, r.port, weight=2, checks=(TcpCheck(),)) for r in REALS
+        ),
+    )
+    return Config(
+        path=str(TMP / "config.toml"),
+        global_defs=GlobalDefs(lvs_sync_daemon=SyncDaemon("lvt-eng-a", "vi", syncid=9)),
+        virtual_servers=(vs,),
+    )
+
+
+class FakeVrrp:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.state = VrrpRunState.BACKUP
+        self.stopped: list[bool] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, graceful: bool = True) -> None:
+        self.stopped.append(graceful)
+
+    def views(self) -> tuple[VrrpView, ...]:
+        return (VrrpView("vi", "lvt-eng-a", 51, self.state, 100, 100, 3, 0.1),)
+
+    async def events(self) -> Any:
+        while True:
+            yield await self.queue.get()
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+class Lab:
+    engine: Engine
+    vrrp: FakeVrrp
+    config: Config
+
+
+LAB = Lab()
+
+
+def w(real: RealKey) -> str:
+    return str(real)
+
+
+def setup_lab() -> None:
+    for mod in ("veth", "ip_vs", "ip_vs_rr", "ip_vs_wrr"):
+        subprocess.run(["modprobe", "-q", mod], check=False)
+    sh("ip", "link", "add", "lvt-eng-a", "type", "veth", "peer", "name", "lvt-eng-b")
+    sh("ip", "link", "set", "lvt-eng-a", "up")
+    sh("ip", "link", "set", "lvt-eng-b", "up")
+    sh("ipvsadm", "-A", "-t", FOREIGN, "-s", "rr")  # someone else's service: never touched
+
+
+async def c_start() -> str:
+    setup_lab()
+    LAB.config = make_config()
+    LAB.vrrp = FakeVrrp()
+    LAB.engine = Engine(
+        LAB.config,
+        dataplane=IpvsDataplane(),
+        clock=FakeClock(),
+        vrrp=LAB.vrrp,
+        state_dir=TMP / "state",
+    )
+    await LAB.engine.start()
+    table = ours()
+    assert table == {w(r): ("Masq", 2) for r in REALS}, table
+    assert f"TCP {FOREIGN}" in ipvsadm_table()
+    return sh("ipvsadm", "-Ln")
+
+
+async def c_sync_daemon_follows_vrrp() -> str:
+    text = sh("ipvsadm", "-L", "--daemon")
+    assert "backup sync daemon (mcast=lvt-eng-a, syncid=9" in text, text
+    LAB.vrrp.state = VrrpRunState.MASTER
+    await LAB.vrrp.queue.put(
+        VrrpChanged(1.0, "vi", VrrpRunState.BACKUP, VrrpRunState.MASTER, "test")
+    )
+    await wait_for(lambda: "master sync daemon" in sh("ipvsadm", "-L", "--daemon"))
+    text2 = sh("ipvsadm", "-L", "--daemon")
+    assert "backup" not in text2, text2
+    return f"{text.strip()} → {text2.strip()}"
+
+
+async def set_health(real: RealKey, h: Health) -> None:
+    e = LAB.engine
+    e.set_health(SK, real, h, reason="test")
+    await wait_for(
+        lambda: next(r for r in e.snapshot().services[0].real_servers if r.key == real).health is h
+    )
+
+
+async def c_quorum_hysteresis_and_sorry() -> str:
+    # weights 2+2+2, quorum 4, hysteresis 1: down below 3, up again at 5 or more
+    await set_health(REALS[0], Health.DOWN)
+    assert ours() == {w(REALS[1]): ("Masq", 2), w(REALS[2]): ("Masq", 2)}, ours()
+    await set_health(REALS[1], Health.DOWN)
+    await wait_for(lambda: ours() == {w(SORRY): ("Masq", 1)})
+    await set_health(REALS[0], Health.UP)  # live 4 < 5: still the sorry server
+    assert ours() == {w(SORRY): ("Masq", 1)}, ours()
+    await set_health(REALS[1], Health.UP)
+    await wait_for(lambda: ours() == {w(r): ("Masq", 2) for r in REALS})
+    await LAB.engine.notifier.join()
+    lines = LOG.read_text().split()
+    assert lines == ["quorum_down", "quorum_up"], lines
+    return "sorry in at live weight 2, out at 6; scripts: " + ", ".join(lines)
+
+
+async def c_drain_weight_zero_and_safe() -> str:
+    e = LAB.engine
+    res = await e.call(Drain(SK, REALS[0]), who="guest")
+    assert res.ok, res
+    assert ours()[w(REALS[0])] == ("Masq", 0), ours()
+    await e.tick()
+    view = e.snapshot().services[0].real_servers[0]
+    assert view.drain is DrainState.SAFE, view.drain  # no connection: idle at once
+    assert (await e.call(Undrain(SK, REALS[0]))).ok
+    assert ours()[w(REALS[0])] == ("Masq", 2), ours()
+    return "weight 0 in the kernel, safe, back to 2"
+
+
+async def c_reload_applies_only_difference() -> str:
+    e = LAB.engine
+    vs = LAB.config.virtual_servers[0]
+    new = replace(
+        LAB.config,
+        virtual_servers=(
+            replace(vs, real_servers=(replace(vs.real_servers[0], weight=5), *vs.real_servers[1:])),
+        ),
+    )
+    dry = await e.reload(new, dry_run=True)
+    assert dry.ok and dry.detail == f"~ {SK} real {REALS[0]} weight 2 → 5", dry.detail
+    assert ours()[w(REALS[0])] == ("Masq", 2)
+    res = await e.reload(new)
+    assert res.ok, res
+    assert ours() == {
+        w(REALS[0]): ("Masq", 5),
+        w(REALS[1]): ("Masq", 2),
+        w(REALS[2]): ("Masq", 2),
+    }, ours()
+
+    def broken(path: str) -> Config:
+        raise ConfigError("bad value", file=path, line=3, key="virtual_server[0].port")
+
+    e._loader = broken
+    bad = await e.call(Reload())
+    assert not bad.ok and "bad value" in bad.message, bad
+    assert ours()[w(REALS[0])] == ("Masq", 5), ours()
+    LAB.config = new
+    return f"{res.message}; broken: {bad.message}"
+
+
+async def c_restart_adopts_without_change() -> str:
+    e = LAB.engine
+    await e.call(Drain(SK, REALS[2]))
+    before = sh("ipvsadm", "-Ln")
+    await e.stop(release=False)  # like keepalived --dont-release-ipvs
+    assert sh("ipvsadm", "-Ln") == before
+    dp = IpvsDataplane()
+    applied: list[Any] = []
+    real_apply = dp.apply
+
+    async def spy(ops: Any) -> None:
+        applied.extend(ops)
+        await real_apply(ops)
+
+    dp.apply = spy  # type: ignore[method-assign]
+    LAB.vrrp = FakeVrrp()
+    LAB.engine = Engine(
+        LAB.config, dataplane=dp, clock=FakeClock(), vrrp=LAB.vrrp, state_dir=TMP / "state"
+    )
+    await LAB.engine.start()
+    assert applied == [], applied  # the drain came back from the state file: nothing to do
+    assert sh("ipvsadm", "-Ln") == before
+    return "restart: 0 operations, table identical, drain kept"
+
+
+async def c_stop_releases_like_keepalived() -> str:
+    await LAB.engine.stop()
+    table = ipvsadm_table()
+    assert str(SK) not in table and f"TCP {FOREIGN}" in table, table
+    assert LAB.vrrp.stopped == [True]
+    assert sh("ipvsadm", "-L", "--daemon").strip() == ""
+    return sh("ipvsadm", "-Ln")
+
+
+CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+    ("engine_start", c_start),
+    ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
+    ("engine_quorum_hysteresis_sorry", c_quorum_hysteresis_and_sorry),
+    ("engine_drain", c_drain_weight_zero_and_safe),
+    ("engine_reload", c_reload_applies_only_difference),
+    ("engine_restart_adopts", c_restart_adopts_without_change),
+    ("engine_stop_releases", c_stop_releases_like_keepalived),
+]
+
+
+async def main() -> int:
+    for name, fn in CHECKS:
+        try:
+            emit(name, True, await asyncio.wait_for(fn(), 60))
+        except Exception:
+            emit(name, False, traceback.format_exc())
+            if name == "engine_start":
+                break
+    return 0 if all(r["ok"] for r in RESULTS) else 1
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print(json.dumps({"name": "engine_start", "ok": False, "detail": "needs root"}))
+        sys.exit(1)
+    sys.exit(asyncio.run(main()))
