@@ -274,8 +274,8 @@ class RawSocketTransport:
             else:
                 mreq = socket.inet_pton(socket.AF_INET6, MCAST_V6) + struct.pack("=I", ifindex)
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
-                # the link-local source is chosen by the kernel from the interface
-                s.bind((self._source, 0, 0, ifindex))
+                # not bound: a raw IPv6 socket bound to an address only receives packets
+                # sent to it, never the group; the kernel picks the link-local source
             s.setblocking(False)
         except BaseException:
             s.close()
