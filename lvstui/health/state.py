@@ -51,7 +51,14 @@ def advance(
     state: CheckState, ok: bool, now: float, reason: str = ""
 ) -> tuple[CheckState, Transition | None]:
     """Fold one run's final result into the state. Returns the new state and the transition
-    of this check's verdict, if any."""
+    of this check's verdict, if any. A run that confirms a settled state (a pass while UP
+    with no failure pending, a failure while DOWN with no pass pending) returns the very
+    same state object: the common case allocates nothing."""
+    if ok:
+        if state.health is Health.UP and state.fail_streak == 0:
+            return state, None
+    elif state.health is Health.DOWN and state.ok_streak == 0:
+        return state, None
     if ok:
         ok_streak, fail_streak = state.ok_streak + 1, 0
         flip = state.health is not Health.UP and ok_streak >= state.rise

@@ -26,8 +26,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # headers and body in one write: keepalived's genhash -v dumps what its first read
+        # returned, so a split response would make its output depend on timing
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
 
     def do_GET(self) -> None:
         self.server.requests.append((self.path, dict(self.headers.items())))
