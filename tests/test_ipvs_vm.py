@@ -27,6 +27,8 @@ CHECKS = [
     "ipv6_udp_sctp_fwmark_persistence",
     "edit_keeps_forwarding_method",
     "errors_name_op_and_service",
+    "batch_error_names_failing_op",
+    "large_table_read_back",
     "nat_traffic_spread",
     "dr_traffic_spread",
     "weight_change_keeps_connection",

@@ -469,6 +469,63 @@ async def c_errors() -> str:
     return " | ".join(msgs)
 
 
+async def c_batch_error() -> str:
+    """A failure in the middle of a batch names that operation (not the batch's first)."""
+    dp = LAB.dp
+    k = svc("192.0.2.70")
+    r1 = DesiredDest(RealKey("203.0.113.11", 80), 1)
+    r2 = DesiredDest(RealKey("203.0.113.12", 80), 1)
+    try:
+        await dp.apply([AddService(DesiredService(k, "rr")), AddDest(k, r1), AddDest(k, r1),
+                        AddDest(k, r2)])  # fmt: skip
+        raise AssertionError("a duplicate real server in a batch was accepted")
+    except DataplaneError as e:
+        text = str(e)
+        assert text.startswith("add real TCP 192.0.2.70:80 -> 203.0.113.11:80"), text
+        assert "already exists" in text, text
+    obs = next(o for o in await dp.observe() if o.key == k)
+    await dp.apply([DelService(k)])
+    return f"{text.splitlines()[0]}; table after: {sorted(str(d.key) for d in obs.dests)}"
+
+
+async def c_large_table() -> str:
+    """300 services x 6 real servers (several datagrams) read back equal to ipvsadm, then
+    removed by reconcile."""
+    dp = LAB.dp
+    desired = [
+        DesiredService(
+            svc(f"192.0.2.{100 + i // 50}", 2000 + i % 50),
+            ("wrr", "wlc", "sh", "rr")[i % 4],
+            dests=tuple(
+                DesiredDest(
+                    RealKey(f"203.0.113.{50 + j}", 2000 + i % 50),
+                    1 + (i + j) % 7,
+                    (LbKind.NAT, LbKind.DR, LbKind.TUN)[j % 3],
+                )
+                for j in range(6)
+            ),
+        )
+        for i in range(300)
+    ]
+    owned = {d.key for d in desired}
+    t0 = time.monotonic()
+    await dp.apply(reconcile(desired, await dp.observe(), owned=owned))
+    t1 = time.monotonic()
+    obs = [o for o in await dp.observe() if o.key in owned]
+    detail = compare_with_ipvsadm(list(await dp.observe()))
+    assert len(obs) == 300 and all(len(o.dests) == 6 for o in obs)
+    assert reconcile(desired, obs, owned=owned) == []
+    # and lvstui's listing of this big table (ipvsadm's sort order) is ipvsadm's, byte for byte
+    from lvstui.dataplane.listing import render
+
+    text = ipvsadm("-Ln")
+    mine = render(list(await dp.observe()))
+    assert mine == text, f"listing differs:\n{_diff(text, mine)}"
+    await dp.apply(reconcile([], await dp.observe(), owned=owned))
+    assert not [o for o in await dp.observe() if o.key in owned]
+    return f"{detail}; programmed in {t1 - t0:.2f}s; listing identical"
+
+
 async def c_nat_traffic() -> str:
     dp = LAB.dp
     d = desired_web(VIP_NAT, LbKind.NAT)
@@ -696,6 +753,8 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str | None]]]] = [
     ("ipv6_udp_sctp_fwmark_persistence", c_families),
     ("edit_keeps_forwarding_method", c_edit_in_place),
     ("errors_name_op_and_service", c_errors),
+    ("batch_error_names_failing_op", c_batch_error),
+    ("large_table_read_back", c_large_table),
     ("nat_traffic_spread", c_nat_traffic),
     ("dr_traffic_spread", c_dr_traffic),
     ("weight_change_keeps_connection", c_weight_change_keeps_connection),
