@@ -91,8 +91,9 @@ def test_pyroute2_addresses(pair: tuple[str, str]) -> None:
                 await m.add(v, "eth0")          # idempotent
                 res[v.address] = await m.present(v, "eth0")
             import subprocess
-            res["ip4"] = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
-            res["ip6"] = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
+            for fam in ("4", "6"):
+                cmd = ["ip", "-" + fam, "-o", "addr", "show", "dev", "eth0"]
+                res["ip" + fam] = subprocess.run(cmd, capture_output=True, text=True).stdout
             for v in (v4, v6):
                 await m.remove(v, "eth0")
                 await m.remove(v, "eth0")       # idempotent
@@ -121,7 +122,8 @@ SNIFF = """
             f = s.recv(2048)
         except TimeoutError:
             continue
-        if f[12:14] == b"\\x08\\x06" or (f[12:14] == b"\\x86\\xdd" and f[20] == 58 and f[54] == 136):
+        arp = f[12:14] == b"\\x08\\x06"
+        if arp or (f[12:14] == b"\\x86\\xdd" and f[20] == 58 and f[54] == 136):
             frames.append(f.hex())
     print(json.dumps(frames))
 """
@@ -218,7 +220,7 @@ def test_vrrp_v3_over_ipv6_between_two_lvstui(pair: tuple[str, str], tmp_path: P
 
     try:
         pa, sa = start(a, 150)
-        pb, sb = start(b, 100)
+        _pb, sb = start(b, 100)
         wait_until(
             lambda: state(sa).get("state") == "MASTER" and state(sb).get("state") == "BACKUP", 15
         )
