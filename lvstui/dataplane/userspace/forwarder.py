@@ -59,7 +59,7 @@ from lvstui.dataplane.rates import SAMPLE_PERIOD, Estimator
 from lvstui.dataplane.reconcile import mask_prefix
 from lvstui.dataplane.userspace import proxyproto
 from lvstui.dataplane.userspace.persist import Template, Templates, client_net
-from lvstui.dataplane.userspace.relay import pump, splice_supported
+from lvstui.dataplane.userspace.relay import Relay, splice_supported
 from lvstui.dataplane.userspace.sched import (
     SCHEDULERS,
     MaglevHashing,
@@ -266,6 +266,7 @@ class UserspaceDataplane:
     ) -> None:
         self._services: dict[ServiceKey, _Service] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._conns: set[_Conn] = set()  # relayed TCP connections
         self._linger: deque[tuple[float, RealServer]] = deque()  # closed, still InAct
         self._sampler: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -312,6 +313,8 @@ class UserspaceDataplane:
         tasks = [t for t in (self._sampler, self._sweeper) if t is not None] + list(self._tasks)
         for t in self._tasks:
             t.cancel()
+        for c in list(self._conns):
+            c.finish()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
@@ -476,117 +479,31 @@ class UserspaceDataplane:
                     log.warning("%s: accept: %s", svc.key, e)
                 return
             conn.setblocking(False)
-            task = loop.create_task(self._relay(svc, conn, addr))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            c = _Conn(self, svc, conn, addr)
+            if svc.apphash is None:
+                c.begin(b"")
+            else:
+                task = loop.create_task(self._read_then_begin(c))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     # --- one TCP connection --------------------------------------------------------------------
 
-    async def _read_request_line(self, conn: socket.socket) -> bytes:
+    async def _read_then_begin(self, c: _Conn) -> None:
+        """app_hash: read the request line first (bounded in size and time), then schedule."""
         loop = asyncio.get_running_loop()
         data = b""
-        async with asyncio.timeout(self.connect_timeout):
-            while b"\r\n" not in data and len(data) < _REQUEST_LINE_MAX:
-                chunk = await loop.sock_recv(conn, _REQUEST_LINE_MAX - len(data))
-                if not chunk:
-                    break
-                data += chunk
-        return data
-
-    async def _relay(self, svc: _Service, conn: socket.socket, addr: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        up: socket.socket | None = None
-        dest: RealServer | None = None
-        tpl: Template | None = None
-        state = 0  # 0 nothing bound, 1 connecting (inactive), 2 established (active)
         try:
-            first = b""
-            if svc.apphash is not None:
-                first = await self._read_request_line(conn)
-            dest, tpl = svc.pick(addr[0], addr[1], first, self.clock())
-            if dest is None:
-                return  # no real server available: the client sees its connection closed
-            tot = svc.totals
-            tot.conns += 1
-            dest.conns += 1
-            dest.inact += 1
-            state = 1
-            dest.check_overload_up()
-            up = socket.socket(dest.family, socket.SOCK_STREAM)
-            up.setblocking(False)
-            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             async with asyncio.timeout(self.connect_timeout):
-                await loop.sock_connect(up, (dest.addr, dest.port))
-            dest.inact -= 1
-            dest.active += 1
-            state = 2
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            head = b""
-            if svc.want.proxy_protocol:
-                head = proxyproto.build(svc.want.proxy_protocol, addr[:2], conn.getsockname()[:2])
-            if head or first:
-                await loop.sock_sendall(up, head + first)
-                if first:
-                    tot.inbytes += len(first)
-                    tot.inpkts += 1
-                    dest.inbytes += len(first)
-                    dest.inpkts += 1
-            await self._both_ways(svc, dest, conn, up)
+                while b"\r\n" not in data and len(data) < _REQUEST_LINE_MAX:
+                    chunk = await loop.sock_recv(c.conn, _REQUEST_LINE_MAX - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
         except (OSError, TimeoutError):
-            pass  # reset, refused, timed out: both sides are closed below
-        finally:
-            conn.close()
-            if up is not None:
-                up.close()
-            if dest is not None:
-                if state == 2:
-                    dest.active -= 1
-                    dest.inact += 1
-                    self._linger.append((self.clock() + self.inact_linger, dest))
-                elif state == 1:
-                    dest.inact -= 1
-                    dest.check_overload_down()
-                svc.release(tpl, self.clock())
-
-    async def _both_ways(
-        self, svc: _Service, dest: RealServer, conn: socket.socket, up: socket.socket
-    ) -> None:
-        tot = svc.totals
-        splice = self.splice
-
-        def count_in(n: int) -> None:
-            tot.inbytes += n
-            tot.inpkts += 1
-            dest.inbytes += n
-            dest.inpkts += 1
-
-        def count_out(n: int) -> None:
-            tot.outbytes += n
-            tot.outpkts += 1
-            dest.outbytes += n
-            dest.outpkts += 1
-
-        me = asyncio.current_task()
-        back = asyncio.get_running_loop().create_task(pump(up, conn, count_out, splice))
-
-        def on_back_done(t: asyncio.Task[None]) -> None:
-            if not t.cancelled() and t.exception() is not None and me is not None:
-                me.cancel()  # server side failed: stop waiting on the client
-
-        back.add_done_callback(on_back_done)
-        try:
-            await pump(conn, up, count_in, splice)
-            await back
-        except asyncio.CancelledError:
-            if back.done() and not back.cancelled() and back.exception() is not None:
-                return  # cancelled by on_back_done: a normal end of this connection
-            back.cancel()
-            raise
-        except BaseException:
-            back.cancel()
-            with contextlib.suppress(BaseException):
-                await back
-            raise
+            c.finish()
+            return
+        c.begin(data)
 
     # --- UDP -----------------------------------------------------------------------------------
 
@@ -688,6 +605,138 @@ class UserspaceDataplane:
                         self._end_flow(svc, flow)
                 if svc.persist:
                     svc.templates.expire(now)
+
+
+class _Conn:
+    """One relayed TCP connection, driven by callbacks (no task per connection):
+    schedule → non-blocking connect → optional PROXY header → splice relay → accounting."""
+
+    __slots__ = ("addr", "conn", "dest", "dp", "relay", "state", "svc", "timer", "tpl", "up")
+
+    def __init__(
+        self, dp: UserspaceDataplane, svc: _Service, conn: socket.socket, addr: tuple[str, int]
+    ) -> None:
+        self.dp, self.svc, self.conn, self.addr = dp, svc, conn, addr
+        self.up: socket.socket | None = None
+        self.dest: RealServer | None = None
+        self.tpl: Template | None = None
+        self.relay: Relay | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.state = 0  # 0 nothing bound, 1 connecting (inactive), 2 established, 3 finished
+        dp._conns.add(self)
+
+    def begin(self, first: bytes) -> None:
+        svc, dp = self.svc, self.dp
+        dest, self.tpl = svc.pick(self.addr[0], self.addr[1], first, dp.clock())
+        if dest is None:
+            self.finish()  # no real server available: the client sees its connection closed
+            return
+        self.dest = dest
+        svc.totals.conns += 1
+        dest.conns += 1
+        dest.inact += 1
+        self.state = 1
+        dest.check_overload_up()
+        try:
+            up = self.up = socket.socket(dest.family, socket.SOCK_STREAM)
+            up.setblocking(False)
+            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            err = up.connect_ex((dest.addr, dest.port))
+        except OSError:
+            self.finish()
+            return
+        if err == errno.EINPROGRESS:
+            loop = asyncio.get_running_loop()
+            loop.add_writer(up.fileno(), self._on_connect, first)
+            self.timer = loop.call_later(dp.connect_timeout, self.finish)
+        elif err == 0:
+            self._connected(first)
+        else:
+            self.finish()
+
+    def _on_connect(self, first: bytes) -> None:
+        up = self.up
+        assert up is not None
+        asyncio.get_running_loop().remove_writer(up.fileno())
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if up.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self.finish()  # refused / unreachable
+            return
+        self._connected(first)
+
+    def _connected(self, first: bytes) -> None:
+        dest, up, svc = self.dest, self.up, self.svc
+        assert dest is not None and up is not None
+        dest.inact -= 1
+        dest.active += 1
+        self.state = 2
+        try:
+            self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            head = b""
+            if svc.want.proxy_protocol:
+                vip = self.conn.getsockname()
+                head = proxyproto.build(svc.want.proxy_protocol, self.addr[:2], vip[:2])
+            if head or first:
+                # a fresh connection's send buffer takes a header and a request line whole
+                if up.send(head + first) != len(head) + len(first):
+                    raise OSError("short send of the first bytes")
+                if first:
+                    self.count_in(len(first))
+        except OSError:
+            self.finish()
+            return
+        relay = self.relay = Relay(self.conn, up, self.count_in, self.count_out, self.dp.splice)
+        relay.done.add_done_callback(self._relay_done)
+        relay.start()
+
+    def count_in(self, n: int) -> None:
+        tot, d = self.svc.totals, self.dest
+        tot.inbytes += n
+        tot.inpkts += 1
+        d.inbytes += n  # type: ignore[union-attr]
+        d.inpkts += 1  # type: ignore[union-attr]
+
+    def count_out(self, n: int) -> None:
+        tot, d = self.svc.totals, self.dest
+        tot.outbytes += n
+        tot.outpkts += 1
+        d.outbytes += n  # type: ignore[union-attr]
+        d.outpkts += 1  # type: ignore[union-attr]
+
+    def _relay_done(self, _: asyncio.Future[None]) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """End the connection and its accounting (idempotent)."""
+        if self.state == 3:
+            return
+        state, self.state = self.state, 3
+        dp = self.dp
+        dp._conns.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.relay is not None:
+            self.relay.close()
+        up = self.up
+        if up is not None:
+            if state == 1:
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_writer(up.fileno())
+            up.close()
+        self.conn.close()
+        dest = self.dest
+        if dest is not None:
+            if state == 2:
+                dest.active -= 1
+                dest.inact += 1
+                dp._linger.append((dp.clock() + dp.inact_linger, dest))
+            elif state == 1:
+                dest.inact -= 1
+                dest.check_overload_down()
+            self.svc.release(self.tpl, dp.clock())
 
 
 class _UdpListener(asyncio.DatagramProtocol):

@@ -1,10 +1,15 @@
 """Moving bytes between two TCP sockets without Python touching them (splice), or with one
-reused buffer per direction where splice is not available.
+buffer per direction where splice is not available.
 
 `os.splice` moves data socket → pipe → socket inside the kernel: no copy into Python and no
 per-byte work, which is what lets a Python forwarder keep up with HAProxy on bulk transfers.
-Each direction ends with `shutdown(SHUT_WR)` on the other socket when its source reaches
-end of file (half-close), so protocols that close one way first keep working.
+
+The relay is callback-driven rather than a coroutine per direction: each direction keeps a
+reader registered on its source while the destination accepts data, and swaps it for a
+writer on the destination only when the destination is full. No future or task is created
+per read, which matters for small request/response traffic. Pipes are pooled and reused
+once empty. A direction that reaches end of file half-closes the other socket
+(`shutdown(SHUT_WR)`), so protocols that close one way first keep working.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ import os
 import socket
 from collections.abc import Callable
 
+__all__ = ["CHUNK", "Count", "Relay", "splice_supported"]
+
 # called with the size of every read that returned data (bytes, and one "packet")
 Count = Callable[[int], None]
-__all__ = ["CHUNK", "pump", "splice_supported"]
 
-CHUNK = 1 << 20  # bytes per splice call (the pipe holds 64 KiB unless enlarged)
+CHUNK = 1 << 20  # bytes asked of one splice call (bounded by the pipe size)
 _BUF = 1 << 16  # fallback buffer per direction
 _F = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 18
+_POOL_MAX = 512
 
 _splice_ok: bool | None = None
+_pipes: list[tuple[int, int]] = []
 
 
 def splice_supported() -> bool:
@@ -61,72 +69,201 @@ def splice_supported() -> bool:
     return ok
 
 
-async def _wait(loop: asyncio.AbstractEventLoop, fd: int, write: bool) -> None:
-    fut = loop.create_future()
-    if write:
-        loop.add_writer(fd, fut.set_result, None)
-    else:
-        loop.add_reader(fd, fut.set_result, None)
-    try:
-        await fut
-    finally:
-        if write:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
-
-
-async def _pump_splice(src: socket.socket, dst: socket.socket, count: Count) -> None:
-    loop = asyncio.get_running_loop()
+def _get_pipe() -> tuple[int, int]:
+    if _pipes:
+        return _pipes.pop()
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        try:
-            import fcntl
+    with contextlib.suppress(OSError):  # keep the default size if refused
+        import fcntl
 
-            fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
-        except OSError:
-            pass  # keep the default pipe size
-        sfd, dfd = src.fileno(), dst.fileno()
-        splice = os.splice
-        while True:
-            try:
-                n = splice(sfd, w, CHUNK, flags=_F)
-            except BlockingIOError:
-                await _wait(loop, sfd, False)
-                continue
-            if n == 0:
-                break
-            count(n)
-            left = n
-            while left:
-                try:
-                    left -= splice(r, dfd, left, flags=_F)
-                except BlockingIOError:
-                    await _wait(loop, dfd, True)
-    finally:
-        os.close(r)
-        os.close(w)
+        fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
+    return r, w
 
 
-async def _pump_copy(src: socket.socket, dst: socket.socket, count: Count) -> None:
-    loop = asyncio.get_running_loop()
-    buf = bytearray(_BUF)
-    view = memoryview(buf)
-    recv_into = loop.sock_recv_into
-    sendall = loop.sock_sendall
-    while True:
-        n = await recv_into(src, buf)
-        if n == 0:
-            break
-        count(n)
-        await sendall(dst, view[:n])
-
-
-async def pump(src: socket.socket, dst: socket.socket, count: Count, use_splice: bool) -> None:
-    """Relay src → dst until src's end of file, then half-close dst's sending side."""
-    if use_splice:
-        await _pump_splice(src, dst, count)
+def _put_pipe(pipe: tuple[int, int], empty: bool) -> None:
+    if empty and len(_pipes) < _POOL_MAX:
+        _pipes.append(pipe)
     else:
-        await _pump_copy(src, dst, count)
-    with contextlib.suppress(OSError):  # the peer may be gone already
-        dst.shutdown(socket.SHUT_WR)
+        os.close(pipe[0])
+        os.close(pipe[1])
+
+
+class _Direction:
+    __slots__ = (
+        "buf",
+        "count",
+        "dfd",
+        "dst",
+        "loop",
+        "pending",
+        "pipe",
+        "relay",
+        "rest",
+        "sfd",
+        "src",
+        "state",
+    )
+
+    def __init__(
+        self, relay: Relay, src: socket.socket, dst: socket.socket, count: Count, splice: bool
+    ) -> None:
+        self.relay = relay
+        self.loop = relay.loop
+        self.src, self.dst = src, dst
+        self.sfd, self.dfd = src.fileno(), dst.fileno()
+        self.count = count
+        self.pending = 0  # bytes in the pipe not yet written
+        self.pipe: tuple[int, int] | None = _get_pipe() if splice else None
+        self.buf: bytearray | None = None if splice else bytearray(_BUF)
+        self.rest: memoryview | None = None  # copy mode: bytes not yet sent
+        self.state = 0  # 0 idle, 1 reading, 2 writing, 3 done
+
+    def start(self) -> None:
+        self.state = 1
+        self.loop.add_reader(self.sfd, self._readable)
+
+    # splice mode -----------------------------------------------------------------------------
+
+    def _readable(self) -> None:
+        pipe = self.pipe
+        try:
+            if pipe is None:
+                self._copy_read()
+                return
+            n = os.splice(self.sfd, pipe[1], CHUNK, flags=_F)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.relay.abort()
+            return
+        if n == 0:
+            self._eof()
+            return
+        self.count(n)
+        self.pending = n
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.pipe is not None
+        r = self.pipe[0]
+        dfd = self.dfd
+        try:
+            while self.pending:
+                self.pending -= os.splice(r, dfd, self.pending, flags=_F)
+        except BlockingIOError:
+            self._wait_writable()
+            return
+        except OSError:
+            self.relay.abort()
+            return
+        if self.state == 2:
+            self._resume_reading()
+
+    def _wait_writable(self) -> None:
+        if self.state == 1:
+            self.loop.remove_reader(self.sfd)
+            self.loop.add_writer(self.dfd, self._writable)
+            self.state = 2
+
+    def _resume_reading(self) -> None:
+        self.loop.remove_writer(self.dfd)
+        self.loop.add_reader(self.sfd, self._readable)
+        self.state = 1
+
+    def _writable(self) -> None:
+        if self.pipe is not None:
+            self._flush()
+        else:
+            self._copy_send()
+
+    # copy mode -------------------------------------------------------------------------------
+
+    def _copy_read(self) -> None:
+        assert self.buf is not None
+        try:
+            n = self.src.recv_into(self.buf)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.relay.abort()
+            return
+        if n == 0:
+            self._eof()
+            return
+        self.count(n)
+        self.rest = memoryview(self.buf)[:n]
+        self._copy_send()
+
+    def _copy_send(self) -> None:
+        rest = self.rest
+        try:
+            while rest is not None and len(rest):
+                rest = rest[self.dst.send(rest) :]
+        except BlockingIOError:
+            self.rest = rest
+            self._wait_writable()
+            return
+        except OSError:
+            self.relay.abort()
+            return
+        self.rest = None
+        if self.state == 2:
+            self._resume_reading()
+
+    # end -------------------------------------------------------------------------------------
+
+    def _eof(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):  # the peer may be gone already
+            self.dst.shutdown(socket.SHUT_WR)
+        self.relay.finished()
+
+    def stop(self) -> None:
+        if self.state == 1:
+            self.loop.remove_reader(self.sfd)
+        elif self.state == 2:
+            self.loop.remove_writer(self.dfd)
+        self.state = 3
+        if self.pipe is not None:
+            _put_pipe(self.pipe, self.pending == 0)
+            self.pipe = None
+
+
+class Relay:
+    """Both directions of one connection. `done` resolves when both reached end of file, or
+    at once when either side fails (reset, broken pipe): a failure is a normal end here."""
+
+    __slots__ = ("ab", "ba", "done", "loop", "open")
+
+    def __init__(
+        self,
+        a: socket.socket,
+        b: socket.socket,
+        count_ab: Count,
+        count_ba: Count,
+        use_splice: bool,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.open = 2
+        self.ab = _Direction(self, a, b, count_ab, use_splice)
+        self.ba = _Direction(self, b, a, count_ba, use_splice)
+
+    def start(self) -> None:
+        self.ab.start()
+        self.ba.start()
+
+    def finished(self) -> None:
+        self.open -= 1
+        if self.open == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    def abort(self) -> None:
+        self.close()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def close(self) -> None:
+        """Unregister every callback and return the pipes; call before closing the sockets."""
+        self.ab.stop()
+        self.ba.stop()
