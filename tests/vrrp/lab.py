@@ -27,6 +27,7 @@ def ka_conf(
     state: str = "BACKUP",
     nopreempt: bool = False,
     auth_pass: str | None = None,
+    unicast: tuple[str, list[str]] | None = None,
 ) -> str:
     auth = (
         f"    authentication {{\n        auth_type PASS\n        auth_pass {auth_pass}\n    }}\n"
@@ -40,6 +41,13 @@ def ka_conf(
         f"    virtual_router_id 51\n    priority {priority}\n    advert_int {advert_int:g}\n"
         + ("    nopreempt\n" if nopreempt else "")
         + auth
+        + (
+            f"    unicast_src_ip {unicast[0]}\n    unicast_peer {{\n"
+            + "".join(f"        {p}\n" for p in unicast[1])
+            + "    }\n"
+            if unicast
+            else ""
+        )
         + f"    virtual_ipaddress {{\n        {VIP}/24 dev eth0\n    }}\n}}\n"
     )
 

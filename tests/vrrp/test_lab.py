@@ -119,6 +119,32 @@ def test_nopreempt_both_ways(idle: Lab) -> None:
     assert ours.state() == "MASTER" and only(lab, "py")
 
 
+def test_unicast_peers_with_keepalived(idle: Lab) -> None:
+    lab = idle
+    conf = ka_conf("lb1", 150, state="MASTER", unicast=(ADDR["lb1"], [ADDR["py"]]))
+    lab.ka_start("lb1", conf)
+    wait_until(lambda: only(lab, "lb1"), 5)
+    ours = lab.start_ours(
+        "py",
+        "--priority",
+        "100",
+        "--unicast-src-ip",
+        ADDR["py"],
+        "--unicast-peer",
+        ADDR["lb1"],
+        *V3,
+    )
+    wait_until(lambda: ours.status().get("master_addr") == ADDR["lb1"], 10)
+    lab.ka_kill9("lb1")
+    wait_until(lambda: ours.state() == "MASTER" and lab.has_vip("py"), 3)
+    lab.clear_vip("lb1")
+    lab.ka_start("lb1", conf)
+    wait_until(lambda: ours.state() == "BACKUP" and only(lab, "lb1"), 5)
+    log = lab.ka_log("lb1")
+    assert "received lower priority (100) advert from 198.51.100.13" in log  # ours, unicast
+    assert "Invalid VRRPv3 checksum" not in log  # the pseudo-header used the peer address
+
+
 def test_lvstui_pair(idle: Lab) -> None:
     lab = idle
     a = lab.start_ours("py", "--priority", "150", *V3)
