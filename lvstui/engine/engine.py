@@ -39,11 +39,9 @@ from lvstui.config.state import (
     unmatched_overrides,
 )
 from lvstui.dataplane.base import (
-    AddDest,
     Dataplane,
     DelDest,
     DelService,
-    DesiredDest,
     ObservedService,
     Op,
     SyncRole,
@@ -166,6 +164,7 @@ class Engine:
         self._published: Snapshot | None = None
         self._retry = False
         self._expire_warned: set[Pair] = set()
+        self._expired: set[Pair] = set()  # drain timed out: dest kept out of the table
 
     # --- public API ----------------------------------------------------------------------
 
@@ -558,7 +557,17 @@ class Engine:
             plans[key] = plan
         self._plans = plans
 
-        desired = tuple(p.desired for p in plans.values())
+        # a drain that timed out keeps its destination out of the kernel table (see _expire)
+        self._expired &= set(self._overrides.drained)
+        desired = tuple(
+            replace(
+                p.desired,
+                dests=tuple(d for d in p.desired.dests if (p.key, d.key) not in self._expired),
+            )
+            if self._expired
+            else p.desired
+            for p in plans.values()
+        )
         observed = await self._dp.observe()
         ops = reconcile(desired, observed, self._owned)
         if ops:
@@ -681,6 +690,7 @@ class Engine:
         for pair in list(self._drains):
             if pair not in wanted:
                 del self._drains[pair]
+                self._expire_warned.discard(pair)
                 svc, real = pair
                 self._publish(DrainProgress(self._clock.wall(), svc, real, DrainState.NONE, 0, 0))
         for pair, timeout in self._overrides.drained.items():
@@ -698,7 +708,9 @@ class Engine:
             active = dest.active_conns if dest else 0
             inact = dest.inact_conns if dest else 0
             old_state = track.state
-            if active + inact == 0:
+            if track.state is DrainState.EXPIRED:
+                pass  # stays expired (and out of the kernel table) until undrained
+            elif active + inact == 0:
                 track.state = DrainState.SAFE
             elif track.state is DrainState.SAFE:
                 track.state = DrainState.DRAINING
@@ -720,12 +732,13 @@ class Engine:
         """Drain timeout: end the connections that remain. True when done.
 
         A dataplane that offers `expire_connections(service, real)` (an optional extension
-        of the contract) does it its own way. Otherwise the destination is deleted and added
-        back at weight 0 — what expires connections on the kernel: its remaining
-        connections become unusable at once (packets dropped, or the entries expired with
-        the `net.ipv4.vs.expire_nodest_conn` sysctl), and the server stays listed, drained.
-        The userspace forwarder lets a deleted destination's connections finish, so there
-        the delete + add is not used: without the extension the drain keeps waiting.
+        of the contract) does it its own way. On the kernel, the destination is deleted and
+        kept out of the table while the drain lasts: its remaining connections become
+        unusable at once (their packets are dropped, or the entries expired at their next
+        packet with the `net.ipv4.vs.expire_nodest_conn` sysctl). It is *not* added back at
+        weight 0 right away: the kernel would take the deleted destination back from its
+        trash, connections included. `undrain` puts it back. The userspace forwarder lets a
+        deleted destination's connections finish, so there the drain keeps waiting.
         """
         expire = getattr(self._dp, "expire_connections", None)
         try:
@@ -741,13 +754,8 @@ class Engine:
                     )
                 return False
             else:
-                plan = self._plans.get(svc)
-                want = (
-                    next((d for d in plan.desired.dests if d.key == real), None) if plan else None
-                )
-                dest = want or DesiredDest(real, 0)
-                ops: list[Op] = [DelDest(svc, real), AddDest(svc, replace(dest, weight=0))]
-                await self._dp.apply(ops)
+                await self._dp.apply([DelDest(svc, real)])
+                self._expired.add((svc, real))
         except LvstuiError as e:
             self._log("error", f"expiring connections of {real} on {svc} failed: {e}")
             return False

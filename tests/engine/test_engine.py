@@ -13,7 +13,7 @@ import tomli_w
 from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, GlobalDefs, SorryServer, SyncDaemon
 from lvstui.control.local import LocalClient
-from lvstui.dataplane.base import AddDest, DelDest, ObservedService, SyncRole
+from lvstui.dataplane.base import DelDest, ObservedService, SyncRole
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.errors import ConfigError, PermissionDenied
@@ -169,7 +169,8 @@ async def test_drain_reaches_safe_and_expires(engine_factory, tmp_path: Path) ->
             assert ev.who == "tester" and ev.ok and ev.action.startswith("drain")
     assert progress[-1].active_conns == 0
 
-    # timeout: remaining connections expired by deleting + re-adding the dest at weight 0
+    # timeout on the kernel-like dataplane: the dest is deleted and kept out of the table
+    # (re-adding it at once would take it back from the kernel's trash, connections included)
     dp.set_counters(SK, R[1], active=5)
     assert (await e.call(Drain(SK, R[1], timeout=10))).ok
     await e.tick()
@@ -178,10 +179,13 @@ async def test_drain_reaches_safe_and_expires(engine_factory, tmp_path: Path) ->
     clock.advance(11)
     n = len(dp.ops)
     await e.tick()
-    assert dp.ops[n:] == [DelDest(SK, R[1]), AddDest(SK, replace(dp.ops[n + 1].dest, weight=0))]  # type: ignore[union-attr]
+    assert dp.ops[n:] == [DelDest(SK, R[1])]
     assert e.snapshot().services[0].real_servers[1].drain is DrainState.EXPIRED
-    await e.tick()  # the fresh dest has no connection: safe
-    assert e.snapshot().services[0].real_servers[1].drain is DrainState.SAFE
+    await e.tick()
+    assert e.snapshot().services[0].real_servers[1].drain is DrainState.EXPIRED
+    assert R[1] not in (await table(dp))[SK]
+    assert (await e.call(SetWeight(SK, R[2], 3))).ok  # another change: R[1] stays out
+    assert R[1] not in (await table(dp))[SK]
     assert (await e.call(Undrain(SK, R[1]))).ok
     assert (await table(dp))[SK][R[1]] == 2
     events.close()
