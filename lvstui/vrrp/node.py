@@ -339,6 +339,9 @@ class VrrpNode:
                 await self._do(act)
             except VrrpError as exc:
                 self._log("error", f"{self.name}: {exc.message}")
+            except Exception as exc:  # an edge misbehaving must not kill the instance
+                log.exception("%s: %s failed", self.name, type(act).__name__)
+                self._log("error", f"{self.name}: {type(act).__name__} failed: {exc!r}")
 
     async def _do(self, act: fsm.Action) -> None:
         inst = self.inst

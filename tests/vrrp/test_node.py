@@ -20,6 +20,7 @@ from lvstui.config.schema import (
 )
 from lvstui.model import VrrpChanged
 from lvstui.model import VrrpRunState as S
+from lvstui.vrrp import fsm
 from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
 from lvstui.vrrp.node import VrrpGroup
@@ -337,3 +338,51 @@ async def test_vrrp_state_master_and_owner(lan) -> None:
         await other.group.stop()
     finally:
         await owner.group.stop()
+
+
+async def test_unicast_peers_and_ipv6_on_memory_links(lan) -> None:
+    hub, clock = lan
+    v6 = VipAddress("2001:db8::9", 64)
+
+    def director(addr: str, peer: str, prio: int) -> Director:
+        i = inst(prio, virtual_ipaddress=(v6,), unicast_peer=(peer,))
+        d = Director(hub, clock, addr, Config(vrrp_instances=(i,)))
+        # rebuild the transport as a unicast IPv6 endpoint
+        d.group.nodes["VI_1"].transport = hub.transport(addr, family=6, peers=(peer,))
+        return d
+
+    a = director("fe80::1", "fe80::2", 150)
+    b = director("fe80::2", "fe80::1", 100)
+    await a.group.start()
+    await b.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+        assert {dst for _, dst, _ in hub.sent} == {"fe80::2"}  # unicast only, to the peer
+        assert "2001:db8::9/64" in a.addrs.addrs["eth0"]
+        await until(clock, lambda: b.group.views()[0].master_addr == "fe80::1")
+        assert b.group.drops() == {}
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_raw_transport_names_a_missing_interface() -> None:
+    from lvstui.errors import VrrpError
+    from lvstui.vrrp.transport import RawSocketTransport
+
+    with pytest.raises(VrrpError, match="not found"):
+        await RawSocketTransport("lvt-nosuch0").open()
+
+
+async def test_an_edge_failure_is_logged_not_fatal(lan) -> None:
+    hub, clock = lan
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(100),)))
+    a.addrs.fail = True
+    await a.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER)
+        a.addrs.fail = False
+        a.group.nodes["VI_1"].post(fsm.FaultChanged(True, "test"))
+        await until(clock, lambda: a.state() == S.FAULT)
+    finally:
+        await a.group.stop()
