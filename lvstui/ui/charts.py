@@ -23,6 +23,7 @@ def line_chart(values: Sequence[float], width: int, height: int, title: str) -> 
     n = len(values)
     sig = fig.signal([float(v) for v in values])
     fig.draw(sig.lines(True))
-    fig.title(f"{title} (last {n}s)")
+    full = f"{title} (last {n}s)"
+    fig.title(full if len(full) <= width - 4 else title[: width - 4])
     text: str = fig.build().string(colorless=True)
     return text

@@ -268,6 +268,7 @@ class DetailScreen(Screen[None]):
     def __init__(self, target: RowTarget) -> None:
         super().__init__()
         self.target = target
+        self._ready = False
 
     @property
     def lvs(self) -> LvstuiApp:
@@ -310,6 +311,7 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._ready = True
         if self.lvs.snapshot is not None:
             self.show_snapshot(self.lvs.snapshot)
 
@@ -317,8 +319,8 @@ class DetailScreen(Screen[None]):
         self.app.pop_screen()
 
     def show_snapshot(self, snap: Snapshot) -> None:
-        if not self.is_mounted:
-            return  # on_mount shows the latest snapshot
+        if not self._ready:
+            return  # not composed yet: on_mount shows the latest snapshot
         sv, rs = find_views(snap, self.target)
         cfg = self.query_one("#detail-config", Static)
         if sv is None or (self.target.real is not None and rs is None):

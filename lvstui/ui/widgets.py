@@ -222,7 +222,7 @@ class EventLog(RichLog):
     _STYLES: ClassVar[dict[str, str]] = {"error": "red", "warning": "yellow", "info": ""}
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=1000, wrap=False, markup=False, auto_scroll=True)
+        super().__init__(id=id, max_lines=1000, wrap=True, markup=False, auto_scroll=True)
         self.lines_text: list[str] = []
 
     def add(self, events: Iterable[Event]) -> None:
@@ -230,7 +230,8 @@ class EventLog(RichLog):
             level, text = render.event_line(ev)
             self.lines_text.append(text)
             del self.lines_text[:-1000]
-            self.write(Text(text, style=self._STYLES.get(level, "")))
+            # expand: wrap at the log's full width, not at RichLog's 78-column minimum
+            self.write(Text(text, style=self._STYLES.get(level, "")), expand=True)
 
 
 class Chart(Static):
