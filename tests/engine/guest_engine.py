@@ -11,15 +11,18 @@ engine programs into a real kernel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -312,6 +315,134 @@ async def c_stop_releases_like_keepalived() -> str:
     return sh("ipvsadm", "-Ln")
 
 
+# --- drain timeout with a real connection through the kernel ---------------------------------
+
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+VIP_T = "198.51.100.30"
+SK_T = ServiceKey.parse(f"TCP {VIP_T}:80")
+RS_T = RealKey("203.0.113.11", 80)
+
+
+@contextlib.contextmanager
+def netns(name: str) -> Iterator[None]:
+    """Create sockets inside a namespace (setns affects this thread only)."""
+    me = os.open("/proc/self/ns/net", os.O_RDONLY)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+        yield
+    finally:
+        libc.setns(me, CLONE_NEWNET)
+        os.close(fd)
+        os.close(me)
+
+
+def traffic_lab() -> None:
+    for line in (
+        "sysctl -qw net.ipv4.ip_forward=1",
+        "ip netns add lvt-eng-rs",
+        "ip netns add lvt-eng-cli",
+        "ip link add e-rs type veth peer name r0 netns lvt-eng-rs",
+        "ip link add e-cli type veth peer name c0 netns lvt-eng-cli",
+        "ip addr add 203.0.113.1/24 dev e-rs",
+        "ip addr add 198.51.100.1/24 dev e-cli",
+        f"ip addr add {VIP_T}/32 dev e-cli",
+        "ip link set e-rs up",
+        "ip link set e-cli up",
+        "ip -n lvt-eng-rs link set lo up",
+        "ip -n lvt-eng-rs addr add 203.0.113.11/24 dev r0",
+        "ip -n lvt-eng-rs link set r0 up",
+        "ip -n lvt-eng-rs route add default via 203.0.113.1",
+        "ip -n lvt-eng-cli link set lo up",
+        "ip -n lvt-eng-cli addr add 198.51.100.2/24 dev c0",
+        "ip -n lvt-eng-cli link set c0 up",
+        "ip -n lvt-eng-cli route add default via 198.51.100.1",
+    ):
+        sh(*line.split())
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(100):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    with netns("lvt-eng-cli"):
+        sock = socket.socket()
+    sock.setblocking(False)
+    await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (VIP_T, 80)), 5)
+    return await asyncio.open_connection(sock=sock)
+
+
+async def roundtrip(r: asyncio.StreamReader, w: asyncio.StreamWriter, data: bytes) -> bytes:
+    w.write(data)
+    await w.drain()
+    try:
+        return await asyncio.wait_for(r.read(100), 1.5)
+    except (TimeoutError, ConnectionError):
+        return b""
+
+
+async def c_drain_timeout_expires_connections() -> str:
+    traffic_lab()
+    with netns("lvt-eng-rs"):
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("203.0.113.11", 80))
+    lsock.listen(16)
+    server = await asyncio.start_server(echo, sock=lsock)
+    cfg = Config(
+        virtual_servers=(
+            VirtualServer(
+                ip=VIP_T, port=80, lb_algo="rr", real_servers=(RealServer(RS_T.addr, RS_T.port),)
+            ),
+        )
+    )
+    clock = FakeClock()
+    e = Engine(cfg, dataplane=IpvsDataplane(), clock=clock)
+    await e.start()
+    try:
+        r1, w1 = await connect()
+        assert await roundtrip(r1, w1, b"one") == b"one"
+        assert (await e.call(Drain(SK_T, RS_T, timeout=5))).ok
+        await e.tick()
+        view = e.snapshot().services[0].real_servers[0]
+        assert view.drain is DrainState.DRAINING and view.active_conns == 1, view
+        assert await roundtrip(r1, w1, b"two") == b"two"  # drained: it still works
+        clock.advance(6)
+        await e.tick()
+        assert e.snapshot().services[0].real_servers[0].drain is DrainState.EXPIRED
+        table = ipvsadm_table()[str(SK_T)]
+        assert table == {}, table
+        after = await roundtrip(r1, w1, b"three")
+        assert after != b"three", after
+        w1.close()
+        # undrain: the server is back, new connections work
+        assert (await e.call(Undrain(SK_T, RS_T))).ok
+        r2, w2 = await connect()
+        assert await roundtrip(r2, w2, b"four") == b"four"
+        # why the engine does not re-add at weight 0 right away: the kernel restores a
+        # deleted destination from its trash, and its connections with it
+        from lvstui.dataplane.base import AddDest, DelDest, DesiredDest
+
+        await e.dataplane.apply([DelDest(SK_T, RS_T), AddDest(SK_T, DesiredDest(RS_T, 0))])
+        restored = await roundtrip(r2, w2, b"five")
+        assert restored == b"five", restored  # the kernel fact the design rests on
+        w2.close()
+        return (
+            f"expired connection answered {after!r}; after delete + re-add a connection "
+            f"answered {restored!r}"
+        )
+    finally:
+        await e.stop()
+        server.close()
+
+
 CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_start", c_start),
     ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
@@ -320,6 +451,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_reload", c_reload_applies_only_difference),
     ("engine_restart_adopts", c_restart_adopts_without_change),
     ("engine_stop_releases", c_stop_releases_like_keepalived),
+    ("engine_drain_timeout_expires", c_drain_timeout_expires_connections),
 ]
 
 

@@ -27,6 +27,7 @@ CHECKS = [
     "engine_reload",
     "engine_restart_adopts",
     "engine_stop_releases",
+    "engine_drain_timeout_expires",
 ]
 UML_WRAPPER = REPO / "tests" / "vm" / "uml-kernel"  # see its docstring (large-XSAVE hosts)
 
