@@ -118,6 +118,7 @@ async def bench(services: int, reals: int, runs: int) -> dict[str, float]:
         ipvsadm("-C")
     finally:
         await dp.close()
+    print("runs (s):", json.dumps({k: [round(x, 3) for x in v] for k, v in fig.items()}))
     return {k: statistics.median(v) for k, v in fig.items()}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -115,7 +116,7 @@ class _ipvsmsg(genl_ipvs.ipvsmsg):  # type: ignore[misc]
             ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", "uint16"),
             ("IPVS_DAEMON_ATTR_MCAST_GROUP", "ip4addr"),
             ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ip6addr"),
-            ("IPVS_DAEMON_ATTR_MCAST_PORT", "be16"),
+            ("IPVS_DAEMON_ATTR_MCAST_PORT", "uint16"),  # host order (unlike service ports)
             ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
         )
 
@@ -137,6 +138,17 @@ class SyncDaemon:
     role: SyncRole
     interface: str
     syncid: int
+    # as the kernel reports them (its defaults: 1472 (MTU-based), 224.0.0.81, 8848, 1)
+    maxlen: int = 0
+    group: str = ""
+    port: int = 0
+    ttl: int = 0
+
+    def matches(self, role: SyncRole, interface: str, syncid: int, opts: dict[str, Any]) -> bool:
+        """Does this running daemon already do what was asked (unset options: any value)?"""
+        if (self.role, self.interface, self.syncid) != (role, interface, syncid):
+            return False
+        return all(getattr(self, k) == v for k, v in opts.items() if v is not None)
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -384,6 +396,7 @@ def _netmask_bytes(svc: DesiredService) -> bytes:
     return struct.pack("=I", prefix)
 
 
+@functools.lru_cache(maxsize=4096)  # the same service key heads each of its dests' requests
 def _wire_key(key: ServiceKey) -> bytes:
     proto = 0 if key.fwmark else _PROTO[key.protocol]
     return wire.service_key_attrs(key.family, proto, key.addr, key.port, key.fwmark)
@@ -786,11 +799,16 @@ class IpvsDataplane:
                 continue
             state = d.get("IPVS_DAEMON_ATTR_STATE")
             role = SyncRole.MASTER if state == _STATE_MASTER else SyncRole.BACKUP
+            group = d.get("IPVS_DAEMON_ATTR_MCAST_GROUP6") or d.get("IPVS_DAEMON_ATTR_MCAST_GROUP")
             out.append(
                 SyncDaemon(
                     role,
                     d.get("IPVS_DAEMON_ATTR_MCAST_IFN") or "",
                     int(d.get("IPVS_DAEMON_ATTR_SYNC_ID") or 0),
+                    maxlen=int(d.get("IPVS_DAEMON_ATTR_SYNC_MAXLEN") or 0),
+                    group=str(group or ""),
+                    port=int(d.get("IPVS_DAEMON_ATTR_MCAST_PORT") or 0),
+                    ttl=int(d.get("IPVS_DAEMON_ATTR_MCAST_TTL") or 0),
                 )
             )
         return out
@@ -806,36 +824,62 @@ class IpvsDataplane:
             )
             raise DataplaneError(f"{what}: {os.strerror(code)}", hint=hint)
 
-    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
+    async def set_sync_role(
+        self,
+        role: SyncRole,
+        interface: str = "",
+        syncid: int = 0,
+        *,
+        maxlen: int | None = None,
+        group: str | None = None,
+        port: int | None = None,
+        ttl: int | None = None,
+    ) -> None:
         """Run exactly the daemon for `role` (ipvsadm --start-daemon / --stop-daemon).
 
         MASTER sends this director's connection table to backups, BACKUP receives it (so
-        connections survive a failover); NONE stops both. Idempotent.
+        connections survive a failover); NONE stops both. Idempotent: a daemon already
+        running as asked is left alone. `maxlen`, `group` (IPv4 or IPv6 multicast), `port`,
+        `ttl` are keepalived's lvs_sync_daemon options; None keeps the kernel's default.
         """
         self._need()
+        opts: dict[str, Any] = {"maxlen": maxlen, "group": group, "port": port, "ttl": ttl}
+        if role is not SyncRole.NONE and not interface:
+            raise DataplaneError(
+                f"sync daemon {role.value}: no interface given",
+                hint="set the interface that carries sync multicast (lvs_sync_daemon)",
+            )
         running = await self.daemons()
-        want = None
-        if role is not SyncRole.NONE:
-            if not interface:
-                raise DataplaneError(
-                    f"sync daemon {role.value}: no interface given",
-                    hint="set the interface that carries sync multicast (lvs_sync_daemon)",
-                )
-            want = SyncDaemon(role, interface, syncid)
+        keep = [
+            d
+            for d in running
+            if role is not SyncRole.NONE and d.matches(role, interface, syncid, opts)
+        ]
         for d in running:
-            if d != want:
+            if d not in keep:
                 await self._daemon_request(
                     genl_ipvs.IPVS_CMD_DEL_DAEMON,
                     [("IPVS_DAEMON_ATTR_STATE", _ROLE_STATE[d.role])],
                     f"stopping the {d.role.value} sync daemon",
                 )
-        if want is not None and want not in running:
-            await self._daemon_request(
-                genl_ipvs.IPVS_CMD_NEW_DAEMON,
-                [
-                    ("IPVS_DAEMON_ATTR_STATE", _ROLE_STATE[role]),
-                    ("IPVS_DAEMON_ATTR_MCAST_IFN", interface),
-                    ("IPVS_DAEMON_ATTR_SYNC_ID", syncid),
-                ],
-                f"starting the {role.value} sync daemon on {interface} (syncid {syncid})",
-            )
+        if role is SyncRole.NONE or keep:
+            return
+        attrs: list[tuple[str, Any]] = [
+            ("IPVS_DAEMON_ATTR_STATE", _ROLE_STATE[role]),
+            ("IPVS_DAEMON_ATTR_MCAST_IFN", interface),
+            ("IPVS_DAEMON_ATTR_SYNC_ID", syncid),
+        ]
+        if maxlen is not None:
+            attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", maxlen))
+        if group is not None:
+            v6 = ipaddress.ip_address(group).version == 6
+            attrs.append((f"IPVS_DAEMON_ATTR_MCAST_GROUP{'6' if v6 else ''}", group))
+        if port is not None:
+            attrs.append(("IPVS_DAEMON_ATTR_MCAST_PORT", port))
+        if ttl is not None:
+            attrs.append(("IPVS_DAEMON_ATTR_MCAST_TTL", ttl))
+        await self._daemon_request(
+            genl_ipvs.IPVS_CMD_NEW_DAEMON,
+            attrs,
+            f"starting the {role.value} sync daemon on {interface} (syncid {syncid})",
+        )

@@ -68,8 +68,8 @@ def nla(kind: int, payload: bytes) -> bytes:
 
 
 def _addr(text: str) -> tuple[int, bytes]:
-    ip = ipaddress.ip_address(text)
-    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), ip.packed
+    af = socket.AF_INET6 if ":" in text else socket.AF_INET
+    return af, socket.inet_pton(af, text)
 
 
 def service_key_attrs(family: int, protocol: int, addr: str, port: int, fwmark: int) -> bytes:
@@ -80,7 +80,7 @@ def service_key_attrs(family: int, protocol: int, addr: str, port: int, fwmark: 
     return (
         nla(SVC_AF, _H.pack(af))
         + nla(SVC_PROTOCOL, _H.pack(protocol))
-        + nla(SVC_ADDR, ipaddress.ip_address(addr).packed)
+        + nla(SVC_ADDR, _addr(addr)[1])
         + nla(SVC_PORT, _BE16.pack(port))
     )
 

@@ -636,6 +636,15 @@ async def c_sync_daemon() -> str:
     text2 = ipvsadm("-L", "--daemon")
     assert "backup sync daemon (mcast=d-cli, syncid=6," in text2, text2
     assert "master" not in text2, text2
+    # keepalived's lvs_sync_daemon options reach the kernel
+    await dp.set_sync_role(
+        SyncRole.MASTER, "d-cli", 7, maxlen=1200, group="239.1.2.3", port=8900, ttl=3
+    )
+    text4 = ipvsadm("-L", "--daemon")
+    want4 = "master sync daemon (mcast=d-cli, syncid=7, maxlen=1200, group=239.1.2.3, port=8900"
+    assert want4 in text4 and "ttl=3" in text4, text4
+    (d4,) = await dp.daemons()
+    assert (d4.maxlen, d4.group, d4.port, d4.ttl) == (1200, "239.1.2.3", 8900, 3), d4
     await dp.set_sync_role(SyncRole.NONE)
     text3 = ipvsadm("-L", "--daemon")
     assert text3.strip() == "", text3
