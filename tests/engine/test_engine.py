@@ -408,3 +408,51 @@ async def test_refused_apply_is_retried_on_tick(engine_factory) -> None:  # type
     await e.tick()
     await async_wait_until(lambda: bool(dp.ops))
     assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
+
+
+async def test_quorum_down_at_start_runs_its_command(engine_factory, recorder) -> None:  # type: ignore[no-untyped-def]
+    script, log = recorder
+    # live weight 6 < quorum 10 + 0: the service starts with its quorum lost
+    e = engine_factory(config(quorum=10, quorum_down=f"{script} down-at-start"))
+    await e.start()
+    await e.notifier.join()
+    assert log.read_text().split() == ["down-at-start"]
+    assert not e.snapshot().services[0].quorum_up
+
+
+async def test_unmatched_overrides_kept_and_reported(tmp_path: Path, engine_factory) -> None:  # type: ignore[no-untyped-def]
+    from lvstui.config.schema import VirtualServer
+
+    state = tmp_path / "state"
+    cfg = config()
+    other = VirtualServer(
+        ip="198.51.100.10", port=80, real_servers=cfg.virtual_servers[0].real_servers
+    )
+    cfg2 = replace(cfg, virtual_servers=(*cfg.virtual_servers, other))
+    e = engine_factory(cfg2, MemoryDataplane(), state_dir=state)
+    await e.start()
+    sk2 = ServiceKey.parse("TCP 198.51.100.10:80")
+    assert (await e.call(SetWeight(sk2, R[0], 9))).ok
+    res = await e.reload(cfg)  # the second service goes away
+    assert res.ok
+    assert "! weight 192.0.2.1:80 on TCP 198.51.100.10:80: no such service" in res.detail
+    assert (sk2, R[0]) in e.overrides.weights  # kept
+    res = await e.reload(cfg2)  # it comes back: so does the override
+    assert res.ok
+    views = {s.key: s for s in e.snapshot().services}
+    assert views[sk2].real_servers[0].weight == 9
+
+
+async def test_history_fills_one_sample_per_tick(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    from lvstui.model import Stats
+
+    dp = MemoryDataplane()
+    e = engine_factory(config(), dp)
+    await e.start()
+    for i in range(4):
+        dp.set_counters(SK, R[0], active=i)
+        dp.set_counters(SK, stats=Stats(conns=10 * i, cps=i))
+        await e.tick()
+    view = e.snapshot().services[0]
+    assert view.real_servers[0].history == (0, 1, 2, 3)
+    assert view.history == (0, 1, 2, 3)
