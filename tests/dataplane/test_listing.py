@@ -233,3 +233,73 @@ def test_json() -> None:
     assert svc["real_servers"][0]["forward"] == "Masq"
     assert svc["real_servers"][0]["stats"]["outbytes"] == 123_456_789_012
     assert data["services"][-1]["fwmark"] == 7
+
+
+# Captured from ipvsadm 1.31 (`ipvsadm -Ln`) in the User-Mode-Linux guest (Linux 6.1), for a
+# table programmed with ipvsadm; the input below is the kernel's order (`--nosort`).
+GUEST = _g("""\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.0.1:80 rr
+TCP  10.0.0.1:80 rr
+  -> 10.1.0.1:80                  Masq    1      0          0         |
+  -> 10.1.0.2:80                  Masq    2      0          0         |
+  -> 10.1.0.3:80                  Route   3      0          0         |
+TCP  10.0.0.3:80 rr
+  -> 172.16.0.1:80                Masq    1      0          0         |
+  -> 192.168.5.1:80               Masq    1      0          0         |
+  -> 10.1.0.200:80                Masq    1      0          0         |
+UDP  10.0.0.1:53 wlc persistent 300 mask 255.255.255.0
+  -> 10.1.0.9:53                  Tunnel  0      0          0         |
+UDP  10.0.0.2:8080 wrr ops
+TCP  [2001:db8::1]:443 mh (mh-port) persistent 60
+  -> [2001:db8::10]:8443          Masq    1      0          0         |
+FWM  7 sh (sh-fallback,sh-port)
+  -> 10.1.0.5:0                   Route   1      0          0         |
+""")
+
+
+def _guest_table() -> list[ObservedService]:
+    def d(addr: str, port: int, w: int, fwd: LbKind = LbKind.NAT) -> ObservedDest:
+        return ObservedDest(RealKey(addr, port), w, fwd)
+
+    return [
+        ObservedService(
+            ServiceKey(TCP, "10.0.0.3", 80),
+            "rr",
+            dests=(d("172.16.0.1", 80, 1), d("192.168.5.1", 80, 1), d("10.1.0.200", 80, 1)),
+        ),
+        ObservedService(
+            ServiceKey(TCP, "10.0.0.1", 80),
+            "rr",
+            dests=(d("10.1.0.3", 80, 3, LbKind.DR), d("10.1.0.2", 80, 2), d("10.1.0.1", 80, 1)),
+        ),
+        ObservedService(
+            ServiceKey(TCP, "2001:db8::1", 443, family=6),
+            "mh",
+            flags=frozenset({"mh-port"}),
+            persistence_timeout=60,
+            netmask="128",
+            dests=(d("2001:db8::10", 8443, 1),),
+        ),
+        ObservedService(
+            ServiceKey(UDP, "10.0.0.1", 53),
+            "wlc",
+            persistence_timeout=300,
+            netmask="255.255.255.0",
+            dests=(d("10.1.0.9", 53, 0, LbKind.TUN),),
+        ),
+        ObservedService(ServiceKey(UDP, "10.0.0.2", 8080), "wrr", flags=frozenset({"ops"})),
+        ObservedService(
+            ServiceKey(TCP, "", 0, fwmark=7),
+            "sh",
+            flags=frozenset({"sh-fallback", "sh-port"}),
+            dests=(d("10.1.0.5", 0, 1, LbKind.DR),),
+        ),
+        ObservedService(ServiceKey(TCP, "192.168.0.1", 80), "rr"),
+    ]
+
+
+def test_matches_real_ipvsadm_output() -> None:
+    assert render(_guest_table()) == GUEST
