@@ -2,7 +2,7 @@
 
 Master: keepalived on lb1 (priority 150). Backup (priority 100), one at a time: keepalived
 on lb2, or lvstui on py. Both backups run a tiny HTTP server that answers with its name.
-For each case the client namespace probes VIP:80 every 10 ms and listens to the adverts:
+For each case the client namespace probes VIP:80 every 2 ms and listens to the adverts:
 
 - crash: the master is frozen and SIGKILLed (no priority-0 advert); figure = time from the
   master's last advert to the first reply from the backup, and from the kill itself;

@@ -1,6 +1,6 @@
 """Client-side probe for bench/failover.py, run inside the lab's client namespace.
 
-Listens to VRRP adverts (raw socket, 224.0.0.18) and connects to VIP:80 every 10 ms; prints
+Listens to VRRP adverts (raw socket, 224.0.0.18) and connects to VIP:80 every 2 ms; prints
 one JSON object: the monotonic time of every advert per source (with its priority) and of
 every reply with the body (the answering host's name). CLOCK_MONOTONIC is shared by all
 network namespaces, so the driver can compare these times with its own.
@@ -33,7 +33,7 @@ def main() -> None:
         while time.monotonic() < end:
             now = time.monotonic()
             if now >= next_probe:
-                next_probe = now + 0.01
+                next_probe = now + 0.002
                 try:
                     with socket.create_connection((vip, 80), timeout=0.05) as s:
                         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -43,7 +43,7 @@ def main() -> None:
                     replies.append((now, body.rsplit(b"\r\n\r\n", 1)[-1].decode()))
                 except OSError:
                     replies.append((now, "error"))
-            r, _, _ = select.select([raw], [], [], 0.005)
+            r, _, _ = select.select([raw], [], [], 0.001)
             while r:
                 try:
                     data, addr = raw.recvfrom(2048)

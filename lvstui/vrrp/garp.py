@@ -46,6 +46,8 @@ class Announcer(Protocol):
         """Send `repeat` gratuitous ARPs / NAs for each address."""
         ...
 
+    def close(self) -> None: ...
+
 
 class MemoryAnnouncer:
     def __init__(self) -> None:
@@ -55,6 +57,9 @@ class MemoryAnnouncer:
         for _ in range(repeat):
             self.sent.extend((ifname, a) for a in addrs)
 
+    def close(self) -> None:
+        return None
+
 
 def _mac(ifname: str) -> bytes:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -63,6 +68,14 @@ def _mac(ifname: str) -> bytes:
 
 
 class RawAnnouncer:
+    """Real frames. Its sockets stay open between takeovers: closing a packet socket waits
+    for an RCU grace period (10-100 ms measured here) and would stall the event loop right
+    after a takeover. Call `close()` when done."""
+
+    def __init__(self) -> None:
+        self._packet: socket.socket | None = None
+        self._icmp6: dict[str, socket.socket] = {}
+
     async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
         # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal.
         try:
@@ -70,19 +83,31 @@ class RawAnnouncer:
             v4 = [a for a in addrs if ":" not in a]
             v6 = [a for a in addrs if ":" in a]
             if v4:
-                with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as s:
-                    s.bind((ifname, ETH_P_ARP))
-                    frames = [arp_frame(mac, a) for a in v4]
-                    for _ in range(repeat):
-                        for f in frames:
-                            s.send(f)
+                if self._packet is None:
+                    # protocol 0 and never bound: a send-only socket, no receive hook
+                    self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+                frames = [arp_frame(mac, a) for a in v4]
+                for _ in range(repeat):
+                    for f in frames:
+                        self._packet.sendto(f, (ifname, ETH_P_ARP))
             if v6:
-                with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+                s = self._icmp6.get(ifname)
+                if s is None:
+                    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+                    self._icmp6[ifname] = s
                     s.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-                    idx = socket.if_nametoindex(ifname)
-                    for _ in range(repeat):
-                        for a in v6:
-                            s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
+                idx = socket.if_nametoindex(ifname)
+                for _ in range(repeat):
+                    for a in v6:
+                        s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
         except OSError as exc:
             raise VrrpError(f"gratuitous ARP/NA on {ifname} failed: {exc}") from exc
+
+    def close(self) -> None:
+        if self._packet is not None:
+            self._packet.close()
+            self._packet = None
+        for s in self._icmp6.values():
+            s.close()
+        self._icmp6.clear()

@@ -93,12 +93,13 @@ async def amain(a: argparse.Namespace) -> int:
     cfg = build_config(a)
     clock = SystemClock()
     addrs = PyrouteAddresses()
+    announcer = RawAnnouncer()
     group = VrrpGroup(
         cfg,
         clock,
         raw_transport_factory,
         addrs,
-        announcer=RawAnnouncer(),
+        announcer=announcer,
         links=PyrouteLinks(),
     )
     stop = asyncio.Event()
@@ -136,6 +137,7 @@ async def amain(a: argparse.Namespace) -> int:
     finally:
         await group.stop(graceful=True)
         await addrs.close()
+        announcer.close()
         write_status()
     return 0
 

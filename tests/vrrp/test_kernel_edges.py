@@ -144,7 +144,9 @@ def test_gratuitous_arp_and_na_on_the_wire(pair: tuple[str, str], tmp_path: Path
             """
             import asyncio
             from lvstui.vrrp.garp import RawAnnouncer
-            asyncio.run(RawAnnouncer().announce("eth0", ["192.0.2.9", "2001:db8::9"], 5))
+            a = RawAnnouncer()
+            asyncio.run(a.announce("eth0", ["192.0.2.9", "2001:db8::9"], 5))
+            a.close()
         """,
         )
         out, _ = sniff.communicate(timeout=20)
