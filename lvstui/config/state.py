@@ -49,6 +49,7 @@ from lvstui.model import RealKey, ServiceKey
 
 __all__ = [
     "OVERRIDES_FILE",
+    "OWNED_FILE",
     "AddedReal",
     "Overrides",
     "StateFile",
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 OVERRIDES_FILE = "overrides.toml"
+OWNED_FILE = "owned.toml"  # the virtual services this director created (see StateFile)
 _VERSION = 1
 
 Pair = tuple[ServiceKey, RealKey]
@@ -243,11 +245,31 @@ def unmatched_overrides(overrides: Overrides, config: Config) -> list[str]:
 
 
 class StateFile:
-    """`<state_dir>/overrides.toml`: load on start, save after every change."""
+    """`<state_dir>/overrides.toml`: load on start, save after every change.
+
+    Also `<state_dir>/owned.toml`: the services this director created and has not removed
+    yet. A restart that keeps the kernel table (`stop(release=False)`) would otherwise
+    forget a service that was taken out of config.toml meanwhile, and leave it in the
+    kernel for ever; services someone else created are never listed, so never touched.
+    """
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / OVERRIDES_FILE
+        self.owned_path = self.dir / OWNED_FILE
+
+    def load_owned(self) -> set[ServiceKey]:
+        """Services recorded as ours; empty when the file is missing or unreadable
+        (ownership is a convenience: losing it only means a stale service stays)."""
+        try:
+            doc = tomllib.loads(self.owned_path.read_text(encoding="utf-8"))
+            return {_parse_svc(str(t)) for t in doc.get("services", [])}
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
+            return set()
+
+    def save_owned(self, owned: set[ServiceKey]) -> None:
+        doc = {"version": _VERSION, "services": sorted(_svc_text(k) for k in owned)}
+        self._write(self.owned_path, tomli_w.dumps(doc).encode("utf-8"))
 
     def load(self) -> Overrides:
         """Overrides from disk; empty when the file does not exist. ConfigError when broken."""
@@ -267,15 +289,17 @@ class StateFile:
 
     def save(self, overrides: Overrides) -> None:
         """Write atomically (temp file + fsync + rename + directory fsync). Blocking: small."""
+        self._write(self.path, tomli_w.dumps(overrides.to_toml()).encode("utf-8"))
+
+    def _write(self, path: Path, payload: bytes) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        payload = tomli_w.dumps(overrides.to_toml()).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=".overrides.", suffix=".tmp", dir=self.dir)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.dir)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

@@ -150,6 +150,7 @@ class Engine:
         self._observed: dict[ServiceKey, ObservedService] = {}
         self._drains: dict[Pair, _DrainTrack] = {}
         self._owned: set[ServiceKey] = set()
+        self._owned_saved: set[ServiceKey] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._sup: Supervisor | None = None
@@ -195,6 +196,8 @@ class Engine:
             self._log("warning", f"override: {line}")
         self._owned = {service_key_of(vs) for vs in self._config.virtual_servers}
         self._owned |= {sk for sk, _ in self._overrides.pairs()}
+        if self._state is not None:
+            self._owned |= await asyncio.to_thread(self._state.load_owned)
         if self._monitor is not None:
             self._monitor.on_change = self._on_health
             self._register_checks(self._config, None)
@@ -250,6 +253,8 @@ class Engine:
                     ops: list[Op] = [DelService(s.key) for s in observed if s.key in self._owned]
                     if ops:
                         await self._dp.apply(ops)
+                    self._owned -= {op.key for op in ops if isinstance(op, DelService)}
+                    await self._save_owned()
                 except LvstuiError as e:
                     log.error("removing services on stop failed: %s", e)
             for vs in self._config.virtual_servers:
@@ -585,6 +590,7 @@ class Engine:
         # forget owned keys that are gone for good (removed from config and from the table)
         self._owned = {k for k in self._owned if k in plans or k in self._observed}
         self._owned |= {sk for sk, _ in self._overrides.pairs()}
+        await self._save_owned()
 
         self._after_sync(old_plans, plans, quorum_events, initial)
         self._publish_snapshot()
@@ -903,6 +909,17 @@ class Engine:
             if key not in wanted:
                 mon.remove(key)
                 self._health.pop(key, None)
+
+    async def _save_owned(self) -> None:
+        """Record the services we own (only when that set changed)."""
+        if self._state is None or self._owned == self._owned_saved:
+            return
+        snapshot = set(self._owned)
+        try:
+            await asyncio.to_thread(self._state.save_owned, snapshot)
+            self._owned_saved = snapshot
+        except OSError as e:
+            self._log("warning", f"cannot record owned services in {self._state.dir}: {e}")
 
     def _config_weight(self, svc: ServiceKey, real: RealKey) -> int:
         plan = self._plans.get(svc)

@@ -456,3 +456,28 @@ async def test_history_fills_one_sample_per_tick(engine_factory) -> None:  # typ
     view = e.snapshot().services[0]
     assert view.real_servers[0].history == (0, 1, 2, 3)
     assert view.history == (0, 1, 2, 3)
+
+
+async def test_restart_removes_service_dropped_from_config_meanwhile(
+    tmp_path: Path,
+    engine_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    from lvstui.config.schema import VirtualServer
+
+    state = tmp_path / "state"
+    cfg = config()
+    other = VirtualServer(ip="198.51.100.10", port=80)
+    foreign = ObservedService(ServiceKey.parse("TCP 203.0.113.1:22"), "rr")
+    dp = MemoryDataplane([foreign])
+    e1 = engine_factory(
+        replace(cfg, virtual_servers=(*cfg.virtual_servers, other)), dp, state_dir=state
+    )
+    await e1.start()
+    await e1.stop(release=False)  # like keepalived --dont-release-ipvs: the table stays
+    assert len(await dp.observe()) == 3
+    e2 = engine_factory(cfg, dp, state_dir=state)  # the second service left the config
+    await e2.start()
+    assert set(await table(dp)) == {SK, foreign.key}
+    await e2.stop()
+    assert set(await table(dp)) == {foreign.key}
+    assert "TCP" not in (state / "owned.toml").read_text().split("services")[1]
