@@ -38,6 +38,7 @@ Rules (keepalived's, plus the tutorial's):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
@@ -133,7 +134,11 @@ class HealthMonitor(Generic[K]):
         # The real clock sleeps on the coarse timers (cheaper with thousands of checks);
         # any other clock (FakeClock in tests) is used as it is.
         self._sleep = coarse_sleep if isinstance(clock, SystemClock) else clock.sleep
-        self._sem = asyncio.Semaphore(max(1, concurrency))
+        # the concurrency cap: a counter and a FIFO of waiters (asyncio.Semaphore costs a
+        # generator expression per acquire; this path runs thousands of times a second)
+        self._cap = max(1, concurrency)
+        self._in_flight = 0
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.on_change = on_change
         self._rng = rng or random.Random()
         self._on_lateness = on_lateness
@@ -289,14 +294,19 @@ class HealthMonitor(Generic[K]):
         for i in range(tries):
             if i:
                 await self._sleep(spec.delay_before_retry)
-            async with self._sem:
-                try:
-                    result = await slot.checker.run()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a checker bug must not kill its loop
-                    log.exception("checker %s crashed", spec.describe())
-                    result = CheckResult(False, f"checker error: {exc!r}")
+            if self._in_flight >= self._cap or self._slot_waiters:
+                await self._wait_turn()
+            self._in_flight += 1
+            try:
+                result = await slot.checker.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a checker bug must not kill its loop
+                log.exception("checker %s crashed", spec.describe())
+                result = CheckResult(False, f"checker error: {exc!r}")
+            finally:
+                self._in_flight -= 1
+                self._next_turn()
             slot.runs += 1
             slot.last = result
             slot.last_run = self._clock.wall()
@@ -314,6 +324,38 @@ class HealthMonitor(Generic[K]):
                 result.finished,
             )
         return result
+
+    async def _wait_turn(self) -> None:
+        """Wait (FIFO) until an attempt slot is free. On return the caller takes it."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._slot_waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            self._leave(fut)
+            if fut.done() and not fut.cancelled():
+                self._next_turn()  # handed a turn we will not use: pass it on
+            raise
+        # leave the queue (a woken waiter reserves a slot while it sits there); no await
+        # between this and the caller taking the slot
+        self._leave(fut)
+
+    def _leave(self, fut: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._slot_waiters.remove(fut)
+
+    def _next_turn(self) -> None:
+        # hand free slots to waiters, oldest first; a woken waiter takes its slot when it
+        # runs, so count the ones already woken and not yet running
+        free = self._cap - self._in_flight
+        for fut in self._slot_waiters:
+            if free <= 0:
+                break
+            if fut.cancelled():
+                continue  # its task is being cancelled and will leave the queue
+            if not fut.done():
+                fut.set_result(None)
+            free -= 1
 
     def _record(self, key: K, real: _Real, slot: _Slot, result: CheckResult) -> None:
         if self._reals.get(key) is not real:

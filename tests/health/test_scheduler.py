@@ -263,3 +263,39 @@ async def test_crashing_checker_is_a_failure(rig: Rig) -> None:
     await rig.step(0.0)
     assert rig.mon.health("rs") is Health.DOWN
     assert "checker error" in rig.mon.views("rs")[0].last_reason
+
+
+async def test_concurrency_cap_survives_cancelled_waiters() -> None:
+    """Cap 1: runs waiting for a turn are removed (their loops cancelled) while queued, and
+    just after being handed the turn; the remaining checks still all get to run."""
+    clock = FakeClock()
+    mon: HealthMonitor[int] = HealthMonitor(clock, concurrency=1)
+    gate = asyncio.Event()
+    checkers = [ScriptedChecker(spec(port=i), [i != 0]) for i in range(6)]
+    for c in checkers:
+        c.gate = gate
+    for i, c in enumerate(checkers):
+        mon.add(i, [c])
+    # check 0 fails: its transition is reported after it released its turn and handed it to
+    # check 2 (1 is gone by then), which is removed from inside the callback, before it runs
+    handed: list[bool] = []
+
+    def on_change(key: int, health: Health, weight: int | None, why: str) -> None:
+        handed.append(mon._slot_waiters[0].done())
+        mon.remove(2)
+
+    mon.on_change = on_change
+    task = asyncio.create_task(mon.run())
+    for _ in range(30):
+        await asyncio.sleep(0)
+    assert [c.in_flight for c in checkers] == [1, 0, 0, 0, 0, 0]
+    mon.remove(1)  # cancelled while queued
+    gate.set()
+    for _ in range(200):
+        await asyncio.sleep(0)
+    assert handed == [True]
+    assert [c.calls for c in checkers] == [1, 0, 0, 1, 1, 1]
+    assert max(c.max_in_flight for c in checkers) == 1
+    assert mon._in_flight == 0 and not mon._slot_waiters
+    mon.stop()
+    await asyncio.wait_for(task, 5)
