@@ -42,17 +42,12 @@ class LocalClient:
         snap = self._engine.snapshot()
         return replace(snap, read_only=True) if self._read_only else snap
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
+        """Events from the moment of this call (registered at once, not at first read)."""
         self._check_open()
         sub = self._engine.subscribe()
         self._subs.append(sub)
-        try:
-            async for ev in sub:
-                yield ev
-        finally:
-            sub.close()
-            if sub in self._subs:
-                self._subs.remove(sub)
+        return sub
 
     async def call(self, command: Command) -> CommandResult:
         self._check_open()

@@ -364,17 +364,19 @@ async def test_local_client(engine_factory) -> None:  # type: ignore[no-untyped-
     with pytest.raises(PermissionDenied):
         await ro.call(Drain(SK, R[0]))
     rw = LocalClient(e, who="alice")
-    stream = rw.events()
-    first = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0)
+    stream = rw.events()  # registered now: nothing published from here on is missed
     assert (await rw.call(Drain(SK, R[0]))).ok
-    ev = await asyncio.wait_for(first, 1)
+    ev = await asyncio.wait_for(anext(stream), 1)
     while not isinstance(ev, OperatorAction):
         ev = await asyncio.wait_for(anext(stream), 1)
     assert ev.who == "alice"
-    await stream.aclose()  # type: ignore[attr-defined]
     await rw.close()
     await ro.close()
+
+    async def rest() -> list[Event]:
+        return [ev async for ev in stream]
+
+    await asyncio.wait_for(rest(), 1)  # closing the client ends its streams
 
 
 async def test_broken_state_file_refuses_start(tmp_path: Path) -> None:
