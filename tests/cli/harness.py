@@ -171,6 +171,10 @@ class Daemon:
     def ctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         return lvstui(*args, "--socket", str(self.sock), timeout=timeout)
 
+    def ctl_argv(self) -> list[str]:
+        """The command line that runs lvstui (add the arguments and `--socket`)."""
+        return [PY, "-m", "lvstui"]
+
 
 def write_config(
     path: Path,

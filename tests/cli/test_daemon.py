@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.harness import (
@@ -24,7 +27,7 @@ from tests.cli.harness import (
     lvstui,
     write_config,
 )
-from tests.helpers import wait_until
+from tests.helpers import REPO, wait_until
 
 NAMES = ("alpha", "bravo", "charlie")
 
@@ -180,6 +183,11 @@ def test_broken_config_is_rejected_and_keeps_serving(lab: Lab) -> None:
         assert f"TCP  {lab.vip} rr persistent 30" in lab.daemon.ctl("list").stdout
     finally:
         lab.daemon.config.write_text(good)
+    # back to the plain config (no persistence: the traffic tests below need rr per request)
+    lab.write()
+    r = lab.daemon.ctl("ctl", "reload")
+    assert r.returncode == 0, r.stderr
+    assert f"TCP  {lab.vip} rr\n" in lab.daemon.ctl("list").stdout
 
 
 def test_real_server_killed_then_back(lab: Lab) -> None:
@@ -192,6 +200,78 @@ def test_real_server_killed_then_back(lab: Lab) -> None:
         lab.servers.revive("charlie")
     wait_until(lambda: lab.reals()[c]["health"] == "up", timeout=15)
     assert lab.reals()[c]["weight"] == 1
+
+
+def get(lab: Lab) -> str:
+    """One request through the VIP: the name of the real server that answered, or the error."""
+    try:
+        r = httpx.get(f"http://{lab.vip}/", timeout=5.0)
+    except httpx.TransportError as exc:
+        return f"error: {type(exc).__name__}"
+    return r.text.strip().removeprefix("Hello from ")
+
+
+def test_traffic_through_the_vip_while_a_server_dies_and_recovers(lab: Lab) -> None:
+    wait_until(lambda: {get(lab) for _ in range(6)} == set(NAMES), timeout=20, interval=0.1)
+    lab.servers.kill("bravo")
+    try:
+        # out of rotation within delay_loop + connect_timeout (+ margin for slow CI)
+        wait_until(
+            lambda: {get(lab) for _ in range(6)} == {"alpha", "charlie"}, timeout=15, interval=0.1
+        )
+        answers = [get(lab) for _ in range(30)]
+        assert set(answers) == {"alpha", "charlie"}, answers  # no failed request any more
+        assert lab.reals()[lab.real("bravo")]["health"] == "down"
+    finally:
+        lab.servers.revive("bravo")
+    wait_until(lambda: "bravo" in {get(lab) for _ in range(6)}, timeout=15, interval=0.1)
+    assert {get(lab) for _ in range(6)} == set(NAMES)
+
+
+def test_drain_waits_for_an_open_connection(lab: Lab) -> None:
+    host, port = lab.vip.split(":")
+    held = socket.create_connection((host, int(port)), timeout=5)
+    try:
+        held.sendall(b"GET / HTTP/1.1\r\nHost: demo\r\n")  # unfinished: the server waits
+        busy: list[str] = []
+
+        def one_active() -> bool:
+            busy[:] = [k for k, r in lab.reals().items() if r["active_conns"] == 1]
+            return len(busy) == 1
+
+        wait_until(one_active, timeout=10, interval=0.1)
+        (real,) = busy
+        name = next(n for n in NAMES if lab.real(n) == real)
+        waiter = subprocess.Popen(
+            [
+                *lab.daemon.ctl_argv(),
+                *("ctl", "drain", lab.vip, real, "--wait", "--wait-timeout", "60"),
+                *("--socket", str(lab.daemon.sock)),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(lambda: lab.reals()[real]["drain"] == "draining", timeout=10)
+            # no new connection goes to it, and the drain is not over while one is open
+            assert name not in {get(lab) for _ in range(8)}
+            assert waiter.poll() is None
+            assert lab.reals()[real]["drain"] == "draining"
+            held.sendall(b"\r\n")
+            reply = held.recv(4096)
+            assert f"Hello from {name}".encode() in reply
+        finally:
+            held.close()
+            out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0, err
+        assert f"{real}: draining, 1 active" in out
+        assert out.rstrip().endswith(f"{real} is idle: safe for maintenance")
+    finally:
+        held.close()
+        assert lab.daemon.ctl("ctl", "undrain", lab.vip, lab.real(name)).returncode == 0
+    wait_until(lambda: lab.reals()[real]["drain"] == "none", timeout=5)
 
 
 def test_second_daemon_on_the_same_socket_is_refused(lab: Lab) -> None:
