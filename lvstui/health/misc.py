@@ -106,7 +106,7 @@ class MiscChecker:
         try:
             try:
                 async with asyncio.timeout(timeout):
-                    await _exited(proc.pid)
+                    await _exited(proc)
             except TimeoutError:
                 timed_out = True
         finally:
@@ -145,13 +145,16 @@ class MiscChecker:
             await drainer
 
 
-async def _exited(pid: int) -> None:
-    """Wait until process `pid` exits, whatever its pipes do (asyncio's Process.wait also
+async def _exited(proc: asyncio.subprocess.Process) -> None:
+    """Wait until the process exits, whatever its pipes do (asyncio's Process.wait also
     waits for the pipes to close). A pidfd becomes readable when the process exits."""
     try:
-        fd = os.pidfd_open(pid)
+        fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:
         return  # already gone
+    except OSError:  # no pidfd (kernel < 5.3): the pipes' end will have to do
+        await proc.wait()
+        return
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
 
