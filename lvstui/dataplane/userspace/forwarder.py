@@ -267,6 +267,7 @@ class UserspaceDataplane:
         self._services: dict[ServiceKey, _Service] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._conns: set[_Conn] = set()  # relayed TCP connections
+        self._connecting: deque[_Conn] = deque()  # in connect order (deadlines ascending)
         self._linger: deque[tuple[float, RealServer]] = deque()  # closed, still InAct
         self._sampler: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -598,6 +599,11 @@ class UserspaceDataplane:
                 _, dest = linger.popleft()
                 dest.inact -= 1
                 dest.check_overload_down()
+            connecting = self._connecting
+            while connecting and (connecting[0].state != 1 or connecting[0].deadline <= now):
+                c = connecting.popleft()
+                if c.state == 1:
+                    c.finish()  # connect timed out
             for svc in list(self._services.values()):
                 idle = svc.want.udp_idle_timeout
                 for flow in list(svc.flows.values()):
@@ -611,7 +617,7 @@ class _Conn:
     """One relayed TCP connection, driven by callbacks (no task per connection):
     schedule → non-blocking connect → optional PROXY header → splice relay → accounting."""
 
-    __slots__ = ("addr", "conn", "dest", "dp", "relay", "state", "svc", "timer", "tpl", "up")
+    __slots__ = ("addr", "conn", "deadline", "dest", "dp", "relay", "state", "svc", "tpl", "up")
 
     def __init__(
         self, dp: UserspaceDataplane, svc: _Service, conn: socket.socket, addr: tuple[str, int]
@@ -621,7 +627,7 @@ class _Conn:
         self.dest: RealServer | None = None
         self.tpl: Template | None = None
         self.relay: Relay | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
         self.state = 0  # 0 nothing bound, 1 connecting (inactive), 2 established, 3 finished
         dp._conns.add(self)
 
@@ -646,9 +652,10 @@ class _Conn:
             self.finish()
             return
         if err == errno.EINPROGRESS:
-            loop = asyncio.get_running_loop()
-            loop.add_writer(up.fileno(), self._on_connect, first)
-            self.timer = loop.call_later(dp.connect_timeout, self.finish)
+            asyncio.get_running_loop().add_writer(up.fileno(), self._on_connect, first)
+            # the sweeper ends it if still connecting then (no timer per connection)
+            self.deadline = dp.clock() + dp.connect_timeout
+            dp._connecting.append(self)
         elif err == 0:
             self._connected(first)
         else:
@@ -658,9 +665,6 @@ class _Conn:
         up = self.up
         assert up is not None
         asyncio.get_running_loop().remove_writer(up.fileno())
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         if up.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             self.finish()  # refused / unreachable
             return
@@ -687,8 +691,8 @@ class _Conn:
         except OSError:
             self.finish()
             return
-        relay = self.relay = Relay(self.conn, up, self.count_in, self.count_out, self.dp.splice)
-        relay.done.add_done_callback(self._relay_done)
+        relay = Relay(self.conn, up, self.count_in, self.count_out, self.dp.splice, self.finish)
+        self.relay = relay
         relay.start()
 
     def count_in(self, n: int) -> None:
@@ -705,9 +709,6 @@ class _Conn:
         d.outbytes += n  # type: ignore[union-attr]
         d.outpkts += 1  # type: ignore[union-attr]
 
-    def _relay_done(self, _: asyncio.Future[None]) -> None:
-        self.finish()
-
     def finish(self) -> None:
         """End the connection and its accounting (idempotent)."""
         if self.state == 3:
@@ -715,9 +716,6 @@ class _Conn:
         state, self.state = self.state, 3
         dp = self.dp
         dp._conns.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         if self.relay is not None:
             self.relay.close()
         up = self.up

@@ -230,10 +230,10 @@ class _Direction:
 
 
 class Relay:
-    """Both directions of one connection. `done` resolves when both reached end of file, or
-    at once when either side fails (reset, broken pipe): a failure is a normal end here."""
+    """Both directions of one connection. `on_done` is called once, when both reached end
+    of file, or at once when either side fails (reset, broken pipe: a normal end here)."""
 
-    __slots__ = ("ab", "ba", "done", "loop", "open")
+    __slots__ = ("ab", "ba", "loop", "on_done", "open")
 
     def __init__(
         self,
@@ -242,9 +242,10 @@ class Relay:
         count_ab: Count,
         count_ba: Count,
         use_splice: bool,
+        on_done: Callable[[], None],
     ) -> None:
         self.loop = asyncio.get_running_loop()
-        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.on_done: Callable[[], None] | None = on_done
         self.open = 2
         self.ab = _Direction(self, a, b, count_ab, use_splice)
         self.ba = _Direction(self, b, a, count_ba, use_splice)
@@ -253,15 +254,19 @@ class Relay:
         self.ab.start()
         self.ba.start()
 
+    def _done(self) -> None:
+        cb, self.on_done = self.on_done, None
+        if cb is not None:
+            cb()
+
     def finished(self) -> None:
         self.open -= 1
-        if self.open == 0 and not self.done.done():
-            self.done.set_result(None)
+        if self.open == 0:
+            self._done()
 
     def abort(self) -> None:
         self.close()
-        if not self.done.done():
-            self.done.set_result(None)
+        self._done()
 
     def close(self) -> None:
         """Unregister every callback and return the pipes; call before closing the sockets."""
