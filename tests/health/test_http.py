@@ -115,7 +115,7 @@ async def test_huge_body_fails_with_bounded_memory(srv: Server) -> None:
     t0 = time.monotonic()
     r = await run(srv.port, HttpUrl("/huge"), body_limit=1 << 20)
     assert not r.ok and "body larger than 1048576 bytes" in r.reason
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 3.0
 
 
 @pytest.mark.parametrize("behaviour", ["stall", "trickle"])
@@ -125,7 +125,7 @@ async def test_stalling_and_trickling_servers_fail_inside_the_timeout(behaviour:
         r = await run(port, HttpUrl("/ok"), timeout=0.5)
         took = time.monotonic() - t0
     assert not r.ok and "timeout after 0.5s" in r.reason
-    assert 0.45 < took < 1.0
+    assert 0.45 < took < 2.0  # the server would go on for 80 minutes
 
 
 async def test_garbage_instead_of_tls_fails_fast() -> None:
@@ -134,7 +134,7 @@ async def test_garbage_instead_of_tls_fails_fast() -> None:
         r = await run(port, HttpUrl("/ok"), timeout=2.0, tls=True)
         took = time.monotonic() - t0
     assert not r.ok and "ConnectError" in r.reason
-    assert took < 1.0
+    assert took < 1.5  # fails at the handshake, not at the 2 s timeout
 
 
 async def test_tls_silent_server_times_out() -> None:

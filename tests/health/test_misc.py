@@ -71,7 +71,7 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     r = await run(f"sh -c '{script}'", timeout=0.5)
     took = time.monotonic() - t0
     assert not r.ok and "timeout after 0.5s" in r.reason
-    assert took < 2.0
+    assert took < 3.0
     pids = [int(p) for p in pidfile.read_text().split()]
     assert len(pids) == 2
 
@@ -92,7 +92,7 @@ async def test_leftover_child_does_not_hold_the_check(tmp_path: Path) -> None:
     t0 = time.monotonic()
     r = await run(f"sh -c 'sleep 300 & echo $! > {pidfile}; echo fine'", timeout=5)
     assert r.ok and r.reason == "exit 0: fine"
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 3.0  # not the 5 s timeout
     pid = int(pidfile.read_text())
     wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in _state(pid), timeout=5)
 

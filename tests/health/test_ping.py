@@ -113,4 +113,4 @@ def test_ping_dgram_socket_and_timeout_in_a_namespace() -> None:
     for name in ("dgram_silent", "raw_silent"):
         ok, reason, latency = out[name]
         assert not ok and reason == "no echo reply within 0.3s", out
-        assert 0.25 < latency < 1.0
+        assert 0.25 < latency < 2.0

@@ -64,7 +64,7 @@ async def test_timeout_when_backlog_full() -> None:
         r = await tcp_check(CheckTarget("127.0.0.1", port), 0.3)
         took = time.monotonic() - t0
         assert not r.ok and r.reason == "connect timeout after 0.3s"
-        assert 0.25 < took < 0.8
+        assert 0.25 < took < 2.0
     finally:
         for c in fillers:
             c.close()
