@@ -72,6 +72,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     for tool in ("nginx", "haproxy", "wrk"):
         if shutil.which(tool) is None:
@@ -139,17 +140,24 @@ listen bench
             wait_port(p)
         paths = {"direct": p_nginx, "haproxy": p_ha, "lvstui": p_lvs}
         s, c = args.seconds, args.conns
-        res: dict[str, dict[str, dict[str, float]]] = {}
-        for name, port in paths.items():
-            base = f"http://127.0.0.1:{port}"
-            res[name] = {
-                "keepalive": wrk(f"{base}/small", s, c),
-                "newconn": wrk(f"{base}/small", s, c, "-H", "Connection: close"),
-                "bulk": wrk(f"{base}/bulk", s, 4),
-            }
+        runs = {
+            "keepalive": lambda base: wrk(f"{base}/small", s, c),
+            "newconn": lambda base: wrk(f"{base}/small", s, c, "-H", "Connection: close"),
+            "bulk": lambda base: wrk(f"{base}/bulk", s, 4),
+        }
+        # rounds interleave the three paths per metric, and the best round counts: on a shared
+        # machine that is the least disturbed measurement of each
+        res: dict[str, dict[str, dict[str, float]]] = {n: {} for n in paths}
+        for _ in range(args.rounds):
+            for metric, run in runs.items():
+                for name, port in paths.items():
+                    r = run(f"http://127.0.0.1:{port}")
+                    best = res[name].get(metric)
+                    if best is None or r["rps"] > best["rps"]:
+                        res[name][metric] = r
         print(
-            f"# userspace forwarder vs HAProxy 2.6 (mode tcp, nbthread 1); wrk -t1, {s} s per run;"
-            f" forwarder: {ready}"
+            "# userspace forwarder vs HAProxy 2.6 (mode tcp, nbthread 1);"
+            f" wrk -t1, {s} s per run, best of {args.rounds}; forwarder: {ready}"
         )
         cols = f"{'keep-alive req/s':>17} {'p99 ms':>8} {'new conn/s':>11} {'bulk MB/s':>10}"
         print(f"{'path':<8} {cols}")
