@@ -162,6 +162,10 @@ async def monitored(
     print(f"CPU                    : {cpu_pct:.1f} % of one core "
           f"({1e6 * (c1 - c0) / max(runs, 1):.1f} us per check; user {100 * (u1 - u0) / wall:.0f} %"
           f", system {100 * (s1 - s0) / wall:.0f} %)")  # fmt: skip
+    rate = checks / period
+    per_check = (c1 - c0) / max(runs, 1)
+    print(f"CPU at the full rate   : {100 * per_check * rate:.1f} % of one core for {rate:,.0f}"
+          " checks/s (CPU per check x configured rate)")  # fmt: skip
     print(f"RSS                    : {rss_now:.0f} MB now, {rss_peak:.0f} MB peak "
           f"(after setup {rss0:.0f} MB)")  # fmt: skip
     print(f"lateness p50 / p99 / max: {1000 * p50:.2f} / {1000 * p99:.2f} / {1000 * worst:.2f} ms"
