@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,40 @@ def test_traffic_through_the_vip_while_a_server_dies_and_recovers(lab: Lab) -> N
         lab.servers.revive("bravo")
     wait_until(lambda: "bravo" in {get(lab) for _ in range(6)}, timeout=15, interval=0.1)
     assert {get(lab) for _ in range(6)} == set(NAMES)
+
+
+def test_reloads_lose_no_request(lab: Lab) -> None:
+    """Traffic runs through the VIP while a good reload (SIGHUP) and a broken one happen."""
+    wait_until(lambda: {get(lab) for _ in range(6)} == set(NAMES), timeout=20, interval=0.1)
+    answers: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set() and len(answers) < 5000:
+            answers.append(get(lab))
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    good = lab.daemon.config.read_text()
+    try:
+        wait_until(lambda: len(answers) >= 20, timeout=10)
+        lab.write(extra='name = "reloaded"')
+        mark = len(lab.notify.poll())
+        lab.daemon.signal(signal.SIGHUP)
+        lab.notify.wait_for("READY=1", after=lab.notify.wait_for("RELOADING=1", after=mark))
+        n = len(answers)
+        wait_until(lambda: len(answers) >= n + 20, timeout=10)
+        lab.daemon.config.write_text(good + "\n[[virtual_server]]\nport = 'eighty'\n")
+        assert lab.daemon.ctl("ctl", "reload").returncode == 1
+        n = len(answers)
+        wait_until(lambda: len(answers) >= n + 20, timeout=10)
+    finally:
+        stop.set()
+        t.join(30)
+        lab.daemon.config.write_text(good)
+    assert lab.daemon.ctl("ctl", "reload").returncode == 0
+    failed = [a for a in answers if a not in NAMES]
+    assert failed == [] and len(answers) >= 60
 
 
 def test_drain_waits_for_an_open_connection(lab: Lab) -> None:
