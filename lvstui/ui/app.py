@@ -164,7 +164,12 @@ class LvstuiApp(App[int]):
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
-        self.series.record(snap)
+        watched = {
+            (str(s.target.service), str(s.target.real))
+            for s in self.screen_stack
+            if isinstance(s, DetailScreen) and s.target.real is not None
+        }
+        self.series.record(snap, watched)
         if not self._main_ready():
             return
         self.main.show_snapshot(snap)

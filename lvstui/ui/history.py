@@ -2,11 +2,14 @@
 
 The engine's views carry a history of active connections only; rates (connections/s, bytes/s)
 and check latencies over time are remembered here, bounded, so the drill-down can chart them.
+Services are always recorded; a real server only while it is `watched` (its drill-down is
+open), because recording 10,000 servers a second would cost more than drawing the screen.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Set as AbstractSet
 
 from lvstui.model import Snapshot
 
@@ -25,16 +28,22 @@ class SeriesStore:
             s = self._series[(key, name)] = deque(maxlen=self.length)
         s.append(value)
 
-    def record(self, snap: Snapshot) -> None:
+    def record(self, snap: Snapshot, watched: AbstractSet[tuple[str, str]] = frozenset()) -> None:
+        """Add one sample; `watched` holds (service, real) key strings to record too."""
         if snap.seq == self._last_seq:  # the same snapshot twice (a retry) adds no sample
             return
         self._last_seq = snap.seq
+        services = {s for s, _ in watched}
         for sv in snap.services:
             sk = str(sv.key)
             self._add(sk, "cps", sv.stats.cps)
             self._add(sk, "inbps", sv.stats.inbps)
             self._add(sk, "outbps", sv.stats.outbps)
+            if sk not in services:
+                continue
             for rs in sv.real_servers:
+                if (sk, str(rs.key)) not in watched:
+                    continue
                 rk = f"{sk}|{rs.key}"
                 self._add(rk, "cps", rs.stats.cps)
                 self._add(rk, "inbps", rs.stats.inbps)

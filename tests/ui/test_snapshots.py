@@ -35,7 +35,11 @@ def _app(client: FakeClient, **kw: Any) -> LvstuiApp:
 
 
 def _prepare(
-    client: FakeClient, *keys: str, cursor: tuple[int, int] | None = None, ticks: int = 0
+    client: FakeClient,
+    *keys: str,
+    cursor: tuple[int, int] | None = None,
+    ticks: int = 0,
+    ticks_after: int = 0,
 ) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
@@ -58,6 +62,9 @@ def _prepare(
         await pilot.pause()
         for k in keys:
             await pilot.press(k)
+        for _ in range(ticks_after):  # the drill-down records rates while it is open
+            client.tick()
+            await app.poll_once()
         await pilot.pause()
 
     return run_before
@@ -75,7 +82,7 @@ def test_drill_down(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
         _app(client),
         terminal_size=size,
-        run_before=_prepare(client, "enter", cursor=(0, 1), ticks=8),
+        run_before=_prepare(client, "enter", cursor=(0, 1), ticks=8, ticks_after=8),
     )
 
 
