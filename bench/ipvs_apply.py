@@ -55,6 +55,13 @@ def restore_text(desired: list[DesiredService]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def settle() -> None:
+    # Linux 6.1 tracks every service and real server in rate-estimator kthreads; after a
+    # flush of 11,000 of them those threads are busy for a moment, and the guest has one
+    # CPU: let them finish so both tools start from the same quiet kernel.
+    time.sleep(3)
+
+
 def ipvsadm(*args: str, stdin: str | None = None) -> str:
     return subprocess.run(
         ["ipvsadm", *args], input=stdin, capture_output=True, text=True, check=True
@@ -82,6 +89,7 @@ async def bench(services: int, reals: int, runs: int) -> dict[str, float]:
     try:
         for _ in range(runs):
             ipvsadm("-C")
+            settle()
             t0 = time.perf_counter()
             ops = reconcile(desired, await dp.observe())
             t1 = time.perf_counter()
@@ -111,6 +119,7 @@ async def bench(services: int, reals: int, runs: int) -> dict[str, float]:
             fig["ipvsadm_weight"].append(time.perf_counter() - t0)
 
             ipvsadm("-C")
+            settle()
             t0 = time.perf_counter()
             ipvsadm("-R", stdin=restore)
             fig["ipvsadm_restore"].append(time.perf_counter() - t0)

@@ -88,6 +88,8 @@ _STATE_MASTER = 1  # IP_VS_STATE_MASTER
 _STATE_BACKUP = 2  # IP_VS_STATE_BACKUP
 _ROLE_STATE = {SyncRole.MASTER: _STATE_MASTER, SyncRole.BACKUP: _STATE_BACKUP}
 
+_SEQ_BASE = 1 << 24  # pyroute2's AddrPool hands out 0xF..0xFFFFFF
+_SEQ_END = 1 << 32
 _REQ = NLM_F_REQUEST | NLM_F_ACK
 _CREATE = _REQ | NLM_F_CREATE | NLM_F_EXCL
 _DUMP = NLM_F_REQUEST | NLM_F_DUMP
@@ -568,6 +570,7 @@ class IpvsDataplane:
         # 512 requests of ~120 bytes stay well under the socket's send buffer
         self._batch = max(1, batch)
         self._timeout = timeout
+        self._seq = _SEQ_BASE
         self._modprobe = modprobe
         self._sock: _Socket | None = None
         self._loaded: set[str] = set()
@@ -674,6 +677,15 @@ class IpvsDataplane:
 
     # --- the fast path ---------------------------------------------------------------------
 
+    def _seqs(self, n: int) -> list[int]:
+        """Sequence numbers of our own, above pyroute2's pool (which stays below 2**24):
+        its allocator scans a ban list on every call, quadratic over 11,000 requests."""
+        if self._seq + n >= _SEQ_END:
+            self._seq = _SEQ_BASE
+        first = self._seq
+        self._seq += n
+        return list(range(first, first + n))
+
     async def _exchange(self, ops: Sequence[Op]) -> list[int]:
         """Send `ops` in one datagram; the errno of each (0 = done), in order.
 
@@ -682,8 +694,8 @@ class IpvsDataplane:
         already queued under its own sequence number (pyroute2's receive queue).
         """
         sock = self._need()
-        pool, queue = sock.addr_pool, sock.msg_queue
-        seqs = [pool.alloc() for _ in ops]
+        queue = sock.msg_queue
+        seqs = self._seqs(len(ops))
         for seq in seqs:
             queue.ensure_tag(seq)
         try:
@@ -694,7 +706,8 @@ class IpvsDataplane:
             )
             sock.send(data)
             codes = [0] * len(ops)
-            reply = await asyncio.wait_for(queue.get(seqs[-1]), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                reply = await queue.get(seqs[-1])
             codes[-1] = _first_error(reply)
             for n, seq in enumerate(seqs[:-1]):
                 q = queue.queues.get(seq)
@@ -704,19 +717,21 @@ class IpvsDataplane:
         finally:
             for seq in seqs:
                 queue.free_tag(seq)
-                pool.free(seq, ban=0xFF)
 
     async def _dump_wire(self, cmd: int, *nested: tuple[int, bytes]) -> list[dict[int, bytes]]:
         """A dump request; the top-level attributes of each answer."""
         sock = self._need()
-        pool, queue = sock.addr_pool, sock.msg_queue
-        seq = pool.alloc()
+        queue = sock.msg_queue
+        (seq,) = self._seqs(1)
         queue.ensure_tag(seq)
         out: list[dict[int, bytes]] = []
         try:
             sock.send(wire.message(sock.prid, _DUMP, seq, cmd, *nested))
             while True:
-                data = await asyncio.wait_for(queue.get(seq), self._timeout)
+                # asyncio.timeout, not wait_for: no task per call on this hot path (observe
+                # runs once a second and dumps every service's real servers)
+                async with asyncio.timeout(self._timeout):
+                    data = await queue.get(seq)
                 for kind, _, payload in wire.messages(data):
                     if kind == wire.NLMSG_DONE:
                         return out
@@ -733,7 +748,6 @@ class IpvsDataplane:
             raise DataplaneError("the kernel did not answer an IPVS dump in time") from e
         finally:
             queue.free_tag(seq)
-            pool.free(seq, ban=0xFF)
 
     # --- Dataplane ---------------------------------------------------------------------------
 
