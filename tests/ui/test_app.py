@@ -465,3 +465,33 @@ async def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     async with running(FakeClient(1, 1)) as (app, _pilot):
         assert app.no_color
         assert any(isinstance(f, Monochrome) for f in app._filters)
+
+
+async def test_big_table_updates_only_what_is_visible_and_catches_up_on_scroll() -> None:
+    from lvstui.ui import render
+
+    client = FakeClient(100, 10)
+    async with running(client, poll_interval=0.2) as (app, pilot):
+        t = table(app)
+        assert t.row_count == 100 * 11
+        await pilot.press("ctrl+end")  # to the last row: the view scrolls
+        await pilot.pause()
+        key = t.cursor_key
+        assert key is not None and key.startswith("r|TCP 192.0.2.100:80|")
+        before = t.cell_updates
+        client.tick()
+        await seq_after(app, client)
+        await pilot.pause()
+        # only rows near the viewport were rewritten (10 columns at most per row)
+        assert 0 < t.cell_updates - before <= (t.size.height + 2 * t.MARGIN) * 10
+        assert t.cursor_key == key
+        snap = app.snapshot
+        assert snap is not None
+        last = snap.services[-1].real_servers[-1]
+        assert tuple(str(c) for c in t.get_row(key)) == render.real_cells(last, snap.time)
+        # the first rows were not touched while off screen; scrolling back brings them up to date
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        first = snap.services[0].real_servers[0]
+        row = render.real_row_key(snap.services[0].key, first.key)
+        assert tuple(str(c) for c in t.get_row(row)) == render.real_cells(first, snap.time)
