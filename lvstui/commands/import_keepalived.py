@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.notes:
         header += (
-            f"# {len(result.notes)} directive(s) were not imported: see the importer's stderr.\n"
+            f"# {len(result.notes)} note(s) on directives left out or changed: see the "
+            "importer's stderr.\n"
         )
     text = header + "\n" + tomli_w.dumps(to_toml_dict(result.config))
     for note in result.notes:

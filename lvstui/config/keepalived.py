@@ -18,6 +18,7 @@ Three steps, each small:
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -217,12 +218,27 @@ class _Out:
         self.data: dict[str, Any] = {}
         self.lines: dict[KeyPath, tuple[str, int]] = {}
         self.notes: list[ImportNote] = []
+        self._seen: set[ImportNote] = set()
+        self.groups: dict[str, Node] = {}  # virtual_server_group NAME -> its block
+        self.groups_used: set[str] = set()
+        # track_script NAME weight N: script -> [(instance, weight, node)]
+        self.track_weights: dict[str, list[tuple[str | int, int, Node]]] = {}
+        # checker defaults set on a virtual_server or real_server: path -> key -> (value, node)
+        self.defaults: dict[KeyPath, dict[str, tuple[Any, Node]]] = {}
 
     def note(self, node: Node, message: str, where: str = "") -> None:
-        self.notes.append(ImportNote(node.file, node.line, where or node.key, message))
+        note = ImportNote(node.file, node.line, where or node.key, message)
+        if note not in self._seen:  # a group's block is read once per entry: say it once
+            self._seen.add(note)
+            self.notes.append(note)
 
     def unsupported(self, node: Node, where: str) -> None:
-        self.note(node, "not supported by lvstui; left out", f"{where}{node.key}")
+        reason = _WHY_NOT.get(node.key, "")
+        self.note(
+            node,
+            f"not supported by lvstui; left out{f' ({reason})' if reason else ''}",
+            f"{where}{node.key}",
+        )
 
     def mark(self, path: KeyPath, node: Node) -> None:
         self.lines.setdefault(path, (node.file, node.line))
@@ -250,6 +266,34 @@ def _flag(args: list[str]) -> Any:
 
 def _text(args: list[str]) -> str:
     return " ".join(args)
+
+
+# Directives whose value is a command line.
+_COMMANDS = {
+    "script",
+    "misc_path",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_up",
+    "notify_down",
+    "quorum_up",
+    "quorum_down",
+}
+_SHELL = re.compile(r"[|;&<>`]|\$\(")
+
+
+def _shell_syntax_note(out: _Out, node: Node, command: str) -> None:
+    """keepalived 2 splits a command into words and runs it without a shell, and so does
+    lvstui: pipes, redirections and `;` are passed as plain arguments. Say so at import."""
+    if _SHELL.search(command):
+        out.note(
+            node,
+            "uses shell syntax, but the command runs without a shell (as in keepalived 2): "
+            "write it as /bin/sh -c '...' if that is meant",
+        )
 
 
 # value converters by kind
@@ -284,6 +328,8 @@ def _fill(
                 out.note(node, f"takes one value; left out: {_text(node.args[1:])}")
             table[name] = conv(node.args)
             out.lines[(*path, name)] = (node.file, node.line)
+            if name in _COMMANDS:
+                _shell_syntax_note(out, node, table[name])
         elif key in blocks:
             blocks[key](out, node, table, path)
         else:
@@ -291,6 +337,49 @@ def _fill(
 
 
 _RENAME = {"nb_get_retry": "retry", "lvs_sched": "lb_algo", "lvs_method": "lb_kind"}
+
+# Why common keepalived directives have no lvstui equivalent, so the note helps the operator
+# decide whether it matters for them.
+_WHY_NOT = {
+    "enable_script_security": "lvstui never runs scripts through a shell; each runs as "
+    "lvstui's user, or the `user` given to it",
+    "script_user": "scripts run as lvstui's user unless a script sets `user`",
+    "vrrp_strict": "no strict mode: keepalived's RFC checks (no authentication, no unicast, "
+    "MASTER only at priority 255) are not enforced",
+    "vrrp_skip_check_adv_addr": "adverts are always checked",
+    "vrrp_garp_interval": "gratuitous ARPs go out in one burst",
+    "vrrp_gna_interval": "unsolicited NAs go out in one burst",
+    "vrrp_min_garp": "use garp_master_repeat / garp_master_refresh on the instance",
+    "lvs_id": "keepalived 1.x's name for router_id",
+    "mcast_src_ip": "adverts leave from the interface's primary address",
+    "nat_mask": "keepalived 2 no longer knows it either",
+    "net_mask": "not a keepalived directive",
+    "virtual_routes": "lvstui manages addresses, not routes",
+    "virtual_rules": "lvstui manages addresses, not policy rules",
+    "static_ipaddress": "lvstui manages VIPs only",
+    "static_route": "lvstui manages addresses, not routes",
+    "static_routes": "lvstui manages addresses, not routes",
+    "dont_track_primary": "the instance's interface is always tracked",
+    "SMTP_CHECK": "use a TCP_CHECK on port 25, or a MISC_CHECK",
+    "DNS_CHECK": "use a MISC_CHECK running dig",
+    "UDP_CHECK": "use a MISC_CHECK",
+    "BFD_CHECK": "no BFD",
+    "FILE_CHECK": "use a MISC_CHECK running test -f",
+    "use_vmac": "no VMAC interfaces: VIPs go on the instance's interface",
+}
+
+# keepalived 2 lets these be set on a virtual_server or real_server as defaults for every
+# checker below (the real server's value wins over the virtual server's); we copy them into
+# each check that does not set its own, which gives the same checks.
+_CHECK_DEFAULTS: dict[str, _Conv] = {
+    "connect_timeout": NUM,
+    "retry": INT,
+    "nb_get_retry": INT,
+    "delay_before_retry": NUM,
+    "warmup": NUM,
+}
+_RS_CHECK_DEFAULTS: dict[str, _Conv] = {**_CHECK_DEFAULTS, "delay_loop": NUM, "virtualhost": STR}
+_NOT_FOR_MISC = {"connect_timeout"}  # a MISC_CHECK's limit is misc_timeout
 
 
 def _items(node: Node) -> list[Node]:
@@ -310,11 +399,63 @@ def _list(
             out.note(item, "a block inside a list; left out")
             continue
         if item.args and not whole_line:
-            out.note(
-                item, f"extra words after {item.key!r} not supported; left out: {_text(item.args)}"
-            )
+            _list_item_words(out, node.key, item, path)
         out.lines[(*path, node.key, len(values))] = (item.file, item.line)
         values.append(_vip_words(out, item) if whole_line else item.key)
+
+
+def _list_item_words(out: _Out, key: str, item: Node, path: KeyPath) -> None:
+    """`eth1 weight -10` in track_interface, `chk weight 5` in track_script (keepalived 2)."""
+    weight = None
+    if len(item.args) in (2, 3) and item.args[0] == "weight":
+        weight = _number(item.args[1], True)
+    if key == "track_script" and isinstance(weight, int) and len(item.args) == 2:
+        # folded into the vrrp_script's weight after the whole file is read, when that
+        # gives the same result (see _track_script_weights)
+        out.track_weights.setdefault(item.key, []).append((path[-1], weight, item))
+        return
+    if key == "track_interface" and weight is not None:
+        out.note(
+            item,
+            f"`weight {_text(item.args[1:])}` on a tracked interface is not supported: "
+            f"lvstui puts the instance in FAULT while {item.key} is down "
+            "(keepalived's behaviour without a weight)",
+        )
+        return
+    out.note(item, f"extra words after {item.key!r} not supported; left out: {_text(item.args)}")
+
+
+def _track_script_weights(out: _Out) -> None:
+    """keepalived 2's `track_script { NAME weight N }` overrides the script's weight for one
+    instance. lvstui has one weight per script: when every instance tracking the script
+    asks for the same weight, it becomes the script's weight; otherwise say what applies."""
+    scripts = out.data.get("vrrp_script", {})
+    instances = out.data.get("vrrp_instance", {})
+    for name, uses in out.track_weights.items():
+        trackers = {i for i, inst in instances.items() if name in inst.get("track_script", [])}
+        weights = {w for _inst, w, _item in uses}
+        overridden = {inst for inst, _w, _item in uses}
+        item = uses[0][2]
+        if name in scripts and len(weights) == 1 and overridden >= trackers:
+            (weight,) = weights
+            scripts[name]["weight"] = weight
+            out.lines[("vrrp_script", name, "weight")] = (item.file, item.line)
+            out.note(
+                item,
+                f"`weight {weight}` written as vrrp_script {name}'s weight (lvstui has one "
+                "weight per script; every instance tracking it asks for this one)",
+                f"track_script {name}",
+            )
+            continue
+        for _inst, weight, use in uses:
+            own = scripts.get(name, {}).get("weight", 0)
+            out.note(
+                use,
+                f"`weight {weight}` for this instance only is not supported (instances "
+                f"tracking {name} ask for different weights): the script's own weight "
+                f"({own}) applies",
+                f"track_script {name}",
+            )
 
 
 # keepalived's virtual_ipaddress options: the ones we carry, and the others (with or
@@ -560,29 +701,113 @@ _CHECK_KINDS = {
 
 
 def _virtual_server(out: _Out, node: Node) -> None:
-    vss = out.data.setdefault("virtual_server", [])
-    path: KeyPath = ("virtual_server", len(vss))
-    table: dict[str, Any] = {}
     args = node.args
     if node.children is None:
         out.note(node, "expected a block `virtual_server IP PORT { ... }`; left out")
         return
     if len(args) == 2 and args[0] == "fwmark":
-        table["fwmark"] = _number(args[1], True)
-    elif len(args) == 2 and args[0] != "group":
-        table["ip"] = args[0]
-        table["port"] = _number(args[1], True)
+        _one_virtual_server(out, node, {"fwmark": _number(args[1], True)}, node)
+    elif len(args) == 2 and args[0] == "group":
+        _group_virtual_servers(out, node, args[1])
+    elif len(args) == 2:
+        _one_virtual_server(out, node, {"ip": args[0], "port": _number(args[1], True)}, node)
     else:
         out.note(
             node,
-            "only `virtual_server IP PORT` and `virtual_server fwmark N` are supported; "
-            "block left out",
+            "expected `virtual_server IP PORT`, `virtual_server fwmark N` or "
+            "`virtual_server group NAME`; block left out",
+        )
+
+
+# A group is expanded into one service per entry; a range of 256 addresses is keepalived's
+# own limit for one entry (the last byte), and a cap on the total keeps a typo from
+# generating thousands of services.
+_MAX_GROUP_SERVICES = 1024
+
+
+def _group_virtual_servers(out: _Out, node: Node, name: str) -> None:
+    group = out.groups.get(name)
+    if group is None:
+        known = ", ".join(sorted(out.groups)) or "none is defined"
+        out.note(node, f"unknown virtual_server_group {name!r} ({known}); block left out")
+        return
+    out.groups_used.add(name)
+    out.lines.setdefault(("virtual_server_group", name), (group.file, group.line))
+    idents: list[tuple[dict[str, Any], Node]] = []
+    for entry in group.children or []:
+        idents.extend(_group_entry(out, entry))
+    if len(idents) > _MAX_GROUP_SERVICES:
+        out.note(
+            group,
+            f"expands to {len(idents)} services, more than {_MAX_GROUP_SERVICES}; group left out",
         )
         return
+    if not idents:
+        out.note(node, f"virtual_server_group {name!r} has no usable entry; block left out")
+        return
+    out.note(
+        node,
+        f"virtual_server_group {name!r} expanded into {len(idents)} virtual servers with "
+        "this block's settings (lvstui checks each real server once per service)",
+        "virtual_server group",
+    )
+    for ident, entry in idents:
+        _one_virtual_server(out, node, ident, entry)
+
+
+def _group_entry(out: _Out, entry: Node) -> list[tuple[dict[str, Any], Node]]:
+    """`IP PORT`, `IP-LAST PORT` (a range on the last byte, or last 16 bits for IPv6), or
+    `fwmark N` → the identities of the services it stands for."""
+    words = [entry.key, *entry.args]
+    if entry.children is not None:
+        out.note(entry, "a block inside virtual_server_group; left out")
+        return []
+    if words[0] == "fwmark":
+        if len(words) != 2:
+            out.note(entry, "expected `fwmark N`; left out")
+            return []
+        return [({"fwmark": _number(words[1], True)}, entry)]
+    if len(words) != 2:
+        out.note(entry, "expected `IP PORT` or `IP-LAST PORT` (keepalived's range form); left out")
+        return []
+    first, dash, last = words[0].rpartition("-") if "-" in words[0] else (words[0], "", "")
+    port = _number(words[1], True)
+    if not dash:
+        return [({"ip": words[0], "port": port}, entry)]
+    try:
+        start = ipaddress.ip_address(first)
+        if start.version == 4:
+            stop_part = int(last)
+            shift = 8
+        else:
+            stop_part = int(last, 16)
+            shift = 16
+    except ValueError:
+        out.note(entry, f"bad address range {words[0]!r}; left out")
+        return []
+    low = int(start) & ((1 << shift) - 1)
+    if not low <= stop_part < (1 << shift):
+        out.note(entry, f"range {words[0]!r} ends below its start; left out")
+        return []
+    base = int(start) - low
+    return [
+        ({"ip": str(ipaddress.ip_address(base + n)), "port": port}, entry)
+        for n in range(low, stop_part + 1)
+    ]
+
+
+def _one_virtual_server(out: _Out, node: Node, ident: dict[str, Any], where: Node) -> None:
+    """One service from a `virtual_server` block; `ident` (ip+port or fwmark) and its line
+    `where` come from the block's own line or from a virtual_server_group entry."""
+    assert node.children is not None
+    vss = out.data.setdefault("virtual_server", [])
+    path: KeyPath = ("virtual_server", len(vss))
+    table: dict[str, Any] = dict(ident)
     vss.append(table)
     out.mark(path, node)
     for key in table:
-        out.lines[(*path, key)] = (node.file, node.line)
+        out.lines[(*path, key)] = (where.file, where.line)
+    defaults = {k: (lambda o, n, t, p: _check_default(o, n, p)) for k in _CHECK_DEFAULTS}
     _fill(
         out,
         node.children,
@@ -608,6 +833,7 @@ def _virtual_server(out: _Out, node: Node) -> None:
             "smtp_alert": FLAG,
         },
         {
+            **defaults,
             "persistence_timeout": _persistence,
             "sorry_server": _sorry_server,
             "sorry_server_inhibit": _sorry_option,
@@ -619,8 +845,63 @@ def _virtual_server(out: _Out, node: Node) -> None:
                 for flag in ("sh-port", "sh-fallback", "mh-port", "mh-fallback", "ops")
             },
         },
-        f"virtual_server {_text(args)}: ",
+        f"virtual_server {_text(node.args)}: ",
     )
+    if "fwmark" not in table and "protocol" not in table:
+        # keepalived 2 sets UDP explicitly ("no protocol set - defaulting to UDP"), since
+        # that is what the kernel does with protocol 0: the imported service does the same.
+        table["protocol"] = "UDP"
+        out.lines[(*path, "protocol")] = (node.file, node.line)
+        out.note(
+            node,
+            "no `protocol`: keepalived then runs this service as UDP, and so does the "
+            "import; add `protocol TCP` to the keepalived block if TCP was meant",
+            "virtual_server protocol",
+        )
+    _apply_check_defaults(out, table, path)
+    _fwmark_family(out, node, table, path)
+
+
+def _check_default(out: _Out, node: Node, path: KeyPath) -> None:
+    key = _RENAME.get(node.key, node.key) if node.key == "nb_get_retry" else node.key
+    if node.children is not None or len(node.args) != 1:
+        out.note(node, f"expected `{node.key} VALUE`; left out")
+        return
+    out.defaults.setdefault(path, {})[key] = (_RS_CHECK_DEFAULTS[node.key](node.args), node)
+
+
+def _apply_check_defaults(out: _Out, vs: dict[str, Any], vs_path: KeyPath) -> None:
+    vs_defaults = out.defaults.get(vs_path, {})
+    used: set[int] = set()
+    for i, rs in enumerate(vs.get("real_server", [])):
+        rs_path = (*vs_path, "real_server", i)
+        merged = {**vs_defaults, **out.defaults.get(rs_path, {})}
+        for kind in _CHECK_KINDS.values():
+            for j, check in enumerate(rs.get(kind, [])):
+                for key, (value, node) in merged.items():
+                    if key in check or (kind == "misc_check" and key in _NOT_FOR_MISC):
+                        continue
+                    if key == "virtualhost" and kind not in ("http_get", "ssl_get"):
+                        continue
+                    check[key] = value
+                    out.lines[(*rs_path, kind, j, key)] = (node.file, node.line)
+                    used.add(id(node))
+    for path, table in out.defaults.items():
+        if path[: len(vs_path)] != vs_path:
+            continue
+        for _key, (_value, node) in table.items():
+            if id(node) not in used:
+                out.note(node, "a default for checks, but no check below uses it; left out")
+
+
+def _fwmark_family(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived gives a fwmark service the address family of its real servers."""
+    if "fwmark" not in table or "family" in table:
+        return
+    ips = [rs.get("ip", "") for rs in table.get("real_server", [])]
+    if ips and all(":" in ip for ip in ips):
+        table["family"] = 6
+        out.lines[(*path, "family")] = (node.file, node.line)
 
 
 def _persistence(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
@@ -690,9 +971,21 @@ def _real_server(out: _Out, node: Node, vs: dict[str, Any], vs_path: KeyPath) ->
             "lb_kind": STR,
             "lvs_method": STR,
         },
-        {name: _check for name in _CHECK_KINDS},
+        {
+            **{name: _check for name in _CHECK_KINDS},
+            **{k: (lambda o, n, t, p: _check_default(o, n, p)) for k in _RS_CHECK_DEFAULTS},
+        },
         f"real_server {_text(node.args)}: ",
     )
+    dropped = [
+        c for c in node.children or [] if c.key.endswith("_CHECK") and c.key not in _CHECK_KINDS
+    ]
+    if dropped and not any(kind in table for kind in _CHECK_KINDS.values()):
+        out.note(
+            node,
+            f"no supported check left ({', '.join(c.key for c in dropped)} left out): this real "
+            "server counts as always alive, as in keepalived without a checker",
+        )
 
 
 def _check(out: _Out, node: Node, rs: dict[str, Any], rs_path: KeyPath) -> None:
@@ -719,6 +1012,14 @@ def _check(out: _Out, node: Node, rs: dict[str, Any], rs_path: KeyPath) -> None:
         }
         blocks["user"] = _user
     _fill(out, node.children or [], table, path, simple, blocks, f"{node.key}: ")
+    if kind not in ("http_get", "ssl_get"):
+        for child in node.children or []:
+            if child.key == "nb_get_retry" and "retry" in table:
+                out.note(
+                    child,
+                    f"keepalived 2 ignores nb_get_retry in {node.key} (it knows it only in "
+                    f"HTTP_GET/SSL_GET); imported as retry {table['retry']}, which lvstui honours",
+                )
 
 
 def _url(out: _Out, node: Node, check: dict[str, Any], check_path: KeyPath) -> None:
@@ -757,15 +1058,74 @@ def to_toml_data(
     nodes: list[Node],
 ) -> tuple[dict[str, Any], dict[KeyPath, tuple[str, int]], list[ImportNote]]:
     out = _Out()
+    for node in nodes:  # groups first: keepalived resolves them after reading the file
+        if node.key == "virtual_server_group":
+            _virtual_server_group(out, node)
     for node in nodes:
         handler = _TOP.get(node.key)
+        if node.key == "virtual_server_group":
+            continue
         if handler is None:
             out.unsupported(node, "")
         elif node.key == "global_defs" and "global_defs" in out.data:
             _fill_more_global(out, node)
         else:
             handler(out, node)
+    for name, group in out.groups.items():
+        if name not in out.groups_used:
+            out.note(group, f"no `virtual_server group {name}` uses it; left out")
+    _vrrp_versions(out)
+    _track_script_weights(out)
     return out.data, out.lines, out.notes
+
+
+def _virtual_server_group(out: _Out, node: Node) -> None:
+    if len(node.args) != 1 or node.children is None:
+        out.note(node, "expected `virtual_server_group NAME { ... }`; left out")
+        return
+    name = node.args[0]
+    if name in out.groups:
+        raise ConfigError(
+            f"virtual_server_group {name!r} is defined twice",
+            file=node.file,
+            line=node.line,
+            hint="give each one its own name",
+        )
+    out.groups[name] = node
+
+
+def _vrrp_versions(out: _Out) -> None:
+    """Do what keepalived does with the version of each instance: IPv6 addresses make it
+    VRRPv3 (VRRPv2 carries IPv4 only), and a VRRPv2 advert interval is rounded to whole
+    seconds. Done after the whole file is read, since global_defs may come last."""
+    default = out.data.get("global_defs", {}).get("vrrp_version", 2)
+    for name, inst in out.data.get("vrrp_instance", {}).items():
+        path: KeyPath = ("vrrp_instance", name)
+        file, line = out.lines.get(path, ("<string>", 0))
+        where = Node("vrrp_instance", [name], file, line)
+        version = inst.get("version", default)
+        vips = inst.get("virtual_ipaddress", [])
+        first = vips[0].split()[0] if vips and isinstance(vips[0], str) and vips[0] else ""
+        if ":" in first and "version" not in inst and version == 2:
+            inst["version"] = version = 3
+            out.lines[(*path, "version")] = (file, line)
+            out.note(
+                where,
+                "IPv6 addresses: keepalived runs this instance as VRRPv3, so does the import "
+                "(version = 3)",
+                f"vrrp_instance {name}: version",
+            )
+        advert = inst.get("advert_int")
+        if version == 2 and isinstance(advert, float) and advert != int(advert):
+            rounded = max(1, int(advert + 0.5))
+            inst["advert_int"] = rounded
+            adv_file, adv_line = out.lines.get((*path, "advert_int"), (file, line))
+            out.note(
+                Node("advert_int", [], adv_file, adv_line),
+                f"VRRPv2 adverts are whole seconds: keepalived rounds {advert:g} to "
+                f"{rounded}, so does the import; use version 3 for sub-second adverts",
+                f"vrrp_instance {name}: advert_int",
+            )
 
 
 def _fill_more_global(out: _Out, node: Node) -> None:
