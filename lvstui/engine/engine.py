@@ -192,21 +192,32 @@ class Engine:
         if self._state is not None:
             self._overrides = await asyncio.to_thread(self._state.load)
         await self._dp.start()
-        for line in unmatched_overrides(self._overrides, self._config):
-            self._log("warning", f"override: {line}")
-        self._owned = {service_key_of(vs) for vs in self._config.virtual_servers}
-        self._owned |= {sk for sk, _ in self._overrides.pairs()}
-        if self._state is not None:
-            self._owned |= await asyncio.to_thread(self._state.load_owned)
-        if self._monitor is not None:
-            self._monitor.on_change = self._on_health
-            self._register_checks(self._config, None)
-        if self._vrrp is not None:
-            await self._vrrp.start()
-            for v in self._vrrp.views():
-                self._vrrp_states[v.name] = v.state
-        await self._sync("start", initial=True)
-        await self._update_sync_role()
+        vrrp_started = False
+        try:
+            for line in unmatched_overrides(self._overrides, self._config):
+                self._log("warning", f"override: {line}")
+            self._owned = {service_key_of(vs) for vs in self._config.virtual_servers}
+            self._owned |= {sk for sk, _ in self._overrides.pairs()}
+            if self._state is not None:
+                self._owned |= await asyncio.to_thread(self._state.load_owned)
+            if self._monitor is not None:
+                self._monitor.on_change = self._on_health
+                self._register_checks(self._config, None)
+            if self._vrrp is not None:
+                await self._vrrp.start()
+                vrrp_started = True
+                for v in self._vrrp.views():
+                    self._vrrp_states[v.name] = v.state
+            await self._sync("start", initial=True)
+            await self._update_sync_role()
+        except BaseException:
+            # leave nothing half-started behind (the table itself is adopted, never flushed)
+            if vrrp_started and self._vrrp is not None:
+                with contextlib.suppress(Exception):
+                    await self._vrrp.stop(False)
+            with contextlib.suppress(Exception):
+                await self._dp.close()
+            raise
         sup = Supervisor(clock=self._clock, on_crash=self._on_task_crash)
         sup.add("ticker", self._ticker)
         sup.add("reconciler", self._reconciler)
@@ -225,11 +236,15 @@ class Engine:
         if listen and self._metrics_enabled:
             from lvstui.metrics import EngineCollector, start_metrics
 
-            self._metrics = start_metrics(
-                listen, EngineCollector(self.published_snapshot, self.counters)
-            )
-            host, port = self._metrics.address
-            self._log("info", f"metrics on http://{host}:{port}/metrics")
+            try:
+                self._metrics = start_metrics(
+                    listen, EngineCollector(self.published_snapshot, self.counters)
+                )
+            except LvstuiError as e:  # metrics are not worth refusing to serve for
+                self._log("error", f"metrics disabled: {e}")
+            else:
+                host, port = self._metrics.address
+                self._log("info", f"metrics on http://{host}:{port}/metrics")
         self._log("info", f"engine started on the {self._dp.capabilities.name} dataplane")
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:

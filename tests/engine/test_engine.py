@@ -483,3 +483,36 @@ async def test_restart_removes_service_dropped_from_config_meanwhile(
     await e2.stop()
     assert set(await table(dp)) == {foreign.key}
     assert "TCP" not in (state / "owned.toml").read_text().split("services")[1]
+
+
+async def test_failed_start_leaves_nothing_half_started(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    from lvstui.errors import VrrpError
+
+    class BrokenVrrp(FakeVrrp):
+        async def start(self) -> None:
+            raise VrrpError("no raw socket")
+
+    dp = MemoryDataplane()
+    e = Engine(config(), dataplane=dp, vrrp=BrokenVrrp())
+    with pytest.raises(VrrpError):
+        await e.start()
+    assert dp.closed
+
+
+async def test_metrics_port_in_use_does_not_stop_serving() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        base = config()
+        cfg = replace(base, lvstui=replace(base.lvstui, metrics_listen=f"127.0.0.1:{port}"))
+        dp = MemoryDataplane()
+        e = Engine(cfg, dataplane=dp)
+        await e.start()
+        try:
+            assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
+            assert e._metrics is None
+        finally:
+            await e.stop()
