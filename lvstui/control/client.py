@@ -98,6 +98,7 @@ class SocketClient:
         self._subscribed = False
         self._lost: LvstuiError | None = None
         self._lock = asyncio.Lock()
+        self._sub_lock = asyncio.Lock()
 
     # --- EngineClient ----------------------------------------------------------------------
 
@@ -121,21 +122,18 @@ class SocketClient:
         reply = await self._request("call", command=encode(command))
         return decode_result(reply.get("result"))
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
+        """Events from the moment of this call: the queue is registered at once, and the
+        subscription (when this connection has none yet) is sent right away."""
+        return _EventStream(self)
+
+    async def subscribe(self) -> None:
+        """Ask the daemon for the event stream (once per connection). Idempotent."""
         await self._ensure()
-        queue: asyncio.Queue[object] = asyncio.Queue(_EVENT_BUFFER)
-        self._subscribers.add(queue)
-        try:
+        async with self._sub_lock:
             if not self._subscribed:
                 await self._request("subscribe")
                 self._subscribed = True
-            while True:
-                item = await queue.get()
-                if item is _GONE:
-                    raise self._lost or ControlError(f"connection to {self.path} lost")
-                yield decode_event(item)
-        finally:
-            self._subscribers.discard(queue)
 
     async def close(self) -> None:
         await self._disconnect(ControlError("client closed"))
@@ -274,6 +272,54 @@ class SocketClient:
                 _push(q, _GONE)
         self._reader = None
         self._subscribed = False
+
+
+class _EventStream:
+    """One consumer of a SocketClient's events (what `SocketClient.events()` returns)."""
+
+    def __init__(self, client: SocketClient) -> None:
+        self._client = client
+        self._queue: asyncio.Queue[object] = asyncio.Queue(_EVENT_BUFFER)
+        client._subscribers.add(self._queue)
+        self._closed = False
+        # Subscribe now, not at the first read, so nothing after this call is missed.
+        self._subscribing: asyncio.Task[None] | None = None
+        try:
+            self._subscribing = asyncio.get_running_loop().create_task(client.subscribe())
+        except RuntimeError:  # no loop yet: subscribe at the first read
+            self._subscribing = None
+
+    def __aiter__(self) -> _EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            if self._subscribing is not None:
+                task, self._subscribing = self._subscribing, None
+                await task
+            elif not self._client._subscribed:
+                await self._client.subscribe()
+            item = await self._queue.get()
+        except BaseException:
+            await self.aclose()
+            raise
+        if item is _GONE:
+            await self.aclose()
+            raise self._client._lost or ControlError(f"connection to {self._client.path} lost")
+        return decode_event(item)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._client._subscribers.discard(self._queue)
+        task, self._subscribing = self._subscribing, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LvstuiError):
+                await task
+        elif task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failed subscribe is reported by __anext__ only
 
 
 def _push(q: asyncio.Queue[object], item: object) -> bool:

@@ -36,7 +36,7 @@ import socket
 import stat
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -270,7 +270,9 @@ class _Connection:
         if type_ == "subscribe":
             if self.events is None:
                 self.events = asyncio.Queue(self.server.event_queue)
-                self._spawn(self._pump_events())
+                # Registered before we answer, so the client misses nothing after the reply.
+                stream = self.client.events()
+                self._spawn(self._pump_events(stream))
                 self._spawn(self._write_events())
             return message("result", id_, result=encode(CommandResult(True, "subscribed")))
         # "call"
@@ -301,11 +303,11 @@ class _Connection:
         audit.write(self.peer, self.role, raw, {"ok": result.ok, "message": result.message})
         return result
 
-    async def _pump_events(self) -> None:
+    async def _pump_events(self, stream: AsyncIterator[Event]) -> None:
         """Engine events → this client's bounded queue, never waiting on the client."""
         assert self.events is not None
         try:
-            async for ev in self.client.events():
+            async for ev in stream:
                 try:
                     self.events.put_nowait(ev)
                 except asyncio.QueueFull:

@@ -422,3 +422,23 @@ async def test_read_only_role_is_refused_by_the_server(sockdir: Path) -> None:
         await server.close()
     with pytest.raises(PermissionDenied):
         await FakeClient(engine, True).call(Reload())
+
+
+async def test_events_are_registered_at_call_time(served: tuple[ControlServer, FakeEngine]) -> None:
+    server, engine = served
+    client = await connect(server.path)
+    try:
+        it = client.events()  # nobody reads yet
+        await async_wait_until(lambda: len(engine.subscribers) == 1, timeout=5)
+        engine.publish(LogEvent(3.0, "info", "before the first read"))
+        await asyncio.sleep(0.05)
+        engine.publish(LogEvent(4.0, "info", "second"))
+        assert await asyncio.wait_for(anext(it), 5) == LogEvent(
+            3.0, "info", "before the first read"
+        )
+        assert await asyncio.wait_for(anext(it), 5) == LogEvent(4.0, "info", "second")
+        await it.aclose()  # type: ignore[attr-defined]
+        with pytest.raises(StopAsyncIteration):
+            await anext(it)
+    finally:
+        await client.close()
