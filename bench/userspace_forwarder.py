@@ -14,6 +14,7 @@ import sys
 from lvstui.config.schema import Protocol
 from lvstui.dataplane.base import DesiredDest, DesiredService
 from lvstui.dataplane.reconcile import reconcile
+from lvstui.dataplane.userspace import new_event_loop
 from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 from lvstui.model import RealKey, ServiceKey
 
@@ -28,12 +29,13 @@ async def main(listen: int, real: int, sched: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"ready splice={dp.splice}", flush=True)
+    kind = type(loop).__module__.split(".")[0]
+    print(f"ready splice={dp.splice} loop={kind}", flush=True)
     await stop.wait()
     await dp.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "wlc")
-    )
+    sched = sys.argv[3] if len(sys.argv) > 3 else "wlc"
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main(int(sys.argv[1]), int(sys.argv[2]), sched))

@@ -569,3 +569,34 @@ async def test_port_in_use_is_a_dataplane_error() -> None:
     finally:
         blocker.close()
         await dp.close()
+
+
+def test_forwarder_on_uvloop() -> None:
+    """The forwarder's callbacks, splice relay and UDP also work on uvloop (new_event_loop)."""
+    pytest.importorskip("uvloop", reason="uvloop is a dependency (pyproject)")
+    from lvstui.dataplane.userspace import new_event_loop
+
+    async def scenario() -> None:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        dp = UserspaceDataplane()
+        port = free_port()
+        backends = [Backend(n, f"127.0.0.{i + 2}", port) for i, n in enumerate("AB")]
+        for b in backends:
+            await b.start()
+        await dp.start()
+        try:
+            key = tcp_key()
+            dests = tuple(DesiredDest(RealKey(b.host, port), 1) for b in backends)
+            await dp.apply(reconcile([DesiredService(key, "rr", dests=dests)], []))
+            assert [await ask(key.port) for _ in range(4)] == ["B", "A", "B", "A"]
+            c = await connect(key.port)
+            c.w.write(os.urandom(1 << 20))
+            await c.w.drain()
+            await c.close()
+        finally:
+            await dp.close()
+            for b in backends:
+                await b.stop()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(scenario())
