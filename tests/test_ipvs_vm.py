@@ -1,6 +1,8 @@
-"""The kernel IPVS dataplane against a real kernel: one User-Mode-Linux guest for the module.
+"""The kernel IPVS dataplane against a real kernel, in User-Mode-Linux guests.
 
-`tests/vm/guest_ipvs.py` runs inside the guest (root, ip_vs, its own namespaces) and prints
+Two guests for the module: `tests/vm/guest_ipvs.py` (the dataplane, traffic, listing,
+contract suite) and `tests/vm/guest_e2e.py` (the engine with real TCP health checks). Each
+runs inside its guest (root, ip_vs, its own namespaces) and prints
 one JSON line per check; each check below is one test. A check missing from the output
 fails (the guest died or the check was never reached).
 """
@@ -45,6 +47,16 @@ CHECKS = [
     "contract_suite",
 ]
 
+E2E_CHECKS = [
+    "e2e_lab",
+    "e2e_engine_start",
+    "e2e_traffic_spread",
+    "e2e_health_check_fails_server_out",
+    "e2e_health_check_brings_server_back",
+    "e2e_restart_keeps_established_connection",
+    "e2e_stop_releases",
+]
+
 # Debian 12's UML kernel panics on hosts with a large XSAVE area (AVX-512/AMX); this wrapper
 # makes it fall back to FXSAVE (see its docstring). run-in-ipvs-vm.sh honours IPVSVM_KERNEL.
 UML_WRAPPER = REPO / "tests" / "vm" / "uml-kernel"
@@ -80,18 +92,37 @@ def run_guest(script: Path, timeout: float = 240.0) -> tuple[dict[str, dict[str,
     return results, log
 
 
-@pytest.fixture(scope="module")
-def guest() -> tuple[dict[str, dict[str, Any]], str]:
+def _requirements() -> None:
     require_root("the IPVS guest (User-Mode-Linux)")
     if not Path("/usr/bin/linux.uml").exists():
         pytest.skip("needs /usr/bin/linux.uml (apt user-mode-linux; .ci/run installs it)")
     require_shared_tool("run-in-ipvs-vm.sh")
+
+
+@pytest.fixture(scope="module")
+def guest() -> tuple[dict[str, dict[str, Any]], str]:
+    _requirements()
     return run_guest(REPO / "tests" / "vm" / "guest_ipvs.py")
+
+
+@pytest.fixture(scope="module")
+def e2e_guest() -> tuple[dict[str, dict[str, Any]], str]:
+    """A second guest: the engine with real health checks on the IPVS dataplane."""
+    _requirements()
+    return run_guest(REPO / "tests" / "vm" / "guest_e2e.py")
 
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_guest_check(guest: tuple[dict[str, dict[str, Any]], str], name: str) -> None:
     results, log = guest
+    rec = results.get(name)
+    assert rec is not None, f"check {name!r} missing from the guest's output\n{log}"
+    assert rec["ok"], f"{name}: {rec['detail']}"
+
+
+@pytest.mark.parametrize("name", E2E_CHECKS)
+def test_e2e_check(e2e_guest: tuple[dict[str, dict[str, Any]], str], name: str) -> None:
+    results, log = e2e_guest
     rec = results.get(name)
     assert rec is not None, f"check {name!r} missing from the guest's output\n{log}"
     assert rec["ok"], f"{name}: {rec['detail']}"
