@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 from lvstui.config.schema import Config, RealServer, TcpCheck, VirtualServer
-from lvstui.model import RealKey, ServiceKey
+from lvstui.model import Event, RealKey, ServiceKey, VrrpRunState, VrrpView
 
 VIP = "198.51.100.9"
 SK = ServiceKey.parse(f"TCP {VIP}:80")
@@ -28,4 +31,24 @@ def config(**kw: object) -> Config:
     return Config(path="/nonexistent/config.toml", virtual_servers=(service(**kw),))
 
 
-__all__ = ["SK", "SORRY", "VIP", "R", "config", "service"]
+__all__ = ["SK", "SORRY", "VIP", "FakeVrrp", "R", "config", "service"]
+
+
+class FakeVrrp:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.state = VrrpRunState.BACKUP
+        self.stopped: list[bool] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, graceful: bool = True) -> None:
+        self.stopped.append(graceful)
+
+    def views(self) -> tuple[VrrpView, ...]:
+        return (VrrpView("vi", "eth0", 51, self.state, 100, 100, 3, 0.1),)
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()

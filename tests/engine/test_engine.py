@@ -35,9 +35,8 @@ from lvstui.model import (
     Undrain,
     VrrpChanged,
     VrrpRunState,
-    VrrpView,
 )
-from tests.engine.builders import SK, SORRY, R, config
+from tests.engine.builders import SK, SORRY, FakeVrrp, R, config
 from tests.helpers import async_wait_until
 
 
@@ -316,26 +315,6 @@ async def test_stop_without_release_keeps_table(engine_factory) -> None:  # type
     await e.start()
     await e.stop(release=False)
     assert set(await table(dp)) == {SK}
-
-
-class FakeVrrp:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.state = VrrpRunState.BACKUP
-        self.stopped: list[bool] = []
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self, graceful: bool = True) -> None:
-        self.stopped.append(graceful)
-
-    def views(self) -> tuple[VrrpView, ...]:
-        return (VrrpView("vi", "eth0", 51, self.state, 100, 100, 3, 0.1),)
-
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            yield await self.queue.get()
 
 
 async def test_sync_daemon_follows_vrrp_and_graceful_stop(engine_factory) -> None:  # type: ignore[no-untyped-def]

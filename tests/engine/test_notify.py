@@ -21,8 +21,7 @@ from lvstui.engine.engine import Engine
 from lvstui.model import Health, NotifyResult, VrrpChanged, VrrpRunState
 from lvstui.notify.mail import Mailer, parse_smtp_server
 from lvstui.notify.scripts import ScriptRunner
-from tests.engine.builders import SK, R, config
-from tests.engine.test_engine import FakeVrrp
+from tests.engine.builders import SK, FakeVrrp, R, config
 from tests.helpers import async_wait_until
 
 
