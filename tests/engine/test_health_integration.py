@@ -88,3 +88,52 @@ def dests_is(
         return await dests() == want
 
     return check
+
+
+async def test_misc_dynamic_weight_reaches_the_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from lvstui.config.schema import MiscCheck
+
+    code = tmp_path / "code"
+    code.write_text("7")  # exit 7: alive with weight 5
+    script = tmp_path / "check.py"
+    script.write_text(f"import sys\nsys.exit(int(open({str(code)!r}).read()))\n")
+    check = MiscCheck(
+        f"{sys.executable} {script}",
+        misc_timeout=2.0,
+        misc_dynamic=True,
+        common=CheckCommon(retry=0, warmup=0.0, delay_loop=0.2),
+    )
+    vs = VirtualServer(
+        ip="127.0.0.1",
+        port=18081,
+        lb_algo="wrr",
+        real_servers=(RealServer("127.0.0.1", 9, weight=1, checks=(check,)),),
+    )
+    clock = SystemClock()
+    dp = MemoryDataplane()
+    e = Engine(
+        Config(virtual_servers=(vs,)), dataplane=dp, clock=clock, health=HealthMonitor(clock)
+    )
+    await e.start()
+
+    async def weight() -> int | None:
+        dests = [d for s in await dp.observe() for d in s.dests]
+        return dests[0].weight if dests else None
+
+    def weight_is(w: int | None):  # type: ignore[no-untyped-def]
+        async def check() -> bool:
+            return await weight() == w
+
+        return check
+
+    try:
+        await async_wait_until(weight_is(5), timeout=10)
+        code.write_text("12")  # weight 10
+        await async_wait_until(weight_is(10), timeout=10)
+        code.write_text("1")  # dead: out of the table
+        await async_wait_until(weight_is(None), timeout=10)
+        assert e.snapshot().services[0].real_servers[0].health is Health.DOWN
+    finally:
+        await e.stop()
