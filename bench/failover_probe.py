@@ -35,7 +35,7 @@ def main() -> None:
             if now >= next_probe:
                 next_probe = now + 0.002
                 try:
-                    with socket.create_connection((vip, 80), timeout=0.05) as s:
+                    with socket.create_connection((vip, 80), timeout=0.005) as s:
                         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
                         body = b""
                         while chunk := s.recv(4096):

@@ -198,7 +198,9 @@ Action = SendAdvert | AddVips | RemoveVips | SendGarp | Notify | Drop | Log | Sp
 def skew_time(version: int, priority: int, master_adver_int: float) -> float:
     if version == 2:
         return (256 - priority) / 256
-    return (256 - priority) * master_adver_int / 256
+    # RFC 5798 counts in centiseconds; keepalived truncates the skew to whole centiseconds
+    # (prio 100 at 0.1 s: 0.06 s, not 0.0609): so do we, for identical timing.
+    return ((256 - priority) * round(master_adver_int * 100) // 256) / 100
 
 
 def master_down_interval(version: int, priority: int, master_adver_int: float) -> float:

@@ -9,7 +9,8 @@ API for the engine::
     async for ev in group.events():  # VrrpChanged, LogEvent (split brain, drops), NotifyResult
         ...
     group.drops()                  # {reason: count} summed over instances, for metrics
-    await group.stop(graceful=True)  # masters send priority 0 and remove their VIPs
+    await group.stop(graceful=True)  # masters send priority 0 and remove their VIPs;
+                                     # then the edges given to the group are closed
 
 `transport_factory(instance) -> Transport` (`raw_transport_factory` for real links,
 `MemoryHub.transport` in tests). Each `VrrpNode` owns one instance: a receive task feeds
@@ -26,7 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from lvstui.clock import Clock
+from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import (
     MAX_VIPS_PER_ADVERT,
     Config,
@@ -113,6 +114,8 @@ class VrrpNode:
         self._params: fsm.FsmParams | None = None
         self.state = fsm.FsmState(priority=inst.priority, master_adver_int=inst.advert_int)
         self._stopped = asyncio.Event()
+        # receive timestamps are time.monotonic(): usable only when the clock is that one
+        self._rx_clock = isinstance(clock, SystemClock)
         self._vips_on = False
 
     # --- public -----------------------------------------------------------------------------
@@ -312,7 +315,10 @@ class VrrpNode:
                 ev = self._decode(item.dg)
                 if ev is None:
                     continue
-                await self._handle(ev)
+                # timers count from when the advert arrived, not from when we got to it
+                # (only for a real transport on the system clock: rx_time is monotonic)
+                at = item.dg.rx_time if self._rx_clock else None
+                await self._handle(ev, at)
             else:
                 await self._handle(item)
 
@@ -331,9 +337,12 @@ class VrrpNode:
             # keepalived logs every drop; we log the first ten per reason, then every 1000th
             self._log("warning", f"{self.name}: advert dropped ({reason}): {detail}")
 
-    async def _handle(self, ev: fsm.Event) -> None:
+    async def _handle(self, ev: fsm.Event, at: float | None = None) -> None:
         p = self.params()
-        self.state, actions = fsm.step(p, self.state, ev, self.clock.now())
+        now = self.clock.now()
+        if at is not None and now - 0.5 < at <= now:
+            now = at
+        self.state, actions = fsm.step(p, self.state, ev, now)
         for act in actions:
             try:
                 await self._do(act)
@@ -443,6 +452,7 @@ class VrrpGroup:
         self.config = config
         self.clock = clock
         self.addresses = addresses
+        self.announcer = announcer
         self.links = links
         self._own_runner = runner is None
         self.runner = runner or ScriptRunner(
@@ -495,8 +505,12 @@ class VrrpGroup:
     async def stop(self, graceful: bool = True) -> None:
         for node in self.nodes.values():
             await node.stop(graceful)
+        # the group owns the edges it was given: their sockets close with it
         if self.links is not None:
             await self.links.close()
+        await self.addresses.close()
+        if self.announcer is not None:
+            self.announcer.close()
         await self._stop_runner()
 
     async def _stop_runner(self) -> None:

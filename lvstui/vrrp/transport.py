@@ -17,6 +17,7 @@ import asyncio
 import ipaddress
 import socket
 import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,6 +60,7 @@ class Datagram:
     src: str
     dst: str | None = None
     ttl: int | None = None
+    rx_time: float | None = None  # time.monotonic() when read off the socket
 
 
 def decode_datagram(dg: Datagram) -> tuple[Advert, str, int | None]:
@@ -293,8 +295,9 @@ class RawSocketTransport:
                 return
             except OSError:
                 return
+            now = time.monotonic()
             if self._family == 4:
-                dg = Datagram(data, 4, str(addr[0]))
+                dg = Datagram(data, 4, str(addr[0]), rx_time=now)
             else:
                 ttl: int | None = None
                 dst: str | None = None
@@ -306,7 +309,7 @@ class RawSocketTransport:
                     elif typ == IPV6_PKTINFO and len(val) >= 16:
                         dst = socket.inet_ntop(socket.AF_INET6, val[:16])
                 src = str(addr[0]).split("%", 1)[0]
-                dg = Datagram(data, 6, src, dst, ttl)
+                dg = Datagram(data, 6, src, dst, ttl, now)
             if self._queue.full():
                 self.overflow += 1
             else:

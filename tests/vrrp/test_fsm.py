@@ -74,9 +74,11 @@ def test_timing_formulas() -> None:
     # keepalived's measured figures: v2 prio 100 → skew 0.609 s, down 3.609 s
     assert fsm.skew_time(2, 100, 1.0) == pytest.approx(0.609375)
     assert fsm.master_down_interval(2, 100, 1.0) == pytest.approx(3.609375)
-    assert fsm.skew_time(3, 100, 0.1) == pytest.approx(0.0609375)
-    assert fsm.master_down_interval(3, 100, 0.1) == pytest.approx(0.3609375)
-    assert fsm.skew_time(3, 255, 1.0) == pytest.approx(1 / 256)
+    # v3 in whole centiseconds, truncated like keepalived: 156 × 10 / 256 = 6.09 → 6 cs
+    assert fsm.skew_time(3, 100, 0.1) == pytest.approx(0.06)
+    assert fsm.master_down_interval(3, 100, 0.1) == pytest.approx(0.36)
+    assert fsm.skew_time(3, 255, 1.0) == 0.0  # 100/256 cs truncates to 0
+    assert fsm.skew_time(3, 1, 1.0) == pytest.approx(0.99)
 
 
 # (name, params, state, event, expected state, expected action kinds, expected reason of drop)
