@@ -296,6 +296,17 @@ def _shell_syntax_note(out: _Out, node: Node, command: str) -> None:
         )
 
 
+def _lb_kind_case_note(out: _Out, node: Node, value: str) -> None:
+    """keepalived matches NAT/DR/TUN case-sensitively: `lb_kind dr` is "unknown routing
+    method" there, and the service runs as NAT. The import keeps the evident intent."""
+    if value != value.upper() and value.upper() in ("NAT", "DR", "TUN"):
+        out.note(
+            node,
+            f"keepalived does not know {value!r} (only upper case) and runs this as NAT; "
+            f"imported as {value.upper()}",
+        )
+
+
 # value converters by kind
 _Conv = Callable[[list[str]], Any]
 INT: _Conv = lambda a: _number(a[0], True) if a else ""  # noqa: E731
@@ -330,6 +341,8 @@ def _fill(
             out.lines[(*path, name)] = (node.file, node.line)
             if name in _COMMANDS:
                 _shell_syntax_note(out, node, table[name])
+            if name == "lb_kind":
+                _lb_kind_case_note(out, node, table[name])
         elif key in blocks:
             blocks[key](out, node, table, path)
         else:
@@ -392,6 +405,9 @@ def _items(node: Node) -> list[Node]:
 def _list(
     out: _Out, node: Node, table: dict[str, Any], path: KeyPath, *, whole_line: bool = False
 ) -> None:
+    if node.key in table:
+        first = out.lines.get((*path, node.key), ("", "?"))[1]
+        out.note(node, f"second {node.key} block: merged with the one at line {first}")
     values = table.setdefault(node.key, [])
     out.mark((*path, node.key), node)
     for item in _items(node):
@@ -629,6 +645,14 @@ def _authentication(out: _Out, node: Node, table: dict[str, Any], path: KeyPath)
         {},
         "authentication.",
     )
+    if "auth_type" in auth and not auth.get("auth_pass"):
+        # keepalived: "Authentication specified but no password given. Ignoring"
+        del table["authentication"]
+        out.note(
+            node,
+            "no auth_pass: keepalived ignores this authentication block, so does the import",
+        )
+        return
     if isinstance(auth.get("auth_pass"), str) and len(auth["auth_pass"]) > 8:
         out.note(
             node, "auth_pass is longer than 8 characters; keepalived uses the first 8, so do we"
@@ -711,6 +735,12 @@ def _virtual_server(out: _Out, node: Node) -> None:
         _group_virtual_servers(out, node, args[1])
     elif len(args) == 2:
         _one_virtual_server(out, node, {"ip": args[0], "port": _number(args[1], True)}, node)
+    elif len(args) == 1:
+        out.note(
+            node,
+            "a service without a port (keepalived's all-ports persistent service) is not "
+            "supported; block left out (a fwmark service does the same)",
+        )
     else:
         out.note(
             node,
