@@ -1,0 +1,272 @@
+"""Console cost at scale: 1,000 virtual services × 10 real servers, one snapshot a second.
+
+    .venv/bin/python bench/tui_render.py [--seconds 20] [--keys 30] [--size 120x36]
+
+The console runs in a real pseudo-terminal (a child process, as over SSH), fed by a client
+that replays pre-built FakeClient snapshots (fresh seq and time each second), so what is
+measured is the console, not the toy engine that invents the data. Printed:
+
+- CPU % of one core of the console process over a quiet window (utime + stime from /proc);
+- key-to-screen latency, p50/p99: time from writing a key to the pty until the bytes of
+  the screen it opens arrive (`?` → help, `:` → palette, `/` → filter box), keys sent at
+  random phases of the 1 Hz update;
+- for reference, in this process: what building one snapshot costs the FakeClient, and
+  what decoding one costs a SocketClient (the control protocol's JSON), i.e. the extra CPU
+  an attached console pays per second at this size.
+
+Goals: ≤ 25 % of a core, ≤ 100 ms. Nothing is asserted; figures go to README (performance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import fcntl
+import json
+import os
+import pty
+import random
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SERVICES, REALS = 1000, 10
+
+
+# --- child: the console on a replaying client -------------------------------------------------
+
+
+class ReplayClient:
+    """Cycles through pre-built snapshots, each returned with a new seq and time."""
+
+    def __init__(self, frames: int = 10) -> None:
+        from lvstui.ui.fake import FakeClient
+
+        fake = FakeClient(SERVICES, REALS)
+        self._frames = []
+        for _ in range(frames):
+            fake.tick()
+            self._frames.append(asyncio.run(fake.snapshot()))
+        self._n = 0
+        self._t0 = self._frames[0].time
+
+    @property
+    def read_only(self) -> bool:
+        return False
+
+    @property
+    def description(self) -> str:
+        return "bench replay"
+
+    async def snapshot(self):  # type: ignore[no-untyped-def]
+        self._n += 1
+        frame = self._frames[self._n % len(self._frames)]
+        return dataclasses.replace(frame, seq=self._n, time=self._t0 + self._n)
+
+    async def events(self) -> AsyncIterator[object]:
+        await asyncio.Event().wait()
+        yield None  # pragma: no cover
+
+    async def call(self, command: object) -> object:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+def child() -> int:
+    from lvstui.ui.app import run_console
+
+    client = ReplayClient()
+    print("bench: replay ready", flush=True)
+    return run_console(client)  # type: ignore[arg-type]
+
+
+# --- parent: drive the pty and measure ----------------------------------------------------------
+
+
+class PtyReader(threading.Thread):
+    """Drains the pty (a full pty would stall the console) and timestamps every chunk."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.chunks: list[tuple[float, bytes]] = []
+        self.lock = threading.Lock()
+        self.stop = False
+
+    def run(self) -> None:
+        while not self.stop:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.chunks.append((time.perf_counter(), data))
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.chunks)
+
+    def find(self, start: int, needle: bytes) -> float | None:
+        """Arrival time of the chunk that completes `needle` after chunk `start`."""
+        with self.lock:
+            chunks = self.chunks[start:]
+        buf = b""
+        for t, data in chunks:
+            buf += data
+            if needle in buf:
+                return t
+        return None
+
+    def wait_for(self, start: int, needle: bytes, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            t = self.find(start, needle)
+            if t is not None:
+                return t
+            time.sleep(0.002)
+        return None
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+
+
+def reference_costs() -> tuple[float, float]:
+    """(FakeClient build, SocketClient decode) seconds for one 1,000×10 snapshot."""
+    from lvstui.control.protocol import decode_snapshot, encode
+    from lvstui.ui.fake import FakeClient
+
+    fake = FakeClient(SERVICES, REALS)
+    builds = []
+    for _ in range(3):
+        fake.tick()
+        t = time.perf_counter()
+        snap = asyncio.run(fake.snapshot())
+        builds.append(time.perf_counter() - t)
+    line = json.dumps(encode(snap))
+    decodes = []
+    for _ in range(3):
+        t = time.perf_counter()
+        decode_snapshot(json.loads(line))
+        decodes.append(time.perf_counter() - t)
+    return min(builds), min(decodes)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--seconds", type=float, default=20.0, help="CPU window (20)")
+    p.add_argument("--keys", type=int, default=30, help="presses per key (30)")
+    p.add_argument("--size", default="120x36")
+    args = p.parse_args()
+    if args.child:
+        return child()
+    cols, rows = (int(x) for x in args.size.split("x"))
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    env["PYTHONPATH"] = str(REPO)
+    t_start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        cwd=REPO,
+    )
+    os.close(slave)
+    reader = PtyReader(master)
+    reader.start()
+    try:
+        if reader.wait_for(0, b"192.0.2.", 120) is None:
+            print("the console never drew the table", file=sys.stderr)
+            return 1
+        t_first = time.perf_counter()
+        time.sleep(5)  # warm-up: first frames, caches
+        hz = os.sysconf("SC_CLK_TCK")
+        c0, w0 = cpu_ticks(proc.pid), time.perf_counter()
+        time.sleep(args.seconds)
+        c1, w1 = cpu_ticks(proc.pid), time.perf_counter()
+        cpu = (c1 - c0) / hz / (w1 - w0) * 100
+
+        probes = {
+            "?": (b"?", b"Key bindings"),
+            ":": (b":", b"reload | theme NAME"),
+            "/": (b"/", b"filter: address"),
+        }
+        lat: dict[str, list[float]] = {k: [] for k in probes}
+        misses = 0
+        rnd = random.Random(7)
+        for _ in range(args.keys):
+            for name, (key, needle) in probes.items():
+                time.sleep(rnd.uniform(0.15, 0.65))
+                mark = reader.mark()
+                t0 = time.perf_counter()
+                os.write(master, key)
+                t = reader.wait_for(mark, needle, 5)
+                if t is None:
+                    misses += 1
+                else:
+                    lat[name].append(t - t0)
+                os.write(master, b"\x1b")  # close it again (esc)
+                time.sleep(0.3)
+        build, decode = reference_costs()
+    finally:
+        reader.stop = True
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+    every = [x for v in lat.values() for x in v]
+    print(f"console: {SERVICES} services × {REALS} real servers, 1 Hz, {cols}x{rows} pty")
+    print(f"  start to first table on screen: {t_first - t_start:.1f}s (builds the replay too)")
+    print(f"  CPU: {cpu:.1f} % of one core over {w1 - w0:.0f}s (goal ≤ 25 %)")
+    print(
+        f"  key-to-screen: p50 {statistics.median(every) * 1000:.0f} ms, "
+        f"p99 {pct(every, 0.99) * 1000:.0f} ms over {len(every)} presses, "
+        f"{misses} missed (goal ≤ 100 ms)"
+    )
+    for name, v in lat.items():
+        if v:
+            print(
+                f"    {name!r}: p50 {statistics.median(v) * 1000:.0f} ms, "
+                f"p99 {pct(v, 0.99) * 1000:.0f} ms"
+            )
+    print(
+        f"  reference: FakeClient builds one snapshot in {build * 1000:.0f} ms; "
+        f"a SocketClient decodes one in {decode * 1000:.0f} ms "
+        f"(+{decode * 100:.0f} % of a core when attached)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
