@@ -94,6 +94,16 @@ log = logging.getLogger("lvstui.engine")
 Pair = tuple[ServiceKey, RealKey]
 MAX_WEIGHT = 65535
 STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
+# [lvstui] settings a reload cannot change in place (sockets, files, the dataplane itself)
+_RESTART_SETTINGS = (
+    "dataplane",
+    "control_socket",
+    "control_group",
+    "control_read_only_others",
+    "state_dir",
+    "metrics_listen",
+    "check_concurrency",
+)
 
 
 @dataclass(slots=True)
@@ -152,6 +162,7 @@ class Engine:
         self._owned: set[ServiceKey] = set()
         self._owned_saved: set[ServiceKey] | None = None
         self._lock = asyncio.Lock()
+        self._reload_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._sup: Supervisor | None = None
         self._seq = 0
@@ -375,6 +386,10 @@ class Engine:
 
         A broken config leaves the running one in place and returns ok=False with the error.
         """
+        async with self._reload_lock:  # SIGHUP and `ctl reload` at once: one after the other
+            return await self._reload(new_config, dry_run=dry_run, who=who)
+
+    async def _reload(self, new_config: Config | None, *, dry_run: bool, who: str) -> CommandResult:
         action = "reload --dry-run" if dry_run else "reload"
         try:
             if new_config is None:
@@ -401,8 +416,11 @@ class Engine:
             reconfigure = getattr(self.mailer, "reconfigure", None)
             if reconfigure is not None:
                 reconfigure(new_config.global_defs)
-        if old.lvstui.metrics_listen != new_config.lvstui.metrics_listen:
-            self._log("warning", "metrics_listen changed: it takes effect at the next restart")
+        for name in _RESTART_SETTINGS:
+            if getattr(old.lvstui, name) != getattr(new_config.lvstui, name):
+                self._log(
+                    "warning", f"[lvstui] {name} changed: it takes effect at the next restart"
+                )
         self._owned |= {service_key_of(vs) for vs in new_config.virtual_servers}
         new_keys = {service_key_of(vs) for vs in new_config.virtual_servers}
         for k in list(self._quorum):
