@@ -27,6 +27,11 @@ real servers that are still alive are taken out of the pool at that moment (inhi
 stay at weight 0). It leaves the pool, and the alive servers come back, when the quorum is
 regained. With the default quorum of 1 this is the tutorial's "no real server answers". When a
 service starts with its quorum down, the sorry server is put in at once.
+
+One deliberate difference: keepalived can flap between up and down at a live weight of 0
+when quorum + hysteresis ≤ 0 (its "down" rule also fires at weight 0, its "up" rule then
+fires again). We never call the quorum up while the live weight is 0, which only matters for
+a quorum of 0.
 """
 
 from __future__ import annotations
