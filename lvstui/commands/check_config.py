@@ -11,7 +11,11 @@ import sys
 
 from lvstui.config.schema import DEFAULT_CONFIG_PATH
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["SHOWN_PER_KIND", "add_arguments", "run"]
+
+# A big config (an imported one with hundreds of real servers) repeats the same finding for
+# every server: show this many of each kind in full, then one line that counts the rest.
+SHOWN_PER_KIND = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print errors and warnings, not information"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help=f"print every finding (by default, after {SHOWN_PER_KIND} of one kind the rest "
+        "are counted)",
     )
 
 
@@ -49,16 +60,28 @@ def run(args: argparse.Namespace) -> int:
     locate = Locator(Path(path).read_text(encoding="utf-8"))
     located = [(locate(f.path), f) for f in lint(config)]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
-    warnings = 0
+    warnings = sum(1 for _line, f in located if f.level is Level.WARNING)
+    shown: dict[tuple[Level, str], int] = {}
+    hidden: dict[tuple[Level, str], list[tuple[int | None, str]]] = {}
     for line, f in located:
-        if f.level is Level.WARNING:
-            warnings += 1
-        elif args.quiet:
+        if args.quiet and f.level is Level.INFO:
             continue
+        kind = (f.level, f.topic or f.message)
+        if not args.verbose and shown.get(kind, 0) >= SHOWN_PER_KIND:
+            hidden.setdefault(kind, []).append((line, f.key))
+            continue
+        shown[kind] = shown.get(kind, 0) + 1
         where = f"{path}:{line}" if line is not None else path
         print(f"{where}: {f.key}: {f.level.value}: {f.message}")
         if f.hint:
             print(f"  hint: {f.hint}")
+    for (level, topic), rest in hidden.items():
+        first, last = rest[0][1], rest[-1][1]
+        span = first if len(rest) == 1 else f"{first} … {last}"
+        print(
+            f"{path}: … {len(rest)} more {level.value}{'s' if len(rest) > 1 else ''} like "
+            f"those above ({topic}): {span}; -v lists them all"
+        )
     reals = sum(len(vs.real_servers) for vs in config.virtual_servers)
     print(
         f"{path}: valid: {len(config.vrrp_instances)} vrrp instance(s), "

@@ -44,6 +44,9 @@ class Finding:
     path: KeyPath
     message: str
     hint: str = ""
+    # what kind of finding this is ("check-load", "digest", ...): check-config shows a few
+    # of each kind and counts the rest, so a config with 300 servers stays readable
+    topic: str = ""
 
     @property
     def key(self) -> str:
@@ -60,12 +63,12 @@ def lint(config: Config) -> list[Finding]:
     return out
 
 
-def _warn(out: list[Finding], path: KeyPath, message: str, hint: str = "") -> None:
-    out.append(Finding(Level.WARNING, path, message, hint))
+def _warn(out: list[Finding], path: KeyPath, message: str, hint: str = "", *, topic: str) -> None:
+    out.append(Finding(Level.WARNING, path, message, hint, topic))
 
 
-def _info(out: list[Finding], path: KeyPath, message: str, hint: str = "") -> None:
-    out.append(Finding(Level.INFO, path, message, hint))
+def _info(out: list[Finding], path: KeyPath, message: str, hint: str = "", *, topic: str) -> None:
+    out.append(Finding(Level.INFO, path, message, hint, topic))
 
 
 def _vips_missing(config: Config, out: list[Finding]) -> None:
@@ -80,12 +83,14 @@ def _vips_missing(config: Config, out: list[Finding]) -> None:
                 f"{vs.ip} is in no vrrp_instance's virtual_ipaddress: no director will carry it",
                 "add it to the virtual_ipaddress of the instance that serves it "
                 '(the tutorial: "you will lose 5 minutes looking for why it does not work")',
+                topic="vip-missing",
             )
         else:
             _info(
                 out,
                 ("virtual_server", i, "ip"),
                 f"no vrrp_instance: {vs.ip} must already be configured on this director",
+                topic="no-vrrp",
             )
 
 
@@ -101,6 +106,7 @@ def _duplicate_vrid(config: Config, out: list[Finding]) -> None:
                 f"virtual_router_id {inst.virtual_router_id} is also used by instance "
                 f"{seen[ident]!r} on {inst.interface} (IPv{family}): their adverts collide",
                 "give each instance on one interface its own virtual_router_id",
+                topic="vrid-duplicate",
             )
         else:
             seen[ident] = inst.name
@@ -115,6 +121,7 @@ def _vrrp_instances(config: Config, out: list[Finding]) -> None:
                 (*path, "authentication", "auth_type"),
                 "PASS authentication is sent in clear in every advert: anyone on the LAN reads it",
                 "it only keeps VRRP groups apart; isolate VRRP on its own VLAN for security",
+                topic="auth-in-clear",
             )
         if len(inst.virtual_ipaddress) > MAX_VIPS_PER_ADVERT:
             _warn(
@@ -123,6 +130,7 @@ def _vrrp_instances(config: Config, out: list[Finding]) -> None:
                 f"{len(inst.virtual_ipaddress)} addresses: more than {MAX_VIPS_PER_ADVERT} "
                 "do not fit the advert (keepalived moves the rest out of it)",
                 "split them over several instances, or use virtual_ipaddress_excluded",
+                topic="vip-count",
             )
 
 
@@ -158,6 +166,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
                     f"delay_before_retry), not less than its period {period:g} s: runs would "
                     "pile up on the server",
                     "lower the timeout or retry, or raise delay_loop",
+                    topic="check-pileup",
                 )
             if isinstance(check, HttpCheck):
                 for k, url in enumerate(check.urls):
@@ -170,6 +179,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
                             f"{check.common.connect_ip or rs.ip} -p "
                             f"{check.common.connect_port or rs.port} -u {url.path}"
                             f"{' -S' if check.tls else ''}` and compare",
+                            topic="digest",
                         )
         if per_second:
             n = config.lvstui.directors
@@ -178,6 +188,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
                 (*path, "real_server", j),
                 f"{rs.ip}:{rs.port} will receive {per_second * n:.3g} checks per second "
                 f"({per_second:.3g} from each of {n} directors)",
+                topic="check-load",
             )
     shallow = not kinds or kinds <= {CheckKind.TCP_CHECK, CheckKind.PING_CHECK}
     if vs.lb_algo in COMPENSATING_SCHEDULERS and vs.real_servers and shallow:
@@ -189,6 +200,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "a broken application that still accepts connections answers fast and "
             "attracts the traffic",
             "add an HTTP_GET/SSL_GET or MISC_CHECK that tests the application, or use rr/wrr",
+            topic="compensating-scheduler",
         )
     total = sum(rs.weight for rs in vs.real_servers)
     if vs.real_servers and vs.quorum > total:
@@ -199,6 +211,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "it can never be reached, so quorum_down runs at start and the service "
             "stays degraded",
             "raise the weights or lower quorum",
+            topic="quorum-unreachable",
         )
     kinds_used = {rs.lb_kind or vs.lb_kind for rs in vs.real_servers} or {vs.lb_kind}
     direct = sorted(k.value for k in kinds_used if k is not LbKind.NAT)
@@ -209,6 +222,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             f"the userspace dataplane proxies connections: it cannot do {'/'.join(direct)}, "
             "so this service will not be programmed",
             'use lb_kind = "NAT", or dataplane = "ipvs" / "auto" on a kernel with IPVS',
+            topic="userspace-direct",
         )
     if LbKind.DR in kinds_used and vs.ip is not None:
         _info(
@@ -218,6 +232,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "for it (arp_ignore=1, arp_announce=2)",
             f"on each real server: `lvstui realserver --vip {vs.ip}` prints, applies or "
             "checks that setup",
+            topic="dr-real-server-setup",
         )
     if LbKind.TUN in kinds_used and vs.ip is not None:
         _info(
@@ -226,4 +241,5 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             f"TUN: every real server must decapsulate IP-in-IP and hold {vs.ip} on tunl0 "
             "(rp_filter off there)",
             f"on each real server: `lvstui realserver --vip {vs.ip}` (see its --help for TUN)",
+            topic="tun-real-server-setup",
         )

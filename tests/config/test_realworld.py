@@ -458,3 +458,55 @@ def test_keepalived_agrees(name: str, interfaces_netns: str) -> None:
         assert proc.returncode != 0
         for fragment in (says,) if isinstance(says, str) else says:
             assert fragment in proc.stderr, proc.stderr
+
+
+# --- a big imported config stays readable in check-config ----------------------------------
+
+
+def _big_keepalived_conf(services: int, reals: int) -> str:
+    parts = ["vrrp_instance VI {\n state MASTER\n interface eth0\n virtual_router_id 9\n"]
+    parts.append(" virtual_ipaddress {\n")
+    parts += [f"  192.0.2.{v + 1}\n" for v in range(services)]
+    parts.append(" }\n}\n")
+    for v in range(services):
+        parts.append(
+            f"virtual_server 192.0.2.{v + 1} 80 {{\n delay_loop 6\n lb_algo wlc\n"
+            " lb_kind DR\n protocol TCP\n"
+        )
+        for r in range(reals):
+            parts.append(
+                f" real_server 198.51.{v}.{r + 1} 80 {{\n  HTTP_GET {{\n   url {{\n"
+                "    path /\n    digest ff20ad2481f97b1754ef3e12ecd3a9cc\n   }\n"
+                "   connect_timeout 3\n   retry 3\n   delay_before_retry 3\n  }\n }\n"
+            )
+        parts.append("}\n")
+    return "".join(parts)
+
+
+def test_check_config_on_a_big_import_counts_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lvstui.cli import main
+    from lvstui.commands.check_config import SHOWN_PER_KIND
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(_big_keepalived_conf(services=12, reals=10))
+    toml = tmp_path / "config.toml"
+    assert main(["import-keepalived", str(conf), "-o", str(toml)]) == 0
+    capsys.readouterr()
+    assert main(["check-config", "-f", str(toml)]) == 0
+    short = capsys.readouterr().out.splitlines()
+    assert main(["check-config", "-v", "-f", str(toml)]) == 0
+    full = capsys.readouterr().out.splitlines()
+    pileups = [line for line in full if "runs would pile up" in line]
+    assert len(pileups) == 120  # -v: every check, as before
+    assert len(short) < 40 < len(full)
+    assert sum("runs would pile up" in line for line in short) == SHOWN_PER_KIND
+    summary = [line for line in short if "(check-pileup)" in line]
+    assert summary == [
+        f"{toml}: … {120 - SHOWN_PER_KIND} more warnings like those above (check-pileup): "
+        "virtual_server[0].real_server[3].http_get[0] … "
+        "virtual_server[11].real_server[9].http_get[0]; -v lists them all"
+    ]
+    # the total still counts every warning
+    assert short[-1].endswith("12 virtual server(s), 120 real server(s); 120 warning(s)")
