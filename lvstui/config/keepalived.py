@@ -133,7 +133,12 @@ def _include(line_tokens: list[Token], file: str, lineno: int, depth: int) -> li
     base = Path(file).parent if file != "<string>" else Path.cwd()
     full = pattern if os.path.isabs(pattern) else str(base / pattern)
     out: list[Token] = []
-    for name in sorted(glob.glob(full)):
+    names = sorted(glob.glob(full))
+    if not names:
+        # keepalived goes on ("Config files missing"): so do we, but leave a directive the
+        # mapping step turns into a note, so the operator sees it
+        return [Token("include", file, lineno), Token(pattern, file, lineno, quoted=True)]
+    for name in names:
         try:
             text = Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -233,6 +238,9 @@ class _Out:
             self.notes.append(note)
 
     def unsupported(self, node: Node, where: str) -> None:
+        if node.key == "include":
+            self.note(node, f"{_text(node.args)!r} matches no file: nothing included")
+            return
         reason = _WHY_NOT.get(node.key, "")
         self.note(
             node,

@@ -510,3 +510,65 @@ def test_check_config_on_a_big_import_counts_repeats(
     ]
     # the total still counts every warning
     assert short[-1].endswith("12 virtual server(s), 120 real server(s); 120 warning(s)")
+
+
+# --- smaller cases around the fixtures --------------------------------------------------------
+
+
+def _import(text: str) -> ImportResult:
+    from lvstui.config.keepalived import import_keepalived_text
+
+    return import_keepalived_text(text, "k.conf")
+
+
+_VS_BODY = " lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\n"
+
+
+def test_group_ranges_ipv6_and_hex() -> None:
+    r = _import(
+        "virtual_server_group G6 {\n 2001:db8::9-b 80\n}\nvirtual_server group G6 {\n"
+        + _VS_BODY.replace("198.51.100.1", "2001:db8:1::1")
+    )
+    assert [vs.ip for vs in r.config.virtual_servers] == [
+        "2001:db8::9",
+        "2001:db8::a",
+        "2001:db8::b",
+    ]
+
+
+def test_group_unknown_unused_and_too_big() -> None:
+    r = _import("virtual_server group NOPE {\n" + _VS_BODY)
+    assert r.config.virtual_servers == ()
+    assert [(n.line, n.message) for n in r.notes] == [
+        (1, "unknown virtual_server_group 'NOPE' (none is defined); block left out")
+    ]
+    r = _import("virtual_server_group SPARE {\n 192.0.2.1 80\n}\n")
+    assert [(n.line, n.message) for n in r.notes] == [
+        (1, "no `virtual_server group SPARE` uses it; left out")
+    ]
+    ranges = "".join(f" 10.0.{n}.0-255 80\n" for n in range(5))
+    r = _import(
+        f"virtual_server_group BIG {{\n{ranges}}}\nvirtual_server group BIG {{\n" + _VS_BODY
+    )
+    assert r.config.virtual_servers == ()
+    assert [(n.line, n.message) for n in r.notes] == [
+        (1, "expands to 1280 services, more than 1024; group left out")
+    ]
+
+
+def test_include_matching_nothing_is_noted(tmp_path: Path) -> None:
+    main = tmp_path / "keepalived.conf"
+    main.write_text("global_defs {\n router_id A\n}\ninclude conf.d/*.conf\n")
+    r = import_keepalived(main)
+    assert [(n.line, n.message) for n in r.notes] == [
+        (4, "'conf.d/*.conf' matches no file: nothing included")
+    ]
+
+
+def test_shell_syntax_in_a_script_is_noted() -> None:
+    r = _import(
+        "vrrp_script chk {\n script \"echo '</dev/tcp/127.0.0.1/80' | /bin/bash\"\n}\n"
+        "vrrp_script ok {\n script \"/bin/sh -c 'pidof nginx'\"\n}\n"
+    )
+    assert [n.line for n in r.notes] == [2]
+    assert "runs without a shell" in r.notes[0].message
