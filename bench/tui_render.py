@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SERVICES, REALS = 1000, 10
+PEER = (3, 3)  # the same console on a tiny table, measured in the same run, as a baseline
 
 
 # --- child: the console on a replaying client -------------------------------------------------
@@ -49,10 +50,10 @@ SERVICES, REALS = 1000, 10
 class ReplayClient:
     """Cycles through pre-built snapshots, each returned with a new seq and time."""
 
-    def __init__(self, frames: int = 10) -> None:
+    def __init__(self, services: int, reals: int, frames: int = 10) -> None:
         from lvstui.ui.fake import FakeClient
 
-        fake = FakeClient(SERVICES, REALS)
+        fake = FakeClient(services, reals)
         self._frames = []
         for _ in range(frames):
             fake.tick()
@@ -84,10 +85,10 @@ class ReplayClient:
         pass
 
 
-def child() -> int:
+def child(services: int, reals: int) -> int:
     from lvstui.ui.app import run_console
 
-    client = ReplayClient()
+    client = ReplayClient(services, reals)
     print("bench: replay ready", flush=True)
     return run_console(client)  # type: ignore[arg-type]
 
@@ -172,17 +173,9 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--seconds", type=float, default=20.0, help="CPU window (20)")
-    p.add_argument("--keys", type=int, default=30, help="presses per key (30)")
-    p.add_argument("--size", default="120x36")
-    args = p.parse_args()
-    if args.child:
-        return child()
+def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, float]:
+    """Run one console child on a pty and measure it."""
     cols, rows = (int(x) for x in args.size.split("x"))
-
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
@@ -190,7 +183,7 @@ def main() -> int:
     env["PYTHONPATH"] = str(REPO)
     t_start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child"],
+        [sys.executable, __file__, "--child", f"{services}x{reals}"],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -201,28 +194,25 @@ def main() -> int:
     os.close(slave)
     reader = PtyReader(master)
     reader.start()
+    every: list[float] = []
+    misses = 0
     try:
         if reader.wait_for(0, b"192.0.2.", 120) is None:
-            print("the console never drew the table", file=sys.stderr)
-            return 1
+            raise SystemExit("the console never drew the table")
         t_first = time.perf_counter()
         time.sleep(5)  # warm-up: first frames, caches
         hz = os.sysconf("SC_CLK_TCK")
         c0, w0 = cpu_ticks(proc.pid), time.perf_counter()
         time.sleep(args.seconds)
         c1, w1 = cpu_ticks(proc.pid), time.perf_counter()
-        cpu = (c1 - c0) / hz / (w1 - w0) * 100
-
         probes = {
             "?": (b"?", b"Key bindings"),
             ":": (b":", b"reload | theme NAME"),
             "/": (b"/", b"filter: address"),
         }
-        lat: dict[str, list[float]] = {k: [] for k in probes}
-        misses = 0
         rnd = random.Random(7)
         for _ in range(args.keys):
-            for name, (key, needle) in probes.items():
+            for key, needle in probes.values():
                 time.sleep(rnd.uniform(0.15, 0.65))
                 mark = reader.mark()
                 t0 = time.perf_counter()
@@ -231,10 +221,9 @@ def main() -> int:
                 if t is None:
                     misses += 1
                 else:
-                    lat[name].append(t - t0)
+                    every.append(t - t0)
                 os.write(master, b"\x1b")  # close it again (esc)
                 time.sleep(0.3)
-        build, decode = reference_costs()
     finally:
         reader.stop = True
         proc.terminate()
@@ -244,24 +233,46 @@ def main() -> int:
             proc.kill()
             proc.wait()
         os.close(master)
+    return {
+        "first": t_first - t_start,
+        "cpu": (c1 - c0) / hz / (w1 - w0) * 100,
+        "window": w1 - w0,
+        "p50": statistics.median(every) * 1000,
+        "p99": pct(every, 0.99) * 1000,
+        "n": len(every),
+        "misses": misses,
+    }
 
-    every = [x for v in lat.values() for x in v]
-    print(f"console: {SERVICES} services × {REALS} real servers, 1 Hz, {cols}x{rows} pty")
-    print(f"  start to first table on screen: {t_first - t_start:.1f}s (builds the replay too)")
-    print(f"  CPU: {cpu:.1f} % of one core over {w1 - w0:.0f}s (goal ≤ 25 %)")
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--child", metavar="SxR", help=argparse.SUPPRESS)
+    p.add_argument("--seconds", type=float, default=20.0, help="CPU window (20)")
+    p.add_argument("--keys", type=int, default=20, help="presses of each of ? : / (20)")
+    p.add_argument("--size", default="120x36")
+    args = p.parse_args()
+    if args.child:
+        s, r = (int(x) for x in args.child.split("x"))
+        return child(s, r)
+    load = os.getloadavg()[0]
+    big = measure(SERVICES, REALS, args)
+    small = measure(*PEER, args)
+    build, decode = reference_costs()
     print(
-        f"  key-to-screen: p50 {statistics.median(every) * 1000:.0f} ms, "
-        f"p99 {pct(every, 0.99) * 1000:.0f} ms over {len(every)} presses, "
-        f"{misses} missed (goal ≤ 100 ms)"
+        f"console at 1 Hz in a {args.size} pty (load average {load:.1f} on {os.cpu_count()} cores)"
     )
-    for name, v in lat.items():
-        if v:
-            print(
-                f"    {name!r}: p50 {statistics.median(v) * 1000:.0f} ms, "
-                f"p99 {pct(v, 0.99) * 1000:.0f} ms"
-            )
+    for name, m in ((f"{SERVICES}x{REALS}", big), (f"{PEER[0]}x{PEER[1]} (peer)", small)):
+        print(
+            f"  {name:>12}: CPU {m['cpu']:.1f} % of a core over {m['window']:.0f}s; "
+            f"key-to-screen p50 {m['p50']:.0f} ms, p99 {m['p99']:.0f} ms "
+            f"({m['n']:.0f} presses, {m['misses']:.0f} missed); first table after {m['first']:.1f}s"
+        )
     print(
-        f"  reference: FakeClient builds one snapshot in {build * 1000:.0f} ms; "
+        f"  ratio big/peer: CPU ×{big['cpu'] / max(small['cpu'], 0.1):.1f}, "
+        f"p50 ×{big['p50'] / max(small['p50'], 0.1):.1f}"
+    )
+    print(
+        f"  reference: FakeClient builds one {SERVICES}x{REALS} snapshot in {build * 1000:.0f} ms; "
         f"a SocketClient decodes one in {decode * 1000:.0f} ms "
         f"(+{decode * 100:.0f} % of a core when attached)"
     )
