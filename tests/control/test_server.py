@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import json
 import os
 import shutil
@@ -378,6 +379,9 @@ async def test_roles_from_peer_credentials(
         audit_path=sockdir / "audit.log",
     )
     await server.start()
+    if group:  # the socket belongs to the control group, still 0660
+        assert path.stat().st_gid == grp.getgrnam(group).gr_gid
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
     # The filesystem gate (0660) is the first one; widen it as an operator granting access
     # with an ACL would, so the second gate (peer credentials) is what this test sees.
     os.chmod(path, 0o666)
