@@ -78,9 +78,20 @@ async def _attach(socket_path: str, args: argparse.Namespace, settings: Any) -> 
 
 def run(args: argparse.Namespace) -> int:
     from lvstui.commands._client import EXIT_NO_DAEMON, EXIT_PERMISSION, resolve_socket
-    from lvstui.errors import ControlError, PermissionDenied
+    from lvstui.errors import ConfigError, ControlError, PermissionDenied
+    from lvstui.ui.bindings import resolve_keys
+    from lvstui.ui.themes import load_themes
 
     settings = _settings(args.config)
+    # Check the key map and the theme before connecting: a typo is a config error (exit 2),
+    # not a reason to leave a half-drawn terminal.
+    resolve_keys(settings.keys if settings is not None else None)
+    theme = args.theme or (settings.theme if settings is not None else None)
+    themes = load_themes()
+    if theme is not None and theme not in themes:
+        raise ConfigError(
+            f"unknown theme {theme!r}", key="lvstui.theme", hint="themes: " + ", ".join(themes)
+        )
     socket_path = args.socket or (
         settings.control_socket if settings is not None else resolve_socket(None)
     )
