@@ -66,3 +66,14 @@ def test_ctl_usage_errors_exit_2(tmp_path: Path) -> None:
     r = lvstui("ctl", "weight", "127.0.0.1:80", "--socket", str(tmp_path / "x"))
     assert r.returncode == 2
     assert "which real server?" in r.stderr
+
+
+def test_console_without_config_or_daemon_suggests_the_demo(tmp_path: Path) -> None:
+    from lvstui.config.schema import DEFAULT_CONTROL_SOCKET
+    from lvstui.daemon import probe_socket
+
+    if Path(DEFAULT_CONFIG_PATH).exists() or probe_socket(DEFAULT_CONTROL_SOCKET):
+        pytest.skip("this machine has a config or a daemon on the default paths")
+    r = lvstui()
+    assert r.returncode == 2
+    assert "no such configuration file" in r.stderr and "lvstui demo" in r.stderr
