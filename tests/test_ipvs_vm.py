@@ -31,6 +31,7 @@ CHECKS = [
     "errors_name_op_and_service",
     "batch_error_names_failing_op",
     "large_table_read_back",
+    "big_service_dump",
     "nat_traffic_spread",
     "dr_traffic_spread",
     "weight_change_keeps_connection",

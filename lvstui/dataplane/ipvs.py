@@ -90,6 +90,7 @@ _ROLE_STATE = {SyncRole.MASTER: _STATE_MASTER, SyncRole.BACKUP: _STATE_BACKUP}
 
 _SEQ_BASE = 1 << 24  # pyroute2's AddrPool hands out 0xF..0xFFFFFF
 _SEQ_END = 1 << 32
+_DUMP_GROUP = 8  # dest dumps per datagram (see _dump_many)
 _REQ = NLM_F_REQUEST | NLM_F_ACK
 _CREATE = _REQ | NLM_F_CREATE | NLM_F_EXCL
 _DUMP = NLM_F_REQUEST | NLM_F_DUMP
@@ -557,6 +558,13 @@ def _first_error(data: bytes) -> int:
     return 0
 
 
+def _dump_error(code: int) -> DataplaneError:
+    return DataplaneError(
+        f"reading the IPVS table failed: {os.strerror(code)}",
+        hint="the IPVS dataplane needs CAP_NET_ADMIN",
+    )
+
+
 def _module_loaded(name: str) -> bool:
     return os.path.isdir(f"/sys/module/{name}")
 
@@ -571,6 +579,7 @@ class IpvsDataplane:
         self._batch = max(1, batch)
         self._timeout = timeout
         self._seq = _SEQ_BASE
+        self.dump_retries = 0  # dumps asked again one at a time (EBUSY behind a long one)
         self._modprobe = modprobe
         self._sock: _Socket | None = None
         self._loaded: set[str] = set()
@@ -718,55 +727,107 @@ class IpvsDataplane:
             for seq in seqs:
                 queue.free_tag(seq)
 
-    async def _dump_wire(self, cmd: int, *nested: tuple[int, bytes]) -> list[dict[int, bytes]]:
-        """A dump request; the top-level attributes of each answer."""
+    async def _collect(self, seq: int) -> tuple[list[dict[int, bytes]], int]:
+        """The answers of one dump (top-level attributes of each), and its errno (0: ok)."""
+        queue = self._need().msg_queue
+        out: list[dict[int, bytes]] = []
+        while True:
+            # asyncio.timeout, not wait_for: no task per call on this hot path (observe
+            # runs once a second and dumps every service's real servers)
+            async with asyncio.timeout(self._timeout):
+                data = await queue.get(seq)
+            for kind, _, payload in wire.messages(data):
+                if kind == wire.NLMSG_DONE:
+                    return out, 0
+                if kind == wire.NLMSG_ERROR:
+                    return out, wire.error_code(payload)
+                out.append(wire.attrs(payload, 4))  # after the genetlink header
+
+    async def _dump_many(
+        self, cmd: int, requests: Sequence[tuple[tuple[int, bytes], ...]]
+    ) -> list[list[dict[int, bytes]]]:
+        """Several dumps, `_DUMP_GROUP` per datagram.
+
+        The kernel runs one dump at a time per socket, but a small dump (one service's real
+        servers) finishes inside the send, so the next one in the datagram can start; a dump
+        that did not fit answers EBUSY to the ones behind it, which are then asked again one
+        at a time. The group stays small so that the first answers of every dump in it fit
+        in the receive buffer together.
+        """
         sock = self._need()
         queue = sock.msg_queue
-        (seq,) = self._seqs(1)
-        queue.ensure_tag(seq)
-        out: list[dict[int, bytes]] = []
+        results: list[list[dict[int, bytes]] | None] = [None] * len(requests)
         try:
-            sock.send(wire.message(sock.prid, _DUMP, seq, cmd, *nested))
-            while True:
-                # asyncio.timeout, not wait_for: no task per call on this hot path (observe
-                # runs once a second and dumps every service's real servers)
-                async with asyncio.timeout(self._timeout):
-                    data = await queue.get(seq)
-                for kind, _, payload in wire.messages(data):
-                    if kind == wire.NLMSG_DONE:
-                        return out
-                    if kind == wire.NLMSG_ERROR:
-                        code = wire.error_code(payload)
-                        if code:
-                            raise DataplaneError(
-                                f"reading the IPVS table failed: {os.strerror(code)}",
-                                hint="the IPVS dataplane needs CAP_NET_ADMIN",
-                            )
-                        return out
-                    out.append(wire.attrs(payload, 4))  # after the genetlink header
+            for start in range(0, len(requests), _DUMP_GROUP):
+                idx = range(start, min(len(requests), start + _DUMP_GROUP))
+                seqs = self._seqs(len(idx))
+                for seq in seqs:
+                    queue.ensure_tag(seq)
+                try:
+                    sock.send(
+                        b"".join(
+                            wire.message(sock.prid, _DUMP, seq, cmd, *requests[i])
+                            for i, seq in zip(idx, seqs, strict=True)
+                        )
+                    )
+                    for i, seq in zip(idx, seqs, strict=True):
+                        out, code = await self._collect(seq)
+                        if code == 0:
+                            results[i] = out
+                        elif code not in (errno.EBUSY, errno.ENOBUFS):
+                            raise _dump_error(code)
+                finally:
+                    for seq in seqs:
+                        queue.free_tag(seq)
+            for i, res in enumerate(results):
+                if res is None:
+                    self.dump_retries += 1
+                    results[i] = await self._dump_wire(cmd, *requests[i])
         except TimeoutError as e:
             raise DataplaneError("the kernel did not answer an IPVS dump in time") from e
-        finally:
-            queue.free_tag(seq)
+        return [r or [] for r in results]
+
+    async def _dump_wire(self, cmd: int, *nested: tuple[int, bytes]) -> list[dict[int, bytes]]:
+        """One dump request; the top-level attributes of each answer."""
+        sock = self._need()
+        queue = sock.msg_queue
+        for attempt in range(5):
+            (seq,) = self._seqs(1)
+            queue.ensure_tag(seq)
+            try:
+                sock.send(wire.message(sock.prid, _DUMP, seq, cmd, *nested))
+                out, code = await self._collect(seq)
+            except TimeoutError as e:
+                raise DataplaneError("the kernel did not answer an IPVS dump in time") from e
+            finally:
+                queue.free_tag(seq)
+            if code == 0:
+                return out
+            if code != errno.EBUSY or attempt == 4:
+                raise _dump_error(code)
+            await asyncio.sleep(0.01 * (attempt + 1))  # a dump of ours still draining
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- Dataplane ---------------------------------------------------------------------------
 
     async def observe(self) -> Sequence[ObservedService]:
-        out = []
-        for top in await self._dump_wire(genl_ipvs.IPVS_CMD_GET_SERVICE):
-            svc = service_from_wire(wire.attrs(top.get(wire.CMD_ATTR_SERVICE, b"")))
-            dests = await self._dump_wire(
-                genl_ipvs.IPVS_CMD_GET_DEST, (wire.CMD_ATTR_SERVICE, _wire_key(svc.key))
+        services = [
+            service_from_wire(wire.attrs(top.get(wire.CMD_ATTR_SERVICE, b"")))
+            for top in await self._dump_wire(genl_ipvs.IPVS_CMD_GET_SERVICE)
+        ]
+        dumps = await self._dump_many(
+            genl_ipvs.IPVS_CMD_GET_DEST,
+            [((wire.CMD_ATTR_SERVICE, _wire_key(svc.key)),) for svc in services],
+        )
+        return [
+            replace(
+                svc,
+                dests=tuple(
+                    dest_from_wire(wire.attrs(d.get(wire.CMD_ATTR_DEST, b""))) for d in dests
+                ),
             )
-            out.append(
-                replace(
-                    svc,
-                    dests=tuple(
-                        dest_from_wire(wire.attrs(d.get(wire.CMD_ATTR_DEST, b""))) for d in dests
-                    ),
-                )
-            )
-        return out
+            for svc, dests in zip(services, dumps, strict=True)
+        ]
 
     async def apply(self, ops: Sequence[Op]) -> None:
         """Apply in order, `batch` requests per datagram.

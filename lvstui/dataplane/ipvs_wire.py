@@ -14,7 +14,6 @@ agrees with pyroute2's decoder. Attribute numbers: include/uapi/linux/ip_vs.h.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import struct
 from collections.abc import Iterator
@@ -58,7 +57,7 @@ _NLA = struct.Struct("=HH")
 _NLMSG = struct.Struct("=IHHII")
 _GENL = struct.Struct("=BBH")
 _FLAGS = struct.Struct("=II")
-_Q10 = struct.Struct("=10Q")
+_Q = struct.Struct("=Q")
 
 
 def nla(kind: int, payload: bytes) -> bytes:
@@ -142,8 +141,9 @@ def attrs(buf: bytes, off: int = 0) -> dict[int, bytes]:
     """Attributes of a buffer, by type (flags stripped)."""
     out: dict[int, bytes] = {}
     end = len(buf)
+    unpack = _NLA.unpack_from  # local: this runs for every attribute of every dump
     while off + 4 <= end:
-        n, kind = _NLA.unpack_from(buf, off)
+        n, kind = unpack(buf, off)
         if n < 4:
             break
         out[kind & NLA_TYPE_MASK] = buf[off + 4 : off + n]
@@ -155,28 +155,36 @@ def stats64(buf: bytes | None) -> tuple[int, ...]:
     """conns, inpkts, outpkts, inbytes, outbytes, cps, inpps, outpps, inbps, outbps."""
     vals = [0] * 10
     if buf:
-        for k, v in attrs(buf).items():
-            if 1 <= k <= 10 and len(v) == 8:
-                vals[k - 1] = int.from_bytes(v, "little" if _I.pack(1)[0] == 1 else "big")
+        off, end = 0, len(buf)
+        unpack, value = _NLA.unpack_from, _Q.unpack_from
+        while off + 4 <= end:
+            n, kind = unpack(buf, off)
+            if n < 4:
+                break
+            if n == 12 and 1 <= kind <= 10:  # a PAD attribute (type 11) may sit between
+                vals[kind - 1] = value(buf, off + 4)[0]
+            off += (n + 3) & ~3
     return tuple(vals)
 
 
 def u16(b: bytes | None) -> int:
-    return int(_H.unpack(b[:2])[0]) if b else 0
+    return int(_H.unpack_from(b)[0]) if b else 0
 
 
 def u32(b: bytes | None) -> int:
-    return int(_I.unpack(b[:4])[0]) if b else 0
+    return int(_I.unpack_from(b)[0]) if b else 0
 
 
 def be16(b: bytes | None) -> int:
-    return int(_BE16.unpack(b[:2])[0]) if b else 0
+    return int(_BE16.unpack_from(b)[0]) if b else 0
 
 
 def ip(b: bytes | None, family: int) -> str:
     if not b:
         return ""
-    return str(ipaddress.ip_address(b[:16] if family == socket.AF_INET6 else b[:4]))
+    if family == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, b[:16])
+    return socket.inet_ntop(socket.AF_INET, b[:4])
 
 
 def asciiz(b: bytes | None) -> str:
@@ -184,4 +192,4 @@ def asciiz(b: bytes | None) -> str:
 
 
 def flags(b: bytes | None) -> int:
-    return int(_FLAGS.unpack(b[:8])[0]) if b else 0
+    return int(_FLAGS.unpack_from(b)[0]) if b else 0

@@ -526,6 +526,33 @@ async def c_large_table() -> str:
     return f"{detail}; programmed in {t1 - t0:.2f}s; listing identical"
 
 
+async def c_big_service_dump() -> str:
+    """A service with 600 real servers (its dump spans several messages) among small ones:
+    the pipelined dumps read every real server of every service, like ipvsadm."""
+    dp = LAB.dp
+    desired = [
+        DesiredService(
+            svc("192.0.2.90", 3000 + i),
+            "wlc",
+            dests=tuple(
+                DesiredDest(RealKey(f"10.{i}.{j // 250}.{1 + j % 250}", 80), 1 + j % 3)
+                for j in range(600 if i == 1 else 3)
+            ),
+        )
+        for i in range(12)
+    ]
+    owned = {d.key for d in desired}
+    await dp.apply(reconcile(desired, await dp.observe(), owned=owned))
+    retries = dp.dump_retries
+    obs = [o for o in await dp.observe() if o.key in owned]
+    assert dp.dump_retries > retries, "the long dump did not make the next ones retry"
+    assert sorted(len(o.dests) for o in obs) == [3] * 11 + [600], [len(o.dests) for o in obs]
+    assert reconcile(desired, obs, owned=owned) == []
+    detail = compare_with_ipvsadm(list(await dp.observe()))
+    await dp.apply([DelService(k) for k in owned])
+    return f"{detail}; {dp.dump_retries - retries} dumps asked again after EBUSY"
+
+
 async def c_nat_traffic() -> str:
     dp = LAB.dp
     d = desired_web(VIP_NAT, LbKind.NAT)
@@ -764,6 +791,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str | None]]]] = [
     ("errors_name_op_and_service", c_errors),
     ("batch_error_names_failing_op", c_batch_error),
     ("large_table_read_back", c_large_table),
+    ("big_service_dump", c_big_service_dump),
     ("nat_traffic_spread", c_nat_traffic),
     ("dr_traffic_spread", c_dr_traffic),
     ("weight_change_keeps_connection", c_weight_change_keeps_connection),
