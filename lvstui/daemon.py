@@ -2,8 +2,8 @@
 
     lvstui --daemon [-f FILE] [--socket PATH] [--state-dir DIR] [--dataplane KIND]
 
-- Foreground, logs to stderr. When stderr is connected to the journal (systemd sets
-  JOURNAL_STREAM), each line starts with a syslog priority prefix (``<6>`` info, ``<4>``
+- Foreground, logs to stderr. When stderr is the journal (systemd sets JOURNAL_STREAM to
+  its device:inode), each line starts with a syslog priority prefix (``<6>`` info, ``<4>``
   warning, ``<3>`` error) and carries no timestamp (journald adds one); otherwise lines
   read ``2026-01-01T10:00:00Z INFO lvstui.engine: message``.
 - sd_notify: READY=1 once the engine runs and the control socket listens, RELOADING=1 /
@@ -53,6 +53,7 @@ __all__ = [
     "run_daemon",
     "serve_control",
     "setup_logging",
+    "stream_is_journal",
 ]
 
 log = logging.getLogger("lvstui.daemon")
@@ -87,12 +88,24 @@ class _PlainFormatter(logging.Formatter):
         self.converter = time.gmtime  # UTC, as the Z says
 
 
+def stream_is_journal(stream: TextIO) -> bool:
+    """True when `stream` is the journal's socket: systemd puts its "device:inode" in
+    JOURNAL_STREAM (a child whose stderr was redirected elsewhere inherits the variable,
+    hence the comparison)."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = value.partition(":")
+    try:
+        st = os.fstat(stream.fileno())
+        return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (ValueError, OSError):
+        return False
+
+
 def setup_logging(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
     """Log to stderr, journald-style when JOURNAL_STREAM says stderr is the journal."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(
-        _JournalFormatter() if os.environ.get("JOURNAL_STREAM") else _PlainFormatter()
-    )
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_JournalFormatter() if stream_is_journal(out) else _PlainFormatter())
     root = logging.getLogger("lvstui")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -368,4 +381,8 @@ def run_daemon(
     except LvstuiError as exc:
         log.error("%s: %s", exc.title, exc)
         notify(f"STATUS=failed: {exc.message}", "ERRNO=1")
+        return 1
+    except OSError as exc:  # a socket, netlink or file the kernel refused: say which, exit 1
+        log.error("cannot run: %s", exc)
+        notify(f"STATUS=failed: {exc}", f"ERRNO={exc.errno or 1}")
         return 1
