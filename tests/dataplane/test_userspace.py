@@ -600,3 +600,58 @@ def test_forwarder_on_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(scenario())
+
+
+async def test_upper_threshold_overloads_a_server(lab: Lab) -> None:
+    key = tcp_key()
+    a = replace(lab.dest(0, 5), u_threshold=2)
+    await lab.serve(svc(key, "wlc", a, lab.dest(1, 1)))
+    held = [await connect(key.port) for _ in range(4)]
+    try:
+        # list B A: B (first, all idle), A, A (256*5 > 256*1); A is now at its threshold
+        # (overloaded), so the 4th goes to B, where plain wlc would pick A (256*5 > 512*1)
+        assert [c.name for c in held] == ["B", "A", "A", "B"]
+        obs = await lab.observed(key)
+        assert {lab.by_host(d.key.addr): d.active_conns for d in obs.dests} == {"A": 2, "B": 2}
+    finally:
+        for c in held:
+            await c.close()
+
+
+async def test_refused_real_server_closes_the_client_and_balances_counters(lab: Lab) -> None:
+    key = tcp_key()
+    dead = DesiredDest(RealKey("127.0.0.9", lab.port), 1)  # nothing listens there
+    await lab.serve(svc(key, "rr", dead))
+    assert await ask(key.port) == ""
+
+    async def settled() -> bool:
+        d = (await lab.observed(key)).dests[0]
+        return (d.active_conns, d.inact_conns, d.stats.conns) == (0, 0, 1)
+
+    await async_wait_until(settled, timeout=5)
+
+
+async def test_ipv6_service() -> None:
+    dp = UserspaceDataplane()
+    port = free_port()
+    b = Backend("A", "::1", port)
+    try:
+        await b.start()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    await dp.start()
+    try:
+        key = ServiceKey(Protocol.TCP, "::1", free_port(), family=6)
+        dest = DesiredDest(RealKey("::1", port), 1)
+        await dp.apply(reconcile([svc(key, "wlc", dest, proxy_protocol=2)], []))
+        r, w = await asyncio.open_connection("::1", key.port)
+        w.write(b"v6 END\n")
+        await w.drain()
+        assert await asyncio.wait_for(r.readline(), 5) == b"A\n"
+        w.close()
+        await w.wait_closed()
+        hdr, _ = proxyproto.parse(b.heads[-1])
+        assert hdr.dst == ("::1", key.port) and hdr.src[0] == "::1"
+    finally:
+        await dp.close()
+        await b.stop()
