@@ -22,7 +22,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ class Node:
     file: str
     line: int
     children: list[Node] | None = None  # None: no block
+    quoted: list[bool] = field(default_factory=list)  # per arg: was it a "quoted string"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,7 @@ def parse(tokens: list[Token]) -> list[Node]:
             )
         j = i + 1
         args: list[str] = []
+        quoted: list[bool] = []
         while (
             j < n
             and tokens[j].line == tok.line
@@ -193,8 +195,9 @@ def parse(tokens: list[Token]) -> list[Node]:
             and not tokens[j].brace
         ):
             args.append(tokens[j].text)
+            quoted.append(tokens[j].quoted)
             j += 1
-        node = Node(tok.text, args, tok.file, tok.line)
+        node = Node(tok.text, args, tok.file, tok.line, quoted=quoted)
         body.append(node)
         if j < n and tokens[j].brace == "{":
             node.children = []
@@ -293,6 +296,42 @@ _COMMANDS = {
 _SHELL = re.compile(r"[|;&<>`]|\$\(")
 
 
+def _command(out: _Out, node: Node) -> str:
+    """A command directive as keepalived 2 reads it: the first word (a quoted string, or one
+    bare word) is the command line; after it, notify and quorum commands take the user (and
+    group) to run as, and `script` / `misc_path` ignore the rest. keepalived 1.x took the
+    whole line instead, and configs of that era rely on it, so an unquoted command followed
+    by more words is imported whole, with a note saying what keepalived 2 makes of it."""
+    args = node.args
+    if len(args) <= 1:
+        return _text(args)
+    runs_as = node.key not in ("script", "misc_path")
+    if node.quoted[:1] == [True]:
+        if runs_as:
+            out.note(
+                node,
+                f"runs as user {_text(args[1:])!r} in keepalived; lvstui has no per-command "
+                "user for this directive: it runs as lvstui's user",
+            )
+        else:
+            out.note(
+                node, f"keepalived ignores the words after the quoted command: {_text(args[1:])}"
+            )
+        return args[0]
+    what = (
+        f"runs {args[0]!r} as user {_text(args[1:])!r} (and skips the command when no such "
+        "user exists)"
+        if runs_as
+        else f"runs {args[0]!r} alone (the other words are dropped)"
+    )
+    out.note(
+        node,
+        f"unquoted command with arguments: keepalived 2 {what}; keepalived 1.x and this import "
+        f'take the whole line. Quote it in keepalived.conf: "{_text(args)}"',
+    )
+    return _text(args)
+
+
 def _shell_syntax_note(out: _Out, node: Node, command: str) -> None:
     """keepalived 2 splits a command into words and runs it without a shell, and so does
     lvstui: pipes, redirections and `;` are passed as plain arguments. Say so at import."""
@@ -345,7 +384,7 @@ def _fill(
             conv = simple[key]
             if conv is not STR and len(node.args) > 1:
                 out.note(node, f"takes one value; left out: {_text(node.args[1:])}")
-            table[name] = conv(node.args)
+            table[name] = _command(out, node) if name in _COMMANDS else conv(node.args)
             out.lines[(*path, name)] = (node.file, node.line)
             if name in _COMMANDS:
                 _shell_syntax_note(out, node, table[name])

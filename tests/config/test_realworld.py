@@ -166,7 +166,13 @@ def _notify_scripts(c: Config, r: ImportResult) -> None:
         "/usr/local/bin/master.sh",
         "/usr/local/bin/stop.sh VI_3",
     )
-    assert not r.notes
+    assert [(n.line, n.message) for n in r.notes] == [
+        (
+            35,
+            "runs as user 'root' in keepalived; lvstui has no per-command user for this "
+            "directive: it runs as lvstui's user",
+        )
+    ]
 
 
 def _vip_options(c: Config, r: ImportResult) -> None:
@@ -212,9 +218,11 @@ def _legacy_1x(c: Config, r: ImportResult) -> None:
     assert (inst.state, inst.garp_master_delay) == (VrrpState.BACKUP, 1.0)
     rs = c.virtual_servers[0].real_servers[0]
     assert rs.checks[0].common.retry == 3
+    assert inst.notify_master == "/etc/keepalived/notify.sh master"  # the whole line, as 1.x
     notes = _notes_at(r, "legacy_1x.conf")
-    assert sorted(notes) == [4, 8, 10, 24, 33]
-    assert _has(notes, 33, "keepalived 2 ignores nb_get_retry in TCP_CHECK")
+    assert sorted(notes) == [5, 9, 11, 16, 26, 35]
+    assert _has(notes, 16, "keepalived 2 runs '/etc/keepalived/notify.sh' as user 'master'")
+    assert _has(notes, 35, "keepalived 2 ignores nb_get_retry in TCP_CHECK")
 
 
 def _checker_defaults(c: Config, r: ImportResult) -> None:
