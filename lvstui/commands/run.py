@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dry_run:  # also with --daemon: a dry run never starts anything
+        return asyncio.run(dry_run(args.config, state_dir=args.state_dir))
     if args.daemon:
         from lvstui.daemon import run_daemon
 
@@ -72,8 +74,6 @@ def run(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             dataplane=args.dataplane,
         )
-    if args.dry_run:
-        return asyncio.run(dry_run(args.config, state_dir=args.state_dir))
     return run_console_mode(args)
 
 
