@@ -1,9 +1,10 @@
 """The kernel IPVS dataplane, through pyroute2's generic-netlink IPVS classes (0.9.7).
 
-This is the only module that imports pyroute2's IPVS. It speaks to the kernel with
-`pyroute2.AsyncIPVS` (the socket, its generic-netlink family binding and its request
-machinery), but builds every message itself from pyroute2's `ipvsmsg` classes, because the
-convenience classes of 0.9.7 have traps (testing.md §4):
+This is the only module that imports pyroute2's IPVS. It speaks to the kernel through
+`pyroute2.AsyncIPVS` (the socket, its generic-netlink family binding, its receive queue)
+and describes every message with pyroute2's `ipvsmsg` classes (`_op_message`), not with
+the convenience classes `IPVSService`/`IPVSDest`, because those have traps in 0.9.7
+(testing.md §4):
 
 - `"update"` is mapped to a *delete*: we send `IPVS_CMD_SET_*` for edits;
 - `IPVSDest` defaults to `fwd_method=3` (DR), and a set without the forwarding method turns
@@ -16,9 +17,13 @@ convenience classes of 0.9.7 have traps (testing.md §4):
   `IPVS_CMD_ATTR_DAEMON` attributes and we send NEW_DAEMON / DEL_DAEMON / GET_DAEMON.
 
 Start adopts what the kernel holds (never flushes) and close leaves the table: a restart of
-the director drops no connection. Writes are batched: up to `batch` requests go to the
-kernel in one datagram, acknowledged one by one, so 11,000 operations cost a few dozen
-system calls instead of 22,000.
+the director drops no connection.
+
+The hot paths (service and real-server requests, table dumps) send the very bytes that
+`ipvsmsg` would encode, but packed by `lvstui.dataplane.ipvs_wire` (pyroute2's encoder
+costs ~600 µs a message; tests pin both to the same bytes). Writes are batched: up to
+`batch` requests in one datagram and one acknowledgement per batch (the kernel reports any
+failed request by itself), so 11,000 operations cost a few dozen system calls.
 """
 
 from __future__ import annotations
@@ -648,12 +653,17 @@ class IpvsDataplane:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
+        except OSError:
+            self._loaded.add(name)  # no modprobe: the kernel's answer will say what is missing
+            return
+        try:
             await asyncio.wait_for(proc.wait(), 10)
-        except (OSError, TimeoutError):
-            pass  # the kernel's answer to the request will say what is missing
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
         self._loaded.add(name)
 
-    # --- requests ---------------------------------------------------------------------------
+    # --- pyroute2's own request path (the sync daemon: rare, small) --------------------------
 
     async def _dump(self, cmd: int, attrs: list[tuple[str, Any]]) -> list[Any]:
         sock = self._need()
