@@ -655,3 +655,33 @@ async def test_ipv6_service() -> None:
     finally:
         await dp.close()
         await b.stop()
+
+
+async def test_udp_flow_cap_drops_new_clients() -> None:
+    dp = UserspaceDataplane(max_udp_flows=1)
+    port = free_port()
+    b = Backend("A", "127.0.0.2", port)
+    await b.start(udp=True)
+    await dp.start()
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        key = ServiceKey(Protocol.UDP, VIP, free_port())
+        dest = DesiredDest(RealKey(b.host, port), 1)
+        await dp.apply(reconcile([DesiredService(key, "rr", dests=(dest,))], []))
+        loop = asyncio.get_running_loop()
+        for s in socks:
+            s.setblocking(False)
+            s.connect((VIP, key.port))
+        await loop.sock_sendall(socks[0], b"first")
+        async with asyncio.timeout(5):
+            assert await loop.sock_recv(socks[0], 100) == b"A first"
+        await loop.sock_sendall(socks[1], b"second")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await loop.sock_recv(socks[1], 100)
+        assert (await dp.observe())[0].stats.conns == 1
+    finally:
+        for s in socks:
+            s.close()
+        await dp.close()
+        await b.stop()

@@ -253,7 +253,8 @@ class _Service:
 
 
 class UserspaceDataplane:
-    """The forwarder. `inact_linger`: how long a closed TCP connection counts in InActConn."""
+    """The forwarder. `inact_linger`: how long a closed TCP connection counts in InActConn;
+    `max_udp_flows`: per UDP service, datagrams from further new clients are dropped."""
 
     def __init__(
         self,
@@ -262,6 +263,7 @@ class UserspaceDataplane:
         inact_linger: float = 10.0,
         connect_timeout: float = 5.0,
         use_splice: bool | None = None,
+        max_udp_flows: int = 10000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._services: dict[ServiceKey, _Service] = {}
@@ -272,6 +274,7 @@ class UserspaceDataplane:
         self._sampler: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.inact_linger = inact_linger
+        self.max_udp_flows = max_udp_flows
         self.connect_timeout = connect_timeout
         self._use_splice = use_splice
         self.clock = clock
@@ -477,7 +480,11 @@ class UserspaceDataplane:
                 return
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.warning("%s: accept: %s", svc.key, e)
+                    # out of descriptors or memory: the listener stays readable, so pause it
+                    # for a second instead of spinning on accept()
+                    log.warning("%s: accept: %s (pausing this listener 1 s)", svc.key, e)
+                    loop.remove_reader(lsock.fileno())
+                    loop.call_later(1.0, self._resume_accept, svc, lsock)
                 return
             conn.setblocking(False)
             c = _Conn(self, svc, conn, addr)
@@ -487,6 +494,10 @@ class UserspaceDataplane:
                 task = loop.create_task(self._read_then_begin(c))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def _resume_accept(self, svc: _Service, lsock: socket.socket) -> None:
+        if svc.lsock is lsock:  # still listening (not deleted or closed meanwhile)
+            asyncio.get_running_loop().add_reader(lsock.fileno(), self._accept, svc, lsock)
 
     # --- one TCP connection --------------------------------------------------------------------
 
@@ -509,6 +520,8 @@ class UserspaceDataplane:
     # --- UDP -----------------------------------------------------------------------------------
 
     def _new_flow(self, svc: _Service, data: bytes, client: tuple[str, int]) -> _Flow | None:
+        if len(svc.flows) >= self.max_udp_flows:
+            return None  # a flood of new sources must not exhaust the descriptors: drop
         now = self.clock()
         dest, tpl = svc.pick(client[0], client[1], b"", now)
         if dest is None:
