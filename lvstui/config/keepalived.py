@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable
@@ -1193,7 +1194,13 @@ def _vrrp_versions(out: _Out) -> None:
                 f"vrrp_instance {name}: version",
             )
         advert = inst.get("advert_int")
-        if version == 2 and isinstance(advert, float) and advert != int(advert):
+        if (
+            version == 2
+            and isinstance(advert, float)
+            and math.isfinite(advert)
+            and advert > 0
+            and advert != int(advert)
+        ):
             rounded = max(1, int(advert + 0.5))
             inst["advert_int"] = rounded
             adv_file, adv_line = out.lines.get((*path, "advert_int"), (file, line))

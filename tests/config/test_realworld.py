@@ -580,3 +580,12 @@ def test_shell_syntax_in_a_script_is_noted() -> None:
     )
     assert [n.line for n in r.notes] == [2]
     assert "runs without a shell" in r.notes[0].message
+
+
+@pytest.mark.parametrize("advert", ["1e999", "nan", "-0.5"])
+def test_absurd_advert_int_is_an_error_not_a_crash(advert: str) -> None:
+    with pytest.raises(ConfigErrors) as info:
+        _import(
+            f"vrrp_instance V {{\n interface eth0\n virtual_router_id 1\n advert_int {advert}\n}}\n"
+        )
+    assert info.value.errors[0].line == 4
