@@ -66,7 +66,7 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     d = Path(tempfile.mkdtemp(prefix="lvt-cli-"))
-    servers = LoopbackServers(NAMES)
+    servers = LoopbackServers((*NAMES, "delta"))  # delta: not in the config
     notify = NotifyListener(d / "notify.sock")
     vip_port = free_port()
     cfg = write_config(d / "config.toml", vip_port, [servers.port(n) for n in NAMES])
@@ -307,6 +307,19 @@ def test_drain_waits_for_an_open_connection(lab: Lab) -> None:
         held.close()
         assert lab.daemon.ctl("ctl", "undrain", lab.vip, lab.real(name)).returncode == 0
     wait_until(lambda: lab.reals()[real]["drain"] == "none", timeout=5)
+
+
+def test_ctl_add_and_remove_at_run_time(lab: Lab) -> None:
+    delta = lab.real("delta")
+    r = lab.daemon.ctl("ctl", "add", lab.vip, delta, "--weight", "2")
+    assert r.returncode == 0, r.stderr
+    assert f"  -> {delta}" in lab.daemon.ctl("list").stdout
+    assert lab.reals()[delta]["weight"] == 2
+    wait_until(lambda: "delta" in {get(lab) for _ in range(10)}, timeout=10, interval=0.1)
+    r = lab.daemon.ctl("ctl", "remove", "-t", lab.vip, "-r", delta)
+    assert r.returncode == 0, r.stderr
+    assert delta not in lab.daemon.ctl("list").stdout
+    assert "delta" not in {get(lab) for _ in range(10)}
 
 
 def test_second_daemon_on_the_same_socket_is_refused(lab: Lab) -> None:
