@@ -34,6 +34,8 @@ CHECKS = [
     "big_service_dump",
     "nat_traffic_spread",
     "dr_traffic_spread",
+    "tun_traffic_spread",
+    "fwmark_traffic_spread",
     "weight_change_keeps_connection",
     "restart_adopts_without_drop",
     "stats_read_back",

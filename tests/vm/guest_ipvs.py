@@ -56,6 +56,8 @@ CLI = "lvt-ipvs-cli"
 RS = {"rs1": "203.0.113.11", "rs2": "203.0.113.12", "rs3": "203.0.113.13"}
 VIP_NAT = "198.51.100.10"
 VIP_DR = "198.51.100.20"
+VIP_TUN = "198.51.100.30"
+VIP_FWM = "198.51.100.40"  # reached by a marked local client: the fwmark service takes it
 CLIENT = "198.51.100.2"
 PORT = 80
 
@@ -118,6 +120,7 @@ def build_lab() -> None:
     lines = [
         "modprobe -q veth || true",
         "modprobe -q bridge || true",
+        "modprobe -q ipip || true",
         "sysctl -qw net.ipv4.ip_forward=1",
         "sysctl -qw net.ipv4.conf.all.rp_filter=0",
         "sysctl -qw net.ipv4.conf.default.rp_filter=0",
@@ -126,6 +129,8 @@ def build_lab() -> None:
         "ip addr add 198.51.100.1/24 dev d-cli",
         f"ip addr add {VIP_NAT}/32 dev d-cli",
         f"ip addr add {VIP_DR}/32 dev d-cli",
+        f"ip addr add {VIP_TUN}/32 dev d-cli",
+        f"ip addr add {VIP_FWM}/32 dev d-cli",
         "ip link set d-cli up",
         f"ip -n {CLI} link set lo up",
         f"ip -n {CLI} addr add {CLIENT}/24 dev c0",
@@ -161,6 +166,11 @@ def build_lab() -> None:
             f"ip netns exec {n} sysctl -qw net.ipv4.conf.all.rp_filter=0",
             # replies from the VIP go straight to the client (not back through the director)
             f"ip -n {n} rule add from {VIP_DR} lookup 100",
+            # TUN: IP-in-IP arrives on tunl0; the VIP is local; replies go out directly
+            f"ip -n {n} addr add {VIP_TUN}/32 dev lo",
+            f"ip -n {n} link set tunl0 up",
+            f"ip netns exec {n} sysctl -qw net.ipv4.conf.tunl0.rp_filter=0",
+            f"ip -n {n} rule add from {VIP_TUN} lookup 100",
             f"ip -n {n} route add 198.51.100.0/24 via 203.0.113.100 dev eth0 table 100",
         ]
     sh("\n".join(lines))
@@ -209,9 +219,13 @@ class Conn:
         self.writer = writer
 
     @classmethod
-    async def open(cls, addr: str, port: int = PORT) -> Conn:
-        with netns(CLI):
+    async def open(cls, addr: str, port: int = PORT, *, mark: int = 0) -> Conn:
+        """From the client namespace; with `mark`, from the director itself with SO_MARK
+        (a mark does not survive the trip between namespaces)."""
+        with netns(None if mark else CLI):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if mark:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
         s.setblocking(False)
         try:
             await asyncio.wait_for(asyncio.get_running_loop().sock_connect(s, (addr, port)), 5)
@@ -235,10 +249,10 @@ class Conn:
             await self.writer.wait_closed()
 
 
-async def spread(addr: str, n: int) -> Counter[str]:
+async def spread(addr: str, n: int, mark: int = 0) -> Counter[str]:
     seen: Counter[str] = Counter()
     for _ in range(n):
-        c = await Conn.open(addr)
+        c = await Conn.open(addr, mark=mark)
         try:
             seen[await c.ask()] += 1
         finally:
@@ -573,6 +587,32 @@ async def c_dr_traffic() -> str:
     return f"DR rr over 30 connections: {dict(seen)}"
 
 
+async def c_tun_traffic() -> str:
+    dp = LAB.dp
+    d = desired_web(VIP_TUN, LbKind.TUN)
+    await dp.apply(reconcile([d], await dp.observe(), owned={d.key}))
+    seen = await spread(VIP_TUN, 30)
+    assert set(seen) == set(RS) and max(seen.values()) - min(seen.values()) <= 1, seen
+    text = ipvsadm("-Ln", "-t", f"{VIP_TUN}:80")
+    assert text.count("Tunnel") == 3, text
+    await dp.apply([DelService(d.key)])
+    return f"TUN (IP-in-IP) rr over 30 connections: {dict(seen)}"
+
+
+async def c_fwmark_traffic() -> str:
+    """A fwmark service carries marked traffic (here: a local client with SO_MARK)."""
+    dp = LAB.dp
+    key = ServiceKey(TCP, "", 0, fwmark=33)
+    d = DesiredService(
+        key, "rr", dests=tuple(DesiredDest(RealKey(a, PORT), 1, LbKind.NAT) for a in RS.values())
+    )
+    await dp.apply(reconcile([d], await dp.observe(), owned={key}))
+    seen = await spread(VIP_FWM, 15, mark=33)
+    assert set(seen) == set(RS) and max(seen.values()) - min(seen.values()) <= 1, seen
+    await dp.apply([DelService(key)])
+    return f"FWM 33 rr over 15 marked connections: {dict(seen)}"
+
+
 async def c_weight_change_keeps_connection() -> str:
     dp = LAB.dp
     conn = await Conn.open(VIP_NAT)
@@ -794,6 +834,8 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str | None]]]] = [
     ("big_service_dump", c_big_service_dump),
     ("nat_traffic_spread", c_nat_traffic),
     ("dr_traffic_spread", c_dr_traffic),
+    ("tun_traffic_spread", c_tun_traffic),
+    ("fwmark_traffic_spread", c_fwmark_traffic),
     ("weight_change_keeps_connection", c_weight_change_keeps_connection),
     ("restart_adopts_without_drop", c_restart_adopts),
     ("stats_read_back", c_stats),
