@@ -685,3 +685,24 @@ async def test_udp_flow_cap_drops_new_clients() -> None:
             s.close()
         await dp.close()
         await b.stop()
+
+
+async def test_rates_like_the_kernel_estimator() -> None:
+    dp = UserspaceDataplane(auto_sample=False)  # samples taken by hand: no 2 s wait
+    port = free_port()
+    b = Backend("A", "127.0.0.2", port)
+    await b.start()
+    await dp.start()
+    try:
+        key = tcp_key()
+        await dp.apply(reconcile([svc(key, "rr", DesiredDest(RealKey(b.host, port), 1))], []))
+        dp.sample_rates()  # baseline
+        for _ in range(16):
+            await ask(key.port)
+        dp.sample_rates()  # 16 connections in one 2 s period: 8/s, EWMA weight 1/4 → 2/s
+        obs = (await dp.observe())[0]
+        assert obs.stats.cps == 2 and obs.dests[0].stats.cps == 2
+        assert obs.stats.inbps > 0 and obs.stats.outbps > 0
+    finally:
+        await dp.close()
+        await b.stop()

@@ -264,6 +264,7 @@ class UserspaceDataplane:
         connect_timeout: float = 5.0,
         use_splice: bool | None = None,
         max_udp_flows: int = 10000,
+        auto_sample: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._services: dict[ServiceKey, _Service] = {}
@@ -275,6 +276,7 @@ class UserspaceDataplane:
         self._sweeper: asyncio.Task[None] | None = None
         self.inact_linger = inact_linger
         self.max_udp_flows = max_udp_flows
+        self.auto_sample = auto_sample  # False: rates move only on sample_rates() (tests)
         self.connect_timeout = connect_timeout
         self._use_splice = use_splice
         self.clock = clock
@@ -597,11 +599,16 @@ class UserspaceDataplane:
 
     # --- housekeeping --------------------------------------------------------------------------
 
+    def sample_rates(self) -> None:
+        """One estimator sample of every counter (the sampler does this every 2 s)."""
+        for svc in self._services.values():
+            svc.sample()
+
     async def _sample_loop(self) -> None:
         while True:
             await asyncio.sleep(SAMPLE_PERIOD)
-            for svc in self._services.values():
-                svc.sample()
+            if self.auto_sample:
+                self.sample_rates()
 
     async def _sweep_loop(self) -> None:
         while True:
