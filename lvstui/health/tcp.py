@@ -1,10 +1,14 @@
 """TCP_CHECK: the server is alive if a TCP connection to connect_ip:connect_port opens within
 connect_timeout.
 
-The path is kept lean (one non-blocking socket, `loop.sock_connect`, no stream objects),
-because a director may run thousands of these a second. The socket is closed with
-SO_LINGER 0 (a reset, like HAProxy's checks): thousands of checks a second would otherwise
-leave the director's side full of TIME_WAIT sockets.
+The path is kept lean because a director may run thousands of these a second: one
+non-blocking socket, no stream objects, no asyncio.timeout (the timeout sits on the coarse
+timers of lvstui.health.timers), and the wait for the connection goes through an epoll set
+of our own (`_ConnectWatcher`, registered once with the event loop) instead of the loop's
+add_writer/remove_writer: one EPOLLONESHOT registration per check, removed by the kernel
+when the socket is closed. The socket is closed with SO_LINGER 0 (a reset, like HAProxy's
+checks): thousands of checks a second would otherwise fill the director with TIME_WAIT
+sockets.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import select
 import socket
 import struct
 import time
+import weakref
 
 from lvstui.health.base import CheckResult, CheckSpec, CheckTarget
 from lvstui.health.timers import timers_for
@@ -23,17 +29,56 @@ __all__ = ["TcpChecker", "tcp_check"]
 
 _LINGER0 = struct.pack("ii", 1, 0)
 _IN_PROGRESS = frozenset({errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY})
+_ONESHOT_OUT = select.EPOLLOUT | select.EPOLLONESHOT
+
+
+class _ConnectWatcher:
+    """An epoll set, itself watched by the event loop, for sockets waiting to connect."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._epoll = select.epoll()
+        self._waiters: dict[int, asyncio.Future[bool]] = {}
+        loop.add_reader(self._epoll.fileno(), self._ready)
+
+    def wait(self, fd: int) -> asyncio.Future[bool]:
+        fut: asyncio.Future[bool] = self._loop.create_future()
+        self._epoll.register(fd, _ONESHOT_OUT)
+        self._waiters[fd] = fut
+        return fut
+
+    def forget(self, fd: int) -> None:
+        """Before closing `fd` (closing removes it from the epoll set)."""
+        self._waiters.pop(fd, None)
+
+    def _ready(self) -> None:
+        waiters = self._waiters
+        for fd, _ in self._epoll.poll(0):
+            fut = waiters.pop(fd, None)
+            if fut is not None and not fut.done():
+                fut.set_result(True)
+
+
+_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ConnectWatcher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _watcher(loop: asyncio.AbstractEventLoop) -> _ConnectWatcher:
+    w = _watchers.get(loop)
+    if w is None:
+        w = _watchers[loop] = _ConnectWatcher(loop)
+    return w
 
 
 async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
-    """Connect, then close at once. Hand-rolled on the event loop's add_writer (instead of
-    `loop.sock_connect` under `asyncio.timeout`): no Timeout object, no cancellation, no
-    address re-resolution, and the timeout on the coarse timers (lvstui.health.timers)
-    rather than asyncio's heap; this path runs thousands of times a second."""
+    """Connect, then close at once (see the module's docstring for why it is hand-rolled)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     v6 = ":" in target.ip
     sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
+    watcher: _ConnectWatcher | None = None
+    fd = -1
     try:
         sock.setblocking(False)
         if target.bindto or target.bind_port:
@@ -43,14 +88,10 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
         err = sock.connect_ex((target.ip, target.port))
         if err in _IN_PROGRESS:
             fd = sock.fileno()
-            waiter: asyncio.Future[bool] = loop.create_future()
-            loop.add_writer(fd, _set, waiter, True)
+            watcher = _watcher(loop)
+            waiter = watcher.wait(fd)
             timers_for(loop).call_at(loop.time() + timeout, _set, waiter, False)
-            try:
-                in_time = await waiter
-            finally:
-                loop.remove_writer(fd)
-            if not in_time:
+            if not await waiter:
                 return _result(False, f"connect timeout after {timeout:g}s", started)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
@@ -60,6 +101,8 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
         why = os.strerror(exc.errno) if exc.errno else str(exc)
         return _result(False, f"connect failed: {why}", started)
     finally:
+        if watcher is not None:
+            watcher.forget(fd)
         sock.close()
     return _result(True, "connected", started)
 
