@@ -29,16 +29,12 @@ class ActionSpec:
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "question_mark", "show this help", footer="Help"),
     ActionSpec("filter", "slash", "filter rows by text (esc clears)", footer="Filter"),
-    ActionSpec("command", "colon", "command palette: drain/undrain/weight/add/remove/reload/theme"),
-    ActionSpec("open", "enter", "drill down into the service or server under the cursor"),
+    ActionSpec("command", "colon", "command palette (:drain, :weight, :add, :reload …)"),
+    ActionSpec("open", "enter", "drill down: charts, checks, configuration"),
     ActionSpec("back", "escape", "back: close a screen, a dialog or the filter"),
-    ActionSpec(
-        "drain", "d", "drain the server (weight 0, wait for its connections)", True, "Drain"
-    ),
+    ActionSpec("drain", "d", "drain the server: weight 0 until it is idle", True, "Drain"),
     ActionSpec("undrain", "u", "undrain the server (back to its weight)", True, "Undrain"),
-    ActionSpec(
-        "weight", "w", "set the server's weight (0-65535, empty = configured)", True, "Weight"
-    ),
+    ActionSpec("weight", "w", "set the server's weight (0-65535; empty: config)", True, "Weight"),
     ActionSpec("add", "a", "add a real server to the service", True, "Add"),
     ActionSpec("remove", "x", "remove the real server (asks first)", True, "Remove"),
     ActionSpec("reload", "r", "reload config.toml (shows the difference first)", True, "Reload"),

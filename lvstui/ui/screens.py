@@ -82,7 +82,6 @@ class MainScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.query_one("#banner", Static).display = False
         self.query_one(ServiceTable).focus()
-        self.query_one("#vrrp").border_title = "VRRP"
         self.query_one("#quorum").border_title = "Quorum"
         self.query_one("#events").border_title = "Events"
 

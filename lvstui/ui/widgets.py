@@ -230,6 +230,7 @@ class VrrpTable(DataTable[str | Text]):
             self.add_column(label, key=key)
 
     def show(self, snap: Snapshot) -> None:
+        self.border_title = "VRRP" if snap.vrrp else "VRRP (no instance configured)"
         wanted = {v.name: render.vrrp_cells(v, snap.time) for v in snap.vrrp}
         for name in [n for n in self._cells if n not in wanted]:
             self.remove_row(name)
