@@ -973,13 +973,34 @@ def _apply_check_defaults(out: _Out, vs: dict[str, Any], vs_path: KeyPath) -> No
 
 
 def _fwmark_family(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    """keepalived gives a fwmark service the address family of its real servers."""
-    if "fwmark" not in table or "family" in table:
+    """keepalived gives a fwmark service the address family of its real servers, and
+    clears their ports ("has port specified - clearing"): the mark selects the packets and
+    NAT keeps each packet's own port. The port still names what the checks connect to."""
+    if "fwmark" not in table:
         return
-    ips = [rs.get("ip", "") for rs in table.get("real_server", [])]
-    if ips and all(":" in ip for ip in ips):
+    reals = table.get("real_server", [])
+    ips = [rs.get("ip", "") for rs in reals]
+    if "family" not in table and ips and all(":" in ip for ip in ips):
         table["family"] = 6
         out.lines[(*path, "family")] = (node.file, node.line)
+    for i, rs in enumerate(reals):
+        port = rs.get("port")
+        if not isinstance(port, int) or port == 0:
+            continue
+        rs_path = (*path, "real_server", i)
+        file, line = out.lines.get(rs_path, (node.file, node.line))
+        for kind in ("tcp_check", "http_get", "ssl_get"):
+            for j, check in enumerate(rs.get(kind, [])):
+                if "connect_port" not in check:
+                    check["connect_port"] = port
+                    out.lines[(*rs_path, kind, j, "connect_port")] = (file, line)
+        rs["port"] = 0
+        out.note(
+            Node("real_server", [], file, line),
+            f"keepalived clears a real server's port on a fwmark service; port 0 here, "
+            f"and {port} kept as the checks' connect_port",
+            "real_server port",
+        )
 
 
 def _persistence(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
@@ -1004,11 +1025,13 @@ def _lb_flag(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> Non
 
 
 def _sorry_server(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    if len(node.args) != 2:
-        out.note(node, "expected `sorry_server IP PORT`; left out")
+    if len(node.args) not in (1, 2):
+        out.note(node, "expected `sorry_server IP [PORT]`; left out")
         return
     sorry = table.setdefault("sorry_server", {})
-    sorry.update(ip=node.args[0], port=_number(node.args[1], True))
+    sorry["ip"] = node.args[0]
+    if len(node.args) == 2:  # without: the virtual server's port, as in keepalived 2
+        sorry["port"] = _number(node.args[1], True)
     p = (*path, "sorry_server")
     out.lines[p] = (node.file, node.line)
     out.lines[(*p, "ip")] = out.lines[(*p, "port")] = (node.file, node.line)

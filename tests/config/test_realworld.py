@@ -107,9 +107,15 @@ def _fwmark_dr(c: Config, r: ImportResult) -> None:
     (vs,) = c.virtual_servers
     assert (vs.fwmark, vs.ip, vs.lb_kind, vs.persistence_timeout) == (21, None, LbKind.DR, 50)
     a, b = vs.real_servers
-    assert (a.port, b.port) == (0, 443)
-    assert isinstance(a.checks[0], TcpCheck) and a.checks[0].common.connect_port == 443
-    assert not r.notes
+    assert (a.port, b.port) == (0, 0)  # keepalived clears the port on fwmark services
+    assert [rs.checks[0].common.connect_port for rs in (a, b)] == [443, 443]
+    assert [(n.line, n.message) for n in r.notes] == [
+        (
+            25,
+            "keepalived clears a real server's port on a fwmark service; port 0 here, "
+            "and 443 kept as the checks' connect_port",
+        )
+    ]
 
 
 def _virtual_server_group(c: Config, r: ImportResult) -> None:
@@ -125,8 +131,11 @@ def _virtual_server_group(c: Config, r: ImportResult) -> None:
     for vs in c.virtual_servers:  # the block's settings on every one
         assert (vs.lb_algo, vs.lb_kind, vs.delay_loop) == ("rr", LbKind.DR, 6.0)
         assert [rs.ip for rs in vs.real_servers] == ["198.51.100.41"]
+    fwm = c.virtual_servers[-1].real_servers[0]
+    assert (fwm.port, fwm.checks[0].common.connect_port) == (0, 80)
     notes = _notes_at(r, "virtual_server_group.conf")
     assert _has(notes, 10, "expanded into 6 virtual servers")
+    assert _has(notes, 16, "keepalived clears a real server's port on a fwmark service")
 
 
 def _misc_check_args(c: Config, r: ImportResult) -> None:
@@ -589,3 +598,13 @@ def test_absurd_advert_int_is_an_error_not_a_crash(advert: str) -> None:
             f"vrrp_instance V {{\n interface eth0\n virtual_router_id 1\n advert_int {advert}\n}}\n"
         )
     assert info.value.errors[0].line == 4
+
+
+def test_sorry_server_without_a_port_takes_the_services() -> None:
+    r = _import(
+        "virtual_server 192.0.2.9 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n"
+        " sorry_server 192.0.2.99\n real_server 192.0.2.20 80 {\n }\n}\n"
+    )
+    sorry = r.config.virtual_servers[0].sorry_server
+    assert sorry is not None and (sorry.ip, sorry.port) == ("192.0.2.99", 80)
+    assert not r.notes
