@@ -155,6 +155,19 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             kinds.add(check.kind)
             cpath: KeyPath = (*path, "real_server", j, check.kind.value, index[check.kind])
             index[check.kind] += 1
+            if (
+                check.kind in (CheckKind.TCP_CHECK, CheckKind.HTTP_GET, CheckKind.SSL_GET)
+                and rs.port == 0
+                and check.common.connect_port is None
+            ):
+                _warn(
+                    out,
+                    cpath,
+                    f"{rs.ip} has no port (a fwmark service) and this check no connect_port: "
+                    "it would connect to port 0 and always fail",
+                    "set connect_port in the check",
+                    topic="check-no-port",
+                )
             worst, period = check_worst_case(check, vs.delay_loop)
             per_second += 1 / period
             if worst >= period:

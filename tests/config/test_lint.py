@@ -164,3 +164,13 @@ def test_userspace_dataplane_cannot_do_dr() -> None:
     (w,) = warnings(text.replace('lb_algo = "rr"', 'lb_algo = "rr"\nlb_kind = "DR"'))
     assert w.key == "virtual_server[0].lb_kind"
     assert "cannot do DR" in w.message
+
+
+def test_fwmark_check_without_a_port() -> None:
+    fw = CLEAN.replace('ip = "192.0.2.9"\nport = 80\n', "fwmark = 3\n").replace(
+        'ip = "192.0.2.98"\nport = 80\n', 'ip = "192.0.2.98"\n'
+    )
+    (w,) = warnings(fw)
+    assert (w.key, w.topic) == ("virtual_server[0].real_server[0].tcp_check[0]", "check-no-port")
+    assert "connect to port 0" in w.message
+    assert warnings(fw.replace("connect_timeout = 2", "connect_port = 443")) == []
