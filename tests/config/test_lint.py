@@ -173,4 +173,6 @@ def test_fwmark_check_without_a_port() -> None:
     (w,) = warnings(fw)
     assert (w.key, w.topic) == ("virtual_server[0].real_server[0].tcp_check[0]", "check-no-port")
     assert "connect to port 0" in w.message
-    assert warnings(fw.replace("connect_timeout = 2", "connect_port = 443")) == []
+    assert (
+        warnings(fw.replace("connect_timeout = 2", "connect_timeout = 2\nconnect_port = 443")) == []
+    )
