@@ -40,6 +40,7 @@ CHECKS = [
     "restart_adopts_without_drop",
     "stats_read_back",
     "sync_daemon_start_stop",
+    "sync_daemon_replicates_connections",
     "listing_setup",
     "listing_plain",
     "listing_stats",

@@ -690,6 +690,58 @@ async def c_stats() -> str:
     return f"service stats {st}"
 
 
+BACKUP = "lvt-ipvs-bk"
+
+
+async def c_sync_replicates() -> str:
+    """Master here, backup director in its own namespace (IPVS is per namespace): the
+    kernel's sync daemons copy our established connection to the backup's table."""
+    sh(
+        "\n".join(
+            [
+                f"ip netns add {BACKUP}",
+                f"ip link add sync0 type veth peer name sync1 netns {BACKUP}",
+                "ip addr add 192.0.2.251/24 dev sync0",
+                "ip link set sync0 up",
+                f"ip -n {BACKUP} addr add 192.0.2.252/24 dev sync1",
+                f"ip -n {BACKUP} link set sync1 up",
+                f"ip -n {BACKUP} link set lo up",
+            ]
+        )
+    )
+    # the backup director: same service, programmed by lvstui in that namespace
+    with netns(BACKUP):
+        bk = IpvsDataplane()
+        await bk.start()
+    try:
+        d = desired_web(VIP_NAT, LbKind.NAT)
+        await bk.apply(reconcile([d], await bk.observe()))
+        await bk.set_sync_role(SyncRole.BACKUP, "sync1", 9)
+        await LAB.dp.set_sync_role(SyncRole.MASTER, "sync0", 9)
+        conn = await Conn.open(VIP_NAT)
+        try:
+            who = await conn.ask()
+            deadline = time.monotonic() + 15
+            want = f"{RS[who]}:80"
+            while True:
+                for _ in range(3):  # packets: a connection is synced after a few of them
+                    assert await conn.ask() == who
+                table = sh(f"ip netns exec {BACKUP} ipvsadm -Lnc")
+                rows = [x for x in table.splitlines() if f"{VIP_NAT}:80" in x and want in x]
+                if any("ESTABLISHED" in x for x in rows):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no synced connection in the backup:\n{table}")
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+        return f"backup holds: {rows[0].strip()}"
+    finally:
+        await LAB.dp.set_sync_role(SyncRole.NONE)
+        await bk.set_sync_role(SyncRole.NONE)
+        await bk.close()
+
+
 async def c_sync_daemon() -> str:
     dp = LAB.dp
     await dp.set_sync_role(SyncRole.MASTER, "d-cli", 5)
@@ -840,6 +892,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str | None]]]] = [
     ("restart_adopts_without_drop", c_restart_adopts),
     ("stats_read_back", c_stats),
     ("sync_daemon_start_stop", c_sync_daemon),
+    ("sync_daemon_replicates_connections", c_sync_replicates),
     ("listing_setup", listing_setup),
     *((f"listing_{m}", listing_check(m)) for m in LISTINGS),
 ]
