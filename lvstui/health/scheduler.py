@@ -138,6 +138,7 @@ class HealthMonitor(Generic[K]):
         # generator expression per acquire; this path runs thousands of times a second)
         self._cap = max(1, concurrency)
         self._in_flight = 0
+        self._woken = 0  # waiters handed a slot, not running yet
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.on_change = on_change
         self._rng = rng or random.Random()
@@ -294,7 +295,7 @@ class HealthMonitor(Generic[K]):
         for i in range(tries):
             if i:
                 await self._sleep(spec.delay_before_retry)
-            if self._in_flight >= self._cap or self._slot_waiters:
+            if self._in_flight + self._woken >= self._cap or self._slot_waiters:
                 await self._wait_turn()
             self._in_flight += 1
             try:
@@ -326,36 +327,31 @@ class HealthMonitor(Generic[K]):
         return result
 
     async def _wait_turn(self) -> None:
-        """Wait (FIFO) until an attempt slot is free. On return the caller takes it."""
+        """Wait (FIFO) until an attempt slot is free. On return the caller takes it.
+
+        The waker pops the waiter and counts it in `_woken` (a reserved slot) until the
+        waiter runs; so each release costs O(1), whatever the queue's length."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._slot_waiters.append(fut)
         try:
             await fut
         except asyncio.CancelledError:
-            self._leave(fut)
             if fut.done() and not fut.cancelled():
-                self._next_turn()  # handed a turn we will not use: pass it on
+                self._woken -= 1  # handed a turn we will not use: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._slot_waiters.remove(fut)  # rare: a check removed while queued
+            self._next_turn()
             raise
-        # leave the queue (a woken waiter reserves a slot while it sits there); no await
-        # between this and the caller taking the slot
-        self._leave(fut)
-
-    def _leave(self, fut: asyncio.Future[None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._slot_waiters.remove(fut)
+        self._woken -= 1  # no await between this and the caller taking the slot
 
     def _next_turn(self) -> None:
-        # hand free slots to waiters, oldest first; a woken waiter takes its slot when it
-        # runs, so count the ones already woken and not yet running
-        free = self._cap - self._in_flight
-        for fut in self._slot_waiters:
-            if free <= 0:
-                break
-            if fut.cancelled():
-                continue  # its task is being cancelled and will leave the queue
+        waiters = self._slot_waiters
+        while waiters and self._in_flight + self._woken < self._cap:
+            fut = waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
-            free -= 1
+                self._woken += 1
 
     def _record(self, key: K, real: _Real, slot: _Slot, result: CheckResult) -> None:
         if self._reals.get(key) is not real:

@@ -281,7 +281,7 @@ async def test_concurrency_cap_survives_cancelled_waiters() -> None:
     handed: list[bool] = []
 
     def on_change(key: int, health: Health, weight: int | None, why: str) -> None:
-        handed.append(mon._slot_waiters[0].done())
+        handed.append(mon._woken == 1)
         mon.remove(2)
 
     mon.on_change = on_change
@@ -296,6 +296,6 @@ async def test_concurrency_cap_survives_cancelled_waiters() -> None:
     assert handed == [True]
     assert [c.calls for c in checkers] == [1, 0, 0, 1, 1, 1]
     assert max(c.max_in_flight for c in checkers) == 1
-    assert mon._in_flight == 0 and not mon._slot_waiters
+    assert mon._in_flight == 0 and mon._woken == 0 and not mon._slot_waiters
     mon.stop()
     await asyncio.wait_for(task, 5)
