@@ -30,6 +30,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -435,8 +436,18 @@ async def c_families() -> str:
         assert want in text, f"{want!r} not in\n{text}"
     again = reconcile(desired, obs)
     assert again == [], f"reconcile after apply is not empty: {again}"
+    # edits in place the other way: persistence and flags off, another scheduler
+    plain = [replace(s, scheduler="wrr", flags=frozenset(), persistence_timeout=None, netmask=None)
+             for s in desired]  # fmt: skip
+    ops = reconcile(plain, await dp.observe())
+    assert {type(o).__name__ for o in ops} == {"EditService"}, ops
+    await dp.apply(ops)
+    assert reconcile(plain, await dp.observe()) == []
+    text2 = ipvsadm("-Ln")
+    assert "persistent" not in text2 and "ops" not in text2 and "sh-port" not in text2, text2
+    assert text2.count(" wrr\n") == 4, text2
     await dp.apply([DelService(s.key) for s in desired])
-    return detail + "; reconcile afterwards: no op"
+    return detail + "; reconcile afterwards: no op; persistence/flags edited off in place"
 
 
 async def c_edit_in_place() -> str:
