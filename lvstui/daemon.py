@@ -294,6 +294,7 @@ async def _daemon(
     state_dir: str,
     dataplane: str | None,
     notify: SdNotify,
+    release: bool = True,
 ) -> int:
     loop = asyncio.get_running_loop()
     if probe_socket(socket_path):
@@ -350,8 +351,8 @@ async def _daemon(
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.close()
-        await engine.stop(graceful=True)
-    log.info("stopped")
+        await engine.stop(graceful=True, release=release)
+    log.info("stopped" if release else "stopped (services left in place: --dont-release-ipvs)")
     return 0
 
 
@@ -367,8 +368,12 @@ def run_daemon(
     socket_path: str | None = None,
     state_dir: str | None = None,
     dataplane: str | None = None,
+    release: bool = True,
 ) -> int:
-    """`lvstui --daemon`: run until SIGTERM/SIGINT. Returns the exit code."""
+    """`lvstui --daemon`: run until SIGTERM/SIGINT. Returns the exit code.
+
+    `release=False` (keepalived's --dont-release-ipvs) leaves the services in the kernel at
+    exit, so a restart (which adopts them) drops no established connection."""
     setup_logging()
     notify = SdNotify()
     try:
@@ -376,7 +381,14 @@ def run_daemon(
         sock = socket_path or config.lvstui.control_socket
         state = state_dir or config.lvstui.state_dir
         return asyncio.run(
-            _daemon(config, socket_path=sock, state_dir=state, dataplane=dataplane, notify=notify)
+            _daemon(
+                config,
+                socket_path=sock,
+                state_dir=state,
+                dataplane=dataplane,
+                notify=notify,
+                release=release,
+            )
         )
     except LvstuiError as exc:
         log.error("%s: %s", exc.title, exc)

@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where services live (default: [lvstui] dataplane, auto)",
     )
     parser.add_argument(
+        "--dont-release-ipvs",
+        action="store_true",
+        help="daemon: leave the services in the kernel at exit (keepalived's option), "
+        "so a restart drops no connection",
+    )
+    parser.add_argument(
         "--read-only", action="store_true", help="console: hide and refuse every change"
     )
     parser.add_argument("--theme", metavar="NAME", help="console theme")
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             socket_path=args.socket,
             state_dir=args.state_dir,
             dataplane=args.dataplane,
+            release=not args.dont_release_ipvs,
         )
     return run_console_mode(args)
 
