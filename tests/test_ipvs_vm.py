@@ -46,6 +46,8 @@ CHECKS = [
     "listing_stats",
     "listing_rate",
     "listing_exact",
+    "listing_rate_exact",
+    "listing_plain_exact",
     "listing_persistent_conn",
     "listing_thresholds",
     "contract_suite",

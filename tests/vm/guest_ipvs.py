@@ -789,6 +789,8 @@ LISTINGS = {
     "stats": (["-Ln", "--stats"], {"stats": True}),
     "rate": (["-Ln", "--rate"], {"rate": True}),
     "exact": (["-Ln", "--stats", "--exact"], {"stats": True, "exact": True}),
+    "rate_exact": (["-Ln", "--rate", "--exact"], {"rate": True, "exact": True}),
+    "plain_exact": (["-Ln", "--exact"], {"exact": True}),
     "persistent_conn": (["-Ln", "--persistent-conn"], {"persistent_conn": True}),
     "thresholds": (["-Ln", "--thresholds"], {"thresholds": True}),
 }
