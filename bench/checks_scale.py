@@ -92,6 +92,15 @@ def cpu_split() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
+def available_cpu(seconds: float = 1.0) -> float:
+    """How much of a core a busy loop obtains: the figures below mean little if the
+    machine cannot give the checker the CPU it needs."""
+    t0, c0 = time.monotonic(), time.process_time()
+    while time.monotonic() - t0 < seconds:
+        pass
+    return 100 * (time.process_time() - c0) / (time.monotonic() - t0)
+
+
 def pct(values: array[float], q: float) -> float:
     s = sorted(values)
     if not s:
@@ -220,7 +229,10 @@ def main() -> int:
     child.start()
     try:
         ports: list[int] = parent_end.recv()
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, pid {os.getpid()}")
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, pid {os.getpid()}, "
+              f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(f"CPU available          : a busy loop gets {available_cpu():.0f} % of one core "
+              "right now (a shared machine gives less than 100)")  # fmt: skip
         asyncio.run(monitored(ports, args.checks, args.period, args.seconds, not args.no_tune_gc))
         asyncio.run(bare(ports, 20_000))
     finally:
