@@ -41,7 +41,7 @@ def notes(app: LvstuiApp) -> str:
 
 async def seq_after(app: LvstuiApp, client: FakeClient) -> None:
     """Wait until the console shows the client's current state."""
-    await async_wait_until(lambda: app.snapshot is not None and app.snapshot.seq == client.seq, 5)
+    await async_wait_until(lambda: app.snapshot is not None and app.snapshot.seq == client.seq, 10)
 
 
 async def type_text(app: LvstuiApp, pilot: object, text: str) -> None:
@@ -112,7 +112,7 @@ async def test_drain_asks_then_shows_progress_until_safe() -> None:
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await async_wait_until(lambda: bool(client.calls), 5)
+        await async_wait_until(lambda: bool(client.calls), 10)
         assert client.calls == [Drain(svc, real)]  # type: ignore[arg-type]
         client.tick()
         await seq_after(app, client)
@@ -124,12 +124,12 @@ async def test_drain_asks_then_shows_progress_until_safe() -> None:
                 break
         assert cell(app, key, "status") == "safe"
         log = app.main.query_one(EventLog)
-        await async_wait_until(lambda: any("safe" in line for line in log.lines_text), 5)
+        await async_wait_until(lambda: any("safe" in line for line in log.lines_text), 10)
         assert any("draining (" in line for line in log.lines_text)
         assert any("operator: drain" in line for line in log.lines_text)
         # undrain brings it back
         await pilot.press("u")
-        await async_wait_until(lambda: len(client.calls) == 2, 5)
+        await async_wait_until(lambda: len(client.calls) == 2, 10)
         assert client.calls[-1] == Undrain(svc, real)  # type: ignore[arg-type]
 
 
@@ -173,14 +173,14 @@ async def test_weight_dialog_validates_0_to_65535() -> None:
         assert "whole number" in str(app.screen.query_one("#dialog-error", Label).render())
         app.screen.query_one(Input).value = ""
         await pilot.press("7", "enter")
-        await async_wait_until(lambda: bool(client.calls), 5)
+        await async_wait_until(lambda: bool(client.calls), 10)
         assert client.calls == [SetWeight(svc, real, 7)]  # type: ignore[arg-type]
         client.tick()
         await seq_after(app, client)
         assert cell(app, key, "weight").startswith("7")
         # empty input: back to the configured weight
         await pilot.press("w", "enter")
-        await async_wait_until(lambda: len(client.calls) == 2, 5)
+        await async_wait_until(lambda: len(client.calls) == 2, 10)
         assert client.calls[-1] == SetWeight(svc, real, None)  # type: ignore[arg-type]
 
 
@@ -194,7 +194,7 @@ async def test_add_a_real_server() -> None:
         await type_text(app, pilot, "198.51.100.99:8080")
         await pilot.press("enter")
         await pilot.press("4", "enter")
-        await async_wait_until(lambda: bool(client.calls), 5)
+        await async_wait_until(lambda: bool(client.calls), 10)
         new = RealKey("198.51.100.99", 8080)
         assert client.calls == [AddReal(svc, new, 4)]
         client.tick()
@@ -225,7 +225,7 @@ async def test_remove_asks_first() -> None:
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await async_wait_until(lambda: bool(client.calls), 5)
+        await async_wait_until(lambda: bool(client.calls), 10)
         assert client.calls == [RemoveReal(svc, real)]  # type: ignore[arg-type]
         client.tick()
         await seq_after(app, client)
@@ -237,22 +237,22 @@ async def test_reload_shows_the_difference_before_confirming() -> None:
     client = FakeClient(1, 1)
     async with running(client) as (app, pilot):
         await pilot.press("r")
-        await async_wait_until(lambda: isinstance(app.screen, ConfirmDialog), 5)
+        await async_wait_until(lambda: isinstance(app.screen, ConfirmDialog), 10)
         assert client.calls == [Reload(dry_run=True)]
         body = "\n".join(str(s.render()) for s in app.screen.query(Static))
         assert "198.51.100.9:8000" in body and "scheduler wlc -> rr" in body
         await pilot.press("y")
-        await async_wait_until(lambda: len(client.calls) == 2, 5)
+        await async_wait_until(lambda: len(client.calls) == 2, 10)
         assert client.calls[-1] == Reload()
         log = app.main.query_one(EventLog)
-        await async_wait_until(lambda: any("reloaded" in x for x in log.lines_text), 5)
+        await async_wait_until(lambda: any("reloaded" in x for x in log.lines_text), 10)
 
 
 async def test_reload_declined_changes_nothing() -> None:
     client = FakeClient(1, 1)
     async with running(client) as (app, pilot):
         await pilot.press("r")
-        await async_wait_until(lambda: isinstance(app.screen, ConfirmDialog), 5)
+        await async_wait_until(lambda: isinstance(app.screen, ConfirmDialog), 10)
         await pilot.press("escape")
         await pilot.pause()
         assert client.calls == [Reload(dry_run=True)]
@@ -341,7 +341,7 @@ async def test_command_palette_runs_commands_and_shows_errors() -> None:
         assert "bad real server" in str(app.screen.query_one("#dialog-error", Label).render())
         await type_text(app, pilot, "weight TCP 192.0.2.1:80 198.51.100.1:8000 9")
         await pilot.press("enter")
-        await async_wait_until(lambda: bool(client.calls), 5)
+        await async_wait_until(lambda: bool(client.calls), 10)
         assert client.calls[0] == SetWeight(
             client.services[0].key, RealKey("198.51.100.1", 8000), 9
         )
@@ -360,14 +360,14 @@ async def test_command_failures_become_notifications() -> None:
         key, _, _ = first_real(client, 0, 0)
         table(app).select_key(key)
         await pilot.press("w", "5", "enter")
-        await async_wait_until(lambda: "weight refused by the engine" in notes(app), 5)
+        await async_wait_until(lambda: "weight refused by the engine" in notes(app), 10)
         await pilot.press("d", "y")
-        await async_wait_until(lambda: "engine exploded" in notes(app), 5)
+        await async_wait_until(lambda: "engine exploded" in notes(app), 10)
         # unknown server through the palette: the engine's CommandResult(ok=False)
         await pilot.press("colon")
         await type_text(app, pilot, "undrain TCP 192.0.2.1:80 203.0.113.1:80")
         await pilot.press("enter")
-        await async_wait_until(lambda: "no real server" in notes(app), 5)
+        await async_wait_until(lambda: "no real server" in notes(app), 10)
         assert app.is_running and isinstance(app.screen, MainScreen)
 
 
@@ -377,22 +377,22 @@ async def test_disconnect_shows_banner_and_recovers() -> None:
         banner = app.main.query_one("#banner", Static)
         assert not banner.display
         client.disconnect()
-        await async_wait_until(lambda: banner.display, 5)
+        await async_wait_until(lambda: banner.display, 10)
         assert "disconnected — retrying" in str(banner.render())
         # commands while disconnected: a notification, not a crash
         key, _, _ = first_real(client, 0, 0)
         table(app).select_key(key)
         await pilot.press("u")
-        await async_wait_until(lambda: "not reachable" in notes(app), 5)
+        await async_wait_until(lambda: "not reachable" in notes(app), 10)
         client.reconnect()
-        await async_wait_until(lambda: not banner.display, 5)
+        await async_wait_until(lambda: not banner.display, 10)
         client.tick()
         await seq_after(app, client)
         # the event stream was re-subscribed
-        await async_wait_until(lambda: len(client._subs) == 1, 5)
+        await async_wait_until(lambda: len(client._subs) == 1, 10)
         client.set_health(0, 0, Health.DOWN, "connection refused")
         log = app.main.query_one(EventLog)
-        await async_wait_until(lambda: any("→ down" in x for x in log.lines_text), 5)
+        await async_wait_until(lambda: any("→ down" in x for x in log.lines_text), 10)
 
 
 async def test_reconnect_factory_swaps_the_client() -> None:
@@ -408,8 +408,8 @@ async def test_reconnect_factory_swaps_the_client() -> None:
 
     async with running(dead, reconnect=reconnect) as (app, _pilot):
         dead.disconnect()
-        await async_wait_until(lambda: app.client is fresh, 5)
-        await async_wait_until(lambda: table(app).row_count == 4, 5)
+        await async_wait_until(lambda: app.client is fresh, 10)
+        await async_wait_until(lambda: table(app).row_count == 4, 10)
         assert dead.closed
         assert not app.main.query_one("#banner", Static).display
         assert "attached" not in str(app.main.query_one("#status", Static).render())
@@ -453,7 +453,7 @@ async def test_remapped_keys() -> None:
         await pilot.press("k")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await async_wait_until(lambda: client.calls == [Drain(svc, real)], 5)  # type: ignore[arg-type]
+        await async_wait_until(lambda: client.calls == [Drain(svc, real)], 10)  # type: ignore[arg-type]
         await pilot.press("h")
         assert isinstance(app.screen, HelpScreen)
 
