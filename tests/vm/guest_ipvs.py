@@ -834,7 +834,13 @@ async def listing_setup() -> str:
     desired = [desired_web(VIP_NAT, LbKind.NAT), desired_web(VIP_DR, LbKind.DR), *extra]
     await dp.apply(reconcile(desired, await dp.observe(), owned={d.key for d in desired}))
     await spread(VIP_DR, 5)
-    return f"{len(desired)} services"
+    # wait for the kernel's rate estimator (2 s ticks) so --rate compares real numbers
+    deadline = time.monotonic() + 8
+    while not any(o.stats.inbps for o in await dp.observe()):
+        if time.monotonic() > deadline:
+            raise AssertionError("rates stayed at zero")
+        await asyncio.sleep(0.25)
+    return f"{len(desired)} services, rates moving"
 
 
 def _diff(a: str, b: str) -> str:
