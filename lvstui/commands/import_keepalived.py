@@ -18,6 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="OUT", help="write the TOML to OUT instead of stdout"
     )
+    parser.add_argument(
+        "-i",
+        "--config-id",
+        metavar="ID",
+        help="keepalived's -i: keep the `@ID` lines of a file shared by several directors "
+        "(default: the host name up to its first dot, like keepalived)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from lvstui.errors import ConfigError
 
     try:
-        result = import_keepalived(args.file)
+        result = import_keepalived(args.file, args.config_id)
     except ConfigError as exc:
         errors = exc.errors if isinstance(exc, ConfigErrors) else (exc,)
         for e in errors:

@@ -22,6 +22,7 @@ import ipaddress
 import math
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "ImportResult",
     "Node",
     "Token",
+    "default_config_id",
     "import_keepalived",
     "import_keepalived_text",
     "parse",
@@ -94,35 +96,77 @@ class ImportResult:
 _WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|([^\s{}"!#]+)|([!#])')
 
 
-def tokenize(text: str, file: str = "<string>", _depth: int = 0) -> list[Token]:
+def tokenize(
+    text: str,
+    file: str = "<string>",
+    _depth: int = 0,
+    *,
+    config_id: str | None = None,
+    skipped: list[ImportNote] | None = None,
+) -> list[Token]:
+    """Words, quoted strings and braces. keepalived's conditional lines (`@ID directive`,
+    `@^ID directive`) are kept when they are for `config_id` (keepalived's `-i ID`) and
+    dropped otherwise (the line only, as keepalived does); each dropped line is added to
+    `skipped` as a note."""
     tokens: list[Token] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
-        line_tokens: list[Token] = []
-        pos = 0
-        while pos < len(raw):
-            if raw[pos].isspace():
-                pos += 1
+        line_tokens = _line_tokens(raw, file, lineno)
+        if line_tokens and line_tokens[0].text.startswith("@") and not line_tokens[0].quoted:
+            tag = line_tokens[0].text[1:]
+            wanted = tag[1:] != config_id if tag.startswith("^") else tag == config_id
+            if not wanted:
+                # Only the line goes, as in keepalived: two alternative block headers
+                # (`@lb1 real_server A 80 {` / `@lb2 real_server B 80 {`) share one body.
+                if skipped is not None:
+                    whose = f"every config id but {tag[1:]!r}" if tag.startswith("^") else repr(tag)
+                    skipped.append(
+                        ImportNote(
+                            file,
+                            lineno,
+                            line_tokens[0].text,
+                            f"for {whose}, and this import is for {config_id!r} (keepalived's "
+                            "-i): line skipped",
+                        )
+                    )
                 continue
-            m = _WORD.match(raw, pos)
-            if m is None:  # an unterminated quote
-                raise ConfigError(
-                    "unterminated quoted string", file=file, line=lineno, hint='close it with "'
-                )
-            if m.group(4):  # a comment runs to the end of the line
-                break
-            if m.group(1) is not None:
-                line_tokens.append(Token(m.group(1).replace('\\"', '"'), file, lineno, True))
-            else:
-                line_tokens.append(Token(m.group(2) or m.group(3), file, lineno))
-            pos = m.end()
+            line_tokens = line_tokens[1:]
         if line_tokens and line_tokens[0].text == "include" and not line_tokens[0].quoted:
-            tokens.extend(_include(line_tokens, file, lineno, _depth))
+            tokens.extend(_include(line_tokens, file, lineno, _depth, config_id, skipped))
         else:
             tokens.extend(line_tokens)
     return tokens
 
 
-def _include(line_tokens: list[Token], file: str, lineno: int, depth: int) -> list[Token]:
+def _line_tokens(raw: str, file: str, lineno: int) -> list[Token]:
+    line_tokens: list[Token] = []
+    pos = 0
+    while pos < len(raw):
+        if raw[pos].isspace():
+            pos += 1
+            continue
+        m = _WORD.match(raw, pos)
+        if m is None:  # an unterminated quote
+            raise ConfigError(
+                "unterminated quoted string", file=file, line=lineno, hint='close it with "'
+            )
+        if m.group(4):  # a comment runs to the end of the line
+            break
+        if m.group(1) is not None:
+            line_tokens.append(Token(m.group(1).replace('\\"', '"'), file, lineno, True))
+        else:
+            line_tokens.append(Token(m.group(2) or m.group(3), file, lineno))
+        pos = m.end()
+    return line_tokens
+
+
+def _include(
+    line_tokens: list[Token],
+    file: str,
+    lineno: int,
+    depth: int,
+    config_id: str | None,
+    skipped: list[ImportNote] | None,
+) -> list[Token]:
     if len(line_tokens) != 2:
         raise ConfigError("include takes one file name or glob", file=file, line=lineno)
     if depth >= _MAX_INCLUDE_DEPTH:
@@ -147,7 +191,7 @@ def _include(line_tokens: list[Token], file: str, lineno: int, depth: int) -> li
             raise ConfigError(
                 f"cannot read included file {name}: {exc}", file=file, line=lineno
             ) from None
-        out.extend(tokenize(text, name, depth + 1))
+        out.extend(tokenize(text, name, depth + 1, config_id=config_id, skipped=skipped))
     return out
 
 
@@ -1243,7 +1287,13 @@ def _fill_more_global(out: _Out, node: Node) -> None:
 # --- entry points ---------------------------------------------------------------------
 
 
-def import_keepalived(path: str | Path) -> ImportResult:
+def default_config_id() -> str:
+    """keepalived's default config id (for `@ID` lines): the host name up to its first dot."""
+    return socket.gethostname().split(".")[0]
+
+
+def import_keepalived(path: str | Path, config_id: str | None = None) -> ImportResult:
+    """`config_id`: keepalived's `-i ID`, which selects `@ID` lines; default: the host name."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -1251,12 +1301,17 @@ def import_keepalived(path: str | Path) -> ImportResult:
         raise ConfigError("no such file", file=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(p)) from None
-    return import_keepalived_text(text, str(p))
+    return import_keepalived_text(text, str(p), config_id)
 
 
-def import_keepalived_text(text: str, file: str = "<string>") -> ImportResult:
+def import_keepalived_text(
+    text: str, file: str = "<string>", config_id: str | None = None
+) -> ImportResult:
     """Parse, map and validate. Raises ConfigError(s) naming keepalived.conf lines."""
-    data, lines, notes = to_toml_data(parse(tokenize(text, file)))
+    skipped: list[ImportNote] = []
+    cid = default_config_id() if config_id is None else config_id
+    data, lines, notes = to_toml_data(parse(tokenize(text, file, config_id=cid, skipped=skipped)))
+    notes = skipped + notes
 
     def line_of(path: KeyPath) -> int | None:
         for n in range(len(path), 0, -1):

@@ -25,6 +25,7 @@ import tomli_w
 
 from lvstui.config.dump import to_toml_dict
 from lvstui.config.keepalived import (
+    ImportNote,
     ImportResult,
     Node,
     import_keepalived,
@@ -50,6 +51,8 @@ from tests.helpers import require_cmd, require_root
 
 FIX = Path(__file__).parent / "fixtures" / "realworld"
 GOOD = sorted(p.name for p in FIX.glob("*.conf") if p.name != "dr_port_change.conf")
+# keepalived's -i for `@ID` lines; set explicitly so the host's name does not matter
+CONFIG_ID = {"conditional.conf": "lb1"}
 
 
 def _notes_at(result: ImportResult, name: str) -> dict[int, list[str]]:
@@ -336,9 +339,36 @@ def _odd_syntax(c: Config, r: ImportResult) -> None:
     assert _has(notes, 46, "all-ports persistent service")
 
 
+def _conditional(c: Config, r: ImportResult) -> None:
+    (inst,) = c.vrrp_instances  # as lb1
+    assert (inst.state, inst.priority) == (VrrpState.MASTER, 150)
+    assert inst.notify_master == "/usr/local/bin/became-master.sh lb1"
+    assert [rs.ip for rs in c.virtual_servers[0].real_servers] == ["198.51.100.76"]
+    notes = _notes_at(r, "conditional.conf")
+    assert sorted(notes) == [6, 10, 22]
+    assert _has(notes, 6, "for every config id but 'lb1', and this import is for 'lb1'")
+
+
+def test_conditional_lines_for_the_other_director() -> None:
+    r = import_keepalived(FIX / "conditional.conf", "lb2")
+    (inst,) = r.config.vrrp_instances
+    assert (inst.state, inst.priority, inst.notify_master) == (VrrpState.BACKUP, 100, None)
+    assert [rs.ip for rs in r.config.virtual_servers[0].real_servers] == ["198.51.100.77"]
+    assert sorted(n.line for n in r.notes) == [5, 9, 11, 21]
+
+
+def test_conditional_default_id_is_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "lb2.example.com")
+    r = import_keepalived(FIX / "conditional.conf")
+    assert r.config.vrrp_instances[0].priority == 100
+
+
 EXPECT: dict[str, Callable[[Config, ImportResult], None]] = {
     "braces_and_comments.conf": _braces_and_comments,
     "checker_defaults.conf": _checker_defaults,
+    "conditional.conf": _conditional,
     "dr_http_multi_url.conf": _dr_http_multi_url,
     "fwmark_dr.conf": _fwmark_dr,
     "haproxy_pair.conf": _haproxy_pair,
@@ -367,7 +397,7 @@ def test_every_fixture_has_expectations() -> None:
 
 @pytest.mark.parametrize("name", GOOD)
 def test_import_load_lint(name: str) -> None:
-    result = import_keepalived(FIX / name)
+    result = import_keepalived(FIX / name, CONFIG_ID.get(name, "lb0"))
     EXPECT[name](result.config, result)
     # the TOML we print loads back to the same model
     text = tomli_w.dumps(to_toml_dict(result.config))
@@ -396,10 +426,16 @@ def _spans(nodes: list[Node], noted: set[tuple[str, int]]) -> set[tuple[str, int
 @pytest.mark.parametrize("name", GOOD)
 def test_nothing_is_dropped_silently(name: str) -> None:
     path = FIX / name
-    tokens = tokenize(path.read_text(), str(path))
+    skipped: list[ImportNote] = []
+    tokens = tokenize(
+        path.read_text(), str(path), config_id=CONFIG_ID.get(name, "lb0"), skipped=skipped
+    )
     tree = parse(tokens)
     _data, lines, notes = to_toml_data(tree)
-    wanted = {(t.file, t.line) for t in tokens if not t.brace}
+    notes += skipped
+    wanted = {(t.file, t.line) for t in tokens if not t.brace} | {
+        (str(path), n) for n, text in enumerate(path.read_text().splitlines(), 1) if text[:1] == "@"
+    }
     noted = {(n.file, n.line) for n in notes}
     silent = sorted(wanted - set(lines.values()) - noted - _spans(tree, noted))
     assert not silent, f"lines neither converted nor noted: {silent}"
@@ -459,8 +495,9 @@ def interfaces_netns() -> Iterator[str]:
 @pytest.mark.root
 @pytest.mark.parametrize("name", sorted(KEEPALIVED_SAYS))
 def test_keepalived_agrees(name: str, interfaces_netns: str) -> None:
+    config_id = CONFIG_ID.get(name, "lb0")
     proc = subprocess.run(
-        ["ip", "netns", "exec", interfaces_netns, "keepalived", "-t", "-f", name],
+        ["ip", "netns", "exec", interfaces_netns, "keepalived", "-t", "-f", name, "-i", config_id],
         cwd=FIX,  # relative includes, and file names in its messages, like ours
         capture_output=True,
         text=True,
