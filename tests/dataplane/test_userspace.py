@@ -446,7 +446,7 @@ async def test_udp_flows_and_idle_timeout() -> None:
         key = ServiceKey(Protocol.UDP, VIP, free_port())
         dests = tuple(DesiredDest(RealKey(b.host, port), 1) for b in backends)
         await dp.apply(
-            reconcile([DesiredService(key, "rr", dests=dests, udp_idle_timeout=0.5)], [])
+            reconcile([DesiredService(key, "rr", dests=dests, udp_idle_timeout=1.5)], [])
         )
         loop = asyncio.get_running_loop()
 
