@@ -17,6 +17,7 @@ that do not use it.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import shutil
 import subprocess
@@ -97,6 +98,16 @@ def _userspace(reason: str) -> Dataplane:
     return UserspaceDataplane(reason=reason)
 
 
+def _construct(cls: Any, reason: str) -> Any:
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    if "reason" in params:
+        return cls(reason=reason)
+    return _with_reason(cls(), reason)
+
+
 def _with_reason(dp: Any, reason: str) -> Any:
     # record the reason in the dataplane's capabilities where the implementation allows it
     caps = getattr(dp, "capabilities", None)
@@ -134,7 +145,7 @@ def select_dataplane(kind: DataplaneKind, *, dry_run: bool = False) -> tuple[Dat
         if cls is None:
             raise DataplaneError(f'dataplane = "ipvs" but {why_not}')
         reason = f'kernel IPVS (dataplane = "ipvs"; {p.detail})'
-        return _with_reason(cls(), reason), reason
+        return _construct(cls, reason), reason
     # auto
     if not p.cap_net_admin:
         reason = "userspace forwarder: no CAP_NET_ADMIN, so the kernel's IPVS cannot be used"
@@ -144,5 +155,5 @@ def select_dataplane(kind: DataplaneKind, *, dry_run: bool = False) -> tuple[Dat
         reason = f"userspace forwarder: {why_not}"
     else:
         reason = f"kernel IPVS: {p.detail} and CAP_NET_ADMIN held"
-        return _with_reason(cls(), reason), reason
+        return _construct(cls, reason), reason
     return _userspace(reason), reason
