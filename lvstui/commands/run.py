@@ -143,40 +143,25 @@ def run_console_mode(args: argparse.Namespace) -> int:
         socket_path = config.lvstui.control_socket if config else DEFAULT_CONTROL_SOCKET
     if probe_socket(socket_path):
         print(f"lvstui: a daemon answers on {socket_path}: attaching to it", file=sys.stderr)
-        return asyncio.run(_attached(socket_path, args))
+        from lvstui.commands import attach  # the same as `lvstui attach` (theme, keys, retry)
+
+        return int(attach.run(argparse.Namespace(**{**vars(args), "socket": socket_path})))
     if config is None:
         config = load(args.config)
     return asyncio.run(_embedded(config, socket_path, args))
 
 
-async def _run_app(client: Any, args: argparse.Namespace, reconnect: Any = None) -> int:
+async def _run_app(
+    client: Any, args: argparse.Namespace, *, theme: str | None = None, keys: Any = None
+) -> int:
     """The console in this event loop (so an embedded engine runs beside it)."""
-    from lvstui.ui import app as ui_app
+    from lvstui.ui.app import LvstuiApp
 
-    runner = getattr(ui_app, "run_console_async", None)
-    if runner is not None:
-        rc: int = await runner(client, theme=args.theme, read_only=args.read_only)
-        return rc
-    application = ui_app.LvstuiApp(
-        client, theme=args.theme, read_only=args.read_only, reconnect=reconnect
+    application = LvstuiApp(
+        client, theme=args.theme or theme, read_only=args.read_only, keys=keys or None
     )
     result = await application.run_async()
     return int(result or 0)
-
-
-async def _attached(socket_path: str, args: argparse.Namespace) -> int:
-    from lvstui.control.client import SocketClient, connect
-
-    client = await connect(socket_path)
-
-    async def reconnect() -> SocketClient:
-        await client.reconnect(timeout=30)
-        return client
-
-    try:
-        return await _run_app(client, args, reconnect)
-    finally:
-        await client.close()
 
 
 async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> int:
@@ -208,7 +193,9 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
     await engine.start()
     client = LocalClient(engine, read_only=args.read_only, who="console")
     try:
-        return await _run_app(client, args)
+        return await _run_app(
+            client, args, theme=config.lvstui.theme, keys=config.lvstui.keys or None
+        )
     finally:
         await client.close()
         if server is not None:
