@@ -358,7 +358,8 @@ class _T:
         if positive and value <= 0:
             self.err(name, f"must be greater than 0, got {value}")
             return default
-        return float(self._range(name, value, default, lo, hi))
+        checked = self._range(name, value, default, lo, hi)
+        return checked if checked is None else float(checked)  # out of range: the default
 
     def _range(self, name: str, value: Any, default: Any, lo: Any, hi: Any) -> Any:
         if (lo is not None and value < lo) or (hi is not None and value > hi):

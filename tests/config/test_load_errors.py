@@ -96,6 +96,14 @@ CASES = [
         "",
     ),
     (
+        "negative warmup (a range error whose default is None)",
+        _replace("connect_timeout = 3", "connect_timeout = 3\nwarmup = -5"),
+        28,
+        "virtual_server[0].real_server[0].tcp_check[0].warmup",
+        "at least 0, got -5",
+        "",
+    ),
+    (
         "vrid out of range",
         _replace("virtual_router_id = 51", "virtual_router_id = 256"),
         13,
