@@ -73,7 +73,8 @@ __all__ = [
     "SyncDaemon",
 ]
 
-# Every scheduler the kernel ships (6.1: `twos` since 5.5); each is a module ip_vs_NAME.
+# Every scheduler Linux has, each a module ip_vs_NAME (`twos` is newer than 6.1: the guest
+# kernel of the tests lacks it, and asking for it gives a clear error).
 IPVS_SCHEDULERS = frozenset(
     {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
 )
