@@ -82,10 +82,10 @@ class RawAnnouncer:
             mac = _mac(ifname)
             v4 = [a for a in addrs if ":" not in a]
             v6 = [a for a in addrs if ":" in a]
+            if self._packet is None:
+                # protocol 0 and never bound: a send-only socket, no receive hook
+                self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             if v4:
-                if self._packet is None:
-                    # protocol 0 and never bound: a send-only socket, no receive hook
-                    self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
                 frames = [arp_frame(mac, a) for a in v4]
                 for _ in range(repeat):
                     for f in frames:

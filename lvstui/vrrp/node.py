@@ -51,7 +51,8 @@ __all__ = ["VrrpGroup", "VrrpNode", "raw_transport_factory"]
 log = logging.getLogger("lvstui.vrrp")
 
 S = VrrpRunState
-LINK_POLL = 0.1  # seconds between link-state polls of tracked interfaces
+LINK_POLL = 0.1  # seconds between link-state looks (a dictionary lookup, see track.py)
+TIMER_SLACK = 0.001  # a timer may fire this early: the event loop's resolution (epoll: 1 ms)
 
 
 def raw_transport_factory(inst: VrrpInstance) -> Transport:
@@ -161,6 +162,9 @@ class VrrpNode:
         # Like keepalived: VIPs left behind by a crashed run are removed before we start
         # (we start as BACKUP; a VIP on two directors would split the traffic).
         await self._drain_vips(force=True)
+        with contextlib.suppress(VrrpError):
+            # opens the announcer's sockets now rather than during the first takeover
+            await self.announcer.announce(inst.interface, (), 0)
         # a weight-0 script starts failed: FAULT until it passes `rise` times
         for name in inst.track_script:
             sc = self.scripts.get(name)
@@ -288,13 +292,17 @@ class VrrpNode:
         while True:
             deadline = fsm.next_deadline(self.state)
             item: fsm.Event | _Dgram | _Stop
-            if self._inbox.empty() and deadline is not None and deadline <= self.clock.now():
+            due = deadline is not None and deadline - self.clock.now() <= TIMER_SLACK
+            if self._inbox.empty() and due:
                 item = fsm.Timer()
             elif not self._inbox.empty() or deadline is None:
                 item = await self._inbox.get()
             else:
+                assert deadline is not None
                 get = asyncio.ensure_future(self._inbox.get())
-                sleep = asyncio.ensure_future(self.clock.sleep(deadline - self.clock.now()))
+                # epoll rounds timeouts up to the next millisecond: aim half a slack early
+                wait = deadline - self.clock.now() - TIMER_SLACK / 2
+                sleep = asyncio.ensure_future(self.clock.sleep(wait))
                 done, _ = await asyncio.wait({get, sleep}, return_when=asyncio.FIRST_COMPLETED)
                 sleep.cancel()
                 if get in done:
@@ -317,8 +325,15 @@ class VrrpNode:
                     continue
                 # timers count from when the advert arrived, not from when we got to it
                 # (only for a real transport on the system clock: rx_time is monotonic)
-                at = item.dg.rx_time if self._rx_clock else None
-                await self._handle(ev, at)
+                now = self.clock.now()
+                rx = item.dg.rx_time if self._rx_clock else None
+                await self._handle(ev, rx if rx is not None and now - 0.5 < rx <= now else now)
+            elif isinstance(item, fsm.Timer):
+                # woken within the slack before the deadline: the deadline has come
+                now = self.clock.now()
+                dl = fsm.next_deadline(self.state)
+                fire = dl if dl is not None and now < dl <= now + TIMER_SLACK else now
+                await self._handle(item, fire)
             else:
                 await self._handle(item)
 
@@ -339,9 +354,7 @@ class VrrpNode:
 
     async def _handle(self, ev: fsm.Event, at: float | None = None) -> None:
         p = self.params()
-        now = self.clock.now()
-        if at is not None and now - 0.5 < at <= now:
-            now = at
+        now = self.clock.now() if at is None else at
         self.state, actions = fsm.step(p, self.state, ev, now)
         for act in actions:
             try:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,30 +42,55 @@ class MemoryLinks:
 
 
 class PyrouteLinks:
-    """Polls link flags through pyroute2 (a missing interface counts as down)."""
+    """Link state from pyroute2, event-driven: one dump at first use, then the kernel's
+    RTM_NEWLINK/RTM_DELLINK notifications (group RTMGRP_LINK). `is_up` is a dictionary
+    lookup. Polling with `link("get")` instead would parse a full link message (several ms
+    of Python) ten times a second, right when a master-down timer may be due."""
+
+    RTMGRP_LINK = 1
 
     def __init__(self) -> None:
         self._ipr: Any = None
+        self._up: dict[str, bool] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _update(self, msg: Any) -> None:
+        name = msg.get("ifname")
+        if not name:
+            return
+        flags = int(msg.get("flags") or 0)
+        gone = msg.get("event") == "RTM_DELLINK"
+        self._up[str(name)] = not gone and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+
+    async def _ensure(self) -> None:
+        if self._ipr is not None:
+            return
+        from pyroute2 import AsyncIPRoute
+
+        ipr = AsyncIPRoute()
+        self._ipr = ipr
+        bound = ipr.bind(groups=self.RTMGRP_LINK)
+        if asyncio.iscoroutine(bound) or isinstance(bound, asyncio.Future):
+            await bound
+        async for msg in await ipr.link("dump"):
+            self._update(msg)
+        self._task = asyncio.create_task(self._watch(), name="vrrp-link-events")
+
+    async def _watch(self) -> None:
+        while self._ipr is not None:
+            async for msg in self._ipr.get():
+                self._update(msg)
 
     async def is_up(self, ifname: str) -> bool:
-        try:
-            index = socket.if_nametoindex(ifname)
-        except OSError:
-            return False
-        if self._ipr is None:
-            from pyroute2 import AsyncIPRoute
-
-            self._ipr = AsyncIPRoute()
-        try:
-            msgs = await self._ipr.link("get", index=index)
-        except Exception:
-            return False
-        if not msgs:
-            return False
-        flags = int(msgs[0]["flags"])
-        return bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+        await self._ensure()
+        return self._up.get(ifname, False)
 
     async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
         if self._ipr is not None:
             ipr, self._ipr = self._ipr, None
             ipr.close()

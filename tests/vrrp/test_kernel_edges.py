@@ -242,3 +242,31 @@ def test_vrrp_v3_over_ipv6_between_two_lvstui(pair: tuple[str, str], tmp_path: P
             p.wait(10)
         for log in logs:
             log.close()
+
+
+def test_link_monitor_follows_link_events(pair: tuple[str, str]) -> None:
+    a, _ = pair
+    out = py_in(
+        a,
+        """
+        import asyncio, json, subprocess
+        from lvstui.vrrp.track import PyrouteLinks
+        async def until(links, up):
+            for _ in range(200):
+                if await links.is_up("eth0") == up:
+                    return True
+                await asyncio.sleep(0.01)
+            return False
+        async def main():
+            links = PyrouteLinks()
+            res = {"initial": await links.is_up("eth0"), "missing": await links.is_up("nosuch0")}
+            subprocess.run(["ip", "link", "set", "eth0", "down"], check=True)
+            res["down"] = await until(links, False)
+            subprocess.run(["ip", "link", "set", "eth0", "up"], check=True)
+            res["up"] = await until(links, True)
+            await links.close()
+            print(json.dumps(res))
+        asyncio.run(main())
+    """,
+    )
+    assert json.loads(out) == {"initial": True, "missing": False, "down": True, "up": True}
