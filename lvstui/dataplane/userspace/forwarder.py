@@ -315,7 +315,11 @@ class UserspaceDataplane:
             conn.setblocking(False)
             c = Connection(self, svc, conn, addr)
             if svc.apphash is None:
-                c.begin(b"")
+                try:
+                    c.begin(b"")
+                except Exception:  # a bug must cost one connection, never the listener
+                    log.exception("%s: connection from %s", svc.key, addr)
+                    c.finish()
             else:
                 task = loop.create_task(read_then_begin(self, c))
                 self._tasks.add(task)

@@ -169,4 +169,8 @@ async def read_then_begin(dp: UserspaceDataplane, c: Connection) -> None:
     except (OSError, TimeoutError):
         c.finish()
         return
-    c.begin(data)
+    try:
+        c.begin(data)
+    except Exception:
+        c.finish()
+        raise
