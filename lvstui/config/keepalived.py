@@ -388,15 +388,42 @@ def _shell_syntax_note(out: _Out, node: Node, command: str) -> None:
         )
 
 
-def _lb_kind_case_note(out: _Out, node: Node, value: str) -> None:
+def _lb_kind(out: _Out, node: Node, value: str) -> str:
     """keepalived matches NAT/DR/TUN case-sensitively: `lb_kind dr` is "unknown routing
-    method" there, and the service runs as NAT. The import keeps the evident intent."""
+    method" there, and the service runs as NAT; the import keeps the evident intent. TUN
+    may carry a tunnel type (`TUN type gue port 6080`): lvstui tunnels with IP-in-IP."""
+    words = value.split()
+    if len(words) > 1 and words[0] == "TUN":
+        out.note(node, f"tunnel options `{_text(words[1:])}` not supported: plain IP-in-IP TUN")
+        return "TUN"
     if value != value.upper() and value.upper() in ("NAT", "DR", "TUN"):
         out.note(
             node,
             f"keepalived does not know {value!r} (only upper case) and runs this as NAT; "
             f"imported as {value.upper()}",
         )
+    return value
+
+
+def _sync_daemon_interface(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived 1.x's per-instance `lvs_sync_daemon_interface IF` (still read, deprecated,
+    by keepalived 2): the sync daemon on IF follows this instance."""
+    gd = out.data.setdefault("global_defs", {})
+    if len(node.args) != 1 or "lvs_sync_daemon" in gd:
+        out.note(node, "expected one interface, and one sync daemon in the whole file; left out")
+        return
+    gd["lvs_sync_daemon"] = {"interface": node.args[0], "instance": path[-1]}
+    for key in (
+        ("lvs_sync_daemon",),
+        ("lvs_sync_daemon", "interface"),
+        ("lvs_sync_daemon", "instance"),
+    ):
+        out.lines[("global_defs", *key)] = (node.file, node.line)
+    out.note(
+        node,
+        "deprecated in keepalived 2: written as global_defs.lvs_sync_daemon "
+        f"(interface {node.args[0]}, instance {path[-1]})",
+    )
 
 
 # value converters by kind
@@ -434,7 +461,7 @@ def _fill(
             if name in _COMMANDS:
                 _shell_syntax_note(out, node, table[name])
             if name == "lb_kind":
-                _lb_kind_case_note(out, node, table[name])
+                table[name] = _lb_kind(out, node, table[name])
         elif key in blocks:
             blocks[key](out, node, table, path)
         else:
@@ -788,7 +815,12 @@ def _vrrp_instance(out: _Out, node: Node) -> None:
             "garp_master_refresh": NUM,
             "garp_master_refresh_repeat": INT,
         },
-        {**lists, "state": _state, "authentication": _authentication},
+        {
+            **lists,
+            "state": _state,
+            "authentication": _authentication,
+            "lvs_sync_daemon_interface": _sync_daemon_interface,
+        },
         f"vrrp_instance {node.args[0]}: ",
     )
 

@@ -231,10 +231,13 @@ def _legacy_1x(c: Config, r: ImportResult) -> None:
     rs = c.virtual_servers[0].real_servers[0]
     assert rs.checks[0].common.retry == 3
     assert inst.notify_master == "/etc/keepalived/notify.sh master"  # the whole line, as 1.x
+    sync = c.global_defs.lvs_sync_daemon
+    assert sync is not None and (sync.interface, sync.instance) == ("eth1", "VI_OLD")
     notes = _notes_at(r, "legacy_1x.conf")
-    assert sorted(notes) == [5, 9, 11, 16, 26, 35]
-    assert _has(notes, 16, "keepalived 2 runs '/etc/keepalived/notify.sh' as user 'master'")
-    assert _has(notes, 35, "keepalived 2 ignores nb_get_retry in TCP_CHECK")
+    assert sorted(notes) == [6, 10, 12, 17, 21, 28, 37]
+    assert _has(notes, 17, "keepalived 2 runs '/etc/keepalived/notify.sh' as user 'master'")
+    assert _has(notes, 21, "written as global_defs.lvs_sync_daemon")
+    assert _has(notes, 37, "keepalived 2 ignores nb_get_retry in TCP_CHECK")
 
 
 def _checker_defaults(c: Config, r: ImportResult) -> None:
@@ -308,7 +311,10 @@ def _ping_mh(c: Config, r: ImportResult) -> None:
     assert vs.lb_flags == frozenset({"mh-port", "mh-fallback"})
     (ping,) = vs.real_servers[0].checks
     assert isinstance(ping, PingCheck) and ping.common.retry == 2
-    assert not r.notes
+    assert vs.real_servers[0].lb_kind is LbKind.TUN
+    assert [(n.line, n.message) for n in r.notes] == [
+        (26, "tunnel options `type gue port 6080` not supported: plain IP-in-IP TUN")
+    ]
 
 
 def _other_checkers(c: Config, r: ImportResult) -> None:
@@ -462,7 +468,7 @@ KEEPALIVED_SAYS.update(
         "dr_port_change.conf": "ports don't match",
         "fwmark_dr.conf": "has port specified - clearing",
         "haproxy_pair.conf": "vrrp_garp_interval '0' is invalid",
-        "legacy_1x.conf": "Unknown keyword 'nat_mask'",
+        "legacy_1x.conf": ("Unknown keyword 'nat_mask'", "lvs_sync_daemon_interface against"),
         "no_protocol.conf": "no protocol set - defaulting to UDP",
         "odd_syntax.conf": ("unknown [dr] routing method", "no password given. Ignoring"),
         "v2_fractional_advert.conf": "must be an integer. rounding",
