@@ -81,6 +81,7 @@ class ServiceTable(DataTable[str | Text]):
         self._svc_keys: dict[ServiceKey, str] = {}  # row-key caches: formatting 10,000 keys
         self._real_keys: dict[tuple[str, str, int], str] = {}  # a second is not free
         self._now = 0.0
+        self._restructuring = False
         self.targets: dict[str, RowTarget] = {}
         self.filter_text = ""
         self.cell_updates = 0  # for tests and the bench: cells rewritten so far
@@ -129,26 +130,13 @@ class ServiceTable(DataTable[str | Text]):
         keep_key = self.cursor_key
         structural = wanted != self._order
         if structural:
-            wanted_set = set(wanted)
-            kept = [k for k in self._order if k in wanted_set]
-            if wanted[: len(kept)] == kept:
-                # Servers went away and/or new ones belong at the end: touch only those rows.
-                for k in self._order:
-                    if k not in wanted_set:
-                        self.remove_row(k)
-                        self._cells.pop(k, None)
-                for k in wanted[len(kept) :]:
-                    self._add(k)
-            else:
-                # New rows in the middle (a server added to an early service, a filter):
-                # rebuild, then put the scroll position back where it was.
-                scroll = self.scroll_offset
-                self.clear()
-                self._cells.clear()
-                for k in wanted:
-                    self._add(k)
-                self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
-            self._order = wanted
+            # Textual moves the scroll position while rows change; draw nothing until the
+            # new row order is in place (refresh_visible below catches up).
+            self._restructuring = True
+            try:
+                self._restructure(wanted)
+            finally:
+                self._restructuring = False
             self.targets = {k: RowTarget(sk, rk) for k, sk, rk, _ in rows}
         self._views = {r[0]: r[3] for r in rows}
         self._now = snap.time
@@ -172,6 +160,29 @@ class ServiceTable(DataTable[str | Text]):
             width + self._row_label_column_width, self._total_row_height + header
         )
 
+    def _restructure(self, wanted: list[str]) -> None:
+        wanted_set = set(wanted)
+        kept = [k for k in self._order if k in wanted_set]
+        if wanted[: len(kept)] == kept:
+            # Servers went away and/or new ones belong at the end: touch only those rows.
+            for k in self._order:
+                if k not in wanted_set:
+                    self.remove_row(k)
+                    self._cells.pop(k, None)
+            for k in wanted[len(kept) :]:
+                self._add(k)
+            self._order = wanted
+            return
+        # New rows in the middle (a server added to an early service, a filter): rebuild,
+        # then put the scroll position back where it was.
+        scroll = self.scroll_offset
+        self._cells.clear()
+        self.clear()
+        for k in wanted:
+            self._add(k)
+        self._order = wanted
+        self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
+
     def visible_range(self) -> range:
         top = int(self.scroll_y)
         height = max(self.size.height, 1)
@@ -179,6 +190,8 @@ class ServiceTable(DataTable[str | Text]):
 
     def refresh_visible(self) -> None:
         """Bring the rows on screen up to date with their latest views."""
+        if self._restructuring:
+            return
         now = self._now
         for i in self.visible_range():
             k = self._order[i]

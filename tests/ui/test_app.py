@@ -485,6 +485,16 @@ async def test_big_table_updates_only_what_is_visible_and_catches_up_on_scroll()
         # only rows near the viewport were rewritten (10 columns at most per row)
         assert 0 < t.cell_updates - before <= (t.size.height + 2 * t.MARGIN) * 10
         assert t.cursor_key == key
+        # a row inserted far above (rebuild path): cursor on the same key, view not reset
+        scroll = t.scroll_y
+        assert scroll > 100
+        await client.call(AddReal(client.services[0].key, RealKey("198.51.100.250", 9), 1))
+        client.tick()
+        await seq_after(app, client)
+        await pilot.pause()
+        assert t.row_count == 100 * 11 + 1
+        assert t.cursor_key == key
+        assert abs(t.scroll_y - scroll) <= 1
         snap = app.snapshot
         assert snap is not None
         last = snap.services[-1].real_servers[-1]
