@@ -116,8 +116,9 @@ class CheckSpec:
 
 
 class Checker(Protocol):
-    """A runnable check. `run` performs one attempt; it must finish (pass or fail) within
-    `spec.timeout` plus a small margin, whatever the server does."""
+    """A runnable check. `run` performs one attempt and returns its result; it must finish
+    (pass or fail) within its time budget whatever the server does: `spec.timeout`, per
+    url for HTTP_GET/SSL_GET. It never raises for a misbehaving server."""
 
     @property
     def spec(self) -> CheckSpec: ...

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import ssl
@@ -63,7 +64,10 @@ class FetchResult:
     body: bytes | None  # only when asked for (genhash -v)
 
 
+@functools.cache
 def make_ssl_context(verify: bool) -> ssl.SSLContext:
+    """One shared client context per `verify` value (loading the system's CA store costs
+    milliseconds: not once per check). Never modified after creation."""
     ctx = ssl.create_default_context()
     if not verify:
         ctx.check_hostname = False

@@ -13,6 +13,9 @@ API (what the engine uses)::
     await mon.run()        # until mon.stop(); add/update/remove work before and during
     mon.stop()
 
+    tune_gc()              # once, after adding the initial configuration, in a process
+                           # running thousands of checks (see its docstring)
+
     cb(key, health: Health, weight: int | None, reason: str)  # called on transitions only:
         # when the aggregate health or the misc_dynamic weight of a real server changes.
         # weight is the misc_dynamic weight (None: use the configured weight); feed both to
