@@ -145,3 +145,18 @@ async def test_cancelled_check_kills_its_group(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     wait_until(lambda: _state(pid) in ("Z", "X"), timeout=5)
+
+
+@pytest.mark.root
+async def test_runs_as_user() -> None:
+    from tests.helpers import require_root
+
+    require_root("switching to another user")
+    check = MiscCheck("id -un", misc_timeout=5, user="nobody")
+    r = await build_checker(
+        check, RealServer("127.0.0.1", 80), VirtualServer("192.0.2.9", 80)
+    ).run()
+    assert r.ok and r.reason == "exit 0: nobody"
+    bad = MiscCheck("id -un", misc_timeout=5, user="no-such-user-lvt")
+    r = await build_checker(bad, RealServer("127.0.0.1", 80), VirtualServer("192.0.2.9", 80)).run()
+    assert not r.ok and "cannot run" in r.reason
