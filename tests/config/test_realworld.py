@@ -14,9 +14,8 @@ guides, 1.x-era tutorials, configuration-management templates). For every fixtur
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +46,6 @@ from lvstui.config.schema import (
     TcpCheck,
     VrrpState,
 )
-from tests.helpers import require_cmd, require_root
 
 FIX = Path(__file__).parent / "fixtures" / "realworld"
 GOOD = sorted(p.name for p in FIX.glob("*.conf") if p.name != "dr_port_change.conf")
@@ -475,26 +473,6 @@ KEEPALIVED_SAYS.update(
         "virtual_server_group.conf": "port will be ignored",
     }
 )
-_NETNS = f"lvt-kaimp-{os.getpid()}"
-
-
-@pytest.fixture(scope="module")
-def interfaces_netns() -> Iterator[str]:
-    """keepalived -t wants the interfaces a file names to exist: a namespace of our own
-    holds eth0/eth1 and ens192/ens224 (veth pairs), whatever the host's NICs are called."""
-    require_cmd("keepalived", "ip")
-    require_root("creating a network namespace for keepalived -t")
-    subprocess.run(["ip", "netns", "add", _NETNS], check=True, timeout=10)
-    try:
-        for a, b in (("eth0", "eth1"), ("ens192", "ens224")):
-            subprocess.run(
-                ["ip", "-n", _NETNS, "link", "add", a, "type", "veth", "peer", "name", b],
-                check=True,
-                timeout=10,
-            )
-        yield _NETNS
-    finally:
-        subprocess.run(["ip", "netns", "del", _NETNS], check=False, timeout=10)
 
 
 @pytest.mark.keepalived
