@@ -1080,6 +1080,8 @@ def _fwmark_family(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) 
 
 
 def _persistence(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if len(node.args) > 1:
+        out.note(node, f"takes one value; left out: {_text(node.args[1:])}")
     table["persistence_timeout"] = _number(node.args[0], True) if node.args else True
     out.lines[(*path, "persistence_timeout")] = (node.file, node.line)
 
@@ -1095,6 +1097,8 @@ def _ip_family(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> N
 
 
 def _lb_flag(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if node.args:
+        out.note(node, f"a flag takes no value; left out: {_text(node.args)}")
     flags = table.setdefault("lb_flags", [])
     out.lines[(*path, "lb_flags", len(flags))] = (node.file, node.line)
     flags.append(node.key)
