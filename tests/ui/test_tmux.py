@@ -123,3 +123,36 @@ def test_attach_in_tmux_and_drain_to_safe(daemon: tuple[str, list[int]]) -> None
         tmux.wait_for("CONSOLE-EXIT=0", 10)
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_run_console_read_only_in_a_real_terminal_80x24() -> None:
+    """`run_console` as `lvstui` calls it, in an 80×24 terminal, read-only: drain is refused."""
+    require_cmd("tmux")
+    tmux = Tmux(f"lvt-ui-ro-{os.getpid()}")
+    code = (
+        "from lvstui.ui.app import run_console; from lvstui.ui.fake import FakeClient; "
+        "raise SystemExit(run_console(FakeClient(2, 2, auto_tick=True), theme='light', "
+        "read_only=True))"
+    )
+    cmd = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}; echo CONSOLE-EXIT=$?; sleep 30"
+    env = ["-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={REPO}"]
+    tmux.run("new-session", "-d", "-s", "ui", "-x", "80", "-y", "24", *env, "-c", str(REPO), cmd)
+    try:
+        tmux.wait_for(re.compile(r"-> 198\.51\.100\.\d+:\d+ .* up"))
+        screen = tmux.wait_for("q Quit")
+        assert "READ-ONLY" in screen
+        footer = screen.rstrip("\n").splitlines()[-1]
+        assert "Help" in footer and "Theme" in footer
+        assert not {"Drain", "Weight", "Remove", "Reload"} & set(footer.split())
+        tmux.keys("Down")
+        tmux.keys("d")
+        tmux.keys("?")
+        screen = tmux.wait_for("Key bindings")
+        assert "drain the server" not in screen and "show this help" in screen
+        tmux.keys("Escape")
+        # (a key sent right after Escape would read as Alt+key: wait for the help to close)
+        wait_until(lambda: "Key bindings" not in tmux.screen(), 10, 0.1)
+        tmux.keys("q")
+        tmux.wait_for("CONSOLE-EXIT=0", 10)
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)
