@@ -27,8 +27,8 @@ import enum
 import json
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, ClassVar, Final, TypeVar, Union, get_args, get_origin
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, Union, get_args, get_origin
 
 from lvstui.errors import ControlError
 from lvstui.model import Command, CommandResult, Event, Snapshot
@@ -57,7 +57,6 @@ REQUEST_TYPES: Final = frozenset({"hello", "snapshot", "subscribe", "call"})
 RESPONSE_TYPES: Final = frozenset({"hello", "snapshot", "event", "result", "error"})
 
 JSON = Any  # what json.loads returns
-T = TypeVar("T")
 
 
 class ProtocolError(ControlError):
@@ -86,88 +85,352 @@ def _kind_of(cls: type) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+# Both directions are compiled once per type into small closures (the console fetches a full
+# snapshot every second: walking type hints per value would cost ten times more).
+
+Encoder = Callable[[Any], JSON]
+_encoders: dict[type, Encoder] = {}
+
+
+def _encode_float(value: float) -> JSON:
+    if value != value or value in (_INF, -_INF):
+        raise ProtocolError(f"cannot encode non-finite float {value!r}", code="encode")
+    return value
+
+
+def _identity(value: Any) -> JSON:
+    return value
+
+
+def _encoder_for(cls: type) -> Encoder:
+    enc = _encoders.get(cls)
+    if enc is not None:
+        return enc
+    if cls is float:
+        enc = _encode_float
+    elif issubclass(cls, bool | int | str) and not issubclass(cls, enum.Enum):
+        enc = _identity
+    elif issubclass(cls, enum.Enum):
+
+        def enc(value: Any) -> JSON:
+            return encode(value.value)
+
+    elif dataclasses.is_dataclass(cls):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        kind = _kind_of(cls)
+
+        def enc(value: Any) -> JSON:
+            out: dict[str, JSON] = {"kind": kind} if kind is not None else {}
+            for name in names:
+                v = getattr(value, name)
+                out[name] = v if type(v) in _SCALARS else encode(v)
+            return out
+
+    elif issubclass(cls, tuple | list):
+
+        def enc(value: Any) -> JSON:
+            return [v if type(v) in _SCALARS else encode(v) for v in value]
+
+    elif issubclass(cls, frozenset | set):
+
+        def enc(value: Any) -> JSON:
+            # Sorted so equal sets encode to equal text (stable output, diffable audit logs).
+            items = (encode(v) for v in value)
+            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+
+    elif issubclass(cls, Mapping):
+
+        def enc(value: Any) -> JSON:
+            return {str(k): encode(v) for k, v in value.items()}
+
+    else:
+        raise ProtocolError(f"cannot encode a {cls.__name__}", code="encode")
+    _encoders[cls] = enc
+    return enc
+
+
+_INF = float("inf")
+_SCALARS = frozenset({int, str, bool, type(None)})  # JSON as they are (floats are checked)
+
+
 def encode(value: object) -> JSON:
     """Any model value (dataclass, enum, tuple, frozenset, scalar) → plain JSON data."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ProtocolError(f"cannot encode non-finite float {value!r}", code="encode")
-        return value
-    if isinstance(value, enum.Enum):
-        return encode(value.value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, JSON] = {}
-        kind = _kind_of(type(value))
-        if kind is not None:
-            out["kind"] = kind
-        for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name))
-        return out
-    if isinstance(value, tuple | list):
-        return [encode(v) for v in value]
-    if isinstance(value, frozenset | set):
-        # Sorted so equal sets encode to equal text (stable output, diffable audit logs).
-        return sorted((encode(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(value, Mapping):
-        return {str(k): encode(v) for k, v in value.items()}
-    raise ProtocolError(f"cannot encode a {type(value).__name__}", code="encode")
+    if value is None:
+        return None
+    return _encoder_for(type(value))(value)
 
 
 # --- decoding --------------------------------------------------------------------------------
 
-_hints_cache: dict[type, dict[str, Any]] = {}
+
+class _Bad(Exception):
+    """Raised deep inside a decoder; parents add their path segment on the way out."""
+
+    def __init__(self, what: str, data: JSON, code: str = "bad_value") -> None:
+        super().__init__(what)
+        self.what = what
+        self.data = data
+        self.code = code
+        self.path: list[str] = []
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = _hints_cache.get(cls)
-    if hints is None:
-        hints = typing.get_type_hints(cls)
-        _hints_cache[cls] = hints
-    return hints
+Decoder = Callable[[JSON], Any]
+_decoders: dict[Any, Decoder] = {}
 
 
-def _fail(path: str, expected: str, data: JSON) -> ProtocolError:
-    shown = json.dumps(data)[:80] if _jsonable(data) else repr(data)[:80]
-    return ProtocolError(f"{path}: expected {expected}, got {shown}", code="bad_value")
-
-
-def _jsonable(data: JSON) -> bool:
+def _shown(data: JSON) -> str:
     try:
-        json.dumps(data)
+        return json.dumps(data)[:80]
     except (TypeError, ValueError):
-        return False
-    return True
+        return repr(data)[:80]
 
 
-def _decode_union(args: tuple[Any, ...], data: JSON, path: str) -> Any:
-    if data is None and type(None) in args:
-        return None
+def _expect(expected: str) -> Callable[[JSON], _Bad]:
+    def bad(data: JSON) -> _Bad:
+        return _Bad(f"expected {expected}, got {_shown(data)}", data)
+
+    return bad
+
+
+def _scalar_decoder(tp: type) -> Decoder:
+    if tp is bool:
+        bad = _expect("true or false")
+
+        def dec(data: JSON) -> Any:
+            if type(data) is not bool:
+                raise bad(data)
+            return data
+
+    elif tp is int:
+        bad = _expect("an integer")
+
+        def dec(data: JSON) -> Any:
+            if type(data) is not int:
+                raise bad(data)
+            return data
+
+    elif tp is float:
+        bad = _expect("a number")
+
+        def dec(data: JSON) -> Any:
+            t = type(data)
+            if t is float:
+                return data
+            if t is int:
+                return float(data)
+            raise bad(data)
+
+    elif tp is str:
+        bad = _expect("a string")
+
+        def dec(data: JSON) -> Any:
+            if type(data) is not str:
+                raise bad(data)
+            return data
+
+    else:  # NoneType
+        bad = _expect("null")
+
+        def dec(data: JSON) -> Any:
+            if data is not None:
+                raise bad(data)
+            return None
+
+    return dec
+
+
+def _seq_items(data: JSON, item: Decoder) -> list[Any]:
+    out = []
+    for i, v in enumerate(data):
+        try:
+            out.append(item(v))
+        except _Bad as exc:
+            exc.path.append(f"[{i}]")
+            raise
+    return out
+
+
+def _build_decoder(tp: Any) -> Decoder:
+    origin = get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        return _union_decoder(get_args(tp))
+    if origin is ClassVar:
+        raise ProtocolError("class variables do not travel", code="bad_value")
+    if origin is tuple:
+        args = get_args(tp)
+        bad_list = _expect("a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            if args[0] is int:  # histories: long lists of counters, checked in one pass
+                bad_int = _expect("an integer")
+
+                def dec(data: JSON) -> Any:
+                    if type(data) is not list:
+                        raise bad_list(data)
+                    for i, v in enumerate(data):
+                        if type(v) is not int:
+                            exc = bad_int(v)
+                            exc.path.append(f"[{i}]")
+                            raise exc
+                    return tuple(data)
+
+                return dec
+            item = _decoder(args[0])
+
+            def dec(data: JSON) -> Any:
+                if type(data) is not list:
+                    raise bad_list(data)
+                return tuple(_seq_items(data, item))
+
+            return dec
+        items = [_decoder(a) for a in args]
+        bad_n = _expect(f"a list of {len(args)}")
+
+        def dec(data: JSON) -> Any:
+            if type(data) is not list:
+                raise bad_list(data)
+            if len(data) != len(items):
+                raise bad_n(data)
+            out = []
+            for i, (d, v) in enumerate(zip(items, data, strict=True)):
+                try:
+                    out.append(d(v))
+                except _Bad as exc:
+                    exc.path.append(f"[{i}]")
+                    raise
+            return tuple(out)
+
+        return dec
+    if origin is frozenset:
+        item = _decoder(get_args(tp)[0])
+        bad_list = _expect("a list")
+
+        def dec(data: JSON) -> Any:
+            if type(data) is not list:
+                raise bad_list(data)
+            return frozenset(_seq_items(data, item))
+
+        return dec
+    if tp in (bool, int, float, str, type(None)):
+        return _scalar_decoder(tp)
+    if tp is Any:
+        return _identity
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        by_value = {m.value: m for m in tp}
+        bad = _expect("one of " + ", ".join(repr(v) for v in by_value))
+
+        def dec(data: JSON) -> Any:
+            try:
+                return by_value[data]
+            except (KeyError, TypeError):
+                raise bad(data) from None
+
+        return dec
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    raise ProtocolError(f"cannot decode into {tp!r}", code="bad_value")
+
+
+def _union_decoder(args: tuple[Any, ...]) -> Decoder:
+    optional = type(None) in args
     members = [a for a in args if a is not type(None)]
     if len(members) == 1:
-        return decode(members[0], data, path)
+        inner = _decoder(members[0])
+        if not optional:
+            return inner
+
+        def dec(data: JSON) -> Any:
+            return None if data is None else inner(data)
+
+        return dec
     # A tagged union (events, commands): pick the member by its `kind`.
     kinds = {k: m for m in members if isinstance(m, type) and (k := _kind_of(m)) is not None}
     if kinds and len(kinds) == len(members):
-        if not isinstance(data, dict):
-            raise _fail(path, "an object with a kind", data)
-        kind = data.get("kind")
-        cls = kinds.get(kind) if isinstance(kind, str) else None
-        if cls is None:
-            raise ProtocolError(
-                f"{path}: unknown kind {kind!r} (expected one of {', '.join(sorted(kinds))})",
-                code="unknown_kind",
-            )
-        return decode(cls, data, path)
-    errors: list[str] = []
-    for m in members:
+        by_kind = {k: _decoder(m) for k, m in kinds.items()}
+        choices = ", ".join(sorted(kinds))
+        bad_obj = _expect("an object with a kind")
+
+        def dec(data: JSON) -> Any:
+            if data is None and optional:
+                return None
+            if type(data) is not dict:
+                raise bad_obj(data)
+            kind = data.get("kind")
+            d = by_kind.get(kind) if isinstance(kind, str) else None
+            if d is None:
+                raise _Bad(
+                    f"unknown kind {kind!r} (expected one of {choices})", data, "unknown_kind"
+                )
+            return d(data)
+
+        return dec
+    decs = [_decoder(m) for m in members]
+
+    def first_fit(data: JSON) -> Any:
+        if data is None and optional:
+            return None
+        errors: list[str] = []
+        for d in decs:
+            try:
+                return d(data)
+            except _Bad as exc:
+                errors.append(exc.what)
+        raise _Bad(f"no member of the union fits: {'; '.join(errors)}", data)
+
+    return first_fit
+
+
+def _dataclass_decoder(cls: type) -> Decoder:
+    hints = typing.get_type_hints(cls)
+    kind = _kind_of(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    spec = [
+        (
+            f.name,
+            _decoder(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in fields
+    ]
+    bad_obj = _expect(f"an object ({cls.__name__})")
+    name = cls.__name__
+
+    def dec(data: JSON) -> Any:
+        if type(data) is not dict:
+            raise bad_obj(data)
+        if kind is not None and "kind" in data and data["kind"] != kind:
+            exc = _Bad(f"expected {kind!r}, got {_shown(data['kind'])}", data)
+            exc.path.append(".kind")
+            raise exc
+        kwargs: dict[str, Any] = {}
+        for fname, d, required in spec:
+            if fname in data:
+                try:
+                    kwargs[fname] = d(data[fname])
+                except _Bad as exc:
+                    exc.path.append(f".{fname}")
+                    raise
+            elif required:
+                raise _Bad(f"missing {fname!r} ({name})", data)
         try:
-            return decode(m, data, path)
-        except ProtocolError as exc:
-            errors.append(exc.message)
-    raise ProtocolError(
-        f"{path}: no member of the union fits: {'; '.join(errors)}", code="bad_value"
-    )
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise _Bad(str(exc), data) from None
+
+    return dec
+
+
+def _decoder(tp: Any) -> Decoder:
+    dec = _decoders.get(tp)
+    if dec is None:
+        # A placeholder first, so a type that refers to itself does not recurse forever.
+        _decoders[tp] = lambda data: _decoders[tp](data)
+        try:
+            dec = _build_decoder(tp)
+        except BaseException:
+            del _decoders[tp]
+            raise
+        _decoders[tp] = dec
+    return dec
 
 
 def decode(tp: Any, data: JSON, path: str = "$") -> Any:
@@ -175,79 +438,11 @@ def decode(tp: Any, data: JSON, path: str = "$") -> Any:
 
     Raises ProtocolError naming the path of the first value that does not fit.
     """
-    if tp is Any:
-        return data
-    origin = get_origin(tp)
-    if origin is Union or origin is types.UnionType:
-        return _decode_union(get_args(tp), data, path)
-    if origin is ClassVar:
-        raise ProtocolError(f"{path}: class variables do not travel", code="bad_value")
-    if origin is tuple:
-        args = get_args(tp)
-        if not isinstance(data, list):
-            raise _fail(path, "a list", data)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(args[0], v, f"{path}[{i}]") for i, v in enumerate(data))
-        if len(args) != len(data):
-            raise _fail(path, f"a list of {len(args)}", data)
-        return tuple(
-            decode(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=True))
-        )
-    if origin is frozenset:
-        (arg,) = get_args(tp)
-        if not isinstance(data, list):
-            raise _fail(path, "a list", data)
-        return frozenset(decode(arg, v, f"{path}[{i}]") for i, v in enumerate(data))
-    if tp is type(None):
-        if data is not None:
-            raise _fail(path, "null", data)
-        return None
-    if tp is bool:
-        if not isinstance(data, bool):
-            raise _fail(path, "true or false", data)
-        return data
-    if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise _fail(path, "an integer", data)
-        return data
-    if tp is float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise _fail(path, "a number", data)
-        return float(data)
-    if tp is str:
-        if not isinstance(data, str):
-            raise _fail(path, "a string", data)
-        return data
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        try:
-            return tp(data)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in tp)
-            raise _fail(path, f"one of {allowed}", data) from None
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _decode_dataclass(tp, data, path)
-    raise ProtocolError(f"{path}: cannot decode into {tp!r}", code="bad_value")
-
-
-def _decode_dataclass(cls: type[T], data: JSON, path: str) -> T:
-    if not isinstance(data, dict):
-        raise _fail(path, f"an object ({cls.__name__})", data)
-    kind = _kind_of(cls)
-    if kind is not None and "kind" in data and data["kind"] != kind:
-        raise _fail(f"{path}.kind", repr(kind), data["kind"])
-    hints = _field_types(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not f.init:
-            continue
-        if f.name in data:
-            kwargs[f.name] = decode(hints[f.name], data[f.name], f"{path}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ProtocolError(f"{path}: missing {f.name!r} ({cls.__name__})", code="bad_value")
     try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"{path}: {exc}", code="bad_value") from None
+        return _decoder(tp)(data)
+    except _Bad as exc:
+        where = path + "".join(reversed(exc.path))
+        raise ProtocolError(f"{where}: {exc.what}", code=exc.code) from None
 
 
 def decode_event(data: JSON) -> Event:

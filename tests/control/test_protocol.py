@@ -154,6 +154,7 @@ def test_parse_line_rejects(line: bytes, code: str) -> None:
     assert exc.value.code == code
 
 
+@settings(deadline=None)  # no timing assertion: a loaded CI machine must not fail this
 @given(st.binary(max_size=200))
 def test_parse_line_never_crashes(line: bytes) -> None:
     try:
