@@ -182,6 +182,26 @@ def main() -> int:
         check("cli_dont_release_keeps_the_table", dont_release)
         check("cli_restart_adopts_the_table", restart_adopts)
         check("cli_sigterm_releases", sigterm)
+
+        def realserver_tun() -> str:
+            # This guest kernel has ipip (the host has not): TUN's whole apply path runs here.
+            rs = (PY, "-m", "lvstui", "realserver", "--vip", "192.0.2.10", "--mode", "tun")
+            before = run(*rs, "--interface", "lo", "--check")
+            if before.returncode != 1 or "MISSING ip link set tunl0 up" not in before.stdout:
+                raise AssertionError(before.stdout + before.stderr)
+            applied = run(*rs, "--interface", "lo", "--apply")
+            if applied.returncode != 0:
+                raise AssertionError(applied.stdout + applied.stderr)
+            after = run(*rs, "--interface", "lo", "--check")
+            if after.returncode != 0 or "ready for TUN" not in after.stdout:
+                raise AssertionError(after.stdout + after.stderr)
+            shown = run("ip", "-4", "addr", "show", "dev", "tunl0").stdout
+            rp = Path("/proc/sys/net/ipv4/conf/tunl0/rp_filter").read_text().strip()
+            if "inet 192.0.2.10/32" not in shown or "UP" not in shown or rp != "0":
+                raise AssertionError(f"{shown}\nrp_filter {rp}")
+            return applied.stdout
+
+        check("cli_realserver_tun_apply_and_check", realserver_tun)
     finally:
         out = ""
         for daemon in daemons:

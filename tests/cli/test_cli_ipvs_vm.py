@@ -1,7 +1,8 @@
 """`lvstui --daemon` and `lvstui list|ctl` on the kernel's IPVS: one User-Mode-Linux guest.
 
 `tests/cli/guest_cli.py` runs inside the guest and prints one JSON line per check; each
-check is one test here. `lvstui list` is compared byte for byte with `ipvsadm -Ln`.
+check is one test here. `lvstui list` is compared byte for byte with `ipvsadm -Ln`; the guest
+kernel also has ipip, so `lvstui realserver --mode tun --apply` runs there for real.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CHECKS = [
     "cli_dont_release_keeps_the_table",
     "cli_restart_adopts_the_table",
     "cli_sigterm_releases",
+    "cli_realserver_tun_apply_and_check",
 ]
 UML_WRAPPER = REPO / "tests" / "vm" / "uml-kernel"  # the guest kernel wrapper (see its docstring)
 
