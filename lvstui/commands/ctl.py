@@ -21,6 +21,7 @@ import time
 
 from lvstui.commands._client import (
     EXIT_FAILED,
+    EXIT_NO_DAEMON,
     EXIT_OK,
     EXIT_USAGE,
     add_socket_argument,
@@ -41,6 +42,7 @@ from lvstui.model import (
     RemoveReal,
     ServiceKey,
     SetWeight,
+    Snapshot,
     Undrain,
 )
 
@@ -147,9 +149,9 @@ def _print_result(result: CommandResult) -> int:
 
 
 def _drain_state(
-    snap: object, svc: ServiceKey, real: RealKey
+    snap: Snapshot, svc: ServiceKey, real: RealKey
 ) -> tuple[DrainState, int, int] | None:
-    for s in getattr(snap, "services", ()):
+    for s in snap.services:
         if s.key == svc:
             for r in s.real_servers:
                 if r.key == real:
@@ -179,8 +181,9 @@ async def _drain_and_wait(client: SocketClient, cmd: Drain, limit: float | None)
 
     follower = asyncio.create_task(follow())
     try:
-        # Events only wake us early: the snapshot is the truth, re-read at least every
-        # second, so a progress event missed around the subscription costs nothing.
+        # Subscribed before the command goes out, so its progress events all reach us;
+        # they only wake us early anyway: the snapshot is the truth, re-read every second.
+        await client.subscribe()
         result = await client.call(cmd)
         rc = _print_result(result)
         if rc != EXIT_OK:
@@ -218,8 +221,6 @@ async def _drain_and_wait(client: SocketClient, cmd: Drain, limit: float | None)
 
 
 def _lost(client: SocketClient) -> int:
-    from lvstui.commands._client import EXIT_NO_DAEMON
-
     print(f"lvstui: the daemon on {client.path} went away", file=sys.stderr)
     return EXIT_NO_DAEMON
 
