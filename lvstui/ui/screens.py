@@ -161,7 +161,7 @@ class MainScreen(Screen[None]):
     def action_open(self) -> None:
         target = self._target(need_real=False)
         if target is not None:
-            self.app.push_screen(DetailScreen(target))
+            self.app.push_screen(DetailScreen(target, self.lvs.keys["back"]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, ServiceTable):
@@ -264,10 +264,12 @@ class DetailScreen(Screen[None]):
         Binding("q", "back", "Back", show=False),
     ]
 
-    def __init__(self, target: RowTarget) -> None:
+    def __init__(self, target: RowTarget, back_key: str = "escape") -> None:
         super().__init__()
         self.target = target
         self._ready = False
+        if back_key != "escape":  # a remapped `back` works here too
+            self._bindings.bind(back_key, "back", "Back", show=False)
 
     @property
     def lvs(self) -> LvstuiApp:
@@ -407,6 +409,9 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self._keys = keys
         self._read_only = read_only
+        for action in ("back", "help"):  # remapped keys close it too
+            if keys[action] not in ("escape", "question_mark", "q"):
+                self._bindings.bind(keys[action], "close", "Close", show=False)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help", classes="dialog"):

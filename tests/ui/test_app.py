@@ -456,6 +456,17 @@ async def test_remapped_keys() -> None:
         await async_wait_until(lambda: client.calls == [Drain(svc, real)], 10)  # type: ignore[arg-type]
         await pilot.press("h")
         assert isinstance(app.screen, HelpScreen)
+        await pilot.press("h")  # the remapped help key closes it again
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_remapped_back_key_leaves_the_drill_down() -> None:
+    client = FakeClient(1, 2)
+    async with running(client, keys={"back": "b"}) as (app, pilot):
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("b")
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
