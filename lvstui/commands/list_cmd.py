@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 
 from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
 from lvstui.control.client import SocketClient
+from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.model import ServiceView, Snapshot
 
 __all__ = ["add_arguments", "observed_from_snapshot", "run"]
@@ -36,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_socket_argument(parser)
 
 
-def _service(v: ServiceView) -> object:
-    from lvstui.dataplane.base import ObservedDest, ObservedService
-
+def _service(v: ServiceView) -> ObservedService:
     dests = tuple(
         ObservedDest(
             key=r.key,
@@ -63,18 +61,17 @@ def _service(v: ServiceView) -> object:
     )
 
 
-def observed_from_snapshot(snap: Snapshot) -> Sequence[object]:
+def observed_from_snapshot(snap: Snapshot) -> list[ObservedService]:
     """Snapshot views → the dataplane's ObservedService rows the ipvsadm renderer takes."""
     return [_service(v) for v in snap.services]
 
 
 def run(args: argparse.Namespace) -> int:
-    from lvstui.dataplane.base import ObservedService
     from lvstui.dataplane.listing import ListOptions, render, render_json
 
     async def body(client: SocketClient) -> int:
         snap = await client.snapshot()
-        rows = [s for s in observed_from_snapshot(snap) if isinstance(s, ObservedService)]
+        rows = observed_from_snapshot(snap)
         if args.json:
             data = json.loads(render_json(rows, nosort=args.nosort))
             data["dataplane"] = snap.dataplane

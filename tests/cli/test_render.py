@@ -150,7 +150,7 @@ def test_status_json() -> None:
 
 def test_list_rows_follow_the_table() -> None:
     rows = observed_from_snapshot(snap())
-    text = render(rows)  # type: ignore[arg-type]
+    text = render(rows)
     # the failed server (out of the table) and the idle sorry server are not listed
     assert text.splitlines()[3:] == [
         "TCP  192.168.10.9:80 rr",
@@ -158,5 +158,5 @@ def test_list_rows_follow_the_table() -> None:
         "  -> 192.168.10.98:80             Route   1      3          0         ",
     ]
     active = replace(snap().services[0], sorry_active=True)
-    text = render(observed_from_snapshot(replace(snap(), services=(active,))))  # type: ignore[arg-type]
+    text = render(observed_from_snapshot(replace(snap(), services=(active,))))
     assert "  -> 192.168.10.55:80             Route   1" in text
