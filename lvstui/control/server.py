@@ -430,8 +430,12 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
-        peer = peer_credentials(sock)
-        role = decide_role(peer, self.group, self.read_only_others)
+        try:
+            # user and group names may come from NSS (LDAP, ...): never on the event loop
+            peer, role = await asyncio.to_thread(self._identify, sock)
+        except OSError as exc:
+            log.warning("control: cannot read the peer's credentials: %s", exc)
+            return
         if role is None:
             self.audit.write(peer, None, None, {"refused": "connection: not in control_group"})
             log.warning("control: refused %s (not root, not in control_group)", peer.who)
@@ -456,6 +460,10 @@ class ControlServer:
             await conn.serve()
         finally:
             self._live.discard(conn)
+
+    def _identify(self, sock: socket.socket) -> tuple[Peer, Role | None]:
+        peer = peer_credentials(sock)
+        return peer, decide_role(peer, self.group, self.read_only_others)
 
     async def close(self) -> None:
         if self._server is not None:
