@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from pathlib import Path
 
 from textual.app import App
 from textual.css.query import NoMatches
@@ -128,8 +127,9 @@ class LvstuiApp(App[int]):
             self._set_connected(False, _reason(exc))
             return
         old, self.client = self.client, new
-        with contextlib.suppress(Exception):
-            await old.close()
+        if new is not old:  # a SocketClient reconnects itself and comes back as the same object
+            with contextlib.suppress(Exception):
+                await old.close()
         if self.auto_poll:
             self._start_events()
 
@@ -279,6 +279,3 @@ def run_console(
     app = LvstuiApp(client, theme=theme, read_only=read_only, keys=keys, reconnect=reconnect)
     rc = app.run()
     return int(rc or 0)
-
-
-CSS_FILE = Path(__file__).with_name("app.tcss")

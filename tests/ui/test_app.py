@@ -516,3 +516,24 @@ async def test_big_table_updates_only_what_is_visible_and_catches_up_on_scroll()
         first = snap.services[0].real_servers[0]
         row = render.real_row_key(snap.services[0].key, first.key)
         assert tuple(str(c) for c in t.get_row(row)) == render.real_cells(first, snap.time)
+
+
+async def test_reconnect_factory_returning_the_same_client_keeps_it_open() -> None:
+    client = FakeClient(1, 2)
+    daemon_up = [True]
+
+    async def reconnect() -> FakeClient:  # like SocketClient.reconnect(): same object
+        if not daemon_up[0]:
+            raise ControlError("still down")
+        client.reconnect()
+        return client
+
+    async with running(client, reconnect=reconnect) as (app, _pilot):
+        banner = app.main.query_one("#banner", Static)
+        daemon_up[0] = False
+        client.disconnect()  # stays down until the factory reconnects it
+        await async_wait_until(lambda: banner.display, 10)
+        daemon_up[0] = True
+        await async_wait_until(lambda: not banner.display, 10)
+        assert not client.closed and app.client is client
+        await async_wait_until(lambda: len(client._subs) == 1, 10)  # events re-subscribed
