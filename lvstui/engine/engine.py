@@ -164,6 +164,8 @@ class Engine:
         self._lock = asyncio.Lock()
         self._reload_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._dirty: set[ServiceKey] = set()  # services with health news for the reconciler
+        self._full_sync = False
         self._sup: Supervisor | None = None
         self._seq = 0
         self._started = False
@@ -327,8 +329,25 @@ class Engine:
         snap = self._published
         return snap if snap is not None else self.snapshot()
 
-    def _publish_snapshot(self) -> None:
-        self._published = self.snapshot()
+    def _publish_snapshot(self, only: set[ServiceKey] | None = None) -> None:
+        """Refresh the published snapshot; `only`: rebuild just those services' views."""
+        last = self._published
+        if only is None or last is None:
+            self._published = self.snapshot()
+            return
+        views = {v.key: v for v in last.services}
+        services = tuple(
+            self._service_view(plan) if key in only or key not in views else views[key]
+            for key, plan in self._plans.items()
+        )
+        self._seq += 1
+        self._published = replace(
+            last,
+            seq=self._seq,
+            time=self._clock.wall(),
+            services=services,
+            vrrp=self._vrrp_views(),
+        )
 
     def counters(self) -> dict[str, int]:
         """Counters for metrics: scripts, mails, dataplane errors."""
@@ -491,7 +510,7 @@ class Engine:
             pair = (cmd.service, cmd.real)
             if cmd.timeout is not None and cmd.timeout < 0:
                 raise CommandError("drain timeout must be ≥ 0")
-            await self._set_overrides(self._overrides.drain(pair, cmd.timeout))
+            await self._set_overrides(self._overrides.drain(pair, cmd.timeout), cmd.service)
             track = self._drains.get(pair)
             state = track.state if track else DrainState.DRAINING
             return CommandResult(True, f"draining {cmd.real} of {cmd.service} ({state.value})")
@@ -500,14 +519,14 @@ class Engine:
             pair = (cmd.service, cmd.real)
             if pair not in self._overrides.drained:
                 return CommandResult(True, f"{cmd.real} of {cmd.service} was not drained")
-            await self._set_overrides(self._overrides.undrain(pair))
+            await self._set_overrides(self._overrides.undrain(pair), cmd.service)
             return CommandResult(True, f"{cmd.real} of {cmd.service} back in rotation")
         if isinstance(cmd, SetWeight):
             self._need_real(cmd.service, cmd.real)
             if cmd.weight is not None and not 0 <= cmd.weight <= MAX_WEIGHT:
                 raise CommandError(f"weight {cmd.weight} out of range 0-{MAX_WEIGHT}")
             await self._set_overrides(
-                self._overrides.set_weight((cmd.service, cmd.real), cmd.weight)
+                self._overrides.set_weight((cmd.service, cmd.real), cmd.weight), cmd.service
             )
             what = "configured weight" if cmd.weight is None else f"weight {cmd.weight}"
             return CommandResult(True, f"{cmd.real} of {cmd.service}: {what}")
@@ -538,9 +557,11 @@ class Engine:
                 )
                 if cmd.weight != cfg_w:
                     ov = ov.set_weight(pair, cmd.weight)
-                await self._set_overrides(ov)
+                await self._set_overrides(ov, cmd.service)
                 return CommandResult(True, f"{cmd.real} restored in {cmd.service}")
-            await self._set_overrides(self._overrides.add(pair, AddedReal(cmd.weight, cmd.lb_kind)))
+            await self._set_overrides(
+                self._overrides.add(pair, AddedReal(cmd.weight, cmd.lb_kind)), cmd.service
+            )
             return CommandResult(
                 True, f"{cmd.real} added to {cmd.service} with weight {cmd.weight}"
             )
@@ -551,30 +572,44 @@ class Engine:
             configured = any(
                 (r.ip, r.port) == (cmd.real.addr, cmd.real.port) for r in vs.real_servers
             )
-            await self._set_overrides(self._overrides.remove(pair, configured=configured))
+            await self._set_overrides(
+                self._overrides.remove(pair, configured=configured), cmd.service
+            )
             self._drains.pop(pair, None)
             return CommandResult(True, f"{cmd.real} removed from {cmd.service}")
         raise CommandError(f"unknown command {cmd!r}")
 
-    async def _set_overrides(self, new: Overrides) -> None:
-        """Swap in new overrides, persist them atomically, and apply."""
+    async def _set_overrides(self, new: Overrides, service: ServiceKey) -> None:
+        """Swap in new overrides, persist them atomically, and apply (to that service)."""
         if self._state is not None:
             await asyncio.to_thread(self._state.save, new)
         self._overrides = new
-        await self._sync("operator")
+        await self._sync("operator", only={service})
 
     # --- the one path that changes the table ----------------------------------------------
 
-    async def _sync(self, why: str, *, initial: bool = False) -> None:
+    async def _sync(
+        self, why: str, *, initial: bool = False, only: set[ServiceKey] | None = None
+    ) -> None:
         async with self._lock:
-            await self._sync_locked(why, initial=initial)
+            await self._sync_locked(why, initial=initial, only=only)
 
-    async def _sync_locked(self, why: str, *, initial: bool = False) -> None:
-        health = self._health_map()
+    async def _sync_locked(
+        self, why: str, *, initial: bool = False, only: set[ServiceKey] | None = None
+    ) -> None:
+        """Plan, step quorums, reconcile, apply. `only`: just these services (a health
+        transition or a command touches one service: the others keep their plan, and
+        reconcile looks at that service alone — each service reconciles independently)."""
+        health = self._health
         old_plans = self._plans
-        plans: dict[ServiceKey, ServicePlan] = {}
+        if only is None:
+            todo = list(self._config.virtual_servers)
+            plans: dict[ServiceKey, ServicePlan] = {}
+        else:
+            todo = [vs for vs in self._config.virtual_servers if service_key_of(vs) in only]
+            plans = dict(old_plans)
         quorum_events: list[tuple[ServicePlan, bool, int]] = []
-        for vs in self._config.virtual_servers:
+        for vs in todo:
             key = service_key_of(vs)
             prev_up = self._quorum.get(key)
             plan = plan_service(
@@ -594,39 +629,47 @@ class Engine:
                 quorum_events.append((plan, step.up, step.threshold))
             plans[key] = plan
         self._plans = plans
+        touched = {service_key_of(vs) for vs in todo}
 
         # a drain that timed out keeps its destination out of the kernel table (see _expire)
         self._expired &= set(self._overrides.drained)
         desired = tuple(
             replace(
-                p.desired,
-                dests=tuple(d for d in p.desired.dests if (p.key, d.key) not in self._expired),
+                plans[k].desired,
+                dests=tuple(d for d in plans[k].desired.dests if (k, d.key) not in self._expired),
             )
             if self._expired
-            else p.desired
-            for p in plans.values()
+            else plans[k].desired
+            for k in touched
         )
         observed = await self._dp.observe()
-        ops = reconcile(desired, observed, self._owned)
+        if only is None:
+            ops = reconcile(desired, observed, self._owned)
+        else:
+            ops = reconcile(desired, [o for o in observed if o.key in only], self._owned & only)
         if ops:
             try:
                 await self._dp.apply(ops)
             except LvstuiError as e:
                 self.apply_errors += 1
                 self.last_apply_error = str(e)
-                self._retry = True  # the ticker asks for another reconcile
+                self._retry = True  # the ticker asks for another (full) reconcile
                 self._log("error", f"dataplane refused ({why}): {e}")
             else:
-                self._retry = False
+                if only is None:
+                    self._retry = False
             observed = await self._dp.observe()
+        elif only is None:
+            self._retry = False
         self._observed = {s.key: s for s in observed}
-        # forget owned keys that are gone for good (removed from config and from the table)
-        self._owned = {k for k in self._owned if k in plans or k in self._observed}
-        self._owned |= {sk for sk, _ in self._overrides.pairs()}
+        if only is None:
+            # forget owned keys gone for good (removed from the config and from the table)
+            self._owned = {k for k in self._owned if k in plans or k in self._observed}
+            self._owned |= {sk for sk, _ in self._overrides.pairs()}
         await self._save_owned()
 
-        self._after_sync(old_plans, plans, quorum_events, initial)
-        self._publish_snapshot()
+        self._after_sync(old_plans, {k: plans[k] for k in touched}, quorum_events, initial)
+        self._publish_snapshot(None if only is None else touched)
 
     def _after_sync(
         self,
@@ -704,7 +747,9 @@ class Engine:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._sync("health")
+            full, self._full_sync = self._full_sync, False
+            dirty, self._dirty = self._dirty, set()
+            await self._sync("health", only=None if full else dirty)
 
     async def _ticker(self) -> None:
         """Once a second: observe the dataplane, record history, follow drains."""
@@ -721,7 +766,8 @@ class Engine:
             await self._follow_drains()
             self._publish_snapshot()
         if self._retry:
-            self._wake.set()  # a refused apply is retried (reconcile again) every tick
+            self._full_sync = True  # a refused apply is retried (full reconcile) every tick
+            self._wake.set()
 
     async def _follow_drains(self) -> None:
         now = self._clock.now()
@@ -809,6 +855,7 @@ class Engine:
         except (TypeError, ValueError):
             return
         self._health[(svc, real)] = RealHealth(health, weight)
+        self._dirty.add(svc)
         self._publish(
             HealthChanged(
                 time=self._clock.wall(),
