@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lvstui.config.load import ConfigErrors, load_config_data
+from lvstui.config.load import ConfigErrors, decode_text, load_config_data, read_config_text
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import Config
 from lvstui.errors import ConfigError
@@ -186,10 +186,10 @@ def _include(
         return [Token("include", file, lineno), Token(pattern, file, lineno, quoted=True)]
     for name in names:
         try:
-            text = Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = decode_text(Path(name).read_bytes(), name)
+        except OSError as exc:
             raise ConfigError(
-                f"cannot read included file {name}: {exc}", file=file, line=lineno
+                f"cannot read included file {name}: {exc.strerror or exc}", file=file, line=lineno
             ) from None
         out.extend(tokenize(text, name, depth + 1, config_id=config_id, skipped=skipped))
     return out
@@ -1330,14 +1330,8 @@ def default_config_id() -> str:
 
 def import_keepalived(path: str | Path, config_id: str | None = None) -> ImportResult:
     """`config_id`: keepalived's `-i ID`, which selects `@ID` lines; default: the host name."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(p)) from None
-    return import_keepalived_text(text, str(p), config_id)
+    text = read_config_text(path)
+    return import_keepalived_text(text, str(path), config_id)
 
 
 def import_keepalived_text(

@@ -122,18 +122,50 @@ def sort_checks(checks: Sequence[Check]) -> tuple[Check, ...]:
 # --- entry points ----------------------------------------------------------------------------
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file. Raises `ConfigError` (often `ConfigErrors`)."""
+def decode_text(data: bytes, file: str) -> str:
+    """UTF-8 text of a config file. A leading byte-order mark (left by some Windows editors)
+    is dropped; anything that is not UTF-8 is an error naming the line, not a codec trace."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{data[start]:02x} at column {column}",
+            file=file,
+            line=line,
+            hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); "
+            "binary files are not configuration",
+        ) from None
+
+
+def read_config_text(path: str | Path, hint: str = "") -> str:
+    """Read a config file as text; `ConfigError` (with `hint` when missing) otherwise."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            "no such file", file=str(p), hint="pass the config file with -f FILE"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(p)) from None
-    return load_config_text(text, str(p))
+        raise ConfigError("no such file", file=str(p), hint=hint) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", file=str(p), hint=hint) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    return decode_text(data, str(p))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises `ConfigError` (often `ConfigErrors`)."""
+    text = read_config_text(path, hint="pass the config file with -f FILE")
+    return load_config_text(text, str(path))
+
+
+# The first word of a keepalived.conf block: given to check-config, say what to do with it.
+_KEEPALIVED_HEAD = re.compile(
+    r"^\s*(global_defs|vrrp_instance|vrrp_sync_group|vrrp_script|virtual_server(_group)?"
+    r"|static_ipaddress|static_routes|include)\b[^=\n]*(\{|$)",
+    re.MULTILINE,
+)
 
 
 def load_config_text(text: str, path: str = "<string>") -> Config:
@@ -147,16 +179,13 @@ def load_config_text(text: str, path: str = "<string>") -> Config:
         detail = msg[: m.start()].strip() if m else msg
         if m:
             detail += f" (column {m.group(2)})"
+        hint = "see https://toml.io; strings need quotes, tables [name], lists of tables [[name]]"
+        if _KEEPALIVED_HEAD.search(text) and not text.lstrip().startswith("["):
+            hint = (
+                f"this looks like a keepalived.conf: `lvstui import-keepalived {path}` converts it"
+            )
         raise ConfigErrors(
-            [
-                ConfigError(
-                    f"TOML syntax error: {detail}",
-                    file=path,
-                    line=line,
-                    hint="see https://toml.io; strings need quotes, tables [name], "
-                    "lists of tables [[name]]",
-                )
-            ]
+            [ConfigError(f"TOML syntax error: {detail}", file=path, line=line, hint=hint)]
         ) from None
     return load_config_data(data, path, Locator(text))
 
