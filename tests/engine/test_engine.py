@@ -495,3 +495,28 @@ async def test_metrics_port_in_use_does_not_stop_serving() -> None:
             assert e._metrics is None
         finally:
             await e.stop()
+
+
+async def test_health_transition_touches_only_its_service(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    from lvstui.config.schema import VirtualServer
+    from lvstui.dataplane.base import DesiredDest, EditDest
+
+    cfg = config()
+    other = VirtualServer(
+        ip="198.51.100.10", port=80, real_servers=cfg.virtual_servers[0].real_servers
+    )
+    cfg = replace(cfg, virtual_servers=(*cfg.virtual_servers, other))
+    sk2 = ServiceKey.parse("TCP 198.51.100.10:80")
+    dp = MemoryDataplane()
+    e = engine_factory(cfg, dp)
+    await e.start()
+    await dp.apply([EditDest(sk2, DesiredDest(R[0], 9))])  # someone edits B by hand
+    n = len(dp.ops)
+    await set_health(e, R[1], Health.DOWN)  # A's server
+    await async_wait_until(lambda: len(dp.ops) > n)
+    assert [type(op).__name__ for op in dp.ops[n:]] == ["DelDest"]
+    assert (await table(dp))[sk2][R[0]] == 9  # B untouched by A's transition
+    views = {s.key: s for s in e.published_snapshot().services}
+    assert views[SK].live_weight == 4 and views[sk2].live_weight == 6
+    assert (await e.reload(cfg)).ok  # a full reconcile puts B back as configured
+    assert (await table(dp))[sk2][R[0]] == 2
