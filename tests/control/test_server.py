@@ -446,3 +446,44 @@ async def test_events_are_registered_at_call_time(served: tuple[ControlServer, F
             await anext(it)
     finally:
         await client.close()
+
+
+@pytest.mark.root
+def test_socket_client_permission_denied_message(sockdir: Path) -> None:
+    """A user the socket's mode keeps out gets a clear PermissionDenied, not an OSError."""
+    require_root("switching uid")
+    os.chmod(sockdir, 0o755)
+    path = sockdir / "c.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    os.chmod(path, 0o600)  # root only
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                asyncio.run(SocketClient(path).connect())
+                os.write(w, b"connected?!")
+            except PermissionDenied as exc:
+                os.write(w, str(exc).encode())
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        with os.fdopen(r, "rb") as f:
+            said = f.read().decode()
+        _, status = os.waitpid(pid, 0)
+    finally:
+        listener.close()
+    assert os.waitstatus_to_exitcode(status) == 0, said
+    assert said == (
+        f"permission denied on {path}\n"
+        "  hint: run as root or as a member of the daemon's control_group"
+    )
