@@ -88,7 +88,9 @@ class _Slot:
         "checker",
         "dyn_weight",
         "failures",
-        "last",
+        "last_latency",
+        "last_ok",
+        "last_reason",
         "last_run",
         "runs",
         "spec",
@@ -103,7 +105,11 @@ class _Slot:
         self.task: asyncio.Task[None] | None = None
         self.runs = 0  # attempts
         self.failures = 0  # failed attempts
-        self.last: CheckResult | None = None
+        # the last attempt, as plain values: a CheckResult kept for a whole period by
+        # every check would be 10,000 more objects for the garbage collector to walk
+        self.last_ok: bool | None = None
+        self.last_reason = ""
+        self.last_latency: float | None = None
         self.last_run: float | None = None  # wall time
         self.dyn_weight: int | None = None
 
@@ -220,16 +226,15 @@ class HealthMonitor(Generic[K]):
             return ()
         out = []
         for s in real.slots:
-            last = s.last
             out.append(
                 CheckView(
                     kind=s.spec.kind.value,
                     target=s.spec.describe(),
                     health=s.state.health if (s.runs or real.alpha) else Health.UNKNOWN,
                     last_run=s.last_run,
-                    last_ok=None if last is None else last.ok,
-                    last_reason="" if last is None else last.reason,
-                    last_latency=None if last is None else last.latency,
+                    last_ok=s.last_ok,
+                    last_reason=s.last_reason,
+                    last_latency=s.last_latency,
                     period=s.spec.period,
                     runs=s.runs,
                     failures=s.failures,
@@ -312,7 +317,8 @@ class HealthMonitor(Generic[K]):
                 self._in_flight -= 1
                 self._next_turn()
             slot.runs += 1
-            slot.last = result
+            slot.last_ok, slot.last_reason = result.ok, result.reason
+            slot.last_latency = result.latency
             slot.last_run = self._clock.wall()
             if result.ok:
                 return result

@@ -2,11 +2,11 @@
 connect_timeout.
 
 The path is kept lean because a director may run thousands of these a second: one
-non-blocking socket, no stream objects, no asyncio.timeout (the timeout sits on the coarse
-timers of lvstui.health.timers), and the wait for the connection goes through an epoll set
-of our own (`_ConnectWatcher`, registered once with the event loop) instead of the loop's
-add_writer/remove_writer: one EPOLLONESHOT registration per check, removed by the kernel
-when the socket is closed. The socket is closed with SO_LINGER 0 (a reset, like HAProxy's
+non-blocking socket, no stream objects, no asyncio.timeout, and the wait for the
+connection goes through an epoll set of our own (`_ConnectWatcher`, registered once with
+the event loop) instead of the loop's add_writer/remove_writer: one EPOLLONESHOT
+registration per check, removed by the kernel when the socket is closed; the same watcher
+sweeps the deadlines. The socket is closed with SO_LINGER 0 (a reset, like HAProxy's
 checks): thousands of checks a second would otherwise fill the director with TIME_WAIT
 sockets.
 """
@@ -23,28 +23,38 @@ import time
 import weakref
 
 from lvstui.health.base import CheckResult, CheckSpec, CheckTarget
-from lvstui.health.timers import timers_for
 
 __all__ = ["TcpChecker", "tcp_check"]
 
 _LINGER0 = struct.pack("ii", 1, 0)
 _IN_PROGRESS = frozenset({errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY})
 _ONESHOT_OUT = select.EPOLLOUT | select.EPOLLONESHOT
+SWEEP = 0.01  # connect timeouts are honoured within 10 ms (never early)
 
 
 class _ConnectWatcher:
-    """An epoll set, itself watched by the event loop, for sockets waiting to connect."""
+    """An epoll set, itself watched by the event loop, for sockets waiting to connect, and
+    their deadlines, swept every SWEEP seconds while any is pending.
+
+    A finished connect leaves nothing behind (its entry is popped at once): per-check timer
+    entries would keep a future alive for a whole connect_timeout after the check ended,
+    ten thousand of them at 10,000 checks a second, for the garbage collector to walk."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._epoll = select.epoll()
-        self._waiters: dict[int, asyncio.Future[bool]] = {}
+        self._waiters: dict[int, tuple[asyncio.Future[bool], float]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         loop.add_reader(self._epoll.fileno(), self._ready)
 
-    def wait(self, fd: int) -> asyncio.Future[bool]:
-        fut: asyncio.Future[bool] = self._loop.create_future()
+    def wait(self, fd: int, timeout: float) -> asyncio.Future[bool]:
+        """A future: True when `fd` is writable (connected or failed), False at timeout."""
+        loop = self._loop
+        fut: asyncio.Future[bool] = loop.create_future()
         self._epoll.register(fd, _ONESHOT_OUT)
-        self._waiters[fd] = fut
+        self._waiters[fd] = (fut, loop.time() + timeout)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(SWEEP, self._sweep)
         return fut
 
     def forget(self, fd: int) -> None:
@@ -54,9 +64,20 @@ class _ConnectWatcher:
     def _ready(self) -> None:
         waiters = self._waiters
         for fd, _ in self._epoll.poll(0):
-            fut = waiters.pop(fd, None)
-            if fut is not None and not fut.done():
-                fut.set_result(True)
+            entry = waiters.pop(fd, None)
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(True)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        waiters = self._waiters
+        now = self._loop.time()
+        for fd in [fd for fd, (_, deadline) in waiters.items() if deadline <= now]:
+            fut, _ = waiters.pop(fd)
+            if not fut.done():
+                fut.set_result(False)
+        if waiters:
+            self._sweeper = self._loop.call_later(SWEEP, self._sweep)
 
 
 _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ConnectWatcher] = (
@@ -89,9 +110,7 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
         if err in _IN_PROGRESS:
             fd = sock.fileno()
             watcher = _watcher(loop)
-            waiter = watcher.wait(fd)
-            timers_for(loop).call_at(loop.time() + timeout, _set, waiter, False)
-            if not await waiter:
+            if not await watcher.wait(fd, timeout):
                 return _result(False, f"connect timeout after {timeout:g}s", started)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
@@ -105,11 +124,6 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
             watcher.forget(fd)
         sock.close()
     return _result(True, "connected", started)
-
-
-def _set(fut: asyncio.Future[bool], value: bool) -> None:
-    if not fut.done():
-        fut.set_result(value)
 
 
 def _result(ok: bool, reason: str, started: float) -> CheckResult:

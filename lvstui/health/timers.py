@@ -8,7 +8,8 @@ measured as the largest single cost of the scheduler. Here timers are grouped in
 integers (compared in C), and a single loop timer armed for the earliest tick.
 
 A timer never fires early: it fires at the first tick boundary at or after its time.
-Cancelling is the callback's business (`_set_if_pending` ignores a future already done).
+Cancelling is the callback's business; a sleep's future that is already done (its task
+was cancelled) is skipped.
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ class CoarseTimers:
     def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = RESOLUTION) -> None:
         self._loop = loop
         self._res = resolution
-        self._buckets: dict[int, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        # a tick's entries: (callback, args) tuples, or futures to wake (sleeps)
+        self._buckets: dict[int, list[Any]] = {}
         self._ticks: list[int] = []
         self._armed: asyncio.TimerHandle | None = None
         self._armed_tick: int | None = None
 
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> None:
         """Call `callback(*args)` at loop time `when` (rounded up to the next tick)."""
+        self._bucket(when).append((callback, args))
+
+    def wake_at(self, when: float, fut: asyncio.Future[None]) -> None:
+        """Set `fut`'s result at `when` unless it is done by then. The future itself is the
+        entry (no tuple): a sleeping check keeps one object alive, not three."""
+        self._bucket(when).append(fut)
+
+    def _bucket(self, when: float) -> list[Any]:
         tick = math.ceil(when / self._res)
         bucket = self._buckets.get(tick)
         if bucket is None:
@@ -46,7 +56,7 @@ class CoarseTimers:
             heapq.heappush(self._ticks, tick)
             if self._armed_tick is None or tick < self._armed_tick:
                 self._arm(tick)
-        bucket.append((callback, args))
+        return bucket
 
     def _arm(self, tick: int) -> None:
         if self._armed is not None:
@@ -63,11 +73,14 @@ class CoarseTimers:
         limit = max(fired, math.floor(self._loop.time() / self._res))
         ticks, buckets = self._ticks, self._buckets
         while ticks and ticks[0] <= limit:
-            for callback, args in buckets.pop(heapq.heappop(ticks)):
-                try:
-                    callback(*args)
-                except Exception:
-                    log.exception("coarse timer callback failed")
+            for entry in buckets.pop(heapq.heappop(ticks)):
+                if type(entry) is tuple:
+                    try:
+                        entry[0](*entry[1])
+                    except Exception:
+                        log.exception("coarse timer callback failed")
+                elif not entry.done():
+                    entry.set_result(None)
         if ticks:
             self._arm(ticks[0])
 
@@ -84,11 +97,6 @@ def timers_for(loop: asyncio.AbstractEventLoop) -> CoarseTimers:
     return timers
 
 
-def _set_if_pending(fut: asyncio.Future[Any], value: Any) -> None:
-    if not fut.done():
-        fut.set_result(value)
-
-
 async def coarse_sleep(seconds: float) -> None:
     """asyncio.sleep through the coarse timers (at most one tick late, never early)."""
     loop = asyncio.get_running_loop()
@@ -96,5 +104,5 @@ async def coarse_sleep(seconds: float) -> None:
         await asyncio.sleep(0)
         return
     fut: asyncio.Future[None] = loop.create_future()
-    timers_for(loop).call_at(loop.time() + seconds, _set_if_pending, fut, None)
+    timers_for(loop).wake_at(loop.time() + seconds, fut)
     await fut
