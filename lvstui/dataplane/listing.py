@@ -94,15 +94,21 @@ def _msort(items: list[T], cmp: Callable[[T, T], int]) -> list[T]:
 
 
 def _words(addr: str, family: int) -> list[int]:
-    if not addr:
+    try:
+        packed = ipaddress.ip_address(addr).packed if addr else b""
+    except ValueError:  # never crash a listing over one bad entry: it sorts as 0.0.0.0
+        packed = b""
+    if not packed:
         return [0] if family == 4 else [0, 0, 0, 0]
-    packed = ipaddress.ip_address(addr).packed
     return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
 
 
 def _cmp_addr(a: str, b: str, family: int) -> int:
+    wa, wb = _words(a, family), _words(b, family)
+    if len(wa) != len(wb):  # mixed families (a v6 real server of a v4 service): the kernel's
+        wa, wb = wa + [0] * (4 - len(wa)), wb + [0] * (4 - len(wb))  # nf_inet_addr, zero-padded
     r = 0
-    for x, y in zip(_words(a, family), _words(b, family), strict=True):
+    for x, y in zip(wa, wb, strict=True):
         r = _i32(x - y)
         if r:
             break

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import socket
 import time
@@ -189,7 +190,7 @@ class UserspaceDataplane:
                 hint=f"userspace schedulers: {', '.join(sorted(SCHEDULERS))}",
             )
         if s.proxy_protocol not in (0, 1, 2):
-            raise DataplaneError(f"{describe_op(op)}: proxy_protocol must be 0, 1 or 2")
+            raise DataplaneError("proxy_protocol must be 0, 1 or 2")
         if s.proxy_protocol == 1 and s.key.protocol is Protocol.UDP:
             raise UnsupportedError(
                 f"{describe_op(op)}: PROXY protocol v1 has no UDP form",
@@ -197,6 +198,14 @@ class UserspaceDataplane:
             )
 
     def _check_dest(self, d: DesiredDest, op: Op) -> None:
+        # An operator's `add` reaches here straight from the control socket: a bad address or
+        # port must be refused now, not fail every connection scheduled to it later.
+        try:
+            ipaddress.ip_address(d.key.addr.split("%", 1)[0])
+        except ValueError:
+            raise DataplaneError(f"{d.key.addr!r} is not an IP address") from None
+        if not 0 <= d.key.port <= 65535:  # (apply() prefixes the operation)
+            raise DataplaneError(f"port {d.key.port} is not in 0-65535")
         if d.fwd is not LbKind.NAT:
             raise UnsupportedError(
                 f"{describe_op(op)}: lb_kind {d.fwd.value} is not possible in the userspace "
