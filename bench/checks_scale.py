@@ -40,7 +40,7 @@ from lvstui.clock import SystemClock
 from lvstui.config.schema import CheckCommon, RealServer, TcpCheck, VirtualServer
 from lvstui.health.base import Checker, CheckResult, CheckTarget
 from lvstui.health.build import build_checker
-from lvstui.health.scheduler import HealthMonitor, tune_gc
+from lvstui.health.scheduler import HealthMonitor
 from lvstui.health.tcp import tcp_check
 
 
@@ -120,7 +120,11 @@ async def monitored(
         (lateness if time.monotonic() >= steady_from[0] else startup).append(late)
 
     mon: HealthMonitor[int] = HealthMonitor(
-        SystemClock(), concurrency=1000, rng=random.Random(1), on_lateness=record
+        SystemClock(),
+        concurrency=1000,
+        rng=random.Random(1),
+        on_lateness=record,
+        tune_gc=tune,
     )
     vs = VirtualServer("192.0.2.9", 80, delay_loop=period)
     common = CheckCommon(connect_timeout=1.0)
@@ -143,8 +147,6 @@ async def monitored(
     for i in range(checks):
         real = RealServer("127.0.0.1", ports[i % len(ports)])
         mon.add(i, [Timed(build_checker(TcpCheck(common), real, vs))])
-    if tune:
-        tune_gc()
     rss0, _ = rss_mb()
     task = asyncio.create_task(mon.run())
     u0, s0 = cpu_split()

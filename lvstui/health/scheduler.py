@@ -13,8 +13,8 @@ API (what the engine uses)::
     await mon.run()        # until mon.stop(); add/update/remove work before and during
     mon.stop()
 
-    tune_gc()              # once, after adding the initial configuration, in a process
-                           # running thousands of checks (see its docstring)
+    HealthMonitor(..., tune_gc=True)   # a process running thousands of checks: run()
+                           # calls tune_gc() once the loops have started (see its docstring)
 
     cb(key, health: Health, weight: int | None, reason: str)  # called on transitions only:
         # when the aggregate health or the misc_dynamic weight of a real server changes.
@@ -71,9 +71,9 @@ def tune_gc(gen0_threshold: int = 20_000) -> None:
     follow walk every long-lived object: pauses of 50-130 ms with 5,000 checks a second
     (measured), which show up as schedule lateness. Freezing what exists once the
     configuration is loaded (the slots, tasks and config objects never die) and collecting
-    the young generation less often removes most of it. Call it once, after
-    `HealthMonitor.add` of the initial configuration (the daemon's business, not the
-    library's: it changes process-wide settings).
+    the young generation less often removes most of it. It changes process-wide settings,
+    so it is the daemon's choice: `HealthMonitor(tune_gc=True)` calls it in `run()` once
+    every check loop has started (the loops' own objects live as long as the config).
     """
     gc.collect()
     gc.freeze()
@@ -138,8 +138,10 @@ class HealthMonitor(Generic[K]):
         *,
         rng: random.Random | None = None,
         on_lateness: Callable[[float], None] | None = None,
+        tune_gc: bool = False,
     ) -> None:
         self._clock = clock
+        self._tune_gc = tune_gc
         # The real clock sleeps on the coarse timers (cheaper with thousands of checks);
         # any other clock (FakeClock in tests) is used as it is.
         self._sleep = coarse_sleep if isinstance(clock, SystemClock) else clock.sleep
@@ -251,6 +253,9 @@ class HealthMonitor(Generic[K]):
         for key, real in self._reals.items():
             for s in real.slots:
                 self._start(key, real, s)
+        if self._tune_gc:
+            await asyncio.sleep(0)  # let every loop take its first step, then freeze them
+            tune_gc()
         try:
             await self._stopped.wait()
         finally:

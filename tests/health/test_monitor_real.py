@@ -78,3 +78,28 @@ async def test_misc_dynamic_weight_reaches_the_callback() -> None:
         mon.stop()
         await asyncio.wait_for(task, 5)
     assert got == [(Health.UP, 8)] and mon.dynamic_weight("rs") == 8
+
+
+async def test_tune_gc_freezes_once_the_loops_run() -> None:
+    import gc
+
+    from lvstui.config.schema import CheckKind
+    from lvstui.health.base import CheckSpec, CheckTarget, ScriptedChecker
+
+    threshold = gc.get_threshold()
+    spec = CheckSpec(
+        CheckKind.TCP_CHECK, CheckTarget("127.0.0.1", 1), 0.05, 1.0, 0, 1.0, 0.0, 1, 1, TcpCheck()
+    )
+    ck = ScriptedChecker(spec)
+    mon: HealthMonitor[str] = HealthMonitor(SystemClock(), tune_gc=True)
+    mon.add("rs", [ck])
+    task = asyncio.create_task(mon.run())
+    try:
+        await async_wait_until(lambda: ck.calls >= 3, timeout=5)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 20_000
+    finally:
+        mon.stop()
+        await asyncio.wait_for(task, 5)
+        gc.unfreeze()  # process-wide: give the other tests their collector back
+        gc.set_threshold(*threshold)
