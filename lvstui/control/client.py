@@ -171,8 +171,11 @@ class SocketClient:
         return self.hello
 
     async def reconnect(self, timeout: float = 30.0, interval: float = 0.5) -> dict[str, Any]:
-        """Reconnect, retrying until `timeout`; ControlError if the daemon stays away."""
-        await self._disconnect(None)
+        """Reconnect, retrying until `timeout`; ControlError if the daemon stays away.
+
+        Event streams of the old connection end (with ControlError): iterate `events()`
+        again after this returns."""
+        await self._disconnect(ControlError(f"reconnecting to {self.path}"))
         hello: dict[str, Any] = await _retry(self.connect, timeout, interval)
         return hello
 

@@ -487,3 +487,22 @@ def test_socket_client_permission_denied_message(sockdir: Path) -> None:
         f"permission denied on {path}\n"
         "  hint: run as root or as a member of the daemon's control_group"
     )
+
+
+async def test_reconnect_ends_old_streams(served: tuple[ControlServer, FakeEngine]) -> None:
+    server, engine = served
+    client = await connect(server.path)
+    try:
+        old = client.events()
+        first = asyncio.ensure_future(anext(old))
+        await async_wait_until(lambda: len(engine.subscribers) == 1, timeout=5)
+        await client.reconnect(timeout=5)
+        with pytest.raises(ControlError, match="reconnecting"):
+            await asyncio.wait_for(first, 5)
+        new = client.events()
+        await async_wait_until(lambda: len(engine.subscribers) == 1, timeout=5)
+        engine.publish(LogEvent(5.0, "info", "after"))
+        assert await asyncio.wait_for(anext(new), 5) == LogEvent(5.0, "info", "after")
+        await new.aclose()  # type: ignore[attr-defined]
+    finally:
+        await client.close()
