@@ -73,6 +73,24 @@ def serve(ports_out: mp.connection.Connection, n: int, stop: mp.synchronize.Even
         s.close()
 
 
+def ticker(out: mp.connection.Connection, stop: mp.synchronize.Event) -> None:
+    """Peer for lateness: a bare asyncio loop in its own process, 1,000 one-millisecond
+    sleeps a second, measuring how late it wakes. What it sees, the host did to every
+    process; what the checker sees beyond it is the checker's own doing."""
+
+    async def run() -> array[float]:
+        late: array[float] = array("d")
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            due = loop.time() + 0.001
+            await asyncio.sleep(0.001)
+            late.append(loop.time() - due)
+        return late
+
+    late = asyncio.run(run())
+    out.send((pct(late, 0.5), pct(late, 0.99), max(late, default=0.0)))
+
+
 def rss_mb() -> tuple[float, float]:
     now = 0.0
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -235,7 +253,21 @@ def main() -> int:
               f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"CPU available          : a busy loop gets {available_cpu():.0f} % of one core "
               "right now (a shared machine gives less than 100)")  # fmt: skip
-        asyncio.run(monitored(ports, args.checks, args.period, args.seconds, not args.no_tune_gc))
+        tick_stop = ctx.Event()
+        tick_out, tick_in = ctx.Pipe()
+        tick = ctx.Process(target=ticker, args=(tick_in, tick_stop), daemon=True)
+        tick.start()
+        try:
+            asyncio.run(
+                monitored(ports, args.checks, args.period, args.seconds, not args.no_tune_gc)
+            )
+        finally:
+            tick_stop.set()
+            p50, p99, worst = tick_out.recv() if tick_out.poll(10) else (0.0, 0.0, 0.0)
+            tick.join(5)
+        print(f"peer: bare asyncio timer lateness in another process, same time: "
+              f"p50 {1000 * p50:.2f} / p99 {1000 * p99:.2f} / "
+              f"max {1000 * worst:.1f} ms")  # fmt: skip
         asyncio.run(bare(ports, 20_000))
     finally:
         stop.set()
