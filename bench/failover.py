@@ -114,7 +114,7 @@ def main() -> int:
         for h in ("lb2", "py"):
             lab.sh("http-start", h)
         print(f"VRRP failover, median of {RUNS} (seconds; lower is better)")
-        print(f"{'case':34} {'keepalived':>11} {'lvstui':>11} {'ratio':>7}")
+        print(f"{'case':44} {'keepalived':>11} {'lvstui':>11} {'ratio':>7}")
         for version, mode in ((2, "crash"), (3, "crash"), (2, "graceful"), (3, "graceful")):
             res: dict[str, list[tuple[float, float]]] = {"keepalived": [], "lvstui": []}
             for _ in range(RUNS):
@@ -124,12 +124,15 @@ def main() -> int:
             k = statistics.median(r[0] for r in res["keepalived"])
             o = statistics.median(r[0] for r in res["lvstui"])
             label = f"v{version} {'1 s' if version == 2 else '0.1 s'} {mode} (from {ref})"
-            print(f"{label:34} {k:11.3f} {o:11.3f} {o / k:7.2f}")
+            print(f"{label:44} {k:11.3f} {o:11.3f} {o / k:7.2f}")
+            for who in ("keepalived", "lvstui"):
+                runs = " ".join(f"{r[0]:.3f}" for r in res[who])
+                print(f"    {who:11} runs: {runs}")
             if mode == "crash":
                 k2 = statistics.median(r[1] for r in res["keepalived"])
                 o2 = statistics.median(r[1] for r in res["lvstui"])
-                label = f"v{version} {mode} (from the kill)"
-                print(f"{label:34} {k2:11.3f} {o2:11.3f} {o2 / k2:7.2f}")
+                label = f"v{version} {mode} (from the kill; phase-dependent)"
+                print(f"{label:44} {k2:11.3f} {o2:11.3f} {o2 / k2:7.2f}")
             sys.stdout.flush()
     finally:
         lab.down()
