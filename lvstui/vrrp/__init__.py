@@ -1,1 +1,12 @@
-"""VRRP v2/v3: packets, the RFC 5798 state machine, transports, and the node driver."""
+"""VRRP v2/v3: packets, the RFC 5798 state machine, transports, and the node driver.
+
+- `packet`     encode/decode adverts (pure, total: `PacketError.reason` on any bad input)
+- `fsm`        the pure state machine: `step(params, state, event, now) -> (state, actions)`
+- `transport`  `Transport` seam: `RawSocketTransport` (multicast/unicast, v4/v6), `MemoryHub`
+- `addresses`  `AddressManager` seam: `PyrouteAddresses`, `MemoryAddresses`
+- `garp`       `Announcer` seam: gratuitous ARP / unsolicited NA (`RawAnnouncer`, memory)
+- `track`      link state (`PyrouteLinks`, event-driven) and vrrp_script trackers
+- `node`       `VrrpNode` (one instance) and `VrrpGroup` (a Config's instances): the engine's API
+- `sync`       vrrp_sync_group semantics
+- `run_instance`  `python -m lvstui.vrrp.run_instance`: one instance from flags (lab, bench)
+"""
