@@ -1054,6 +1054,7 @@ class Engine:
                     drain=drain,
                     weight_override=r.weight_override,
                     runtime_added=r.runtime_added,
+                    in_table=r.in_table,
                     checks=checks,
                     history=self._history.real(plan.key, r.key),
                 )
@@ -1073,6 +1074,7 @@ class Engine:
                     persist_conns=d.persist_conns if d else 0,
                     stats=d.stats if d else Stats(),
                     is_sorry=True,
+                    in_table=s.in_table,
                     history=self._history.real(plan.key, s.key),
                 )
             )
