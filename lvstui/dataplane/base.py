@@ -20,6 +20,7 @@ __all__ = [
     "AddDest",
     "AddService",
     "Capabilities",
+    "ConnectionExpirer",
     "Dataplane",
     "DelDest",
     "DelService",
@@ -147,7 +148,18 @@ class Capabilities:
 
 
 class Dataplane(TypingProtocol):
-    """A place where virtual services live. Implementations: ipvs, userspace, memory."""
+    """A place where virtual services live. Implementations: ipvs, userspace, memory.
+
+    Optional capability (not part of this protocol, so existing implementations stay
+    valid; callers probe with `getattr(dp, "expire_connections", None)`):
+
+        async def expire_connections(self, service: ServiceKey, real: RealKey) -> None
+
+    ends every connection `service` relays to `real` now (a drain's timeout) and keeps the
+    real server in the table; DataplaneError when either is unknown. The userspace forwarder
+    offers it (TCP aborted both ways, UDP flows dropped); without it, the engine deletes the
+    destination instead (the kernel's way). See `ConnectionExpirer`.
+    """
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -170,4 +182,12 @@ class Dataplane(TypingProtocol):
 
     async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
         """Start/stop the connection-sync daemon (no-op where unsupported)."""
+        ...
+
+
+class ConnectionExpirer(TypingProtocol):
+    """The optional `expire_connections` capability of a Dataplane (see `Dataplane`)."""
+
+    async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+        """End every connection of `service` to `real` now; the real server stays."""
         ...

@@ -8,7 +8,7 @@ operation is applied (operations before it are, as with IPVS). Tests may set cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 
 from lvstui.config.schema import LbKind
@@ -130,10 +130,23 @@ def apply_ops(
 
 
 class MemoryDataplane:
-    """Records every operation; `observe()` returns the resulting table."""
+    """Records every operation; `observe()` returns the resulting table.
 
-    def __init__(self, initial: Sequence[ObservedService] = (), *, reason: str = "") -> None:
+    `expire=True` offers the optional `expire_connections(service, real)` extension (as the
+    userspace forwarder does): each call is recorded in `expired` and zeroes that real
+    server's ActiveConn/InActConn. By default it is absent, like the kernel's: the engine
+    then ends a drain's connections by deleting the destination."""
+
+    def __init__(
+        self, initial: Sequence[ObservedService] = (), *, reason: str = "", expire: bool = False
+    ) -> None:
         self._table: dict[ServiceKey, ObservedService] = {s.key: s for s in initial}
+        self.expired: list[tuple[ServiceKey, RealKey]] = []  # expire_connections calls
+        # an instance attribute, so that `getattr(dp, "expire_connections", None)` (how the
+        # engine probes for the extension) finds it only when offered
+        self.expire_connections: Callable[[ServiceKey, RealKey], Awaitable[None]] | None = (
+            self._expire_connections if expire else None
+        )
         self.ops: list[Op] = []  # every operation applied, in order
         self.batches: list[tuple[Op, ...]] = []  # one entry per apply() call
         self.sync: tuple[SyncRole, str, int] = (SyncRole.NONE, "", 0)
@@ -173,6 +186,15 @@ class MemoryDataplane:
 
     async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
         self.sync = (role, interface, syncid)
+
+    async def _expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+        svc = self._table.get(service)
+        i = _find(svc, real) if svc is not None else -1
+        if svc is None or i < 0:
+            raise DataplaneError(f"expire connections {service} -> {real}: no such real server")
+        self.expired.append((service, real))
+        d = replace(svc.dests[i], active_conns=0, inact_conns=0)
+        self._table[service] = replace(svc, dests=(*svc.dests[:i], d, *svc.dests[i + 1 :]))
 
     # --- for tests ---------------------------------------------------------------------------
 

@@ -520,6 +520,10 @@ class Engine:
             if pair not in self._overrides.drained:
                 return CommandResult(True, f"{cmd.real} of {cmd.service} was not drained")
             await self._set_overrides(self._overrides.undrain(pair), cmd.service)
+            if self._drains.pop(pair, None) is not None:  # said now, not at the next tick
+                self._expire_warned.discard(pair)
+                self._publish(DrainProgress(self._clock.wall(), *pair, DrainState.NONE, 0, 0))
+                self._publish_snapshot({cmd.service})
             return CommandResult(True, f"{cmd.real} of {cmd.service} back in rotation")
         if isinstance(cmd, SetWeight):
             self._need_real(cmd.service, cmd.real)
@@ -822,8 +826,10 @@ class Engine:
         unusable at once (their packets are dropped, or the entries expired at their next
         packet with the `net.ipv4.vs.expire_nodest_conn` sysctl). It is *not* added back at
         weight 0 right away: the kernel would take the deleted destination back from its
-        trash, connections included. `undrain` puts it back. The userspace forwarder lets a
-        deleted destination's connections finish, so there the drain keeps waiting.
+        trash, connections included. `undrain` puts it back. The userspace forwarder offers
+        `expire_connections` (TCP aborted both ways, UDP flows dropped; the destination stays
+        at weight 0); a dataplane named "userspace" without it (an older one) lets a deleted
+        destination's connections finish, so there the drain keeps waiting.
         """
         expire = getattr(self._dp, "expire_connections", None)
         try:

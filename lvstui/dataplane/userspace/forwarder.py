@@ -66,7 +66,7 @@ from lvstui.dataplane.userspace.service import VirtualService
 from lvstui.dataplane.userspace.tcp import Connection, read_then_begin
 from lvstui.dataplane.userspace.udp import UdpListener, end_flow
 from lvstui.errors import DataplaneError, UnsupportedError
-from lvstui.model import ServiceKey
+from lvstui.model import RealKey, ServiceKey
 
 __all__ = ["UserspaceDataplane"]
 
@@ -252,6 +252,32 @@ class UserspaceDataplane:
                 if r not in svc.by_key:
                     raise DataplaneError("no such real server")
                 svc.del_dest(r)
+
+    async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+        """End every connection relayed to `real` for `service` now (a drain's timeout; an
+        optional extension of the Dataplane contract, see `lvstui.dataplane.base`).
+
+        TCP connections are aborted on both sides (a reset to the client and to the real
+        server), including those still connecting; UDP flows to it are dropped (the client's
+        next datagram is scheduled afresh); closed connections that were still counted in
+        InActConn are forgotten. The real server stays in the table with its weight, so a
+        drained one (weight 0) gets no new connection until it is undrained."""
+        what = f"expire connections {service} -> {real}"
+        svc = self._services.get(service)
+        if svc is None:
+            raise DataplaneError(f"{what}: no such service")
+        dest = svc.by_key.get(real)
+        if dest is None:
+            raise DataplaneError(f"{what}: no such real server")
+        for c in [c for c in self.live_conns if c.dest is dest and c.svc is svc]:
+            c.abort()
+        for flow in [f for f in svc.flows.values() if f.dest is dest]:
+            end_flow(self, svc, flow)
+        kept = [(t, d) for t, d in self.lingering if d is not dest]
+        if len(kept) != len(self.lingering):
+            dest.inact -= len(self.lingering) - len(kept)
+            self.lingering = deque(kept)
+            dest.check_overload_down()
 
     def _get(self, key: ServiceKey) -> VirtualService:
         svc = self._services.get(key)

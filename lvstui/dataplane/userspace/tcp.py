@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+import struct
 from typing import TYPE_CHECKING
 
 from lvstui.dataplane.userspace import proxyproto
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["REQUEST_LINE_MAX", "Connection", "read_then_begin"]
 
 REQUEST_LINE_MAX = 8192
+# SO_LINGER on, 0 s: close() sends a reset instead of a FIN (an aborted connection)
+_RESET = struct.pack("ii", 1, 0)
 
 
 class Connection:
@@ -127,7 +130,19 @@ class Connection:
         d.outbytes += n  # type: ignore[union-attr]
         d.outpkts += 1  # type: ignore[union-attr]
 
-    def finish(self) -> None:
+    def abort(self) -> None:
+        """End at once with a reset to both sides (drain timeout: connections expired). An
+        aborted connection is gone, like an expired kernel entry: it does not linger in
+        InActConn."""
+        if self.state == 3:
+            return
+        for s in (self.conn, self.up):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+        self.finish(linger=False)
+
+    def finish(self, linger: bool = True) -> None:
         """End the connection and its accounting (idempotent)."""
         if self.state == 3:
             return
@@ -147,8 +162,11 @@ class Connection:
         if dest is not None:
             if state == 2:
                 dest.active -= 1
-                dest.inact += 1
-                dp.lingering.append((dp.clock() + dp.inact_linger, dest))
+                if linger:
+                    dest.inact += 1
+                    dp.lingering.append((dp.clock() + dp.inact_linger, dest))
+                else:
+                    dest.check_overload_down()
             elif state == 1:
                 dest.inact -= 1
                 dest.check_overload_down()
