@@ -10,6 +10,8 @@ API (what the engine uses)::
     mon.views(key) -> tuple[CheckView, ...]  # per check: last run/result/latency, counts
     mon.update(key, checkers, alpha=...)     # reload: unchanged checks keep state and timing
     mon.remove(key)
+    mon.suspend(key) / mon.resume(key) / mon.is_suspended(key)   # ha_suspend: a suspended
+                           # server's checks do not run; it keeps its last state and health
     await mon.run()        # until mon.stop(); add/update/remove work before and during
     mon.stop()
 
@@ -120,10 +122,11 @@ class _Slot:
 
 
 class _Real:
-    __slots__ = ("alpha", "health", "slots", "weight")
+    __slots__ = ("alpha", "health", "slots", "suspended", "weight")
 
     def __init__(self, alpha: bool) -> None:
         self.alpha = alpha
+        self.suspended = False
         self.slots: list[_Slot] = []
         self.health = Health.DOWN if alpha else Health.UP
         self.weight: int | None = None
@@ -200,7 +203,7 @@ class HealthMonitor(Generic[K]):
         for s in old:
             self._cancel(s)
         real.slots = keep + fresh
-        if self._running:
+        if self._running and not real.suspended:
             for s in fresh:
                 self._start(key, real, s)
         self._reaggregate(key, real, "configuration reloaded")
@@ -213,6 +216,26 @@ class HealthMonitor(Generic[K]):
 
     def keys(self) -> list[K]:
         return list(self._reals)
+
+    def suspend(self, key: K) -> None:
+        """Stop running `key`'s checks (ha_suspend) until `resume`; its checks keep their
+        last state, so its health does not change meanwhile. KeyError if unknown."""
+        real = self._reals[key]
+        real.suspended = True
+        for s in real.slots:
+            self._cancel(s)
+
+    def resume(self, key: K) -> None:
+        """Run `key`'s checks again (each starts after its warm-up). KeyError if unknown."""
+        real = self._reals[key]
+        real.suspended = False
+        if self._running:
+            for s in real.slots:
+                self._start(key, real, s)
+
+    def is_suspended(self, key: K) -> bool:
+        real = self._reals.get(key)
+        return real is not None and real.suspended
 
     # --- reading --------------------------------------------------------------------------
 
@@ -251,7 +274,7 @@ class HealthMonitor(Generic[K]):
         self._stopped = asyncio.Event()
         self._running = True
         for key, real in self._reals.items():
-            for s in real.slots:
+            for s in real.slots if not real.suspended else ():
                 self._start(key, real, s)
         if self._tune_gc:
             await asyncio.sleep(0)  # let every loop take its first step, then freeze them
