@@ -31,6 +31,11 @@ _F = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 18
 _POOL_MAX = 512
+# Once one side has closed, the other gets this long to finish (the kernel's IPVS gives a
+# TCP connection 120 s in FIN_WAIT/CLOSE_WAIT). Without it a real server that never reads
+# nor closes keeps a half-closed connection, its sockets and an ActiveConn forever, and a
+# drain of that server never gets to "safe".
+HALF_CLOSE_TIMEOUT = 120.0
 
 _splice_ok: bool | None = None
 _pipes: list[tuple[int, int]] = []
@@ -233,7 +238,7 @@ class Relay:
     """Both directions of one connection. `on_done` is called once, when both reached end
     of file, or at once when either side fails (reset, broken pipe: a normal end here)."""
 
-    __slots__ = ("ab", "ba", "loop", "on_done", "open")
+    __slots__ = ("ab", "ba", "half", "loop", "on_done", "open")
 
     def __init__(
         self,
@@ -247,6 +252,7 @@ class Relay:
         self.loop = asyncio.get_running_loop()
         self.on_done: Callable[[], None] | None = on_done
         self.open = 2
+        self.half: asyncio.TimerHandle | None = None
         self.ab = _Direction(self, a, b, count_ab, use_splice)
         self.ba = _Direction(self, b, a, count_ba, use_splice)
 
@@ -263,6 +269,8 @@ class Relay:
         self.open -= 1
         if self.open == 0:
             self._done()
+        elif self.half is None:
+            self.half = self.loop.call_later(HALF_CLOSE_TIMEOUT, self.abort)
 
     def abort(self) -> None:
         self.close()
@@ -270,5 +278,7 @@ class Relay:
 
     def close(self) -> None:
         """Unregister every callback and return the pipes; call before closing the sockets."""
+        if self.half is not None:
+            self.half.cancel()
         self.ab.stop()
         self.ba.stop()
