@@ -51,6 +51,7 @@ from lvstui.engine.bus import EventBus, Subscription
 from lvstui.engine.desired import HealthMap, RealHealth, ServicePlan, plan_service
 from lvstui.engine.diff import diff_configs
 from lvstui.engine.edges import CheckerFactory, HealthSource, VrrpDriver, default_checker_factory
+from lvstui.engine.hasuspend import SUSPENDED_REASON, Carrier, ha_suspended
 from lvstui.engine.quorum import initial_quorum, step_quorum
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
@@ -179,6 +180,7 @@ class Engine:
         self._retry = False
         self._expire_warned: set[Pair] = set()
         self._expired: set[Pair] = set()  # drain timed out: dest kept out of the table
+        self._suspended: set[Pair] = set()  # ha_suspend: checks paused (VIP not local)
 
     # --- public API ----------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Engine:
                 vrrp_started = True
                 for v in self._vrrp.views():
                     self._vrrp_states[v.name] = v.state
+            self._update_ha_suspend()
             await self._sync("start", initial=True)
             await self._update_sync_role()
         except BaseException:
@@ -465,6 +468,7 @@ class Engine:
                     "VRRP settings changed: they take effect at the next restart "
                     "(the VRRP driver cannot reload in place)",
                 )
+        self._update_ha_suspend()
         try:
             await self._sync("reload")
         except LvstuiError as e:
@@ -888,6 +892,9 @@ class Engine:
         # (give it runner=engine.notifier so they queue behind the engine's scripts)
         self._vrrp_states[ev.instance] = ev.new
         self._publish(ev)
+        changed = self._update_ha_suspend()
+        if changed:
+            self._publish_snapshot(changed)
         inst = next((i for i in self._config.vrrp_instances if i.name == ev.instance), None)
         if inst is not None:
             alert = inst.smtp_alert
@@ -902,6 +909,58 @@ class Engine:
         sd = self._config.global_defs.lvs_sync_daemon
         if sd is not None and sd.instance == ev.instance:
             await self._update_sync_role()
+
+    def _carriers(self) -> list[Carrier]:
+        """Each VRRP instance's state and the addresses it carries (excluded VIPs too)."""
+        excluded = {
+            i.name: tuple(v.address for v in i.virtual_ipaddress_excluded)
+            for i in self._config.vrrp_instances
+        }
+        return [(v.state, (*v.vips, *excluded.get(v.name, ()))) for v in self._vrrp_views()]
+
+    def _update_ha_suspend(self) -> set[ServiceKey]:
+        """ha_suspend: pause the checks of services whose VIP is on no MASTER instance here,
+        resume them when it comes back (see `hasuspend`). Returns the services changed."""
+        mon = self._monitor
+        # suspend/resume/is_suspended: HealthMonitor has them; a HealthSource may not
+        suspend = getattr(mon, "suspend", None)
+        resume = getattr(mon, "resume", None)
+        is_suspended = getattr(mon, "is_suspended", None)
+        if suspend is None or resume is None or is_suspended is None or self._vrrp is None:
+            return set()
+        carriers: list[Carrier] | None = None
+        wanted: set[Pair] = set()
+        for vs in self._config.virtual_servers:
+            if not vs.ha_suspend:
+                continue
+            if carriers is None:
+                carriers = self._carriers()
+            if ha_suspended(True, vs.ip, carriers):
+                sk = service_key_of(vs)
+                wanted |= {(sk, RealKey(r.ip, r.port)) for r in vs.real_servers if r.checks}
+        changed: set[ServiceKey] = set()
+        for pair in wanted | self._suspended:
+            want = pair in wanted
+            try:
+                if want == is_suspended(pair):
+                    continue
+                (suspend if want else resume)(pair)
+            except KeyError:  # its checks are gone (reload)
+                continue
+            changed.add(pair[0])
+        self._suspended = {p for p in wanted if is_suspended(p)}
+        for sk in sorted(changed, key=str):
+            now = any(p[0] == sk for p in self._suspended)
+            self._log(
+                "info",
+                f"health checks of {sk} "
+                + (
+                    "suspended (ha_suspend: no VRRP instance carrying its VIP is MASTER here)"
+                    if now
+                    else "resumed (ha_suspend: its VIP is local)"
+                ),
+            )
+        return changed
 
     async def _update_sync_role(self) -> None:
         """The IPVS sync daemon follows the VRRP instance named in lvs_sync_daemon."""
@@ -1046,6 +1105,15 @@ class Engine:
             if self._monitor is not None:
                 with contextlib.suppress(KeyError):
                     checks = self._monitor.views(pair)
+                if pair in self._suspended:
+                    checks = tuple(
+                        replace(
+                            c,
+                            last_reason=SUSPENDED_REASON
+                            + (f"; last: {c.last_reason}" if c.last_reason else ""),
+                        )
+                        for c in checks
+                    )
             reals.append(
                 RealServerView(
                     key=r.key,
