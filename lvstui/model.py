@@ -50,6 +50,21 @@ def _host(addr: str) -> str:
     return f"[{addr}]" if ":" in addr else addr
 
 
+def _check_addr_port(addr: str, port: int) -> None:
+    """Raise ValueError unless `addr` is an IP address literal and `port` fits 0-65535."""
+    if type(port) is not int or not 0 <= port <= 65535:
+        raise ValueError(f"port {port!r} out of range 0-65535")
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        raise ValueError(f"{addr!r} is not an IP address") from None
+
+
+def _check_weight(weight: int | None) -> None:
+    if weight is not None and (type(weight) is not int or not 0 <= weight <= 65535):
+        raise ValueError(f"weight {weight!r} out of range 0-65535")
+
+
 def _split_hostport(text: str) -> tuple[str, int]:
     """`1.2.3.4:80`, `[2001:db8::1]:80` → (address, port). Raises ValueError."""
     text = text.strip()
@@ -81,6 +96,16 @@ class ServiceKey:
     port: int
     fwmark: int = 0  # 0 = not a fwmark service
     family: int = 4
+
+    def __post_init__(self) -> None:
+        # Keys arrive from the control socket too: an invalid one must never reach the engine
+        # (it would be persisted as an override and refused by the kernel forever).
+        if not 0 <= self.fwmark <= 0xFFFFFFFF:
+            raise ValueError(f"fwmark {self.fwmark} out of range 0-4294967295")
+        if self.family not in (4, 6):
+            raise ValueError(f"address family must be 4 or 6, not {self.family}")
+        if not self.fwmark:
+            _check_addr_port(self.addr, self.port)
 
     def __str__(self) -> str:
         if self.fwmark:
@@ -114,6 +139,9 @@ class ServiceKey:
 class RealKey:
     addr: str
     port: int
+
+    def __post_init__(self) -> None:
+        _check_addr_port(self.addr, self.port)
 
     def __str__(self) -> str:
         return f"{_host(self.addr)}:{self.port}"
@@ -368,6 +396,9 @@ class SetWeight:
     real: RealKey
     weight: int | None  # None: back to the configured weight
 
+    def __post_init__(self) -> None:
+        _check_weight(self.weight)
+
 
 @dataclass(frozen=True, slots=True)
 class AddReal:
@@ -376,6 +407,9 @@ class AddReal:
     real: RealKey
     weight: int = 1
     lb_kind: LbKind | None = None
+
+    def __post_init__(self) -> None:
+        _check_weight(self.weight)
 
 
 @dataclass(frozen=True, slots=True)

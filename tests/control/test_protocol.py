@@ -25,6 +25,22 @@ MODEL_TYPES = [
 ]
 
 
+_IPS = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str)
+_PORTS = st.integers(min_value=0, max_value=65535)
+_WEIGHTS = st.integers(min_value=0, max_value=65535)
+# Fields whose values the model validates (keys and operator weights must be valid).
+FIELD_STRATEGIES: dict[tuple[type, str], st.SearchStrategy[Any]] = {
+    (model.RealKey, "addr"): _IPS,
+    (model.RealKey, "port"): _PORTS,
+    (model.ServiceKey, "addr"): _IPS,
+    (model.ServiceKey, "port"): _PORTS,
+    (model.ServiceKey, "fwmark"): st.integers(min_value=0, max_value=2**32 - 1),
+    (model.ServiceKey, "family"): st.sampled_from([4, 6]),
+    (model.AddReal, "weight"): _WEIGHTS,
+    (model.SetWeight, "weight"): st.none() | _WEIGHTS,
+}
+
+
 def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
     """A hypothesis strategy for any type hint over the model's types (all fields filled)."""
     origin = get_origin(tp)
@@ -51,7 +67,14 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from(list(tp))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        fields = {f.name: strategy_for(hints[f.name]) for f in dataclasses.fields(tp)}
+        fields = {
+            f.name: (
+                FIELD_STRATEGIES[(tp, f.name)]
+                if (tp, f.name) in FIELD_STRATEGIES
+                else strategy_for(hints[f.name])
+            )
+            for f in dataclasses.fields(tp)
+        }
         return st.fixed_dictionaries(fields).map(lambda kw: tp(**kw))
     raise AssertionError(f"no strategy for {tp!r}")
 
@@ -169,3 +192,33 @@ def test_message_is_one_line() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     obj = protocol.parse_line(line, expect=protocol.RESPONSE_TYPES)
     assert protocol.decode_event(obj["event"]) == model.LogEvent(1.0, "info", "a\nb")
+
+
+@pytest.mark.parametrize(
+    ("tp", "data", "message"),
+    [
+        (model.RealKey, {"addr": "127.0.0.1", "port": 70000}, "out of range"),
+        (model.RealKey, {"addr": "999.1.1.1", "port": 80}, "not an IP address"),
+        (
+            model.ServiceKey,
+            {"protocol": "TCP", "addr": "example.org", "port": 80},
+            "not an IP address",
+        ),
+        (
+            model.AddReal,
+            {
+                "kind": "add",
+                "service": {"protocol": "TCP", "addr": "127.0.0.1", "port": 80},
+                "real": {"addr": "127.0.0.1", "port": 81},
+                "weight": 70000,
+            },
+            "weight",
+        ),
+    ],
+)
+def test_invalid_keys_and_weights_are_refused_at_decode(
+    tp: type, data: dict[str, Any], message: str
+) -> None:
+    # An invalid key must never reach the engine: it would be persisted as an override.
+    with pytest.raises(ProtocolError, match=message):
+        decode(tp, data)
