@@ -28,16 +28,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
+from lvstui.control.delta import apply_delta, decode_snapshot_json
 from lvstui.control.protocol import (
     MAX_RESPONSE_LINE,
-    RESPONSE_TYPES,
     ProtocolError,
     decode_event,
     decode_result,
     decode_snapshot,
     encode,
     message,
-    parse_line,
+    parse_reply,
 )
 from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Snapshot
@@ -85,9 +87,13 @@ def _no_daemon(path: Path) -> ControlError:
 class SocketClient:
     """`EngineClient` over the control socket. Connects on first use (or `connect()`)."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 10.0, deltas: bool = True) -> None:
         self.path = Path(path)
         self.timeout = timeout  # per request
+        self.deltas = deltas  # False: always ask for full snapshots (protocol v1 as first shipped)
+        self._snap_lock = asyncio.Lock()
+        self._base: Snapshot | None = None  # the last snapshot received, and its number
+        self._base_ref: int | None = None
         self.hello: dict[str, Any] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -115,8 +121,37 @@ class SocketClient:
         return self._writer is not None and self._lost is None
 
     async def snapshot(self) -> Snapshot:
-        reply = await self._request("snapshot")
-        return decode_snapshot(reply.get("snapshot"))
+        """The engine's state. After the first full snapshot of a connection, the daemon
+        sends only the services that changed since the one this client holds (see
+        `lvstui.control.delta`); the result is the same full Snapshot either way."""
+        async with self._snap_lock:  # one at a time: each delta builds on the previous one
+            for attempt in range(2):
+                if self.deltas:
+                    reply = await self._request("snapshot", base=self._base_ref)
+                else:
+                    reply = await self._request("snapshot")
+                try:
+                    snap = self._snapshot_from(reply)
+                except ProtocolError:
+                    self._base, self._base_ref = None, None
+                    if attempt == 0 and "delta" in reply:
+                        continue  # a delta that does not fit: ask for a full one
+                    raise
+                ref = reply.get("ref")
+                if self.deltas and type(ref) is int:
+                    self._base, self._base_ref = snap, ref
+                return snap
+        raise AssertionError("unreachable")
+
+    def _snapshot_from(self, reply: dict[str, Any]) -> Snapshot:
+        if "delta" in reply:
+            if self._base is None or reply.get("base") != self._base_ref:
+                raise ProtocolError("a delta from a snapshot this client does not hold")
+            return apply_delta(self._base, reply["delta"])
+        raw = reply.get("snapshot")
+        if isinstance(raw, msgspec.Raw):
+            return decode_snapshot_json(raw)
+        return decode_snapshot(raw)
 
     async def call(self, command: Command) -> CommandResult:
         reply = await self._request("call", command=encode(command))
@@ -166,6 +201,7 @@ class SocketClient:
                 raise ControlError(f"{self.path}: no answer within {self.timeout}s") from None
             self._lost = None
             self._subscribed = False
+            self._base, self._base_ref = None, None  # a new connection knows no snapshot
             self._reader_task = asyncio.create_task(self._read_loop())
         self.hello = await self._request("hello", client="lvstui")
         return self.hello
@@ -226,7 +262,7 @@ class SocketClient:
                 if not line:
                     break
                 try:
-                    msg = parse_line(line, expect=RESPONSE_TYPES)
+                    msg = parse_reply(line)
                 except ProtocolError as exc:
                     reason = exc
                     break

@@ -30,6 +30,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, Union, get_args, get_origin
 
+import msgspec
+
 from lvstui.errors import ControlError
 from lvstui.model import Command, CommandResult, Event, Snapshot
 
@@ -45,6 +47,8 @@ __all__ = [
     "error_message",
     "message",
     "parse_line",
+    "parse_reply",
+    "snapshot_message",
 ]
 
 VERSION: Final = 1
@@ -484,12 +488,48 @@ def error_message(id_: int | None, code: str, text: str, hint: str = "") -> byte
     return message("error", id_, **body)
 
 
+def snapshot_message(
+    id_: int | None, payload: bytes, *, delta: bool = False, **body: JSON
+) -> bytes:
+    """A snapshot reply whose payload (``snapshot``, or ``delta`` when `delta`) is already
+    JSON text (from `lvstui.control.delta`): 7 MB is not parsed back just to be embedded."""
+    head = message("snapshot", id_, **body)[:-2]  # without the closing "}" and newline
+    return b"".join((head, b',"delta":' if delta else b',"snapshot":', payload, b"}\n"))
+
+
+# Values of a reply that are kept as raw JSON text for `lvstui.control.delta` to decode.
+RAW_VALUES: Final = frozenset({"snapshot", "delta"})
+_reply_decoder: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def parse_reply(line: bytes) -> dict[str, JSON]:
+    """One line from the server → the message object, like `parse_line`, except that the
+    values named in RAW_VALUES stay `msgspec.Raw` (their JSON text, decoded later straight
+    into model objects instead of through a 7 MB tree of dicts)."""
+    try:
+        raw = _reply_decoder.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        # not an object, or not JSON: let the plain parser say precisely what is wrong
+        return parse_line(line, expect=RESPONSE_TYPES)
+    obj: dict[str, JSON] = {}
+    try:
+        for key, value in raw.items():
+            obj[key] = value if key in RAW_VALUES else msgspec.json.decode(value)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return parse_line(line, expect=RESPONSE_TYPES)  # e.g. an integer beyond 64 bits
+    return _check(obj, RESPONSE_TYPES)
+
+
 def parse_line(line: bytes, *, expect: frozenset[str] = REQUEST_TYPES) -> dict[str, JSON]:
     """One received line → the message object. ProtocolError for anything malformed."""
     try:
         obj = json.loads(line)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"not JSON: {exc}", code="bad_json") from None
+    return _check(obj, expect)
+
+
+def _check(obj: JSON, expect: frozenset[str]) -> dict[str, JSON]:
     if not isinstance(obj, dict):
         raise ProtocolError("a message must be a JSON object", code="bad_json")
     v = obj.get("v")
