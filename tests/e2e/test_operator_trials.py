@@ -218,17 +218,13 @@ def test_wrong_commands_are_refused(
     assert f"127.0.0.1:{servers.port('good1')}              Masq    1" in listing, listing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (QA finding P1): the engine accepts an `add` with no IP address or port "
-    "over the control socket and persists it, which then stops the daemon from starting",
-)
 @pytest.mark.parametrize(
     "real", ['{"addr":"999.1.1.1","port":80}', '{"addr":"127.0.0.1","port":70000}']
 )
 def test_add_of_an_impossible_real_server_is_refused(
     env: tuple[Daemon, Servers, int], real: str
 ) -> None:
+    """Was accepted, persisted to overrides.toml, and then stopped the daemon from starting."""
     daemon, _servers, port = env
     cmd = '{"kind":"add","service":' + SERVICE % port + ',"real":' + real + ',"weight":1}'
     try:
