@@ -5,6 +5,8 @@ client that keeps asking the VIP while the master crashes (kill -9, no goodbye a
 
 - two `lvstui --daemon`: the backup takes the VIP and serves; then, on the new master,
   SIGHUP with a changed weight and SIGHUP with a broken config under load lose nothing;
+- a planned switchover (a failing `track_script` lowers the master's priority) and back,
+  under load, loses nothing;
 - a real keepalived (VRRP only) as the peer, both ways: keepalived master and lvstui backup
   (lvstui accepts its adverts, listens on the VIP before owning it, serves right after the
   takeover), then lvstui master and keepalived backup (keepalived accepts ours and takes over
@@ -145,6 +147,52 @@ def test_lvstui_pair_backup_takes_over_a_crashed_master_and_reloads_under_load(l
         _forget_vip(lab, "d1")
         _forget_vip(lab, "d2")
     assert d2.proc.returncode == 0, d2.log()[-2000:]
+
+
+def test_planned_switchover_by_track_script_loses_nothing(lab: Lab) -> None:
+    """The maintenance move of a VIP: a `track_script` (weight -100) starts failing on the
+    master (a flag file), its priority drops below the backup's, the backup preempts; and
+    back when the flag goes. Clients asking all along see no failure."""
+    flag = lab.dir / "maintenance"
+    script = (
+        f"[vrrp_script.chk_maint]\nscript = \"/bin/sh -c 'test ! -e {flag}'\"\n"
+        "interval = 0.2\nweight = -100\nfall = 1\nrise = 1\n\n[vrrp_instance.web]"
+    )
+    cfg = daemon_config("lb1", 150, "MASTER").replace("[vrrp_instance.web]", script)
+    cfg = cfg.replace(
+        "virtual_ipaddress = [", 'track_script = ["chk_maint"]\nvirtual_ipaddress = ['
+    )
+    d1 = lab.daemon("d1", cfg)
+    d2 = lab.daemon("d2", daemon_config("lb2", 100, "BACKUP"))
+    try:
+        d1.wait_state("MASTER", timeout=30)
+        d2.wait_state("BACKUP", timeout=30)
+        wait_until(lambda: lab.get() is not None, timeout=10)
+
+        loop = lab.client_loop(count=60, gap=0.05)
+        flag.touch()
+        d2.wait_state("MASTER", timeout=10)
+        d1.wait_state("BACKUP", timeout=10)
+        wait_until(lambda: lab.vip_on("d2") and not lab.vip_on("d1"), timeout=5)
+        assert "prio 50/150" in d1.cli("status").stdout
+        results = _results(loop)
+        assert all(r["ok"] for r in results), [r for r in results if not r["ok"]][:3]
+        assert {r["body"] for r in results} == {"r1", "r2"}
+
+        loop = lab.client_loop(count=40, gap=0.05)
+        flag.unlink()  # maintenance over: the master preempts back
+        d1.wait_state("MASTER", timeout=10)
+        wait_until(lambda: lab.vip_on("d1") and not lab.vip_on("d2"), timeout=5)
+        results = _results(loop)
+        assert all(r["ok"] for r in results), [r for r in results if not r["ok"]][:3]
+    finally:
+        for d in (d1, d2):
+            if d.proc.poll() is None:
+                d.proc.send_signal(signal.SIGTERM)
+                d.proc.wait(20)
+        _forget_vip(lab, "d1")
+        _forget_vip(lab, "d2")
+    assert d1.proc.returncode == 0 and d2.proc.returncode == 0
 
 
 @pytest.mark.keepalived
