@@ -1,43 +1,228 @@
-"""Control socket: what a client pays to go through the Unix socket, and what the engine
-pays for many (and slow) clients.
+"""Control socket: what an attached console and the daemon pay for snapshots, and what the
+engine pays for many (and slow) event subscribers.
 
-    .venv/bin/python bench/control_socket.py [--services 50] [--reals 10] [--seconds 5]
-                                             [--clients 20]
+    .venv/bin/python bench/control_socket.py [--services 1000] [--reals 10] [--seconds 5]
+                                             [--clients 20] [--skip-engine]
 
-A real Engine on the in-memory dataplane with `--services` × `--reals` real servers (a
-full snapshot is what the console fetches every second). Prints:
-
-- snapshot round trips per second and the p50 / p99 latency, through `SocketClient` and, as
-  the peer measured in the same run, through `LocalClient` (same engine, no socket): the
-  ratio is the cost of the socket and of the JSON codec;
-- the size of one snapshot on the wire;
-- event fan-out: `--clients` subscribers (plus one that never reads) while the engine
-  publishes as fast as it can: events/s published, events/s delivered per reading client,
-  and whether the non-reading client was cut off (it must be, and the others must not
-  slow down to its pace).
+1. *Codec, per snapshot* (the console's toy engine, `lvstui.ui.fake.FakeClient`, at
+   `--services` × `--reals`): the reference codec (`protocol.encode` + `json`, what every
+   snapshot cost before deltas), the msgspec full snapshot, and the delta, in two cases:
+   *busy* (every service changed since the last second: the worst case) and *quiet* (one
+   real server changed health).
+2. *Attached console at 1 Hz*: a separate process polls `snapshot()` once a second for
+   `--seconds` while the daemon side (this process) serves it from the toy engine ticking
+   every second (busy). Prints the client process's CPU % of one core and the daemon's
+   event-loop lag (how late a 10 ms timer fires; max and p99) for: deltas (today's client),
+   full snapshots (`SocketClient(deltas=False)`), and the reference client (`json.loads` +
+   `protocol.decode`, what the console paid before).
+3. *Real engine* (unless `--skip-engine`): an Engine on the in-memory dataplane, snapshot round
+   trips through `LocalClient` (peer) and `SocketClient`, and the event fan-out to `--clients`
+   subscribers plus one that never reads (it must be cut off, the others must not slow down).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lvstui.config.schema import Config, RealServer, VirtualServer
+from lvstui.control import delta
 from lvstui.control.client import SocketClient, connect
 from lvstui.control.local import LocalClient
-from lvstui.control.protocol import encode, message
+from lvstui.control.protocol import decode, encode
 from lvstui.control.server import ControlServer
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
-from lvstui.model import LogEvent
+from lvstui.model import Health, LogEvent, Snapshot
+from lvstui.ui.fake import FakeClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best(fn: Callable[[], Any], n: int = 3) -> tuple[float, Any]:
+    out: Any = None
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def codec(services: int, reals: int) -> None:
+    toy = FakeClient(services, reals)
+    base = asyncio.run(toy.snapshot())
+    toy.tick()
+    busy = asyncio.run(toy.snapshot())
+    toy.set_health(1, 0, Health.DOWN, "refused")
+    quiet_base = busy
+    quiet = asyncio.run(toy.snapshot())
+    print(f"1. codec per snapshot, {services} services x {reals} real servers (ms, best of 3)")
+    print(f"  {'':28} {'server':>8} {'client':>8} {'bytes':>10}")
+
+    t_enc, data = best(lambda: encode(busy))
+    t_dump, text = best(lambda: json.dumps(data, separators=(",", ":")).encode())
+    t_load, parsed = best(lambda: json.loads(text))
+    t_dec, _ = best(lambda: decode(Snapshot, parsed))
+    print(
+        f"  {'reference (before)':<28} {(t_enc + t_dump) * 1e3:8.1f} "
+        f"{(t_load + t_dec) * 1e3:8.1f} {len(text):10d}"
+    )
+    t_s, full = best(lambda: delta.encode_snapshot_json(busy))
+    t_c, back = best(lambda: delta.decode_snapshot_json(full))
+    assert back == busy
+    print(f"  {'msgspec full':<28} {t_s * 1e3:8.1f} {t_c * 1e3:8.1f} {len(full):10d}")
+    for name, b, n in (
+        ("delta, busy (all changed)", base, busy),
+        ("delta, quiet", quiet_base, quiet),
+    ):
+        t_s, d = best(lambda b=b, n=n: delta.encode_delta(b, n))  # type: ignore[misc]
+        t_c, back = best(lambda b=b, d=d: delta.apply_delta(b, d))  # type: ignore[misc]
+        assert back == n
+        print(f"  {name:<28} {t_s * 1e3:8.1f} {t_c * 1e3:8.1f} {len(d):10d}")
+
+
+# --- 2. attached console at 1 Hz --------------------------------------------------------------
+
+CHILD = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+mode, path, seconds = sys.argv[2], sys.argv[3], float(sys.argv[4])
+from lvstui.control.client import SocketClient
+from lvstui.control.protocol import decode
+from lvstui.model import Snapshot
+
+async def reference():
+    r, w = await asyncio.open_unix_connection(path, limit=2**26)
+    n = 0
+    async def one():
+        nonlocal n
+        n += 1
+        w.write(b'{"v":1,"type":"snapshot","id":%d}\n' % n)
+        await w.drain()
+        return decode(Snapshot, json.loads(await r.readline())["snapshot"])
+    return one, w
+
+async def main():
+    if mode == "reference":
+        one, w = await reference()
+    else:
+        c = SocketClient(path, deltas=(mode == "delta"), timeout=30)
+        one = c.snapshot
+    await one()  # the first (full) snapshot is not what runs every second
+    c0, t0 = time.process_time(), time.perf_counter()
+    lat = []
+    while time.perf_counter() - t0 < seconds:
+        t = time.perf_counter()
+        await one()
+        lat.append(time.perf_counter() - t)
+        await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t)))
+    cpu = (time.process_time() - c0) / (time.perf_counter() - t0)
+    print(json.dumps({"cpu": cpu, "lat": max(lat), "n": len(lat)}))
+
+asyncio.run(main())
+"""
+
+
+class Ticking:
+    """The toy engine as a daemon's engine is: state moves once a second; every client of
+    the socket gets that second's snapshot (built once, like Engine.published_snapshot)."""
+
+    def __init__(self, toy: FakeClient) -> None:
+        self.toy = toy
+        self.snap: Snapshot | None = None
+        self.read_only = False
+        self.description = "toy"
+
+    async def run(self) -> None:
+        while True:
+            self.toy.tick()
+            self.snap = await self.toy.snapshot()
+            await asyncio.sleep(1.0)
+
+    async def snapshot(self) -> Snapshot:
+        assert self.snap is not None
+        return self.snap
+
+    def events(self) -> Any:
+        return self.toy.events()
+
+    async def call(self, command: Any) -> Any:
+        return await self.toy.call(command)
+
+    async def close(self) -> None:
+        pass
+
+
+async def lag_probe(samples: list[float]) -> None:
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        samples.append(time.perf_counter() - t - 0.01)
+
+
+async def attached(services: int, reals: int, seconds: float) -> None:
+    print(f"2. attached console at 1 Hz, {services} x {reals}, busy, {seconds:.0f} s each")
+    ticking = Ticking(FakeClient(services, reals))
+    d = Path(tempfile.mkdtemp(prefix="lvt-ctl-bench-"))
+    server = ControlServer(d / "c.sock", lambda p, ro: ticking)
+    await server.start()
+    ticker = asyncio.create_task(ticking.run())
+    try:
+        for mode in ("none", "delta", "full", "reference"):
+            lag: list[float] = []
+            probe = asyncio.create_task(lag_probe(lag))
+            if mode == "none":  # the toy engine's own cost (it builds 11,000 views a second)
+                await asyncio.sleep(seconds)
+                probe.cancel()
+                await asyncio.gather(probe, return_exceptions=True)
+                q = statistics.quantiles(lag, n=100)
+                print(
+                    f"  {'no client':<10} {'':41} "
+                    f"daemon loop lag p99 {q[98] * 1e3:6.1f} ms max {max(lag) * 1e3:6.1f} ms"
+                )
+                continue
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                CHILD,
+                str(ROOT),
+                mode,
+                str(server.path),
+                str(seconds),
+                stdout=subprocess.PIPE,
+            )
+            out, _ = await proc.communicate()
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+            r = json.loads(out)
+            q = statistics.quantiles(lag, n=100) if len(lag) > 2 else [0.0] * 99
+            print(
+                f"  {mode:<10} console CPU {r['cpu'] * 100:5.1f} % of a core   "
+                f"snapshot() max {r['lat'] * 1e3:6.1f} ms   "
+                f"daemon loop lag p99 {q[98] * 1e3:6.1f} ms max {max(lag) * 1e3:6.1f} ms"
+            )
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        await server.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --- 3. real engine ---------------------------------------------------------------------------
 
 
 def config(services: int, reals: int) -> Config:
@@ -56,49 +241,51 @@ def config(services: int, reals: int) -> Config:
     return Config(virtual_servers=vss)
 
 
-async def round_trips(client: object, seconds: float) -> list[float]:
+async def round_trips(client: Any, seconds: float) -> list[float]:
     lat: list[float] = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t = time.perf_counter()
-        await client.snapshot()  # type: ignore[attr-defined]
+        await client.snapshot()
         lat.append(time.perf_counter() - t)
     return lat
 
 
 def show(name: str, lat: list[float], seconds: float) -> float:
     rate = len(lat) / seconds
-    q = statistics.quantiles(lat, n=100)
+    q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [lat[0]] * 99
     print(
-        f"  {name:<13} {rate:9.0f} snapshots/s   "
-        f"p50 {q[49] * 1e3:7.3f} ms   p99 {q[98] * 1e3:7.3f} ms"
+        f"  {name:<22} {rate:9.1f} snapshots/s   "
+        f"p50 {q[49] * 1e3:8.3f} ms   p99 {q[98] * 1e3:8.3f} ms"
     )
     return rate
 
 
-async def main(args: argparse.Namespace) -> None:
+async def engine_bench(args: argparse.Namespace) -> None:
     engine = Engine(config(args.services, args.reals), dataplane=MemoryDataplane())
     await engine.start()
     d = Path(tempfile.mkdtemp(prefix="lvt-ctl-bench-"))
     server = ControlServer(
         d / "c.sock",
-        lambda p, ro: LocalClient(engine, read_only=ro, who=p.who),
+        lambda p, ro: LocalClient(engine, read_only=ro, who=p.who, published=True),
         event_queue=1024,
     )
     await server.start()
     try:
         snap = engine.snapshot()
-        size = len(message("snapshot", 1, snapshot=encode(snap)))
+        size = len(delta.encode_snapshot_json(snap))
+        t_build, _ = best(engine.snapshot)
         print(
-            f"snapshot: {args.services} services x {args.reals} real servers, "
-            f"{size / 1024:.0f} KiB on the wire"
+            f"3. real engine (memory dataplane), {args.services} x {args.reals}: "
+            f"{size / 1024:.0f} KiB a full snapshot, engine.snapshot() {t_build * 1e3:.1f} ms"
         )
-        local = LocalClient(engine)
-        sock = await connect(server.path)
+        local = LocalClient(engine)  # builds a snapshot per call (the embedded console)
         r_local = show("LocalClient", await round_trips(local, args.seconds), args.seconds)
-        r_sock = show("SocketClient", await round_trips(sock, args.seconds), args.seconds)
-        print(f"  socket / local throughput: {r_sock / r_local:.3f}")
-        await sock.close()
+        for name, deltas in (("SocketClient deltas", True), ("SocketClient full", False)):
+            sock = SocketClient(server.path, deltas=deltas, timeout=60)
+            r = show(name, await round_trips(sock, args.seconds), args.seconds)
+            print(f"  {'':22} socket / local throughput: {r / r_local:.3f}")
+            await sock.close()
 
         # --- fan-out ---
         clients = [await connect(server.path) for _ in range(args.clients)]
@@ -113,7 +300,7 @@ async def main(args: argparse.Namespace) -> None:
         slow_w.write(b'{"v":1,"type":"subscribe","id":1}\n')
         await slow_w.drain()
         await asyncio.sleep(0.5)
-        print(f"fan-out: {args.clients} reading clients + 1 that never reads")
+        print(f"  fan-out: {args.clients} reading clients + 1 that never reads")
         published = 0
         t0 = time.perf_counter()
         end = t0 + args.seconds
@@ -141,10 +328,20 @@ async def main(args: argparse.Namespace) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-if __name__ == "__main__":
+def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--services", type=int, default=50)
+    p.add_argument("--services", type=int, default=1000)
     p.add_argument("--reals", type=int, default=10)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--clients", type=int, default=20)
-    asyncio.run(main(p.parse_args()))
+    p.add_argument("--skip-engine", action="store_true")
+    args = p.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    codec(args.services, args.reals)
+    asyncio.run(attached(args.services, args.reals, max(args.seconds, 5.0)))
+    if not args.skip_engine:
+        asyncio.run(engine_bench(args))
+
+
+if __name__ == "__main__":
+    main()

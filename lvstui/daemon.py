@@ -258,7 +258,7 @@ async def serve_control(
         )
 
     def factory(peer: Peer, read_only: bool) -> LocalClient:
-        return LocalClient(engine, read_only=read_only, who=peer.who)
+        return LocalClient(engine, read_only=read_only, who=peer.who, published=True)
 
     server = ControlServer(
         path,

@@ -22,8 +22,20 @@ __all__ = ["LocalClient"]
 
 
 class LocalClient:
-    def __init__(self, engine: Engine, *, read_only: bool = False, who: str = "console") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        who: str = "console",
+        published: bool = False,
+    ) -> None:
+        """`published`: `snapshot()` returns the engine's last published snapshot (refreshed
+        every second and after every change, unchanged views shared) instead of building a
+        new one per call: at 1,000 x 10 building one costs ~50 ms of the event loop, for
+        every client of the control socket, every second."""
         self._engine = engine
+        self._published = published
         self._read_only = read_only
         self._who = who
         self._closed = False
@@ -39,7 +51,7 @@ class LocalClient:
 
     async def snapshot(self) -> Snapshot:
         self._check_open()
-        snap = self._engine.snapshot()
+        snap = self._engine.published_snapshot() if self._published else self._engine.snapshot()
         return replace(snap, read_only=True) if self._read_only else snap
 
     def events(self) -> AsyncIterator[Event]:
