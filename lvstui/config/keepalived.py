@@ -24,13 +24,13 @@ import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from lvstui.config.load import ConfigErrors, decode_text, load_config_data, read_config_text
 from lvstui.config.locate import KeyPath, format_key
-from lvstui.config.schema import Config
+from lvstui.config.schema import Config, VrrpInstance
 from lvstui.errors import ConfigError
 
 __all__ = [
@@ -278,6 +278,8 @@ class _Out:
         self.track_weights: dict[str, list[tuple[str | int, int, Node]]] = {}
         # checker defaults set on a virtual_server or real_server: path -> key -> (value, node)
         self.defaults: dict[KeyPath, dict[str, tuple[Any, Node]]] = {}
+        # global_defs vrrp_garp_master_*: instance key -> (value, node), for every instance
+        self.garp_defaults: dict[str, tuple[Any, Node]] = {}
 
     def note(self, node: Node, message: str, where: str = "") -> None:
         note = ImportNote(node.file, node.line, where or node.key, message)
@@ -637,9 +639,51 @@ def _global_defs(out: _Out, node: Node) -> None:
             "notification_email": lambda o, n, t, p: _list(o, n, t, p),
             "smtp_server": _smtp_server,
             "lvs_sync_daemon": _sync_daemon,
+            **{f"vrrp_{key}": _garp_default for key in _GARP_DEFAULTS},
         },
         "global_defs.",
     )
+
+
+# keepalived's global_defs defaults for the gratuitous ARPs of every instance; lvstui has the
+# same keys on each instance only, so the import writes them there.
+_GARP_DEFAULTS: dict[str, _Conv] = {
+    "garp_master_delay": NUM,
+    "garp_master_repeat": INT,
+    "garp_master_refresh": NUM,
+    "garp_master_refresh_repeat": INT,
+}
+
+
+def _garp_default(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    key = node.key.removeprefix("vrrp_")
+    if node.children is not None or len(node.args) != 1:
+        out.note(node, f"expected `{node.key} VALUE`; left out")
+        return
+    out.garp_defaults[key] = (_GARP_DEFAULTS[key](node.args), node)
+
+
+def _garp_defaults(out: _Out) -> None:
+    """Carry global_defs vrrp_garp_master_* into each instance that does not set its own
+    (what keepalived does with them); a value equal to lvstui's default needs nothing."""
+    instances = out.data.get("vrrp_instance", {})
+    defaults = {f.name: f.default for f in fields(VrrpInstance)}
+    for key, (value, node) in out.garp_defaults.items():
+        if value == defaults[key]:
+            out.note(node, f"same as lvstui's default {key} ({value!r}); nothing to carry over")
+            continue
+        names = [n for n, inst in instances.items() if key not in inst]
+        for name in names:
+            instances[name][key] = value
+            out.lines[("vrrp_instance", name, key)] = (node.file, node.line)
+        if names:
+            out.note(
+                node,
+                f"a global default in keepalived: set as `{key} = {value!r}` on each "
+                f"vrrp_instance without its own ({', '.join(map(str, names))})",
+            )
+        else:
+            out.note(node, "no vrrp_instance without its own value to carry it to; left out")
 
 
 def _smtp_server(out: _Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
@@ -1257,6 +1301,7 @@ def to_toml_data(
             out.note(group, f"no `virtual_server group {name}` uses it; left out")
     _vrrp_versions(out)
     _track_script_weights(out)
+    _garp_defaults(out)
     return out.data, out.lines, out.notes
 
 

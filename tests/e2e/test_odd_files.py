@@ -110,3 +110,57 @@ def test_import_refuses_unreadable_files_clearly(files: Path, name: str, message
     assert r.returncode == 2
     assert r.stdout == ""
     assert message in r.stderr
+
+
+GARP = """global_defs {
+    vrrp_garp_master_delay 2
+    vrrp_garp_master_repeat 3
+    vrrp_garp_master_refresh 60
+    vrrp_garp_master_refresh_repeat 5
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    garp_master_delay 1
+    virtual_ipaddress {
+        192.0.2.1
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 2
+    priority 100
+    virtual_ipaddress {
+        192.0.2.2
+    }
+}
+"""
+
+
+def test_import_carries_global_garp_defaults_into_the_instances(tmp_path: Path) -> None:
+    """keepalived's global_defs vrrp_garp_master_* apply to every instance that has no own
+    value; lvstui has the keys per instance only: they land there, and the notes say so."""
+    import tomllib
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(GARP)
+    r = lvstui("import-keepalived", str(conf))
+    assert r.returncode == 0, r.stderr
+    data = tomllib.loads(r.stdout)["vrrp_instance"]
+    assert data["A"]["garp_master_delay"] == 1  # its own value wins
+    assert data["B"]["garp_master_delay"] == 2
+    for name in ("A", "B"):
+        assert data[name]["garp_master_repeat"] == 3
+        assert data[name]["garp_master_refresh"] == 60
+        assert data[name]["garp_master_refresh_repeat"] == 5
+    assert "keepalived.conf:2: vrrp_garp_master_delay: a global default" in r.stderr
+    assert "not supported" not in r.stderr
+    out = tmp_path / "config.toml"
+    out.write_text(r.stdout)
+    assert lvstui("check-config", "-q", "-f", str(out)).returncode == 0
+
+    conf.write_text(GARP.replace("vrrp_garp_master_delay 2", "vrrp_garp_master_delay 5"))
+    r = lvstui("import-keepalived", str(conf))
+    assert "same as lvstui's default garp_master_delay" in r.stderr
+    assert "garp_master_delay = 5" not in r.stdout  # defaults are left out
