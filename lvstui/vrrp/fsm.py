@@ -34,12 +34,14 @@ __all__ = [
     "Log",
     "Notify",
     "PriorityChanged",
+    "Reconfigure",
     "RemoveVips",
     "SendAdvert",
     "SendGarp",
     "Shutdown",
     "SplitBrain",
     "Startup",
+    "SyncVips",
     "Timer",
     "initial",
     "master_down_interval",
@@ -86,6 +88,7 @@ class FsmState:
     preempt_after: float = 0.0  # preempt_delay: no preemption before this time
     faulted: bool = False
     reason: str = ""
+    vips_warned: bool = False  # the followed master's VIP list differs: logged once
 
 
 # --- events -------------------------------------------------------------------------------
@@ -135,7 +138,29 @@ class ForceState:
     reason: str = ""
 
 
-Event = Startup | AdvertIn | Timer | Shutdown | FaultChanged | PriorityChanged | ForceState
+@dataclass(frozen=True, slots=True)
+class Reconfigure:
+    """The instance's configuration was reloaded in place: `step` gets the new params.
+
+    `old`: the params it ran with; `priority`: the new effective priority;
+    `vips_changed`: the address lists (any field, excluded ones too) differ.
+    """
+
+    old: FsmParams
+    priority: int
+    vips_changed: bool = False
+
+
+Event = (
+    Startup
+    | AdvertIn
+    | Timer
+    | Shutdown
+    | FaultChanged
+    | PriorityChanged
+    | ForceState
+    | Reconfigure
+)
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -154,6 +179,12 @@ class AddVips:
 @dataclass(frozen=True, slots=True)
 class RemoveVips:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class SyncVips:
+    """MASTER after a reload changed the addresses: add the new ones, remove the dropped
+    ones, announce the added ones (the driver knows both lists)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +220,7 @@ class SplitBrain:
     priority: int
 
 
-Action = SendAdvert | AddVips | RemoveVips | SendGarp | Notify | Drop | Log | SplitBrain
+Action = SendAdvert | AddVips | RemoveVips | SyncVips | SendGarp | Notify | Drop | Log | SplitBrain
 
 
 # --- timing ---------------------------------------------------------------------------------
@@ -310,8 +341,12 @@ def _check(p: FsmParams, st: FsmState, ev: AdvertIn) -> Drop | None:
                 "interval_mismatch",
                 f"advert_int {a.advert_int:g} from {ev.src}, ours {p.advert_int:g}",
             )
-    # a priority-0 advert still has to match; keepalived checks the list in every advert
-    if p.check_addrs and a.priority != PRIO_STOP and set(a.addrs) != set(p.vips):
+    # a priority-0 advert still has to match; keepalived checks the list in every advert.
+    # Except from the master a BACKUP already follows: while two directors are reloaded one
+    # after the other their lists differ for a moment, and dropping the master's adverts
+    # would make the backup take over for nothing (see `_advert`: logged once).
+    following = st.state == S.BACKUP and ev.src == st.master_addr
+    if p.check_addrs and a.priority != PRIO_STOP and set(a.addrs) != set(p.vips) and not following:
         return Drop("addr_mismatch", f"VIP list {sorted(a.addrs)} from {ev.src} differs from ours")
     return None
 
@@ -392,9 +427,53 @@ def step(p: FsmParams, st: FsmState, ev: Event, now: float) -> tuple[FsmState, l
             new, acts = _to_backup(p, st, now, ev.reason or "sync group")
             return new, acts0 + acts
         return st, []
+    if isinstance(ev, Reconfigure):
+        return _reconfigure(p, st, ev, now)
     if isinstance(ev, Timer):
         return _timer(p, st, now)
     return _advert(p, st, ev, now)
+
+
+def _reconfigure(
+    p: FsmParams, st: FsmState, ev: Reconfigure, now: float
+) -> tuple[FsmState, list[Action]]:
+    """A reload changed this instance in place (same interface, VRID, version, family).
+
+    No state change of its own: a MASTER re-advertises at once (new priority, interval or
+    VIP list) and syncs its addresses; a BACKUP restarts its master-down timer with the new
+    priority and interval (so a raised priority with preempt takes over when it expires,
+    as the master's lower adverts are ignored). INIT/FAULT keep the values for later.
+    """
+    o = ev.old
+    prio_changed = ev.priority != st.priority
+    st = replace(st, priority=ev.priority, vips_warned=False)
+    if st.state == S.MASTER:
+        acts: list[Action] = [SyncVips()] if ev.vips_changed else []
+        wire = (o.advert_int, o.vips, o.auth_type, o.auth_pass) != (
+            p.advert_int,
+            p.vips,
+            p.auth_type,
+            p.auth_pass,
+        )
+        if prio_changed or wire:
+            acts.append(SendAdvert(st.priority))
+            st = replace(st, advert_at=now + p.advert_int, master_adver_int=p.advert_int)
+        if o.garp_refresh != p.garp_refresh and st.garp_refreshing:
+            st = replace(st, garp_at=_refresh_at(p, now))
+        return st, acts
+    if st.state == S.BACKUP:
+        if st.priority == PRIO_OWNER:
+            return _to_master(p, st, now, "reload: priority 255 (address owner)")
+        if prio_changed or o.advert_int != p.advert_int:
+            # v3 learns the interval from the master's adverts; v2 must match ours
+            mi = st.master_adver_int if p.version == 3 and st.master_addr else p.advert_int
+            st = replace(
+                st,
+                master_adver_int=mi,
+                down_at=now + master_down_interval(p.version, st.priority, mi),
+            )
+        return st, []
+    return st, []
 
 
 def _timer(p: FsmParams, st: FsmState, now: float) -> tuple[FsmState, list[Action]]:
@@ -426,12 +505,23 @@ def _advert(p: FsmParams, st: FsmState, ev: AdvertIn, now: float) -> tuple[FsmSt
         preempt = p.preempt and now >= st.preempt_after
         if not preempt or a.priority >= st.priority:
             mi = a.advert_int if p.version == 3 else st.master_adver_int
+            differ = p.check_addrs and a.priority != PRIO_STOP and set(a.addrs) != set(p.vips)
+            warn: list[Action] = []
+            if differ and not st.vips_warned:
+                warn.append(
+                    Log(
+                        "warning",
+                        f"master {ev.src} advertises VIPs {sorted(a.addrs)}, ours are "
+                        f"{sorted(p.vips)} (reload the other director too); still following it",
+                    )
+                )
             return replace(
                 st,
                 master_adver_int=mi,
                 master_addr=ev.src,
                 down_at=now + master_down_interval(p.version, st.priority, mi),
-            ), []
+                vips_warned=differ,
+            ), warn
         # lower priority and we preempt: ignore it, our down timer will fire
         return st, []
     if st.state == S.MASTER:

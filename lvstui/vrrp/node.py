@@ -9,6 +9,7 @@ API for the engine::
     async for ev in group.events():  # VrrpChanged, LogEvent (split brain, drops), NotifyResult
         ...
     group.drops()                  # {reason: count} summed over instances, for metrics
+    lines = await group.reload(new_config)  # apply a reloaded config (see vrrp/reload.py)
     await group.stop(graceful=True)  # masters send priority 0 and remove their VIPs;
                                      # then the edges given to the group are closed
 
@@ -26,11 +27,13 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import (
     MAX_VIPS_PER_ADVERT,
     Config,
+    VipAddress,
     VrrpInstance,
     VrrpScript,
     VrrpState,
@@ -46,7 +49,7 @@ from lvstui.vrrp.packet import Advert, AuthType, encode
 from lvstui.vrrp.track import LinkMonitor, ScriptTracker, script_weight
 from lvstui.vrrp.transport import Datagram, RawSocketTransport, Transport, decode_datagram
 
-__all__ = ["VrrpGroup", "VrrpNode", "raw_transport_factory"]
+__all__ = ["VrrpGroup", "VrrpNode", "fsm_params", "raw_transport_factory"]
 
 log = logging.getLogger("lvstui.vrrp")
 
@@ -65,6 +68,34 @@ def raw_transport_factory(inst: VrrpInstance) -> Transport:
     )
 
 
+def fsm_params(inst: VrrpInstance, primary_addr: str) -> fsm.FsmParams:
+    """The state machine's view of a vrrp_instance (raises for what we cannot run)."""
+    auth = AuthType.PASS if inst.auth_type == CfgAuth.PASS else AuthType.NONE
+    if inst.auth_type == CfgAuth.AH:
+        raise VrrpError(
+            f"vrrp_instance {inst.name}: auth_type AH is not supported",
+            hint="use PASS (sent in clear) or no authentication",
+        )
+    return fsm.FsmParams(
+        vrid=inst.virtual_router_id,
+        version=inst.version,
+        advert_int=inst.advert_int,
+        vips=tuple(v.address for v in inst.virtual_ipaddress[:MAX_VIPS_PER_ADVERT]),
+        primary_addr=primary_addr,
+        want_master=inst.state == VrrpState.MASTER,
+        preempt=not inst.nopreempt,
+        preempt_delay=inst.preempt_delay,
+        auth_type=auth,
+        auth_pass=inst.auth_pass.encode()[:8].ljust(8, b"\0") if auth else b"",
+        garp_delay=inst.garp_master_delay,
+        garp_refresh=inst.garp_master_refresh,
+    )
+
+
+def _all_vips(inst: VrrpInstance) -> tuple[VipAddress, ...]:
+    return inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
+
+
 @dataclass(frozen=True, slots=True)
 class _Dgram:
     dg: Datagram
@@ -73,6 +104,13 @@ class _Dgram:
 @dataclass(frozen=True, slots=True)
 class _Stop:
     graceful: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Reconfig:
+    inst: VrrpInstance
+    scripts: dict[str, VrrpScript]
+    done: asyncio.Future[list[str]]
 
 
 class VrrpNode:
@@ -108,8 +146,11 @@ class VrrpNode:
         self.adverts_in = 0
         self.adverts_out = 0
         self.last_transition: float | None = None
-        self._inbox: asyncio.Queue[fsm.Event | _Dgram | _Stop] = asyncio.Queue()
+        self._inbox: asyncio.Queue[fsm.Event | _Dgram | _Stop | _Reconfig] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._trackers: dict[str, asyncio.Task[None]] = {}  # track_script name → its task
+        self._prev_vips: tuple[VipAddress, ...] = ()  # before a reload (for SyncVips)
+        self._synced: list[str] = []  # what SyncVips did (returned by reconfigure)
         self._faults: dict[str, str] = {}  # source → reason
         self._script_ok: dict[str, bool] = {}
         self._params: fsm.FsmParams | None = None
@@ -138,26 +179,7 @@ class VrrpNode:
     async def start(self) -> None:
         inst = self.inst
         await self.transport.open()
-        auth = AuthType.PASS if inst.auth_type == CfgAuth.PASS else AuthType.NONE
-        if inst.auth_type == CfgAuth.AH:
-            raise VrrpError(
-                f"vrrp_instance {inst.name}: auth_type AH is not supported",
-                hint="use PASS (sent in clear) or no authentication",
-            )
-        self._params = fsm.FsmParams(
-            vrid=inst.virtual_router_id,
-            version=inst.version,
-            advert_int=inst.advert_int,
-            vips=tuple(v.address for v in inst.virtual_ipaddress[:MAX_VIPS_PER_ADVERT]),
-            primary_addr=self.transport.source,
-            want_master=inst.state == VrrpState.MASTER,
-            preempt=not inst.nopreempt,
-            preempt_delay=inst.preempt_delay,
-            auth_type=auth,
-            auth_pass=inst.auth_pass.encode()[:8].ljust(8, b"\0") if auth else b"",
-            garp_delay=inst.garp_master_delay,
-            garp_refresh=inst.garp_master_refresh,
-        )
+        self._params = fsm_params(inst, self.transport.source)
         self.state = fsm.initial(self._params, inst.priority)
         # Like keepalived: VIPs left behind by a crashed run are removed before we start
         # (we start as BACKUP; a VIP on two directors would split the traffic).
@@ -166,14 +188,7 @@ class VrrpNode:
             # opens the announcer's sockets now rather than during the first takeover
             await self.announcer.announce(inst.interface, (), 0)
         # a weight-0 script starts failed: FAULT until it passes `rise` times
-        for name in inst.track_script:
-            sc = self.scripts.get(name)
-            if sc is None:
-                self._log("warning", f"track_script {name!r} is not a defined vrrp_script")
-                continue
-            self._script_ok[name] = False
-            if sc.weight == 0:
-                self._faults[f"script:{name}"] = f"track_script {name} failed"
+        self._init_scripts(inst.track_script)
         if self.links is not None:
             for ifname in self._tracked_links():
                 if not await self.links.is_up(ifname):
@@ -185,11 +200,7 @@ class VrrpNode:
         )
         self._tasks.append(asyncio.create_task(self._recv_loop(), name=f"vrrp-recv-{self.name}"))
         self._tasks.append(asyncio.create_task(self._main(), name=f"vrrp-{self.name}"))
-        for name in inst.track_script:
-            sc = self.scripts.get(name)
-            if sc is not None:
-                tr = ScriptTracker(sc, self.clock, self._script_cb(name))
-                self._tasks.append(asyncio.create_task(tr.run(), name=f"vrrp-script-{name}"))
+        self._start_trackers(inst.track_script)
         if self.links is not None and self._tracked_links():
             self._tasks.append(
                 asyncio.create_task(self._link_loop(), name=f"vrrp-link-{self.name}")
@@ -204,17 +215,47 @@ class VrrpNode:
             self._inbox.put_nowait(_Stop(graceful))
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(main), 5.0)
-        for t in self._tasks:
+        everything = [*self._tasks, *self._trackers.values()]
+        for t in everything:
             t.cancel()
-        for t in self._tasks:
+        for t in everything:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        self._trackers.clear()
         self.transport.close()
+
+    async def reconfigure(
+        self,
+        inst: VrrpInstance,
+        scripts: dict[str, VrrpScript] | None = None,
+        sync_group: str | None = None,
+    ) -> list[str]:
+        """Apply a reloaded config of this instance in place (same interface, VRID, version
+        and family: see vrrp/reload.py). Runs on the node's own task, between two events, so
+        no action of the machine sees half of it. Returns what it did to the addresses."""
+        self.sync_group = sync_group
+        scripts = self.scripts if scripts is None else scripts
+        main = self._tasks[1] if len(self._tasks) > 1 else None
+        if main is None or main.done():
+            # not running (never started, or stopped): the next start uses it
+            self.inst, self.scripts = inst, scripts
+            return []
+        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Reconfig(inst, scripts, done))
+        # if the node stops meanwhile, its main task ends: do not wait for ever
+        waiters: set[asyncio.Future[Any]] = {done, main}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        return done.result() if done.done() else []
 
     def post(self, ev: fsm.Event) -> None:
         """Queue an event for the machine (sync groups, tests)."""
         self._inbox.put_nowait(ev)
+
+    def clear_sync_faults(self, keep: set[str]) -> None:
+        """After a reload changed the sync groups: forget faults of groups left."""
+        for key in [k for k in self._faults if k.startswith("sync:") and k not in keep]:
+            self.set_fault(key, False)
 
     def set_fault(self, source: str, on: bool, reason: str = "") -> None:
         was = bool(self._faults)
@@ -246,6 +287,67 @@ class VrrpNode:
         )
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _init_scripts(self, names: tuple[str, ...]) -> None:
+        # a weight-0 script starts failed: FAULT until it passes `rise` times
+        for name in names:
+            sc = self.scripts.get(name)
+            if sc is None:
+                self._log("warning", f"track_script {name!r} is not a defined vrrp_script")
+                continue
+            self._script_ok[name] = False
+            if sc.weight == 0:
+                self._faults[f"script:{name}"] = f"track_script {name} failed"
+
+    def _start_trackers(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            sc = self.scripts.get(name)
+            if sc is not None and name not in self._trackers:
+                tr = ScriptTracker(sc, self.clock, self._script_cb(name))
+                self._trackers[name] = asyncio.create_task(tr.run(), name=f"vrrp-script-{name}")
+
+    async def _apply_reconfig(self, new: VrrpInstance, scripts: dict[str, VrrpScript]) -> list[str]:
+        old, old_scripts = self.inst, self.scripts
+        params = fsm_params(new, self.transport.source)  # raises before anything changes
+        was_faulted = bool(self._faults)
+        # track_script: stop the trackers of scripts no longer tracked or redefined
+        keep = {
+            n
+            for n in new.track_script
+            if n in old.track_script and old_scripts.get(n) == scripts.get(n)
+        }
+        for name in [n for n in self._trackers if n not in keep]:
+            task = self._trackers.pop(name)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for name in [n for n in self._script_ok if n not in keep]:
+            del self._script_ok[name]
+            self._faults.pop(f"script:{name}", None)
+        self.inst, self.scripts = new, scripts
+        self._init_scripts(tuple(n for n in new.track_script if n not in keep))
+        self._start_trackers(new.track_script)
+        # track_interface: forget links no longer tracked, look at the new ones now
+        tracked = self._tracked_links()
+        for key in [k for k in self._faults if k.startswith("link:")]:
+            if key[5:] not in tracked:
+                del self._faults[key]
+        if self.links is not None:
+            for ifname in tracked:
+                if not await self.links.is_up(ifname):
+                    self._faults[f"link:{ifname}"] = f"interface {ifname} down"
+        if bool(self._faults) != was_faulted:
+            why = "; ".join(self._faults.values()) if self._faults else "reload cleared the fault"
+            self.post(fsm.FaultChanged(bool(self._faults), why))
+        old_params, self._params = self.params(), params
+        self._prev_vips = _all_vips(old)
+        self._synced = []
+        await self._handle(
+            fsm.Reconfigure(
+                old_params, self._effective_priority(), _all_vips(old) != _all_vips(new)
+            )
+        )
+        return self._synced
 
     def _tracked_links(self) -> tuple[str, ...]:
         seen = dict.fromkeys((self.inst.interface, *self.inst.track_interface))
@@ -291,7 +393,7 @@ class VrrpNode:
     async def _main(self) -> None:
         while True:
             deadline = fsm.next_deadline(self.state)
-            item: fsm.Event | _Dgram | _Stop
+            item: fsm.Event | _Dgram | _Stop | _Reconfig
             due = deadline is not None and deadline - self.clock.now() <= TIMER_SLACK
             if self._inbox.empty() and due:
                 item = fsm.Timer()
@@ -315,6 +417,12 @@ class VrrpNode:
                     if get.done() and not get.cancelled():
                         self._inbox.put_nowait(get.result())
                     item = fsm.Timer()
+            if isinstance(item, _Reconfig):
+                try:
+                    item.done.set_result(await self._apply_reconfig(item.inst, item.scripts))
+                except Exception as exc:  # a bad value must not kill the running instance
+                    item.done.set_exception(exc)
+                continue
             if isinstance(item, _Stop):
                 await self._handle(fsm.Shutdown(item.graceful))
                 await self._drain_vips()
@@ -375,6 +483,8 @@ class VrrpNode:
                 await self.addresses.add(vip, inst.interface)
         elif isinstance(act, fsm.RemoveVips):
             await self._drain_vips(force=True)
+        elif isinstance(act, fsm.SyncVips):
+            await self._sync_vips()
         elif isinstance(act, fsm.SendGarp):
             repeat = inst.garp_master_refresh_repeat if act.refresh else inst.garp_master_repeat
             by_dev: dict[str, list[str]] = {}
@@ -390,6 +500,28 @@ class VrrpNode:
             self._log(act.level, f"{self.name}: {act.message}")
         elif isinstance(act, fsm.SplitBrain):
             self.split_brains += 1
+
+    async def _sync_vips(self) -> None:
+        """MASTER after a reload: only the difference, so the kept VIPs never blink."""
+        if not self._vips_on:
+            return
+        inst, now = self.inst, _all_vips(self.inst)
+        synced = self._synced
+        for vip in self._prev_vips:
+            if vip not in now:
+                try:
+                    await self.addresses.remove(vip, inst.interface)
+                    synced.append(f"vrrp_instance {self.name}: removed {vip.address} (MASTER)")
+                except VrrpError as exc:
+                    self._log("error", f"{self.name}: {exc.message}")
+        added: dict[str, list[str]] = {}
+        for vip in now:
+            if vip not in self._prev_vips:
+                await self.addresses.add(vip, inst.interface)
+                added.setdefault(vip.dev or inst.interface, []).append(vip.address)
+                synced.append(f"vrrp_instance {self.name}: added {vip.address} (MASTER)")
+        for dev, addrs in added.items():
+            await self.announcer.announce(dev, addrs, max(0, inst.garp_master_repeat))
 
     async def _drain_vips(self, force: bool = False) -> None:
         if not (self._vips_on or force):
@@ -464,6 +596,7 @@ class VrrpGroup:
 
         self.config = config
         self.clock = clock
+        self.transport_factory = transport_factory
         self.addresses = addresses
         self.announcer = announcer
         self.links = links
@@ -473,26 +606,32 @@ class VrrpGroup:
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue(10_000)
         self._runner_task: asyncio.Task[None] | None = None
+        self._started = False
         scripts = {s.name: s for s in config.vrrp_scripts}
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         self.nodes: dict[str, VrrpNode] = {}
         for inst in config.vrrp_instances:
-            self.nodes[inst.name] = VrrpNode(
-                inst,
-                clock=clock,
-                transport=transport_factory(inst),
-                addresses=addresses,
-                announcer=announcer,
-                links=links,
-                runner=self.runner,
-                scripts=scripts,
-                sync_group=member_of.get(inst.name),
-                emit=self._emit,
-            )
+            self.nodes[inst.name] = self._make_node(inst, scripts, member_of.get(inst.name))
         self.sync_groups = [
             SyncGroup(g, [self.nodes[m] for m in g.group if m in self.nodes], self.runner)
             for g in config.vrrp_sync_groups
         ]
+
+    def _make_node(
+        self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: str | None
+    ) -> VrrpNode:
+        return VrrpNode(
+            inst,
+            clock=self.clock,
+            transport=self.transport_factory(inst),
+            addresses=self.addresses,
+            announcer=self.announcer,
+            links=self.links,
+            runner=self.runner,
+            scripts=scripts,
+            sync_group=sync_group,
+            emit=self._emit,
+        )
 
     def _emit(self, ev: Event) -> None:
         if not self._events.full():
@@ -514,6 +653,74 @@ class VrrpGroup:
                 await node.stop(graceful=False)
             await self._stop_runner()
             raise
+        self._started = True
+
+    async def reload(self, config: Config) -> list[str]:
+        """Apply a reloaded configuration without needless failovers (see vrrp/reload.py):
+        unchanged instances are not touched, in-place changes go to the running nodes,
+        the others stop gracefully and/or start. Returns what was done, one line each
+        (nothing for an unchanged configuration)."""
+        from lvstui.vrrp.reload import Change, describe, plan_reload
+        from lvstui.vrrp.sync import SyncGroup
+
+        plans = plan_reload(self.config, config)
+        lines = describe(self.config, config)
+        scripts = {s.name: s for s in config.vrrp_scripts}
+        member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
+        # sync groups stop steering their members while they change
+        old_groups = {g.name: g for g in self.sync_groups}
+        for g in self.sync_groups:
+            g.detach()
+        # the old routers leave first, so a restarted one never runs twice at once
+        for p in plans:
+            if p.change in (Change.REMOVE, Change.RESTART):
+                await self.nodes.pop(p.name).stop(graceful=True)
+        new_insts = {i.name: i for i in config.vrrp_instances}
+        for p in plans:
+            node = self.nodes.get(p.name)
+            if node is None:
+                continue
+            if p.change is Change.UPDATE:
+                try:
+                    lines += await node.reconfigure(
+                        new_insts[p.name], scripts, member_of.get(p.name)
+                    )
+                except VrrpError as exc:
+                    lines.append(f"! vrrp_instance {p.name}: not updated: {exc.message}")
+            else:  # KEEP: same settings; only the shared script table and group may move
+                node.scripts, node.sync_group = scripts, member_of.get(p.name)
+        nodes: dict[str, VrrpNode] = {}
+        for inst in config.vrrp_instances:
+            node = self.nodes.get(inst.name)
+            if node is None:
+                node = self._make_node(inst, scripts, member_of.get(inst.name))
+                if self._started:
+                    try:
+                        await node.start()
+                    except (VrrpError, OSError) as exc:
+                        node.transport.close()  # start raises before any task exists
+                        lines.append(f"! vrrp_instance {inst.name}: not started: {exc}")
+                        self._log_error(f"vrrp_instance {inst.name} not started: {exc}")
+            nodes[inst.name] = node
+        self.nodes = nodes
+        self.sync_groups = []
+        for gc in config.vrrp_sync_groups:
+            g = SyncGroup(gc, [nodes[m] for m in gc.group if m in nodes], self.runner)
+            old = old_groups.get(gc.name)
+            if old is not None and old.cfg.group == gc.group:
+                g.state = old.state  # same members: no group notify for a state it had
+            self.sync_groups.append(g)
+        # faults follow the new membership: set the current ones, then clear stale keys
+        for g in self.sync_groups:
+            g.resync()
+        for node in nodes.values():
+            node.clear_sync_faults(keep={f"sync:{g.name}" for g in self.sync_groups})
+        self.config = config
+        return lines
+
+    def _log_error(self, message: str) -> None:
+        log.error("%s", message)
+        self._emit(LogEvent(self.clock.wall(), "error", message))
 
     async def stop(self, graceful: bool = True) -> None:
         for node in self.nodes.values():

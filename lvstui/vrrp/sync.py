@@ -38,6 +38,16 @@ class SyncGroup:
     def name(self) -> str:
         return self.cfg.name
 
+    def detach(self) -> None:
+        """Stop following the members (a reload replaces this group)."""
+        for m in self.members:
+            if self._on_transition in m.listeners:
+                m.listeners.remove(self._on_transition)
+
+    def resync(self) -> None:
+        """Apply the members' current faults (a reload built this group)."""
+        self._sync_faults()
+
     def _on_transition(self, node: VrrpNode, old: VrrpRunState, new: VrrpRunState) -> None:
         self._sync_faults()
         why = f"sync group {self.name}: {node.name} became {new.value}"
