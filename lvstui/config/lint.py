@@ -163,7 +163,8 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
                 _warn(
                     out,
                     cpath,
-                    f"{rs.ip} has no port (a fwmark service) and this check no connect_port: "
+                    f"{rs.ip} has no port (a fwmark or all-ports service) and this check no "
+                    "connect_port: "
                     "it would connect to port 0 and always fail",
                     "set connect_port in the check",
                     topic="check-no-port",
@@ -236,6 +237,15 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "so this service will not be programmed",
             'use lb_kind = "NAT", or dataplane = "ipvs" / "auto" on a kernel with IPVS',
             topic="userspace-direct",
+        )
+    if config.lvstui.dataplane is DataplaneKind.USERSPACE and vs.ip is not None and not vs.port:
+        _warn(
+            out,
+            (*path, "port"),
+            "the userspace dataplane listens on one port: it cannot serve an all-ports "
+            "(port 0) service, so this service will not be programmed",
+            'give the service its port, or use dataplane = "ipvs" / "auto" on a kernel with IPVS',
+            topic="userspace-all-ports",
         )
     if LbKind.DR in kinds_used and vs.ip is not None:
         _info(

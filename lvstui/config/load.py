@@ -878,6 +878,14 @@ def _virtual_server(t: _T) -> VirtualServer:
         persistence = DEFAULT_PERSISTENCE_TIMEOUT
     elif pval is not False and pval is not _MISSING:
         persistence = t.integer("persistence_timeout", None, 1, 2**31 - 1)
+    if fwmark is None and t.has("port") and port == 0 and persistence is None:
+        # port 0 is IPVS's "every port", which only means something with persistence
+        # (ipvsadm refuses it too: "Zero port specified for non-persistent service")
+        t.err(
+            "port",
+            "port 0 (every port) needs persistence_timeout",
+            "give the service's port, or set persistence_timeout for an all-ports service",
+        )
     gran = t.text("persistence_granularity", None)
     if gran is not None and not _is_netmask(gran):
         t.err(
@@ -1019,7 +1027,8 @@ def _is_netmask(text: str) -> bool:
 def _real_server(t: _T, vs: VirtualServer) -> RealServer:
     ip = t.ip("ip", "", required=True)
     fw = vs.fwmark is not None
-    port = t.integer("port", vs.port, 0 if fw else 1, 65535)
+    # port 0: a fwmark or all-ports service's real server keeps the packet's port
+    port = t.integer("port", vs.port, 0 if fw or vs.port == 0 else 1, 65535)
     if not t.has("port") and not fw and vs.port == 0:
         t.err(None, "missing required key `port`")
     lb_kind = t.choice("lb_kind", LbKind, None)

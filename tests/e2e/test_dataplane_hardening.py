@@ -50,7 +50,7 @@ def test_userspace_refuses_a_real_server_that_cannot_be(addr: str, port: int, me
         dp = UserspaceDataplane()
         await dp.start()
         try:
-            svc = ServiceKey(Protocol.TCP, "127.0.0.1", 0)
+            svc = ServiceKey(Protocol.TCP, "127.0.0.1", _free_port())
             await dp.apply([AddService(DesiredService(svc, "rr"))])
             good = DesiredDest(RealKey("127.0.0.1", 9), 1)
             await dp.apply([AddDest(svc, good)])
@@ -136,3 +136,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_userspace_refuses_an_all_ports_service() -> None:
+    """Binding port 0 would listen on some random port: refused, with the reason."""
+    from lvstui.errors import UnsupportedError
+
+    async def main() -> None:
+        dp = UserspaceDataplane()
+        await dp.start()
+        try:
+            svc = ServiceKey(Protocol.TCP, "127.0.0.1", 0)
+            with pytest.raises(UnsupportedError, match="all-ports"):
+                await dp.apply([AddService(DesiredService(svc, "rr", persistence_timeout=60))])
+            assert await dp.observe() == []
+        finally:
+            await dp.close()
+
+    asyncio.run(main())

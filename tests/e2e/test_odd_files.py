@@ -164,3 +164,37 @@ def test_import_carries_global_garp_defaults_into_the_instances(tmp_path: Path) 
     r = lvstui("import-keepalived", str(conf))
     assert "same as lvstui's default garp_master_delay" in r.stderr
     assert "garp_master_delay = 5" not in r.stdout  # defaults are left out
+
+
+ALL_PORTS = """[global_defs]
+router_id = "x"
+[lvstui]
+dataplane = "{dataplane}"
+[[virtual_server]]
+ip = "192.0.2.1"
+port = 0
+{persistence}
+[[virtual_server.real_server]]
+ip = "192.0.2.5"
+port = 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("dataplane", "persistence", "rc", "message"),
+    [
+        ("ipvs", "", 2, "port 0 (every port) needs persistence_timeout"),
+        ("ipvs", "persistence_timeout = 60", 0, "valid: 0 vrrp instance(s), 1 virtual server(s)"),
+        ("userspace", "persistence_timeout = 60", 0, "cannot serve an all-ports (port 0)"),
+    ],
+)
+def test_all_ports_service(
+    tmp_path: Path, dataplane: str, persistence: str, rc: int, message: str
+) -> None:
+    """ipvsadm's rule: port 0 (every port) only with persistence; its real servers keep the
+    packet's port (port 0); the userspace forwarder cannot listen on every port."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(ALL_PORTS.format(dataplane=dataplane, persistence=persistence))
+    r = lvstui("check-config", "-f", str(cfg))
+    assert r.returncode == rc, r.stdout + r.stderr
+    assert message in r.stdout + r.stderr

@@ -179,6 +179,11 @@ class UserspaceDataplane:
                 f"{describe_op(op)}: firewall-mark services need the kernel's IPVS",
                 hint='use dataplane = "ipvs" (needs the ip_vs module and CAP_NET_ADMIN)',
             )
+        if s.key.port == 0:  # binding port 0 would listen on some random port instead
+            raise UnsupportedError(
+                f"{describe_op(op)}: an all-ports (port 0) service needs the kernel's IPVS",
+                hint='give the service its port, or use dataplane = "ipvs"',
+            )
         if s.key.protocol is Protocol.SCTP:
             raise UnsupportedError(
                 f"{describe_op(op)}: SCTP is not relayed by the userspace forwarder",
