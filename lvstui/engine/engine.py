@@ -87,6 +87,7 @@ from lvstui.model import (
     VrrpView,
 )
 from lvstui.notify.scripts import ScriptRunner
+from lvstui.vrrp.reload import describe as describe_vrrp_reload
 
 __all__ = ["Engine"]
 
@@ -425,7 +426,9 @@ class Engine:
             return result
         lines = diff_configs(self._config, new_config)
         unmatched = unmatched_overrides(self._overrides, new_config)
-        detail = "\n".join(lines + [f"! {u}" for u in unmatched])
+        # what the reload does to each VRRP instance (kept, updated in place, restarted...)
+        vrrp_plan = describe_vrrp_reload(self._config, new_config) if self._vrrp is not None else []
+        detail = "\n".join(lines + vrrp_plan + [f"! {u}" for u in unmatched])
         if dry_run:
             msg = f"{len(lines)} change(s) (dry run, nothing applied)"
             result = CommandResult(True, msg, detail)
@@ -459,7 +462,8 @@ class Engine:
             reload_vrrp = getattr(self._vrrp, "reload", None)
             if reload_vrrp is not None:
                 try:
-                    await reload_vrrp(new_config)
+                    for line in await reload_vrrp(new_config) or ():
+                        self._log("info", f"vrrp reload: {line}")
                 except LvstuiError as e:
                     self._log("error", f"VRRP reload failed: {e}")
             else:
