@@ -123,7 +123,12 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
         ]
         print("\n".join(lines), flush=True)
         if args.headless:
-            print("  headless: Ctrl-C (or SIGTERM) stops the demo", flush=True)
+            from lvstui.daemon import loop_name
+
+            print(
+                f"  headless ({loop_name()} event loop): Ctrl-C (or SIGTERM) stops the demo",
+                flush=True,
+            )
             await _wait_for_signal()
             return 0
         from lvstui.commands.run import _run_app
@@ -178,7 +183,11 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(tempfile.mkdtemp(prefix="lvstui-demo-"))
     _logging(args.headless, directory)
     try:
-        return asyncio.run(_demo(args, directory))
+        if args.headless:
+            from lvstui.daemon import run_fast
+
+            return run_fast(_demo(args, directory))
+        return asyncio.run(_demo(args, directory))  # the console: asyncio's own loop
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         if args.headless:

@@ -89,6 +89,8 @@ def test_ready_status_and_socket(lab: Lab) -> None:
     assert lab.daemon.sock.is_socket()
     out = lab.daemon.output()
     assert "control socket listening on" in out and "ready:" in out
+    # uvloop is a dependency on Linux: the daemon (and its userspace forwarder) runs on it
+    assert "event loop uvloop" in out
 
 
 def test_list_in_ipvsadm_format(lab: Lab) -> None:

@@ -84,3 +84,36 @@ def test_sd_notify_datagram(tmp_path: Path, abstract: bool) -> None:
 def test_sd_notify_is_a_no_op_without_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     SdNotify()("READY=1")  # nothing to send to, nothing raised
+
+
+def test_uvloop_only_for_a_director_without_netlink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyroute2's asyncio netlink does not run on uvloop (AF_NETLINK datagram endpoints)."""
+    import asyncio
+    from dataclasses import replace
+
+    from lvstui.config.schema import Config, DataplaneKind, LvstuiSettings, VrrpInstance
+    from lvstui.daemon import loop_name, run_fast, uvloop_fits
+    from lvstui.dataplane import select
+
+    def settings(kind: DataplaneKind) -> Config:
+        return Config(lvstui=LvstuiSettings(dataplane=kind))
+
+    assert uvloop_fits(settings(DataplaneKind.USERSPACE))
+    assert not uvloop_fits(settings(DataplaneKind.IPVS))
+    assert uvloop_fits(settings(DataplaneKind.IPVS), "userspace")  # --dataplane wins
+    with_vrrp = replace(
+        settings(DataplaneKind.USERSPACE), vrrp_instances=(VrrpInstance("VI_1", "lo", 51),)
+    )
+    assert not uvloop_fits(with_vrrp)
+    # auto: uvloop only where auto is bound to pick the userspace forwarder
+    monkeypatch.setattr(select, "probe", lambda: select.Probe(True, True, "ip_vs is loaded"))
+    assert not uvloop_fits(settings(DataplaneKind.AUTO))
+    monkeypatch.setattr(select, "probe", lambda: select.Probe(True, False, "no ip_vs"))
+    assert uvloop_fits(settings(DataplaneKind.AUTO))
+
+    async def which() -> str:
+        await asyncio.sleep(0)
+        return loop_name()
+
+    assert run_fast(which()) == "uvloop"
+    assert run_fast(which(), uvloop=False) == "asyncio"
