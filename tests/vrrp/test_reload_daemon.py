@@ -1,0 +1,109 @@
+"""The real daemon in a network namespace: a VIP added to the config and SIGHUP puts it on
+the interface without a state change; removing the instance releases every VIP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require_cmd, require_root, wait_until
+
+pytestmark = [pytest.mark.netns, pytest.mark.root]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{cmd}: {r.stderr}")
+    return r
+
+
+def config(*vips: str, instance: bool = True) -> str:
+    head = '[global_defs]\nrouter_id = "lvt-vrrp-reload"\n\n[lvstui]\ndataplane = "userspace"\n'
+    if not instance:
+        return head
+    listed = ", ".join(f'"{v}"' for v in vips)
+    return head + (
+        "\n[vrrp_instance.VI_1]\n"
+        'interface = "eth0"\n'
+        "virtual_router_id = 61\n"
+        "priority = 150\n"
+        "version = 3\n"
+        "advert_int = 0.1\n"
+        f"virtual_ipaddress = [{listed}]\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[str]:
+    require_root("namespace tests")
+    require_cmd("ip")
+    ns = f"lvt-vrrp-r{os.getpid() % 100000}"
+    sh("ip", "netns", "del", ns, check=False)
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        # a veth pair inside the namespace: a multicast-capable link for the adverts
+        sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+        sh("ip", "-n", ns, "addr", "add", "198.51.100.11/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "eth0p", "up")
+        yield ns
+    finally:
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def addrs(ns: str) -> str:
+    return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+
+
+def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="lvt-vrrp-reload-") as tmp:
+        cfg = Path(tmp, "lvstui.toml")
+        cfg.write_text(config("198.51.100.9/24"))
+        err = Path(tmp, "stderr")
+        with err.open("wb") as errf:
+            proc = subprocess.Popen(
+                [
+                    *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
+                    *("-f", str(cfg), "--socket", f"{tmp}/control.sock"),
+                    *("--state-dir", f"{tmp}/state"),
+                ],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=errf,
+            )
+            try:
+                # alone on its link it becomes MASTER and takes the VIP
+                wait_until(lambda: "198.51.100.9/24" in addrs(netns), 15)
+                cfg.write_text(config("198.51.100.9/24", "198.51.100.10/24"))
+                proc.send_signal(signal.SIGHUP)
+                wait_until(lambda: "198.51.100.10/24" in addrs(netns), 10)
+                assert "198.51.100.9/24" in addrs(netns)
+                log = err.read_text()
+                assert "vrrp reload: vrrp_instance VI_1: added 198.51.100.10 (MASTER)" in log
+                # the reload changed the addresses, not the state: one takeover in the log
+                assert log.count("VI_1: BACKUP -> MASTER") == 1, log
+                assert "-> STOP" not in log and "MASTER -> BACKUP" not in log
+                # the instance removed: a graceful stop releases both VIPs
+                cfg.write_text(config(instance=False))
+                proc.send_signal(signal.SIGHUP)
+                wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)
+                assert "198.51.100.10/" not in addrs(netns)
+                wait_until(lambda: "VI_1: MASTER -> STOP" in err.read_text(), 5)
+                assert proc.poll() is None  # still serving
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
