@@ -373,3 +373,31 @@ async def test_track_and_sync_group_changes_follow_the_reload(lan) -> None:
         assert all(v.sync_group is None for v in a.group.views())
     finally:
         await a.group.stop()
+
+
+async def test_engine_dry_run_lists_instance_changes_and_reload_applies_them(lan) -> None:
+    from lvstui.dataplane.memory import MemoryDataplane
+    from lvstui.engine.engine import Engine
+
+    hub, clock = lan
+    old = cfg(inst(100))
+    a = Director(hub, clock, "198.51.100.11", old)
+    engine = Engine(old, dataplane=MemoryDataplane(), clock=clock, vrrp=a.group)
+    await engine.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER)
+        new = cfg(inst(120, virtual_ipaddress=(*inst(1).virtual_ipaddress, VIP2)))
+        dry = await engine.reload(new, dry_run=True)
+        assert dry.ok, dry.message
+        want = (
+            "~ vrrp_instance VI_1: updated in place, state kept "
+            "(priority 100 → 120; VIP +198.51.100.10/24)"
+        )
+        assert want in dry.detail.splitlines(), dry.detail
+        assert a.group.views()[0].priority == 100 and not await a.addrs.present(VIP2, "eth0")
+        res = await engine.reload(new)
+        assert res.ok and want in res.detail.splitlines()
+        assert a.group.views()[0].priority == 120 and await a.addrs.present(VIP2, "eth0")
+        assert a.state() == S.MASTER
+    finally:
+        await engine.stop()
