@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 RUN_MODULE = "lvstui.commands.run"  # no sub-command: console (embedded) or --daemon
 
+# Options of the top level that sub-commands have too: given before the sub-command
+# (`lvstui --socket X list`, `lvstui -f FILE status`) they apply to it.
+GLOBAL_OPTIONS = ("socket", "config")
+
 
 def _load(module: str) -> ModuleType | None:
     try:
@@ -56,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a live console.",
     )
     parser.add_argument("--version", action="version", version=f"lvstui {__version__}")
+    parser.set_defaults(**dict.fromkeys(GLOBAL_OPTIONS))
     run_mod = _load(RUN_MODULE)
     if run_mod is not None:
         run_mod.add_arguments(parser)
@@ -65,13 +70,37 @@ def build_parser() -> argparse.ArgumentParser:
         mod = _load(module)
         if mod is not None:
             mod.add_arguments(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _global_defaults=_inherit_globals(p))
     return parser
+
+
+def _inherit_globals(parser: argparse.ArgumentParser) -> dict[str, object]:
+    """Make a sub-command's own copies of GLOBAL_OPTIONS default to nothing, so that a value
+    given before the sub-command survives (argparse lets a sub-parser's defaults overwrite
+    it). Returns the defaults taken away, which `main` restores when neither place gave one.
+    """
+    removed: dict[str, object] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                for dest, default in _inherit_globals(child).items():
+                    removed.setdefault(dest, default)
+        elif (
+            action.dest in GLOBAL_OPTIONS
+            and action.option_strings
+            and action.default is not argparse.SUPPRESS
+        ):
+            removed.setdefault(action.dest, action.default)
+            action.default = argparse.SUPPRESS
+    return removed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for dest, default in getattr(args, "_global_defaults", {}).items():
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, default)
     module = getattr(args, "_module", RUN_MODULE)
     mod = _load(module)
     if mod is None:

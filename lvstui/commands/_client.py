@@ -53,10 +53,15 @@ def add_socket_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_socket(explicit: str | None) -> str:
-    """--socket, else the default config file's control_socket, else the default path."""
+def resolve_socket(explicit: str | None, config: str | None = None) -> str:
+    """--socket, else the control_socket of -f FILE (an error if it cannot be read), else
+    the default config file's, else the default path."""
     if explicit:
         return explicit
+    if config:
+        from lvstui.config.load import load_config
+
+        return load_config(config).lvstui.control_socket
     if Path(DEFAULT_CONFIG_PATH).exists():
         try:
             from lvstui.config.load import load_config
@@ -75,7 +80,8 @@ def with_client(args: argparse.Namespace, body: Callable[[SocketClient], Awaitab
     """Connect to the daemon, run `body`, map errors to exit codes."""
 
     async def main() -> int:
-        client = SocketClient(resolve_socket(getattr(args, "socket", None)))
+        path = resolve_socket(getattr(args, "socket", None), getattr(args, "config", None))
+        client = SocketClient(path)
         try:
             await client.connect()
             return await body(client)

@@ -105,6 +105,10 @@ def test_list_in_ipvsadm_format(lab: Lab) -> None:
     rows = sorted(line.split()[1:3] for line in lines[4:])
     assert rows == sorted([lab.real(n), "Masq"] for n in NAMES)
     assert all(line.split()[3] == "1" for line in lines[4:])
+    # the socket given before the sub-command (the top-level option) reaches it
+    before = lvstui("--socket", str(lab.daemon.sock), "list", "-n")
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.splitlines()[:4] == lines[:4]
     stats = lab.daemon.ctl("list", "--stats", "--exact")
     assert stats.returncode == 0 and "Conns" in stats.stdout.splitlines()[1]
     data = json.loads(lab.daemon.ctl("list", "--json").stdout)

@@ -29,6 +29,26 @@ def test_no_daemon_listening(tmp_path: Path, argv: list[str]) -> None:
     assert r.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["status"], ["ctl", "reload"], ["ctl", "undrain", "127.0.0.1:80", "127.0.0.1:81"]],
+)
+def test_global_options_before_the_sub_command_apply_to_it(tmp_path: Path, argv: list[str]) -> None:
+    sock = tmp_path / "before.sock"
+    r = lvstui("--socket", str(sock), *argv)
+    assert r.returncode == 3 and f"no daemon listening on {sock}\n" in r.stderr
+    # given on both sides, the sub-command's own wins
+    r = lvstui("--socket", str(tmp_path / "outer.sock"), *argv, "--socket", str(sock))
+    assert r.returncode == 3 and f"no daemon listening on {sock}\n" in r.stderr
+    # -f FILE: the control socket of that configuration
+    cfg = write_config(tmp_path / "c.toml", free_port(), [18001])
+    cfg.write_text(cfg.read_text().replace("[lvstui]", f'[lvstui]\ncontrol_socket = "{sock}"'))
+    r = lvstui("-f", str(cfg), *argv)
+    assert r.returncode == 3 and f"no daemon listening on {sock}\n" in r.stderr
+    r = lvstui("-f", str(tmp_path / "nope.toml"), *argv)
+    assert r.returncode == 2 and "nope.toml: no such file" in r.stderr
+
+
 def test_daemon_without_a_config_suggests_the_demo(tmp_path: Path) -> None:
     if Path(DEFAULT_CONFIG_PATH).exists():
         pytest.skip(f"{DEFAULT_CONFIG_PATH} exists on this machine")
