@@ -3,7 +3,7 @@
 One JSON object a line, UTF-8, each with ``"v": 1`` and a ``"type"``::
 
     client → server   {"v":1,"type":"hello","id":1}
-                      {"v":1,"type":"snapshot","id":2}
+                      {"v":1,"type":"snapshot","id":2[,"base":7|null]}
                       {"v":1,"type":"subscribe","id":3}
                       {"v":1,"type":"call","id":4,"command":{"kind":"drain",...}}
     server → client   {"v":1,"type":"hello","id":1,"role":"operator","server":"lvstui 0.1.0",...}
@@ -11,6 +11,11 @@ One JSON object a line, UTF-8, each with ``"v": 1`` and a ``"type"``::
                       {"v":1,"type":"result","id":3|4,"result":{"ok":true,...}}
                       {"v":1,"type":"event","event":{"kind":"health",...}}
                       {"v":1,"type":"error","id":4|null,"code":"permission","error":"..."}
+
+Snapshots may travel as deltas: a request with ``"base"`` (null at first) is answered with
+a ``"ref"``; sending that ref back as the next ``"base"`` gets ``{"type":"snapshot",
+"ref":8,"base":7,"delta":{...}}`` — the snapshot with each service unchanged since the base
+replaced by its index there (`lvstui.control.delta`). Without ``"base"``, always a full one.
 
 The values inside (snapshots, events, commands) are the frozen dataclasses of
 `lvstui.model`, converted by one generic codec driven by dataclass fields and type hints, so
