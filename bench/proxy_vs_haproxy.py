@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,18 +147,27 @@ listen bench
             "bulk": lambda base: wrk(f"{base}/bulk", s, 4),
         }
         # rounds interleave the three paths per metric, and the best round counts: on a shared
-        # machine that is the least disturbed measurement of each
+        # machine that is the least disturbed measurement of each. The ratios are also given
+        # per round (lvstui and HAProxy measured seconds apart), as a median and a range.
         res: dict[str, dict[str, dict[str, float]]] = {n: {} for n in paths}
-        for _ in range(args.rounds):
+        per_round: dict[str, list[float]] = {m: [] for m in runs}
+        for i in range(args.rounds):
             for metric, run in runs.items():
-                for name, port in paths.items():
-                    r = run(f"http://127.0.0.1:{port}")
+                got: dict[str, float] = {}
+                # alternate which proxy goes first, so neither always follows the other
+                order = list(paths) if i % 2 == 0 else ["direct", "lvstui", "haproxy"]
+                for name in order:
+                    r = run(f"http://127.0.0.1:{paths[name]}")
+                    got[name] = r["rps"]
                     best = res[name].get(metric)
                     if best is None or r["rps"] > best["rps"]:
                         res[name][metric] = r
+                if got["haproxy"] > 0:
+                    per_round[metric].append(got["lvstui"] / got["haproxy"])
         print(
             "# userspace forwarder vs HAProxy 2.6 (mode tcp, nbthread 1);"
-            f" wrk -t1, {s} s per run, best of {args.rounds}; forwarder: {ready}"
+            f" wrk -t1, {s} s per run, best of {args.rounds}; forwarder: {ready};"
+            f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         cols = f"{'keep-alive req/s':>17} {'p99 ms':>8} {'new conn/s':>11} {'bulk MB/s':>10}"
         print(f"{'path':<8} {cols}")
@@ -177,6 +187,11 @@ listen bench
         print(f"keep-alive req/s ratio lvstui/haproxy: {ka:.2f}")
         print(f"p99 added latency (keep-alive, {c} conns): lvstui {add_u:.2f} ms,", end=" ")
         print(f"haproxy {add_h:.2f} ms")
+        for metric, ratios in per_round.items():
+            if ratios:
+                med, lo, hi = statistics.median(ratios), min(ratios), max(ratios)
+                print(f"{metric} ratio lvstui/haproxy per round: median {med:.2f},", end=" ")
+                print(f"range {lo:.2f}-{hi:.2f} ({len(ratios)} rounds)")
         errs = {n: sum(v["errors"] + v["non2xx"] for v in r.values()) for n, r in res.items()}
         if any(errs.values()):
             print(f"errors seen by wrk: {errs}")
