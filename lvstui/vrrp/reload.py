@@ -6,8 +6,9 @@ Like keepalived, a reload must not cause a failover it does not need:
 - a change that leaves the instance's identity on the wire alone (priority, advert_int,
   preempt, VIPs, tracking, notify scripts, auth, garp settings) is applied to the running
   node (`VrrpNode.reconfigure`): no state change, the FSM re-advertises or re-arms timers;
-- a change of interface, VRID, version, address family or unicast source/peers needs a new
-  socket and is another router to the peers: the old node stops gracefully (priority-0
+- a change of interface, VRID, version, address family, unicast source, or between
+  multicast and unicast needs a new socket and is another router to the peers (a changed
+  list of unicast peers is applied in place): the old node stops gracefully (priority-0
   advert, VIPs removed) and a new one starts;
 - removed instances stop gracefully; new ones start.
 
@@ -24,7 +25,7 @@ from lvstui.config.schema import Config, VipAddress, VrrpInstance, VrrpScript
 __all__ = ["Change", "InstancePlan", "describe", "family", "plan_reload", "sync_membership"]
 
 # fields whose change needs a new socket / is another virtual router for the peers
-RESTART_FIELDS = ("interface", "virtual_router_id", "version", "unicast_src_ip", "unicast_peer")
+RESTART_FIELDS = ("interface", "virtual_router_id", "version", "unicast_src_ip")
 
 
 class Change(enum.Enum):
@@ -84,6 +85,8 @@ def plan_instance(
     restart: list[str] = [f for f in RESTART_FIELDS if getattr(old, f) != getattr(new, f)]
     if family(old) != family(new):
         restart.append("address family")
+    if bool(old.unicast_peer) != bool(new.unicast_peer):
+        restart.append("multicast/unicast")
     for f in fields(old):
         if f.name in skip or f.name in RESTART_FIELDS:
             continue

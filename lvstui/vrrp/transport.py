@@ -147,6 +147,10 @@ class MemoryTransport:
             return self._peers
         return (MCAST_V4 if self._family == 4 else MCAST_V6,)
 
+    def set_peers(self, peers: tuple[str, ...]) -> None:
+        """A reload changed the unicast peers (still unicast: same socket)."""
+        self._peers = tuple(peers)
+
     async def open(self) -> None:
         self._q()
         self.closed = False
@@ -219,6 +223,11 @@ class RawSocketTransport:
         if self._peers:
             return self._peers
         return (MCAST_V4 if self._family == 4 else MCAST_V6,)
+
+    def set_peers(self, peers: tuple[str, ...]) -> None:
+        """A reload changed the unicast peers. Only between two non-empty lists: the socket
+        is bound the same way for any list (multicast ↔ unicast needs a new socket)."""
+        self._peers = tuple(peers)
 
     async def open(self) -> None:
         try:

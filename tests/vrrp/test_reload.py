@@ -12,6 +12,7 @@ from lvstui.model import VrrpChanged
 from lvstui.model import VrrpRunState as S
 from lvstui.vrrp import fsm
 from lvstui.vrrp.fsm import AdvertIn, FsmParams, FsmState, Reconfigure
+from lvstui.vrrp.node import VrrpGroup
 from lvstui.vrrp.packet import Advert
 from lvstui.vrrp.reload import Change, describe, plan_reload
 from lvstui.vrrp.transport import MemoryHub
@@ -192,10 +193,16 @@ PLAN = [
         Change.RESTART,
     ),
     (
-        "unicast peers",
+        "multicast to unicast",
         cfg(inst(100)),
         cfg(inst(100, unicast_peer=("198.51.100.2",))),
         Change.RESTART,
+    ),
+    (
+        "unicast peers",
+        cfg(inst(100, unicast_peer=("198.51.100.2",))),
+        cfg(inst(100, unicast_peer=("198.51.100.2", "198.51.100.3"))),
+        Change.UPDATE,
     ),
     ("removed", cfg(inst(100)), cfg(), Change.REMOVE),
     ("added", cfg(), cfg(inst(100)), Change.ADD),
@@ -401,3 +408,37 @@ async def test_engine_dry_run_lists_instance_changes_and_reload_applies_them(lan
         assert a.state() == S.MASTER
     finally:
         await engine.stop()
+
+
+def unicast(hub: MemoryHub, clock: FakeClock, addr: str, config: Config) -> Director:
+    d = Director(hub, clock, addr, config)
+    d.group = VrrpGroup(
+        config,
+        clock,
+        lambda i: hub.transport(addr, peers=i.unicast_peer),
+        d.addrs,
+        announcer=d.garp,
+        links=d.links,
+    )
+    return d
+
+
+async def test_unicast_peer_added_in_place(lan) -> None:
+    hub, clock = lan
+    a_, b_, c_ = "198.51.100.11", "198.51.100.12", "198.51.100.13"
+    a = unicast(hub, clock, a_, cfg(inst(150, unicast_peer=(b_,))))
+    c = unicast(hub, clock, c_, cfg(inst(100, unicast_peer=(a_,))))
+    await a.group.start()
+    await c.group.start()
+    try:
+        # c hears nobody (a only sends to b): it is master too
+        await until(clock, lambda: a.state() == S.MASTER and c.state() == S.MASTER)
+        node = a.group.nodes["VI_1"]
+        lines = await a.group.reload(cfg(inst(150, unicast_peer=(b_, c_))))
+        assert lines[0].startswith("~ vrrp_instance VI_1: updated in place")
+        assert a.group.nodes["VI_1"] is node and node.transport.destinations() == (b_, c_)
+        await until(clock, lambda: c.state() == S.BACKUP)  # now it hears the higher one
+        assert a.state() == S.MASTER
+    finally:
+        await a.group.stop()
+        await c.group.stop()
