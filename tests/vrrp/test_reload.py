@@ -442,3 +442,11 @@ async def test_unicast_peer_added_in_place(lan) -> None:
     finally:
         await a.group.stop()
         await c.group.stop()
+
+
+async def test_priority_lowered_on_the_master_hands_over(pair) -> None:
+    clock, a, b = pair
+    await a.group.reload(cfg(inst(50)))
+    took = await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
+    assert took <= 0.5, took
+    assert b.has_vip() and not a.has_vip()
