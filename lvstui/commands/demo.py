@@ -126,7 +126,7 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
             from lvstui.daemon import loop_name
 
             print(
-                f"  headless ({loop_name()} event loop): Ctrl-C (or SIGTERM) stops the demo",
+                f"  headless: Ctrl-C (or SIGTERM) stops the demo ({loop_name()} event loop)",
                 flush=True,
             )
             await _wait_for_signal()

@@ -79,7 +79,7 @@ def test_demo_prints_url_and_socket_and_serves(demo: Demo) -> None:
     assert url == f"http://127.0.0.1:{demo.port}/"
     sock = demo.wait_line(r"control socket: (\S+)").group(1)
     assert Path(sock).is_socket()
-    assert demo.wait_line(r"headless \((\w+) event loop\)").group(1) == "uvloop"
+    assert demo.wait_line(r"headless: .*\((\w+) event loop\)").group(1) == "uvloop"
     demo.sock = sock  # type: ignore[attr-defined]
     # the checks run every second: wait until all three are in rotation
     seen: set[str] = set()
