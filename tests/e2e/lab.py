@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,8 +61,8 @@ print("ready", flush=True)
 for i in range(count):
     t = time.monotonic()
     try:
-        with socket.create_connection((vip, port), timeout=1.0) as s:
-            s.settimeout(1.0)
+        with socket.create_connection((vip, port), timeout=3.0) as s:
+            s.settimeout(3.0)
             s.sendall(b"GET / HTTP/1.0\\r\\nHost: vip\\r\\n\\r\\n")
             data = b""
             while True:
@@ -299,6 +300,8 @@ class Lab:
         for n in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", n], check=False, timeout=10, capture_output=True)
         self.namespaces.clear()
+        if not os.environ.get("LVT_KEEP"):  # LVT_KEEP=1 keeps the logs to read after a failure
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Daemon:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+import shutil
 import socket
 import struct
 import tempfile
@@ -113,6 +114,7 @@ def env() -> Iterator[tuple[Daemon, Servers, int]]:
         daemon.kill()
         notify.close()
         servers.close()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _talk(sock: Path, *lines: bytes, replies: int = 1) -> list[dict[str, object]]:
