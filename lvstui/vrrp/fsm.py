@@ -96,7 +96,7 @@ class FsmState:
 
 @dataclass(frozen=True, slots=True)
 class Startup:
-    pass
+    fault: str = ""  # why the instance starts faulty (for the reason shown), if it does
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,9 +374,8 @@ def step(p: FsmParams, st: FsmState, ev: Event, now: float) -> tuple[FsmState, l
             return st, []
         st = replace(st, preempt_after=now + p.preempt_delay)
         if st.faulted:
-            return replace(st, state=S.FAULT, reason="fault at startup"), [
-                Notify(S.INIT, S.FAULT, "fault at startup")
-            ]
+            why = f"fault at startup: {ev.fault}" if ev.fault else "fault at startup"
+            return replace(st, state=S.FAULT, reason=why), [Notify(S.INIT, S.FAULT, why)]
         if st.priority == PRIO_OWNER:
             return _to_master(p, st, now, "address owner (priority 255)")
         if p.want_master:

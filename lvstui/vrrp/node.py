@@ -47,7 +47,13 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.packet import Advert, AuthType, encode
 from lvstui.vrrp.track import LinkMonitor, ScriptTracker, script_weight
-from lvstui.vrrp.transport import Datagram, RawSocketTransport, Transport, decode_datagram
+from lvstui.vrrp.transport import (
+    Datagram,
+    InterfaceUnavailable,
+    RawSocketTransport,
+    Transport,
+    decode_datagram,
+)
 
 __all__ = ["VrrpGroup", "VrrpNode", "fsm_params", "raw_transport_factory"]
 
@@ -55,6 +61,7 @@ log = logging.getLogger("lvstui.vrrp")
 
 S = VrrpRunState
 LINK_POLL = 0.1  # seconds between link-state looks (a dictionary lookup, see track.py)
+OPEN_RETRY = 1.0  # seconds between two tries to open on an interface without an address
 TIMER_SLACK = 0.001  # a timer may fire this early: the event loop's resolution (epoll: 1 ms)
 
 
@@ -159,6 +166,14 @@ class VrrpNode:
         # receive timestamps are time.monotonic(): usable only when the clock is that one
         self._rx_clock = isinstance(clock, SystemClock)
         self._vips_on = False
+        # the transport on `interface`: opened once it exists and has an address (until
+        # then, and while it is gone, the instance is FAULT: "iface:<name>")
+        self._opened = False
+        self._ifindex: int | None = None  # the link monitor's index when opened
+        self._gone = False  # the link monitor says the interface does not exist
+        self._tried_index: int | None = None
+        self._last_try = float("-inf")
+        self._unavailable = ""  # last reason logged, so a retry loop logs it once
 
     # --- public -----------------------------------------------------------------------------
 
@@ -178,19 +193,25 @@ class VrrpNode:
 
     async def start(self) -> None:
         inst = self.inst
-        await self.transport.open()
-        self._params = fsm_params(inst, self.transport.source)
+        self._params = fsm_params(inst, self.transport.source)  # raises before anything opens
+        # Like keepalived 2.x: a missing interface (a VLAN or bond created later) or one
+        # without an address is no reason to stop: the instance waits in FAULT for it.
+        await self._open_transport(startup=True)
         self.state = fsm.initial(self._params, inst.priority)
-        # Like keepalived: VIPs left behind by a crashed run are removed before we start
-        # (we start as BACKUP; a VIP on two directors would split the traffic).
-        await self._drain_vips(force=True)
-        with contextlib.suppress(VrrpError):
-            # opens the announcer's sockets now rather than during the first takeover
-            await self.announcer.announce(inst.interface, (), 0)
+        if not self._gone:
+            # Like keepalived: VIPs left behind by a crashed run are removed before we start
+            # (we start as BACKUP; a VIP on two directors would split the traffic).
+            await self._drain_vips(force=True)
+        if self._opened:
+            with contextlib.suppress(VrrpError, OSError):
+                # opens the announcer's sockets now rather than during the first takeover
+                await self.announcer.announce(inst.interface, (), 0)
         # a weight-0 script starts failed: FAULT until it passes `rise` times
         self._init_scripts(inst.track_script)
         if self.links is not None:
             for ifname in self._tracked_links():
+                if ifname == inst.interface and not self._opened:
+                    continue  # already FAULT for it, with a better reason
                 if not await self.links.is_up(ifname):
                     self._faults[f"link:{ifname}"] = f"interface {ifname} down"
         self.state = fsm.FsmState(
@@ -201,11 +222,12 @@ class VrrpNode:
         self._tasks.append(asyncio.create_task(self._recv_loop(), name=f"vrrp-recv-{self.name}"))
         self._tasks.append(asyncio.create_task(self._main(), name=f"vrrp-{self.name}"))
         self._start_trackers(inst.track_script)
-        if self.links is not None and self._tracked_links():
+        if self.links is not None or not self._opened:
             self._tasks.append(
                 asyncio.create_task(self._link_loop(), name=f"vrrp-link-{self.name}")
             )
-        self._inbox.put_nowait(fsm.Startup())
+        why = "; ".join(dict.fromkeys(self._faults.values()))
+        self._inbox.put_nowait(fsm.Startup(why))
 
     async def stop(self, graceful: bool = True) -> None:
         if not self._tasks:
@@ -381,10 +403,76 @@ class VrrpNode:
 
         return cb
 
+    async def _open_transport(self, *, startup: bool = False) -> bool:
+        """Open the transport on the instance's interface. While the interface is missing
+        or has no address of the family, the instance is FAULT ("iface:<name>"): logged
+        once per reason, retried by the link loop. Returns whether it is open."""
+        ifname = self.inst.interface
+        key = f"iface:{ifname}"
+        self._last_try = self.clock.now()
+        idx: int | None = None
+        try:
+            if self.links is not None:
+                idx = await self.links.index(ifname)
+                self._gone = idx is None
+                if idx is None:
+                    raise InterfaceUnavailable(f"interface {ifname!r} not found")
+            await self.transport.open()
+        except InterfaceUnavailable as exc:
+            self._tried_index = idx
+            if exc.message != self._unavailable:
+                self._unavailable = exc.message
+                self._log("warning", f"{self.name}: {exc.message}: FAULT until it is usable")
+            if startup:
+                self._faults[key] = exc.message
+            else:
+                self.set_fault(key, True, exc.message)
+            return False
+        self._opened, self._ifindex, self._unavailable = True, idx, ""
+        # the source (tie-break address) is the interface's, known only now
+        self._params = fsm_params(self.inst, self.transport.source)
+        if key in self._faults:
+            self._log(
+                "info",
+                f"{self.name}: interface {ifname} usable (source {self.transport.source})",
+            )
+            if startup:
+                del self._faults[key]
+            else:
+                self.set_fault(key, False, f"interface {ifname} usable")
+        return True
+
+    async def _check_interface(self) -> None:
+        """The instance's own interface: closed when it is gone (its socket is bound to
+        the old ifindex, a new link of the same name needs a new one), opened when usable."""
+        ifname = self.inst.interface
+        idx: int | None = None
+        if self.links is not None:
+            idx = await self.links.index(ifname)
+            self._gone = idx is None
+        if self._opened:
+            if self.links is None or idx == self._ifindex:
+                return
+            self.transport.close()
+            self._opened = False
+            what = "gone" if idx is None else "created again"
+            self._unavailable = f"interface {ifname!r} {what}"
+            self._log("warning", f"{self.name}: {self._unavailable}: FAULT until it is usable")
+            self.set_fault(f"iface:{ifname}", True, self._unavailable)
+            if idx is None:
+                return
+        elif self.links is not None and idx is None:
+            self._tried_index = None
+            return
+        if idx != self._tried_index or self.clock.now() - self._last_try >= OPEN_RETRY:
+            await self._open_transport()
+
     async def _link_loop(self) -> None:
-        assert self.links is not None
         while True:
             await self.clock.sleep(LINK_POLL)
+            await self._check_interface()
+            if self.links is None:
+                continue
             for ifname in self._tracked_links():
                 up = await self.links.is_up(ifname)
                 key = f"link:{ifname}"
@@ -538,6 +626,9 @@ class VrrpNode:
             try:
                 await self.addresses.remove(vip, inst.interface)
             except VrrpError as exc:
+                if self._gone and (vip.dev or inst.interface) == inst.interface:
+                    continue  # the kernel removed them with the interface: no error
+
                 self._log("error", f"{self.name}: {exc.message}")
 
     async def _send(self, priority: int) -> None:

@@ -27,15 +27,40 @@ IFF_RUNNING = 0x40
 class LinkMonitor(Protocol):
     async def is_up(self, ifname: str) -> bool: ...
 
+    async def index(self, ifname: str) -> int | None:
+        """The interface's ifindex, None while it does not exist (a new index: recreated)."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class MemoryLinks:
+    """Every interface exists and is up, except those in `down` (no carrier) and `missing`
+    (not created yet, or deleted: `remove` / `add` them as a test goes)."""
+
     def __init__(self) -> None:
         self.down: set[str] = set()
+        self.missing: set[str] = set()
+        self._ids: dict[str, int] = {}
+        self._next = 1
+
+    def remove(self, ifname: str) -> None:
+        self.missing.add(ifname)
+        self._ids.pop(ifname, None)
+
+    def add(self, ifname: str) -> None:
+        self.missing.discard(ifname)
 
     async def is_up(self, ifname: str) -> bool:
-        return ifname not in self.down
+        return ifname not in self.down and ifname not in self.missing
+
+    async def index(self, ifname: str) -> int | None:
+        if ifname in self.missing:
+            return None
+        if ifname not in self._ids:
+            self._next += 1  # an interface created again gets a new index, as in the kernel
+            self._ids[ifname] = self._next
+        return self._ids[ifname]
 
     async def close(self) -> None:
         return None
@@ -52,6 +77,7 @@ class PyrouteLinks:
     def __init__(self) -> None:
         self._ipr: Any = None
         self._up: dict[str, bool] = {}
+        self._index: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     def _update(self, msg: Any) -> None:
@@ -61,6 +87,15 @@ class PyrouteLinks:
         flags = int(msg.get("flags") or 0)
         gone = msg.get("event") == "RTM_DELLINK"
         self._up[str(name)] = not gone and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+        idx = int(msg.get("index") or 0)
+        # a renamed interface: its old name is gone
+        for old in [n for n, i in self._index.items() if i == idx and n != name]:
+            del self._index[old]
+            self._up[old] = False
+        if gone:
+            self._index.pop(str(name), None)
+        elif idx:
+            self._index[str(name)] = idx
 
     async def _ensure(self) -> None:
         if self._ipr is not None:
@@ -84,6 +119,10 @@ class PyrouteLinks:
     async def is_up(self, ifname: str) -> bool:
         await self._ensure()
         return self._up.get(ifname, False)
+
+    async def index(self, ifname: str) -> int | None:
+        await self._ensure()
+        return self._index.get(ifname)
 
     async def close(self) -> None:
         if self._task is not None:

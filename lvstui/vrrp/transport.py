@@ -35,6 +35,7 @@ from lvstui.vrrp.packet import (
 
 __all__ = [
     "Datagram",
+    "InterfaceUnavailable",
     "MemoryHub",
     "MemoryTransport",
     "RawSocketTransport",
@@ -97,6 +98,11 @@ class Transport(Protocol):
 # --- in memory -----------------------------------------------------------------------------
 
 
+class InterfaceUnavailable(VrrpError):
+    """The instance's interface is missing, or has no address of its family (yet): not a
+    configuration error, the instance waits in FAULT until it is usable (like keepalived)."""
+
+
 class MemoryHub:
     """A broadcast domain: every datagram sent reaches every other open endpoint (or the
     unicast destination only)."""
@@ -133,6 +139,9 @@ class MemoryTransport:
         self._queue: asyncio.Queue[Datagram] | None = None
         self.closed = False
         self.link_up = True  # False: a cut cable (nothing in, nothing out)
+        # set: `open` raises InterfaceUnavailable with it (no address on the interface yet)
+        self.unavailable: str | None = None
+        self.opens = 0
 
     @property
     def family(self) -> int:
@@ -152,8 +161,11 @@ class MemoryTransport:
         self._peers = tuple(peers)
 
     async def open(self) -> None:
+        if self.unavailable is not None:
+            raise InterfaceUnavailable(self.unavailable)
         self._q()
         self.closed = False
+        self.opens += 1
 
     def _q(self) -> asyncio.Queue[Datagram]:
         if self._queue is None:
@@ -203,7 +215,8 @@ class RawSocketTransport:
     ) -> None:
         self.ifname = ifname
         self._family = family
-        self._source = unicast_src_ip or source or ""
+        self._fixed_source = unicast_src_ip or source or ""
+        self._source = self._fixed_source
         self._unicast_src = unicast_src_ip
         self._peers = tuple(unicast_peers)
         self._sock: socket.socket | None = None
@@ -230,14 +243,17 @@ class RawSocketTransport:
         self._peers = tuple(peers)
 
     async def open(self) -> None:
+        """Opens the socket (again after `close`: an interface deleted and created anew has a
+        new ifindex and maybe another address). Raises `InterfaceUnavailable` while the
+        interface is missing or has no address of the family: the instance waits in FAULT."""
         try:
             ifindex = socket.if_nametoindex(self.ifname)
         except OSError as exc:
-            raise VrrpError(
+            raise InterfaceUnavailable(
                 f"interface {self.ifname!r} not found", hint="check `interface` in vrrp_instance"
             ) from exc
-        if not self._source:
-            self._source = await _primary_address(ifindex, self._family)
+        if not self._fixed_source:
+            self._source = await _primary_address(ifindex, self._family, self.ifname)
         try:
             sock = self._open4(ifindex) if self._family == 4 else self._open6(ifindex)
         except PermissionError as exc:
@@ -353,7 +369,7 @@ class RawSocketTransport:
             self._sock = None
 
 
-async def _primary_address(ifindex: int, family: int) -> str:
+async def _primary_address(ifindex: int, family: int, ifname: str = "") -> str:
     """The interface's first address of the family (IPv6: its link-local address)."""
     from pyroute2 import AsyncIPRoute
 
@@ -368,8 +384,9 @@ async def _primary_address(ifindex: int, family: int) -> str:
                 continue
             found.append(str(addr))
     if not found:
-        raise VrrpError(
-            f"interface #{ifindex} has no IPv{family} address to send adverts from",
+        name = ifname or f"#{ifindex}"
+        raise InterfaceUnavailable(
+            f"interface {name} has no IPv{family} address to send adverts from",
             hint="give the interface an address, or set unicast_src_ip",
         )
     return found[0]
