@@ -17,12 +17,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lvstui.config.schema import LbKind
 from lvstui.control import delta
 from lvstui.control.client import SocketClient
+from lvstui.control.delta import MAX_SHIFT
 from lvstui.control.protocol import ProtocolError, decode, encode, parse_reply
 from lvstui.control.server import ControlServer, Peer
-from lvstui.model import Health, RemoveReal, Snapshot
+from lvstui.model import Health, RemoveReal, ServiceView, Snapshot
 from lvstui.ui.fake import FakeClient as ToyEngine
+from tests.control.fakes import SVC
 from tests.control.test_protocol import strategy_for
 
 U64 = 2**64 - 1
@@ -46,13 +49,42 @@ _SNAPSHOTS = strategy_for(Snapshot).filter(_fits_u64)
 
 @st.composite
 def related(draw: st.DrawFn) -> tuple[Snapshot, Snapshot]:
-    """A base and a next snapshot sharing some services (same key, same or changed view),
-    with others removed, added and reordered: what a daemon's next second looks like."""
+    """A base and a next snapshot sharing some services (same key, same or changed view,
+    histories moved on or not), with others removed, added and reordered: what a daemon's
+    next second looks like."""
+    samples = st.lists(st.integers(0, 2**32), min_size=10, max_size=40).map(tuple)
+
+    def long(v: Any) -> Any:
+        return dataclasses.replace(v, history=draw(samples))
+
     base = draw(_SNAPSHOTS)
+    base = dataclasses.replace(
+        base,
+        services=tuple(
+            dataclasses.replace(long(s), real_servers=tuple(long(r) for r in s.real_servers))
+            for s in base.services
+        ),
+    )
     other = draw(_SNAPSHOTS)
+
+    def moved_on(h: tuple[int, ...]) -> tuple[int, ...]:
+        """A ring buffer some seconds later: full (same length) or still filling."""
+        grown = h + tuple(draw(st.lists(st.integers(0, 2**32), max_size=MAX_SHIFT + 2)))
+        return grown[len(grown) - len(h) :] if h and draw(st.booleans()) else grown
+
     kept = [s for s in base.services if draw(st.booleans())]
     changed = [
-        dataclasses.replace(s, live_weight=s.live_weight + 1, history=(*s.history, 7))
+        dataclasses.replace(
+            s,
+            live_weight=s.live_weight + 1,
+            history=moved_on(s.history),
+            real_servers=tuple(
+                dataclasses.replace(r, history=moved_on(r.history), weight=r.weight + 1)
+                if draw(st.booleans())
+                else r
+                for r in s.real_servers
+            ),
+        )
         for s in base.services
         if draw(st.booleans())
     ]
@@ -70,6 +102,8 @@ def test_applying_a_delta_reproduces_the_snapshot(pair: tuple[Snapshot, Snapshot
     assert back == new
     assert all(type(a) is type(b) for a, b in zip(back.services, new.services, strict=True))
     # every service equal to the base's at its key went as a reference, never in full
+    reference = decode(Snapshot, encode(base))
+    assert base == reference  # the base was not written to
     sent = json.loads(wire)["services"]
     by_key = {s.key: s for s in base.services}
     for item, view in zip(sent, new.services, strict=True):
@@ -86,6 +120,7 @@ def test_fast_codec_agrees_with_the_reference_codec(snap: Snapshot) -> None:
 
 async def test_a_delta_of_a_busy_table_carries_only_what_changed() -> None:
     toy = ToyEngine(200, 10)
+    toy.tick(60)  # histories of 60 samples: long enough to travel as shifts
     base = await toy.snapshot()
     toy.set_health(3, 2, Health.DOWN, "connection refused")
     new = await toy.snapshot()
@@ -95,6 +130,25 @@ async def test_a_delta_of_a_busy_table_carries_only_what_changed() -> None:
     assert [i for i, v in enumerate(items) if not isinstance(v, int)] == [3]
     assert len(wire) * 50 < len(delta.encode_snapshot_json(new))
     assert delta.apply_delta(base, wire) == new
+    # a second later every service changed, and every history moved on by one sample:
+    # the histories travel as shifts of one sample each
+    toy.tick()
+    later = await toy.snapshot()
+    wire = delta.encode_delta(new, later)
+    sent = json.loads(wire)
+    assert len(sent["shifts"]) == 200 * 11
+    assert all(len(s[5]) == 1 for s in sent["shifts"])  # [service, base, real, .., tail]
+    assert all(v["history"] == [] for v in sent["services"])
+    assert len(wire) < 0.9 * len(delta.encode_snapshot_json(later))
+    back = delta.apply_delta(new, wire)
+    assert back == later
+    assert new == await_free_copy(new)  # the base was not touched
+
+
+def await_free_copy(snap: Snapshot) -> Snapshot:
+    """The snapshot through the reference codec: a deep copy to compare the base with."""
+    copy: Snapshot = decode(Snapshot, encode(snap))
+    return copy
 
 
 @pytest.mark.parametrize(
@@ -104,11 +158,19 @@ async def test_a_delta_of_a_busy_table_carries_only_what_changed() -> None:
         (b'{"seq":1,"time":0,"services":[{"key":3}]}', "$.delta.services[0]"),
         (b'{"seq":"x","time":0}', "$.delta.seq"),
         (b"[1]", "$.delta"),
+        (
+            b'{"seq":1,"time":0,"services":[0],"shifts":[[0,0,-1,-1,1,[]]]}',
+            "$.delta.shifts[0]: service 0 is a reference",
+        ),
+        (
+            b'{"seq":1,"time":0,"services":[],"shifts":[[3,0,-1,-1,1,[]]]}',
+            "$.delta.shifts[0]: no service 3",
+        ),
         (b"{nope", "not JSON"),
     ],
 )
 def test_a_bad_delta_is_a_protocol_error_naming_the_path(patch: bytes, where: str) -> None:
-    base = Snapshot(seq=0, time=0.0)
+    base = Snapshot(seq=0, time=0.0, services=(ServiceView(SVC, "rr", LbKind.NAT),))
     with pytest.raises(ProtocolError) as exc:
         delta.apply_delta(base, patch)
     assert where in str(exc.value)
