@@ -342,9 +342,8 @@ async def _daemon(
                     f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}",
                 )
                 log.info("SIGHUP: reloading %s", config.path)
+                # the engine logs the outcome (and a rejected config's error) itself
                 result = await engine.call(_reload_command(), who="SIGHUP")
-                level = logging.INFO if result.ok else logging.ERROR
-                log.log(level, "reload: %s", result.message)
                 notify("READY=1", f"STATUS=reload: {result.message}")
 
         reload_task = asyncio.create_task(reloader())
