@@ -55,9 +55,11 @@ def _check_line(c: CheckView, now: float) -> str:
     result = "ok" if c.last_ok else ("FAILED" if c.last_ok is False else "-")
     latency = f" {c.last_latency * 1000:.0f}ms" if c.last_latency is not None else ""
     reason = f": {c.last_reason}" if c.last_reason and not c.last_ok else ""
+    # a check that never ran has no age and no result: "last run never[: why]"
+    ran = "never" if c.last_run is None else f"{age(c.last_run, now)} ago {result}{latency}"
     return (
-        f"      {c.kind:<10} {c.target:<32} last run {age(c.last_run, now)} ago "
-        f"{result}{latency}{reason}  (every {c.period:g}s, {c.failures}/{c.runs} failed)"
+        f"      {c.kind:<10} {c.target:<32} last run {ran}"
+        f"{reason}  (every {c.period:g}s, {c.failures}/{c.runs} failed)"
     )
 
 
