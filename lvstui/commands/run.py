@@ -89,6 +89,7 @@ async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> i
     from lvstui.daemon import build_engine, load
     from lvstui.dataplane.listing import render
     from lvstui.dataplane.memory import MemoryDataplane, describe_op
+    from lvstui.engine.diff import vip_text
 
     config = load(config_path)
     state = state_dir or config.lvstui.state_dir
@@ -111,7 +112,7 @@ async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> i
         for op in dp.ops:
             print(f"  {describe_op(op)}")
         vips = [
-            f"{v.address}/{v.prefixlen} dev {v.dev or inst.interface}"
+            vip_text(v, inst.interface)  # with brd/scope/label: all the config says
             for inst in config.vrrp_instances
             for v in inst.virtual_ipaddress
         ]

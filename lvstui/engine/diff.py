@@ -19,7 +19,7 @@ from typing import Any
 from lvstui.config.schema import Config, RealServer, VipAddress, VirtualServer, VrrpInstance
 from lvstui.config.state import service_key_of
 
-__all__ = ["diff_configs"]
+__all__ = ["diff_configs", "vip_text"]
 
 _VS_SKIP = {"real_servers"}
 _RS_SKIP = {"ip", "port", "checks"}
@@ -57,8 +57,25 @@ def _rs_label(rs: RealServer) -> str:
     return f"{host}:{rs.port}"
 
 
+def vip_text(v: VipAddress, interface: str | None = None) -> str:
+    """A virtual_ipaddress entry as keepalived writes it, every option it has:
+    `192.168.10.9/24 brd 192.168.10.255 dev eth0 scope global label eth0:1`.
+    `interface`: the dev to show when the entry names none (the instance's)."""
+    out = f"{v.address}/{v.prefixlen}"
+    if v.broadcast:
+        out += f" brd {v.broadcast}"
+    dev = v.dev or interface
+    if dev:
+        out += f" dev {dev}"
+    if v.scope:
+        out += f" scope {v.scope}"
+    if v.label:
+        out += f" label {v.label}"
+    return out
+
+
 def _vip_label(v: VipAddress) -> str:
-    return f"{v.address}/{v.prefixlen}" + (f" dev {v.dev}" if v.dev else "")
+    return vip_text(v)
 
 
 def _diff_service(old: VirtualServer, new: VirtualServer) -> list[str]:
