@@ -2,7 +2,7 @@
 engine pays for many (and slow) event subscribers.
 
     .venv/bin/python bench/control_socket.py [--services 1000] [--reals 10] [--seconds 5]
-                                             [--clients 20] [--skip-engine]
+                                             [--history 300] [--clients 20] [--skip-engine]
 
 1. *Codec, per snapshot* (the console's toy engine, `lvstui.ui.fake.FakeClient`, at
    `--services` × `--reals`): the reference codec (`protocol.encode` + `json`, what every
@@ -47,6 +47,7 @@ from lvstui.control.server import ControlServer
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.model import Health, LogEvent, Snapshot
+from lvstui.ui import fake
 from lvstui.ui.fake import FakeClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +63,16 @@ def best(fn: Callable[[], Any], n: int = 3) -> tuple[float, Any]:
     return min(times), out
 
 
-def codec(services: int, reals: int) -> None:
-    toy = FakeClient(services, reals)
+def toy_engine(args: argparse.Namespace) -> FakeClient:
+    """The toy engine with `--history` samples per history, full (a daemon after 5 minutes
+    keeps 300: in a busy table they are most of the bytes)."""
+    fake.HISTORY = args.history
+    toy = FakeClient(args.services, args.reals)
+    toy.tick(args.history)
+    return toy
+
+
+def codec(toy: FakeClient, services: int, reals: int) -> None:
     base = asyncio.run(toy.snapshot())
     toy.tick()
     busy = asyncio.run(toy.snapshot())
@@ -338,15 +347,17 @@ def main() -> None:
     p.add_argument("--reals", type=int, default=10)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--history", type=int, default=300, help="samples per history")
     p.add_argument("--skip-engine", action="store_true")
     args = p.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    codec(args.services, args.reals)
+    print(f"toy engine: {args.history} samples per history")
+    codec(toy_engine(args), args.services, args.reals)
     seconds = max(args.seconds, 5.0)
     print(
         f"2. attached console at 1 Hz, {args.services} x {args.reals}, busy, {seconds:.0f} s each"
     )
-    ticking = Ticking(FakeClient(args.services, args.reals))
+    ticking = Ticking(toy_engine(args))
     asyncio.run(attached(ticking, seconds))
     if not args.skip_engine:
         asyncio.run(engine_bench(args))
