@@ -120,8 +120,12 @@ class PyrouteAddresses:
         from pyroute2.netlink.exceptions import NetlinkError
 
         d = vip.dev or dev
+        try:
+            index = socket.if_nametoindex(d)
+        except OSError:
+            return  # the interface is gone (deleted while MASTER): so are its addresses
         ipr = await self._get()
-        args = self._args(vip, await self._index(d))
+        args = self._args(vip, index)
         args.pop("flags", None)
         args.pop("label", None)
         args.pop("broadcast", None)

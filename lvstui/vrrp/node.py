@@ -170,7 +170,6 @@ class VrrpNode:
         # then, and while it is gone, the instance is FAULT: "iface:<name>")
         self._opened = False
         self._ifindex: int | None = None  # the link monitor's index when opened
-        self._gone = False  # the link monitor says the interface does not exist
         self._tried_index: int | None = None
         self._last_try = float("-inf")
         self._unavailable = ""  # last reason logged, so a retry loop logs it once
@@ -198,10 +197,9 @@ class VrrpNode:
         # without an address is no reason to stop: the instance waits in FAULT for it.
         await self._open_transport(startup=True)
         self.state = fsm.initial(self._params, inst.priority)
-        if not self._gone:
-            # Like keepalived: VIPs left behind by a crashed run are removed before we start
-            # (we start as BACKUP; a VIP on two directors would split the traffic).
-            await self._drain_vips(force=True)
+        # Like keepalived: VIPs left behind by a crashed run are removed before we start
+        # (we start as BACKUP; a VIP on two directors would split the traffic).
+        await self._drain_vips(force=True)
         if self._opened:
             with contextlib.suppress(VrrpError, OSError):
                 # opens the announcer's sockets now rather than during the first takeover
@@ -414,7 +412,6 @@ class VrrpNode:
         try:
             if self.links is not None:
                 idx = await self.links.index(ifname)
-                self._gone = idx is None
                 if idx is None:
                     raise InterfaceUnavailable(f"interface {ifname!r} not found")
             await self.transport.open()
@@ -449,7 +446,6 @@ class VrrpNode:
         idx: int | None = None
         if self.links is not None:
             idx = await self.links.index(ifname)
-            self._gone = idx is None
         if self._opened:
             if self.links is None or idx == self._ifindex:
                 return
@@ -626,9 +622,6 @@ class VrrpNode:
             try:
                 await self.addresses.remove(vip, inst.interface)
             except VrrpError as exc:
-                if self._gone and (vip.dev or inst.interface) == inst.interface:
-                    continue  # the kernel removed them with the interface: no error
-
                 self._log("error", f"{self.name}: {exc.message}")
 
     async def _send(self, priority: int) -> None:

@@ -1,0 +1,124 @@
+"""The real daemon in a network namespace, started before its VRRP interface exists (a VLAN
+or bond created later): it keeps running with the instance in FAULT, and once the
+interface is created with an address the instance opens on it and becomes MASTER."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require_cmd, require_root, wait_until
+
+pytestmark = [pytest.mark.netns, pytest.mark.root]
+REPO = Path(__file__).resolve().parents[2]
+
+CONFIG = """\
+[global_defs]
+router_id = "lvt-vrrp-iface"
+
+[lvstui]
+dataplane = "userspace"
+
+[vrrp_instance.VI_1]
+interface = "eth0"
+virtual_router_id = 62
+priority = 150
+version = 3
+advert_int = 0.1
+virtual_ipaddress = ["198.51.100.9/24"]
+"""
+
+
+def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{cmd}: {r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[str]:
+    require_root("namespace tests")
+    require_cmd("ip")
+    ns = f"lvt-vrrp-i{os.getpid() % 100000}"
+    sh("ip", "netns", "del", ns, check=False)
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")  # no eth0 yet
+        yield ns
+    finally:
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def addrs(ns: str) -> str:
+    return sh("ip", "-n", ns, "-4", "-o", "addr", "show", check=False).stdout
+
+
+def vrrp_state(sock: str) -> dict[str, object] | None:
+    r = subprocess.run(
+        [sys.executable, "-m", "lvstui", "status", "--json", "--socket", sock],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        cwd=REPO,
+    )
+    if r.returncode != 0:
+        return None
+    vrrp: list[dict[str, object]] = json.loads(r.stdout)["vrrp"]
+    return vrrp[0] if vrrp else None
+
+
+def test_daemon_waits_in_fault_for_a_missing_interface_then_elects(netns: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="lvt-vrrp-iface-") as tmp:
+        cfg = Path(tmp, "lvstui.toml")
+        cfg.write_text(CONFIG)
+        sock = f"{tmp}/control.sock"
+        err = Path(tmp, "stderr")
+        with err.open("wb") as errf:
+            proc = subprocess.Popen(
+                [
+                    *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
+                    *("-f", str(cfg), "--socket", sock, "--state-dir", f"{tmp}/state"),
+                ],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=errf,
+            )
+            try:
+                # serving, with the instance in FAULT (it used to exit with status 1)
+                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 15)
+                assert proc.poll() is None, err.read_text()
+                view = vrrp_state(sock)
+                assert view is not None and "eth0" in str(view["reason"]), view
+                assert "interface 'eth0' not found" in err.read_text()
+                # the interface appears (with an address): the instance opens on it, is
+                # alone on the link, becomes MASTER and takes the VIP
+                sh("ip", "-n", netns, "link", "add", "eth0", "type", "veth", "peer", "eth0p")
+                sh("ip", "-n", netns, "addr", "add", "198.51.100.11/24", "dev", "eth0")
+                sh("ip", "-n", netns, "link", "set", "eth0p", "up")
+                sh("ip", "-n", netns, "link", "set", "eth0", "up")
+                wait_until(lambda: "198.51.100.9/24" in addrs(netns), 10)
+                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "MASTER", 5)
+                log = err.read_text()
+                assert "VI_1: FAULT -> BACKUP" in log and "VI_1: BACKUP -> MASTER" in log, log
+                # deleted again: FAULT, and the daemon still serves
+                sh("ip", "-n", netns, "link", "del", "eth0")
+                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 5)
+                wait_until(lambda: "interface 'eth0' gone" in err.read_text(), 5)
+                # its VIP went with it: releasing it is no error
+                assert "ERROR lvstui.vrrp: VI_1: interface 'eth0' not found" not in err.read_text()
+                assert proc.poll() is None
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
