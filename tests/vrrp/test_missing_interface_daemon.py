@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,55 @@ def test_daemon_waits_in_fault_for_a_missing_interface_then_elects(netns: str) -
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
+
+
+def test_link_monitor_sees_links_created_deleted_and_created_again(netns: str) -> None:
+    """The kernel edges the waiting relies on: PyrouteLinks' ifindex follows RTM_NEWLINK /
+    RTM_DELLINK (a link created again has a new one), and removing a VIP from a deleted
+    interface is a no-op (the kernel removed it with the link)."""
+    script = textwrap.dedent(
+        """
+        import asyncio, json, subprocess
+        from lvstui.config.schema import VipAddress
+        from lvstui.vrrp.addresses import PyrouteAddresses
+        from lvstui.vrrp.track import PyrouteLinks
+
+        def ip(*args):
+            subprocess.run(["ip", *args], check=True)
+
+        async def until(links, pred):
+            for _ in range(300):
+                idx = await links.index("vlan7")
+                if pred(idx):
+                    return idx
+                await asyncio.sleep(0.01)
+            raise SystemExit("link monitor did not follow")
+
+        async def main():
+            links, addrs = PyrouteLinks(), PyrouteAddresses()
+            res = {"before": await links.index("vlan7")}
+            ip("link", "add", "vlan7", "type", "veth", "peer", "vlan7p")
+            first = await until(links, lambda i: i is not None)
+            ip("link", "del", "vlan7")
+            res["deleted"] = await until(links, lambda i: i is None)
+            await addrs.remove(VipAddress("198.51.100.77", 24), "vlan7")  # no error
+            ip("link", "add", "vlan7", "type", "veth", "peer", "vlan7p")
+            second = await until(links, lambda i: i is not None)
+            res["new_index"] = second != first
+            ip("link", "del", "vlan7")
+            await links.close()
+            await addrs.close()
+            print(json.dumps(res))
+
+        asyncio.run(main())
+        """
+    )
+    r = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"before": None, "deleted": None, "new_index": True}
