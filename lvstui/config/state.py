@@ -9,6 +9,12 @@ running config is *kept* (the service may come back with the next reload) and re
 The file is written atomically: a temporary file in the same directory, fsync, rename, then
 fsync of the directory, so a crash leaves either the old or the new file, never half of one.
 
+A broken file never keeps the director from serving (`StateFile.load_tolerant`, what the
+engine uses): an invalid entry is skipped and reported, the rest applies; a file that
+cannot be read as TOML at all is moved aside to `overrides.toml.bad-<UTC time>` (kept for
+the operator, never deleted) and the engine starts with no override. `StateFile.load` is
+the strict form (first problem raised as a ConfigError).
+
 Format (version 1)::
 
     version = 1
@@ -34,7 +40,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +59,7 @@ __all__ = [
     "OVERRIDES_FILE",
     "OWNED_FILE",
     "AddedReal",
+    "LoadReport",
     "Overrides",
     "StateFile",
     "service_key_of",
@@ -170,7 +179,17 @@ class Overrides:
         return doc
 
     @classmethod
-    def from_toml(cls, doc: Mapping[str, Any], *, file: str = "") -> Overrides:
+    def from_toml(
+        cls, doc: Mapping[str, Any], *, file: str = "", skipped: list[str] | None = None
+    ) -> Overrides:
+        """Parse a version-1 document. A bad entry raises a ConfigError, unless `skipped`
+        is given: then it is left out and described there ("add[0]: invalid entry: ...")."""
+
+        def bad(err: ConfigError) -> None:
+            if skipped is None:
+                raise err
+            skipped.append(f"{err.key}: {err.detail}")
+
         version = doc.get("version", _VERSION)
         if version != _VERSION:
             raise ConfigError(
@@ -187,10 +206,13 @@ class Overrides:
             if table == "version":
                 continue
             if table not in ("drain", "weight", "add", "remove") or not isinstance(rows, list):
-                raise ConfigError(f"unknown entry {table!r}", file=file, key=table)
+                bad(ConfigError(f"unknown entry {table!r}", file=file, key=table))
+                continue
             for i, row in enumerate(rows):
                 where = f"{table}[{i}]"
                 try:
+                    if not isinstance(row, Mapping):
+                        raise TypeError(f"a table was expected, got {row!r}")
                     pair = (_parse_svc(str(row["service"])), RealKey.parse(str(row["real"])))
                     if table == "drain":
                         t = row.get("timeout")
@@ -206,8 +228,19 @@ class Overrides:
                     else:
                         removed.add(pair)
                 except (KeyError, ValueError, TypeError) as e:
-                    raise ConfigError(f"invalid entry: {e}", file=file, key=where) from e
+                    what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+                    bad(ConfigError(f"invalid entry: {what}", file=file, key=where))
         return cls(drained, weights, added, frozenset(removed))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What `StateFile.load_tolerant` found: the overrides to apply and what went wrong."""
+
+    overrides: Overrides
+    skipped: tuple[str, ...] = ()  # entries left out: "add[0]: invalid entry: port ..."
+    error: str = ""  # why the whole file was unusable ("" when it was fine or absent)
+    moved_to: Path | None = None  # where the unusable file (or a copy, see below) went
 
 
 def _weight(v: Any) -> int:
@@ -286,6 +319,52 @@ class StateFile:
                 hint="fix or move the file away; lvstui never edits it by hand-merging",
             ) from e
         return Overrides.from_toml(doc, file=str(self.path))
+
+    def load_tolerant(self, wall: float | None = None) -> LoadReport:
+        """Overrides from disk, never raising for the file's content.
+
+        Invalid entries are skipped (listed in `skipped`); the file stays and a copy is
+        kept as `overrides.toml.bad-<time>`, since the next save rewrites it without them.
+        A file that cannot be read or parsed, or of another version, is moved aside to
+        `overrides.toml.bad-<time>` and no override applies. `wall`: the time for the
+        name (default: now)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return LoadReport(Overrides())
+        except OSError as e:
+            return self._set_aside(f"cannot read: {e.strerror or e}", wall, move=True)
+        try:
+            doc = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            return self._set_aside(f"cannot parse: {e}", wall, move=True)
+        skipped: list[str] = []
+        try:
+            overrides = Overrides.from_toml(doc, file=str(self.path), skipped=skipped)
+        except ConfigError as e:  # another version: not ours to read
+            return self._set_aside(e.detail, wall, move=True)
+        if not skipped:
+            return LoadReport(overrides)
+        report = self._set_aside("", wall, move=False)
+        return replace(report, overrides=overrides, skipped=tuple(skipped))
+
+    def _set_aside(self, error: str, wall: float | None, *, move: bool) -> LoadReport:
+        """Move (or copy) the file to a free `overrides.toml.bad-<UTC time>` name."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if wall is None else wall))
+        target = self.path.with_name(f"{self.path.name}.bad-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.bad-{stamp}.{n}")
+        try:
+            if move:
+                os.rename(self.path, target)
+            else:
+                shutil.copy2(self.path, target)
+        except OSError as e:
+            where = f"could not be {'moved' if move else 'copied'} aside: {e.strerror or e}"
+            return LoadReport(Overrides(), error=f"{error}; {where}" if error else where)
+        return LoadReport(Overrides(), error=error, moved_to=target)
 
     def save(self, overrides: Overrides) -> None:
         """Write atomically (temp file + fsync + rename + directory fsync). Blocking: small."""

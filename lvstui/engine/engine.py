@@ -30,9 +30,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.config.schema import Config, VirtualServer
+from lvstui.config.schema import Config, LbKind, VirtualServer
 from lvstui.config.state import (
     AddedReal,
+    LoadReport,
     Overrides,
     StateFile,
     service_key_of,
@@ -91,6 +92,20 @@ from lvstui.vrrp.reload import describe as describe_vrrp_reload
 
 __all__ = ["Engine"]
 
+
+def _family_problem(vs: VirtualServer, kind: LbKind, real: RealKey) -> str:
+    """Why `real` cannot serve `vs` for its address family ("" when it can). The kernel
+    takes a real server of the other family only for tunnelling (IPv4-in-IPv6 and back)."""
+    svc_family = service_key_of(vs).family
+    real_family = 6 if ":" in real.addr else 4
+    if real_family == svc_family or kind is LbKind.TUN:
+        return ""
+    return (
+        f"an IPv{real_family} real server in an IPv{svc_family} service needs TUN "
+        f"forwarding, not {kind.value}"
+    )
+
+
 log = logging.getLogger("lvstui.engine")
 
 Pair = tuple[ServiceKey, RealKey]
@@ -106,6 +121,26 @@ _RESTART_SETTINGS = (
     "metrics_listen",
     "check_concurrency",
 )
+
+
+# a refusal that lasts is logged again after these many seconds, then every 10 minutes
+REFUSAL_REMINDERS = (10.0, 60.0)
+REFUSAL_REMINDER_EVERY = 600.0
+
+
+def _reminder_due(sent: int) -> float:
+    """Seconds after the first refusal at which reminder number `sent` (0-based) is due."""
+    if sent < len(REFUSAL_REMINDERS):
+        return REFUSAL_REMINDERS[sent]
+    return REFUSAL_REMINDERS[-1] + REFUSAL_REMINDER_EVERY * (sent - len(REFUSAL_REMINDERS) + 1)
+
+
+@dataclass(slots=True)
+class _Refusal:
+    error: str
+    since: float  # clock.now() of the first refusal with this error
+    attempts: int
+    reminders: int = 0
 
 
 @dataclass(slots=True)
@@ -182,6 +217,7 @@ class Engine:
         self._expire_warned: set[Pair] = set()
         self._expired: set[Pair] = set()  # drain timed out: dest kept out of the table
         self._suspended: set[Pair] = set()  # ha_suspend: checks paused (VIP not local)
+        self._refusal: _Refusal | None = None  # the dataplane's current refusal, if any
 
     # --- public API ----------------------------------------------------------------------
 
@@ -206,7 +242,8 @@ class Engine:
         if self._started:
             return
         if self._state is not None:
-            self._overrides = await asyncio.to_thread(self._state.load)
+            report = await asyncio.to_thread(self._state.load_tolerant)
+            self._overrides = self._loaded_overrides(report)
         await self._dp.start()
         vrrp_started = False
         try:
@@ -263,6 +300,31 @@ class Engine:
                 host, port = self._metrics.address
                 self._log("info", f"metrics on http://{host}:{port}/metrics")
         self._log("info", f"engine started on the {self._dp.capabilities.name} dataplane")
+
+    def _loaded_overrides(self, report: LoadReport) -> Overrides:
+        """Say what was wrong with the state file; drop what the dataplane would refuse."""
+        path = self._state.path if self._state is not None else "overrides"
+        if report.error and report.moved_to is not None:
+            self._log(
+                "error",
+                f"{path}: {report.error}; moved aside to {report.moved_to}; starting with no "
+                "operator overrides (the next change writes a fresh file)",
+            )
+        elif report.error:
+            self._log("error", f"{path}: {report.error}")
+        for entry in report.skipped:
+            self._log("warning", f"{path}: {entry}: entry skipped, the others apply")
+        if report.skipped and report.moved_to is not None:
+            self._log("warning", f"{path}: the original file is kept as {report.moved_to}")
+        ov = report.overrides
+        services = {service_key_of(vs): vs for vs in self._config.virtual_servers}
+        for pair, added in list(ov.added.items()):
+            vs = services.get(pair[0])
+            problem = _family_problem(vs, added.lb_kind or vs.lb_kind, pair[1]) if vs else ""
+            if problem:
+                self._log("warning", f"{path}: add {pair[1]} on {pair[0]}: {problem}: skipped")
+                ov = ov.remove(pair, configured=False)
+        return ov
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
         """Leave: VRRP priority-0 advert (graceful), remove our services (release, like
@@ -557,6 +619,13 @@ class Engine:
                 raise CommandError(
                     f"the {self._dp.capabilities.name} dataplane cannot forward with {kind.value}"
                 )
+            problem = _family_problem(vs, kind, cmd.real)
+            if problem:
+                raise CommandError(
+                    f"cannot add {cmd.real} to {cmd.service}: {problem}",
+                    hint="add a real server of the service's address family, or forward "
+                    "with TUN (lb_kind)",
+                )
             configured = any(
                 (r.ip, r.port) == (cmd.real.addr, cmd.real.port) for r in vs.real_servers
             )
@@ -666,13 +735,15 @@ class Engine:
                 self.apply_errors += 1
                 self.last_apply_error = str(e)
                 self._retry = True  # the ticker asks for another (full) reconcile
-                self._log("error", f"dataplane refused ({why}): {e}")
+                self._refused(why, str(e))
             else:
                 if only is None:
                     self._retry = False
+                    self._accepted()
             observed = await self._dp.observe()
         elif only is None:
             self._retry = False
+            self._accepted()
         self._observed = {s.key: s for s in observed}
         if only is None:
             # forget owned keys gone for good (removed from the config and from the table)
@@ -682,6 +753,37 @@ class Engine:
 
         self._after_sync(old_plans, {k: plans[k] for k in touched}, quorum_events, initial)
         self._publish_snapshot(None if only is None else touched)
+
+    def _refused(self, why: str, error: str) -> None:
+        """Log a refused apply once, then again only when the error changes, with reminders
+        after REFUSAL_REMINDERS seconds (then every REFUSAL_REMINDER_EVERY): a permanent
+        refusal (a VIP port another process holds) is retried every tick, not logged so."""
+        now = self._clock.now()
+        r = self._refusal
+        if r is None or r.error != error:
+            self._refusal = _Refusal(error, now, 1)
+            self._log("error", f"dataplane refused ({why}): {error} (retrying every tick)")
+            return
+        r.attempts += 1
+        elapsed = now - r.since
+        due = _reminder_due(r.reminders)
+        if elapsed >= due:
+            r.reminders += 1
+            self._log(
+                "error",
+                f"dataplane still refuses after {elapsed:.0f} s ({r.attempts} attempts, "
+                f"still retrying): {error}",
+            )
+
+    def _accepted(self) -> None:
+        """A full reconcile went through: end (and say so) a run of refusals."""
+        r, self._refusal = self._refusal, None
+        if r is not None:
+            self._log(
+                "info",
+                f"dataplane accepted the table after {self._clock.now() - r.since:.0f} s "
+                f"({r.attempts} attempts); it had refused: {r.error}",
+            )
 
     def _after_sync(
         self,

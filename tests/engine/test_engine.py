@@ -16,7 +16,7 @@ from lvstui.control.local import LocalClient
 from lvstui.dataplane.base import DelDest, ObservedService, SyncRole
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
-from lvstui.errors import ConfigError, PermissionDenied
+from lvstui.errors import PermissionDenied
 from lvstui.model import (
     AddReal,
     ConfigReloaded,
@@ -360,11 +360,21 @@ async def test_local_client(engine_factory) -> None:  # type: ignore[no-untyped-
     await asyncio.wait_for(rest(), 1)  # closing the client ends its streams
 
 
-async def test_broken_state_file_refuses_start(tmp_path: Path) -> None:
+def _set_aside(state: Path) -> list[Path]:
+    return sorted(state.glob("overrides.toml.bad-*"))
+
+
+async def test_broken_state_file_is_moved_aside_and_start_goes_on(tmp_path: Path) -> None:
+    # (more in test_overrides_recovery.py) the operator's file is kept, never lost
     (tmp_path / "overrides.toml").write_text("garbage = [")
     e = Engine(config(), dataplane=MemoryDataplane(), state_dir=tmp_path)
-    with pytest.raises(ConfigError, match=r"overrides\.toml"):
-        await e.start()
+    await e.start()
+    try:
+        assert e.overrides.is_empty()
+        (moved,) = _set_aside(tmp_path)
+        assert moved.read_text() == "garbage = ["
+    finally:
+        await e.stop()
 
 
 class FlakyDataplane(MemoryDataplane):
