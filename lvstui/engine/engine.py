@@ -762,7 +762,7 @@ class Engine:
         r = self._refusal
         if r is None or r.error != error:
             self._refusal = _Refusal(error, now, 1)
-            self._log("error", f"dataplane refused ({why}): {error} (retrying every tick)")
+            self._log("error", f"dataplane refused ({why}), retrying every tick: {error}")
             return
         r.attempts += 1
         elapsed = now - r.since
@@ -771,8 +771,8 @@ class Engine:
             r.reminders += 1
             self._log(
                 "error",
-                f"dataplane still refuses after {elapsed:.0f} s ({r.attempts} attempts, "
-                f"still retrying): {error}",
+                f"dataplane still refuses after {elapsed:.0f} s ({r.attempts} attempts), "
+                f"retrying: {error}",
             )
 
     def _accepted(self) -> None:
@@ -782,7 +782,7 @@ class Engine:
             self._log(
                 "info",
                 f"dataplane accepted the table after {self._clock.now() - r.since:.0f} s "
-                f"({r.attempts} attempts); it had refused: {r.error}",
+                f"and {r.attempts} refused attempt(s); it had refused: {r.error}",
             )
 
     def _after_sync(
