@@ -37,14 +37,19 @@ from lvstui.model import (
 __all__ = [
     "COLUMNS",
     "COLUMN_GAP",
+    "LAYOUTS",
+    "SCROLLBAR",
     "SPARK_WIDTH",
     "Column",
     "age",
     "check_summary",
+    "crop",
     "event_line",
     "fit",
     "fwd_name",
     "last_check",
+    "layout_for",
+    "layout_width",
     "quorum_line",
     "real_cells",
     "real_row_key",
@@ -69,6 +74,8 @@ class Column:
 
 # Fixed widths: the table never measures its content (measuring 10,000 rows a second is what
 # would make a big table slow), and the columns never shift under the operator's eyes.
+# COLUMNS is the full layout; every row is rendered against it (one cell per column, in this
+# order) and narrower terminals show a subset of it (`layout_for`).
 COLUMNS: tuple[Column, ...] = (
     Column("addr", "Prot LocalAddress:Port", 23),
     Column("sched", "Sched", 8),
@@ -77,21 +84,66 @@ COLUMNS: tuple[Column, ...] = (
     Column("active", "ActiveConn", 10),
     Column("inact", "InActConn", 9),
     Column("status", "Health", 9),
-    Column("check", "Last check", 16),
+    Column("cps", "CPS", 5),
+    Column("check", "Last check", 14),
     Column("age", "Age", 4),
     Column("spark", "Conns", SPARK_WIDTH),
 )
 # The table draws no padding of its own (cell_padding=0): one space after each column is all
-# the separation, so the ipvsadm columns plus health fit in 80 terminal columns.
+# the separation.
 COLUMN_GAP = 1
+# Its vertical scrollbar is one column wide (app.tcss), kept free in every layout.
+SCROLLBAR = 1
+
+_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def _narrowed(*cols: tuple[str, str, int]) -> tuple[Column, ...]:
+    return tuple(Column(k, label, w) for k, label, w in cols)
+
+
+# An 80-column terminal (SSH, a console) keeps ipvsadm's columns, health and the last check;
+# the rate, the age and the sparkline come back as the terminal widens (the drill-down has
+# them all).
+_NARROW = _narrowed(
+    ("addr", "Prot LocalAddress:Port", 23),
+    ("sched", "Sched", 5),
+    ("fwd", "Fwd", 6),
+    ("weight", "Weight", 6),
+    ("active", "Active", 6),
+    ("inact", "InAct", 5),
+    ("status", "Health", 9),
+    ("check", "Last check", 11),
+)
+_MEDIUM = (
+    *_NARROW[:7],
+    _BY_KEY["cps"],
+    Column("check", "Last check", 11),
+    _BY_KEY["age"],
+)
+LAYOUTS: tuple[tuple[Column, ...], ...] = (COLUMNS, _MEDIUM, _NARROW)
+
+
+def layout_width(layout: Sequence[Column]) -> int:
+    """Terminal columns a layout needs, gaps and scrollbar included."""
+    return sum(c.width + COLUMN_GAP for c in layout) + SCROLLBAR
+
+
+def layout_for(width: int) -> tuple[Column, ...]:
+    """The widest layout that fits `width` terminal columns (the narrowest below 80)."""
+    for layout in LAYOUTS:
+        if layout_width(layout) <= width:
+            return layout
+    return LAYOUTS[-1]
+
+
+def crop(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def fit(cells: Sequence[str]) -> tuple[str, ...]:
     """Crop each cell to its column's width (an ellipsis marks the cut)."""
-    out = []
-    for col, v in zip(COLUMNS, cells, strict=True):
-        out.append(v if len(v) <= col.width else v[: col.width - 1] + "…")
-    return tuple(out)
+    return tuple(crop(v, col.width) for col, v in zip(COLUMNS, cells, strict=True))
 
 
 def service_row_key(key: ServiceKey) -> str:
@@ -207,7 +259,8 @@ def service_cells(sv: ServiceView, now: float) -> tuple[str, ...]:
             str(active),
             str(inact),
             status,
-            f"{sv.stats.cps} conn/s",
+            str(sv.stats.cps),
+            "",  # a service has no check of its own: its servers' rows have them
             "",
             sparkline(sv.history),
         )
@@ -229,6 +282,7 @@ def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
             str(rs.active_conns),
             str(rs.inact_conns),
             status,
+            str(rs.stats.cps),
             check_summary(chk) if rs.checks else "no check",
             age(chk.last_run if chk else None, now),
             sparkline(rs.history),

@@ -59,7 +59,7 @@ def _matches(needle: str, sv: ServiceView) -> bool:
 
 
 _View = ServiceView | RealServerView
-_BLANK = tuple("" for _ in render.COLUMNS)
+_BLANK = tuple("" for _ in render.COLUMNS)  # a row before its first render (all columns)
 
 
 class ServiceTable(DataTable[str | Text]):
@@ -85,8 +85,27 @@ class ServiceTable(DataTable[str | Text]):
         self.targets: dict[str, RowTarget] = {}
         self.filter_text = ""
         self.cell_updates = 0  # for tests and the bench: cells rewritten so far
-        for col in render.COLUMNS:
+        self.column_layout: tuple[render.Column, ...] = ()
+        # column index in render.COLUMNS of each shown column (rows are rendered in full)
+        self._shown: tuple[tuple[int, render.Column], ...] = ()
+        self._set_layout(render.COLUMNS)
+
+    def _set_layout(self, layout: tuple[render.Column, ...]) -> None:
+        """Show `layout`'s columns; the rows come back blank and refresh_visible fills them."""
+        index = {c.key: i for i, c in enumerate(render.COLUMNS)}
+        self.column_layout = layout
+        self._shown = tuple((index[c.key], c) for c in layout)
+        cursor = self.cursor_row
+        scroll = self.scroll_offset
+        self.clear(columns=True)
+        for col in layout:
             self.add_column(col.label, width=col.width + render.COLUMN_GAP, key=col.key)
+        self._cells.clear()
+        for k in self._order:
+            self._add(k)
+        if self._order:
+            self.move_cursor(row=min(cursor, len(self._order) - 1), animate=False, scroll=False)
+            self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
 
     def _rows(self, snap: Snapshot) -> list[tuple[str, ServiceKey, RealKey | None, _View]]:
         needle = self.filter_text.lower()
@@ -121,7 +140,7 @@ class ServiceTable(DataTable[str | Text]):
         return self.targets.get(key) if key else None
 
     def _add(self, key: str) -> None:
-        self.add_row(*_BLANK, key=key)
+        self.add_row(*("" for _ in self.column_layout), key=key)
         self._cells[key] = _BLANK
 
     def show(self, snap: Snapshot) -> None:
@@ -206,9 +225,11 @@ class ServiceTable(DataTable[str | Text]):
             if old == cells or old is None:
                 continue
             self._cells[k] = cells
-            for col, new_v, old_v in zip(render.COLUMNS, cells, old, strict=True):
-                if new_v != old_v:
-                    self.update_cell(k, col.key, _styled(col.key, new_v))
+            for i, col in self._shown:
+                new_v = cells[i]
+                if new_v != old[i]:
+                    value = render.crop(new_v, col.width)
+                    self.update_cell(k, col.key, _styled(col.key, value))
                     self.cell_updates += 1
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -216,6 +237,9 @@ class ServiceTable(DataTable[str | Text]):
         self.refresh_visible()
 
     def on_resize(self) -> None:
+        layout = render.layout_for(self.size.width)
+        if layout != self.column_layout:
+            self._set_layout(layout)
         self.refresh_visible()
 
     def select_key(self, key: str) -> bool:

@@ -96,15 +96,15 @@ def test_real_cells_down_drain_override_and_fit() -> None:
     by = dict(zip([c.key for c in render.COLUMNS], cells, strict=True))
     assert by["status"] == "DOWN"
     assert by["weight"] == "0/5"
-    assert by["check"].startswith("FAIL connection") and by["check"].endswith("…")
+    assert by["check"].startswith("FAIL connect") and by["check"].endswith("…")
     assert all(len(v) <= c.width for c, v in zip(render.COLUMNS, cells, strict=True))
     draining = render.real_cells(_real(weight=0, drain=DrainState.DRAINING, active_conns=7), NOW)
     assert draining[6] == "drain 7"
     assert render.real_cells(_real(weight=0, drain=DrainState.SAFE), NOW)[6] == "safe"
     assert render.real_cells(_real(weight=9, weight_override=9), NOW)[3] == "9/5*"
-    assert render.real_cells(_real(), NOW)[7] == "no check"
+    assert render.real_cells(_real(), NOW)[8] == "no check"
     never_ran = CheckView("tcp_check", "x")
-    assert render.real_cells(_real(checks=(never_ran,)), NOW)[7:9] == ("pending", "-")
+    assert render.real_cells(_real(checks=(never_ran,)), NOW)[8:10] == ("pending", "-")
     assert render.real_cells(_real(fwd=LbKind.DR), NOW)[2] == "Route"
     assert render.real_cells(_real(fwd=LbKind.TUN), NOW)[2] == "Tunnel"
 

@@ -70,6 +70,11 @@ def daemon(tmp_path: object) -> Iterator[tuple[str, list[int]]]:
             proc.stdout.close()
 
 
+# The tmux server inherits pytest's environment, where COLUMNS=80 and LINES=24 are set; Textual
+# trusts those over the terminal, so a 120×36 pane would get an 80×24 console.
+_SIZE_FROM_TTY = "unset COLUMNS LINES; "
+
+
 class Tmux:
     def __init__(self, name: str) -> None:
         self.base = ["tmux", "-L", name]
@@ -102,7 +107,8 @@ def test_attach_in_tmux_and_drain_to_safe(daemon: tuple[str, list[int]]) -> None
     sock, (alpha, _bravo) = daemon
     tmux = Tmux(f"lvt-ui-{os.getpid()}")
     cmd = (
-        f"{shlex.quote(sys.executable)} -m lvstui attach --socket {shlex.quote(sock)}; "
+        f"{_SIZE_FROM_TTY}{shlex.quote(sys.executable)} -m lvstui attach "
+        f"--socket {shlex.quote(sock)}; "
         "echo CONSOLE-EXIT=$?; sleep 30"
     )
     env = ["-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={REPO}"]
@@ -134,7 +140,10 @@ def test_run_console_read_only_in_a_real_terminal_80x24() -> None:
         "raise SystemExit(run_console(FakeClient(2, 2, auto_tick=True), theme='light', "
         "read_only=True))"
     )
-    cmd = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}; echo CONSOLE-EXIT=$?; sleep 30"
+    cmd = (
+        f"{_SIZE_FROM_TTY}{shlex.quote(sys.executable)} -c {shlex.quote(code)}; "
+        "echo CONSOLE-EXIT=$?; sleep 30"
+    )
     env = ["-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={REPO}"]
     tmux.run("new-session", "-d", "-s", "ui", "-x", "80", "-y", "24", *env, "-c", str(REPO), cmd)
     try:
