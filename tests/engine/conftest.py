@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.daemon_lab import daemon_lab  # noqa: F401 (a real daemon process: a fixture)
+
 
 @pytest.fixture
 def recorder(tmp_path: Path) -> tuple[Path, Path]:

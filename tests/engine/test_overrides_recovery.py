@@ -9,12 +9,8 @@ next change writes a fresh file. Unit level, engine level and a real daemon proc
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from lvstui.clock import FakeClock
@@ -22,8 +18,8 @@ from lvstui.config.state import StateFile
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.model import Drain, RealKey, ServiceKey
-from tests.cli.harness import Daemon, LoopbackServers, NotifyListener, free_port, write_config
 from tests.engine.builders import SK, VIP, R, config
+from tests.engine.daemon_lab import answers
 from tests.helpers import wait_until
 
 GOOD_DRAIN = f'[[drain]]\nservice = "TCP {VIP}:80"\nreal = "{R[0]}"\n'
@@ -162,35 +158,6 @@ async def test_engine_skips_a_stored_add_of_the_wrong_family(
 
 
 # --- a real daemon --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def daemon_lab() -> Iterator[tuple[Path, LoopbackServers, Daemon, int]]:
-    d = Path(tempfile.mkdtemp(prefix="lvt-engine-ov-"))
-    servers = LoopbackServers(("alpha", "bravo"))
-    notify = NotifyListener(d / "notify.sock")
-    vip_port = free_port()
-    cfg = write_config(d / "config.toml", vip_port, [servers.port("alpha"), servers.port("bravo")])
-    daemon = Daemon(cfg, d / "control.sock", d / "state", notify)
-    try:
-        yield d, servers, daemon, vip_port
-    finally:
-        daemon.kill()
-        notify.close()
-        servers.close()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def answers(vip_port: int, n: int) -> set[str]:
-    out = set()
-    for _ in range(n):
-        try:
-            r = httpx.get(f"http://127.0.0.1:{vip_port}/", timeout=5.0)
-        except httpx.TransportError as exc:
-            out.add(f"error: {type(exc).__name__}")
-        else:
-            out.add(r.text.strip().removeprefix("Hello from "))
-    return out
 
 
 def test_daemon_starts_and_serves_with_a_broken_state_file(daemon_lab) -> None:  # type: ignore[no-untyped-def]
