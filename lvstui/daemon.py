@@ -199,8 +199,12 @@ def build_engine(
     memory: bool = False,
     health: bool = True,
     vrrp: bool = True,
+    tune_gc: bool = False,
 ) -> EngineParts:
-    """Wire an Engine with its real edges: dataplane, health monitor, VRRP, scripts."""
+    """Wire an Engine with its real edges: dataplane, health monitor, VRRP, scripts.
+
+    `tune_gc` lets the health monitor freeze the long-lived objects and collect less often
+    (process-wide: only the headless daemon asks for it; see health/scheduler.py)."""
     from lvstui.clock import SystemClock
     from lvstui.engine.engine import Engine
     from lvstui.notify.scripts import ScriptRunner
@@ -212,7 +216,7 @@ def build_engine(
     if health:
         from lvstui.health.scheduler import HealthMonitor
 
-        monitor = HealthMonitor(clock, concurrency=config.lvstui.check_concurrency)
+        monitor = HealthMonitor(clock, concurrency=config.lvstui.check_concurrency, tune_gc=tune_gc)
     group: Any = None
     if vrrp and config.vrrp_instances:
         from lvstui.vrrp.addresses import PyrouteAddresses
@@ -309,7 +313,7 @@ async def _daemon(
             "its own --socket and --state-dir",
         )
     prepare_state_dir(state_dir)
-    parts = build_engine(config, dataplane=dataplane, state_dir=state_dir)
+    parts = build_engine(config, dataplane=dataplane, state_dir=state_dir, tune_gc=True)
     engine = parts.engine
     log.info("dataplane: %s (%s)", engine.dataplane.capabilities.name, parts.reason)
     stop = asyncio.Event()
