@@ -21,7 +21,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +88,31 @@ def run(args: argparse.Namespace) -> int:
 
 async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> int:
     """What the engine would program for this config (no health checks: all servers up)."""
-    from lvstui.daemon import build_engine, load
+    from lvstui.daemon import load
+
+    config = load(config_path)
+    state = state_dir or config.lvstui.state_dir
+    overrides = Path(state, "overrides.toml")
+    has_overrides = await asyncio.to_thread(overrides.exists)
+    with tempfile.TemporaryDirectory(prefix="lvstui-dry-run-") as scratch:
+        if has_overrides:
+            # the engine reads a copy: a dry run never writes the state dir (owned.toml, a
+            # broken overrides.toml set aside...)
+            await asyncio.to_thread(shutil.copyfile, overrides, Path(scratch, overrides.name))
+            print(f"# operator overrides: {overrides} (read from a copy)", file=sys.stderr)
+        return await _dry_run(config, scratch if has_overrides else None)
+
+
+async def _dry_run(config: Any, state_dir: str | None) -> int:
+    from lvstui.daemon import build_engine
     from lvstui.dataplane.listing import render
     from lvstui.dataplane.memory import MemoryDataplane, describe_op
     from lvstui.engine.diff import vip_text
 
-    config = load(config_path)
-    state = state_dir or config.lvstui.state_dir
-    has_overrides = await asyncio.to_thread(Path(state, "overrides.toml").exists)
     parts = build_engine(
         config,
         memory=True,
-        state_dir=state if has_overrides else None,
+        state_dir=state_dir,
         health=False,
         vrrp=False,
     )
