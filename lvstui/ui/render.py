@@ -44,6 +44,7 @@ __all__ = [
     "age",
     "check_summary",
     "crop",
+    "drain_line",
     "event_line",
     "fit",
     "fwd_name",
@@ -288,6 +289,25 @@ def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
             sparkline(rs.history),
         )
     )
+
+
+def drain_line(rs: RealServerView, peak: int, width: int = 20) -> str:
+    """The drill-down's drain progress: connections left against the most seen since the drain
+    started (`peak`), and what the operator may do next. "" when the server is not drained."""
+    left = rs.active_conns + rs.inact_conns
+    if rs.drain is DrainState.DRAINING:
+        top = max(peak, left, 1)
+        done = round((top - left) * width / top)
+        bar = "█" * done + "░" * (width - done)
+        return (
+            f"DRAINING [{bar}] {rs.active_conns} active, {rs.inact_conns} inactive left "
+            f"(weight 0): wait for safe"
+        )
+    if rs.drain is DrainState.SAFE:
+        return "SAFE: no connection left, the server can be stopped (u: undrain)"
+    if rs.drain is DrainState.EXPIRED:
+        return f"EXPIRED: drain timeout, {left} connection(s) cut (u: undrain)"
+    return ""
 
 
 def quorum_line(sv: ServiceView, width: int = 20) -> str:

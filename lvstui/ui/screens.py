@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from lvstui.model import (
     Drain,
+    DrainState,
     RealServerView,
     RemoveReal,
     ServiceView,
@@ -23,7 +24,7 @@ from lvstui.model import (
     Undrain,
 )
 from lvstui.ui import render
-from lvstui.ui.bindings import ACTIONS, bindings_for, display_key
+from lvstui.ui.bindings import ACTIONS, bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.widgets import Chart, EventLog, QuorumPanel, RowTarget, ServiceTable, VrrpTable
@@ -50,13 +51,9 @@ def find_views(
     return None, None
 
 
-class MainScreen(Screen[None]):
-    """Status line, banner, filter, the services table, VRRP + quorum panels, event log."""
-
-    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
-        super().__init__()
-        self._bindings = BindingsMap(bindings_for(keys, read_only))
-        self.read_only = read_only
+class _ServerActions(Screen[None]):
+    """Drain, undrain, weight and remove on one real server: the main screen's row under the
+    cursor, or the drill-down's server. Same dialogs, same read-only rule (the app refuses)."""
 
     @property
     def lvs(self) -> LvstuiApp:
@@ -64,6 +61,72 @@ class MainScreen(Screen[None]):
 
         assert isinstance(self.app, LvstuiApp)
         return self.app
+
+    def _target(self, need_real: bool) -> RowTarget | None:
+        raise NotImplementedError
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.lvs.keys, self.lvs.read_only))
+
+    def action_drain(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        cmd = Drain(t.service, t.real)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Drain {t.real} from {t.service}?",
+                "Its weight drops to 0: new connections go to the other servers, open ones "
+                "finish. Its row and the event log follow the connections down until it "
+                'says "safe": then the server can be stopped.',
+                "Drain",
+            ),
+            lambda ok: self.lvs.run_command(cmd) if ok else None,
+        )
+
+    def action_undrain(self) -> None:
+        t = self._target(need_real=True)
+        if t is not None and t.real is not None:
+            self.lvs.run_command(Undrain(t.service, t.real))
+
+    def action_weight(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        _, rs = find_views(self.lvs.snapshot, t)
+        service, real = t.service, t.real
+
+        def done(value: int | str | None) -> None:
+            if value is None:
+                return
+            self.lvs.run_command(SetWeight(service, real, None if value == "reset" else int(value)))
+
+        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
+
+    def action_remove(self) -> None:
+        t = self._target(need_real=True)
+        if t is None or t.real is None:
+            return
+        cmd = RemoveReal(t.service, t.real)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {t.real} from {t.service}?",
+                "The server leaves the table now and its connections are cut. "
+                "Drain it first to let them finish. It comes back with the next reload "
+                "if config.toml still lists it.",
+                "Remove",
+            ),
+            lambda ok: self.lvs.run_command(cmd) if ok else None,
+        )
+
+
+class MainScreen(_ServerActions):
+    """Status line, banner, filter, the services table, VRRP + quorum panels, event log."""
+
+    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
+        super().__init__()
+        self._bindings = BindingsMap(bindings_for(keys, read_only))
+        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
         yield Static("lvstui", id="status")
@@ -130,9 +193,6 @@ class MainScreen(Screen[None]):
 
     # --- actions -------------------------------------------------------------------------------
 
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.lvs.keys, self.read_only))
-
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -161,7 +221,7 @@ class MainScreen(Screen[None]):
     def action_open(self) -> None:
         target = self._target(need_real=False)
         if target is not None:
-            self.app.push_screen(DetailScreen(target, self.lvs.keys["back"]))
+            self.app.push_screen(DetailScreen(target, self.lvs.keys, self.read_only))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, ServiceTable):
@@ -188,63 +248,12 @@ class MainScreen(Screen[None]):
             box.display = bool(cmd.arg)
             box.value = cmd.arg
 
-    def action_drain(self) -> None:
-        t = self._target(need_real=True)
-        if t is None or t.real is None:
-            return
-        cmd = Drain(t.service, t.real)
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Drain {t.real} from {t.service}?",
-                "Its weight drops to 0: new connections go to the other servers, open ones "
-                "finish. Its row and the event log follow the connections down until it "
-                'says "safe": then the server can be stopped.',
-                "Drain",
-            ),
-            lambda ok: self.lvs.run_command(cmd) if ok else None,
-        )
-
-    def action_undrain(self) -> None:
-        t = self._target(need_real=True)
-        if t is not None and t.real is not None:
-            self.lvs.run_command(Undrain(t.service, t.real))
-
-    def action_weight(self) -> None:
-        t = self._target(need_real=True)
-        if t is None or t.real is None:
-            return
-        _, rs = find_views(self.lvs.snapshot, t)
-        service, real = t.service, t.real
-
-        def done(value: int | str | None) -> None:
-            if value is None:
-                return
-            self.lvs.run_command(SetWeight(service, real, None if value == "reset" else int(value)))
-
-        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
-
     def action_add(self) -> None:
         t = self._target(need_real=False)
         if t is not None:
             self.app.push_screen(
                 AddDialog(t.service), lambda cmd: self.lvs.run_command(cmd) if cmd else None
             )
-
-    def action_remove(self) -> None:
-        t = self._target(need_real=True)
-        if t is None or t.real is None:
-            return
-        cmd = RemoveReal(t.service, t.real)
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Remove {t.real} from {t.service}?",
-                "The server leaves the table now and its connections are cut. "
-                "Drain it first to let them finish. It comes back with the next reload "
-                "if config.toml still lists it.",
-                "Remove",
-            ),
-            lambda ok: self.lvs.run_command(cmd) if ok else None,
-        )
 
     def action_reload(self) -> None:
         self.lvs.start_reload()
@@ -256,31 +265,50 @@ class MainScreen(Screen[None]):
         self.app.exit(0)
 
 
-class DetailScreen(Screen[None]):
-    """Drill-down on a service or a real server: charts, checks, configuration."""
+class DetailScreen(_ServerActions):
+    """Drill-down on a service or a real server: charts, checks, configuration.
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("q", "back", "Back", show=False),
-    ]
+    On a real server the operator actions work here too (drain, undrain, weight, remove, with
+    the main screen's dialogs and read-only rule), and a drain shows its progress to "safe".
+    """
 
-    def __init__(self, target: RowTarget, back_key: str = "escape") -> None:
+    # the actions that make sense on the server this screen shows
+    _SERVER_ACTIONS = ("help", "drain", "undrain", "weight", "remove")
+
+    def __init__(
+        self,
+        target: RowTarget,
+        keys: Mapping[str, str] | None = None,
+        read_only: bool = False,
+    ) -> None:
         super().__init__()
         self.target = target
         self._ready = False
-        if back_key != "escape":  # a remapped `back` works here too
-            self._bindings.bind(back_key, "back", "Back", show=False)
+        self._drain_peak = 0  # most connections seen since the drain began (progress bar)
+        keys = resolve_keys(None) if keys is None else keys
+        actions = [
+            b
+            for b in bindings_for(keys, read_only)
+            if b.action in self._SERVER_ACTIONS and (target.real is not None or b.action == "help")
+        ]
+        taken = {b.key for b in actions}
+        back = [Binding(keys["back"], "back", "Back", key_display=display_key(keys["back"]))]
+        if keys["back"] != "escape":
+            back.append(Binding("escape", "back", "Back", show=False))
+        if "q" not in taken and keys["back"] != "q":  # q leaves the drill-down, not the console
+            back.append(Binding("q", "back", "Back", show=False))
+        self._bindings = BindingsMap([*back, *actions])
 
-    @property
-    def lvs(self) -> LvstuiApp:
-        from lvstui.ui.app import LvstuiApp
-
-        assert isinstance(self.app, LvstuiApp)
-        return self.app
+    def _target(self, need_real: bool) -> RowTarget | None:
+        if need_real and self.target.real is None:
+            self.notify("open a real server (a `->` row) to act on it", severity="warning")
+            return None
+        return self.target
 
     def compose(self) -> ComposeResult:
         what = f"{self.target.service}" + (f" -> {self.target.real}" if self.target.real else "")
         yield Static(Text(f"{what}  (esc: back)", style="bold"), id="detail-title")
+        yield Static("", id="detail-drain")
         with VerticalScroll(id="detail"):
             with Horizontal(id="charts"):
                 yield Chart("active connections", id="chart-conns")
@@ -313,6 +341,7 @@ class DetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._ready = True
+        self.query_one("#detail-drain", Static).display = False
         if self.lvs.snapshot is not None:
             self.show_snapshot(self.lvs.snapshot)
 
@@ -340,6 +369,7 @@ class DetailScreen(Screen[None]):
             self.query_one("#chart-third", Chart).set_values(store.get(key, "inbps"))
         self.query_one("#chart-cps", Chart).set_values(store.get(key, "cps"))
         cfg.update(Text(_config_text(sv, rs)))
+        self._show_drain(rs)
         table = self.query_one("#checks", DataTable)
         table.clear()
         if rs is not None:
@@ -368,6 +398,17 @@ class DetailScreen(Screen[None]):
                     str(r.inact_conns),
                     render.check_summary(render.last_check(r.checks)),
                 )
+
+    def _show_drain(self, rs: RealServerView | None) -> None:
+        box = self.query_one("#detail-drain", Static)
+        if rs is None or rs.drain is DrainState.NONE:
+            self._drain_peak = 0
+            box.display = False
+            return
+        self._drain_peak = max(self._drain_peak, rs.active_conns + rs.inact_conns)
+        box.display = True
+        box.set_class(rs.drain is DrainState.SAFE, "-safe")
+        box.update(Text(render.drain_line(rs, self._drain_peak), no_wrap=True, overflow="ellipsis"))
 
 
 def _config_text(sv: ServiceView, rs: RealServerView | None) -> str:
