@@ -46,3 +46,21 @@ def test_dry_run_prints_vip_label(tmp_path: Path) -> None:
         "  192.0.2.10/24 dev eth1 scope global label eth1:1",
         "  192.0.2.11/32 dev eth0",
     ]
+
+
+def test_dry_run_never_touches_the_state_dir(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = write_config(tmp_path / "c.toml", port, [18001, 18002])
+    state = tmp_path / "state"
+    state.mkdir()
+    ov = state / "overrides.toml"
+    drain = f'version = 1\n[[drain]]\nservice = "TCP 127.0.0.1:{port}"\nreal = "127.0.0.1:18001"\n'
+    for text in (drain, drain[:-5]):  # valid (applied), then truncated (ignored)
+        ov.write_text(text)
+        r = lvstui("--dry-run", "-f", str(cfg), "--state-dir", str(state))
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in state.iterdir()) == ["overrides.toml"]
+        assert ov.read_text() == text
+        weight = "0" if text == drain else "1"
+        assert f"add real TCP 127.0.0.1:{port} -> 127.0.0.1:18001 NAT weight {weight}" in r.stdout
+    assert "cannot parse" in r.stderr
