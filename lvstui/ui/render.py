@@ -310,7 +310,7 @@ def drain_line(rs: RealServerView, peak: int, width: int = 20) -> str:
     return ""
 
 
-def quorum_line(sv: ServiceView, width: int = 20) -> str:
+def quorum_line(sv: ServiceView, width: int = 20, pad: int = 22) -> str:
     """`TCP 1.2.3.4:80 [████████░░░░] 8/6±1 up` — live weight against quorum and hysteresis."""
     total = sum(rs.weight_config for rs in sv.real_servers if not rs.is_sorry)
     scale = max(total, sv.quorum + sv.hysteresis, sv.live_weight, 1)
@@ -322,7 +322,7 @@ def quorum_line(sv: ServiceView, width: int = 20) -> str:
     bar = "".join(cells)
     hyst = f"±{sv.hysteresis}" if sv.hysteresis else ""
     state = "up" if sv.quorum_up else "DOWN"
-    text = f"{sv.key.hostport:<22} [{bar}] {sv.live_weight}/{sv.quorum}{hyst} {state}"
+    text = f"{sv.key.hostport:<{pad}} [{bar}] {sv.live_weight}/{sv.quorum}{hyst} {state}"
     if sv.sorry_active and sv.sorry_server is not None:
         text += f" sorry→{sv.sorry_server}"
     return text
@@ -331,13 +331,14 @@ def quorum_line(sv: ServiceView, width: int = 20) -> str:
 def vrrp_cells(v: VrrpView, now: float) -> tuple[str, ...]:
     prio = str(v.priority) if v.priority == v.base_priority else f"{v.priority}/{v.base_priority}"
     vips = ",".join(v.vips[:2]) + (f" +{len(v.vips) - 2}" if len(v.vips) > 2 else "")
+    # the short columns first: a narrow panel crops the VIPs, not the state's age
     return (
         v.name,
         v.state.value,
         prio,
+        age(v.last_transition, now),
         vips,
         v.sync_group or "",
-        age(v.last_transition, now),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -27,7 +28,15 @@ from lvstui.ui import render
 from lvstui.ui.bindings import ACTIONS, bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
-from lvstui.ui.widgets import Chart, EventLog, QuorumPanel, RowTarget, ServiceTable, VrrpTable
+from lvstui.ui.widgets import (
+    Chart,
+    EventLog,
+    QuorumPanel,
+    RowTarget,
+    ServiceTable,
+    VrrpTable,
+    palette_for,
+)
 
 if TYPE_CHECKING:
     from lvstui.ui.app import LvstuiApp
@@ -125,7 +134,9 @@ class MainScreen(_ServerActions):
 
     def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
         super().__init__()
-        self._bindings = BindingsMap(bindings_for(keys, read_only))
+        self._all_bindings = bindings_for(keys, read_only)
+        self._footer_hidden: set[str] = set()
+        self._bindings = BindingsMap(self._all_bindings)
         self.read_only = read_only
 
     def compose(self) -> ComposeResult:
@@ -147,9 +158,47 @@ class MainScreen(_ServerActions):
         self.query_one(ServiceTable).focus()
         self.query_one("#quorum").border_title = "Quorum"
         self.query_one("#events").border_title = "Events"
+        self.apply_theme()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.apply_theme())
+
+    def apply_theme(self) -> None:
+        """Cells take the theme's success/warning/error colours (see widgets.palette_for)."""
+        palette = palette_for(self.app.current_theme)
+        self.query_one(ServiceTable).set_palette(palette)
+        self.query_one(VrrpTable).set_palette(palette)
+        self.query_one(EventLog).palette = palette
+        snap = self.lvs.snapshot
+        if snap is not None:
+            self.query_one(VrrpTable).show(snap)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 30, "-compact")
+        self._fit_footer(self.size.width)
+
+    # footer entries left out, in this order, while the footer is wider than the screen
+    _FOOTER_DROP = ("theme", "filter")
+
+    def _fit_footer(self, width: int) -> None:
+        """At 80 columns the roomy footer cut off Theme and Quit: go compact, and if even
+        that is too wide leave out the least needed keys (`?` lists them all)."""
+        footer = self.query_one(Footer)
+        footer.compact = width < 110
+        shown = [b for b in self._all_bindings if b.show]
+        need = sum(len(b.key_display or b.key) + len(b.description) + 2 for b in shown)
+        hidden: set[str] = set()
+        for action in self._FOOTER_DROP:
+            if need <= width:
+                break
+            for b in shown:
+                if b.action == action:
+                    need -= len(b.key_display or b.key) + len(b.description) + 2
+                    hidden.add(action)
+        if hidden != self._footer_hidden:
+            self._footer_hidden = hidden
+            self._bindings = BindingsMap(
+                [replace(b, show=False) if b.action in hidden else b for b in self._all_bindings]
+            )
+            self.refresh_bindings()
 
     # --- data ----------------------------------------------------------------------------
 

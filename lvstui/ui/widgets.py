@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.geometry import Size
+from textual.theme import Theme
 from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._data_table import RowKey
 
@@ -16,19 +16,46 @@ from lvstui.model import Event, RealKey, RealServerView, ServiceKey, ServiceView
 from lvstui.ui import render
 from lvstui.ui.charts import line_chart
 
-__all__ = ["Chart", "EventLog", "QuorumPanel", "RowTarget", "ServiceTable", "VrrpTable"]
+__all__ = [
+    "Chart",
+    "EventLog",
+    "Palette",
+    "QuorumPanel",
+    "RowTarget",
+    "ServiceTable",
+    "VrrpTable",
+    "palette_for",
+]
 
-_STATUS_STYLE = {
-    "up": "green",
-    "ok": "green",
-    "safe": "bold green",
-    "DOWN": "bold red",
-    "NO QUORUM": "bold red",
-    "SORRY": "bold yellow",
-    "sorry": "yellow",
-    "expired": "yellow",
-    "unknown": "dim",
-}
+Palette = dict[str, str]  # what → Rich style
+
+
+def palette_for(theme: Theme | None) -> Palette:
+    """Cell styles from the theme's own success/warning/error colours. The terminal's named
+    ANSI colours ("yellow") were unreadable on the light theme's white background."""
+    ok = (theme.success if theme else None) or "green"
+    warn = (theme.warning if theme else None) or "yellow"
+    err = (theme.error if theme else None) or "red"
+    return {
+        "up": ok,
+        "ok": ok,
+        "safe": f"bold {ok}",
+        "MASTER": f"bold {ok}",
+        "DOWN": f"bold {err}",
+        "NO QUORUM": f"bold {err}",
+        "FAULT": f"bold {err}",
+        "FAIL": err,
+        "error": err,
+        "SORRY": f"bold {warn}",
+        "sorry": warn,
+        "expired": warn,
+        "drain": f"bold {warn}",
+        "warning": warn,
+        "unknown": "dim",
+    }
+
+
+_DEFAULT_PALETTE = palette_for(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +66,14 @@ class RowTarget:
     real: RealKey | None = None
 
 
-def _styled(column: str, value: str) -> str | Text:
+def _styled(column: str, value: str, palette: Palette) -> str | Text:
     if column == "status":
-        style = _STATUS_STYLE.get(value)
+        style = palette.get(value)
         if style is None and value.startswith("drain"):
-            style = "bold yellow"
+            style = palette["drain"]
         return Text(value, style=style) if style else value
     if column == "check" and value.startswith("FAIL"):
-        return Text(value, style="red")
+        return Text(value, style=palette["FAIL"])
     if column == "addr" and not value.startswith(" "):
         return Text(value, style="bold")
     return value
@@ -85,6 +112,7 @@ class ServiceTable(DataTable[str | Text]):
         self.targets: dict[str, RowTarget] = {}
         self.filter_text = ""
         self.cell_updates = 0  # for tests and the bench: cells rewritten so far
+        self.palette = _DEFAULT_PALETTE
         self.column_layout: tuple[render.Column, ...] = ()
         # column index in render.COLUMNS of each shown column (rows are rendered in full)
         self._shown: tuple[tuple[int, render.Column], ...] = ()
@@ -229,8 +257,16 @@ class ServiceTable(DataTable[str | Text]):
                 new_v = cells[i]
                 if new_v != old[i]:
                     value = render.crop(new_v, col.width)
-                    self.update_cell(k, col.key, _styled(col.key, value))
+                    self.update_cell(k, col.key, _styled(col.key, value, self.palette))
                     self.cell_updates += 1
+
+    def set_palette(self, palette: Palette) -> None:
+        """Restyle: every row is drawn again (the ones on screen now, the others on scroll)."""
+        if palette == self.palette:
+            return
+        self.palette = palette
+        self._cells = dict.fromkeys(self._cells, _BLANK)
+        self.refresh_visible()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -254,17 +290,22 @@ class VrrpTable(DataTable[str | Text]):
         ("name", "Instance"),
         ("state", "State"),
         ("prio", "Prio"),
+        ("since", "Since"),
         ("vips", "VIPs"),
         ("group", "Sync group"),
-        ("since", "Since"),
     )
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="none", show_cursor=False)
         self._cells: dict[str, tuple[str, ...]] = {}
-
+        self.palette = _DEFAULT_PALETTE
         for key, label in self._COLS:
             self.add_column(label, key=key)
+
+    def set_palette(self, palette: Palette) -> None:
+        if palette != self.palette:
+            self.palette = palette
+            self._cells = dict.fromkeys(self._cells, ())  # restyle every row on the next show
 
     def show(self, snap: Snapshot) -> None:
         self.border_title = "VRRP" if snap.vrrp else "VRRP (no instance configured)"
@@ -274,44 +315,57 @@ class VrrpTable(DataTable[str | Text]):
             del self._cells[name]
         for name, cells in wanted.items():
             styled = [
-                Text(c, style="bold green" if c == "MASTER" else "bold red" if c == "FAULT" else "")
-                if i == 1
-                else c
-                for i, c in enumerate(cells)
+                Text(c, style=self.palette.get(c, "")) if i == 1 else c for i, c in enumerate(cells)
             ]
             old = self._cells.get(name)
             if old is None:
                 self.add_row(*styled, key=name)
             elif old != cells:
-                for (key, _), new_v, old_v in zip(self._COLS, styled, old, strict=True):
-                    if str(new_v) != old_v:
+                stale = not old  # restyled: rewrite every cell
+                for i, ((key, _), new_v) in enumerate(zip(self._COLS, styled, strict=True)):
+                    if stale or str(new_v) != old[i]:
                         self.update_cell(name, key, new_v, update_width=True)
             self._cells[name] = cells
 
 
 class QuorumPanel(Static):
-    """One quorum bar per service (only the first few fit; the table has the rest)."""
+    """One quorum bar per service, sized to the panel: as many services as fit its height
+    (then "… N more": the table has them all), bars as wide as its width allows."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self._text = ""
+        self._services: Sequence[ServiceView] = ()
 
     def show(self, services: Sequence[ServiceView], limit: int = 50) -> None:
-        lines = [render.quorum_line(sv) for sv in services[:limit]]
+        self._services = services
+        width, height = self.content_size.width, self.content_size.height
+        if height > 0:
+            limit = min(limit, height)
+        if len(services) > limit:
+            limit = max(limit - 1, 0)  # keep a line to say how many are left out
+        shown = services[:limit]
+        pad = max((len(sv.key.hostport) for sv in shown), default=0)
+        # "<host> [" + bar + "] 15/7±1 up": about 13 columns besides the host and the bar
+        bar = max(4, min(20, width - pad - 14)) if width > 0 else 20
+        lines = [render.quorum_line(sv, width=bar, pad=pad) for sv in shown]
         if len(services) > limit:
             lines.append(f"… {len(services) - limit} more")
         text = "\n".join(lines) or "no virtual services"
         if text != self._text:
             self._text = text
-            self.update(Text(text, no_wrap=True, overflow="crop"))
+            self.update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def on_resize(self) -> None:
+        if self._services:
+            self.show(self._services)
 
 
 class EventLog(RichLog):
-    _STYLES: ClassVar[dict[str, str]] = {"error": "red", "warning": "yellow", "info": ""}
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=1000, wrap=True, markup=False, auto_scroll=True)
         self.lines_text: list[str] = []
+        self.palette = _DEFAULT_PALETTE  # lines already written keep their colours
 
     def add(self, events: Iterable[Event]) -> None:
         for ev in events:
@@ -319,7 +373,7 @@ class EventLog(RichLog):
             self.lines_text.append(text)
             del self.lines_text[:-1000]
             # expand: wrap at the log's full width, not at RichLog's 78-column minimum
-            self.write(Text(text, style=self._STYLES.get(level, "")), expand=True)
+            self.write(Text(text, style=self.palette.get(level, "")), expand=True)
 
 
 class Chart(Static):

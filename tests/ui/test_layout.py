@@ -116,3 +116,34 @@ def test_layouts_fit_their_terminals() -> None:
             c.key for c in layout
         }
         assert set(c.key for c in layout) <= {c.key for c in render.COLUMNS}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_footer_keys_fit_the_screen(size: tuple[int, int]) -> None:
+    """At 80 columns the footer used to end in "t Th": Quit and Theme were cut off."""
+    from textual.widgets._footer import FooterKey
+
+    async with running(FakeClient(1, 2), size=size) as (app, pilot):
+        await pilot.pause()
+        keys = list(app.main.query(FooterKey))
+        shown = {k.action for k in keys}
+        assert {"help", "drain", "undrain", "weight", "add", "remove", "reload", "quit"} <= shown
+        for k in keys:
+            assert k.region.right <= size[0], (k.action, k.region)
+            label = str(k.render())
+            assert k.description in label, (k.action, label)  # not cut in the middle
+        if size[0] >= 120:
+            assert {"theme", "filter"} <= shown
+
+
+async def test_quorum_panel_fits_its_box() -> None:
+    client = FakeClient(8, 2)
+    async with running(client, size=(80, 24)) as (app, pilot):
+        await pilot.pause()
+        panel = app.main.query_one("#quorum")
+        text = str(panel.render())
+        lines = text.splitlines()
+        assert len(lines) <= panel.content_size.height
+        assert all(len(line) <= panel.content_size.width for line in lines), lines
+        assert lines[-1].startswith("… ") and "more" in lines[-1]
+        assert "[" in lines[0] and "up" in lines[0]  # host, bar and state on one line
