@@ -212,11 +212,13 @@ class _Connection:
                 try:
                     line = await self.reader.readline()
                 except ValueError:  # longer than MAX_REQUEST_LINE: cannot resync, hang up
-                    await self.send(
+                    await self._try_send(
                         error_message(
                             None, "too_long", f"line longer than {MAX_REQUEST_LINE} bytes"
                         )
                     )
+                    return
+                except (ConnectionError, OSError):  # the peer hung up: nothing to report
                     return
                 if not line:
                     return
@@ -225,7 +227,8 @@ class _Connection:
                 try:
                     req = parse_line(line)
                 except ProtocolError as exc:
-                    await self.send(error_message(None, exc.code, exc.message, exc.hint))
+                    # A client that sent garbage and hung up must not leave a traceback.
+                    await self._try_send(error_message(None, exc.code, exc.message, exc.hint))
                     continue
                 await self.slots.acquire()
                 self._spawn(self._handle(req))

@@ -506,3 +506,22 @@ async def test_reconnect_ends_old_streams(served: tuple[ControlServer, FakeEngin
         await new.aclose()  # type: ignore[attr-defined]
     finally:
         await client.close()
+
+
+async def test_client_hanging_up_after_bad_lines_leaves_no_traceback(
+    served: tuple[ControlServer, FakeEngine], caplog: pytest.LogCaptureFixture
+) -> None:
+    # QA: garbage then an immediate close used to put chained tracebacks in the daemon log.
+    server, _ = served
+    for _ in range(3):
+        s = socket.socket(socket.AF_UNIX)
+        s.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(s, str(server.path))
+        s.sendall(b"bad\n{x\nzz\n" * 50)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+    await asyncio.sleep(0.2)  # let the server read and answer into the closed sockets
+    replies = await raw_exchange(server.path, [b'{"v":1,"type":"hello","id":1}\n'])
+    assert replies[0]["type"] == "hello"
+    noisy = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert noisy == [], [r.getMessage() for r in noisy]
