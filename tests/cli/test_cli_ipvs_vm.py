@@ -7,16 +7,10 @@ kernel also has ipip, so `lvstui realserver --mode tun --apply` runs there for r
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.helpers import REPO, require_root, require_shared_tool
+from tests.guest import GuestRun, assert_check, run_guest
+from tests.helpers import REPO
 
 pytestmark = [pytest.mark.ipvs_vm, pytest.mark.root]
 
@@ -32,46 +26,13 @@ CHECKS = [
     "cli_sigterm_releases",
     "cli_realserver_tun_apply_and_check",
 ]
-UML_WRAPPER = REPO / "tests" / "vm" / "uml-kernel"  # the guest kernel wrapper (see its docstring)
 
 
 @pytest.fixture(scope="module")
-def guest() -> tuple[dict[str, dict[str, Any]], str]:
-    require_root("the IPVS guest (User-Mode-Linux)")
-    if not Path("/usr/bin/linux.uml").exists():
-        pytest.skip("needs /usr/bin/linux.uml (apt user-mode-linux; .ci/run installs it)")
-    tool = require_shared_tool("run-in-ipvs-vm.sh")
-    env = dict(os.environ)
-    if UML_WRAPPER.exists():
-        env.setdefault("IPVSVM_KERNEL", str(UML_WRAPPER))
-    env.setdefault("IPVSVM_TIMEOUT", "240")
-    proc = subprocess.run(
-        [str(tool), sys.executable, "tests/cli/guest_cli.py"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    results: dict[str, dict[str, Any]] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            results[rec["name"]] = rec
-    log = (
-        f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
-        f"--- stderr\n{proc.stderr[-2000:]}"
-    )
-    return results, log
+def guest() -> GuestRun:
+    return run_guest(REPO / "tests" / "cli" / "guest_cli.py")
 
 
 @pytest.mark.parametrize("name", CHECKS)
-def test_cli_in_guest(guest: tuple[dict[str, dict[str, Any]], str], name: str) -> None:
-    results, log = guest
-    rec = results.get(name)
-    assert rec is not None, f"check {name!r} missing from the guest's output\n{log}"
-    assert rec["ok"], f"{name}: {rec['detail']}\n{log}"
+def test_cli_in_guest(guest: GuestRun, name: str) -> None:
+    assert_check(guest, name)
