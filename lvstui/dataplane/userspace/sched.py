@@ -199,13 +199,16 @@ class Scheduler:
         self.flags = flags
 
     def add_dest(self, dest: RealServer) -> None:  # after insertion at index 0
-        pass
+        self._rebuild()
 
     def del_dest(self, dest: RealServer, index: int) -> None:  # after removal from `index`
-        pass
+        self._rebuild()
 
     def upd_dest(self, dest: RealServer) -> None:  # weight / thresholds changed
-        pass
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Recompute derived state after any change to the real servers (tables, gcd...)."""
 
     def schedule(self, fold: int, port: int) -> RealServer | None:
         raise NotImplementedError
@@ -264,7 +267,7 @@ class WeightedRoundRobin(Scheduler):
     def _max(self) -> int:
         return max((d.weight for d in self.dests), default=0)
 
-    def _changed(self) -> None:
+    def _rebuild(self) -> None:
         self.cl = -1
         self.di = self._gcd()
         self.mw = self._max() - (self.di - 1)
@@ -272,15 +275,6 @@ class WeightedRoundRobin(Scheduler):
             self.cw = self.mw
         elif self.di > 1:
             self.cw = (self.cw // self.di) * self.di + 1
-
-    def add_dest(self, dest: RealServer) -> None:
-        self._changed()
-
-    def del_dest(self, dest: RealServer, index: int) -> None:
-        self._changed()
-
-    def upd_dest(self, dest: RealServer) -> None:
-        self._changed()
 
     def schedule(self, fold: int, port: int) -> RealServer | None:
         dests = self.dests
@@ -414,9 +408,9 @@ class _BucketHash(Scheduler):
     def __init__(self, dests: list[RealServer], flags: frozenset[str] = frozenset()) -> None:
         super().__init__(dests, flags)
         self.buckets: list[RealServer | None] = [None] * _SH_SIZE
-        self._reassign()
+        self._rebuild()
 
-    def _reassign(self) -> None:
+    def _rebuild(self) -> None:
         dests = self.dests
         if not dests:
             self.buckets = [None] * _SH_SIZE
@@ -431,15 +425,6 @@ class _BucketHash(Scheduler):
                 i = (i + 1) % len(dests)
                 count = 0
         self.buckets = out
-
-    def add_dest(self, dest: RealServer) -> None:
-        self._reassign()
-
-    def del_dest(self, dest: RealServer, index: int) -> None:
-        self._reassign()
-
-    def upd_dest(self, dest: RealServer) -> None:
-        self._reassign()
 
 
 class SourceHashing(_BucketHash):
@@ -503,9 +488,9 @@ class MaglevHashing(Scheduler):
     def __init__(self, dests: list[RealServer], flags: frozenset[str] = frozenset()) -> None:
         super().__init__(dests, flags)
         self.lookup: list[RealServer | None] = [None] * _MH_SIZE
-        self._reassign()
+        self._rebuild()
 
-    def _reassign(self) -> None:
+    def _rebuild(self) -> None:
         dests = self.dests
         g = 0
         for d in dests:
@@ -559,15 +544,6 @@ class MaglevHashing(Scheduler):
             else:
                 continue
             break
-
-    def add_dest(self, dest: RealServer) -> None:
-        self._reassign()
-
-    def del_dest(self, dest: RealServer, index: int) -> None:
-        self._reassign()
-
-    def upd_dest(self, dest: RealServer) -> None:
-        self._reassign()
 
     def lookup_key(self, fold: int, port: int) -> RealServer | None:
         """Maglev lookup for any 32-bit key (also used by the HTTP application hash)."""
