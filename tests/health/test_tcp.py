@@ -62,9 +62,9 @@ async def test_timeout_when_backlog_full() -> None:
             fillers.append(c)
         t0 = time.monotonic()
         r = await tcp_check(CheckTarget("127.0.0.1", port), 0.3)
-        took = time.monotonic() - t0
+        waited_s = time.monotonic() - t0
         assert not r.ok and r.reason == "connect timeout after 0.3s"
-        assert 0.25 < took < 2.0
+        assert 0.25 < waited_s < 2.0  # the 0.3 s connect_timeout is enforced, not a hang
     finally:
         for c in fillers:
             c.close()

@@ -82,7 +82,7 @@ async def run_for(clock: FakeClock, seconds: float, step: float = 0.005) -> None
 
 
 async def until(clock: FakeClock, cond, limit: float = 5.0, step: float = 0.005) -> float:
-    """Advance fake time until cond(); return the fake seconds it took."""
+    """Advance fake time until cond(); return the fake seconds it fake_s."""
     t0 = clock.now()
     while not cond():
         if clock.now() - t0 > limit:
@@ -110,8 +110,8 @@ async def test_election_failover_and_graceful_handover(lan) -> None:
         assert b.group.views()[0].master_addr == "198.51.100.11"
         # crash of the master: the backup waits 3 × advert + skew
         a.cut()
-        took = await until(clock, lambda: b.state() == S.MASTER)
-        assert 0.26 <= took <= 0.37, took  # 0.36 s after the last advert heard
+        fake_s = await until(clock, lambda: b.state() == S.MASTER)
+        assert 0.26 <= fake_s <= 0.37, fake_s  # 0.36 s after the last advert heard
         assert b.has_vip()
         # the old master comes back and preempts (150 > 100)
         for t in a.transports:
@@ -121,8 +121,8 @@ async def test_election_failover_and_graceful_handover(lan) -> None:
         # graceful stop: priority 0, the backup takes over after the skew only
         await a.group.stop(graceful=True)
         assert not a.has_vip() and a.state() == S.STOP
-        took = await until(clock, lambda: b.state() == S.MASTER)
-        assert took <= 0.08, took  # skew at prio 100, 0.1 s: 0.061 s
+        fake_s = await until(clock, lambda: b.state() == S.MASTER)
+        assert fake_s <= 0.08, fake_s  # skew at prio 100, 0.1 s: 0.061 s
     finally:
         await a.group.stop()
         await b.group.stop()
