@@ -69,9 +69,9 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     script = f"sleep 300 & echo $! > {pidfile}; echo $$ >> {pidfile}; sleep 300"
     t0 = time.monotonic()
     r = await run(f"sh -c '{script}'", timeout=0.5)
-    took = time.monotonic() - t0
+    waited_s = time.monotonic() - t0
     assert not r.ok and "timeout after 0.5s" in r.reason
-    assert took < 3.0
+    assert waited_s < 3.0  # the timeout kills the group: no wait for the hung script
     pids = [int(p) for p in pidfile.read_text().split()]
     assert len(pids) == 2
 
