@@ -14,7 +14,7 @@ measured is the console, not the toy engine that invents the data. Printed:
   what decoding one costs a SocketClient (the control protocol's JSON), i.e. the extra CPU
   an attached console pays per second at this size.
 
-Goals: ≤ 25 % of a core, ≤ 100 ms. Nothing is asserted; figures go to README (performance).
+Goals: ≤ 25 % of a core, ≤ 100 ms. Nothing is asserted; figures go to docs/performance.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
     render.py       pure: views → cell strings (sparklines, ages, quorum bars, event lines)
     commandline.py  pure: the palette's language → Command
     bindings.py     the one table of actions and default keys; remapping; read-only
-    keytable.py     README key table generator/checker (python -m lvstui.ui.keytable)
+    keytable.py     docs/console.md key table generator/checker (python -m lvstui.ui.keytable)
     themes.py       TOML themes (themes/, lvstui/ui/themes/, /etc/lvstui/themes, $LVSTUI_THEMES)
     charts.py       plotext line charts as text
     history.py      rates and check latency remembered by the console

@@ -1,7 +1,7 @@
 """The one table of console actions: default key, description, whether it changes anything.
 
 Everything else derives from it: the screens' bindings, the help screen, the footer, the
-README key table (`python -m lvstui.ui.keytable`), and read-only mode (which drops every
+key table in docs/console.md (`python -m lvstui.ui.keytable`), and read-only mode (which drops every
 action marked `changes`). Keys are remapped from config (`[lvstui.keys]`, action = "key").
 """
 
@@ -21,7 +21,7 @@ __all__ = ["ACTIONS", "ActionSpec", "bindings_for", "resolve_keys"]
 class ActionSpec:
     action: str  # Textual action name on the main screen (action_<name>)
     key: str  # default key (Textual key name)
-    description: str  # one line, for the help screen and README
+    description: str  # one line, for the help screen and docs/console.md
     changes: bool = False  # changes the engine: confirmation, and gone in read-only mode
     footer: str = ""  # short label for the footer ("" = not shown there)
 

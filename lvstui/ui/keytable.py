@@ -1,8 +1,8 @@
-"""Generate the README's key table from `lvstui.ui.bindings.ACTIONS`.
+"""Generate the console manual's key table from `lvstui.ui.bindings.ACTIONS`.
 
 python -m lvstui.ui.keytable            print the table
-python -m lvstui.ui.keytable --write    rewrite it in README.md (between the markers)
-python -m lvstui.ui.keytable --check    exit 1 if README.md's table is stale (CI)
+python -m lvstui.ui.keytable --write    rewrite it in docs/console.md (between the markers)
+python -m lvstui.ui.keytable --check    exit 1 if docs/console.md's table is stale (CI)
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ def replace_table(text: str) -> str:
     start = text.find(START)
     end = text.find(END)
     if start < 0 or end < start:
-        raise ValueError(f"README has no {START} … {END} markers")
+        raise ValueError(f"no {START} … {END} markers")
     return text[: start + len(START)] + "\n" + key_table() + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lvstui.ui.keytable")
-    p.add_argument("--readme", default="README.md")
+    # --readme: the option's name from when the table lived in README.md
+    p.add_argument("--file", "--readme", dest="file", default="docs/console.md")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true")
     g.add_argument("--check", action="store_true")
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.write or args.check):
         sys.stdout.write(key_table())
         return 0
-    path = Path(args.readme)
+    path = Path(args.file)
     text = path.read_text(encoding="utf-8")
     if args.write:
         path.write_text(replace_table(text), encoding="utf-8")

@@ -53,22 +53,21 @@ def test_read_only_drops_every_changing_action() -> None:
     assert {"help", "filter", "command", "theme", "quit"} <= ro
 
 
-def test_readme_key_table_is_generated_from_bindings() -> None:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("<!-- section:console -->") : text.index("<!-- /section:console -->")]
-    current = keytable.readme_table(section)
-    assert current is not None, "README console section has no keys:start/keys:end markers"
+def test_console_manual_key_table_is_generated_from_bindings() -> None:
+    text = (REPO / "docs" / "console.md").read_text(encoding="utf-8")
+    current = keytable.readme_table(text)
+    assert current is not None, "docs/console.md has no keys:start/keys:end markers"
     assert current == keytable.key_table(), (
-        "README key table is stale: run python -m lvstui.ui.keytable --write"
+        "docs/console.md key table is stale: run python -m lvstui.ui.keytable --write"
     )
 
 
 def test_keytable_cli_check_detects_stale(tmp_path: object) -> None:
     from pathlib import Path
 
-    readme = Path(str(tmp_path)) / "README.md"
+    readme = Path(str(tmp_path)) / "console.md"
     readme.write_text(f"x\n{keytable.START}\n| old |\n{keytable.END}\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "lvstui.ui.keytable", "--readme", str(readme)]
+    cmd = [sys.executable, "-m", "lvstui.ui.keytable", "--file", str(readme)]
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 1
     assert subprocess.run([*cmd, "--write"], capture_output=True).returncode == 0
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 0
