@@ -24,13 +24,8 @@ import tomli_w
 
 from lvstui.config.dump import to_toml_dict
 from lvstui.config.keepalived import (
-    ImportNote,
     ImportResult,
-    Node,
     import_keepalived,
-    parse,
-    to_toml_data,
-    tokenize,
 )
 from lvstui.config.lint import lint
 from lvstui.config.load import ConfigErrors, load_config_text
@@ -46,6 +41,7 @@ from lvstui.config.schema import (
     TcpCheck,
     VrrpState,
 )
+from tests.config.kaimport import silent_lines
 
 FIX = Path(__file__).parent / "fixtures" / "realworld"
 GOOD = sorted(p.name for p in FIX.glob("*.conf") if p.name != "dr_port_change.conf")
@@ -410,38 +406,9 @@ def test_import_load_lint(name: str) -> None:
     lint(again)  # runs on whatever the import produced
 
 
-def _spans(nodes: list[Node], noted: set[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Lines inside a block that a note names (the note covers what the block held)."""
-    out: set[tuple[str, int]] = set()
-    for node in nodes:
-        if node.children is None:
-            continue
-        if (node.file, node.line) in noted:
-            stack = list(node.children)
-            while stack:
-                child = stack.pop()
-                out.add((child.file, child.line))
-                stack.extend(child.children or [])
-        else:
-            out |= _spans(node.children, noted)
-    return out
-
-
 @pytest.mark.parametrize("name", GOOD)
 def test_nothing_is_dropped_silently(name: str) -> None:
-    path = FIX / name
-    skipped: list[ImportNote] = []
-    tokens = tokenize(
-        path.read_text(), str(path), config_id=CONFIG_ID.get(name, "lb0"), skipped=skipped
-    )
-    tree = parse(tokens)
-    _data, lines, notes = to_toml_data(tree)
-    notes += skipped
-    wanted = {(t.file, t.line) for t in tokens if not t.brace} | {
-        (str(path), n) for n, text in enumerate(path.read_text().splitlines(), 1) if text[:1] == "@"
-    }
-    noted = {(n.file, n.line) for n in notes}
-    silent = sorted(wanted - set(lines.values()) - noted - _spans(tree, noted))
+    silent = silent_lines(FIX / name, CONFIG_ID.get(name, "lb0"))
     assert not silent, f"lines neither converted nor noted: {silent}"
 
 
