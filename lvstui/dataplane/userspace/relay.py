@@ -7,9 +7,15 @@ per-byte work, which is what lets a Python forwarder keep up with HAProxy on bul
 The relay is callback-driven rather than a coroutine per direction: each direction keeps a
 reader registered on its source while the destination accepts data, and swaps it for a
 writer on the destination only when the destination is full. No future or task is created
-per read, which matters for small request/response traffic. Pipes are pooled and reused
-once empty. A direction that reaches end of file half-closes the other socket
-(`shutdown(SHUT_WR)`), so protocols that close one way first keep working.
+per read, which matters for small request/response traffic. A direction holds a pipe only
+while bytes are in flight: it takes one from a small pool when its source is readable and
+gives it back once the pipe is empty, so an idle connection costs its two sockets and no
+pipe (200 idle clients used to hold 800 pipe descriptors). The pool is bounded and shrinks
+after a burst (`PipePool`). When no pipe can be had (the descriptor limit), that read is
+copied through a buffer instead: the connection never fails for want of a pipe.
+
+A direction that reaches end of file half-closes the other socket (`shutdown(SHUT_WR)`),
+so protocols that close one way first keep working.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Callable
 
-__all__ = ["CHUNK", "Count", "Relay", "splice_supported"]
+__all__ = ["CHUNK", "Count", "PipePool", "Relay", "pipe_pool", "splice_supported"]
 
 # called with the size of every read that returned data (bytes, and one "packet")
 Count = Callable[[int], None]
@@ -36,7 +43,8 @@ _F = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 # batches: nginx, the forwarder and the client overlap less. The default size also keeps
 # an unprivileged forwarder under the kernel's per-user pipe quota (fs/pipe-user-pages-soft)
 # for more connections.
-_POOL_MAX = 512
+POOL_MAX = 64  # idle pipes kept (2 descriptors each): enough for the transfers in flight
+POOL_TRIM = 10.0  # seconds: pipes the pool did not need for this long are closed
 # Once one side has closed, the other gets this long to finish (the kernel's IPVS gives a
 # TCP connection 120 s in FIN_WAIT/CLOSE_WAIT). Without it a real server that never reads
 # nor closes keeps a half-closed connection, its sockets and an ActiveConn forever, and a
@@ -44,7 +52,6 @@ _POOL_MAX = 512
 HALF_CLOSE_TIMEOUT = 120.0
 
 _splice_ok: bool | None = None
-_pipes: list[tuple[int, int]] = []
 
 
 def splice_supported() -> bool:
@@ -80,18 +87,78 @@ def splice_supported() -> bool:
     return ok
 
 
-def _get_pipe() -> tuple[int, int]:
-    if _pipes:
-        return _pipes.pop()
-    return os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+class PipePool:
+    """Idle pipes for splice, bounded, and shrinking once a burst is over.
+
+    `low` is the fewest idle pipes the pool held since the last trim: that many were never
+    needed during the whole period, so they are closed (the classic low-water-mark trim).
+    The clock is read only when a pipe is taken or given back: no timer."""
+
+    def __init__(
+        self,
+        max_idle: int = POOL_MAX,
+        trim_after: float = POOL_TRIM,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_idle = max_idle
+        self.trim_after = trim_after
+        self.clock = clock
+        self.idle: list[tuple[int, int]] = []
+        self.low = 0
+        self.last_trim = clock()
+        self.in_use = 0
+
+    def get(self) -> tuple[int, int]:
+        """A pipe (read end, write end); OSError (EMFILE...) when none can be made."""
+        if self.idle:
+            pipe = self.idle.pop()
+            self.low = min(self.low, len(self.idle))
+        else:
+            pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.in_use += 1
+        self._maybe_trim()
+        return pipe
+
+    def put(self, pipe: tuple[int, int], empty: bool) -> None:
+        """Give a pipe back; one that still holds bytes is closed (they belong to no one)."""
+        self.in_use -= 1
+        if empty and len(self.idle) < self.max_idle:
+            self.idle.append(pipe)
+        else:
+            _close_pipe(pipe)
+        self._maybe_trim()
+
+    def _maybe_trim(self) -> None:
+        now = self.clock()
+        if now - self.last_trim < self.trim_after:
+            return
+        for _ in range(min(self.low, len(self.idle))):
+            _close_pipe(self.idle.pop(0))
+        self.low = len(self.idle)
+        self.last_trim = now
+
+    def clear(self) -> None:
+        while self.idle:
+            _close_pipe(self.idle.pop())
+        self.low = 0
+
+    @property
+    def descriptors(self) -> int:
+        """Descriptors held by pipes, idle or carrying data."""
+        return 2 * (len(self.idle) + self.in_use)
 
 
-def _put_pipe(pipe: tuple[int, int], empty: bool) -> None:
-    if empty and len(_pipes) < _POOL_MAX:
-        _pipes.append(pipe)
-    else:
-        os.close(pipe[0])
-        os.close(pipe[1])
+def _close_pipe(pipe: tuple[int, int]) -> None:
+    os.close(pipe[0])
+    os.close(pipe[1])
+
+
+_pool = PipePool()
+
+
+def pipe_pool() -> PipePool:
+    """The process's pool (one per process: pipes are a process-wide resource)."""
+    return _pool
 
 
 class _Direction:
@@ -106,6 +173,7 @@ class _Direction:
         "relay",
         "rest",
         "sfd",
+        "splice",
         "src",
         "state",
     )
@@ -119,7 +187,8 @@ class _Direction:
         self.sfd, self.dfd = src.fileno(), dst.fileno()
         self.count = count
         self.pending = 0  # bytes in the pipe not yet written
-        self.pipe: tuple[int, int] | None = _get_pipe() if splice else None
+        self.splice = splice
+        self.pipe: tuple[int, int] | None = None  # held only while it carries bytes
         self.buf: bytearray | None = None if splice else bytearray(_BUF)
         self.rest: memoryview | None = None  # copy mode: bytes not yet sent
         self.state = 0  # 0 idle, 1 reading, 2 writing, 3 done
@@ -131,23 +200,37 @@ class _Direction:
     # splice mode -----------------------------------------------------------------------------
 
     def _readable(self) -> None:
-        pipe = self.pipe
+        if not self.splice:
+            self._copy_read()
+            return
         try:
-            if pipe is None:
-                self._copy_read()
-                return
+            pipe = _pool.get()
+        except OSError:  # no descriptor for a pipe: copy this read, the connection lives on
+            if self.buf is None:
+                self.buf = bytearray(_BUF)
+            self._copy_read()
+            return
+        self.pipe = pipe
+        try:
             n = os.splice(self.sfd, pipe[1], CHUNK, flags=_F)
         except BlockingIOError:
+            self._release_pipe()
             return
         except OSError:
             self.relay.abort()
             return
         if n == 0:
+            self._release_pipe()
             self._eof()
             return
         self.count(n)
         self.pending = n
         self._flush()
+
+    def _release_pipe(self) -> None:
+        if self.pipe is not None:
+            _pool.put(self.pipe, self.pending == 0)
+            self.pipe = None
 
     def _flush(self) -> None:
         assert self.pipe is not None
@@ -162,6 +245,7 @@ class _Direction:
         except OSError:
             self.relay.abort()
             return
+        self._release_pipe()
         if self.state == 2:
             self._resume_reading()
 
@@ -230,9 +314,7 @@ class _Direction:
         elif self.state == 2:
             self.loop.remove_writer(self.dfd)
         self.state = 3
-        if self.pipe is not None:
-            _put_pipe(self.pipe, self.pending == 0)
-            self.pipe = None
+        self._release_pipe()
 
 
 class Relay:
