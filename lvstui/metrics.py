@@ -16,7 +16,8 @@ Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`
 - `lvstui_real_up` (health: 1 up or unknown-and-serving, 0 down), `lvstui_real_weight`
   (what the dataplane has), `lvstui_real_weight_config`, `lvstui_real_draining`;
 - `lvstui_check_up`, `lvstui_check_latency_seconds`, `lvstui_check_last_run_timestamp_seconds`,
-  `lvstui_check_runs_total`, `lvstui_check_failures_total` (labels `check`, `target`);
+  `lvstui_check_runs_total`, `lvstui_check_failures_total`, `lvstui_check_unknown_total`
+  (runs that could not be made for a local reason: EMFILE, fork...; labels `check`, `target`);
 - `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
   `lvstui_service_sorry_active`;
 - `lvstui_vrrp_state{instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
@@ -120,6 +121,11 @@ class EngineCollector(Collector):
         )
         c_runs = CounterMetricFamily("lvstui_check_runs", "Check runs", labels=C)
         c_fail = CounterMetricFamily("lvstui_check_failures", "Failed check runs", labels=C)
+        c_unk = CounterMetricFamily(
+            "lvstui_check_unknown",
+            "Check runs that could not be made for a local reason (EMFILE, fork...)",
+            labels=C,
+        )
 
         for svc in snap.services:
             s = [str(svc.key)]
@@ -157,9 +163,10 @@ class EngineCollector(Collector):
                         c_last.add_metric(cl, c.last_run)
                     c_runs.add_metric(cl, c.runs)
                     c_fail.add_metric(cl, c.failures)
+                    c_unk.add_metric(cl, c.unknown)
         yield from (svc_conns, svc_pkts, svc_bytes, svc_cps, q_up, live, quorum, sorry)
         yield from (r_conns, r_pkts, r_bytes, r_active, r_inact, r_up, r_w, r_wc, r_drain)
-        yield from (c_up, c_lat, c_last, c_runs, c_fail)
+        yield from (c_up, c_lat, c_last, c_runs, c_fail, c_unk)
 
         v_state = GaugeMetricFamily(
             "lvstui_vrrp_state", "1 for the instance's current state", labels=["instance", "state"]

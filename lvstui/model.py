@@ -206,6 +206,7 @@ class CheckView:
     period: float = 0.0
     runs: int = 0
     failures: int = 0
+    unknown: int = 0  # runs that could not be made for a local reason (EMFILE, fork...)
 
 
 @dataclass(frozen=True, slots=True)

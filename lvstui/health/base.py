@@ -6,7 +6,10 @@ does that inheritance once, into a frozen `CheckSpec`; `build_checker` (in
 `lvstui.health.build`) turns a spec into a runnable `Checker`.
 
 A checker run never raises for a misbehaving server: it returns a `CheckResult` with
-`ok=False` and a reason. It raises `CheckError` only when the check cannot be built at all
+`ok=False` and a reason. A run that could not be made for a reason on this host (no
+descriptor left, no buffer, no process: `is_local_failure`) says nothing about the server:
+the checker lets that OSError out, and the scheduler counts the run as *unknown*, which never
+moves a server's health. It raises `CheckError` only when the check cannot be built at all
 (an argv that does not parse, ...), and that happens at build time, not at run time.
 
 `ScriptedChecker` is the in-memory twin: it returns programmed results, for scheduler tests
@@ -16,6 +19,7 @@ and for the engine's tests.
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,12 +36,14 @@ from lvstui.config.schema import (
 )
 
 __all__ = [
+    "LOCAL_ERRNOS",
     "CheckResult",
     "CheckSpec",
     "CheckTarget",
     "Checker",
     "ScriptedChecker",
     "fail",
+    "is_local_failure",
     "passed",
     "resolve_spec",
 ]
@@ -53,6 +59,27 @@ class CheckResult:
     weight: int | None = None  # misc_dynamic: the weight the script asked for (None: config)
     started: float = 0.0  # time.monotonic() at start
     finished: float = 0.0  # time.monotonic() at the end
+    local: bool = False  # could not run for a reason on this host: unknown, not failed
+
+
+# errno values that describe this host, not the server: out of descriptors (per process,
+# system-wide), of socket buffers or memory, or of processes (fork/clone: EAGAIN).
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EAGAIN})
+
+
+def is_local_failure(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it wraps: httpx re-raises the OSError as its cause)
+    is an OSError for a local reason (`LOCAL_ERRNOS`). EAGAIN (Python's BlockingIOError)
+    counts: a checker never lets the would-block of a non-blocking socket out, and fork's
+    "resource temporarily unavailable" is this host's limit."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:  # bounded: a cause chain may loop
+        if isinstance(cur, OSError) and cur.errno in LOCAL_ERRNOS:
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 def passed(started: float, reason: str = "ok", weight: int | None = None) -> CheckResult:

@@ -35,7 +35,7 @@ import httpcore
 import httpx
 
 from lvstui.config.schema import DEFAULT_BODY_LIMIT, HttpCheck, HttpUrl
-from lvstui.health.base import CheckResult, CheckSpec, CheckTarget
+from lvstui.health.base import CheckResult, CheckSpec, CheckTarget, is_local_failure
 
 __all__ = [
     "USER_AGENT",
@@ -296,6 +296,8 @@ class HttpChecker:
                 body_limit=check.body_limit,
             )
         except (TimeoutError, BodyTooLarge, httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            if is_local_failure(exc):
+                raise  # this host, not the server: the scheduler counts the run as unknown
             return _error(exc, spec.timeout)
         if not any(res.status in r for r in url.status_code):
             codes = ",".join(str(r) for r in url.status_code)

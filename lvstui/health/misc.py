@@ -23,7 +23,7 @@ import time
 
 from lvstui.config.schema import MiscCheck
 from lvstui.errors import CheckError
-from lvstui.health.base import CheckResult, CheckSpec
+from lvstui.health.base import CheckResult, CheckSpec, is_local_failure
 
 __all__ = ["OUTPUT_CAP", "MiscChecker", "interpret_exit", "split_argv"]
 
@@ -90,6 +90,8 @@ class MiscChecker:
                 user=self._check.user,
             )
         except (OSError, ValueError, KeyError) as exc:
+            if is_local_failure(exc):
+                raise  # no fork, no pipe: the scheduler counts the run as unknown
             return _result(False, f"cannot run {self._argv[0]}: {exc}", started)
         captured = bytearray()
 

@@ -17,7 +17,7 @@ import struct
 import time
 from typing import Literal
 
-from lvstui.health.base import CheckResult, CheckSpec, CheckTarget
+from lvstui.health.base import CheckResult, CheckSpec, CheckTarget, is_local_failure
 
 __all__ = ["PingChecker", "checksum", "echo_request", "parse_reply", "ping_check"]
 
@@ -80,6 +80,8 @@ async def ping_check(target: CheckTarget, timeout: float, mode: Mode = "auto") -
     try:
         sock, raw = _open(family, mode)
     except OSError as exc:
+        if is_local_failure(exc):
+            raise  # this host, not the server: the scheduler counts the run as unknown
         return _result(
             False,
             f"cannot open an ICMP socket: {exc.strerror or exc} (needs root, or "
@@ -114,6 +116,8 @@ async def ping_check(target: CheckTarget, timeout: float, mode: Mode = "auto") -
     except TimeoutError:
         return _result(False, f"no echo reply within {timeout:g}s", started)
     except OSError as exc:
+        if is_local_failure(exc):
+            raise
         return _result(False, f"ping failed: {exc.strerror or exc}", started)
     finally:
         sock.close()

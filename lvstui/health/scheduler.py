@@ -38,6 +38,12 @@ Rules (keepalived's, plus the tutorial's):
 - rise / fall on the runs' final results (pure: lvstui.health.state.advance); alpha: checks
   start DOWN until proven up; without alpha they start UP.
 - A real server is UP when all its checks are UP.
+- A run that could not be made for a reason on this host (out of descriptors, buffers,
+  memory or processes: `lvstui.health.base.is_local_failure`) is *unknown*: not retried,
+  not counted as a failure, no effect on rise/fall. It is counted (`CheckView.unknown`,
+  the metric `lvstui_check_unknown_total`), logged (at most every `LOCAL_LOG_EVERY`
+  seconds) and reported to `on_local_failure(key, reason)`. Running out of descriptors
+  must never look like every real server dying at once (issue 10: quorum lost on EMFILE).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from typing import Generic, TypeVar
 
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import MiscCheck
-from lvstui.health.base import Checker, CheckResult, CheckSpec
+from lvstui.health.base import Checker, CheckResult, CheckSpec, is_local_failure
 from lvstui.health.state import CheckState, advance, aggregate, initial_state
 from lvstui.health.timers import coarse_sleep
 from lvstui.model import CheckView, Health
@@ -61,6 +67,7 @@ from lvstui.model import CheckView, Health
 __all__ = ["HealthMonitor", "tune_gc"]
 
 log = logging.getLogger(__name__)
+LOCAL_LOG_EVERY = 10.0  # seconds between two log lines about checks that could not run
 
 K = TypeVar("K", bound=Hashable)
 
@@ -98,6 +105,7 @@ class _Slot:
         "spec",
         "state",
         "task",
+        "unknown",
     )
 
     def __init__(self, checker: Checker, state: CheckState) -> None:
@@ -107,6 +115,7 @@ class _Slot:
         self.task: asyncio.Task[None] | None = None
         self.runs = 0  # attempts
         self.failures = 0  # failed attempts
+        self.unknown = 0  # attempts that could not be made (local reason)
         # the last attempt, as plain values: a CheckResult kept for a whole period by
         # every check would be 10,000 more objects for the garbage collector to walk
         self.last_ok: bool | None = None
@@ -142,8 +151,14 @@ class HealthMonitor(Generic[K]):
         rng: random.Random | None = None,
         on_lateness: Callable[[float], None] | None = None,
         tune_gc: bool = False,
+        on_local_failure: Callable[[K, str], None] | None = None,
     ) -> None:
         self._clock = clock
+        # runs that could not be made for a local reason (all checks), and when we last
+        # said so in the log
+        self.local_failures = 0
+        self._local_logged = -LOCAL_LOG_EVERY
+        self.on_local_failure = on_local_failure
         self._tune_gc = tune_gc
         # The real clock sleeps on the coarse timers (cheaper with thousands of checks);
         # any other clock (FakeClock in tests) is used as it is.
@@ -263,6 +278,7 @@ class HealthMonitor(Generic[K]):
                     period=s.spec.period,
                     runs=s.runs,
                     failures=s.failures,
+                    unknown=s.unknown,
                 )
             )
         return tuple(out)
@@ -338,16 +354,26 @@ class HealthMonitor(Generic[K]):
                 result = await slot.checker.run()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a checker bug must not kill its loop
-                log.exception("checker %s crashed", spec.describe())
-                result = CheckResult(False, f"checker error: {exc!r}")
+            except Exception as exc:
+                if is_local_failure(exc):
+                    result = CheckResult(
+                        False, f"unknown: cannot check from here: {exc}", local=True
+                    )
+                else:  # a checker bug must not kill its loop
+                    log.exception("checker %s crashed", spec.describe())
+                    result = CheckResult(False, f"checker error: {exc!r}")
             finally:
                 self._in_flight -= 1
                 self._next_turn()
             slot.runs += 1
-            slot.last_ok, slot.last_reason = result.ok, result.reason
+            slot.last_reason = result.reason
             slot.last_latency = result.latency
             slot.last_run = self._clock.wall()
+            if result.local:
+                slot.unknown += 1
+                slot.last_ok = None  # neither passed nor failed
+                return result  # retrying now would hit the same wall
+            slot.last_ok = result.ok
             if result.ok:
                 return result
             slot.failures += 1
@@ -393,6 +419,9 @@ class HealthMonitor(Generic[K]):
     def _record(self, key: K, real: _Real, slot: _Slot, result: CheckResult) -> None:
         if self._reals.get(key) is not real:
             return  # removed or replaced while running
+        if result.local:
+            self._local_failure(key, slot, result.reason)
+            return  # unknown: the verdict stays what it was
         state, transition = advance(slot.state, result.ok, self._clock.now())
         slot.state = state
         dynamic = slot.dynamic
@@ -402,6 +431,24 @@ class HealthMonitor(Generic[K]):
             return  # the common case: nothing to tell anyone
         what = f"{slot.spec.kind.value} {slot.spec.describe()}: {result.reason}"
         self._reaggregate(key, real, what)
+
+    def _local_failure(self, key: K, slot: _Slot, reason: str) -> None:
+        self.local_failures += 1
+        now = self._clock.now()
+        if now - self._local_logged >= LOCAL_LOG_EVERY:
+            self._local_logged = now
+            log.warning(
+                "check %s could not run (%s); %d run(s) unknown so far: servers keep their "
+                "health (raise LimitNOFILE, or fewer connections)",
+                slot.spec.describe(),
+                reason,
+                self.local_failures,
+            )
+        if self.on_local_failure is not None:
+            try:
+                self.on_local_failure(key, f"{slot.spec.describe()}: {reason}")
+            except Exception:
+                log.exception("health on_local_failure callback failed")
 
     def _reaggregate(self, key: K, real: _Real, reason: str) -> None:
         health = aggregate(s.state.health for s in real.slots)

@@ -22,7 +22,7 @@ import struct
 import time
 import weakref
 
-from lvstui.health.base import CheckResult, CheckSpec, CheckTarget
+from lvstui.health.base import CheckResult, CheckSpec, CheckTarget, is_local_failure
 
 __all__ = ["TcpChecker", "tcp_check"]
 
@@ -117,6 +117,8 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
             return _result(False, f"connect failed: {os.strerror(err)}", started)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
     except OSError as exc:
+        if is_local_failure(exc):
+            raise  # this host, not the server: the scheduler counts the run as unknown
         why = os.strerror(exc.errno) if exc.errno else str(exc)
         return _result(False, f"connect failed: {why}", started)
     finally:

@@ -77,3 +77,20 @@ def test_parse_listen(text: str, want: tuple[str, int]) -> None:
 def test_parse_listen_error() -> None:
     with pytest.raises(ConfigError, match="metrics_listen"):
         parse_listen("nope")
+
+
+def test_unknown_check_runs_are_a_metric() -> None:
+    from lvstui.config.schema import LbKind
+    from lvstui.metrics import EngineCollector
+    from lvstui.model import CheckView, RealServerView, ServiceView, Snapshot
+
+    check = CheckView("tcp_check", "10.0.0.1:80", Health.UP, runs=9, failures=1, unknown=4)
+    real = RealServerView(R[0], LbKind.NAT, 1, 1, Health.UP, checks=(check,))
+    snap = Snapshot(1, 0.0, services=(ServiceView(SK, "rr", LbKind.NAT, real_servers=(real,)),))
+    got = {
+        (s.name, s.labels.get("check")): s.value
+        for fam in EngineCollector(lambda: snap).collect()
+        for s in fam.samples
+    }
+    assert got[("lvstui_check_unknown_total", "tcp_check")] == 4
+    assert got[("lvstui_check_failures_total", "tcp_check")] == 1
