@@ -1,0 +1,115 @@
+"""keepalived's `global_defs` block → our `global_defs` table."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from lvstui.config.keepalived.notes import Out
+from lvstui.config.keepalived.tree import Node
+from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, Conv, fill, list_block, to_number
+from lvstui.config.locate import KeyPath
+from lvstui.config.schema import VrrpInstance
+
+
+def global_defs_block(out: Out, node: Node) -> None:
+    table = out.data.setdefault("global_defs", {})
+    path: KeyPath = ("global_defs",)
+    out.mark(path, node)
+    fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {
+            "notification_email_from": STR,
+            "router_id": STR,
+            "smtp_connect_timeout": NUM,
+            "smtp_alert": FLAG,
+            "vrrp_version": INT,
+        },
+        {
+            "notification_email": lambda o, n, t, p: list_block(o, n, t, p),
+            "smtp_server": smtp_server_line,
+            "lvs_sync_daemon": sync_daemon_line,
+            **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
+        },
+        "global_defs.",
+    )
+
+
+# keepalived's global_defs defaults for the gratuitous ARPs of every instance; lvstui has the
+# same keys on each instance only, so the import writes them there.
+GARP_DEFAULTS: dict[str, Conv] = {
+    "garp_master_delay": NUM,
+    "garp_master_repeat": INT,
+    "garp_master_refresh": NUM,
+    "garp_master_refresh_repeat": INT,
+}
+
+
+def garp_default(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    key = node.key.removeprefix("vrrp_")
+    if node.children is not None or len(node.args) != 1:
+        out.note(node, f"expected `{node.key} VALUE`; left out")
+        return
+    out.garp_defaults[key] = (GARP_DEFAULTS[key](node.args), node)
+
+
+def garp_defaults(out: Out) -> None:
+    """Carry global_defs vrrp_garp_master_* into each instance that does not set its own
+    (what keepalived does with them); a value equal to lvstui's default needs nothing."""
+    instances = out.data.get("vrrp_instance", {})
+    defaults = {f.name: f.default for f in fields(VrrpInstance)}
+    for key, (value, node) in out.garp_defaults.items():
+        if value == defaults[key]:
+            out.note(node, f"same as lvstui's default {key} ({value!r}); nothing to carry over")
+            continue
+        names = [n for n, inst in instances.items() if key not in inst]
+        for name in names:
+            instances[name][key] = value
+            out.lines[("vrrp_instance", name, key)] = (node.file, node.line)
+        if names:
+            out.note(
+                node,
+                f"a global default in keepalived: set as `{key} = {value!r}` on each "
+                f"vrrp_instance without its own ({', '.join(map(str, names))})",
+            )
+        else:
+            out.note(node, "no vrrp_instance without its own value to carry it to; left out")
+
+
+def smtp_server_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if node.children is not None or not node.args:
+        out.note(node, "expected `smtp_server HOST [PORT]`; left out")
+        return
+    host = node.args[0]
+    if len(node.args) > 1:
+        host = f"[{host}]:{node.args[1]}" if ":" in host else f"{host}:{node.args[1]}"
+    table["smtp_server"] = host
+    out.lines[(*path, "smtp_server")] = (node.file, node.line)
+
+
+def sync_daemon_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    args = list(node.args)
+    if len(args) < 2:
+        out.note(node, "expected `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`; left out")
+        return
+    sync: dict[str, Any] = {"interface": args[0], "instance": args[1]}
+    rest = args[2:]
+    names = {"id": "syncid", "maxlen": "maxlen", "port": "port", "ttl": "ttl", "group": "group"}
+    while rest:
+        word = rest.pop(0)
+        if word in names and rest:
+            value = rest.pop(0)
+            sync[names[word]] = value if word == "group" else to_number(value, True)
+        else:
+            out.note(node, f"option {word!r} not supported; left out")
+    table["lvs_sync_daemon"] = sync
+    for key in ("lvs_sync_daemon", *[("lvs_sync_daemon", k) for k in sync]):
+        out.lines[(*path, *((key,) if isinstance(key, str) else key))] = (node.file, node.line)
+
+
+def fill_more_global(out: Out, node: Node) -> None:
+    out.note(node, "second global_defs block: merged into the first")
+    global_defs_block(out, node)

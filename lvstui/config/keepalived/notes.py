@@ -1,0 +1,92 @@
+"""What the import tells the operator: a note per directive left out or changed (with why, for
+the common ones), collected with the TOML data and its key-path → line map as it is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lvstui.config.keepalived.tree import Node
+from lvstui.config.locate import KeyPath
+
+
+@dataclass(frozen=True, slots=True)
+class ImportNote:
+    """Something the operator must know: an unsupported directive, a changed value."""
+
+    file: str
+    line: int
+    directive: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.directive}: {self.message}"
+
+
+# Why common keepalived directives have no lvstui equivalent, so the note helps the operator
+# decide whether it matters for them.
+WHY_NOT = {
+    "enable_script_security": "lvstui never runs scripts through a shell; each runs as "
+    "lvstui's user, or the `user` given to it",
+    "script_user": "scripts run as lvstui's user unless a script sets `user`",
+    "vrrp_strict": "no strict mode: keepalived's RFC checks (no authentication, no unicast, "
+    "MASTER only at priority 255) are not enforced",
+    "vrrp_skip_check_adv_addr": "adverts are always checked",
+    "vrrp_garp_interval": "gratuitous ARPs go out in one burst",
+    "vrrp_gna_interval": "unsolicited NAs go out in one burst",
+    "vrrp_min_garp": "use garp_master_repeat / garp_master_refresh on the instance",
+    "lvs_id": "keepalived 1.x's name for router_id",
+    "mcast_src_ip": "adverts leave from the interface's primary address",
+    "nat_mask": "keepalived 2 no longer knows it either",
+    "net_mask": "not a keepalived directive",
+    "virtual_routes": "lvstui manages addresses, not routes",
+    "virtual_rules": "lvstui manages addresses, not policy rules",
+    "static_ipaddress": "lvstui manages VIPs only",
+    "static_route": "lvstui manages addresses, not routes",
+    "static_routes": "lvstui manages addresses, not routes",
+    "dont_track_primary": "the instance's interface is always tracked",
+    "SMTP_CHECK": "use a TCP_CHECK on port 25, or a MISC_CHECK",
+    "DNS_CHECK": "use a MISC_CHECK running dig",
+    "UDP_CHECK": "use a MISC_CHECK",
+    "BFD_CHECK": "no BFD",
+    "FILE_CHECK": "use a MISC_CHECK running test -f",
+    "use_vmac": "no VMAC interfaces: VIPs go on the instance's interface",
+}
+
+
+class Out:
+    """The TOML data being built, the key-path → line map, and the notes."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.lines: dict[KeyPath, tuple[str, int]] = {}
+        self.notes: list[ImportNote] = []
+        self._seen: set[ImportNote] = set()
+        self.groups: dict[str, Node] = {}  # virtual_server_group NAME -> its block
+        self.groups_used: set[str] = set()
+        # track_script NAME weight N: script -> [(instance, weight, node)]
+        self.track_weights: dict[str, list[tuple[str | int, int, Node]]] = {}
+        # checker defaults set on a virtual_server or real_server: path -> key -> (value, node)
+        self.defaults: dict[KeyPath, dict[str, tuple[Any, Node]]] = {}
+        # global_defs vrrp_garp_master_*: instance key -> (value, node), for every instance
+        self.garp_defaults: dict[str, tuple[Any, Node]] = {}
+
+    def note(self, node: Node, message: str, where: str = "") -> None:
+        note = ImportNote(node.file, node.line, where or node.key, message)
+        if note not in self._seen:  # a group's block is read once per entry: say it once
+            self._seen.add(note)
+            self.notes.append(note)
+
+    def unsupported(self, node: Node, where: str) -> None:
+        if node.key == "include":
+            self.note(node, f"{' '.join(node.args)!r} matches no file: nothing included")
+            return
+        reason = WHY_NOT.get(node.key, "")
+        self.note(
+            node,
+            f"not supported by lvstui; left out{f' ({reason})' if reason else ''}",
+            f"{where}{node.key}",
+        )
+
+    def mark(self, path: KeyPath, node: Node) -> None:
+        self.lines.setdefault(path, (node.file, node.line))

@@ -1,0 +1,239 @@
+"""The shared conversion of directives: values (numbers, flags, command lines), the generic
+`fill` of a table from `key value` lines and its dispatch to block handlers, and list blocks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lvstui.config.keepalived.notes import Out
+from lvstui.config.keepalived.tree import Node
+from lvstui.config.locate import KeyPath
+
+
+def to_number(text: str, integer: bool) -> Any:
+    try:
+        return (
+            int(text) if integer else (int(text) if re.fullmatch(r"-?\d+", text) else float(text))
+        )
+    except ValueError:
+        return text  # the loader reports "expected a number" with this line
+
+
+def to_flag(args: list[str]) -> Any:
+    if not args:
+        return True
+    word = args[0].lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    return args[0]
+
+
+def joined(args: list[str]) -> str:
+    return " ".join(args)
+
+
+# Directives whose value is a command line.
+COMMANDS = {
+    "script",
+    "misc_path",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_up",
+    "notify_down",
+    "quorum_up",
+    "quorum_down",
+}
+SHELL = re.compile(r"[|;&<>`]|\$\(")
+
+
+def command_line(out: Out, node: Node) -> str:
+    """A command directive as keepalived 2 reads it: the first word (a quoted string, or one
+    bare word) is the command line; after it, notify and quorum commands take the user (and
+    group) to run as, and `script` / `misc_path` ignore the rest. keepalived 1.x took the
+    whole line instead, and configs of that era rely on it, so an unquoted command followed
+    by more words is imported whole, with a note saying what keepalived 2 makes of it."""
+    args = node.args
+    if len(args) <= 1:
+        return joined(args)
+    runs_as = node.key not in ("script", "misc_path")
+    if node.quoted[:1] == [True]:
+        if runs_as:
+            out.note(
+                node,
+                f"runs as user {joined(args[1:])!r} in keepalived; lvstui has no per-command "
+                "user for this directive: it runs as lvstui's user",
+            )
+        else:
+            out.note(
+                node, f"keepalived ignores the words after the quoted command: {joined(args[1:])}"
+            )
+        return args[0]
+    what = (
+        f"runs {args[0]!r} as user {joined(args[1:])!r} (and skips the command when no such "
+        "user exists)"
+        if runs_as
+        else f"runs {args[0]!r} alone (the other words are dropped)"
+    )
+    out.note(
+        node,
+        f"unquoted command with arguments: keepalived 2 {what}; keepalived 1.x and this import "
+        f'take the whole line. Quote it in keepalived.conf: "{joined(args)}"',
+    )
+    return joined(args)
+
+
+def shell_syntax_note(out: Out, node: Node, command: str) -> None:
+    """keepalived 2 splits a command into words and runs it without a shell, and so does
+    lvstui: pipes, redirections and `;` are passed as plain arguments. Say so at import."""
+    if SHELL.search(command):
+        out.note(
+            node,
+            "uses shell syntax, but the command runs without a shell (as in keepalived 2): "
+            "write it as /bin/sh -c '...' if that is meant",
+        )
+
+
+def lb_kind(out: Out, node: Node, value: str) -> str:
+    """keepalived matches NAT/DR/TUN case-sensitively: `lb_kind dr` is "unknown routing
+    method" there, and the service runs as NAT; the import keeps the evident intent. TUN
+    may carry a tunnel type (`TUN type gue port 6080`): lvstui tunnels with IP-in-IP."""
+    words = value.split()
+    if len(words) > 1 and words[0] == "TUN":
+        out.note(node, f"tunnel options `{joined(words[1:])}` not supported: plain IP-in-IP TUN")
+        return "TUN"
+    if value != value.upper() and value.upper() in ("NAT", "DR", "TUN"):
+        out.note(
+            node,
+            f"keepalived does not know {value!r} (only upper case) and runs this as NAT; "
+            f"imported as {value.upper()}",
+        )
+    return value
+
+
+# value converters by kind
+Conv = Callable[[list[str]], Any]
+INT: Conv = lambda a: to_number(a[0], True) if a else ""  # noqa: E731
+NUM: Conv = lambda a: to_number(a[0], False) if a else ""  # noqa: E731
+STR: Conv = joined
+FLAG: Conv = to_flag
+
+
+RENAME = {"nb_get_retry": "retry", "lvs_sched": "lb_algo", "lvs_method": "lb_kind"}
+
+
+def fill(
+    out: Out,
+    nodes: list[Node],
+    table: dict[str, Any],
+    path: KeyPath,
+    simple: dict[str, Conv],
+    blocks: dict[str, Callable[[Out, Node, dict[str, Any], KeyPath], None]],
+    where: str,
+) -> None:
+    """Map simple `key value` directives and dispatch known blocks; note the rest."""
+    for node in nodes:
+        key = node.key
+        if key in simple and node.children is None:
+            name = RENAME.get(key, key)
+            if name in table:
+                out.note(
+                    node,
+                    f"repeated; replaces line {out.lines.get((*path, name), ('', '?'))[1]}",
+                )
+            conv = simple[key]
+            if conv is not STR and len(node.args) > 1:
+                out.note(node, f"takes one value; left out: {joined(node.args[1:])}")
+            table[name] = command_line(out, node) if name in COMMANDS else conv(node.args)
+            out.lines[(*path, name)] = (node.file, node.line)
+            if name in COMMANDS:
+                shell_syntax_note(out, node, table[name])
+            if name == "lb_kind":
+                table[name] = lb_kind(out, node, table[name])
+        elif key in blocks:
+            blocks[key](out, node, table, path)
+        else:
+            out.unsupported(node, where)
+
+
+def list_items(node: Node) -> list[Node]:
+    """A list block `{ a \\n b }`, or the inline form `key a b`: one node per item."""
+    if node.children is None:
+        return [Node(a, [], node.file, node.line) for a in node.args]
+    return node.children
+
+
+def list_block(
+    out: Out, node: Node, table: dict[str, Any], path: KeyPath, *, whole_line: bool = False
+) -> None:
+    if node.key in table:
+        first = out.lines.get((*path, node.key), ("", "?"))[1]
+        out.note(node, f"second {node.key} block: merged with the one at line {first}")
+    values = table.setdefault(node.key, [])
+    out.mark((*path, node.key), node)
+    for item in list_items(node):
+        if item.children is not None:
+            out.note(item, "a block inside a list; left out")
+            continue
+        if item.args and not whole_line:
+            list_item_words(out, node.key, item, path)
+        out.lines[(*path, node.key, len(values))] = (item.file, item.line)
+        values.append(vip_words(out, item) if whole_line else item.key)
+
+
+def list_item_words(out: Out, key: str, item: Node, path: KeyPath) -> None:
+    """`eth1 weight -10` in track_interface, `chk weight 5` in track_script (keepalived 2)."""
+    weight = None
+    if len(item.args) in (2, 3) and item.args[0] == "weight":
+        weight = to_number(item.args[1], True)
+    if key == "track_script" and isinstance(weight, int) and len(item.args) == 2:
+        # folded into the vrrp_script's weight after the whole file is read, when that
+        # gives the same result (see track_script_weights)
+        out.track_weights.setdefault(item.key, []).append((path[-1], weight, item))
+        return
+    if key == "track_interface" and weight is not None:
+        out.note(
+            item,
+            f"`weight {joined(item.args[1:])}` on a tracked interface is not supported: "
+            f"lvstui puts the instance in FAULT while {item.key} is down "
+            "(keepalived's behaviour without a weight)",
+        )
+        return
+    out.note(item, f"extra words after {item.key!r} not supported; left out: {joined(item.args)}")
+
+
+# keepalived's virtual_ipaddress options: the ones we carry, and the others (with or
+# without a value) that are noted and left out rather than failing the whole address.
+VIP_KEPT = {"dev", "label", "scope", "brd", "broadcast"}
+VIP_VALUED = {"peer", "preferred_lft", "track_group"}
+
+
+def vip_words(out: Out, item: Node) -> str:
+    words = [item.key]
+    rest = list(item.args)
+    while rest:
+        word = rest.pop(0)
+        if word in VIP_KEPT and rest:
+            words += [word, rest.pop(0)]
+            continue
+        dropped = word
+        if word in VIP_VALUED and rest:
+            dropped += " " + rest.pop(0)
+        out.note(item, f"address option `{dropped}` not supported; left out")
+    return " ".join(words)
+
+
+def user_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    if not node.args:
+        out.note(node, "expected `user USER`; left out")
+        return
+    if len(node.args) > 1:
+        out.note(node, f"group {node.args[1]!r} not supported (the user's own group is used)")
+    table["user"] = node.args[0]
+    out.lines[(*path, "user")] = (node.file, node.line)

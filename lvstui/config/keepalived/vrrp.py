@@ -1,0 +1,251 @@
+"""keepalived's VRRP blocks (`vrrp_script`, `vrrp_sync_group`, `vrrp_instance`) → our tables,
+and what keepalived decides per instance after reading the whole file (version, weights)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lvstui.config.keepalived.notes import Out
+from lvstui.config.keepalived.tree import Node
+from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, fill, joined, list_block, user_line
+from lvstui.config.locate import KeyPath
+from lvstui.errors import ConfigError
+
+# --- VRRP
+
+NOTIFY = {
+    k: STR for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+}
+
+
+def named_block(out: Out, node: Node, section: str) -> tuple[dict[str, Any], KeyPath] | None:
+    if len(node.args) != 1 or node.children is None:
+        out.note(node, f"expected `{section} NAME {{ ... }}`; left out")
+        return None
+    name = node.args[0]
+    tables = out.data.setdefault(section, {})
+    if name in tables:
+        raise ConfigError(
+            f"{section} {name!r} is defined twice",
+            file=node.file,
+            line=node.line,
+            hint="give each one its own name",
+        )
+    path: KeyPath = (section, name)
+    out.mark(path, node)
+    tables[name] = {}
+    return tables[name], path
+
+
+def vrrp_script_block(out: Out, node: Node) -> None:
+    got = named_block(out, node, "vrrp_script")
+    if got is None:
+        return
+    table, path = got
+    fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {"script": STR, "interval": NUM, "timeout": NUM, "weight": INT, "rise": INT, "fall": INT},
+        {"user": user_line},
+        f"vrrp_script {node.args[0]}: ",
+    )
+
+
+def sync_group_block(out: Out, node: Node) -> None:
+    got = named_block(out, node, "vrrp_sync_group")
+    if got is None:
+        return
+    table, path = got
+    fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {**NOTIFY, "smtp_alert": FLAG},
+        {"group": lambda o, n, t, p: list_block(o, n, t, p)},
+        f"vrrp_sync_group {node.args[0]}: ",
+    )
+
+
+def state_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    value = joined(node.args)
+    if value.upper() == "SLAVE":
+        out.note(node, "`state SLAVE` means BACKUP (the tutorial's wording); written as BACKUP")
+        value = "BACKUP"
+    table["state"] = value
+    out.lines[(*path, "state")] = (node.file, node.line)
+
+
+def authentication(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    auth: dict[str, Any] = {}
+    table["authentication"] = auth
+    p = (*path, "authentication")
+    out.mark(p, node)
+    fill(
+        out,
+        node.children or [],
+        auth,
+        p,
+        {"auth_type": STR, "auth_pass": STR},
+        {},
+        "authentication.",
+    )
+    if "auth_type" in auth and not auth.get("auth_pass"):
+        # keepalived: "Authentication specified but no password given. Ignoring"
+        del table["authentication"]
+        out.note(
+            node,
+            "no auth_pass: keepalived ignores this authentication block, so does the import",
+        )
+        return
+    if isinstance(auth.get("auth_pass"), str) and len(auth["auth_pass"]) > 8:
+        out.note(
+            node, "auth_pass is longer than 8 characters; keepalived uses the first 8, so do we"
+        )
+        auth["auth_pass"] = auth["auth_pass"][:8]
+
+
+def vrrp_instance_block(out: Out, node: Node) -> None:
+    got = named_block(out, node, "vrrp_instance")
+    if got is None:
+        return
+    table, path = got
+    lists = {
+        key: (lambda o, n, t, p, w=whole: list_block(o, n, t, p, whole_line=w))
+        for key, whole in (
+            ("virtual_ipaddress", True),
+            ("virtual_ipaddress_excluded", True),
+            ("unicast_peer", False),
+            ("track_interface", False),
+            ("track_script", False),
+        )
+    }
+    fill(
+        out,
+        node.children or [],
+        table,
+        path,
+        {
+            **NOTIFY,
+            "interface": STR,
+            "virtual_router_id": INT,
+            "priority": INT,
+            "advert_int": NUM,
+            "version": INT,
+            "nopreempt": FLAG,
+            "preempt_delay": NUM,
+            "unicast_src_ip": STR,
+            "smtp_alert": FLAG,
+            "garp_master_delay": NUM,
+            "garp_master_repeat": INT,
+            "garp_master_refresh": NUM,
+            "garp_master_refresh_repeat": INT,
+        },
+        {
+            **lists,
+            "state": state_line,
+            "authentication": authentication,
+            "lvs_sync_daemon_interface": sync_daemon_interface,
+        },
+        f"vrrp_instance {node.args[0]}: ",
+    )
+
+
+def sync_daemon_interface(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived 1.x's per-instance `lvs_sync_daemon_interface IF` (still read, deprecated,
+    by keepalived 2): the sync daemon on IF follows this instance."""
+    gd = out.data.setdefault("global_defs", {})
+    if len(node.args) != 1 or "lvs_sync_daemon" in gd:
+        out.note(node, "expected one interface, and one sync daemon in the whole file; left out")
+        return
+    gd["lvs_sync_daemon"] = {"interface": node.args[0], "instance": path[-1]}
+    for key in (
+        ("lvs_sync_daemon",),
+        ("lvs_sync_daemon", "interface"),
+        ("lvs_sync_daemon", "instance"),
+    ):
+        out.lines[("global_defs", *key)] = (node.file, node.line)
+    out.note(
+        node,
+        "deprecated in keepalived 2: written as global_defs.lvs_sync_daemon "
+        f"(interface {node.args[0]}, instance {path[-1]})",
+    )
+
+
+# value converters by kind
+
+
+def track_script_weights(out: Out) -> None:
+    """keepalived 2's `track_script { NAME weight N }` overrides the script's weight for one
+    instance. lvstui has one weight per script: when every instance tracking the script
+    asks for the same weight, it becomes the script's weight; otherwise say what applies."""
+    scripts = out.data.get("vrrp_script", {})
+    instances = out.data.get("vrrp_instance", {})
+    for name, uses in out.track_weights.items():
+        trackers = {i for i, inst in instances.items() if name in inst.get("track_script", [])}
+        weights = {w for _inst, w, _item in uses}
+        overridden = {inst for inst, _w, _item in uses}
+        item = uses[0][2]
+        if name in scripts and len(weights) == 1 and overridden >= trackers:
+            (weight,) = weights
+            scripts[name]["weight"] = weight
+            out.lines[("vrrp_script", name, "weight")] = (item.file, item.line)
+            out.note(
+                item,
+                f"`weight {weight}` written as vrrp_script {name}'s weight (lvstui has one "
+                "weight per script; every instance tracking it asks for this one)",
+                f"track_script {name}",
+            )
+            continue
+        for _inst, weight, use in uses:
+            own = scripts.get(name, {}).get("weight", 0)
+            out.note(
+                use,
+                f"`weight {weight}` for this instance only is not supported (instances "
+                f"tracking {name} ask for different weights): the script's own weight "
+                f"({own}) applies",
+                f"track_script {name}",
+            )
+
+
+def vrrp_versions(out: Out) -> None:
+    """Do what keepalived does with the version of each instance: IPv6 addresses make it
+    VRRPv3 (VRRPv2 carries IPv4 only), and a VRRPv2 advert interval is rounded to whole
+    seconds. Done after the whole file is read, since global_defs may come last."""
+    default = out.data.get("global_defs", {}).get("vrrp_version", 2)
+    for name, inst in out.data.get("vrrp_instance", {}).items():
+        path: KeyPath = ("vrrp_instance", name)
+        file, line = out.lines.get(path, ("<string>", 0))
+        where = Node("vrrp_instance", [name], file, line)
+        version = inst.get("version", default)
+        vips = inst.get("virtual_ipaddress", [])
+        first = vips[0].split()[0] if vips and isinstance(vips[0], str) and vips[0] else ""
+        if ":" in first and "version" not in inst and version == 2:
+            inst["version"] = version = 3
+            out.lines[(*path, "version")] = (file, line)
+            out.note(
+                where,
+                "IPv6 addresses: keepalived runs this instance as VRRPv3, so does the import "
+                "(version = 3)",
+                f"vrrp_instance {name}: version",
+            )
+        advert = inst.get("advert_int")
+        if (
+            version == 2
+            and isinstance(advert, float)
+            and math.isfinite(advert)
+            and advert > 0
+            and advert != int(advert)
+        ):
+            rounded = max(1, int(advert + 0.5))
+            inst["advert_int"] = rounded
+            adv_file, adv_line = out.lines.get((*path, "advert_int"), (file, line))
+            out.note(
+                Node("advert_int", [], adv_file, adv_line),
+                f"VRRPv2 adverts are whole seconds: keepalived rounds {advert:g} to "
+                f"{rounded}, so does the import; use version 3 for sub-second adverts",
+                f"vrrp_instance {name}: advert_int",
+            )
