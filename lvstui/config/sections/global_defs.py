@@ -1,0 +1,113 @@
+"""The `[global_defs]` and `[lvstui]` tables."""
+
+from __future__ import annotations
+
+from lvstui.config.schema import (
+    DEFAULT_CONTROL_SOCKET,
+    DEFAULT_NOTIFY_TIMEOUT,
+    DEFAULT_SMTP_CONNECT_TIMEOUT,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_STATE_DIR,
+    DataplaneKind,
+    GlobalDefs,
+    LvstuiSettings,
+    SyncDaemon,
+)
+from lvstui.config.table import Table, show
+
+
+def read_global_defs(t: Table) -> GlobalDefs:
+    smtp = t.text("smtp_server", "")
+    host, port = smtp, DEFAULT_SMTP_PORT
+    if smtp:
+        try:
+            host, port = _split_smtp(smtp)
+        except ValueError as exc:
+            t.err("smtp_server", str(exc), 'e.g. "relay.example.com" or "relay.example.com:587"')
+    sync = None
+    st = t.sub("lvs_sync_daemon")
+    if st is not None:
+        sync = SyncDaemon(
+            interface=st.req_str("interface"),
+            instance=st.req_str("instance"),
+            syncid=st.integer("syncid", 0, 0, 255),
+            maxlen=st.integer("maxlen", None, 1, 65507),
+            port=st.integer("port", None, 1, 65535),
+            ttl=st.integer("ttl", None, 1, 255),
+            group=st.ip("group"),
+        )
+        st.finish()
+    emails = t.str_list("notification_email")
+    for i, mail in enumerate(emails):
+        if "@" not in mail:
+            t.ctx.err((*t.at("notification_email"), i), f"not an e-mail address: {mail!r}")
+    gd = GlobalDefs(
+        router_id=t.text("router_id", ""),
+        notification_email=emails,
+        notification_email_from=t.text("notification_email_from", ""),
+        smtp_server=host,
+        smtp_port=port,
+        smtp_connect_timeout=t.number(
+            "smtp_connect_timeout", DEFAULT_SMTP_CONNECT_TIMEOUT, positive=True
+        ),
+        smtp_alert=t.flag("smtp_alert", False),
+        vrrp_version=t.integer("vrrp_version", 2, 2, 3),
+        lvs_sync_daemon=sync,
+    )
+    t.finish()
+    return gd
+
+
+def _split_smtp(text: str) -> tuple[str, int]:
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_s = rest[1:] if rest.startswith(":") else ""
+        if rest and not port_s:
+            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
+    elif text.count(":") == 1:
+        host, _, port_s = text.partition(":")
+    else:
+        host, port_s = text, ""
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"expected HOST or HOST:PORT, got {text!r}")
+    if not port_s:
+        return host, DEFAULT_SMTP_PORT
+    if not port_s.isdigit() or not (1 <= int(port_s) <= 65535):
+        raise ValueError(f"port must be 1-65535, got {port_s!r}")
+    return host, int(port_s)
+
+
+def read_lvstui(t: Table) -> LvstuiSettings:
+    keys: list[tuple[str, str]] = []
+    kt = t.sub("keys")
+    if kt is not None:
+        for action, key in kt.data.items():
+            kt.known.add(action)
+            if isinstance(key, str) and key:
+                keys.append((action, key))
+            else:
+                kt.err(
+                    action, f'expected a key name string such as "d" or "ctrl+d", got {show(key)}'
+                )
+    metrics = t.text("metrics_listen", "")
+    if metrics:
+        host, _, port = metrics.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            t.err("metrics_listen", f"expected HOST:PORT, got {metrics!r}", 'e.g. "127.0.0.1:9336"')
+    s = LvstuiSettings(
+        dataplane=t.choice("dataplane", DataplaneKind, DataplaneKind.AUTO, upper=False),
+        control_socket=t.text("control_socket", DEFAULT_CONTROL_SOCKET, nonempty=True),
+        control_group=t.text("control_group", ""),
+        control_read_only_others=t.flag("control_read_only_others", True),
+        state_dir=t.text("state_dir", DEFAULT_STATE_DIR, nonempty=True),
+        metrics_listen=metrics,
+        directors=t.integer("directors", 2, 1, 64),
+        check_concurrency=t.integer("check_concurrency", 1000, 1, 1_000_000),
+        notify_timeout=t.number("notify_timeout", DEFAULT_NOTIFY_TIMEOUT, positive=True),
+        drain_timeout=t.number("drain_timeout", 0.0, 0),
+        keys=tuple(keys),
+        theme=t.text("theme", "dark", nonempty=True),
+    )
+    t.finish()
+    return s

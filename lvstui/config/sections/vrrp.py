@@ -1,0 +1,232 @@
+"""The VRRP tables: `[vrrp_script.NAME]`, `[vrrp_sync_group.NAME]`, `[vrrp_instance.NAME]` and
+their virtual addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from typing import Any
+
+from lvstui.config.schema import (
+    DEFAULT_GARP_MASTER_DELAY,
+    DEFAULT_GARP_MASTER_REPEAT,
+    DEFAULT_PRIORITY,
+    AuthType,
+    GlobalDefs,
+    VipAddress,
+    VrrpInstance,
+    VrrpScript,
+    VrrpState,
+    VrrpSyncGroup,
+)
+from lvstui.config.table import MISSING, Table, check_argv, check_ip, kind_of, show
+
+_PASS_MAX = 8  # VRRPv2 carries 8 bytes of password; keepalived truncates longer ones
+
+
+def read_vrrp_script(name: str, t: Table) -> VrrpScript:
+    script = t.req_str("script")
+    check_argv(t, "script", script)
+    s = VrrpScript(
+        name=name,
+        script=script,
+        interval=t.number("interval", 1.0, positive=True),
+        timeout=t.number("timeout", None, positive=True),
+        weight=t.integer("weight", 0, -253, 253),
+        rise=t.integer("rise", 1, 1, 1000),
+        fall=t.integer("fall", 1, 1, 1000),
+        user=t.text("user", None),
+    )
+    t.finish()
+    return s
+
+
+def _notify(t: Table) -> dict[str, Any]:
+    return {
+        k: t.text(k, None, nonempty=True)
+        for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+    }
+
+
+def read_sync_group(name: str, t: Table) -> VrrpSyncGroup:
+    if not t.has("group"):
+        t.err(None, "missing required key `group`", 'list the instances: group = ["name"]')
+    g = VrrpSyncGroup(
+        name=name, group=t.str_list("group"), smtp_alert=t.flag("smtp_alert", None), **_notify(t)
+    )
+    t.finish()
+    return g
+
+
+def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
+    interface = t.req_str("interface")
+    if not t.has("virtual_router_id"):
+        t.err(None, "missing required key `virtual_router_id`", "add virtual_router_id = 1..255")
+    vrid = t.integer("virtual_router_id", 1, 1, 255)
+    version = t.integer("version", gd.vrrp_version, 2, 3)
+    advert = t.number("advert_int", 1.0, positive=True)
+    if t.has("advert_int") and advert > 0:
+        if version == 3 and (advert > 40.95 or abs(advert * 100 - round(advert * 100)) > 1e-6):
+            t.err(
+                "advert_int",
+                f"VRRPv3 adverts go in steps of 0.01 s up to 40.95 s, got {advert}",
+                "e.g. advert_int = 0.1",
+            )
+            advert = 1.0
+        elif version == 2 and (advert != int(advert) or not 1 <= advert <= 255):
+            t.err(
+                "advert_int",
+                f"VRRPv2 adverts are whole seconds from 1 to 255, got {advert}",
+                "use version = 3 for sub-second adverts",
+            )
+            advert = 1.0
+    auth_type, auth_pass = None, ""
+    at = t.sub("authentication")
+    if at is not None:
+        auth_type = at.choice("auth_type", AuthType, AuthType.PASS)
+        if not at.has("auth_type"):
+            at.err(None, "missing required key `auth_type`", 'auth_type = "PASS"')
+        auth_pass = at.text("auth_pass", "")
+        if not auth_pass and at.has("auth_type"):
+            at.err(None, "missing required key `auth_pass`", 'auth_pass = "secret" (8 chars max)')
+        elif len(auth_pass) > _PASS_MAX:
+            at.err(
+                "auth_pass",
+                f"at most {_PASS_MAX} characters (VRRP carries 8 bytes), got {len(auth_pass)}",
+            )
+        at.finish()
+        if version == 3:
+            t.err("authentication", "VRRPv3 has no authentication", "remove it, or use version = 2")
+    state = VrrpState.BACKUP
+    name_, value = t.raw("state")
+    if isinstance(value, str) and value.upper() == "SLAVE":
+        t.err(name_, "SLAVE is not a VRRP state", 'use state = "BACKUP"')
+    else:
+        state = t.choice("state", VrrpState, VrrpState.BACKUP)
+    inst = VrrpInstance(
+        name=name,
+        interface=interface,
+        virtual_router_id=vrid,
+        state=state,
+        priority=t.integer("priority", DEFAULT_PRIORITY, 1, 255),
+        advert_int=advert,
+        version=version,
+        auth_type=auth_type,
+        auth_pass=auth_pass,
+        virtual_ipaddress=_advertised_vips(t, version),
+        virtual_ipaddress_excluded=_vips(t, "virtual_ipaddress_excluded"),
+        nopreempt=t.flag("nopreempt", False),
+        preempt_delay=t.number("preempt_delay", 0.0, 0, 1000),
+        unicast_src_ip=t.ip("unicast_src_ip"),
+        unicast_peer=_ip_list(t, "unicast_peer"),
+        track_interface=t.str_list("track_interface"),
+        track_script=t.str_list("track_script"),
+        smtp_alert=t.flag("smtp_alert", None),
+        garp_master_delay=t.number("garp_master_delay", DEFAULT_GARP_MASTER_DELAY, 0, 3600),
+        garp_master_repeat=t.integer("garp_master_repeat", DEFAULT_GARP_MASTER_REPEAT, 0, 1000),
+        garp_master_refresh=t.number("garp_master_refresh", 0.0, 0, 86400),
+        garp_master_refresh_repeat=t.integer("garp_master_refresh_repeat", 1, 1, 1000),
+        **_notify(t),
+    )
+    t.finish()
+    return inst
+
+
+def _ip_list(t: Table, key: str) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(t.str_list(key)):
+        ip = check_ip(t.ctx, (*t.at(key), i), item, None)
+        if ip is not None:
+            out.append(ip)
+    return tuple(out)
+
+
+def _advertised_vips(t: Table, version: int) -> tuple[VipAddress, ...]:
+    """virtual_ipaddress goes in the adverts: one address family, and IPv6 needs VRRPv3."""
+    vips = _vips(t, "virtual_ipaddress")
+    if not vips:
+        return vips
+    family = vips[0].family
+    for i, vip in enumerate(vips):
+        if vip.family != family:
+            t.ctx.err(
+                (*t.at("virtual_ipaddress"), i),
+                f"{vip.address} is IPv{vip.family} but this instance advertises "
+                f"IPv{family} addresses: VRRP runs one instance per address family",
+                "move it to virtual_ipaddress_excluded, or to an instance of its own",
+            )
+            break
+    if family == 6 and version == 2:
+        t.err(
+            "virtual_ipaddress",
+            "VRRPv2 carries IPv4 addresses only",
+            "set version = 3 for IPv6 addresses",
+        )
+    return vips
+
+
+def _vips(t: Table, key: str) -> tuple[VipAddress, ...]:
+    name, value = t.raw(key)
+    if value is MISSING:
+        return ()
+    if not isinstance(value, list):
+        value = [value]
+    out = []
+    for i, item in enumerate(value):
+        path = (*t.path, name, i)
+        try:
+            if isinstance(item, str):
+                out.append(parse_vip(item))
+            elif isinstance(item, dict):
+                vt = Table(t.ctx, item, path)
+                addr = vt.req_str("address")
+                vip = parse_vip(addr) if addr else None
+                extra = {k: vt.text(k, None, nonempty=True) for k in ("dev", "label", "scope")}
+                brd = vt.ip("broadcast")
+                vt.finish()
+                if vip is not None:
+                    out.append(replace(vip, broadcast=brd, **{k: v for k, v in extra.items() if v}))
+            else:
+                t.ctx.err(path, f"expected an address string or table, got {kind_of(item)}")
+        except ValueError as exc:
+            t.ctx.err(
+                path,
+                f"bad virtual address {show(item)}: {exc}",
+                'e.g. "192.0.2.9", "192.0.2.9/24 dev eth0 label eth0:1"',
+            )
+    return tuple(out)
+
+
+_VIP_OPTS = {"dev": "dev", "label": "label", "scope": "scope", "brd": "broadcast"}
+_VIP_OPTS["broadcast"] = "broadcast"
+
+
+def parse_vip(text: str) -> VipAddress:
+    """`10.0.0.1/24 dev eth1 label eth1:1 scope global brd 10.0.0.255` → VipAddress."""
+    words = text.split()
+    if not words:
+        raise ValueError("empty address")
+    addr, prefixlen = _parse_prefix(words[0])
+    opts: dict[str, str] = {}
+    rest = words[1:]
+    while rest:
+        key = rest.pop(0)
+        if key not in _VIP_OPTS:
+            raise ValueError(f"unknown option {key!r} (expected dev, label, scope or brd)")
+        if not rest:
+            raise ValueError(f"{key} needs a value")
+        opts[_VIP_OPTS[key]] = rest.pop(0)
+    if "broadcast" in opts:
+        opts["broadcast"] = str(ipaddress.ip_address(opts["broadcast"]))
+    return VipAddress(address=addr, prefixlen=prefixlen, **opts)
+
+
+def _parse_prefix(text: str) -> tuple[str, int]:
+    addr_s, slash, plen_s = text.partition("/")
+    ip = ipaddress.ip_address(addr_s)
+    maxlen = ip.max_prefixlen
+    if not slash:
+        return str(ip), maxlen
+    if not plen_s.isdigit() or not (0 <= int(plen_s) <= maxlen):
+        raise ValueError(f"prefix length must be 0-{maxlen}, got {plen_s!r}")
+    return str(ip), int(plen_s)
