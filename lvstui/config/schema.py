@@ -25,16 +25,20 @@ __all__ = [
     "DEFAULT_STATE_DIR",
     "DEFAULT_STATUS_CODES",
     "DEFAULT_WEIGHT",
+    "DNS_TYPES",
     "KERNEL_SCHEDULERS",
     "MAX_VIPS_PER_ADVERT",
     "SCHEDULER_FLAGS",
     "USERSPACE_SCHEDULERS",
     "AuthType",
+    "BfdCheck",
     "Check",
     "CheckCommon",
     "CheckKind",
     "Config",
     "DataplaneKind",
+    "DnsCheck",
+    "FileCheck",
     "GlobalDefs",
     "HttpCheck",
     "HttpUrl",
@@ -44,10 +48,13 @@ __all__ = [
     "PingCheck",
     "Protocol",
     "RealServer",
+    "SmtpCheck",
     "SorryServer",
     "StatusRange",
     "SyncDaemon",
     "TcpCheck",
+    "TrackFile",
+    "UdpCheck",
     "VipAddress",
     "VirtualServer",
     "VrrpInstance",
@@ -74,6 +81,10 @@ DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0  # keepalived: smtp_connect_timeout 30
 DEFAULT_SMTP_PORT = 25
 DEFAULT_NOTIFY_TIMEOUT = 30.0  # our limit for notify / quorum scripts
 DEFAULT_BODY_LIMIT = 1 << 20  # HTTP check bodies are read up to 1 MiB, then fail
+DNS_TYPES = ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA")  # keepalived's DNS_CHECK types
+DEFAULT_DNS_RETRY = 3  # keepalived: DNS_CHECK's retry default is 3
+DEFAULT_SMTP_HELO = "smtpchecker.lvstui"  # keepalived sends a fixed name of its own too
+DEFAULT_UDP_MAX_REPLY = 255  # keepalived: max_reply_length 255
 MAX_VIPS_PER_ADVERT = 20  # the tutorial's limit; keepalived moves the rest out of the advert
 
 
@@ -146,6 +157,11 @@ class CheckKind(enum.Enum):
     SSL_GET = "ssl_get"
     MISC_CHECK = "misc_check"
     PING_CHECK = "ping_check"
+    SMTP_CHECK = "smtp_check"
+    DNS_CHECK = "dns_check"
+    UDP_CHECK = "udp_check"
+    FILE_CHECK = "file_check"
+    BFD_CHECK = "bfd_check"
 
 
 # --- global settings ----------------------------------------------------------------------
@@ -338,7 +354,89 @@ class MiscCheck:
     kind: CheckKind = CheckKind.MISC_CHECK
 
 
-Check = TcpCheck | PingCheck | HttpCheck | MiscCheck
+@dataclass(frozen=True, slots=True)
+class SmtpCheck:
+    """SMTP_CHECK: a 220 greeting, `HELO helo_name` answered 250, then QUIT."""
+
+    helo_name: str = DEFAULT_SMTP_HELO
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.SMTP_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class DnsCheck:
+    """DNS_CHECK: a query (UDP) answered with rcode NOERROR. keepalived's defaults: SOA of the
+    root; retry 3 and delay_before_retry = delay_loop (the loaders apply those)."""
+
+    type: str = "SOA"  # one of DNS_TYPES
+    name: str = "."
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.DNS_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class UdpCheck:
+    """UDP_CHECK: send `payload` (random bytes when None); an ICMP error (port unreachable)
+    means down. With require_reply a reply must arrive within connect_timeout, its length in
+    [min_reply_length, max_reply_length], and match `reply` (hex; X = any nibble) if given."""
+
+    payload: bytes | None = None
+    require_reply: bool = False
+    reply: str | None = None  # normalised hex pattern, two characters a byte, X for any
+    min_reply_length: int = 0
+    max_reply_length: int = DEFAULT_UDP_MAX_REPLY
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.UDP_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFile:
+    """keepalived's `track_file NAME { file ...; weight W [reverse]; init_file [V] [overwrite] }`:
+    a file holding a number that an external agent writes."""
+
+    name: str
+    file: str
+    weight: int = 1
+    reverse: bool = False
+    init_file: int | None = None  # write this value at start if the file does not exist
+    init_overwrite: bool = False  # ... or whatever it holds
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """FILE_CHECK: the number in a tracked file. weight 0: 0 is up, anything else down (the
+    reverse with `reverse`); otherwise value × weight (negated with `reverse`) is added to
+    the real server's weight, and a sum at or below -2^31 is down. `file`, `weight` and
+    `reverse` are resolved from the named track_file by the loaders."""
+
+    track_file: str
+    file: str
+    weight: int = 1
+    reverse: bool = False
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.FILE_CHECK
+
+
+@dataclass(frozen=True, slots=True)
+class BfdCheck:
+    """BFD_CHECK: the state of BFD peer `name` in FRR's bfdd (we run no BFD of our own)."""
+
+    name: str  # the bfdd peer: its address, or its label in bfdd
+    common: CheckCommon = field(default_factory=CheckCommon)
+    kind: CheckKind = CheckKind.BFD_CHECK
+
+
+Check = (
+    TcpCheck
+    | PingCheck
+    | HttpCheck
+    | MiscCheck
+    | SmtpCheck
+    | DnsCheck
+    | UdpCheck
+    | FileCheck
+    | BfdCheck
+)
 
 
 # --- virtual / real servers ------------------------------------------------------------------
@@ -356,6 +454,7 @@ class RealServer:
     smtp_alert: bool | None = None
     uthreshold: int = 0
     lthreshold: int = 0
+    slow_start: float | None = None  # None: the virtual server's
     checks: tuple[Check, ...] = ()
 
 
@@ -398,6 +497,8 @@ class VirtualServer:
     proxy_protocol: int = 0  # 0 off, 1 or 2: PROXY protocol header to real servers
     app_hash: bool = False  # HTTP: schedule by a hash of the request line
     udp_idle_timeout: float = 300.0
+    # HAProxy's slowstart: a server back in service ramps up to its weight over this long
+    slow_start: float = 0.0
     real_servers: tuple[RealServer, ...] = ()
 
     @property
@@ -418,3 +519,4 @@ class Config:
     vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()  # keepalived's track_file blocks (FILE_CHECK)

@@ -23,12 +23,15 @@ import errno
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from lvstui.config.schema import (
+    BfdCheck,
     Check,
     CheckCommon,
     CheckKind,
+    DnsCheck,
+    FileCheck,
     HttpCheck,
     MiscCheck,
     RealServer,
@@ -37,16 +40,21 @@ from lvstui.config.schema import (
 
 __all__ = [
     "LOCAL_ERRNOS",
+    "LOCAL_POLL",
     "CheckResult",
     "CheckSpec",
     "CheckTarget",
     "Checker",
     "ScriptedChecker",
+    "SpecChecker",
     "fail",
     "is_local_failure",
     "passed",
     "resolve_spec",
 ]
+
+
+LOCAL_POLL = 1.0  # seconds: FILE_CHECK and BFD_CHECK poll period unless delay_loop is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +135,9 @@ class CheckSpec:
     rise: int
     fall: int
     check: Check = field(compare=True)
+    # FILE_CHECK: the real server's configured weight, to which the file's value is added
+    # (part of the identity: two servers reading one file at different weights differ)
+    base_weight: int | None = None
 
     def describe(self) -> str:
         """What the check probes, for CheckView.target: `10.0.0.1:80/health`, `ping 10.0.0.1`."""
@@ -139,6 +150,16 @@ class CheckSpec:
             return c.misc_path
         if self.kind is CheckKind.PING_CHECK:
             return f"ping {self.target.ip}"
+        if isinstance(c, DnsCheck):
+            return f"dns {c.type} {c.name} @{self.target.hostport}"
+        if isinstance(c, FileCheck):
+            return f"file {c.file}"
+        if isinstance(c, BfdCheck):
+            return f"bfd {c.name}"
+        if self.kind is CheckKind.UDP_CHECK:
+            return f"udp {self.target.hostport}"
+        if self.kind is CheckKind.SMTP_CHECK:
+            return f"smtp {self.target.hostport}"
         return self.target.hostport
 
 
@@ -151,6 +172,23 @@ class Checker(Protocol):
     def spec(self) -> CheckSpec: ...
 
     async def run(self) -> CheckResult: ...
+
+
+CheckT = TypeVar("CheckT")
+
+
+class SpecChecker(Generic[CheckT]):
+    """What a checker holds: its resolved spec and its config check (subclasses add `run`)."""
+
+    __slots__ = ("_check", "_spec")
+
+    def __init__(self, spec: CheckSpec, check: CheckT) -> None:
+        self._spec = spec
+        self._check = check
+
+    @property
+    def spec(self) -> CheckSpec:
+        return self._spec
 
 
 def resolve_spec(check: Check, real: RealServer, vs: VirtualServer) -> CheckSpec:
@@ -172,6 +210,10 @@ def resolve_spec(check: Check, real: RealServer, vs: VirtualServer) -> CheckSpec
         timeout = check.misc_timeout if check.misc_timeout is not None else period
     else:
         timeout = common.connect_timeout
+    if isinstance(check, FileCheck | BfdCheck) and common.delay_loop is None:
+        # keepalived reacts to these at once (inotify, bfdd's events); we poll them, and
+        # a poll is a stat() or one vtysh call: every second unless told otherwise
+        period = min(period, LOCAL_POLL)
     return CheckSpec(
         kind=check.kind,
         target=target,
@@ -183,6 +225,7 @@ def resolve_spec(check: Check, real: RealServer, vs: VirtualServer) -> CheckSpec
         rise=max(1, common.rise),
         fall=max(1, common.fall),
         check=check,
+        base_weight=real.weight if isinstance(check, FileCheck) else None,
     )
 
 

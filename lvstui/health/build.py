@@ -8,19 +8,29 @@ Raises CheckError when a check cannot be built (a misc_path that does not split)
 from __future__ import annotations
 
 from lvstui.config.schema import (
+    BfdCheck,
     Check,
+    DnsCheck,
+    FileCheck,
     HttpCheck,
     MiscCheck,
     PingCheck,
     RealServer,
+    SmtpCheck,
     TcpCheck,
+    UdpCheck,
     VirtualServer,
 )
 from lvstui.health.base import Checker, resolve_spec
+from lvstui.health.bfd import BfdChecker
+from lvstui.health.dns import DnsChecker
+from lvstui.health.file import FileChecker
 from lvstui.health.http import HttpChecker
 from lvstui.health.misc import MiscChecker
 from lvstui.health.ping import PingChecker
+from lvstui.health.smtp import SmtpChecker
 from lvstui.health.tcp import TcpChecker
+from lvstui.health.udp import UdpChecker
 
 __all__ = ["build_checker", "build_checkers"]
 
@@ -35,6 +45,16 @@ def build_checker(check: Check, real: RealServer, vs: VirtualServer) -> Checker:
         return MiscChecker(spec, check)
     if isinstance(check, PingCheck):
         return PingChecker(spec)
+    if isinstance(check, SmtpCheck):
+        return SmtpChecker(spec, check)
+    if isinstance(check, DnsCheck):
+        return DnsChecker(spec, check)
+    if isinstance(check, UdpCheck):
+        return UdpChecker(spec, check)
+    if isinstance(check, FileCheck):
+        return FileChecker(spec, check)
+    if isinstance(check, BfdCheck):
+        return BfdChecker(spec, check)
     raise TypeError(f"unknown check type {type(check).__name__}")
 
 

@@ -58,10 +58,10 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.config.schema import MiscCheck
 from lvstui.health.base import Checker, CheckResult, CheckSpec, is_local_failure
 from lvstui.health.state import CheckState, advance, aggregate, initial_state
 from lvstui.health.timers import coarse_sleep
+from lvstui.health.weight import sets_weight
 from lvstui.model import CheckView, Health
 
 __all__ = ["HealthMonitor", "tune_gc"]
@@ -126,8 +126,7 @@ class _Slot:
 
     @property
     def dynamic(self) -> bool:
-        c = self.spec.check
-        return isinstance(c, MiscCheck) and c.misc_dynamic
+        return sets_weight(self.spec.check)
 
 
 class _Real:

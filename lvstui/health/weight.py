@@ -15,9 +15,18 @@ UNKNOWN health (not checked yet, alpha unset) counts as up, like keepalived.
 
 from __future__ import annotations
 
+from lvstui.config.schema import Check, FileCheck, MiscCheck
 from lvstui.model import Health
 
-__all__ = ["effective_weight"]
+__all__ = ["effective_weight", "sets_weight"]
+
+
+def sets_weight(check: Check) -> bool:
+    """Whether a check's results carry a weight of their own (misc_dynamic's exit code, a
+    FILE_CHECK's value × weight added to the configured one)."""
+    if isinstance(check, MiscCheck):
+        return check.misc_dynamic
+    return isinstance(check, FileCheck) and check.weight != 0
 
 
 def effective_weight(

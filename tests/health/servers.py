@@ -7,7 +7,7 @@ import contextlib
 import http.server
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 BIG_CHUNK = b"x" * 65536
 
@@ -96,9 +96,10 @@ def http_server(ssl_ctx: ssl.SSLContext | None = None, host: str = "127.0.0.1") 
 
 
 @contextlib.asynccontextmanager
-async def raw_server(behaviour: str) -> AsyncIterator[int]:
+async def raw_server(behaviour: str, lines: Sequence[bytes] = ()) -> AsyncIterator[int]:
     """Misbehaving TCP servers: `stall` (accept, say nothing), `trickle` (headers, then one
-    byte every 50 ms forever), `garbage` (bytes that are not TLS nor HTTP, then silence)."""
+    byte every 50 ms forever), `garbage` (bytes that are not TLS nor HTTP, then silence),
+    `script` (say lines[0], then answer each line the client sends with the next one)."""
     writers: set[asyncio.StreamWriter] = set()
     tasks: set[asyncio.Task[object]] = set()
 
@@ -115,6 +116,12 @@ async def raw_server(behaviour: str) -> AsyncIterator[int]:
                     writer.write(b"x")
                     await writer.drain()
                     await asyncio.sleep(0.05)
+            elif behaviour == "script":
+                for i, line in enumerate(lines):
+                    if i:
+                        await reader.readline()
+                    writer.write(line)
+                    await writer.drain()
             elif behaviour == "garbage":
                 writer.write(b"\x00\x01garbage, not TLS at all\r\n" * 4)
                 await writer.drain()
