@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lvstui.commands.realserver",
         "print, apply or check a real server's DR/TUN setup",
     ),
+    "director": (
+        "lvstui.commands.director",
+        "print, apply or check what this host needs to direct the services",
+    ),
 }
 RUN_MODULE = "lvstui.commands.run"  # no sub-command: console (embedded) or --daemon
 

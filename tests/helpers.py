@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,19 @@ async def async_wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def network_namespace(name: str, *veths: tuple[str, str]) -> Iterator[str]:
+    """A namespace of our own (with these veth pairs), deleted afterwards whatever happens."""
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+    try:
+        for a, b in veths:
+            subprocess.run(
+                ["ip", "-n", name, "link", "add", a, "type", "veth", "peer", "name", b],
+                check=True,
+                timeout=10,
+            )
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)

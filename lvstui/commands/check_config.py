@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from lvstui.config.schema import DEFAULT_CONFIG_PATH
+from lvstui.commands._config import add_config_argument, print_config_errors
+
+if TYPE_CHECKING:
+    from lvstui.config.lint import HostFacts
 
 __all__ = ["SHOWN_PER_KIND", "add_arguments", "run"]
 
@@ -19,14 +23,7 @@ SHOWN_PER_KIND = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-f",
-        "--config",
-        dest="config",
-        metavar="FILE",
-        default=DEFAULT_CONFIG_PATH,
-        help=f"config file (default {DEFAULT_CONFIG_PATH})",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print errors and warnings, not information"
     )
@@ -39,11 +36,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _host_facts() -> HostFacts:
+    """This host's forwarding settings, for the lint findings that depend on them."""
+    from lvstui.config.lint import HostFacts
+    from lvstui.hostsetup import read_sysctl
+
+    def on(key: str) -> bool | None:
+        value = read_sysctl(key)
+        return None if value is None else value != "0"
+
+    return HostFacts(
+        ip_forward=on("net.ipv4.ip_forward"),
+        ipv6_forwarding=on("net.ipv6.conf.all.forwarding"),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lvstui.config.lint import Level, lint
-    from lvstui.config.load import ConfigErrors, load_config
+    from lvstui.config.load import load_config
     from lvstui.config.locate import Locator
     from lvstui.errors import ConfigError
 
@@ -51,14 +63,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        errors = exc.errors if isinstance(exc, ConfigErrors) else (exc,)
-        for e in errors:
-            print(str(e), file=sys.stderr)
-        n = len(errors)
+        n = print_config_errors(exc)
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 2
     locate = Locator(Path(path).read_text(encoding="utf-8"))
-    located = [(locate(f.path), f) for f in lint(config)]
+    located = [(locate(f.path), f) for f in lint(config, _host_facts())]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
     warnings = sum(1 for _line, f in located if f.level is Level.WARNING)
     shown: dict[tuple[Level, str], int] = {}

@@ -3,7 +3,8 @@
 `lint(config)` looks at a config that already loaded (so it is well-typed and in range) and
 returns findings: warnings for what is almost certainly a mistake, information for what the
 operator should know. Lint never fails a config; `check-config` prints the findings and
-still exits 0.
+still exits 0. `lint(config, host)` also weighs what check-config read from the host it runs
+on (`HostFacts`): lint itself reads nothing, so it stays a pure function.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import (
+    DEFAULT_UDP_IDLE_TIMEOUT,
     MAX_VIPS_PER_ADVERT,
     AuthType,
     Check,
@@ -26,7 +28,15 @@ from lvstui.config.schema import (
     VirtualServer,
 )
 
-__all__ = ["COMPENSATING_SCHEDULERS", "Finding", "Level", "check_worst_case", "lint"]
+__all__ = [
+    "COMPENSATING_SCHEDULERS",
+    "Finding",
+    "HostFacts",
+    "Level",
+    "check_worst_case",
+    "ipvs_may_run",
+    "lint",
+]
 
 # Schedulers that send more traffic to a server that has fewer connections: a server that
 # fails fast (a 500 in 1 ms) drains its connections and attracts everyone.
@@ -53,14 +63,88 @@ class Finding:
         return format_key(self.path)
 
 
-def lint(config: Config) -> list[Finding]:
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What the director host says about itself; None: not known (not read, or unreadable)."""
+
+    ip_forward: bool | None = None  # net.ipv4.ip_forward
+    ipv6_forwarding: bool | None = None  # net.ipv6.conf.all.forwarding
+
+
+def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     out: list[Finding] = []
     _vips_missing(config, out)
     _duplicate_vrid(config, out)
     _vrrp_instances(config, out)
     for i, vs in enumerate(config.virtual_servers):
         _virtual_server(config, i, vs, out)
+        _ipvs_ignores(config, i, vs, out)
+        if host is not None:
+            _nat_forwarding(config, i, vs, host, out)
     return out
+
+
+def ipvs_may_run(config: Config) -> bool:
+    """IPVS programs the services: chosen, or `auto` on a kernel that has it."""
+    return config.lvstui.dataplane is not DataplaneKind.USERSPACE
+
+
+def _ipvs_ignores(config: Config, i: int, vs: VirtualServer, out: list[Finding]) -> None:
+    """Options only the userspace dataplane implements: accepted, so say when they do nothing."""
+    if not ipvs_may_run(config):
+        return
+    when = (
+        "the IPVS dataplane"
+        if config.lvstui.dataplane is DataplaneKind.IPVS
+        else 'dataplane "auto" on a kernel with IPVS'
+    )
+    ignored = []
+    if vs.proxy_protocol:
+        ignored.append(("proxy_protocol", "IPVS forwards packets and writes no PROXY header"))
+    if vs.app_hash:
+        ignored.append(("app_hash", "IPVS schedules before any request is read"))
+    if vs.udp_idle_timeout != DEFAULT_UDP_IDLE_TIMEOUT:
+        ignored.append(("udp_idle_timeout", "IPVS keeps its own UDP timeout (ipvsadm --set)"))
+    for key, why in ignored:
+        _warn(
+            out,
+            (*_vs_path(i), key),
+            f"{key} is ignored with {when}: {why}",
+            'remove it, or set dataplane = "userspace" under [lvstui]',
+            topic="ipvs-ignores",
+        )
+
+
+def _nat_forwarding(
+    config: Config, i: int, vs: VirtualServer, host: HostFacts, out: list[Finding]
+) -> None:
+    """IPVS NAT routes the real servers' replies through the director: forwarding must be on.
+    (The userspace dataplane proxies, so it needs no forwarding.)"""
+    if not ipvs_may_run(config):
+        return
+    kinds = {rs.lb_kind or vs.lb_kind for rs in vs.real_servers} or {vs.lb_kind}
+    if LbKind.NAT not in kinds:
+        return
+    v6 = vs.family == 6 if vs.ip is None else ":" in vs.ip
+    key, on = (
+        ("net.ipv6.conf.all.forwarding", host.ipv6_forwarding)
+        if v6
+        else ("net.ipv4.ip_forward", host.ip_forward)
+    )
+    if on is False:
+        _warn(
+            out,
+            (*_vs_path(i), "lb_kind"),
+            f"NAT through IPVS needs {key} = 1 on this director, and it is 0: the real "
+            "servers' replies would be dropped here",
+            "`lvstui director --apply` sets it (and `lvstui director` says what else a "
+            "director needs)",
+            topic="nat-forwarding",
+        )
+
+
+def _vs_path(i: int) -> KeyPath:
+    return ("virtual_server", i)
 
 
 def _warn(out: list[Finding], path: KeyPath, message: str, hint: str = "", *, topic: str) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_STATE_DIR",
     "DEFAULT_STATUS_CODES",
+    "DEFAULT_UDP_IDLE_TIMEOUT",
     "DEFAULT_WEIGHT",
     "DNS_TYPES",
     "KERNEL_SCHEDULERS",
@@ -74,6 +75,7 @@ DEFAULT_WEIGHT = 1  # keepalived: weight 1
 DEFAULT_RETRY = 1  # keepalived: retry 1 (one more attempt before declaring failure)
 DEFAULT_DELAY_BEFORE_RETRY = 1.0  # keepalived: delay_before_retry 1
 DEFAULT_ADVERT_INT = 1.0  # keepalived: advert_int 1
+DEFAULT_UDP_IDLE_TIMEOUT = 300.0  # userspace dataplane: a UDP flow's idle life (ours)
 DEFAULT_PRIORITY = 100  # keepalived: priority 100
 DEFAULT_GARP_MASTER_DELAY = 5.0  # keepalived: vrrp_garp_master_delay 5
 DEFAULT_GARP_MASTER_REPEAT = 5  # keepalived: vrrp_garp_master_repeat 5
@@ -496,7 +498,7 @@ class VirtualServer:
     # userspace dataplane options (ours)
     proxy_protocol: int = 0  # 0 off, 1 or 2: PROXY protocol header to real servers
     app_hash: bool = False  # HTTP: schedule by a hash of the request line
-    udp_idle_timeout: float = 300.0
+    udp_idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT
     # HAProxy's slowstart: a server back in service ramps up to its weight over this long
     slow_start: float = 0.0
     real_servers: tuple[RealServer, ...] = ()

@@ -91,11 +91,12 @@ class NotifyListener:
 
 
 def lvstui(
-    *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+    *args: str, timeout: float = 30.0, env: dict[str, str] | None = None, netns: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m lvstui ARGS` to completion (bounded)."""
+    """Run `python -m lvstui ARGS` to completion (bounded), inside `netns` if given."""
+    inside = ["ip", "netns", "exec", netns] if netns else []
     return subprocess.run(
-        [PY, "-m", "lvstui", *args],
+        [*inside, PY, "-m", "lvstui", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -16,6 +16,7 @@ HEADLESS = [
     "lvstui.commands.ctl",
     "lvstui.commands.demo",
     "lvstui.commands.realserver",
+    "lvstui.commands.director",
     "lvstui.control.server",
     "lvstui.control.client",
     "lvstui.control.protocol",

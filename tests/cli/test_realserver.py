@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from lvstui.commands.realserver import requirements
 from tests.cli.harness import lvstui
-from tests.helpers import REPO, require_cmd, require_root
+from tests.helpers import network_namespace, require_cmd, require_root
 
 VIP = "192.0.2.10"
 
@@ -49,28 +48,12 @@ def test_print_mode_and_bad_vip() -> None:
 def netns() -> Iterator[str]:
     require_root("network namespaces")
     require_cmd("ip")
-    name = f"lvt-ctl-rs-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
-        subprocess.run(
-            ["ip", "-n", name, "link", "add", "lvtrs0", "type", "veth", "peer", "name", "lvtrs1"],
-            check=True,
-            timeout=10,
-        )
+    with network_namespace(f"lvt-ctl-rs-{os.getpid()}", ("lvtrs0", "lvtrs1")) as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
 
 
 def in_ns(ns: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "lvstui", "realserver", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    return lvstui("realserver", *args, netns=ns, timeout=60)
 
 
 @pytest.mark.root

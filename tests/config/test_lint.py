@@ -176,3 +176,47 @@ def test_fwmark_check_without_a_port() -> None:
     assert (
         warnings(fw.replace("connect_timeout = 2", "connect_timeout = 2\nconnect_port = 443")) == []
     )
+
+
+# --- options a dataplane ignores, and what the host must provide -----------------------------
+
+
+def _with_dataplane(dataplane: str, extra: str) -> str:
+    text = CLEAN.replace("directors = 2", f'directors = 2\ndataplane = "{dataplane}"')
+    return text.replace("delay_loop = 10\n", f"delay_loop = 10\n{extra}")
+
+
+def test_userspace_only_options_are_warned_about_where_ipvs_runs() -> None:
+    extra = "proxy_protocol = 2\napp_hash = true\nudp_idle_timeout = 30\n"
+    ws = [w for w in warnings(_with_dataplane("ipvs", extra)) if w.topic == "ipvs-ignores"]
+    assert [w.key for w in ws] == [
+        "virtual_server[0].proxy_protocol",
+        "virtual_server[0].app_hash",
+        "virtual_server[0].udp_idle_timeout",
+    ]
+    assert all("ignored with the IPVS dataplane" in w.message for w in ws)
+    (auto,) = [
+        w
+        for w in warnings(_with_dataplane("auto", "app_hash = true\n"))
+        if w.topic == "ipvs-ignores"
+    ]
+    assert 'dataplane "auto" on a kernel with IPVS' in auto.message
+    assert not [
+        w for w in warnings(_with_dataplane("userspace", extra)) if w.topic == "ipvs-ignores"
+    ]
+
+
+def test_nat_director_without_ip_forward_is_a_finding() -> None:
+    from lvstui.config.lint import HostFacts
+
+    cfg = load_config_text(CLEAN)  # lb_kind NAT by default, dataplane auto
+    off = [f for f in lint(cfg, HostFacts(ip_forward=False)) if f.topic == "nat-forwarding"]
+    (w,) = off
+    assert w.level is Level.WARNING and w.key == "virtual_server[0].lb_kind"
+    assert "net.ipv4.ip_forward = 1" in w.message and "lvstui director" in w.hint
+    assert not [f for f in lint(cfg, HostFacts(ip_forward=True)) if f.topic == "nat-forwarding"]
+    assert not [f for f in lint(cfg, HostFacts()) if f.topic == "nat-forwarding"]  # unknown
+    dr = load_config_text(CLEAN.replace('lb_algo = "rr"', 'lb_algo = "rr"\nlb_kind = "DR"'))
+    assert not [f for f in lint(dr, HostFacts(ip_forward=False)) if f.topic == "nat-forwarding"]
+    proxy = load_config_text(_with_dataplane("userspace", ""))  # a proxy: no forwarding needed
+    assert not [f for f in lint(proxy, HostFacts(ip_forward=False)) if f.topic == "nat-forwarding"]
