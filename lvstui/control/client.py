@@ -402,8 +402,12 @@ async def connect(
 ) -> SocketClient:
     """A connected SocketClient; with `timeout` > 0, retry until the daemon answers."""
     client = SocketClient(path, timeout=request_timeout)
-    if timeout > 0:
-        await _retry(client.connect, timeout, interval)
-    else:
-        await client.connect()
+    try:
+        if timeout > 0:
+            await _retry(client.connect, timeout, interval)
+        else:
+            await client.connect()
+    except BaseException:
+        await client.close()  # a refused hello (busy, permission) leaves no socket behind
+        raise
     return client

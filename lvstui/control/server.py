@@ -11,7 +11,15 @@ the connecting process's uid, gid and pid.
 The socket file itself is mode 0660 (group: `control_group` when set) in a 0750 directory,
 so the filesystem already keeps strangers out; the role check is the second gate.
 
-Every command, accepted or refused, is appended to the audit log as one JSON line.
+Every command, accepted or refused, is appended to the audit log as one JSON line. A
+command is not run when the audit log cannot take its line (read-only or missing
+directory, a full filesystem): the caller gets an ``audit`` error and the daemon logs it.
+Nothing is done that is not recorded.
+
+Descriptors are a shared budget (issue 10): at most `max_connections` clients in all and
+`max_per_uid` per user, and none while the process is within its descriptor reserve
+(`lvstui.descriptors`), so a flood of idle connections never starves the health checks.
+A refused client gets a ``busy`` error saying why, then the connection is closed.
 
 The engine is reached through `EngineClient` objects made per connection by a factory
 (`LocalClient(engine, read_only=..., who=...)` in the daemon), so this module knows nothing
@@ -27,6 +35,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import errno
 import grp
 import json
 import logging
@@ -55,10 +64,13 @@ from lvstui.control.protocol import (
     parse_line,
     snapshot_message,
 )
+from lvstui.descriptors import DescriptorReserve
 from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Snapshot
 
 __all__ = [
+    "AuditError",
+    "AuditLog",
     "ClientFactory",
     "ControlServer",
     "Peer",
@@ -71,6 +83,11 @@ log = logging.getLogger("lvstui.control")
 
 EVENT_QUEUE: Final = 1024  # events buffered per client before it is cut off as too slow
 MAX_IN_FLIGHT: Final = 16  # requests of one connection handled concurrently
+MAX_CONNECTIONS: Final = 256  # clients at once, all users together
+MAX_PER_UID: Final = 64  # clients at once per uid (root included: a runaway script)
+REFUSE_LINGER: Final = 0.2  # seconds a refused client gets to have its hello read
+REFUSAL_LOG_EVERY: Final = 10.0  # seconds between two log lines about refused clients
+AUDIT_MIN_FREE: Final = 64 * 1024  # bytes the audit log's filesystem must have left
 
 
 class Role(enum.Enum):
@@ -138,11 +155,42 @@ def decide_role(peer: Peer, group: str, read_only_others: bool) -> Role | None:
     return Role.READER if read_only_others else None
 
 
+class AuditError(OSError):
+    """The audit log cannot take a line: the command is not run."""
+
+
 class AuditLog:
-    """One JSON line per command: when, who, what, and the result (or why it was refused)."""
+    """One JSON line per command: when, who, what, and the result (or why it was refused).
+
+    `check()` runs before a command: the file must open for appending and its filesystem
+    must have `AUDIT_MIN_FREE` bytes left, else AuditError and the command is not run.
+    `write()` raises AuditError too (a line lost after a change was made is an error the
+    caller hears of); `record()` is for refusals, where there is nobody left to tell."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.failures = 0  # lines that could not be written, or checks that failed
+
+    def _fail(self, why: str) -> AuditError:
+        self.failures += 1
+        log.error("cannot write the audit log %s: %s", self.path, why)
+        return AuditError(f"the audit log {self.path} cannot be written: {why}")
+
+    def check(self) -> None:
+        if self.path is None:
+            return
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                st = os.fstatvfs(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise self._fail(exc.strerror or str(exc)) from None
+        # root may use the blocks reserved for it; the daemon's user may not
+        blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+        if blocks * st.f_frsize < AUDIT_MIN_FREE:
+            raise self._fail(f"no space left ({blocks * st.f_frsize} bytes free)")
 
     def write(self, peer: Peer, role: Role | None, command: Any, result: dict[str, Any]) -> None:
         if self.path is None:
@@ -163,11 +211,18 @@ class AuditLog:
             # Opened per line: survives logrotate, and a line is one write() (O_APPEND).
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
             try:
-                os.write(fd, line.encode())
+                data = line.encode()
+                if os.write(fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
             finally:
                 os.close(fd)
         except OSError as exc:
-            log.error("cannot write the audit log %s: %s", self.path, exc)
+            raise self._fail(exc.strerror or str(exc)) from None
+
+    def record(self, peer: Peer, role: Role | None, command: Any, result: dict[str, Any]) -> None:
+        """`write` for a refusal: a failure is logged and counted, not raised."""
+        with contextlib.suppress(AuditError):
+            self.write(peer, role, command, result)
 
 
 class _Connection:
@@ -236,24 +291,41 @@ class _Connection:
             await self.close()
 
     async def _handle(self, req: dict[str, Any]) -> None:
-        id_ = req.get("id")
         try:
-            await self.send(await self._answer(req))
-        except (ConnectionError, OSError):
-            self.closing = True
-        except ProtocolError as exc:
-            await self._try_send(error_message(id_, exc.code, exc.message, exc.hint))
-        except PermissionDenied as exc:
-            await self._try_send(error_message(id_, "permission", exc.message, exc.hint))
-        except CommandError as exc:
-            await self._try_send(error_message(id_, "command", exc.message, exc.hint))
-        except LvstuiError as exc:
-            await self._try_send(error_message(id_, "engine", str(exc)))
-        except Exception as exc:  # the engine misbehaved: say so, keep serving others
-            log.exception("control request %r failed", req.get("type"))
-            await self._try_send(error_message(id_, "internal", f"{type(exc).__name__}: {exc}"))
+            reply = await self._reply(req)
+            try:
+                await self.send(reply)
+            except (ConnectionError, OSError):  # the peer is gone: nobody to tell
+                self.closing = True
         finally:
             self.slots.release()
+
+    async def _reply(self, req: dict[str, Any]) -> bytes:
+        """The answer to one request, or the error reply that says why there is none.
+        Whatever fails here (the engine, the state dir, the audit log) the caller hears of
+        it: an OSError from below is not the peer hanging up (issue 10: `ctl drain` with a
+        read-only state dir waited 10 s for a reply that never came)."""
+        id_ = req.get("id")
+        try:
+            return await self._answer(req)
+        except ProtocolError as exc:
+            return error_message(id_, exc.code, exc.message, exc.hint)
+        except PermissionDenied as exc:
+            return error_message(id_, "permission", exc.message, exc.hint)
+        except CommandError as exc:
+            return error_message(id_, "command", exc.message, exc.hint)
+        except AuditError as exc:
+            return error_message(
+                id_, "audit", str(exc), "free space in the state directory, or make it writable"
+            )
+        except LvstuiError as exc:
+            return error_message(id_, "engine", str(exc))
+        except OSError as exc:  # a file or socket of the daemon's own: say which
+            log.error("control request %r failed: %s", req.get("type"), exc)
+            return error_message(id_, "engine", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the engine misbehaved: say so, keep serving others
+            log.exception("control request %r failed", req.get("type"))
+            return error_message(id_, "internal", f"{type(exc).__name__}: {exc}")
 
     async def _try_send(self, line: bytes) -> None:
         with contextlib.suppress(ConnectionError, OSError):
@@ -289,7 +361,7 @@ class _Connection:
         try:
             command = decode_command(raw)
         except ProtocolError:
-            self.server.audit.write(self.peer, self.role, raw, {"refused": "malformed command"})
+            self.server.audit.record(self.peer, self.role, raw, {"refused": "malformed command"})
             raise
         return message("result", id_, result=encode(await self._call(command, raw)))
 
@@ -318,20 +390,27 @@ class _Connection:
     async def _call(self, command: Command, raw: Any) -> CommandResult:
         audit = self.server.audit
         if self.role is not Role.OPERATOR:
-            audit.write(self.peer, self.role, raw, {"refused": "read-only role"})
+            audit.record(self.peer, self.role, raw, {"refused": "read-only role"})
             raise PermissionDenied(
                 f"{self.peer.user} may only read: {command.kind} refused",
                 hint="run it as root or as a member of [lvstui] control_group",
             )
+        # Before anything changes: a command whose line cannot be written is not run.
+        if audit.path is not None:
+            await asyncio.to_thread(audit.check)  # a filesystem call: off the event loop
         try:
             result = await self.client.call(command)
         except LvstuiError as exc:
-            audit.write(self.peer, self.role, raw, {"ok": False, "error": exc.message})
+            audit.record(self.peer, self.role, raw, {"ok": False, "error": exc.message})
             raise
         except Exception as exc:
-            audit.write(self.peer, self.role, raw, {"ok": False, "error": repr(exc)})
+            audit.record(self.peer, self.role, raw, {"ok": False, "error": repr(exc)})
             raise
-        audit.write(self.peer, self.role, raw, {"ok": result.ok, "message": result.message})
+        entry = {"ok": result.ok, "message": result.message}
+        try:
+            audit.write(self.peer, self.role, raw, entry)
+        except AuditError as exc:  # checked a moment ago; lost since (a race with a filler)
+            raise AuditError(f"{command.kind} was applied ({result.message}) but {exc}") from None
         return result
 
     async def _pump_events(self, stream: AsyncIterator[Event]) -> None:
@@ -400,8 +479,17 @@ class ControlServer:
         read_only_others: bool = True,
         audit_path: str | Path | None = None,
         event_queue: int = EVENT_QUEUE,
+        max_connections: int = MAX_CONNECTIONS,
+        max_per_uid: int = MAX_PER_UID,
+        reserve: DescriptorReserve | None = None,
     ) -> None:
         self.path = Path(path)
+        self.max_connections = max_connections
+        self.max_per_uid = max_per_uid
+        self.reserve = reserve or DescriptorReserve()
+        self.refused = 0  # clients turned away (limits, descriptor reserve)
+        self._per_uid: dict[int, int] = {}
+        self._refusal_logged = -REFUSAL_LOG_EVERY
         self.client_factory = client_factory
         self.group = group
         self.read_only_others = read_only_others
@@ -459,8 +547,48 @@ class ControlServer:
             self._conns.discard(task)
             writer.close()  # idempotent; covers a cancel at any point above
 
+    async def _refuse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, why: str, who: str = ""
+    ) -> None:
+        """Say why, then hang up. Logged at most every REFUSAL_LOG_EVERY seconds: a flood of
+        clients must not become a flood of log lines.
+
+        The client's first line (its hello) is read before closing, for a moment at most:
+        closing a Unix socket with unread input resets it, and the client would see
+        "connection reset" instead of the reason."""
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= REFUSAL_LOG_EVERY:
+            self._refusal_logged = now
+            log.warning(
+                "control: refused %s: %s (%d refused so far)", who or "a client", why, self.refused
+            )
+        with contextlib.suppress(ConnectionError, OSError):
+            writer.write(
+                error_message(None, "busy", why, hint="close idle clients (lvstui attach, scripts)")
+            )
+            await writer.drain()
+            writer.write_eof()
+            with contextlib.suppress(TimeoutError, ValueError):
+                await asyncio.wait_for(reader.read(MAX_REQUEST_LINE), REFUSE_LINGER)
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
+        # Cheap refusals first, before a thread is spent on the peer's credentials.
+        if self.reserve.exhausted(sock.fileno()):
+            await self._refuse(
+                reader,
+                writer,
+                f"the daemon is close to its limit of {self.reserve.limit} open files "
+                "(descriptors are kept for health checks and VRRP)",
+            )
+            return
+        if len(self._conns) > self.max_connections:  # _conns counts this one
+            await self._refuse(reader, writer, f"{self.max_connections} control clients already")
+            return
         try:
             # user and group names may come from NSS (LDAP, ...): never on the event loop
             peer, role = await asyncio.to_thread(self._identify, sock)
@@ -468,7 +596,7 @@ class ControlServer:
             log.warning("control: cannot read the peer's credentials: %s", exc)
             return
         if role is None:
-            self.audit.write(peer, None, None, {"refused": "connection: not in control_group"})
+            self.audit.record(peer, None, None, {"refused": "connection: not in control_group"})
             log.warning("control: refused %s (not root, not in control_group)", peer.who)
             with contextlib.suppress(ConnectionError, OSError):
                 writer.write(
@@ -484,13 +612,29 @@ class ControlServer:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
-        client = self.client_factory(peer, role is not Role.OPERATOR)
-        conn = _Connection(self, reader, writer, peer, role, client)
-        self._live.add(conn)
+        if self._per_uid.get(peer.uid, 0) >= self.max_per_uid:
+            await self._refuse(
+                reader,
+                writer,
+                f"{self.max_per_uid} control clients of {peer.user} already",
+                peer.who,
+            )
+            return
+        self._per_uid[peer.uid] = self._per_uid.get(peer.uid, 0) + 1
         try:
-            await conn.serve()
+            client = self.client_factory(peer, role is not Role.OPERATOR)
+            conn = _Connection(self, reader, writer, peer, role, client)
+            self._live.add(conn)
+            try:
+                await conn.serve()
+            finally:
+                self._live.discard(conn)
         finally:
-            self._live.discard(conn)
+            left = self._per_uid[peer.uid] - 1
+            if left:
+                self._per_uid[peer.uid] = left
+            else:
+                del self._per_uid[peer.uid]
 
     def _identify(self, sock: socket.socket) -> tuple[Peer, Role | None]:
         peer = peer_credentials(sock)

@@ -40,12 +40,15 @@ class FakeEngine:
         self.snap = sample_snapshot()
         self.calls: list[tuple[str, Command]] = []
         self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.fail_with: Exception | None = None  # raised by the next calls (a state save...)
 
     def publish(self, ev: Event) -> None:
         for q in self.subscribers:
             q.put_nowait(ev)
 
     async def call(self, command: Command, who: str) -> CommandResult:
+        if self.fail_with is not None:
+            raise self.fail_with
         self.calls.append((who, command))
         if isinstance(command, Drain) and command.real not in (RS1, RS2):
             raise CommandError(f"no real server {command.real} in {command.service}")
