@@ -23,6 +23,7 @@ from tests.control.test_server import sockdir
 
 __all__ = ["sockdir"]  # the fixture, imported for this module's tests
 
+
 @pytest.fixture
 async def make(sockdir: Path) -> AsyncIterator[Callable[..., object]]:
     servers: list[ControlServer] = []
