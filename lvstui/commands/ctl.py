@@ -77,7 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _pair_args(p)
     p = sub.add_parser("add", help="add a real server at run time (ipvsadm -a)")
     _pair_args(p)
-    p.add_argument("-w", "--weight", type=int, default=1, metavar="N")
+    p.add_argument(
+        "-w", "--weight", type=int, default=1, metavar="N", help="its weight, 0-65535 (1)"
+    )
     p.add_argument("--forward", choices=["nat", "dr", "tun"], help="forwarding method")
     p = sub.add_parser("remove", help="remove a real server at run time (ipvsadm -d)")
     _pair_args(p)

@@ -1,0 +1,218 @@
+"""One short description per configuration key, for lvstui.toml(5).
+
+Keyed by the schema dataclass (lvstui/config/schema.py) and its field name; the type and
+the default come from the schema itself (lvstui/config/reference.py reads them). Kept beside
+the schema rather than in it so the schema stays a readable list of fields.
+
+Adding a key to the schema: add its line here, in the dataclass's table, then run
+`python -m lvstui.manpage --write`; tests/docs fails until both are done. A value can name
+its range and what an unset value means; the default itself is printed from the schema.
+"""
+
+from __future__ import annotations
+
+from lvstui.config.schema import (
+    CheckCommon,
+    GlobalDefs,
+    HttpCheck,
+    HttpUrl,
+    LvstuiSettings,
+    MiscCheck,
+    RealServer,
+    SorryServer,
+    SyncDaemon,
+    VipAddress,
+    VirtualServer,
+    VrrpInstance,
+    VrrpScript,
+    VrrpSyncGroup,
+)
+
+__all__ = ["KEY_DOCS"]
+
+_NOTIFY = "command run on the transition, split like a shell would and never run by a shell"
+
+KEY_DOCS: dict[type, dict[str, str]] = {
+    GlobalDefs: {
+        "router_id": "this director's name: in alert mail subjects and the console title",
+        "notification_email": "where alert mails go (a list of addresses)",
+        "notification_email_from": "the From: address of alert mails",
+        "smtp_server": 'relay for alert mails: "host", "host:port" or "[v6]:port" (port 25)',
+        "smtp_connect_timeout": "seconds to reach the SMTP relay",
+        "smtp_alert": "mail on every state change, for every instance and server that does "
+        "not set its own smtp_alert",
+        "vrrp_version": "VRRP version of the instances that do not set one: 2 or 3",
+        "lvs_sync_daemon": "run the kernel's IPVS connection-sync daemon, master while the "
+        "named VRRP instance is MASTER and backup otherwise",
+    },
+    SyncDaemon: {
+        "interface": "interface the sync messages go out on",
+        "instance": "the vrrp_instance whose state makes this director sync master or backup",
+        "syncid": "sync daemon id, 0-255, the same on the master and its backups",
+        "maxlen": "largest sync message, bytes (1-65507; unset: the kernel's)",
+        "port": "UDP port of the sync messages (unset: the kernel's, 8848)",
+        "ttl": "multicast TTL, 1-255 (unset: the kernel's, 1)",
+        "group": "multicast group address (unset: the kernel's, 224.0.0.81)",
+    },
+    LvstuiSettings: {
+        "dataplane": '"auto": kernel IPVS when usable, else the userspace forwarder; "ipvs" '
+        "refuses to start without IPVS",
+        "control_socket": "the daemon's control socket (lvstui list, status, ctl, attach)",
+        "control_group": "members of this group may change things over the socket; "
+        "empty: only root and the daemon's user",
+        "control_read_only_others": "other users who can open the socket may look "
+        "(false: refuse them)",
+        "state_dir": "overrides.toml, owned.toml and audit.log live here",
+        "metrics_listen": 'serve Prometheus metrics on HOST:PORT, e.g. "127.0.0.1:9336"; '
+        "empty: off",
+        "directors": "how many directors run these checks (1-64), for check-config's "
+        "check-load estimate",
+        "check_concurrency": "at most this many check attempts in flight (1-1000000)",
+        "notify_timeout": "seconds a notify or quorum command may run before its process "
+        "group is killed",
+        "drain_timeout": "seconds after which a drained server's remaining connections are "
+        "expired; 0: wait forever",
+        "keys": "console key remapping, one action = key line each",
+        "theme": "console theme: dark, light, high-contrast or one of your own",
+    },
+    VrrpScript: {
+        "script": "the command; exit 0 is success. Split like a shell would, never run by a shell",
+        "interval": "seconds between runs",
+        "timeout": "seconds a run may take (unset: the interval)",
+        "weight": "-253..253; 0: failing puts the instances in FAULT; > 0 added to the "
+        "priority while it passes, < 0 while it fails",
+        "rise": "passes in a row to count as passing",
+        "fall": "failures in a row to count as failing",
+        "user": "run the script as this user",
+    },
+    VrrpSyncGroup: {
+        "group": "the vrrp_instance names that move together",
+        "notify_master": _NOTIFY,
+        "notify_backup": _NOTIFY,
+        "notify_fault": _NOTIFY,
+        "notify_stop": _NOTIFY,
+        "notify": "command run on every transition with GROUP NAME STATE 0",
+        "smtp_alert": "mail on the group's transitions (unset: global_defs.smtp_alert)",
+    },
+    VrrpInstance: {
+        "interface": "where adverts go and VIPs are added; missing or address-less: FAULT "
+        "until it appears",
+        "virtual_router_id": "1-255, the same on every director of the group, unique per LAN",
+        "state": "MASTER only shortens the first wait; the election decides",
+        "priority": "1-254; 255: the address owner, master at once",
+        "advert_int": "seconds between adverts; VRRPv2: whole seconds 1-255, VRRPv3: 0.01 "
+        "steps up to 40.95",
+        "version": "2 (RFC 3768, IPv4) or 3 (RFC 5798, IPv4 and IPv6); unset: "
+        "global_defs.vrrp_version",
+        "auth_type": '"PASS" (VRRPv2 only; sent in clear, it protects nothing); "AH" is refused',
+        "auth_pass": "the password, 8 characters at most",
+        "virtual_ipaddress": '"ADDR[/PREFIX] [dev D] [label L] [scope S] [broadcast B]" or '
+        "a table; the first 20 go in the adverts",
+        "virtual_ipaddress_excluded": "added and removed with the others, never advertised",
+        "nopreempt": "a higher-priority backup does not take over from a live master",
+        "preempt_delay": "seconds after start (or after FAULT) before preempting, 0-1000",
+        "unicast_src_ip": "source address of unicast adverts",
+        "unicast_peer": "send adverts to these addresses instead of 224.0.0.18 / ff02::12",
+        "track_interface": "any of these links down puts the instance in FAULT",
+        "track_script": "names of [vrrp_script.NAME] tables",
+        "notify_master": _NOTIFY,
+        "notify_backup": _NOTIFY,
+        "notify_fault": _NOTIFY,
+        "notify_stop": _NOTIFY,
+        "notify": "command run on every transition with INSTANCE NAME STATE PRIORITY",
+        "smtp_alert": "mail on this instance's transitions (unset: global_defs.smtp_alert)",
+        "garp_master_delay": "seconds after becoming master before the second batch of "
+        "gratuitous ARPs / NAs (0: none)",
+        "garp_master_repeat": "gratuitous ARPs / NAs sent in each batch",
+        "garp_master_refresh": "while master, resend them every this many seconds (0: never)",
+        "garp_master_refresh_repeat": "gratuitous ARPs / NAs sent at each refresh",
+    },
+    VipAddress: {
+        "address": 'the address, with an optional prefix: "192.0.2.9/24"',
+        "dev": "interface (unset: the instance's)",
+        "label": "address label, such as eth0:1",
+        "scope": "address scope, such as global, link or host",
+        "broadcast": "broadcast address (IPv4)",
+    },
+    VirtualServer: {
+        "ip": "the virtual address (VIP); required unless fwmark is set",
+        "port": "the virtual port; 0 = every port (needs persistence_timeout)",
+        "protocol": "TCP, UDP or SCTP",
+        "fwmark": "a firewall-mark service instead of ip + port",
+        "family": "address family of a fwmark service: 4 or 6",
+        "delay_loop": "seconds between check runs, for checks that do not set their own",
+        "lb_algo": "scheduler: rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos "
+        "(kernel), random (userspace)",
+        "lb_flags": "scheduler flags: sh-port, sh-fallback, mh-port, mh-fallback, ops (UDP)",
+        "lb_kind": "forwarding method for real servers that do not set their own: NAT, DR or TUN",
+        "persistence_timeout": "seconds a client keeps its real server (true: 360); unset: "
+        "not persistent",
+        "persistence_granularity": 'netmask of persistence: "255.255.255.0" or "/24"',
+        "virtualhost": "HTTP Host header of the HTTP checks that do not set their own",
+        "quorum": "live weight the service needs; below it the sorry server serves",
+        "hysteresis": "margin on both sides of the quorum",
+        "quorum_up": "command run when the quorum is back",
+        "quorum_down": "command run when the quorum is lost (also at start without it)",
+        "sorry_server": "served while the quorum is lost",
+        "inhibit_on_failure": "keep failed real servers in the table at weight 0",
+        "alpha": "every real server starts down until its checks pass",
+        "omega": "on shutdown, run quorum_down of a service that was up",
+        "ha_suspend": "suspend the checks while no VRRP instance carrying the VIP is MASTER",
+        "smtp_alert": "mail on quorum changes (unset: global_defs.smtp_alert)",
+        "name": "a display name, shown in the console and lvstui status",
+        "proxy_protocol": "userspace: send a PROXY protocol v1 or v2 header to the real "
+        "servers (0: off)",
+        "app_hash": "userspace, HTTP: schedule by a hash of the request line",
+        "udp_idle_timeout": "userspace: seconds a UDP flow lives without traffic",
+    },
+    SorryServer: {
+        "ip": "its address",
+        "port": "its port (unset: the virtual server's)",
+        "lb_kind": "its forwarding method (unset: the virtual server's)",
+        "inhibit_on_failure": "keep it in the table at weight 0 when the quorum is back",
+    },
+    RealServer: {
+        "ip": "its address",
+        "port": "its port (unset: the virtual server's; 0 for a fwmark service)",
+        "weight": "0-65535; 0 takes no new connection",
+        "lb_kind": "forwarding method: NAT, DR or TUN (unset: the virtual server's)",
+        "inhibit_on_failure": "when it fails, keep it at weight 0 instead of removing it "
+        "(unset: the virtual server's)",
+        "notify_up": "command run when it comes up",
+        "notify_down": "command run when it goes down",
+        "smtp_alert": "mail when it goes up or down (unset: global_defs.smtp_alert)",
+        "uthreshold": "most connections before it is overloaded (0: no limit)",
+        "lthreshold": "connections under which an overloaded server takes new ones again",
+    },
+    CheckCommon: {
+        "connect_ip": "address to probe (unset: the real server's)",
+        "connect_port": "port to probe (unset: the real server's)",
+        "connect_timeout": "seconds one attempt may take (HTTP: the whole exchange)",
+        "bindto": "source address of the probe",
+        "bind_port": "source port of the probe",
+        "retry": "failed attempts retried before a run fails, 0-1000",
+        "delay_before_retry": "seconds between retries",
+        "warmup": "seconds before the first run (unset: random in [0, delay_loop))",
+        "delay_loop": "seconds between runs (unset: the virtual server's delay_loop)",
+        "rise": "passed runs in a row before a down check goes up",
+        "fall": "failed runs in a row before an up check goes down",
+    },
+    HttpCheck: {
+        "virtualhost": "Host header (unset: the virtual server's virtualhost, else ip:port)",
+        "verify": "verify the server's certificate",
+        "sni": "TLS server name (unset: the Host header's name; never an address)",
+        "body_limit": "bytes of body read at most; a larger body fails the check",
+    },
+    HttpUrl: {
+        "path": "the path to GET, starting with /",
+        "digest": "MD5 of the body, 32 hex digits (lvstui genhash prints it)",
+        "status_code": 'expected status: a code, a range "200-299", or a list of both',
+        "virtualhost": "Host header for this url (unset: the check's)",
+    },
+    MiscCheck: {
+        "misc_path": "the command; exit 0 is alive. Split like a shell would, never run by a shell",
+        "misc_timeout": "seconds before the command's process group is killed (unset: delay_loop)",
+        "misc_dynamic": "the exit code also sets the weight: 2-255 means weight code - 2",
+        "user": "run the command as this user",
+    },
+}
