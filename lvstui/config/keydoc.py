@@ -164,6 +164,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "servers (0: off)",
         "app_hash": "userspace, HTTP: schedule by a hash of the request line",
         "udp_idle_timeout": "userspace: seconds a UDP flow lives without traffic",
+        "slow_start": "seconds over which a real server back in service ramps up to its "
+        "weight (0: at once)",
     },
     SorryServer: {
         "ip": "its address",
@@ -183,6 +185,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "smtp_alert": "mail when it goes up or down (unset: global_defs.smtp_alert)",
         "uthreshold": "most connections before it is overloaded (0: no limit)",
         "lthreshold": "connections under which an overloaded server takes new ones again",
+        "slow_start": "seconds over which it ramps up to its weight when back in service "
+        "(unset: the virtual server's)",
     },
     CheckCommon: {
         "connect_ip": "address to probe (unset: the real server's)",

@@ -7,6 +7,10 @@ program repeats a default.
 
 The tree is made of frozen, slotted dataclasses: once loaded, a Config never changes; a
 reload builds a new one and the engine applies the difference.
+
+A new key gets a one-line description in config/keydoc.py (and, when the file shows it in
+another table than its dataclass, a line in config/reference.py); lvstui.toml(5) is printed
+from those (`python -m lvstui.manpage --write`).
 """
 
 from __future__ import annotations

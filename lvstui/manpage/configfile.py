@@ -5,9 +5,9 @@ and the console actions that [lvstui.keys] can remap."""
 from __future__ import annotations
 
 from lvstui import __version__
-from lvstui.config.load import ALIASES
 from lvstui.config.reference import KeyRef, TableRef, header, tables
 from lvstui.config.schema import DEFAULT_CONFIG_PATH
+from lvstui.config.table import ALIASES
 from lvstui.manpage.roff import bold, escape, italic, paragraph, section, subsection, tagged, title
 from lvstui.ui.bindings import ACTIONS, display_key
 
