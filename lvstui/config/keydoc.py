@@ -12,15 +12,21 @@ its range and what an unset value means; the default itself is printed from the 
 from __future__ import annotations
 
 from lvstui.config.schema import (
+    BfdCheck,
     CheckCommon,
+    DnsCheck,
+    FileCheck,
     GlobalDefs,
     HttpCheck,
     HttpUrl,
     LvstuiSettings,
     MiscCheck,
     RealServer,
+    SmtpCheck,
     SorryServer,
     SyncDaemon,
+    TrackFile,
+    UdpCheck,
     VipAddress,
     VirtualServer,
     VrrpInstance,
@@ -218,5 +224,38 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "misc_timeout": "seconds before the command's process group is killed (unset: delay_loop)",
         "misc_dynamic": "the exit code also sets the weight: 2-255 means weight code - 2",
         "user": "run the command as this user",
+    },
+    SmtpCheck: {
+        "helo_name": "the name sent with HELO; alive on a 220 greeting and a 250 answer",
+    },
+    DnsCheck: {
+        "type": "query type: A, NS, CNAME, SOA, MX, TXT or AAAA",
+        "name": "the name queried; alive when the answer's rcode is NOERROR",
+    },
+    UdpCheck: {
+        "payload": "bytes sent, in hex (unset: random bytes)",
+        "require_reply": "a reply must come back within connect_timeout (else only an ICMP "
+        "error means down)",
+        "reply": "hex pattern the reply must match, X for any nibble",
+        "min_reply_length": "shortest reply accepted, bytes",
+        "max_reply_length": "longest reply accepted, bytes",
+    },
+    TrackFile: {
+        "file": "the file an external agent writes a number to",
+        "weight": "multiplies the number; 0: 0 is up and anything else down",
+        "reverse": "negate the weight (weight 0: 0 is down, anything else up)",
+        "init_file": "write this value at start if the file does not exist",
+        "init_overwrite": "write init_file's value at start even if the file exists",
+    },
+    FileCheck: {
+        "track_file": "the track_file whose number this check reads",
+        "file": "the file (unset: the track_file's)",
+        "weight": "multiplies the number, added to the real server's weight (unset: the "
+        "track_file's)",
+        "reverse": "negate it (unset: the track_file's)",
+    },
+    BfdCheck: {
+        "name": "the BFD peer in FRR's bfdd: its address or its label; alive while the "
+        "session is up",
     },
 }
