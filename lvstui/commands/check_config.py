@@ -54,6 +54,7 @@ def _host_facts() -> HostFacts:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from lvstui.config.limits import read_text_limited
     from lvstui.config.lint import Level, lint
     from lvstui.config.load import load_config
     from lvstui.config.locate import Locator
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         n = print_config_errors(exc)
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 2
-    locate = Locator(Path(path).read_text(encoding="utf-8"))
+    locate = Locator(read_text_limited(Path(path)))
     located = [(locate(f.path), f) for f in lint(config, _host_facts())]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
     warnings = sum(1 for _line, f in located if f.level is Level.WARNING)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.locate import LineOf, Locator
 from lvstui.config.schema import Config
 from lvstui.config.sections.checks import CHECK_ORDER, parse_status_codes, sort_checks
@@ -82,7 +83,7 @@ def read_config_text(path: str | Path, hint: str = "") -> str:
     """Read a config file as text; `ConfigError` (with `hint` when missing) otherwise."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_limited(p)  # /dev/zero, a 20 MiB string: a clear error, at once
     except FileNotFoundError:
         raise ConfigError("no such file", file=str(p), hint=hint) from None
     except IsADirectoryError:
@@ -109,7 +110,9 @@ _KEEPALIVED_HEAD = re.compile(
 def load_config_text(text: str, path: str = "<string>") -> Config:
     """Parse TOML text. `path` only names the file in errors and in `Config.path`."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text, path)
+    except ConfigError as exc:  # nested too deep
+        raise ConfigErrors([exc]) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)

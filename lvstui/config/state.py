@@ -51,6 +51,7 @@ from typing import Any
 
 import tomli_w
 
+from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.schema import Config, LbKind, VirtualServer
 from lvstui.errors import ConfigError
 from lvstui.model import RealKey, ServiceKey
@@ -295,9 +296,9 @@ class StateFile:
         """Services recorded as ours; empty when the file is missing or unreadable
         (ownership is a convenience: losing it only means a stale service stays)."""
         try:
-            doc = tomllib.loads(self.owned_path.read_text(encoding="utf-8"))
+            doc = parse_toml(read_limited(self.owned_path).decode("utf-8"), str(self.owned_path))
             return {_parse_svc(str(t)) for t in doc.get("services", [])}
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
+        except (OSError, ConfigError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
             return set()
 
     def save_owned(self, owned: set[ServiceKey]) -> None:
@@ -307,11 +308,11 @@ class StateFile:
     def load(self) -> Overrides:
         """Overrides from disk; empty when the file does not exist. ConfigError when broken."""
         try:
-            data = self.path.read_bytes()
+            data = read_limited(self.path)
         except FileNotFoundError:
             return Overrides()
         try:
-            doc = tomllib.loads(data.decode("utf-8"))
+            doc = parse_toml(data.decode("utf-8"), str(self.path))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(
                 f"cannot parse: {e}",
@@ -329,15 +330,19 @@ class StateFile:
         `overrides.toml.bad-<time>` and no override applies. `wall`: the time for the
         name (default: now)."""
         try:
-            data = self.path.read_bytes()
+            data = read_limited(self.path)  # a link to /dev/zero: refused, set aside
         except FileNotFoundError:
             return LoadReport(Overrides())
         except OSError as e:
             return self._set_aside(f"cannot read: {e.strerror or e}", wall, move=True)
+        except ConfigError as e:
+            return self._set_aside(e.detail, wall, move=True)
         try:
-            doc = tomllib.loads(data.decode("utf-8"))
+            doc = parse_toml(data.decode("utf-8"), str(self.path))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             return self._set_aside(f"cannot parse: {e}", wall, move=True)
+        except ConfigError as e:
+            return self._set_aside(e.detail, wall, move=True)
         skipped: list[str] = []
         try:
             overrides = Overrides.from_toml(doc, file=str(self.path), skipped=skipped)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lvstui.config.keepalived.lexer import Token, tokens_of_line
 from lvstui.config.keepalived.notes import ImportNote
+from lvstui.config.limits import ReadBudget
 from lvstui.config.load import decode_text
 from lvstui.errors import ConfigError
 
@@ -23,11 +24,16 @@ def tokenize(
     *,
     config_id: str | None = None,
     skipped: list[ImportNote] | None = None,
+    budget: ReadBudget | None = None,
 ) -> list[Token]:
     """Words, quoted strings and braces. keepalived's conditional lines (`@ID directive`,
     `@^ID directive`) are kept when they are for `config_id` (keepalived's `-i ID`) and
     dropped otherwise (the line only, as keepalived does); each dropped line is added to
-    `skipped` as a note."""
+    `skipped` as a note. Included files are read against `budget` (one for the whole
+    configuration: includes that include each other or a glob that matches too much are
+    an error, not an endless read)."""
+    if budget is None:
+        budget = ReadBudget()
     tokens: list[Token] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         line_tokens = tokens_of_line(raw, file, lineno)
@@ -51,7 +57,7 @@ def tokenize(
                 continue
             line_tokens = line_tokens[1:]
         if line_tokens and line_tokens[0].text == "include" and not line_tokens[0].quoted:
-            tokens.extend(include(line_tokens, file, lineno, _depth, config_id, skipped))
+            tokens.extend(include(line_tokens, file, lineno, _depth, config_id, skipped, budget))
         else:
             tokens.extend(line_tokens)
     return tokens
@@ -64,6 +70,7 @@ def include(
     depth: int,
     config_id: str | None,
     skipped: list[ImportNote] | None,
+    budget: ReadBudget,
 ) -> list[Token]:
     if len(line_tokens) != 2:
         raise ConfigError("include takes one file name or glob", file=file, line=lineno)
@@ -84,10 +91,12 @@ def include(
         return [Token("include", file, lineno), Token(pattern, file, lineno, quoted=True)]
     for name in names:
         try:
-            text = decode_text(Path(name).read_bytes(), name)
+            text = decode_text(budget.read(name), name)
         except OSError as exc:
             raise ConfigError(
                 f"cannot read included file {name}: {exc.strerror or exc}", file=file, line=lineno
             ) from None
-        out.extend(tokenize(text, name, depth + 1, config_id=config_id, skipped=skipped))
+        out.extend(
+            tokenize(text, name, depth + 1, config_id=config_id, skipped=skipped, budget=budget)
+        )
     return out
