@@ -11,20 +11,26 @@ from enum import Enum
 from typing import Any
 
 from lvstui.config.schema import (
+    DEFAULT_DNS_RETRY,
     DEFAULT_SMTP_PORT,
     DEFAULT_STATUS_CODES,
+    BfdCheck,
     Check,
     CheckCommon,
     Config,
+    DnsCheck,
+    FileCheck,
     GlobalDefs,
     HttpCheck,
     HttpUrl,
     MiscCheck,
     PingCheck,
     RealServer,
+    SmtpCheck,
     SorryServer,
     StatusRange,
     TcpCheck,
+    UdpCheck,
     VipAddress,
     VirtualServer,
     VrrpInstance,
@@ -100,6 +106,10 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
     if config.vrrp_instances:
         out["vrrp_instance"] = {
             i.name: _instance(i, config.global_defs.vrrp_version) for i in config.vrrp_instances
+        }
+    if config.track_files:
+        out["track_file"] = {
+            tf.name: _fields(tf, skip=("name",), keep=("file",)) for tf in config.track_files
         }
     if config.virtual_servers:
         out["virtual_server"] = [_virtual_server(vs) for vs in config.virtual_servers]
@@ -203,6 +213,28 @@ def _check(check: Check) -> dict[str, Any]:
         return out
     if isinstance(check, MiscCheck):
         return {**_fields(check, skip=("common", "kind"), keep=("misc_path",)), **out}
+    if isinstance(check, DnsCheck):
+        # DNS_CHECK's retry default is keepalived's 3, not the common 1
+        out.pop("retry", None)
+        if check.common.retry != DEFAULT_DNS_RETRY:
+            out["retry"] = check.common.retry
+        return {**_fields(check, skip=("common", "kind")), **out}
+    if isinstance(check, SmtpCheck | BfdCheck):
+        return {**_fields(check, skip=("common", "kind"), keep=("name",)), **out}
+    if isinstance(check, FileCheck):
+        return {
+            "track_file": check.track_file,
+            "weight": check.weight,
+            "reverse": check.reverse,
+            **out,
+        }
+    if isinstance(check, UdpCheck):
+        own = _fields(check, skip=("common", "kind", "payload", "reply", "require_reply"))
+        if check.payload is not None:
+            own["payload"] = check.payload.hex()
+        if check.require_reply:
+            own["require_reply"] = check.reply if check.reply is not None else True
+        return {**own, **out}
     assert isinstance(check, HttpCheck)
     own = _fields(check, skip=("common", "urls", "tls"))
     own.update(out)

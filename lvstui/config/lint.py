@@ -26,6 +26,7 @@ from lvstui.config.schema import (
     LbKind,
     MiscCheck,
     VirtualServer,
+    retry_delay,
 )
 
 __all__ = [
@@ -41,6 +42,17 @@ __all__ = [
 # Schedulers that send more traffic to a server that has fewer connections: a server that
 # fails fast (a 500 in 1 ms) drains its connections and attracts everyone.
 COMPENSATING_SCHEDULERS = frozenset({"lc", "wlc", "sed", "nq"})
+# checks that connect to a port (the real server's unless connect_port says otherwise)
+PORT_CHECKS = frozenset(
+    {
+        CheckKind.TCP_CHECK,
+        CheckKind.HTTP_GET,
+        CheckKind.SSL_GET,
+        CheckKind.SMTP_CHECK,
+        CheckKind.DNS_CHECK,
+        CheckKind.UDP_CHECK,
+    }
+)
 
 
 class Level(enum.Enum):
@@ -226,7 +238,7 @@ def check_worst_case(check: Check, delay_loop: float) -> tuple[float, float]:
         timeout = check.misc_timeout if check.misc_timeout is not None else period
     else:
         timeout = c.connect_timeout
-    return timeout * (c.retry + 1) + c.retry * c.delay_before_retry, period
+    return timeout * (c.retry + 1) + c.retry * retry_delay(check, period), period
 
 
 def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding]) -> None:
@@ -239,11 +251,7 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             kinds.add(check.kind)
             cpath: KeyPath = (*path, "real_server", j, check.kind.value, index[check.kind])
             index[check.kind] += 1
-            if (
-                check.kind in (CheckKind.TCP_CHECK, CheckKind.HTTP_GET, CheckKind.SSL_GET)
-                and rs.port == 0
-                and check.common.connect_port is None
-            ):
+            if check.kind in PORT_CHECKS and rs.port == 0 and check.common.connect_port is None:
                 _warn(
                     out,
                     cpath,

@@ -66,6 +66,7 @@ __all__ = [
     "VrrpScript",
     "VrrpState",
     "VrrpSyncGroup",
+    "retry_delay",
 ]
 
 # --- defaults (keepalived's where it has one) -------------------------------------------
@@ -306,7 +307,9 @@ class CheckCommon:
     bindto: str | None = None
     bind_port: int | None = None
     retry: int = DEFAULT_RETRY
-    delay_before_retry: float = DEFAULT_DELAY_BEFORE_RETRY
+    # None: the checker's default (keepalived: delay_loop for DNS_CHECK, else
+    # DEFAULT_DELAY_BEFORE_RETRY); see retry_delay()
+    delay_before_retry: float | None = None
     warmup: float | None = None  # None: random in [0, delay_loop)
     delay_loop: float | None = None  # None: the virtual server's delay_loop
     rise: int = 1  # consecutive passed runs (after retries) before a down check goes up
@@ -419,6 +422,8 @@ class FileCheck:
     file: str
     weight: int = 1
     reverse: bool = False
+    init_file: int | None = None  # the track_file's: written before the first read
+    init_overwrite: bool = False
     common: CheckCommon = field(default_factory=CheckCommon)
     kind: CheckKind = CheckKind.FILE_CHECK
 
@@ -443,6 +448,14 @@ Check = (
     | FileCheck
     | BfdCheck
 )
+
+
+def retry_delay(check: Check, period: float) -> float:
+    """delay_before_retry after inheritance: its own, else the checker's default."""
+    own = check.common.delay_before_retry
+    if own is not None:
+        return own
+    return period if isinstance(check, DnsCheck) else DEFAULT_DELAY_BEFORE_RETRY
 
 
 # --- virtual / real servers ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from lvstui.config.locate import KeyPath, LineOf, format_key
-from lvstui.config.schema import DataplaneKind
+from lvstui.config.schema import DataplaneKind, TrackFile
 from lvstui.config.suggest import did_you_mean
 from lvstui.errors import ConfigError
 
@@ -31,6 +31,7 @@ class Ctx:
         self.line_of = line_of
         self.errors: list[ConfigError] = []
         self.dataplane = DataplaneKind.AUTO
+        self.track_files: dict[str, TrackFile] = {}  # FILE_CHECK resolves its track_file here
         self._seen: set[tuple[KeyPath, str]] = set()
 
     def err(self, path: KeyPath, message: str, hint: str = "") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lvstui.config.locate import KeyPath
 from lvstui.config.schema import Config, GlobalDefs, LvstuiSettings
+from lvstui.config.sections.checks import read_track_file
 from lvstui.config.sections.global_defs import read_global_defs, read_lvstui
 from lvstui.config.sections.virtual_server import read_virtual_server
 from lvstui.config.sections.vrrp import read_instance, read_sync_group, read_vrrp_script
@@ -15,6 +16,7 @@ _TOP = (
     "global_defs",
     "lvstui",
     "vrrp_script",
+    "track_file",
     "vrrp_sync_group",
     "vrrp_instance",
     "virtual_server",
@@ -30,6 +32,8 @@ def build(ctx: Ctx, root: Table) -> Config:
     scripts = tuple(read_vrrp_script(name, t) for name, t in root.named("vrrp_script"))
     groups = tuple(read_sync_group(name, t) for name, t in root.named("vrrp_sync_group"))
     instances = tuple(read_instance(name, t, gd) for name, t in root.named("vrrp_instance"))
+    tracks = tuple(read_track_file(name, t) for name, t in root.named("track_file"))
+    ctx.track_files = {tf.name: tf for tf in tracks}
     vss = tuple(read_virtual_server(t) for t in root.subs("virtual_server"))
     root.known.update(_TOP)
     root.finish()
@@ -41,6 +45,7 @@ def build(ctx: Ctx, root: Table) -> Config:
         vrrp_sync_groups=groups,
         vrrp_instances=instances,
         virtual_servers=vss,
+        track_files=tracks,
     )
     cross_checks(ctx, cfg)
     return cfg

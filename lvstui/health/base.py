@@ -36,6 +36,7 @@ from lvstui.config.schema import (
     MiscCheck,
     RealServer,
     VirtualServer,
+    retry_delay,
 )
 
 __all__ = [
@@ -220,7 +221,7 @@ def resolve_spec(check: Check, real: RealServer, vs: VirtualServer) -> CheckSpec
         period=period,
         timeout=timeout,
         retry=max(0, common.retry),
-        delay_before_retry=max(0.0, common.delay_before_retry),
+        delay_before_retry=max(0.0, retry_delay(check, period)),
         warmup=common.warmup,
         rise=max(1, common.rise),
         fall=max(1, common.fall),

@@ -11,8 +11,8 @@ keepalived's semantics, which `file_status` computes (pure):
 
 keepalived rereads the file on inotify events; we stat it every poll (1 s unless delay_loop
 is set, see `lvstui.health.base.LOCAL_POLL`) and reread it when its inode, size or mtime
-changed. The resulting weight (configured weight + offset, at least 0) is the check's
-dynamic weight, like misc_dynamic's.
+changed. `init_file` is written before the first read. The resulting weight (configured
+weight + offset, at least 0) is the check's dynamic weight, like misc_dynamic's.
 """
 
 from __future__ import annotations
@@ -62,10 +62,11 @@ def file_status(value: int, weight: int, reverse: bool) -> int | None:
 
 
 class FileChecker(SpecChecker[FileCheck]):
-    __slots__ = ("_last", "_sig")
+    __slots__ = ("_inited", "_last", "_sig")
 
     def __init__(self, spec: CheckSpec, check: FileCheck) -> None:
         super().__init__(spec, check)
+        self._inited = check.init_file is None
         self._sig: tuple[int, int, int] | None = None  # inode, size, mtime_ns of the last read
         self._last = 0  # the last valid value read
 
@@ -87,10 +88,22 @@ class FileChecker(SpecChecker[FileCheck]):
             self._last = value
         return self._last
 
+    def _init(self) -> None:
+        """track_file's init_file: write the value before the first read if the file does not
+        exist (or whatever it holds, with init_overwrite). Once per checker: a reload that
+        keeps the check keeps the file as the agent left it (keepalived does the same)."""
+        c = self._check
+        self._inited = True
+        if c.init_overwrite or not os.path.exists(c.file):
+            with open(c.file, "w") as f:
+                f.write(f"{c.init_file}\n")
+
     async def run(self) -> CheckResult:
         started = time.monotonic()
         c = self._check
         try:
+            if not self._inited:
+                self._init()
             value = self._read()
         except OSError as exc:
             return fail(started, f"cannot read {c.file}: {exc.strerror or exc}")

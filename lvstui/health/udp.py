@@ -11,9 +11,7 @@ keepalived's semantics:
   [min_reply_length, max_reply_length], and, if a pattern is given, its first bytes must
   match it (up to the shorter of the two; an X nibble matches anything).
 
-`parse_hex` reads keepalived's free-form hex strings: whitespace separates groups, each group
-is read two digits a byte from its start, and a group's odd last digit is a byte of its own
-("Ab12f 3" is AB 12 0F 03).
+The configured hex strings are read by `lvstui.config.hexstr.parse_hex`.
 """
 
 from __future__ import annotations
@@ -24,35 +22,12 @@ import socket
 import time
 
 from lvstui.config.schema import UdpCheck
-from lvstui.errors import ConfigError
 from lvstui.health.base import CheckResult, SpecChecker, fail, passed
 
-__all__ = ["UdpChecker", "parse_hex", "reply_matches"]
+__all__ = ["UdpChecker", "reply_matches"]
 
-_HEX = frozenset("0123456789abcdefABCDEF")
 _RANDOM_PAYLOAD = 8  # bytes sent when no payload is configured
 _RECV = 65536
-
-
-def parse_hex(text: str, *, wildcard: bool = False) -> str:
-    """keepalived's hex string as a normalised pattern: two upper-case characters a byte,
-    `X` for a wildcard nibble (only with wildcard=True). ConfigError on anything else."""
-    out: list[str] = []
-    for group in text.split():
-        for i in range(0, len(group), 2):
-            pair = group[i : i + 2]
-            if len(pair) == 1:
-                pair = "0" + pair
-            for ch in pair:
-                if ch not in _HEX and not (wildcard and ch in "xX"):
-                    raise ConfigError(
-                        f"{text!r} is not a hex string ({ch!r})",
-                        hint="hex digits" + (", or X for any nibble" if wildcard else ""),
-                    )
-            out.append(pair.upper())
-    if not out:
-        raise ConfigError("empty hex string", hint="give at least one byte, e.g. 0a")
-    return "".join(out)
 
 
 def reply_matches(data: bytes, pattern: str) -> bool:

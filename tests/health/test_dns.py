@@ -25,12 +25,9 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def dnsmasq() -> Iterator[int]:
-    exe = shutil.which("dnsmasq")
-    if exe is None:
-        pytest.skip("needs dnsmasq (apt dnsmasq-base; .ci/run installs it)")
-    port = _free_udp_port()
+def _start_dnsmasq(exe: str, port: int) -> subprocess.Popen[bytes] | None:
+    """dnsmasq answering on 127.0.0.1:port, or None if it exited (port taken: it binds TCP
+    on the same port too, which the UDP probe for a free port cannot see)."""
     proc = subprocess.Popen(
         [
             exe, "-k", "--conf-file=/dev/null", "--pid-file=", "--no-resolv", "--no-hosts",
@@ -42,25 +39,40 @@ def dnsmasq() -> Iterator[int]:
             "--local=/health.test/",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:  # ready when it answers
-            try:
-                q = dns.message.make_query("www.health.test", "A")
-                dns.query.udp(q, "127.0.0.1", port=port, timeout=0.2)
+    deadline = time.monotonic() + 10
+    while proc.poll() is None:  # ready when it answers
+        try:
+            q = dns.message.make_query("www.health.test", "A")
+            dns.query.udp(q, "127.0.0.1", port=port, timeout=0.2)
+            return proc
+        except (dns.exception.Timeout, OSError):
+            if time.monotonic() > deadline:
                 break
-            except dns.exception.Timeout:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    pytest.fail(f"dnsmasq did not start: {err}")
+            time.sleep(0.05)
+    proc.kill()
+    proc.wait(5)
+    return None
+
+
+@pytest.fixture(scope="module")
+def dnsmasq() -> Iterator[int]:
+    exe = shutil.which("dnsmasq")
+    if exe is None:
+        pytest.skip("needs dnsmasq (apt dnsmasq-base; .ci/run installs it)")
+    for _ in range(3):
+        port = _free_udp_port()
+        proc = _start_dnsmasq(exe, port)
+        if proc is not None:
+            break
+    else:
+        pytest.fail("dnsmasq did not start on 3 free loopback ports")
+    try:
         yield port
     finally:
         proc.terminate()
         proc.wait(5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def _checker(port: int, qtype: str, name: str, timeout: float = 1.0) -> DnsChecker:

@@ -84,3 +84,15 @@ async def test_huge_negative_product_is_down(tmp_path: Path) -> None:
     f.write_text("-2147483648")
     r = await _checker(f, weight=1).run()
     assert not r.ok
+
+
+async def test_init_file_writes_once_and_overwrite_replaces(tmp_path: Path) -> None:
+    f = tmp_path / "init"
+    check = FileCheck(track_file="t", file=str(f), weight=1, init_file=4)
+    rs, vs = RealServer("192.0.2.5", 80, weight=10), VirtualServer("192.0.2.1", 80)
+    r = await build_checker(check, rs, vs).run()
+    assert r.weight == 14 and f.read_text().strip() == "4"
+    f.write_text("1")  # an existing file is left alone without init_overwrite
+    assert (await build_checker(check, rs, vs).run()).weight == 11
+    over = FileCheck(track_file="t", file=str(f), weight=1, init_file=-3, init_overwrite=True)
+    assert (await build_checker(over, rs, vs).run()).weight == 7

@@ -9,10 +9,11 @@ from typing import cast
 
 import pytest
 
+from lvstui.config.hexstr import parse_hex
 from lvstui.config.schema import CheckCommon, RealServer, UdpCheck, VirtualServer
 from lvstui.errors import ConfigError
 from lvstui.health.build import build_checker
-from lvstui.health.udp import parse_hex, reply_matches
+from lvstui.health.udp import reply_matches
 
 
 class _Echo(asyncio.DatagramProtocol):

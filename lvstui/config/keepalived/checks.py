@@ -1,5 +1,6 @@
-"""keepalived's checkers (`TCP_CHECK`, `HTTP_GET`, `SSL_GET`, `MISC_CHECK`, `PING_CHECK`) → our
-check tables, and the checker defaults a virtual or real server sets for the checks below it."""
+"""keepalived's checkers (`TCP_CHECK`, `HTTP_GET`, `SSL_GET`, `MISC_CHECK`, `PING_CHECK`,
+`SMTP_CHECK`, `DNS_CHECK`, `UDP_CHECK`, `FILE_CHECK`, `BFD_CHECK`) → our check tables, and the
+checker defaults a virtual or real server sets for the checks below it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lvstui.config.keepalived.values import (
     STR,
     Conv,
     fill,
+    joined,
     to_number,
     user_line,
 )
@@ -41,7 +43,14 @@ CHECK_KINDS = {
     "SSL_GET": "ssl_get",
     "MISC_CHECK": "misc_check",
     "PING_CHECK": "ping_check",
+    "SMTP_CHECK": "smtp_check",
+    "DNS_CHECK": "dns_check",
+    "UDP_CHECK": "udp_check",
+    "FILE_CHECK": "file_check",
+    "BFD_CHECK": "bfd_check",
 }
+# keepalived: FILE_CHECK and BFD_CHECK take none of the common checker options
+NO_COMMON = {"file_check", "bfd_check"}
 
 
 # keepalived 2 lets these be set on a virtual_server or real_server as defaults for every
@@ -76,6 +85,8 @@ def apply_check_defaults(out: Out, vs: dict[str, Any], vs_path: KeyPath) -> None
             for j, check in enumerate(rs.get(kind, [])):
                 for key, (value, node) in merged.items():
                     if key in check or (kind == "misc_check" and key in NOT_FOR_MISC):
+                        continue
+                    if kind in NO_COMMON:
                         continue
                     if key == "virtualhost" and kind not in ("http_get", "ssl_get"):
                         continue
@@ -113,6 +124,18 @@ def check_block(out: Out, node: Node, rs: dict[str, Any], rs_path: KeyPath) -> N
             "delay_loop": NUM,
         }
         blocks["user"] = user_line
+    elif kind == "smtp_check":
+        simple["helo_name"] = STR
+    elif kind == "dns_check":
+        simple.update({"type": STR, "name": STR})
+    elif kind == "udp_check":
+        simple.update({"payload": STR, "min_reply_length": INT, "max_reply_length": INT})
+        blocks["require_reply"] = require_reply_line
+    elif kind == "file_check":
+        simple = {"track_file": STR}
+        blocks["weight"] = weight_line
+    elif kind == "bfd_check":
+        simple = {"name": STR}
     fill(out, node.children or [], table, path, simple, blocks, f"{node.key}: ")
     if kind not in ("http_get", "ssl_get"):
         for child in node.children or []:
@@ -122,6 +145,24 @@ def check_block(out: Out, node: Node, rs: dict[str, Any], rs_path: KeyPath) -> N
                     f"keepalived 2 ignores nb_get_retry in {node.key} (it knows it only in "
                     f"HTTP_GET/SSL_GET); imported as retry {table['retry']}, which lvstui honours",
                 )
+
+
+def require_reply_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`require_reply` alone: any reply; `require_reply HEX`: a reply matching HEX."""
+    table["require_reply"] = joined(node.args) if node.args else True
+    out.lines[(*path, "require_reply")] = (node.file, node.line)
+
+
+def weight_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """track_file's and FILE_CHECK's `weight W [reverse|noreverse]`."""
+    if not node.args or len(node.args) > 2 or node.args[1:] not in ([], ["reverse"], ["noreverse"]):
+        out.note(node, "expected `weight W [reverse]`; left out")
+        return
+    table["weight"] = to_number(node.args[0], True)
+    out.lines[(*path, "weight")] = (node.file, node.line)
+    if node.args[1:]:
+        table["reverse"] = node.args[1] == "reverse"
+        out.lines[(*path, "reverse")] = (node.file, node.line)
 
 
 def url_block(out: Out, node: Node, check: dict[str, Any], check_path: KeyPath) -> None:

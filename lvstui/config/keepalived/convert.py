@@ -8,6 +8,7 @@ from typing import Any
 
 from lvstui.config.keepalived.global_defs import fill_more_global, garp_defaults, global_defs_block
 from lvstui.config.keepalived.notes import ImportNote, Out
+from lvstui.config.keepalived.track_file import track_file_block
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.virtual_server import virtual_server_block, virtual_server_group_block
 from lvstui.config.keepalived.vrrp import (
@@ -25,6 +26,8 @@ TOP: dict[str, Callable[[Out, Node], None]] = {
     "vrrp_sync_group": sync_group_block,
     "vrrp_instance": vrrp_instance_block,
     "virtual_server": virtual_server_block,
+    "track_file": track_file_block,
+    "vrrp_track_file": track_file_block,  # keepalived's deprecated synonym
 }
 
 

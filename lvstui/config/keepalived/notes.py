@@ -45,11 +45,6 @@ WHY_NOT = {
     "static_route": "lvstui manages addresses, not routes",
     "static_routes": "lvstui manages addresses, not routes",
     "dont_track_primary": "the instance's interface is always tracked",
-    "SMTP_CHECK": "use a TCP_CHECK on port 25, or a MISC_CHECK",
-    "DNS_CHECK": "use a MISC_CHECK running dig",
-    "UDP_CHECK": "use a MISC_CHECK",
-    "BFD_CHECK": "no BFD",
-    "FILE_CHECK": "use a MISC_CHECK running test -f",
     "use_vmac": "no VMAC interfaces: VIPs go on the instance's interface",
 }
 

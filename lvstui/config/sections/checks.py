@@ -5,23 +5,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from lvstui.config.hexstr import parse_hex
 from lvstui.config.schema import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DELAY_BEFORE_RETRY,
+    DEFAULT_DNS_RETRY,
     DEFAULT_RETRY,
+    DEFAULT_SMTP_HELO,
     DEFAULT_STATUS_CODES,
+    DEFAULT_UDP_MAX_REPLY,
+    DNS_TYPES,
+    BfdCheck,
     Check,
     CheckCommon,
     CheckKind,
+    DnsCheck,
+    FileCheck,
     HttpCheck,
     HttpUrl,
     MiscCheck,
     PingCheck,
+    SmtpCheck,
     StatusRange,
     TcpCheck,
+    TrackFile,
+    UdpCheck,
 )
+from lvstui.config.suggest import did_you_mean
 from lvstui.config.table import MISSING, Table, check_argv
+from lvstui.errors import ConfigError
 
 # Checks of one real server are kept in this order whatever order the file lists them in,
 # so a TOML file (which groups them by kind) and a keepalived.conf give the same model.
@@ -31,14 +43,22 @@ CHECK_ORDER = (
     CheckKind.SSL_GET,
     CheckKind.MISC_CHECK,
     CheckKind.PING_CHECK,
+    CheckKind.SMTP_CHECK,
+    CheckKind.DNS_CHECK,
+    CheckKind.UDP_CHECK,
+    CheckKind.FILE_CHECK,
+    CheckKind.BFD_CHECK,
 )
+_WEIGHT_LIMIT = 2**31 - 1
 
 
 def sort_checks(checks: Sequence[Check]) -> tuple[Check, ...]:
     return tuple(sorted(checks, key=lambda c: CHECK_ORDER.index(c.kind)))
 
 
-def _common(t: Table, *, ports: bool = True, connect: bool = True) -> CheckCommon:
+def _common(
+    t: Table, *, ports: bool = True, connect: bool = True, retry: int = DEFAULT_RETRY
+) -> CheckCommon:
     c = CheckCommon(
         connect_ip=t.ip("connect_ip") if connect else None,
         connect_port=t.integer("connect_port", None, 1, 65535) if ports else None,
@@ -47,8 +67,8 @@ def _common(t: Table, *, ports: bool = True, connect: bool = True) -> CheckCommo
         else DEFAULT_CONNECT_TIMEOUT,
         bindto=t.ip("bindto") if connect else None,
         bind_port=t.integer("bind_port", None, 1, 65535) if ports else None,
-        retry=t.integer("retry", DEFAULT_RETRY, 0, 1000),
-        delay_before_retry=t.number("delay_before_retry", DEFAULT_DELAY_BEFORE_RETRY, 0),
+        retry=t.integer("retry", retry, 0, 1000),
+        delay_before_retry=t.number("delay_before_retry", None, 0),
         warmup=t.number("warmup", None, 0),
         delay_loop=t.number("delay_loop", None, positive=True),
         rise=t.integer("rise", 1, 1, 1000),
@@ -137,12 +157,135 @@ def _http(t: Table, tls: bool) -> Check | None:
     return c
 
 
+def _smtp(t: Table) -> Check:
+    c = SmtpCheck(
+        helo_name=t.text("helo_name", DEFAULT_SMTP_HELO, nonempty=True), common=_common(t)
+    )
+    t.finish()
+    return c
+
+
+def _dns(t: Table) -> Check:
+    qtype = str(t.text("type", "SOA", nonempty=True)).upper()
+    if qtype not in DNS_TYPES:
+        t.err("type", f"unknown DNS query type {qtype!r}", f"one of {', '.join(DNS_TYPES)}")
+        qtype = "SOA"
+    c = DnsCheck(
+        type=qtype,
+        name=t.text("name", ".", nonempty=True),
+        common=_common(t, retry=DEFAULT_DNS_RETRY),
+    )
+    t.finish()
+    return c
+
+
+def _hex(t: Table, key: str, *, wildcard: bool = False) -> str | None:
+    text = t.text(key, None)
+    if text is None:
+        return None
+    try:
+        return parse_hex(text, wildcard=wildcard)
+    except ConfigError as exc:
+        t.err(key, str(exc.args[0]), exc.hint)
+        return None
+
+
+def _udp(t: Table) -> Check:
+    payload = _hex(t, "payload")
+    _, reply = t.raw("require_reply")
+    pattern: str | None = None
+    if isinstance(reply, str):  # require_reply = "HEX": a reply matching it
+        pattern = _hex(t, "require_reply", wildcard=True)
+        require = True
+    else:
+        require = bool(t.flag("require_reply", False))
+    lo = t.integer("min_reply_length", 0, 0, 65535)
+    hi = t.integer("max_reply_length", DEFAULT_UDP_MAX_REPLY, 0, 65535)
+    if lo > hi:
+        t.err("min_reply_length", f"min_reply_length {lo} is above max_reply_length {hi}")
+    c = UdpCheck(
+        payload=bytes.fromhex(payload) if payload is not None else None,
+        require_reply=require,
+        reply=pattern,
+        min_reply_length=lo,
+        max_reply_length=hi,
+        common=_common(t),
+    )
+    t.finish()
+    return c
+
+
+_NO_COMMON = {
+    k: "keepalived's FILE_CHECK and BFD_CHECK take none of the common check options"
+    for k in ("connect_ip", "connect_port", "connect_timeout", "bindto", "bind_port", "retry")
+}
+
+
+def _file(t: Table) -> Check | None:
+    name = t.req_str("track_file")
+    tf = t.ctx.track_files.get(name)
+    weight = t.integer("weight", None, -_WEIGHT_LIMIT, _WEIGHT_LIMIT)
+    reverse = t.flag("reverse", None)
+    delay_loop = t.number("delay_loop", None, positive=True)
+    t.finish(_NO_COMMON)
+    if name and tf is None:
+        known = sorted(t.ctx.track_files)
+        t.err(
+            "track_file",
+            f"unknown track_file {name!r}",
+            did_you_mean(name, known) or "define it as [track_file.NAME]",
+        )
+        return None
+    if tf is None:
+        return None
+    return FileCheck(
+        track_file=name,
+        file=tf.file,
+        weight=tf.weight if weight is None else weight,
+        reverse=tf.reverse if reverse is None else reverse,
+        init_file=tf.init_file,
+        init_overwrite=tf.init_overwrite,
+        common=CheckCommon(delay_loop=delay_loop),
+    )
+
+
+def _bfd(t: Table) -> Check:
+    c = BfdCheck(
+        name=t.req_str("name"),
+        common=CheckCommon(delay_loop=t.number("delay_loop", None, positive=True)),
+    )
+    t.finish(_NO_COMMON)
+    return c
+
+
+def read_track_file(name: str, t: Table) -> TrackFile:
+    """`[track_file.NAME]`: keepalived's track_file block."""
+    init = t.raw("init_file")[1]
+    tf = TrackFile(
+        name=name,
+        file=t.req_str("file"),
+        weight=t.integer("weight", 1, -_WEIGHT_LIMIT, _WEIGHT_LIMIT),
+        reverse=t.flag("reverse", False),
+        init_file=t.integer("init_file", None) if init is not MISSING else None,
+        init_overwrite=t.flag("init_overwrite", False),
+    )
+    if tf.init_overwrite and tf.init_file is None:
+        t.err("init_overwrite", "init_overwrite without init_file", "set init_file = VALUE")
+    t.finish()
+    return tf
+
+
 CHECKS: dict[str, Callable[[Table], Check | None]] = {
     "tcp_check": _tcp,
     "http_get": lambda t: _http(t, False),
     "ssl_get": lambda t: _http(t, True),
     "misc_check": _misc,
     "ping_check": _ping,
+    "smtp_check": _smtp,
+    "dns_check": _dns,
+    "udp_check": _udp,
+    "file_check": _file,
+    "bfd_check": _bfd,
 }
 
 
