@@ -200,8 +200,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "connect_timeout": "seconds one attempt may take (HTTP: the whole exchange)",
         "bindto": "source address of the probe",
         "bind_port": "source port of the probe",
-        "retry": "failed attempts retried before a run fails, 0-1000",
-        "delay_before_retry": "seconds between retries",
+        "retry": "failed attempts retried before a run fails, 0-1000 (dns_check: 3)",
+        "delay_before_retry": "seconds between retries (unset: dns_check's delay_loop, 1 for "
+        "the others)",
         "warmup": "seconds before the first run (unset: random in [0, delay_loop))",
         "delay_loop": "seconds between runs (unset: the virtual server's delay_loop)",
         "rise": "passed runs in a row before a down check goes up",
@@ -226,36 +227,33 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "user": "run the command as this user",
     },
     SmtpCheck: {
-        "helo_name": "the name sent with HELO; alive on a 220 greeting and a 250 answer",
+        "helo_name": "the name sent in HELO",
     },
     DnsCheck: {
         "type": "query type: A, NS, CNAME, SOA, MX, TXT or AAAA",
-        "name": "the name queried; alive when the answer's rcode is NOERROR",
+        "name": "the name queried; the answer must hold a record of that type for it",
     },
     UdpCheck: {
-        "payload": "bytes sent, in hex (unset: random bytes)",
-        "require_reply": "a reply must come back within connect_timeout (else only an ICMP "
-        "error means down)",
-        "reply": "hex pattern the reply must match, X for any nibble",
-        "min_reply_length": "shortest reply accepted, bytes",
-        "max_reply_length": "longest reply accepted, bytes",
-    },
-    TrackFile: {
-        "file": "the file an external agent writes a number to",
-        "weight": "multiplies the number; 0: 0 is up and anything else down",
-        "reverse": "negate the weight (weight 0: 0 is down, anything else up)",
-        "init_file": "write this value at start if the file does not exist",
-        "init_overwrite": "write init_file's value at start even if the file exists",
+        "payload": "bytes sent, as keepalived's hex string (unset: 8 random bytes)",
+        "require_reply": "true: a reply must come back; a hex string (X for any nibble): "
+        "a reply starting with those bytes",
+        "min_reply_length": "shortest reply accepted, bytes (with require_reply)",
+        "max_reply_length": "longest reply accepted, bytes (with require_reply)",
     },
     FileCheck: {
-        "track_file": "the track_file whose number this check reads",
-        "file": "the file (unset: the track_file's)",
-        "weight": "multiplies the number, added to the real server's weight (unset: the "
-        "track_file's)",
-        "reverse": "negate it (unset: the track_file's)",
+        "track_file": "name of a [track_file.NAME] table",
+        "weight": "multiplier of the file's value (unset: the track_file's); 0: the file is an "
+        "up/down switch (0 up)",
+        "reverse": "negate the product (weight 0: 0 means down) (unset: the track_file's)",
     },
     BfdCheck: {
-        "name": "the BFD peer in FRR's bfdd: its address or its label; alive while the "
-        "session is up",
+        "name": "the BFD peer in FRR's bfdd, by address (or label)",
+    },
+    TrackFile: {
+        "file": "path of the file an agent writes a number to",
+        "weight": "multiplier of the value read",
+        "reverse": "negate the product",
+        "init_file": "value written at start when the file does not exist",
+        "init_overwrite": "write init_file even when the file exists",
     },
 }

@@ -19,16 +19,22 @@ from dataclasses import dataclass
 
 from lvstui.config.keydoc import KEY_DOCS
 from lvstui.config.schema import (
+    BfdCheck,
     CheckCommon,
+    DnsCheck,
+    FileCheck,
     GlobalDefs,
     HttpCheck,
     HttpUrl,
     LvstuiSettings,
     MiscCheck,
     RealServer,
+    SmtpCheck,
     SorryServer,
     StatusRange,
     SyncDaemon,
+    TrackFile,
+    UdpCheck,
     VipAddress,
     VirtualServer,
     VrrpInstance,
@@ -83,9 +89,18 @@ _TYPES: dict[tuple[type, str], str] = {
     (VirtualServer, "persistence_timeout"): "integer or true",
     (VirtualServer, "lb_flags"): "list of strings",
     (HttpUrl, "status_code"): "integer, string or list",
+    (UdpCheck, "payload"): "string",
+    (UdpCheck, "require_reply"): "boolean or string",
+    (FileCheck, "weight"): "integer",
+    (FileCheck, "reverse"): "boolean",
 }
 # no default shown: the value comes from elsewhere (the description says where)
-_NO_DEFAULT = {(VrrpInstance, "version"), (LvstuiSettings, "keys")}
+_NO_DEFAULT = {
+    (VrrpInstance, "version"),
+    (LvstuiSettings, "keys"),
+    (FileCheck, "weight"),  # the track_file's
+    (FileCheck, "reverse"),
+}
 # no schema default, yet not required (the description says when it is needed)
 _OPTIONAL = {
     (VirtualServer, "ip"),
@@ -95,7 +110,18 @@ _OPTIONAL = {
 }
 
 _CHECK_TAIL = ("retry", "delay_before_retry", "warmup", "delay_loop", "rise", "fall")
-_CHECKS = ("http_get", "ssl_get", "tcp_check", "misc_check", "ping_check")
+_CHECKS = (
+    "http_get",
+    "ssl_get",
+    "tcp_check",
+    "misc_check",
+    "ping_check",
+    "smtp_check",
+    "dns_check",
+    "udp_check",
+    "file_check",
+    "bfd_check",
+)
 
 
 def _sub(name: str, kind: str, what: str) -> KeyRef:
@@ -138,6 +164,12 @@ _SPEC = (
         "A script whose result changes the priority of the VRRP instances that track it, or "
         "puts them in FAULT.",
         ((VrrpScript, None),),
+    ),
+    _Table(
+        "track_file.NAME",
+        "A file holding a number that an agent writes (keepalived's track_file), read by "
+        "file_check.",
+        ((TrackFile, ("file", "weight", "reverse", "init_file", "init_overwrite")),),
     ),
     _Table(
         "vrrp_sync_group.NAME",
@@ -217,6 +249,36 @@ _SPEC = (
         "virtual_server[].real_server[].ping_check[]",
         "Alive when an ICMP echo reply comes back within connect_timeout.",
         ((CheckCommon, ("connect_ip", "connect_timeout", "bindto", *_CHECK_TAIL)),),
+    ),
+    _Table(
+        "virtual_server[].real_server[].smtp_check[]",
+        "Alive when the server greets with 220 and answers HELO with 250.",
+        ((CheckCommon, None), (SmtpCheck, ("helo_name",))),
+    ),
+    _Table(
+        "virtual_server[].real_server[].dns_check[]",
+        "Alive when a UDP query is answered NOERROR with a record of the asked type.",
+        ((CheckCommon, None), (DnsCheck, ("type", "name"))),
+    ),
+    _Table(
+        "virtual_server[].real_server[].udp_check[]",
+        "Alive unless an ICMP error (port unreachable) comes back; with require_reply, when "
+        "a fitting reply arrives within connect_timeout.",
+        (
+            (CheckCommon, None),
+            (UdpCheck, ("payload", "require_reply", "min_reply_length", "max_reply_length")),
+        ),
+    ),
+    _Table(
+        "virtual_server[].real_server[].file_check[]",
+        "The number in a track_file: value × weight is added to the real server's weight; "
+        "down at or below -2^31 (weight 0: down unless the value is 0).",
+        ((FileCheck, ("track_file", "weight", "reverse")), (CheckCommon, ("delay_loop",))),
+    ),
+    _Table(
+        "virtual_server[].real_server[].bfd_check[]",
+        "Alive while FRR's bfdd says the BFD session with the peer is up.",
+        ((BfdCheck, ("name",)), (CheckCommon, ("delay_loop",))),
     ),
 )
 

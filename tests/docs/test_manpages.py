@@ -103,11 +103,17 @@ def _probe() -> dict[str, Any]:
         "misc_check": [{"misc_path": "/bin/true", **u}],
         "http_get": [{**u, "url": [url]}],
         "ssl_get": [{**u, "url": [url]}],
+        "smtp_check": [check],
+        "dns_check": [check],
+        "udp_check": [check],
+        "file_check": [{"track_file": "NAME", **u}],
+        "bfd_check": [{"name": "192.0.2.2", **u}],
     }
     return {
         "global_defs": {**u, "lvs_sync_daemon": {"interface": "lo", "instance": "NAME", **u}},
         "lvstui": {**u},
         "vrrp_script": {"NAME": {"script": "/bin/true", **u}},
+        "track_file": {"NAME": {"file": "/run/x", **u}},
         "vrrp_sync_group": {"NAME": {"group": ["NAME"], **u}},
         "vrrp_instance": {
             "NAME": {
