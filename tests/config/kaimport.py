@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from lvstui.config.keepalived import ImportNote, Node, parse, to_toml_data, tokenize
@@ -37,3 +38,18 @@ def silent_lines(path: Path, config_id: str) -> list[tuple[str, int]]:
     }
     noted = {(n.file, n.line) for n in notes}
     return sorted(wanted - set(lines.values()) - noted - _spans(tree, noted))
+
+
+def keepalived_t(
+    netns: str, conf: str, *, cwd: Path | None = None, config_id: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """keepalived's own config test on `conf`, inside `netns` (which has the interfaces)."""
+    ident = ["-i", config_id] if config_id is not None else []
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, "keepalived", "-t", "-f", conf, *ident],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from lvstui.config.schema import (
     VrrpState,
 )
 from lvstui.errors import ConfigError
+from tests.config.kaimport import keepalived_t
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -218,7 +218,7 @@ static_ipaddress {
 def test_include_globs_relative_to_the_including_file(tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
     (tmp_path / "conf.d" / "b.conf").write_text("virtual_server 192.0.2.9 443 {\n lb_algo rr\n}\n")
-    (tmp_path / "conf.d" / "a.conf").write_text("virtual_server 192.0.2.9 80 {\n lb_algo xx\n}\n")
+    (tmp_path / "conf.d" / "a.conf").write_text("virtual_server 192.0.2.9 80 {\n quorum xx\n}\n")
     (tmp_path / "conf.d" / "skip.txt").write_text("garbage {")
     main = tmp_path / "keepalived.conf"
     main.write_text("global_defs {\n router_id x\n}\ninclude conf.d/*.conf\n")
@@ -229,7 +229,7 @@ def test_include_globs_relative_to_the_including_file(tmp_path: Path) -> None:
     assert (err.file, err.line, err.key) == (
         str(tmp_path / "conf.d" / "a.conf"),
         2,
-        "virtual_server[0].lb_algo",
+        "virtual_server[0].quorum",
     )
     (tmp_path / "conf.d" / "a.conf").write_text("virtual_server 192.0.2.9 80 {\n lb_algo wrr\n}\n")
     cfg = import_keepalived(main).config
@@ -246,12 +246,12 @@ def test_import_errors_name_keepalived_lines() -> None:
     text = (
         (FIX / "tutorial_instance.conf")
         .read_text()
-        .replace("virtual_router_id 51", "virtual_router_id 256")
+        .replace("virtual_router_id 51", "virtual_router_id 51\n advert_int often")
     )
     with pytest.raises(ConfigErrors) as info:
         import_keepalived_text(text, "k.conf")
     (err,) = info.value.errors
-    assert (err.file, err.line, err.key) == ("k.conf", 5, "vrrp_instance.linuxfr.virtual_router_id")
+    assert (err.file, err.line, err.key) == ("k.conf", 6, "vrrp_instance.linuxfr.advert_int")
 
 
 def test_legacy_aliases_and_fwmark() -> None:
@@ -307,44 +307,45 @@ vrrp_instance a {
     ]
 
 
-# keepalived.conf edits that keepalived's own config test rejects; we must reject them too.
-BROKEN_FOR_BOTH = [
-    ("lb_algo rr", "lb_algo rrr"),
-    ("virtual_router_id 51", "virtual_router_id 256"),
-    ("lb_kind DR", "lb_kind ROUTE"),
-    ("auth_type PASS", "auth_type FOO"),
-    ("real_server 192.168.10.98 80", "real_server 192.168.10.98 8080"),  # DR port change
-    (" 192.168.2.9\n", " 192.168.2.300\n"),
+# keepalived.conf edits that keepalived's own config test corrects (it warns, and runs the
+# file with the line ignored, defaulted or reset): the import does what keepalived does and
+# says so. (old, new, what keepalived says, what our note says)
+CORRECTED_BY_BOTH = [
+    ("lb_algo rr", "lb_algo rrr", "Invalid lvs_scheduler 'rrr'", "unknown scheduler 'rrr'"),
+    ("virtual_router_id 51", "virtual_router_id 256", "VRID '256' not valid", "virtual_router_id"),
+    ("lb_kind DR", "lb_kind ROUTE", "unknown [ROUTE] routing method", "runs this as NAT"),
+    ("auth_type PASS", "auth_type FOO", "unknown authentication type 'FOO'", "PASS or AH only"),
+    (
+        "real_server 192.168.10.98 80",
+        "real_server 192.168.10.98 8080",
+        "ports don't match - resetting",
+        "written as 80",
+    ),
+    (" 192.168.2.9\n", " 192.168.2.300\n", "invalid IP 192.168.2.300", "not an address"),
 ]
 
 
 @pytest.mark.keepalived
 @pytest.mark.root
 def test_keepalived_itself_agrees(tmp_path: Path, interfaces_netns: str) -> None:
-    """keepalived's own config test (`-t`) accepts what we accept and rejects what we
-    reject. Its DNS lookup of smtp_server and its one-member sync-group warning make it
-    exit non-zero on the tutorial as written, so those two lines are adapted. It runs in a
+    """keepalived's own config test (`-t`) accepts what we accept, and where it corrects a
+    line, so do we. Its DNS lookup of smtp_server and its one-member sync-group warning make
+    it exit non-zero on the tutorial as written, so those two lines are adapted. It runs in a
     namespace that has the eth0 the tutorial names, whatever the host's NICs are called."""
     good = (FIX / "tutorial_full.conf").read_text()
     good = good.replace("smtp_server relayhost.example.com", "smtp_server 192.0.2.25")
     good = good.replace("vrrp_sync_group VG1 {\n group {\n linuxfr\n }\n}\n", "")
-    cases = [(good, True)]
-    for old, new in BROKEN_FOR_BOTH:
+    cases: list[tuple[str, str, str]] = [(good, "", "")]
+    for old, new, theirs, ours in CORRECTED_BY_BOTH:
         assert old in good, old
-        cases.append((good.replace(old, new, 1), False))
-    for n, (text, ok) in enumerate(cases):
+        cases.append((good.replace(old, new, 1), theirs, ours))
+    for n, (text, theirs, ours) in enumerate(cases):
         conf = tmp_path / f"keepalived{n}.conf"
         conf.write_text(text)
-        proc = subprocess.run(
-            ["ip", "netns", "exec", interfaces_netns, "keepalived", "-t", "-f", str(conf)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        ours_ok = True
-        try:
-            import_keepalived(conf)
-        except ConfigError:
-            ours_ok = False
-        assert (ours_ok, proc.returncode == 0) == (ok, ok), (n, proc.stderr)
+        proc = keepalived_t(interfaces_netns, str(conf))
+        notes = [n.message for n in import_keepalived(conf).notes]  # never refused
+        if not theirs:
+            assert proc.returncode == 0, proc.stderr
+            continue
+        assert proc.returncode == 5 and theirs in proc.stderr, (n, proc.stderr)  # warned, runs
+        assert any(ours in m for m in notes), (n, notes)

@@ -14,7 +14,6 @@ guides, 1.x-era tutorials, configuration-management templates). For every fixtur
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +42,7 @@ from lvstui.config.schema import (
     TcpCheck,
     VrrpState,
 )
-from tests.config.kaimport import silent_lines
+from tests.config.kaimport import keepalived_t, silent_lines
 
 FIX = Path(__file__).parent / "fixtures" / "realworld"
 GOOD = sorted(p.name for p in FIX.glob("*.conf") if p.name != "dr_port_change.conf")
@@ -334,12 +333,12 @@ def _odd_syntax(c: Config, r: ImportResult) -> None:
     assert inst.track_script == ("chk_a", "chk_b")  # two blocks, one list
     assert _has(_notes_at(r, "odd_syntax.conf"), 29, "merged with the one at line 26")
     (vs,) = c.virtual_servers  # the port-less one is left out, with a note
-    assert (vs.lb_kind, vs.protocol) == (LbKind.DR, Protocol.TCP)
+    assert (vs.lb_kind, vs.protocol) == (LbKind.NAT, Protocol.TCP)  # keepalived's fallback
     assert [(rs.port, rs.weight) for rs in vs.real_servers] == [(8080, 2)]
     notes = _notes_at(r, "odd_syntax.conf")
     assert sorted(notes) == [6, 7, 23, 29, 39, 46]
     assert _has(notes, 23, "keepalived ignores this authentication block")
-    assert _has(notes, 39, "runs this as NAT; imported as DR")
+    assert _has(notes, 39, "runs this as NAT; so does the import; write DR if that is meant")
     assert _has(notes, 46, "all-ports persistent service")
 
 
@@ -416,14 +415,18 @@ def test_nothing_is_dropped_silently(name: str) -> None:
     assert not silent, f"lines neither converted nor noted: {silent}"
 
 
-def test_dr_port_change_is_a_clear_error() -> None:
+def test_dr_port_change_is_reset_as_keepalived_does() -> None:
+    """keepalived: "ports don't match - resetting"; the import does the same, with a note."""
     path = FIX / "dr_port_change.conf"
-    with pytest.raises(ConfigErrors) as info:
-        import_keepalived(path)
-    (err,) = info.value.errors
-    assert (err.file, err.line) == (str(path), 7)
-    assert "DR cannot change the port" in err.detail and "80" in err.detail
-    assert "8080" in err.detail
+    r = import_keepalived(path)
+    ((rs,),) = [vs.real_servers for vs in r.config.virtual_servers]
+    assert rs.port == 80
+    assert [(n.line, n.message) for n in r.notes] == [
+        (
+            7,
+            'DR cannot change the port: keepalived resets it ("ports don\'t match"); written as 80',
+        )
+    ]
 
 
 # --- keepalived's own opinion ----------------------------------------------------------------
@@ -451,14 +454,8 @@ KEEPALIVED_SAYS.update(
 @pytest.mark.parametrize("name", sorted(KEEPALIVED_SAYS))
 def test_keepalived_agrees(name: str, interfaces_netns: str) -> None:
     config_id = CONFIG_ID.get(name, "lb0")
-    proc = subprocess.run(
-        ["ip", "netns", "exec", interfaces_netns, "keepalived", "-t", "-f", name, "-i", config_id],
-        cwd=FIX,  # relative includes, and file names in its messages, like ours
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    # cwd: relative includes, and file names in its messages, like ours
+    proc = keepalived_t(interfaces_netns, name, cwd=FIX, config_id=config_id)
     says = KEEPALIVED_SAYS[name]
     if says is None:
         assert proc.returncode == 0, proc.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lvstui.config.keepalived.corrections import vrrp_corrections
 from lvstui.config.keepalived.global_defs import fill_more_global, garp_defaults, global_defs_block
 from lvstui.config.keepalived.notes import ImportNote, Out
 from lvstui.config.keepalived.track_file import track_file_block
@@ -51,6 +52,7 @@ def to_toml_data(
     for name, group in out.groups.items():
         if name not in out.groups_used:
             out.note(group, f"no `virtual_server group {name}` uses it; left out")
+    vrrp_corrections(out)
     vrrp_versions(out)
     track_script_weights(out)
     garp_defaults(out)

@@ -1,11 +1,14 @@
 """A whole keepalived.conf → tokens: keepalived's conditional lines (`@ID directive`) kept or
-dropped for one config id, and `include GLOB` lines replaced by the included files' tokens
-(globs relative to the including file, like keepalived)."""
+dropped for one config id, its parameters (`$NAME=value` defines, `$NAME` as a whole word or
+`${NAME}` anywhere uses, block headers included) expanded, and `include GLOB` lines
+replaced by the included files' tokens (globs relative to the including file, like
+keepalived)."""
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 from lvstui.config.keepalived.lexer import Token, tokens_of_line
@@ -15,6 +18,22 @@ from lvstui.config.load import decode_text
 from lvstui.errors import ConfigError
 
 MAX_INCLUDE_DEPTH = 8
+# keepalived's parameters: a line `$NAME=value` defines NAME (for the rest of the file and
+# the files it includes); `${NAME}` is replaced anywhere in a line, `$NAME` where it is a
+# whole word (keepalived leaves `$VIP/24` alone: the name would run to the next space).
+DEFINE = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(?<!\S)\$([A-Za-z_][A-Za-z0-9_]*)(?!\S)")
+MAX_EXPANSIONS = 64  # a parameter whose value uses itself stops here, as a loop would not
+
+
+def expand(raw: str, params: dict[str, str]) -> str:
+    """Replace the parameters a line uses; an unknown one stays as written (as keepalived)."""
+    for _ in range(MAX_EXPANSIONS):
+        new = USE.sub(lambda m: params.get(m.group(1) or m.group(2), m.group(0)), raw)
+        if new == raw:
+            break
+        raw = new
+    return raw
 
 
 def tokenize(
@@ -25,6 +44,7 @@ def tokenize(
     config_id: str | None = None,
     skipped: list[ImportNote] | None = None,
     budget: ReadBudget | None = None,
+    params: dict[str, str] | None = None,
 ) -> list[Token]:
     """Words, quoted strings and braces. keepalived's conditional lines (`@ID directive`,
     `@^ID directive`) are kept when they are for `config_id` (keepalived's `-i ID`) and
@@ -35,7 +55,14 @@ def tokenize(
     if budget is None:
         budget = ReadBudget()
     tokens: list[Token] = []
+    params = {} if params is None else params
     for lineno, raw in enumerate(text.splitlines(), 1):
+        define = DEFINE.match(raw)
+        if define:
+            params[define.group(1)] = expand(define.group(2).strip(), params)
+            continue
+        if "$" in raw:
+            raw = expand(raw, params)
         line_tokens = tokens_of_line(raw, file, lineno)
         if line_tokens and line_tokens[0].text.startswith("@") and not line_tokens[0].quoted:
             tag = line_tokens[0].text[1:]
@@ -57,7 +84,9 @@ def tokenize(
                 continue
             line_tokens = line_tokens[1:]
         if line_tokens and line_tokens[0].text == "include" and not line_tokens[0].quoted:
-            tokens.extend(include(line_tokens, file, lineno, _depth, config_id, skipped, budget))
+            tokens.extend(
+                include(line_tokens, file, lineno, _depth, config_id, skipped, budget, params)
+            )
         else:
             tokens.extend(line_tokens)
     return tokens
@@ -71,6 +100,7 @@ def include(
     config_id: str | None,
     skipped: list[ImportNote] | None,
     budget: ReadBudget,
+    params: dict[str, str],
 ) -> list[Token]:
     if len(line_tokens) != 2:
         raise ConfigError("include takes one file name or glob", file=file, line=lineno)
@@ -97,6 +127,14 @@ def include(
                 f"cannot read included file {name}: {exc.strerror or exc}", file=file, line=lineno
             ) from None
         out.extend(
-            tokenize(text, name, depth + 1, config_id=config_id, skipped=skipped, budget=budget)
+            tokenize(
+                text,
+                name,
+                depth + 1,
+                config_id=config_id,
+                skipped=skipped,
+                budget=budget,
+                params=params,
+            )
         )
     return out

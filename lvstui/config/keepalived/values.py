@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.locate import KeyPath
+from lvstui.config.schema import KERNEL_SCHEDULERS
 
 
 def to_number(text: str, integer: bool) -> Any:
@@ -102,19 +104,35 @@ def shell_syntax_note(out: Out, node: Node, command: str) -> None:
 
 def lb_kind(out: Out, node: Node, value: str) -> str:
     """keepalived matches NAT/DR/TUN case-sensitively: `lb_kind dr` is "unknown routing
-    method" there, and the service runs as NAT; the import keeps the evident intent. TUN
-    may carry a tunnel type (`TUN type gue port 6080`): lvstui tunnels with IP-in-IP."""
+    method" there, and the service runs as NAT ("no forwarding method set, setting default
+    NAT"); the import does the same and says so. TUN may carry a tunnel type (`TUN type gue
+    port 6080`): lvstui tunnels with IP-in-IP."""
     words = value.split()
     if len(words) > 1 and words[0] == "TUN":
         out.note(node, f"tunnel options `{joined(words[1:])}` not supported: plain IP-in-IP TUN")
         return "TUN"
-    if value != value.upper() and value.upper() in ("NAT", "DR", "TUN"):
+    if value not in ("NAT", "DR", "TUN"):
+        upper = value.upper()
+        meant = f"; write {upper} if that is meant" if upper in ("DR", "TUN") else ""
         out.note(
             node,
-            f"keepalived does not know {value!r} (only upper case) and runs this as NAT; "
-            f"imported as {value.upper()}",
+            f"keepalived does not know {value!r} (it takes NAT, DR or TUN in capitals) and "
+            f"runs this as NAT; so does the import{meant}",
         )
+        return "NAT"
     return value
+
+
+def lb_algo(out: Out, node: Node, table: dict[str, Any], name: str) -> None:
+    """keepalived ignores a scheduler the kernel does not have (`RR`, `loadbalance`) and
+    runs its default, wlc (also lvstui's default): the import leaves the key out."""
+    if table[name] not in KERNEL_SCHEDULERS:
+        out.note(
+            node,
+            f"keepalived ignores the unknown scheduler {table[name]!r} (names are lower case) "
+            "and runs wlc; so does the import",
+        )
+        del table[name]
 
 
 # value converters by kind
@@ -156,6 +174,8 @@ def fill(
                 shell_syntax_note(out, node, table[name])
             if name == "lb_kind":
                 table[name] = lb_kind(out, node, table[name])
+            elif name == "lb_algo":
+                lb_algo(out, node, table, name)
         elif key in blocks:
             blocks[key](out, node, table, path)
         else:
@@ -183,8 +203,15 @@ def list_block(
             continue
         if item.args and not whole_line:
             list_item_words(out, node.key, item, path)
+        value: str | None = item.key
+        if whole_line:
+            value = vip_words(out, item)
+        elif node.key == "unicast_peer":
+            value = bare_address(out, item, item.key, "unicast peer")
+        if value is None:
+            continue
         out.lines[(*path, node.key, len(values))] = (item.file, item.line)
-        values.append(vip_words(out, item) if whole_line else item.key)
+        values.append(value)
 
 
 def list_item_words(out: Out, key: str, item: Node, path: KeyPath) -> None:
@@ -214,11 +241,50 @@ VIP_KEPT = {"dev", "label", "scope", "brd", "broadcast"}
 VIP_VALUED = {"peer", "preferred_lft", "track_group"}
 
 
-def vip_words(out: Out, item: Node) -> str:
+def bare_address(out: Out, node: Node, text: str, what: str) -> str | None:
+    """keepalived reads a unicast address up to a `/prefix` it ignores, and skips one it
+    cannot parse (a template's `XX.XX.XX.116`) with an error it runs on after: so do we."""
+    addr, slash, _plen = text.partition("/")
+    try:
+        ip = str(ipaddress.ip_address(addr))
+    except ValueError:
+        out.note(node, f"keepalived skips the {what} {text!r}, not an address; so does the import")
+        return None
+    if slash:
+        out.note(node, f"keepalived ignores the prefix length of {what} {text}; written as {ip}")
+    return ip
+
+
+def _broadcast(address: str, word: str) -> str | None:
+    """iproute2's `brd +` (host bits set) and `brd -` (host bits clear) for ADDR/PLEN."""
+    try:
+        net = ipaddress.ip_interface(address).network
+    except ValueError:
+        return None
+    return str(net.broadcast_address if word == "+" else net.network_address)
+
+
+def vip_words(out: Out, item: Node) -> str | None:
+    try:
+        ipaddress.ip_interface(item.key)
+    except ValueError:
+        out.note(
+            item,
+            f'keepalived skips {item.key!r}, not an address ("VRRP parsed invalid IP"); '
+            "so does the import",
+        )
+        return None
     words = [item.key]
     rest = list(item.args)
     while rest:
         word = rest.pop(0)
+        if word in ("brd", "broadcast") and rest and rest[0] in ("+", "-"):
+            sign = rest.pop(0)
+            value = _broadcast(item.key, sign)
+            if value is not None:
+                out.note(item, f"`{word} {sign}` written as brd {value} (iproute2's meaning)")
+                words += ["brd", value]
+                continue
         if word in VIP_KEPT and rest:
             words += [word, rest.pop(0)]
             continue

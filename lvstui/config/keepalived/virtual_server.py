@@ -30,7 +30,13 @@ def virtual_server_block(out: Out, node: Node) -> None:
         one_virtual_server(out, node, {"fwmark": to_number(args[1], True)}, node)
     elif len(args) == 2 and args[0] == "group":
         group_virtual_servers(out, node, args[1])
-    elif len(args) == 2:
+    elif len(args) >= 2 and args[0] not in ("fwmark", "group"):
+        if len(args) > 2:
+            out.note(
+                node,
+                f"keepalived reads `virtual_server IP PORT` and ignores the words after it "
+                f"({joined(args[2:])}); so does the import",
+            )
         one_virtual_server(out, node, {"ip": args[0], "port": to_number(args[1], True)}, node)
     elif len(args) == 1:
         out.note(
@@ -187,6 +193,34 @@ def one_virtual_server(out: Out, node: Node, ident: dict[str, Any], where: Node)
         )
     apply_check_defaults(out, table, path)
     fwmark_family(out, node, table, path)
+    real_server_ports(out, table, path)
+
+
+def real_server_ports(out: Out, vs: dict[str, Any], path: KeyPath) -> None:
+    """What keepalived does with a real or sorry server's port on an IP:PORT service: port 0
+    is the service's port, and with DR or TUN (which cannot change the port) a different
+    port is reset to the service's ("ports don't match - resetting")."""
+    if "fwmark" in vs or not isinstance(vs.get("port"), int):
+        return
+    port = vs["port"]
+    servers = [(rs, (*path, "real_server", i)) for i, rs in enumerate(vs.get("real_server", []))]
+    if isinstance(vs.get("sorry_server"), dict):
+        servers.append((vs["sorry_server"], (*path, "sorry_server")))
+    for rs, rs_path in servers:
+        have = rs.get("port")
+        if not isinstance(have, int) or have == port:
+            continue
+        kind = rs.get("lb_kind") or vs.get("lb_kind") or "NAT"
+        file, line = out.lines.get(rs_path, ("<string>", 0))
+        where = Node(rs_path[-1] if isinstance(rs_path[-1], str) else "real_server", [], file, line)
+        if have == 0:
+            why = "port 0 means the service's port in keepalived"
+        elif kind in ("DR", "TUN"):
+            why = f'{kind} cannot change the port: keepalived resets it ("ports don\'t match")'
+        else:
+            continue
+        rs["port"] = port
+        out.note(where, f"{why}; written as {port}")
 
 
 def fwmark_family(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -8,7 +8,18 @@ from typing import Any
 
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.tree import Node
-from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, fill, joined, list_block, user_line
+from lvstui.config.keepalived.values import (
+    FLAG,
+    INT,
+    NUM,
+    STR,
+    bare_address,
+    fill,
+    joined,
+    list_block,
+    to_number,
+    user_line,
+)
 from lvstui.config.locate import KeyPath
 from lvstui.errors import ConfigError
 
@@ -59,9 +70,21 @@ def sync_group_block(out: Out, node: Node) -> None:
     if got is None:
         return
     table, path = got
+    children = node.children or []
+    if not any(c.key == "group" for c in children):
+        # keepalived 1.x's `vrrp_sync_group VG { VI_1 VI_2 }`: keepalived 2 reads the names
+        # as unknown keywords and removes the group ("has no virtual router(s)")
+        del out.data["vrrp_sync_group"][node.args[0]]
+        out.note(
+            node,
+            "no `group { ... }` inside: keepalived 2 reads the names as unknown keywords and "
+            "removes this sync group, so does the import; wrap the names in `group { }` to "
+            "keep it",
+        )
+        return
     fill(
         out,
-        node.children or [],
+        children,
         table,
         path,
         {**NOTIFY, "smtp_alert": FLAG},
@@ -75,8 +98,31 @@ def state_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> No
     if value.upper() == "SLAVE":
         out.note(node, "`state SLAVE` means BACKUP (the tutorial's wording); written as BACKUP")
         value = "BACKUP"
+    elif value not in ("MASTER", "BACKUP"):
+        # keepalived 2 takes these two words in capitals only: "unknown state ..., defaulting
+        # to BACKUP" (a lower-case `master`, a template's placeholder)
+        out.note(
+            node,
+            f"keepalived knows only MASTER and BACKUP, in capitals: it runs {value!r} as "
+            "BACKUP, so does the import",
+        )
+        value = "BACKUP"
     table["state"] = value
     out.lines[(*path, "state")] = (node.file, node.line)
+
+
+def priority_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    value = to_number(joined(node.args), True)
+    if not isinstance(value, int) or not 1 <= value <= 255:
+        # keepalived: "Priority not valid! must be between 1 & 255. Using default 100"
+        out.note(
+            node,
+            f"priority {joined(node.args)!r} is not 1-255: keepalived uses its default 100, "
+            "so does the import",
+        )
+        return
+    table["priority"] = value
+    out.lines[(*path, "priority")] = (node.file, node.line)
 
 
 def authentication(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
@@ -93,6 +139,15 @@ def authentication(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -
         {},
         "authentication.",
     )
+    if auth.get("auth_type") not in (None, "PASS", "AH"):
+        # keepalived: "unknown authentication type" and the instance runs without one
+        del table["authentication"]
+        out.note(
+            node,
+            f"keepalived knows auth_type PASS or AH only: it runs without authentication on "
+            f"{auth['auth_type']!r}, so does the import",
+        )
+        return
     if "auth_type" in auth and not auth.get("auth_pass"):
         # keepalived: "Authentication specified but no password given. Ignoring"
         del table["authentication"]
@@ -132,12 +187,10 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             **NOTIFY,
             "interface": STR,
             "virtual_router_id": INT,
-            "priority": INT,
             "advert_int": NUM,
             "version": INT,
             "nopreempt": FLAG,
             "preempt_delay": NUM,
-            "unicast_src_ip": STR,
             "smtp_alert": FLAG,
             "garp_master_delay": NUM,
             "garp_master_repeat": INT,
@@ -147,11 +200,20 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
         {
             **lists,
             "state": state_line,
+            "priority": priority_line,
+            "unicast_src_ip": unicast_src_ip,
             "authentication": authentication,
             "lvs_sync_daemon_interface": sync_daemon_interface,
         },
         f"vrrp_instance {node.args[0]}: ",
     )
+
+
+def unicast_src_ip(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    ip = bare_address(out, node, joined(node.args), "unicast_src_ip")
+    if ip is not None:
+        table["unicast_src_ip"] = ip
+        out.lines[(*path, "unicast_src_ip")] = (node.file, node.line)
 
 
 def sync_daemon_interface(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -39,8 +39,14 @@ def read_global_defs(t: Table) -> GlobalDefs:
         st.finish()
     emails = t.str_list("notification_email")
     for i, mail in enumerate(emails):
-        if "@" not in mail:
-            t.ctx.err((*t.at("notification_email"), i), f"not an e-mail address: {mail!r}")
+        # a name without a domain (keepalived's own samples: `acassen`) is a local recipient:
+        # the SMTP server delivers it on its own host, as it does for keepalived
+        bad = not mail or mail[0] == "@" or mail[-1] == "@"
+        if bad or any(c.isspace() or c in "<>" for c in mail):
+            t.ctx.err(
+                (*t.at("notification_email"), i),
+                f"not an e-mail address or local recipient: {mail!r}",
+            )
     gd = GlobalDefs(
         router_id=t.text("router_id", ""),
         notification_email=emails,
