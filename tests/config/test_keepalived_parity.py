@@ -216,3 +216,14 @@ def test_keepalived_runs_it(case: Case, tmp_path: Path, interfaces_netns: str) -
     else:
         assert proc.returncode == 5, proc.stderr  # warnings: it runs the file
         assert case.keepalived_says in proc.stderr
+
+
+def test_parameters_that_double_at_every_step_are_an_error_not_a_hang() -> None:
+    from lvstui.errors import ConfigError
+
+    lines = ["$P0=x"] + [f"$P{i}=$P{i - 1} $P{i - 1}" for i in range(1, 40)]
+    with pytest.raises(ConfigError, match="parameters expand this line past 64 KiB"):
+        import_keepalived_text("\n".join(lines) + "\n", "p.conf", "lb0")
+    # a parameter that names itself is left as written once it stops changing
+    r = import_keepalived_text("$A=$A\nglobal_defs {\n  router_id $A\n}\n", "p.conf", "lb0")
+    assert r.config.global_defs.router_id == "$A"

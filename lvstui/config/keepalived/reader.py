@@ -24,12 +24,22 @@ MAX_INCLUDE_DEPTH = 8
 DEFINE = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(?<!\S)\$([A-Za-z_][A-Za-z0-9_]*)(?!\S)")
 MAX_EXPANSIONS = 64  # a parameter whose value uses itself stops here, as a loop would not
+# parameters defined from each other double at every step: a line that grows past this is an
+# error, not a read that fills the memory
+MAX_EXPANDED_LINE = 64 * 1024
 
 
-def expand(raw: str, params: dict[str, str]) -> str:
+def expand(raw: str, params: dict[str, str], file: str = "<string>", line: int = 0) -> str:
     """Replace the parameters a line uses; an unknown one stays as written (as keepalived)."""
     for _ in range(MAX_EXPANSIONS):
         new = USE.sub(lambda m: params.get(m.group(1) or m.group(2), m.group(0)), raw)
+        if len(new) > MAX_EXPANDED_LINE:
+            raise ConfigError(
+                f"parameters expand this line past {MAX_EXPANDED_LINE // 1024} KiB",
+                file=file,
+                line=line,
+                hint="a $NAME defined from itself, or from names that double at every step?",
+            )
         if new == raw:
             break
         raw = new
@@ -59,10 +69,10 @@ def tokenize(
     for lineno, raw in enumerate(text.splitlines(), 1):
         define = DEFINE.match(raw)
         if define:
-            params[define.group(1)] = expand(define.group(2).strip(), params)
+            params[define.group(1)] = expand(define.group(2).strip(), params, file, lineno)
             continue
         if "$" in raw:
-            raw = expand(raw, params)
+            raw = expand(raw, params, file, lineno)
         line_tokens = tokens_of_line(raw, file, lineno)
         if line_tokens and line_tokens[0].text.startswith("@") and not line_tokens[0].quoted:
             tag = line_tokens[0].text[1:]
