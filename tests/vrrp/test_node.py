@@ -287,6 +287,9 @@ async def test_track_script_weight_changes_priority(lan, tmp_path: Path) -> None
         "chk",
         f"{sys.executable} -c \"import os,sys; sys.exit(0 if os.path.exists('{flag}') else 1)\"",
         interval=0.1,
+        # a Python start can exceed the 0.1 s interval on a loaded host: the default timeout
+        # (= interval) would turn a passing script into a failure
+        timeout=10.0,
         weight=-60,
         fall=2,
         rise=1,
