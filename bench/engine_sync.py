@@ -73,7 +73,7 @@ async def main() -> None:
     logging.disable(logging.WARNING)  # the burst loses quorums on purpose: keep stdout clean
     cfg = build(a.services, a.reals)
     dp = SignallingDataplane()
-    e = Engine(cfg, dataplane=dp, metrics=False)
+    e = Engine(cfg, dataplane=dp)
     t0 = time.perf_counter()
     await e.start()
     t_start = time.perf_counter() - t0

@@ -29,32 +29,21 @@ import socket
 import sys
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from lvstui.config.schema import (
-    DEFAULT_CONFIG_PATH,
-    Config,
-    DataplaneKind,
-)
-from lvstui.errors import ConfigError, ControlError, LvstuiError
+from lvstui.config.schema import Config, DataplaneKind
+from lvstui.errors import ControlError, LvstuiError
+from lvstui.model import Reload
+from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
 
 if TYPE_CHECKING:
     from lvstui.control.server import ControlServer
-    from lvstui.dataplane.base import Dataplane
-    from lvstui.engine.engine import Engine
 
 __all__ = [
-    "EngineParts",
     "SdNotify",
-    "build_engine",
-    "load",
     "loop_name",
-    "probe_socket",
     "run_daemon",
     "run_fast",
-    "serve_control",
     "setup_logging",
     "stream_is_journal",
     "uvloop_fits",
@@ -141,158 +130,6 @@ class SdNotify:
             log.warning("sd_notify to %r failed: %s", self.address, exc)
 
 
-# --- configuration, probe ------------------------------------------------------------------------
-
-
-def load(path: str | None) -> Config:
-    """Load the config file; a missing default file says how to get started."""
-    from lvstui.config.load import load_config
-
-    target = path or DEFAULT_CONFIG_PATH
-    if not Path(target).exists():
-        raise ConfigError(
-            "no such configuration file",
-            file=target,
-            hint="pass -f FILE, or try `lvstui demo` for a ready-made demo on loopback",
-        )
-    cfg: Config = load_config(target)
-    return cfg
-
-
-def probe_socket(path: str | Path, timeout: float = 1.0) -> bool:
-    """True when something accepts connections on this Unix socket (a running daemon)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return True
-
-
-# --- assembling an engine ------------------------------------------------------------------------
-
-
-@dataclass
-class EngineParts:
-    engine: Engine
-    dataplane: Dataplane
-    reason: str
-
-
-def make_dataplane(config: Config, kind: str | None, *, memory: bool = False) -> tuple[Any, str]:
-    """The dataplane to run on, and why: `memory` for --dry-run, else selection."""
-    from lvstui.dataplane.select import select_dataplane
-
-    want = DataplaneKind(kind) if kind else config.lvstui.dataplane
-    dp, reason = select_dataplane(want, dry_run=memory)
-    return dp, reason
-
-
-def build_engine(
-    config: Config,
-    *,
-    dataplane: str | None = None,
-    state_dir: str | Path | None = None,
-    memory: bool = False,
-    health: bool = True,
-    vrrp: bool = True,
-    tune_gc: bool = False,
-) -> EngineParts:
-    """Wire an Engine with its real edges: dataplane, health monitor, VRRP, scripts.
-
-    `tune_gc` lets the health monitor freeze the long-lived objects and collect less often
-    (process-wide: only the headless daemon asks for it; see health/scheduler.py)."""
-    from lvstui.clock import SystemClock
-    from lvstui.engine.engine import Engine
-    from lvstui.notify.scripts import ScriptRunner
-
-    clock = SystemClock()
-    dp, reason = make_dataplane(config, dataplane, memory=memory)
-    runner = ScriptRunner(timeout=config.lvstui.notify_timeout, wall=clock.wall)
-    monitor: Any = None
-    if health:
-        from lvstui.health.scheduler import HealthMonitor
-
-        monitor = HealthMonitor(clock, concurrency=config.lvstui.check_concurrency, tune_gc=tune_gc)
-    group: Any = None
-    if vrrp and config.vrrp_instances:
-        from lvstui.vrrp.addresses import PyrouteAddresses
-        from lvstui.vrrp.garp import RawAnnouncer
-        from lvstui.vrrp.node import VrrpGroup, raw_transport_factory
-        from lvstui.vrrp.track import PyrouteLinks
-
-        group = VrrpGroup(
-            config,
-            clock,
-            raw_transport_factory,
-            PyrouteAddresses(),
-            announcer=RawAnnouncer(),
-            links=PyrouteLinks(),
-            runner=runner,
-        )
-    mailer: Any = None
-    if config.global_defs.smtp_server and config.global_defs.notification_email:
-        from lvstui.notify.mail import Mailer
-
-        mailer = Mailer.from_config(config.global_defs, clock=clock)
-    engine = Engine(
-        config,
-        dataplane=dp,
-        clock=clock,
-        health=monitor,
-        vrrp=group,
-        state_dir=state_dir,
-        notifier=runner,
-        mailer=mailer,
-        dataplane_reason=reason,
-    )
-    return EngineParts(engine, dp, reason)
-
-
-async def serve_control(
-    engine: Engine, config: Config, path: str | Path, state_dir: str | Path | None
-) -> ControlServer:
-    """Bind the control socket for this engine (refusing if a daemon already answers)."""
-    from lvstui.control.local import LocalClient
-    from lvstui.control.server import ControlServer, Peer
-
-    if probe_socket(path):
-        raise ControlError(
-            f"another lvstui already answers on {path}",
-            hint="two engines would fight over the VIPs: stop it, attach to it "
-            "(`lvstui attach`), or give this one its own --socket and --state-dir",
-        )
-
-    def factory(peer: Peer, read_only: bool) -> LocalClient:
-        return LocalClient(engine, read_only=read_only, who=peer.who, published=True)
-
-    server = ControlServer(
-        path,
-        factory,
-        group=config.lvstui.control_group,
-        read_only_others=config.lvstui.control_read_only_others,
-        audit_path=Path(state_dir) / "audit.log" if state_dir is not None else None,
-    )
-    await server.start()
-    return server
-
-
-def prepare_state_dir(path: str | Path) -> Path:
-    p = Path(path)
-    try:
-        p.mkdir(mode=0o750, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the state directory: {exc.strerror}",
-            file=str(p),
-            hint="pass --state-dir DIR (a directory this user may write)",
-        ) from None
-    return p
-
-
 # --- the daemon ----------------------------------------------------------------------------------
 
 
@@ -324,7 +161,7 @@ async def _daemon(
     server: ControlServer | None = None
     try:
         server = await serve_control(engine, config, socket_path, state_dir)
-        await engine.start()
+        await parts.start()
         notify(
             "READY=1",
             f"STATUS=serving {len(config.virtual_servers)} virtual server(s) on the "
@@ -347,7 +184,7 @@ async def _daemon(
                 )
                 log.info("SIGHUP: reloading %s", config.path)
                 # the engine logs the outcome (and a rejected config's error) itself
-                result = await engine.call(_reload_command(), who="SIGHUP")
+                result = await engine.call(Reload(dry_run=False), who="SIGHUP")
                 notify("READY=1", f"STATUS=reload: {result.message}")
 
         reload_task = asyncio.create_task(reloader())
@@ -364,15 +201,9 @@ async def _daemon(
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.close()
-        await engine.stop(graceful=True, release=release)
+        await parts.stop(graceful=True, release=release)
     log.info("stopped" if release else "stopped (services left in place: --dont-release-ipvs)")
     return 0
-
-
-def _reload_command() -> Any:
-    from lvstui.model import Reload
-
-    return Reload(dry_run=False)
 
 
 def loop_name() -> str:

@@ -74,8 +74,8 @@ def _port_free(host: str, port: int) -> bool:
 async def _demo(args: argparse.Namespace, directory: Path) -> int:
     from lvstui.config.load import load_config
     from lvstui.control.local import LocalClient
-    from lvstui.daemon import build_engine, prepare_state_dir, serve_control
     from lvstui.demo.servers import DemoServer
+    from lvstui.wiring import EngineParts, build_engine, prepare_state_dir, serve_control
 
     if not 1 <= args.port <= 65535:
         print(f"lvstui demo: --port {args.port} is not a port", file=sys.stderr)
@@ -92,7 +92,7 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
         DemoServer("charlie", fail_file=directory / "charlie.fail"),
     ]
     sorry = DemoServer("sorry server", status=503)
-    engine: Any = None
+    parts: EngineParts | None = None
     control: Any = None
     try:
         for s in [*servers, sorry]:
@@ -103,7 +103,7 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
         parts = build_engine(config, state_dir=state)
         engine = parts.engine
         control = await serve_control(engine, config, config.lvstui.control_socket, state)
-        await engine.start()
+        await parts.start()
         sock = config.lvstui.control_socket
         charlie = servers[2]
         lines = [
@@ -142,9 +142,9 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
     finally:
         if control is not None:
             await control.close()
-        if engine is not None:
+        if parts is not None:
             with contextlib.suppress(Exception):
-                await engine.stop(graceful=True)
+                await parts.stop(graceful=True)
         for s in [*servers, sorry]:
             await s.close()
 

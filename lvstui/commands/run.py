@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> int:
     """What the engine would program for this config (no health checks: all servers up)."""
-    from lvstui.daemon import load
+    from lvstui.wiring import load
 
     config = load(config_path)
     state = state_dir or config.lvstui.state_dir
@@ -104,10 +104,10 @@ async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> i
 
 
 async def _dry_run(config: Any, state_dir: str | None) -> int:
-    from lvstui.daemon import build_engine
     from lvstui.dataplane.listing import render
     from lvstui.dataplane.memory import MemoryDataplane, describe_op
     from lvstui.engine.diff import vip_text
+    from lvstui.wiring import build_engine
 
     parts = build_engine(
         config,
@@ -143,7 +143,7 @@ async def _dry_run(config: Any, state_dir: str | None) -> int:
 
 
 def run_console_mode(args: argparse.Namespace) -> int:
-    from lvstui.daemon import load, probe_socket
+    from lvstui.wiring import load, probe_socket
 
     socket_path: str | None = args.socket
     config = None
@@ -182,8 +182,8 @@ async def _run_app(
 
 async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> int:
     from lvstui.control.local import LocalClient
-    from lvstui.daemon import build_engine, prepare_state_dir, serve_control
     from lvstui.errors import LvstuiError
+    from lvstui.wiring import build_engine, prepare_state_dir, serve_control
 
     state = args.state_dir or config.lvstui.state_dir
     state_dir: str | None = state
@@ -206,7 +206,7 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
         server = await serve_control(engine, config, socket_path, state_dir)
     except (OSError, LvstuiError) as exc:
         print(f"lvstui: not serving the control socket {socket_path}: {exc}", file=sys.stderr)
-    await engine.start()
+    await parts.start()
     client = LocalClient(engine, read_only=args.read_only, who="console")
     try:
         return await _run_app(
@@ -217,4 +217,4 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
         if server is not None:
             await server.close()
         with contextlib.suppress(Exception):
-            await engine.stop(graceful=True)
+            await parts.stop(graceful=True)

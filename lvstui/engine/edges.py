@@ -6,14 +6,16 @@ adapters live here when the real class's API differs slightly from what the engi
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from lvstui.config.schema import RealServer, VirtualServer
-from lvstui.model import CheckView, Event, Health, VrrpView
+from lvstui.model import CheckView, Event, Health, RealKey, ServiceKey, VrrpView
 
-__all__ = ["CheckerFactory", "HealthSource", "VrrpDriver", "default_checker_factory"]
+__all__ = ["CheckerFactory", "HealthSource", "Pair", "VrrpDriver"]
+
+# a real server of a virtual service: what health checks, drains and overrides are keyed by
+Pair = tuple[ServiceKey, RealKey]
 
 # (real server, virtual server) → the runnable checkers for it (lvstui.health's Checker)
 CheckerFactory = Callable[[RealServer, VirtualServer], Sequence[Any]]
@@ -61,20 +63,3 @@ class VrrpDriver(Protocol):
     def events(self) -> AsyncIterator[Event]:
         """VrrpChanged, LogEvent, NotifyResult as they happen (until cancelled)."""
         ...
-
-
-def default_checker_factory() -> CheckerFactory | None:
-    """The health package's checker builder, if it is there (looked up by name, lazily)."""
-    for mod, name in (
-        ("lvstui.health.build", "build_checkers"),
-        ("lvstui.health.factory", "build_checkers"),
-        ("lvstui.health", "build_checkers"),
-    ):
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        fn = getattr(m, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None

@@ -51,12 +51,13 @@ from lvstui.dataplane.reconcile import reconcile
 from lvstui.engine.bus import EventBus, Subscription
 from lvstui.engine.desired import HealthMap, RealHealth, ServicePlan, plan_service
 from lvstui.engine.diff import diff_configs
-from lvstui.engine.edges import CheckerFactory, HealthSource, VrrpDriver, default_checker_factory
+from lvstui.engine.edges import CheckerFactory, HealthSource, Pair, VrrpDriver
 from lvstui.engine.hasuspend import SUSPENDED_REASON, Carrier, ha_suspended
 from lvstui.engine.quorum import initial_quorum, step_quorum
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
 from lvstui.errors import CommandError, ConfigError, LvstuiError
+from lvstui.health.build import build_checkers
 from lvstui.model import (
     AddReal,
     CheckView,
@@ -108,7 +109,6 @@ def _family_problem(vs: VirtualServer, kind: LbKind, real: RealKey) -> str:
 
 log = logging.getLogger("lvstui.engine")
 
-Pair = tuple[ServiceKey, RealKey]
 MAX_WEIGHT = 65535
 STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
 # [lvstui] settings a reload cannot change in place (sockets, files, the dataplane itself)
@@ -169,13 +169,12 @@ class Engine:
         history: int = 300,
         config_loader: Callable[[str], Config] | None = None,
         dataplane_reason: str = "",
-        metrics: bool = True,
     ) -> None:
         self._config = config
         self._dp = dataplane
         self._clock: Clock = clock or SystemClock()
         self._monitor = health
-        self._checkers = checkers or (default_checker_factory() if health is not None else None)
+        self._checkers: CheckerFactory = checkers or build_checkers
         self._vrrp = vrrp
         self._state = StateFile(state_dir) if state_dir is not None else None
         self._overrides = Overrides()
@@ -210,8 +209,6 @@ class Engine:
         self._vrrp_states: dict[str, VrrpRunState] = {}
         self.apply_errors = 0
         self.last_apply_error = ""
-        self._metrics_enabled = metrics
-        self._metrics: Any = None
         self._published: Snapshot | None = None
         self._retry = False
         self._expire_warned: set[Pair] = set()
@@ -286,19 +283,6 @@ class Engine:
         self._sup = sup
         self._started = True
         self._publish_snapshot()
-        listen = self._config.lvstui.metrics_listen
-        if listen and self._metrics_enabled:
-            from lvstui.metrics import EngineCollector, start_metrics
-
-            try:
-                self._metrics = start_metrics(
-                    listen, EngineCollector(self.published_snapshot, self.counters)
-                )
-            except LvstuiError as e:  # metrics are not worth refusing to serve for
-                self._log("error", f"metrics disabled: {e}")
-            else:
-                host, port = self._metrics.address
-                self._log("info", f"metrics on http://{host}:{port}/metrics")
         self._log("info", f"engine started on the {self._dp.capabilities.name} dataplane")
 
     def _loaded_overrides(self, report: LoadReport) -> Overrides:
@@ -369,9 +353,6 @@ class Engine:
         if self._sup is not None:
             await self._sup.stop()
             self._sup = None
-        if self._metrics is not None:
-            await asyncio.to_thread(self._metrics.close)
-            self._metrics = None
         await self._dp.close()
         self._bus.close()
 
@@ -1149,7 +1130,7 @@ class Engine:
                     continue
                 pair = (sk, RealKey(rs.ip, rs.port))
                 wanted.add(pair)
-                checkers = self._checkers(rs, vs) if self._checkers else ()
+                checkers = self._checkers(rs, vs)
                 if old is None:
                     mon.add(pair, checkers, alpha=vs.alpha)
                 else:
@@ -1182,6 +1163,10 @@ class Engine:
 
     def _publish(self, event: Event) -> None:
         self._bus.publish(event)
+
+    def log(self, level: str, message: str) -> None:
+        """Log `message` and publish it as a LogEvent (the console's and clients' log)."""
+        self._log(level, message)
 
     def _log(self, level: str, message: str) -> None:
         getattr(log, "warning" if level == "warning" else level, log.info)(message)

@@ -90,7 +90,7 @@ def test_ctl_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def test_console_without_config_or_daemon_suggests_the_demo(tmp_path: Path) -> None:
     from lvstui.config.schema import DEFAULT_CONTROL_SOCKET
-    from lvstui.daemon import probe_socket
+    from lvstui.wiring import probe_socket
 
     if Path(DEFAULT_CONFIG_PATH).exists() or probe_socket(DEFAULT_CONTROL_SOCKET):
         pytest.skip("this machine has a config or a daemon on the default paths")

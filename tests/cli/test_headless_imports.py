@@ -9,6 +9,7 @@ import sys
 from tests.helpers import REPO
 
 HEADLESS = [
+    "lvstui.wiring",
     "lvstui.daemon",
     "lvstui.commands.run",
     "lvstui.commands.list_cmd",

@@ -25,6 +25,7 @@ from lvstui.model import (
     DrainState,
     Event,
     Health,
+    LogEvent,
     OperatorAction,
     QuorumChanged,
     RealKey,
@@ -36,6 +37,7 @@ from lvstui.model import (
     VrrpChanged,
     VrrpRunState,
 )
+from lvstui.wiring import start_metrics
 from tests.engine.builders import SK, SORRY, FakeVrrp, R, config
 from tests.helpers import async_wait_until
 
@@ -501,10 +503,14 @@ async def test_metrics_port_in_use_does_not_stop_serving() -> None:
         cfg = replace(base, lvstui=replace(base.lvstui, metrics_listen=f"127.0.0.1:{port}"))
         dp = MemoryDataplane()
         e = Engine(cfg, dataplane=dp)
+        sub = e.subscribe()
         await e.start()
         try:
+            assert start_metrics(e) is None
             assert await table(dp) == {SK: {R[0]: 2, R[1]: 2, R[2]: 2}}
-            assert e._metrics is None
+            sub.close()  # the iteration below ends with what was published so far
+            logs = [ev.message async for ev in sub if isinstance(ev, LogEvent)]
+            assert any(m.startswith("metrics disabled: ") for m in logs), logs
         finally:
             await e.stop()
 

@@ -14,6 +14,7 @@ from lvstui.engine.engine import Engine
 from lvstui.errors import ConfigError
 from lvstui.metrics import parse_listen
 from lvstui.model import Drain, Health, Stats
+from lvstui.wiring import start_metrics
 from tests.engine.builders import SK, R, config
 from tests.helpers import async_wait_until
 
@@ -36,8 +37,10 @@ async def test_scrape_metrics() -> None:
     dp = MemoryDataplane()
     e = Engine(cfg, dataplane=dp)
     await e.start()
+    server = start_metrics(e)
+    assert server is not None
     try:
-        host, port = e._metrics.address
+        host, port = server.address
         url = f"http://{host}:{port}/metrics"
         dp.set_counters(SK, stats=Stats(conns=42, inbytes=1000, cps=3))
         dp.set_counters(SK, R[0], active=5, inactive=2)
@@ -63,6 +66,7 @@ async def test_scrape_metrics() -> None:
         assert m[key("lvstui_service_quorum_up", service=svc)] == 1
         assert m[key("lvstui_notify_total", result="ok")] == 0
     finally:
+        server.close()
         await e.stop()
 
 
@@ -94,3 +98,30 @@ def test_unknown_check_runs_are_a_metric() -> None:
     }
     assert got[("lvstui_check_unknown_total", "tcp_check")] == 4
     assert got[("lvstui_check_failures_total", "tcp_check")] == 1
+
+
+async def test_wired_director_serves_metrics_until_stopped() -> None:
+    """`EngineParts.start` runs the engine, then the metrics endpoint; `stop` ends both."""
+    from lvstui.wiring import build_engine
+
+    base = config()
+    cfg = replace(base, lvstui=replace(base.lvstui, metrics_listen="127.0.0.1:0"))
+    parts = build_engine(cfg, memory=True, health=False, vrrp=False)
+    await parts.start()
+    try:
+        assert parts.metrics is not None
+        host, port = parts.metrics.address
+        async with httpx.AsyncClient() as client:
+            resp = await client.get(f"http://{host}:{port}/metrics")
+        assert resp.status_code == 200
+        assert m_value(resp.text, "lvstui_service_live_weight", service=str(SK)) == 6
+    finally:
+        await parts.stop(graceful=False)
+    assert parts.metrics is None
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://{host}:{port}/metrics")
+
+
+def m_value(text: str, name: str, **labels: str) -> float:
+    return samples(text)[key(name, **labels)]

@@ -13,13 +13,13 @@ import pytest
 
 from lvstui.commands.demo import demo_config
 from lvstui.control.local import LocalClient
-from lvstui.daemon import build_engine
 from lvstui.demo.servers import DemoServer
 from lvstui.model import DrainState, RealServerView, SetWeight
 from lvstui.ui.dialogs import ConfirmDialog
 from lvstui.ui.render import real_row_key
 from lvstui.ui.screens import DetailScreen, MainScreen
 from lvstui.ui.widgets import EventLog, ServiceTable
+from lvstui.wiring import build_engine
 from tests.helpers import async_wait_until
 from tests.ui.conftest import running
 

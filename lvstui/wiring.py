@@ -1,0 +1,228 @@
+"""Assembling a director: the engine with its real edges, the control socket, the metrics.
+
+The daemon (`lvstui --daemon`), the console with an embedded engine and `lvstui demo` all
+run the same director; this module is the one place that knows how its parts fit together,
+so none of them imports another's entry point:
+
+    parts = build_engine(config, state_dir=state)          # dataplane, health, VRRP, mail
+    server = await serve_control(parts.engine, config, socket, state)
+    await parts.start()                                    # the engine, then the metrics
+    ...
+    await parts.stop(graceful=True)
+
+The engine itself knows nothing of sockets it does not need: the metrics endpoint reads
+its published snapshots from here (a reload cannot move it: `metrics_listen` is a
+restart setting).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lvstui.config.schema import DEFAULT_CONFIG_PATH, Config, DataplaneKind
+from lvstui.errors import ConfigError, ControlError, LvstuiError
+
+if TYPE_CHECKING:
+    from lvstui.control.server import ControlServer
+    from lvstui.dataplane.base import Dataplane
+    from lvstui.engine.engine import Engine
+    from lvstui.metrics import MetricsServer
+
+__all__ = [
+    "EngineParts",
+    "build_engine",
+    "load",
+    "make_dataplane",
+    "prepare_state_dir",
+    "probe_socket",
+    "serve_control",
+    "start_metrics",
+]
+
+
+@dataclass(slots=True)
+class EngineParts:
+    """An engine and what was chosen for it; `start`/`stop` run it with its metrics."""
+
+    engine: Engine
+    dataplane: Dataplane
+    reason: str  # why this dataplane (selection), for the logs
+    metrics: MetricsServer | None = None
+
+    async def start(self) -> None:
+        await self.engine.start()
+        self.metrics = start_metrics(self.engine)
+
+    async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
+        try:
+            await self.engine.stop(graceful, release=release)
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+                self.metrics = None
+
+
+def load(path: str | None) -> Config:
+    """Load the config file; a missing default file says how to get started."""
+    from lvstui.config.load import load_config
+
+    target = path or DEFAULT_CONFIG_PATH
+    if not Path(target).exists():
+        raise ConfigError(
+            "no such configuration file",
+            file=target,
+            hint="pass -f FILE, or try `lvstui demo` for a ready-made demo on loopback",
+        )
+    cfg: Config = load_config(target)
+    return cfg
+
+
+def probe_socket(path: str | Path, timeout: float = 1.0) -> bool:
+    """True when something accepts connections on this Unix socket (a running daemon)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def prepare_state_dir(path: str | Path) -> Path:
+    p = Path(path)
+    try:
+        p.mkdir(mode=0o750, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the state directory: {exc.strerror}",
+            file=str(p),
+            hint="pass --state-dir DIR (a directory this user may write)",
+        ) from None
+    return p
+
+
+def make_dataplane(
+    config: Config, kind: str | None, *, memory: bool = False
+) -> tuple[Dataplane, str]:
+    """The dataplane to run on, and why: `memory` for --dry-run, else selection."""
+    from lvstui.dataplane.select import select_dataplane
+
+    want = DataplaneKind(kind) if kind else config.lvstui.dataplane
+    return select_dataplane(want, dry_run=memory)
+
+
+def build_engine(
+    config: Config,
+    *,
+    dataplane: str | None = None,
+    state_dir: str | Path | None = None,
+    memory: bool = False,
+    health: bool = True,
+    vrrp: bool = True,
+    tune_gc: bool = False,
+) -> EngineParts:
+    """Wire an Engine with its real edges: dataplane, health monitor, VRRP, scripts, mail.
+
+    `tune_gc` lets the health monitor freeze the long-lived objects and collect less often
+    (process-wide: only the headless daemon asks for it; see health/scheduler.py)."""
+    from lvstui.clock import SystemClock
+    from lvstui.engine.edges import Pair
+    from lvstui.engine.engine import Engine
+    from lvstui.notify.scripts import ScriptRunner
+
+    clock = SystemClock()
+    dp, reason = make_dataplane(config, dataplane, memory=memory)
+    runner = ScriptRunner(timeout=config.lvstui.notify_timeout, wall=clock.wall)
+    monitor = None
+    if health:
+        from lvstui.health.scheduler import HealthMonitor
+
+        monitor = HealthMonitor[Pair](
+            clock, concurrency=config.lvstui.check_concurrency, tune_gc=tune_gc
+        )
+    group = None
+    if vrrp and config.vrrp_instances:
+        from lvstui.vrrp.addresses import PyrouteAddresses
+        from lvstui.vrrp.garp import RawAnnouncer
+        from lvstui.vrrp.node import VrrpGroup, raw_transport_factory
+        from lvstui.vrrp.track import PyrouteLinks
+
+        group = VrrpGroup(
+            config,
+            clock,
+            raw_transport_factory,
+            PyrouteAddresses(),
+            announcer=RawAnnouncer(),
+            links=PyrouteLinks(),
+            runner=runner,
+        )
+    mailer = None
+    if config.global_defs.smtp_server and config.global_defs.notification_email:
+        from lvstui.notify.mail import Mailer
+
+        mailer = Mailer.from_config(config.global_defs, clock=clock)
+    engine = Engine(
+        config,
+        dataplane=dp,
+        clock=clock,
+        health=monitor,
+        vrrp=group,
+        state_dir=state_dir,
+        notifier=runner,
+        mailer=mailer,
+        dataplane_reason=reason,
+    )
+    return EngineParts(engine, dp, reason)
+
+
+def start_metrics(engine: Engine) -> MetricsServer | None:
+    """Serve Prometheus metrics on `[lvstui] metrics_listen` (None when it is unset or the
+    address cannot be bound: metrics are not worth refusing to serve for, the engine's log
+    says why)."""
+    listen = engine.config.lvstui.metrics_listen
+    if not listen:
+        return None
+    from lvstui.metrics import EngineCollector
+    from lvstui.metrics import start_metrics as serve_metrics
+
+    try:
+        server = serve_metrics(listen, EngineCollector(engine.published_snapshot, engine.counters))
+    except LvstuiError as e:
+        engine.log("error", f"metrics disabled: {e}")
+        return None
+    host, port = server.address
+    engine.log("info", f"metrics on http://{host}:{port}/metrics")
+    return server
+
+
+async def serve_control(
+    engine: Engine, config: Config, path: str | Path, state_dir: str | Path | None
+) -> ControlServer:
+    """Bind the control socket for this engine (refusing if a daemon already answers)."""
+    from lvstui.control.local import LocalClient
+    from lvstui.control.server import ControlServer, Peer
+
+    if probe_socket(path):
+        raise ControlError(
+            f"another lvstui already answers on {path}",
+            hint="two engines would fight over the VIPs: stop it, attach to it "
+            "(`lvstui attach`), or give this one its own --socket and --state-dir",
+        )
+
+    def factory(peer: Peer, read_only: bool) -> LocalClient:
+        return LocalClient(engine, read_only=read_only, who=peer.who, published=True)
+
+    server = ControlServer(
+        path,
+        factory,
+        group=config.lvstui.control_group,
+        read_only_others=config.lvstui.control_read_only_others,
+        audit_path=Path(state_dir) / "audit.log" if state_dir is not None else None,
+    )
+    await server.start()
+    return server
