@@ -19,7 +19,7 @@ call quorum_up at 30 but only at 31". That wording describes a band of one unit 
 quorum; keepalived's real formula is symmetric and twice as wide: with quorum 30 and
 hysteresis 2, the quorum is lost only when the live weight falls below 28 (at 27), and it is
 gained again only at 32 or more. **We follow keepalived**, so a configuration moved from
-keepalived behaves identically; the README shows both readings side by side.
+keepalived behaves identically; docs/services.md shows both readings side by side.
 
 Sorry server (keepalived's rule, also in ``update_quorum_state``): the sorry server is put
 into the pool when the quorum is *lost* — not only when no real server is alive — and the
