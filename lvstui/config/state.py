@@ -63,8 +63,12 @@ __all__ = [
     "LoadReport",
     "Overrides",
     "StateFile",
+    "check_weight",
+    "parse_service",
     "service_key_of",
+    "service_text",
     "unmatched_overrides",
+    "write_atomic",
 ]
 
 OVERRIDES_FILE = "overrides.toml"
@@ -82,13 +86,14 @@ def service_key_of(vs: VirtualServer) -> ServiceKey:
     return ServiceKey(vs.protocol, addr, vs.port, family=6 if ":" in addr else 4)
 
 
-def _svc_text(key: ServiceKey) -> str:
+def service_text(key: ServiceKey) -> str:
+    """The state file's (and the group's) text for a service: `TCP 1.2.3.4:80`, `FWM 3`."""
     if key.fwmark:
         return f"FWM {key.fwmark}" + (" ipv6" if key.family == 6 else "")
     return str(key)
 
 
-def _parse_svc(text: str) -> ServiceKey:
+def parse_service(text: str) -> ServiceKey:
     t = text.strip()
     if t.upper().startswith("FWM"):
         fam = 6 if t.endswith(" ipv6") else 4
@@ -152,7 +157,7 @@ class Overrides:
 
     def to_toml(self) -> dict[str, Any]:
         def base(p: Pair) -> dict[str, Any]:
-            return {"service": _svc_text(p[0]), "real": str(p[1])}
+            return {"service": service_text(p[0]), "real": str(p[1])}
 
         doc: dict[str, Any] = {"version": _VERSION}
         order = sorted  # stable file content: diffs of the state file stay readable
@@ -214,16 +219,16 @@ class Overrides:
                 try:
                     if not isinstance(row, Mapping):
                         raise TypeError(f"a table was expected, got {row!r}")
-                    pair = (_parse_svc(str(row["service"])), RealKey.parse(str(row["real"])))
+                    pair = (parse_service(str(row["service"])), RealKey.parse(str(row["real"])))
                     if table == "drain":
                         t = row.get("timeout")
                         drained[pair] = None if t is None else float(t)
                     elif table == "weight":
-                        weights[pair] = _weight(row["weight"])
+                        weights[pair] = check_weight(row["weight"])
                     elif table == "add":
                         kind = row.get("lb_kind")
                         added[pair] = AddedReal(
-                            weight=_weight(row.get("weight", 1)),
+                            weight=check_weight(row.get("weight", 1)),
                             lb_kind=LbKind(kind) if kind else None,
                         )
                     else:
@@ -244,14 +249,15 @@ class LoadReport:
     moved_to: Path | None = None  # where the unusable file (or a copy, see below) went
 
 
-def _weight(v: Any) -> int:
+def check_weight(v: Any) -> int:
+    """A weight from a file or a peer: an integer 0-65535 (ValueError otherwise)."""
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
         raise ValueError(f"weight must be an integer 0-65535, got {v!r}")
     return v
 
 
 def _pair_sort(p: Pair) -> tuple[str, str]:
-    return (_svc_text(p[0]), str(p[1]))
+    return (service_text(p[0]), str(p[1]))
 
 
 def unmatched_overrides(overrides: Overrides, config: Config) -> list[str]:
@@ -297,12 +303,12 @@ class StateFile:
         (ownership is a convenience: losing it only means a stale service stays)."""
         try:
             doc = parse_toml(read_limited(self.owned_path).decode("utf-8"), str(self.owned_path))
-            return {_parse_svc(str(t)) for t in doc.get("services", [])}
+            return {parse_service(str(t)) for t in doc.get("services", [])}
         except (OSError, ConfigError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
             return set()
 
     def save_owned(self, owned: set[ServiceKey]) -> None:
-        doc = {"version": _VERSION, "services": sorted(_svc_text(k) for k in owned)}
+        doc = {"version": _VERSION, "services": sorted(service_text(k) for k in owned)}
         self._write(self.owned_path, tomli_w.dumps(doc).encode("utf-8"))
 
     def load(self) -> Overrides:
@@ -376,20 +382,27 @@ class StateFile:
         self._write(self.path, tomli_w.dumps(overrides.to_toml()).encode("utf-8"))
 
     def _write(self, path: Path, payload: bytes) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_atomic(path, payload)
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Temp file in the same directory + fsync + rename + directory fsync: a crash leaves
+    the old file or the new one, never half of one. Blocking: for small files."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

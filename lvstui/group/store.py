@@ -1,0 +1,335 @@
+"""The replicated overrides map: what every director of the group holds the same.
+
+An operator's override of one real server is split into three independent entries, so two
+directors changing different things of the same server never overwrite each other:
+
+- `drain`  — drained (with its timeout) or not;
+- `weight` — a weight set at run time, or none (the configured one);
+- `member` — added at run time (weight, lb_kind), removed, or neither.
+
+Each entry carries a hybrid logical clock stamp and the name of the director it came from
+(its origin) and the operator who typed it. Merge rule: per entry, the newest stamp wins;
+equal stamps are ordered by origin name, then by value (two directors never issue the same
+stamp for different values, but the merge must not depend on that). Clearing something
+(undrain, weight back to the configured one, undoing a remove) writes a tombstone — an entry
+without a value — so the clearing travels like any change. Tombstones are forgotten after a
+retention period (`purge`); a peer away for longer than that may bring the cleared value back.
+
+`merge` is commutative, associative and idempotent (tests/group/test_store.py proves it with
+hypothesis), so the directors reach one table whatever the order in which changes arrive.
+Everything here is pure.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lvstui.config.schema import LbKind
+from lvstui.config.state import AddedReal, Overrides, check_weight, parse_service, service_text
+from lvstui.group.clock import Hlc
+from lvstui.model import (
+    AddReal,
+    Command,
+    Drain,
+    RealKey,
+    Reload,
+    RemoveReal,
+    ServiceKey,
+    SetWeight,
+    Undrain,
+)
+
+__all__ = [
+    "DEFAULT_TOMBSTONE_RETENTION",
+    "Added",
+    "Drained",
+    "Entry",
+    "EntryKey",
+    "Field",
+    "Removed",
+    "Store",
+    "Value",
+    "Weighted",
+    "entries_for_command",
+    "entries_from_overrides",
+]
+
+DEFAULT_TOMBSTONE_RETENTION = 7 * 24 * 3600.0  # seconds: a director away a week still catches up
+
+
+class Field(enum.Enum):
+    DRAIN = "drain"
+    WEIGHT = "weight"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryKey:
+    service: ServiceKey
+    real: RealKey
+    field: Field
+
+    def text(self) -> str:
+        """Stable identity used for ordering, hashing and the wire."""
+        return f"{service_text(self.service)}|{self.real}|{self.field.value}"
+
+    def __str__(self) -> str:
+        return f"{self.field.value} {self.real} on {service_text(self.service)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Weighted:
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    weight: int = 1
+    lb_kind: LbKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    pass
+
+
+Value = Drained | Weighted | Added | Removed
+
+_FIELD_OF: dict[type, Field] = {
+    Drained: Field.DRAIN,
+    Weighted: Field.WEIGHT,
+    Added: Field.MEMBER,
+    Removed: Field.MEMBER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: EntryKey
+    value: Value | None  # None: a tombstone (the override was cleared)
+    stamp: Hlc
+    origin: str  # the director where the operator typed it
+    operator: str = ""  # who typed it (audit): "uid 0 (root)", "console alice"
+
+    def __post_init__(self) -> None:
+        if self.value is not None and _FIELD_OF[type(self.value)] is not self.key.field:
+            raise ValueError(f"{type(self.value).__name__} does not belong in {self.key.field}")
+        if not self.origin:
+            raise ValueError("an entry needs its origin director")
+
+    def version(self) -> tuple[Hlc, str, str]:
+        """Total order of two writes of one key: stamp, then origin, then value."""
+        return (self.stamp, self.origin, json.dumps(_value_doc(self.value), sort_keys=True))
+
+    def newer_than(self, other: Entry | None) -> bool:
+        return other is None or self.version() > other.version()
+
+    # --- the wire and the state file share one form ------------------------------------
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "service": service_text(self.key.service),
+            "real": str(self.key.real),
+            "field": self.key.field.value,
+            "stamp": str(self.stamp),
+            "origin": self.origin,
+        }
+        if self.operator:
+            doc["operator"] = self.operator
+        value = _value_doc(self.value)
+        if value is not None:
+            doc["value"] = value
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Entry:
+        """Parse one entry (from a peer or the state file); ValueError when it is bad."""
+        try:
+            fld = Field(str(doc["field"]))
+            key = EntryKey(parse_service(str(doc["service"])), RealKey.parse(str(doc["real"])), fld)
+            raw = doc.get("value")
+            value = None if raw is None else _parse_value(fld, raw)
+            return cls(
+                key,
+                value,
+                Hlc.parse(str(doc["stamp"])),
+                str(doc["origin"]),
+                str(doc.get("operator", "")),
+            )
+        except KeyError as e:
+            raise ValueError(f"missing key {e}") from e
+        except (TypeError, AttributeError) as e:
+            raise ValueError(str(e)) from e
+
+
+def _value_doc(value: Value | None) -> dict[str, Any] | None:
+    match value:
+        case None:
+            return None
+        case Drained(timeout):
+            return {"drain": True} if timeout is None else {"drain": True, "timeout": timeout}
+        case Weighted(weight):
+            return {"weight": weight}
+        case Added(weight, lb_kind):
+            doc: dict[str, Any] = {"add": True, "weight": weight}
+            if lb_kind is not None:
+                doc["lb_kind"] = lb_kind.value
+            return doc
+        case Removed():
+            return {"remove": True}
+
+
+def _parse_value(fld: Field, raw: object) -> Value:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"a value table was expected, got {raw!r}")
+    if fld is Field.DRAIN:
+        t = raw.get("timeout")
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or t < 0):
+            raise ValueError(f"drain timeout must be a number >= 0, got {t!r}")
+        return Drained(None if t is None else float(t))
+    if fld is Field.WEIGHT:
+        return Weighted(check_weight(raw.get("weight")))
+    if raw.get("remove"):
+        return Removed()
+    kind = raw.get("lb_kind")
+    return Added(check_weight(raw.get("weight", 1)), LbKind(kind) if kind else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Immutable: `merge` and `apply` return new stores."""
+
+    entries: Mapping[EntryKey, Entry] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, key: EntryKey) -> Entry | None:
+        return self.entries.get(key)
+
+    def apply(self, incoming: Iterable[Entry]) -> tuple[Store, list[Entry]]:
+        """Merge `incoming` entries; returns the new store and the entries that won (the
+        changes the engine must apply and the audit log must name)."""
+        out = dict(self.entries)
+        won: dict[EntryKey, Entry] = {}
+        for e in incoming:
+            if e.newer_than(out.get(e.key)):
+                out[e.key] = e
+                won[e.key] = e
+        if not won:
+            return self, []
+        return Store(out), list(won.values())
+
+    def merge(self, other: Store) -> Store:
+        return self.apply(other.entries.values())[0]
+
+    def purge(self, now_ms: int, retention_ms: int) -> Store:
+        """Forget tombstones older than the retention (a cleared override needs to travel
+        only as long as a director may stay away)."""
+        keep = {
+            k: e
+            for k, e in self.entries.items()
+            if e.value is not None or now_ms - e.stamp.wall_ms <= retention_ms
+        }
+        return self if len(keep) == len(self.entries) else Store(keep)
+
+    def latest(self) -> Hlc:
+        """The newest stamp held (the clock resumes after it on restart)."""
+        return max((e.stamp for e in self.entries.values()), default=Hlc(0, 0))
+
+    def overrides(self) -> Overrides:
+        """The effective overrides: what the engine applies."""
+        drained: dict[tuple[ServiceKey, RealKey], float | None] = {}
+        weights: dict[tuple[ServiceKey, RealKey], int] = {}
+        added: dict[tuple[ServiceKey, RealKey], AddedReal] = {}
+        removed: set[tuple[ServiceKey, RealKey]] = set()
+        for key, e in self.entries.items():
+            pair = (key.service, key.real)
+            match e.value:
+                case Drained(timeout):
+                    drained[pair] = timeout
+                case Weighted(weight):
+                    weights[pair] = weight
+                case Added(weight, lb_kind):
+                    added[pair] = AddedReal(weight, lb_kind)
+                case Removed():
+                    removed.add(pair)
+        return Overrides(drained, weights, added, frozenset(removed))
+
+    # --- the state file ------------------------------------------------------------------
+
+    def to_doc(self) -> list[dict[str, Any]]:
+        return [self.entries[k].to_doc() for k in sorted(self.entries, key=EntryKey.text)]
+
+    @classmethod
+    def from_doc(cls, rows: Iterable[object], skipped: list[str] | None = None) -> Store:
+        """Entries from the state file; a bad one raises ValueError, unless `skipped` is
+        given: then it is left out and described there."""
+        store = cls()
+        for i, row in enumerate(rows):
+            try:
+                if not isinstance(row, Mapping):
+                    raise ValueError(f"a table was expected, got {row!r}")
+                store, _ = store.apply([Entry.from_doc(row)])
+            except ValueError as e:
+                if skipped is None:
+                    raise
+                skipped.append(f"entry[{i}]: {e}")
+        return store
+
+
+def entries_for_command(
+    cmd: Command, stamp: Hlc, origin: str, operator: str, *, configured: bool
+) -> list[Entry]:
+    """The group entries an operator's command writes. `configured`: whether the real server
+    is in this director's config (a remove of a configured one is kept as `removed`; of an
+    added one, it only forgets the add). Reload writes nothing."""
+
+    if isinstance(cmd, Reload):
+        return []
+    pair = (cmd.service, cmd.real)
+
+    def entry(f: Field, value: Value | None) -> Entry:
+        return Entry(EntryKey(*pair, f), value, stamp, origin, operator)
+
+    match cmd:
+        case Drain(_, _, timeout):
+            return [entry(Field.DRAIN, Drained(timeout))]
+        case Undrain():
+            return [entry(Field.DRAIN, None)]
+        case SetWeight(_, _, weight):
+            return [entry(Field.WEIGHT, None if weight is None else Weighted(weight))]
+        case AddReal(_, _, weight, lb_kind):
+            # adding back a configured server that was removed only undoes the remove
+            value = None if configured else Added(weight, lb_kind)
+            return [entry(Field.MEMBER, value)]
+        case RemoveReal():
+            return [
+                entry(Field.DRAIN, None),
+                entry(Field.WEIGHT, None),
+                entry(Field.MEMBER, Removed() if configured else None),
+            ]
+
+
+def entries_from_overrides(overrides: Overrides, stamp: Hlc, origin: str) -> list[Entry]:
+    """Seed the group from an overrides.toml written before the group was configured."""
+    out: list[Entry] = []
+    for (svc, real), timeout in overrides.drained.items():
+        out.append(Entry(EntryKey(svc, real, Field.DRAIN), Drained(timeout), stamp, origin))
+    for (svc, real), weight in overrides.weights.items():
+        out.append(Entry(EntryKey(svc, real, Field.WEIGHT), Weighted(weight), stamp, origin))
+    for (svc, real), a in overrides.added.items():
+        value = Added(a.weight, a.lb_kind)
+        out.append(Entry(EntryKey(svc, real, Field.MEMBER), value, stamp, origin))
+    for svc, real in overrides.removed:
+        out.append(Entry(EntryKey(svc, real, Field.MEMBER), Removed(), stamp, origin))
+    return out
