@@ -45,6 +45,7 @@ __all__ = [
     "DnsCheck",
     "FileCheck",
     "GlobalDefs",
+    "GroupSettings",
     "HttpCheck",
     "HttpUrl",
     "LbKind",
@@ -92,6 +93,8 @@ DNS_TYPES = ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA")  # keepalived's DNS
 DEFAULT_DNS_RETRY = 3  # keepalived: DNS_CHECK's retry default is 3
 DEFAULT_SMTP_HELO = "smtpchecker.lvstui"  # keepalived sends a fixed name of its own too
 DEFAULT_UDP_MAX_REPLY = 255  # keepalived: max_reply_length 255
+DEFAULT_GROUP_STARTUP_WAIT = 5.0  # like keepalived's vrrp_startup_delay, for the group
+DEFAULT_TOMBSTONE_RETENTION = 7 * 24 * 3600.0  # a director away a week still catches up
 MAX_VIPS_PER_ADVERT = 20  # the tutorial's limit; keepalived moves the rest out of the advert
 
 
@@ -201,6 +204,20 @@ class GlobalDefs:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupSettings:
+    """[lvstui.group]: the directors of a site share operator overrides (docs/group.md)."""
+
+    name: str  # this director's name in the group (default: the hostname)
+    listen: str  # "ADDR:PORT" or "[V6ADDR]:PORT": where the peers reach us
+    peers: tuple[str, ...]  # the other members, "ADDR:PORT" each
+    key_file: str  # `lvstui group keygen > FILE`, the same file on every member
+    # at start, wait this long to learn the group's overrides before claiming MASTER or
+    # serving; when no peer answered, go on with the state file and say so
+    startup_wait: float = DEFAULT_GROUP_STARTUP_WAIT
+    tombstone_retention: float = DEFAULT_TOMBSTONE_RETENTION
+
+
+@dataclass(frozen=True, slots=True)
 class LvstuiSettings:
     """Our own settings (no keepalived equivalent): [lvstui] table."""
 
@@ -216,6 +233,7 @@ class LvstuiSettings:
     drain_timeout: float = 0.0  # 0 = wait forever for a drained server to go idle
     keys: tuple[tuple[str, str], ...] = ()  # console key remapping: (action, key)
     theme: str = "dark"
+    group: GroupSettings | None = None  # None: this director is on its own
 
 
 # --- VRRP ----------------------------------------------------------------------------------

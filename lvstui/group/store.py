@@ -44,7 +44,6 @@ from lvstui.model import (
 )
 
 __all__ = [
-    "DEFAULT_TOMBSTONE_RETENTION",
     "Added",
     "Drained",
     "Entry",
@@ -58,7 +57,6 @@ __all__ = [
     "entries_from_overrides",
 ]
 
-DEFAULT_TOMBSTONE_RETENTION = 7 * 24 * 3600.0  # seconds: a director away a week still catches up
 
 
 class Field(enum.Enum):

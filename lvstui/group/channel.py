@@ -1,0 +1,291 @@
+"""Links between group members: mutual TLS over TCP (IPv4 or IPv6), one JSON line a message.
+
+`Listener` accepts peers on `listen`; `Dialer` keeps one outgoing link to each configured
+peer, reconnecting with a capped exponential backoff. The TLS handshake is done after the
+TCP accept (not by the server socket), so a peer that fails it — no certificate, another
+group's — is logged at warning level *with its address* and never gets a link.
+
+`MemoryLink.pair()` is the in-memory twin used by the member's tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from lvstui.group.keys import Credential
+from lvstui.group.protocol import MAX_LINE, Message, decode, encode
+
+__all__ = [
+    "BACKOFF_MAX",
+    "BACKOFF_MIN",
+    "CONNECT_TIMEOUT",
+    "Dialer",
+    "Link",
+    "Listener",
+    "MemoryLink",
+    "TlsLink",
+    "format_addr",
+    "parse_addr",
+]
+
+log = logging.getLogger("lvstui.group")
+
+CONNECT_TIMEOUT = 1.0  # a peer behind a partition must not hold a dial for long
+HANDSHAKE_TIMEOUT = 3.0
+BACKOFF_MIN = 0.1
+BACKOFF_MAX = 1.0  # small: a healed partition is noticed within about a second
+
+
+def parse_addr(text: str, *, any_port: bool = False) -> tuple[str, int]:
+    """`ADDR:PORT` or `[V6ADDR]:PORT` → (host, port); ValueError when malformed.
+    `any_port`: port 0 is allowed (a listener that takes a free port: tests)."""
+    t = text.strip()
+    if t.startswith("["):
+        host, sep, rest = t[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"expected [ADDR]:PORT, got {text!r}")
+        port_s = rest[1:]
+    else:
+        host, sep, port_s = t.rpartition(":")
+        if not sep or ":" in host:
+            raise ValueError(f"expected ADDR:PORT (IPv6 as [ADDR]:PORT), got {text!r}")
+    if not host or not port_s.isdigit() or not (0 if any_port else 1) <= int(port_s) <= 65535:
+        raise ValueError(f"expected ADDR:PORT with a port 1-65535, got {text!r}")
+    return host, int(port_s)
+
+
+def format_addr(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Link(Protocol):
+    """One established, authenticated link to a peer."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def send(self, msg: Message) -> None: ...
+
+    async def recv(self) -> Message:
+        """The next message; EOFError when the peer closed, ValueError when it sent garbage."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class TlsLink:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, addr: str):
+        self._reader = reader
+        self._writer = writer
+        self._addr = addr
+
+    @property
+    def address(self) -> str:
+        return self._addr
+
+    async def send(self, msg: Message) -> None:
+        self._writer.write(encode(msg))
+        await self._writer.drain()
+
+    async def recv(self) -> Message:
+        try:
+            line = await self._reader.readline()
+        except ValueError as e:  # longer than MAX_LINE
+            raise ValueError(f"message too long: {e}") from e
+        except (ConnectionError, ssl.SSLError) as e:
+            raise EOFError(str(e)) from e
+        if not line:
+            raise EOFError("closed by the peer")
+        return decode(line)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class MemoryLink:
+    """In-memory twin of a TlsLink: messages go through encode/decode like on the wire."""
+
+    def __init__(self, address: str) -> None:
+        self._addr = address
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.other: MemoryLink | None = None
+        self.closed = False
+
+    @classmethod
+    def pair(cls, a_addr: str = "a", b_addr: str = "b") -> tuple[MemoryLink, MemoryLink]:
+        """Two ends: the first one's `address` is b_addr (where it leads), and so on."""
+        a, b = cls(b_addr), cls(a_addr)
+        a.other, b.other = b, a
+        return a, b
+
+    @property
+    def address(self) -> str:
+        return self._addr
+
+    async def send(self, msg: Message) -> None:
+        if self.closed or self.other is None or self.other.closed:
+            raise ConnectionError("link closed")
+        self.other._inbox.put_nowait(encode(msg))
+
+    async def recv(self) -> Message:
+        line = await self._inbox.get()
+        if line is None:
+            raise EOFError("closed by the peer")
+        return decode(line)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._inbox.put_nowait(None)
+            if self.other is not None:
+                self.other._inbox.put_nowait(None)
+
+
+_REFUSAL_REPEAT = 60.0  # a peer that keeps redialling with the wrong key: one warning a minute
+_refused: dict[str, float] = {}
+
+
+def _refuse(addr: str, why: str) -> None:
+    """Log a refused peer at warning level, with its address, rate-limited per address."""
+    now = time.monotonic()
+    host = addr.rsplit(":", 1)[0]  # a redial comes from a new port: limit by host
+    if now - _refused.get(host, -_REFUSAL_REPEAT) >= _REFUSAL_REPEAT:
+        _refused[host] = now
+        log.warning("group: refused peer %s: %s", addr, why)
+    else:
+        log.debug("group: refused peer %s: %s", addr, why)
+
+
+def _peer_text(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return format_addr(str(peer[0]), int(peer[1])) if peer else "?"
+
+
+async def _secure(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    cred: Credential,
+    *,
+    server: bool,
+    addr: str,
+) -> TlsLink | None:
+    """TLS on an accepted/connected TCP stream; None (logged) when the peer is refused."""
+    try:
+        await asyncio.wait_for(
+            writer.start_tls(cred.context(server=server)), timeout=HANDSHAKE_TIMEOUT
+        )
+    except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as e:
+        reason = getattr(e, "reason", None) or str(e) or type(e).__name__
+        _refuse(addr, f"TLS handshake failed ({reason}): it does not hold this group's key")
+        writer.close()
+        return None
+    sslobj = writer.get_extra_info("ssl_object")
+    der = sslobj.getpeercert(binary_form=True) if isinstance(sslobj, ssl.SSLObject) else None
+    if not cred.pinned(der):
+        _refuse(addr, "its certificate is not this group's")
+        writer.close()
+        return None
+    return TlsLink(reader, writer, addr)
+
+
+OnLink = Callable[[Link, bool], Awaitable[None]]  # (link, outgoing): runs until the link ends
+
+
+class Listener:
+    """Accepts peers on one address; each authenticated link is handed to `on_link`."""
+
+    def __init__(self, listen: str, cred: Credential, on_link: OnLink) -> None:
+        self.listen = listen
+        self._cred = cred
+        self._on_link = on_link
+        self._server: asyncio.Server | None = None
+        self._links: set[TlsLink] = set()
+
+    async def start(self) -> None:
+        host, port = parse_addr(self.listen, any_port=True)
+        self._server = await asyncio.start_server(
+            self._accept, host, port, limit=MAX_LINE, reuse_address=True
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        addr = _peer_text(writer)
+        link = await _secure(reader, writer, self._cred, server=True, addr=addr)
+        if link is None:
+            return
+        self._links.add(link)
+        try:
+            await self._on_link(link, False)
+        finally:
+            self._links.discard(link)
+            link.close()
+
+    async def close(self) -> None:
+        """Stop accepting and drop the accepted links (a stopping director leaves)."""
+        for link in list(self._links):
+            link.close()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+
+class Dialer:
+    """Keeps a link to one peer: dial, run `on_link` until it ends, back off, dial again."""
+
+    def __init__(self, peer: str, cred: Credential, on_link: OnLink) -> None:
+        self.peer = peer
+        self._cred = cred
+        self._on_link = on_link
+        self.last_error = ""
+        self._task: asyncio.Task[None] | None = None
+        # checked as well as cancelling: asyncio.wait_for in 3.11 can swallow a cancel
+        # that arrives as its inner future completes, and the loop must still end
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"group {self.peer}")
+
+    async def _dial(self) -> TlsLink | None:
+        host, port = parse_addr(self.peer)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=MAX_LINE), CONNECT_TIMEOUT
+            )
+        except (OSError, TimeoutError) as e:
+            self.last_error = str(e) or type(e).__name__
+            return None
+        return await _secure(reader, writer, self._cred, server=False, addr=self.peer)
+
+    async def _run(self) -> None:
+        delay = BACKOFF_MIN
+        while not self._closing:
+            link = await self._dial()
+            if link is not None:
+                self.last_error = ""
+                delay = BACKOFF_MIN
+                try:
+                    await self._on_link(link, True)
+                finally:
+                    link.close()
+            # jitter keeps two directors that lost each other from redialling in lockstep
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            delay = min(BACKOFF_MAX, delay * 2)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
