@@ -17,6 +17,7 @@ from lvstui.config.schema import (
     DnsCheck,
     FileCheck,
     GlobalDefs,
+    GroupSettings,
     HttpCheck,
     HttpUrl,
     LvstuiSettings,
@@ -80,6 +81,19 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "expired; 0: wait forever",
         "keys": "console key remapping, one action = key line each",
         "theme": "console theme: dark, light, high-contrast or one of your own",
+        "group": "the director group: the directors of a site share their operator "
+        "overrides (docs/group.md)",
+    },
+    GroupSettings: {
+        "name": "this director's name in the group (unset: the hostname)",
+        "listen": 'where the peers reach this director: "ADDR:PORT" or "[V6ADDR]:PORT"',
+        "peers": 'the other directors of the group, "ADDR:PORT" each',
+        "key_file": "the group's credential, written by `lvstui group keygen > FILE` and "
+        "copied to every director (mode 600)",
+        "startup_wait": "seconds to wait at start to learn the group's overrides before "
+        "claiming MASTER or serving (like vrrp_startup_delay)",
+        "tombstone_retention": "seconds a cleared override is remembered, so a director "
+        "away for less than this learns it was cleared",
     },
     VrrpScript: {
         "script": "the command; exit 0 is success. Split like a shell would, never run by a shell",

@@ -24,6 +24,7 @@ from lvstui.config.schema import (
     DnsCheck,
     FileCheck,
     GlobalDefs,
+    GroupSettings,
     HttpCheck,
     HttpUrl,
     LvstuiSettings,
@@ -84,6 +85,7 @@ _INTERNAL: dict[type, frozenset[str]] = {
 # types in the file's words where the dataclass holds the parsed form
 _TYPES: dict[tuple[type, str], str] = {
     (LvstuiSettings, "keys"): "table",
+    (LvstuiSettings, "group"): "table",
     (VrrpInstance, "virtual_ipaddress"): "list of strings or tables",
     (VrrpInstance, "virtual_ipaddress_excluded"): "list of strings or tables",
     (VirtualServer, "persistence_timeout"): "integer or true",
@@ -98,6 +100,7 @@ _TYPES: dict[tuple[type, str], str] = {
 _NO_DEFAULT = {
     (VrrpInstance, "version"),
     (LvstuiSettings, "keys"),
+    (LvstuiSettings, "group"),
     (FileCheck, "weight"),  # the track_file's
     (FileCheck, "reverse"),
 }
@@ -107,6 +110,7 @@ _OPTIONAL = {
     (VirtualServer, "port"),
     (RealServer, "port"),
     (SorryServer, "port"),
+    (GroupSettings, "name"),
 }
 
 _CHECK_TAIL = ("retry", "delay_before_retry", "warmup", "delay_loop", "rise", "fall")
@@ -158,6 +162,12 @@ _SPEC = (
         'Console key remapping: ACTION = "KEY" (Textual key names, or ?, /, :). An unknown '
         "action, or two actions on one key, is a configuration error.",
         (),
+    ),
+    _Table(
+        "lvstui.group",
+        "The director group: the directors of a site share drain, weight, add and remove "
+        "overrides over mutual TLS, and compare their configurations (docs/group.md).",
+        ((GroupSettings, None),),
     ),
     _Table(
         "vrrp_script.NAME",

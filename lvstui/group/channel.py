@@ -21,6 +21,7 @@ from typing import Protocol
 
 from lvstui.group.keys import Credential
 from lvstui.group.protocol import MAX_LINE, Message, decode, encode
+from lvstui.model import RealKey
 
 __all__ = [
     "BACKOFF_MAX",
@@ -44,25 +45,19 @@ BACKOFF_MAX = 1.0  # small: a healed partition is noticed within about a second
 
 
 def parse_addr(text: str, *, any_port: bool = False) -> tuple[str, int]:
-    """`ADDR:PORT` or `[V6ADDR]:PORT` → (host, port); ValueError when malformed.
-    `any_port`: port 0 is allowed (a listener that takes a free port: tests)."""
+    """`ADDR:PORT` or `[V6ADDR]:PORT` (IP literals) → (address, port); ValueError when
+    malformed. `any_port`: port 0 is allowed (a listener that takes a free port: tests)."""
     t = text.strip()
-    if t.startswith("["):
-        host, sep, rest = t[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise ValueError(f"expected [ADDR]:PORT, got {text!r}")
-        port_s = rest[1:]
-    else:
-        host, sep, port_s = t.rpartition(":")
-        if not sep or ":" in host:
-            raise ValueError(f"expected ADDR:PORT (IPv6 as [ADDR]:PORT), got {text!r}")
-    if not host or not port_s.isdigit() or not (0 if any_port else 1) <= int(port_s) <= 65535:
+    if not t.startswith("[") and t.count(":") > 1:
+        raise ValueError(f"an IPv6 address goes in brackets: [ADDR]:PORT, got {text!r}")
+    key = RealKey.parse(t)
+    if key.port == 0 and not any_port:
         raise ValueError(f"expected ADDR:PORT with a port 1-65535, got {text!r}")
-    return host, int(port_s)
+    return key.addr, key.port
 
 
 def format_addr(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(RealKey(host, port))
 
 
 class Link(Protocol):
@@ -149,18 +144,22 @@ class MemoryLink:
 
 
 _REFUSAL_REPEAT = 60.0  # a peer that keeps redialling with the wrong key: one warning a minute
-_refused: dict[str, float] = {}
 
 
-def _refuse(addr: str, why: str) -> None:
-    """Log a refused peer at warning level, with its address, rate-limited per address."""
-    now = time.monotonic()
-    host = addr.rsplit(":", 1)[0]  # a redial comes from a new port: limit by host
-    if now - _refused.get(host, -_REFUSAL_REPEAT) >= _REFUSAL_REPEAT:
-        _refused[host] = now
-        log.warning("group: refused peer %s: %s", addr, why)
-    else:
-        log.debug("group: refused peer %s: %s", addr, why)
+class _Refusals:
+    """Logs refused peers at warning level, with their address, rate-limited per host."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def __call__(self, addr: str, why: str) -> None:
+        now = time.monotonic()
+        host = addr.rsplit(":", 1)[0]  # a redial comes from a new port: limit by host
+        if now - self._last.get(host, -_REFUSAL_REPEAT) >= _REFUSAL_REPEAT:
+            self._last[host] = now
+            log.warning("group: refused peer %s: %s", addr, why)
+        else:
+            log.debug("group: refused peer %s: %s", addr, why)
 
 
 def _peer_text(writer: asyncio.StreamWriter) -> str:
@@ -175,6 +174,7 @@ async def _secure(
     *,
     server: bool,
     addr: str,
+    refuse: _Refusals,
 ) -> TlsLink | None:
     """TLS on an accepted/connected TCP stream; None (logged) when the peer is refused."""
     try:
@@ -183,13 +183,13 @@ async def _secure(
         )
     except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as e:
         reason = getattr(e, "reason", None) or str(e) or type(e).__name__
-        _refuse(addr, f"TLS handshake failed ({reason}): it does not hold this group's key")
+        refuse(addr, f"TLS handshake failed ({reason}): it does not hold this group's key")
         writer.close()
         return None
     sslobj = writer.get_extra_info("ssl_object")
     der = sslobj.getpeercert(binary_form=True) if isinstance(sslobj, ssl.SSLObject) else None
     if not cred.pinned(der):
-        _refuse(addr, "its certificate is not this group's")
+        refuse(addr, "its certificate is not this group's")
         writer.close()
         return None
     return TlsLink(reader, writer, addr)
@@ -207,6 +207,7 @@ class Listener:
         self._on_link = on_link
         self._server: asyncio.Server | None = None
         self._links: set[TlsLink] = set()
+        self._refuse = _Refusals()
 
     async def start(self) -> None:
         host, port = parse_addr(self.listen, any_port=True)
@@ -221,7 +222,9 @@ class Listener:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         addr = _peer_text(writer)
-        link = await _secure(reader, writer, self._cred, server=True, addr=addr)
+        link = await _secure(
+            reader, writer, self._cred, server=True, addr=addr, refuse=self._refuse
+        )
         if link is None:
             return
         self._links.add(link)
@@ -253,6 +256,7 @@ class Dialer:
         # checked as well as cancelling: asyncio.wait_for in 3.11 can swallow a cancel
         # that arrives as its inner future completes, and the loop must still end
         self._closing = False
+        self._refuse = _Refusals()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"group {self.peer}")
@@ -266,7 +270,9 @@ class Dialer:
         except (OSError, TimeoutError) as e:
             self.last_error = str(e) or type(e).__name__
             return None
-        return await _secure(reader, writer, self._cred, server=False, addr=self.peer)
+        return await _secure(
+            reader, writer, self._cred, server=False, addr=self.peer, refuse=self._refuse
+        )
 
     async def _run(self) -> None:
         delay = BACKOFF_MIN

@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 
-
 class Field(enum.Enum):
     DRAIN = "drain"
     WEIGHT = "weight"

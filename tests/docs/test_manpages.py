@@ -111,7 +111,10 @@ def _probe() -> dict[str, Any]:
     }
     return {
         "global_defs": {**u, "lvs_sync_daemon": {"interface": "lo", "instance": "NAME", **u}},
-        "lvstui": {**u},
+        "lvstui": {
+            **u,
+            "group": {"listen": "192.0.2.1:7946", "peers": [], "key_file": "k", **u},
+        },
         "vrrp_script": {"NAME": {"script": "/bin/true", **u}},
         "track_file": {"NAME": {"file": "/run/x", **u}},
         "vrrp_sync_group": {"NAME": {"group": ["NAME"], **u}},

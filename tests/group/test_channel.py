@@ -13,7 +13,7 @@ from lvstui.clock import SystemClock
 from lvstui.group import keys
 from lvstui.group.channel import Dialer, Listener, format_addr, parse_addr
 from lvstui.group.member import Member
-from lvstui.group.protocol import decode, encode, Entries, Hello
+from lvstui.group.protocol import Entries, Hello, decode, encode
 from lvstui.model import Drain, RealKey, ServiceKey
 from tests.helpers import async_wait_until
 

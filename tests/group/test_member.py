@@ -12,8 +12,8 @@ from lvstui.clock import SystemClock
 from lvstui.config.schema import Config, GlobalDefs
 from lvstui.group.agree import Status, VrrpRole, config_sections
 from lvstui.group.channel import MemoryLink
-from lvstui.group.store import Entry, Store
 from lvstui.group.member import Member
+from lvstui.group.store import Entry, Store
 from lvstui.model import CommandResult, Drain, RealKey, ServiceKey, SetWeight, Undrain, VrrpRunState
 from tests.helpers import async_wait_until
 
@@ -105,7 +105,9 @@ async def test_a_change_on_one_director_reaches_the_other() -> None:
 async def test_a_wiped_director_catches_up_on_connect_and_waits_for_it() -> None:
     a, _ = member("lb1", ["lb2"])
     for i in range(50):
-        await a.local(SetWeight(SVC, RealKey("198.51.100.50", 1000 + i), i), "root", configured=True)
+        await a.local(
+            SetWeight(SVC, RealKey("198.51.100.50", 1000 + i), i), "root", configured=True
+        )
     await a.local(Drain(SVC, R1), "root", configured=True)
     saved: list[Store] = []
     b, sink_b = member("lb2", ["lb1"], save=saved.append)
@@ -172,9 +174,12 @@ async def test_changes_travel_through_a_third_director() -> None:
 
 
 def status(name: str, state: VrrpRunState, section_hash: str = "x") -> Status:
-    return Status(name, {"virtual_server TCP 198.51.100.9:80": section_hash}, (
-        VrrpRole("VI_1", 57, 4, state, 100),
-    ), "t")
+    return Status(
+        name,
+        {"virtual_server TCP 198.51.100.9:80": section_hash},
+        (VrrpRole("VI_1", 57, 4, state, 100),),
+        "t",
+    )
 
 
 async def test_agreement_drift_and_split_brain_seen_through_the_group() -> None:

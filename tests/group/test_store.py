@@ -69,13 +69,13 @@ stores = st.lists(entries(), max_size=12).map(lambda es: Store().apply(es)[0])
 # --- the merge laws --------------------------------------------------------------------------
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(stores, stores)
 def test_merge_is_commutative(a: Store, b: Store) -> None:
     assert a.merge(b).entries == b.merge(a).entries
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(stores, stores, stores)
 def test_merge_is_associative(a: Store, b: Store, c: Store) -> None:
     assert a.merge(b).merge(c).entries == a.merge(b.merge(c)).entries
@@ -212,7 +212,7 @@ def exchange(a: Store, b: Store) -> tuple[Store, Store, int]:
     return a, b, len(send) + len(back)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(stores, stores)
 def test_one_exchange_makes_two_stores_equal(a: Store, b: Store) -> None:
     a2, b2, _ = exchange(a, b)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import socket
+
 from lvstui.config.schema import (
     DEFAULT_CONTROL_SOCKET,
+    DEFAULT_GROUP_STARTUP_WAIT,
     DEFAULT_NOTIFY_TIMEOUT,
     DEFAULT_SMTP_CONNECT_TIMEOUT,
     DEFAULT_SMTP_PORT,
     DEFAULT_STATE_DIR,
+    DEFAULT_TOMBSTONE_RETENTION,
     DataplaneKind,
     GlobalDefs,
+    GroupSettings,
     LvstuiSettings,
     SyncDaemon,
 )
 from lvstui.config.table import Table, show
+from lvstui.model import RealKey
 
 
 def read_global_defs(t: Table) -> GlobalDefs:
@@ -114,6 +120,49 @@ def read_lvstui(t: Table) -> LvstuiSettings:
         drain_timeout=t.number("drain_timeout", 0.0, 0),
         keys=tuple(keys),
         theme=t.text("theme", "dark", nonempty=True),
+        group=read_group(gt) if (gt := t.sub("group")) is not None else None,
     )
     t.finish()
     return s
+
+
+def _check_endpoint(t: Table, path: str | tuple[str, int], text: str) -> None:
+    """An "ADDR:PORT" / "[V6ADDR]:PORT" of the group, IP literals (unicast, no DNS)."""
+    try:
+        if not text.startswith("[") and text.count(":") > 1:
+            raise ValueError("an IPv6 address goes in brackets")
+        if RealKey.parse(text).port == 0:
+            raise ValueError("port 0")
+    except ValueError as exc:
+        where = path if isinstance(path, str) else None
+        msg = f"expected ADDR:PORT with a port 1-65535, got {text!r} ({exc})"
+        hint = 'e.g. "198.51.100.11:7946" or "[2001:db8::11]:7946"'
+        if where is not None:
+            t.err(where, msg, hint)
+        else:
+            t.ctx.err((*t.at(path[0]), path[1]), msg, hint)
+
+
+def read_group(t: Table) -> GroupSettings:
+    """[lvstui.group]: this director's membership of its site's director group."""
+    listen = t.req_str("listen")
+    if listen:
+        _check_endpoint(t, "listen", listen)
+    if not t.has("peers"):
+        t.err(None, "missing required key `peers`", 'the other directors: peers = ["ADDR:PORT"]')
+    peers = t.str_list("peers")
+    for i, peer in enumerate(peers):
+        _check_endpoint(t, ("peers", i), peer)
+    key_file = t.req_str("key_file")
+    g = GroupSettings(
+        name=t.text("name", "", nonempty=True) or socket.gethostname(),
+        listen=listen,
+        peers=peers,
+        key_file=key_file,
+        startup_wait=t.number("startup_wait", DEFAULT_GROUP_STARTUP_WAIT, 0),
+        tombstone_retention=t.number(
+            "tombstone_retention", DEFAULT_TOMBSTONE_RETENTION, positive=True
+        ),
+    )
+    t.finish()
+    return g
