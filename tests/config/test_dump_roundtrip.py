@@ -138,6 +138,9 @@ def virtual_server(draw: st.DrawFn, algos: frozenset[str]) -> VirtualServer:
     if protocol is Protocol.UDP and draw(st.booleans()):
         flags.add("ops")
     lb_kind = draw(st.sampled_from(list(LbKind)))
+    # real and sorry servers are of the service's family (the loader refuses the other
+    # one unless tunnelling)
+    family = draw(st.sampled_from([4, 6])) if fw else 4
     ip = None if fw else draw(ipv4)
     port = 0 if fw else draw(st.integers(1, 65535))
     n = draw(st.integers(0, 3))
@@ -151,7 +154,7 @@ def virtual_server(draw: st.DrawFn, algos: frozenset[str]) -> VirtualServer:
             rs_port = draw(st.integers(0, 65535))
         reals.append(
             RealServer(
-                ip=f"198.51.100.{i}",
+                ip=f"198.51.100.{i}" if family == 4 else f"2001:db8::{i:x}",
                 port=rs_port,
                 weight=draw(st.integers(0, 65535)),
                 lb_kind=rs_kind,  # type: ignore[arg-type]
@@ -169,8 +172,9 @@ def virtual_server(draw: st.DrawFn, algos: frozenset[str]) -> VirtualServer:
         sorry_kind = draw(opt(st.sampled_from([LbKind.NAT])))
         same = (sorry_kind or lb_kind) is not LbKind.NAT and not fw
         sorry = SorryServer(
-            ip=draw(ipv4),
-            port=port if same else draw(st.integers(0, 65535)),
+            ip=draw(ipv4) if family == 4 else "2001:db8::5",
+            # port 0 ("the packet's port") only where the service has no single port
+            port=port if same else draw(st.integers(0 if fw else 1, 65535)),
             lb_kind=sorry_kind,  # type: ignore[arg-type]
             inhibit_on_failure=draw(st.booleans()),
         )
@@ -179,7 +183,7 @@ def virtual_server(draw: st.DrawFn, algos: frozenset[str]) -> VirtualServer:
         port=port,
         protocol=protocol,
         fwmark=draw(st.integers(1, 2**32 - 1)) if fw else None,
-        family=draw(st.sampled_from([4, 6])) if fw else 4,
+        family=family,
         delay_loop=draw(seconds),
         lb_algo=algo,
         lb_flags=frozenset(flags),

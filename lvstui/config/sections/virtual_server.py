@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+from lvstui.config.fit import family_problem, ip_family, port_problem
 from lvstui.config.schema import (
     DEFAULT_DELAY_LOOP,
     DEFAULT_PERSISTENCE_TIMEOUT,
@@ -93,13 +94,20 @@ def read_virtual_server(t: Table) -> VirtualServer:
             inhibit_on_failure=st.flag("inhibit_on_failure", False),
         )
         kind = sorry.lb_kind or lb_kind
-        if kind in (LbKind.DR, LbKind.TUN) and port and sorry.port != port:
+        problem = port_problem(port, fwmark is not None, kind, sorry.port, "sorry server")
+        if problem:
             st.err(
                 "port",
-                f"{kind.value} cannot change the port: the virtual server is on port {port}, "
-                f"the sorry server on {sorry.port}",
-                f'use port = {port}, or lb_kind = "NAT" (here or for the service)',
+                problem,
+                f"use port = {port}"
+                + (', or lb_kind = "NAT" (here or for the service)' if sorry.port else ""),
             )
+        if sorry.ip:
+            problem = family_problem(
+                family if ip is None else ip_family(ip), sorry.ip, kind, "sorry server"
+            )
+            if problem:
+                st.err("ip", problem, "use an address of the service's family")
         st.finish()
     vs = VirtualServer(
         ip=ip,
@@ -222,15 +230,14 @@ def _real_server(t: Table, vs: VirtualServer) -> RealServer:
         t.err(None, "missing required key `port`")
     lb_kind = t.choice("lb_kind", LbKind, None)
     kind = lb_kind or vs.lb_kind
-    if kind in (LbKind.DR, LbKind.TUN) and not fw and vs.port and port != vs.port:
-        t.err(
-            "port",
-            f"{kind.value} cannot change the port: the virtual server is on port {vs.port}, "
-            f"this real server on {port}",
-            f'use port = {vs.port}, or lb_kind = "NAT" to translate ports',
-        )
-    if ip and vs.ip and (":" in ip) != (":" in vs.ip) and kind is not LbKind.TUN:
-        t.err("ip", f"address family of {ip} differs from the virtual server's {vs.ip}")
+    if port:  # port 0 where it is not allowed is already an error of the range above
+        problem = port_problem(vs.port, fw, kind, port)
+        if problem:
+            t.err("port", problem, f'use port = {vs.port}, or lb_kind = "NAT" to translate ports')
+    if ip:
+        problem = family_problem(vs.family if vs.ip is None else ip_family(vs.ip), ip, kind)
+        if problem:
+            t.err("ip", problem, "use an address of the service's family")
     checks: list[Check] = []
     for key, make in CHECKS.items():
         for ct in t.subs(key):
