@@ -1,13 +1,18 @@
 """The README is the front door and docs/ holds the manual: every docs page is reachable from
-the README's "Read on" index, and no relative link (file or #anchor) points at nothing."""
+the README's "Read on" index, no relative link (file or #anchor) points at nothing, and every
+`$ lvstui ...` example is a command line the parser accepts."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
+from lvstui.cli import build_parser
 from tests.helpers import REPO
 
 README_MAX_LINES = 250
@@ -122,3 +127,42 @@ def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
     ]
     assert unindexed(tmp_path) == ["b.md"]  # linked, but not from "Read on"
     assert "not-a-heading" not in anchors((tmp_path / "docs" / "a.md").read_text())
+
+
+def _examples(text: str) -> list[str]:
+    """`$ lvstui ...` lines of the fenced blocks: commands shown as typed at a prompt."""
+    out = []
+    for m in re.finditer(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", text, re.M | re.S):
+        out += [ln[2:] for ln in m.group(2).splitlines() if ln.startswith("$ lvstui ")]
+    return out
+
+
+def _parses(line: str) -> str:
+    """'' when the real argument parser takes the example, else argparse's complaint."""
+    argv = shlex.split(line, comments=True)[1:]
+    for i, word in enumerate(argv):  # a shell redirection or pipe ends the command
+        if word in (">", ">>", "|"):
+            argv = argv[:i]
+            break
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            build_parser().parse_args(argv)
+    except SystemExit:
+        return err.getvalue().strip().splitlines()[-1]
+    return ""
+
+
+@pytest.mark.parametrize("page", pages(REPO), ids=lambda p: p.name)
+def test_command_examples_are_accepted_by_the_parser(page: Path) -> None:
+    examples = _examples(page.read_text(encoding="utf-8"))
+    bad = {line: why for line in examples if (why := _parses(line))}
+    assert not bad, f"{page.name}: examples the CLI rejects: {bad}"
+
+
+def test_the_example_check_rejects_a_wrong_command() -> None:
+    text = "```\n$ lvstui ctl drian 192.0.2.1:80 192.0.2.2:80\n$ lvstui list --stats\n```\n"
+    assert _examples(text) == ["lvstui ctl drian 192.0.2.1:80 192.0.2.2:80", "lvstui list --stats"]
+    assert "invalid choice" in _parses(_examples(text)[0])
+    assert _parses(_examples(text)[1]) == ""
+    assert len(_examples((REPO / "README.md").read_text(encoding="utf-8"))) >= 8
