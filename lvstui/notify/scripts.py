@@ -1,39 +1,48 @@
-"""Notify and quorum commands: run one at a time, in order, without a shell, with a timeout.
+"""Notify and quorum commands: in order per source, sources independent, no shell, bounded.
 
 keepalived runs `notify_up`, `notify_down`, `quorum_up`, `quorum_down` and the VRRP
-`notify*` scripts as commands. So do we, with three rules that keep a director predictable:
+`notify*` scripts as commands. So do we, with rules that keep a director predictable:
 
 - the command string is split like a shell would (`shlex.split`) but **never run by a
   shell**: no globbing, no `;`, no `$(...)` — what you write is the argv;
-- commands run **serially, in the order the events happened**, never concurrently (a
+- commands of one **source** (a VRRP instance, a sync group, a real server of a virtual
+  server, a virtual server's quorum) run **serially, in the order the events happened** (a
   `quorum_down` that starts a spare VM is never overtaken by the `quorum_up` that follows);
-- each has a timeout (`[lvstui] notify_timeout`, 30 s by default); on timeout its whole
-  process group is killed (the command starts its own session), so a stuck child of a
-  script cannot linger.
+  different sources run **independently**, at most `concurrency` commands at once, so a hung
+  script of one instance never delays another instance's `notify_master`. The source is the
+  job's subject: what follows the event name in `what` ("notify_master VI_1" -> "VI_1"),
+  unless `submit` is given one;
+- each has a timeout (`[lvstui] notify_timeout`, 30 s by default); it runs through
+  `lvstui.child.run_child`: a process group of its own, killed whole at the timeout and on
+  stop, our end of the pipe closed (a `setsid` grandchild holding stdout cannot wedge the
+  worker), output bounded while read and sanitised before it is logged.
 
 Every outcome is reported as a `NotifyResult` (exit code, or why it failed, and the first
-lines of its output).
+characters of its output).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import shlex
-import signal
+import subprocess
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from lvstui.child import printable, run_child
 from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT
 from lvstui.model import NotifyResult
 
-__all__ = ["Job", "ScriptRunner", "split_command"]
+__all__ = ["DEFAULT_CONCURRENCY", "Job", "ScriptRunner", "source_of", "split_command"]
 
 log = logging.getLogger("lvstui.notify")
 
-_OUTPUT_LIMIT = 2000  # characters of output kept in the result
+OUTPUT_CAP = 4096  # bytes of output read into memory per command; the rest is dropped
+_DETAIL_LIMIT = 500  # characters of (sanitised) output in the result and the log
+DEFAULT_CONCURRENCY = 16  # commands running at once, all sources together
 
 
 def split_command(command: str) -> list[str]:
@@ -44,15 +53,27 @@ def split_command(command: str) -> list[str]:
     return argv
 
 
+def source_of(what: str) -> str:
+    """The source a job belongs to: its subject, what follows the event name."""
+    _, _, subject = what.partition(" ")
+    return subject or what
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     what: str  # "quorum_down TCP 1.2.3.4:80", "notify_up 10.0.0.1:80", ...
     command: str
     args: tuple[str, ...] = ()  # appended to the command's argv (keepalived's `notify` args)
+    source: str = ""  # "": source_of(what)
+
+    @property
+    def key(self) -> str:
+        return self.source or source_of(self.what)
 
 
 class ScriptRunner:
-    """A single worker: `submit` queues, `run` executes jobs one after the other."""
+    """`submit` queues a job on its source's queue; `run` keeps one worker per busy source,
+    at most `concurrency` commands running at once."""
 
     def __init__(
         self,
@@ -61,47 +82,94 @@ class ScriptRunner:
         on_result: Callable[[NotifyResult], None] | None = None,
         wall: Callable[[], float] | None = None,
         env: Mapping[str, str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        import time
-
         self.timeout = timeout
         self.on_result = on_result
         self._wall = wall or time.time
         self._env = dict(env) if env is not None else None
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._queues: dict[str, deque[Job]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._running = False  # `run` is active: submit starts workers
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.results: list[NotifyResult] = []  # last results, bounded
         self.ok = 0
         self.failed = 0
 
-    def submit(self, what: str, command: str, args: Sequence[str] = ()) -> None:
-        self._queue.put_nowait(Job(what, command, tuple(args)))
+    def submit(self, what: str, command: str, args: Sequence[str] = (), source: str = "") -> None:
+        job = Job(what, command, tuple(args), source)
+        self._queues.setdefault(job.key, deque()).append(job)
+        self._idle.clear()
+        if self._running:
+            self._start(job.key)
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Jobs queued, not yet started."""
+        return sum(len(q) for q in self._queues.values())
+
+    @property
+    def busy_sources(self) -> int:
+        return len(self._workers)
 
     async def join(self) -> None:
-        """Wait until every submitted job has finished."""
-        await self._queue.join()
+        """Wait until every submitted job has finished (while `run` is active)."""
+        await self._idle.wait()
 
     async def run(self) -> None:
-        """The worker loop (runs until cancelled)."""
-        while True:
-            job = await self._queue.get()
-            try:
-                result = await self.run_one(job)
-                self._record(result)
-            finally:
-                self._queue.task_done()
+        """Runs until cancelled; cancelling it stops every running command (groups killed)."""
+        self._running = True
+        try:
+            for key in list(self._queues):
+                self._start(key)
+            await asyncio.Event().wait()  # the workers do the work
+        finally:
+            self._running = False
+            await self._stop_workers()
 
     async def run_pending(self) -> None:
-        """Run what is queued now, then return (used on shutdown, after `run` stopped)."""
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            try:
-                self._record(await self.run_one(job))
-            finally:
-                self._queue.task_done()
+        """Run what is queued now, sources side by side, then return (used on shutdown,
+        after `run` stopped)."""
+        self._running = True
+        try:
+            for key in list(self._queues):
+                self._start(key)
+            await self.join()
+        finally:
+            self._running = False
+            await self._stop_workers()
+
+    def _start(self, key: str) -> None:
+        if key not in self._workers and self._queues.get(key):
+            self._workers[key] = asyncio.get_running_loop().create_task(
+                self._drain(key), name=f"notify {key}"
+            )
+
+    async def _drain(self, key: str) -> None:
+        """One source's worker: its jobs one after the other, in order."""
+        queue = self._queues[key]
+        try:
+            while queue:
+                job = queue.popleft()  # a job interrupted by stop is not run again
+                async with self._slots:
+                    result = await self.run_one(job)
+                self._record(result)
+        finally:
+            del self._workers[key]
+            if not queue:
+                del self._queues[key]
+            if not self._queues and not self._workers:
+                self._idle.set()
+
+    async def _stop_workers(self) -> None:
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        if workers:
+            # each worker's clean-up is bounded (run_child); wait for it so no group survives
+            await asyncio.wait(workers)
 
     def _record(self, result: NotifyResult) -> None:
         if result.ok:
@@ -120,42 +188,21 @@ class ScriptRunner:
         try:
             argv = [*split_command(job.command), *job.args]
         except ValueError as e:
-            return self._result(job, False, f"bad command {job.command!r}: {e}")
+            return self._result(job, False, f"bad command {printable(job.command.encode())}: {e}")
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killed as a whole
-                env=self._env,
+            child = await run_child(argv, timeout=self.timeout, cap=OUTPUT_CAP, env=self._env)
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            return self._result(job, False, f"cannot run {printable(argv[0].encode())}: {reason}")
+        if child.returncode is None:
+            return self._result(
+                job, False, f"timed out after {self.timeout:g}s (process group killed)"
             )
-        except OSError as e:
-            return self._result(job, False, f"cannot run {argv[0]}: {e.strerror or e}")
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
-        except TimeoutError:
-            _kill_group(proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.communicate()
-            return self._result(job, False, f"timed out after {self.timeout:g}s (killed)")
-        except asyncio.CancelledError:
-            _kill_group(proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await asyncio.shield(proc.wait())
-            raise
-        text = out.decode("utf-8", "replace").strip()[:_OUTPUT_LIMIT]
-        code = proc.returncode
+        text = printable(child.output, _DETAIL_LIMIT, child.dropped)
+        code = child.returncode
         detail = f"exit {code}" + (f": {text}" if text else "")
         return self._result(job, code == 0, detail)
 
     def _result(self, job: Job, ok: bool, detail: str) -> NotifyResult:
         (log.info if ok else log.warning)("%s: %s", job.what, detail)
         return NotifyResult(time=self._wall(), what=job.what, ok=ok, detail=detail)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

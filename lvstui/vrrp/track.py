@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
+import subprocess
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from lvstui.child import resolve_user, run_child
 from lvstui.clock import Clock
 from lvstui.config.schema import VrrpScript
 from lvstui.notify.scripts import split_command
@@ -164,28 +164,20 @@ class ScriptTracker:
         timeout = s.timeout if s.timeout is not None else s.interval
         try:
             argv = split_command(s.script)
-        except ValueError:
-            return False
+            credentials = resolve_user(s.user) if s.user else None
+        except (ValueError, KeyError):
+            return False  # an unsplittable command or an unknown user: the script fails
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
+            # its own process group, killed whole at the timeout and on stop (cancellation)
+            child = await run_child(
+                argv,
+                timeout=timeout,
+                capture=False,
+                credentials=credentials,
             )
-        except OSError:
+        except (OSError, ValueError, subprocess.SubprocessError):
             return False
-        try:
-            code = await asyncio.wait_for(proc.wait(), timeout)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await asyncio.shield(proc.wait())
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return False
-        return code == 0
+        return child.returncode == 0
 
     def feed(self, result: bool) -> None:
         """Apply one result with rise/fall (pure bookkeeping, tested without processes)."""

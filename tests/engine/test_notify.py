@@ -31,8 +31,9 @@ async def test_scripts_run_in_order_without_shell(recorder: tuple[Path, Path]) -
     runner = ScriptRunner(timeout=5, on_result=results.append)
     task = asyncio.create_task(runner.run())
     for i in range(5):
-        # `;` and `$HOME` reach the script as plain arguments: no shell ever runs
-        runner.submit(f"job {i}", f"{script} {i} ';' '$HOME'")
+        # `;` and `$HOME` reach the script as plain arguments: no shell ever runs; one source
+        # (VI_1), so in order
+        runner.submit(f"job {i}", f"{script} {i} ';' '$HOME'", source="VI_1")
     await runner.join()
     task.cancel()
     assert log.read_text().splitlines() == [f"{i} ; $HOME" for i in range(5)]
