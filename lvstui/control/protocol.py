@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -37,6 +39,7 @@ from typing import Any, ClassVar, Final, Union, get_args, get_origin
 
 import msgspec
 
+from lvstui.control import strict_json
 from lvstui.errors import ControlError
 from lvstui.model import Command, CommandResult, Event, Snapshot
 
@@ -159,6 +162,7 @@ def _encoder_for(cls: type) -> Encoder:
 
 
 _INF = float("inf")
+_MAX_FLOAT_INT = int(sys.float_info.max)  # beyond: float() overflows
 _SCALARS = frozenset({int, str, bool, type(None)})  # JSON as they are (floats are checked)
 
 
@@ -219,13 +223,13 @@ def _scalar_decoder(tp: type) -> Decoder:
             return data
 
     elif tp is float:
-        bad = _expect("a number")
+        bad = _expect("a finite number")
 
         def dec(data: JSON) -> Any:
             t = type(data)
-            if t is float:
+            if t is float and math.isfinite(data):  # NaN/Infinity never reach the engine
                 return data
-            if t is int:
+            if t is int and abs(data) <= _MAX_FLOAT_INT:
                 return float(data)
             raise bad(data)
 
@@ -528,7 +532,9 @@ def parse_reply(line: bytes) -> dict[str, JSON]:
 def parse_line(line: bytes, *, expect: frozenset[str] = REQUEST_TYPES) -> dict[str, JSON]:
     """One received line → the message object. ProtocolError for anything malformed."""
     try:
-        obj = json.loads(line)
+        obj = strict_json.loads(line)
+    except strict_json.StrictJSONError as exc:
+        raise ProtocolError(str(exc), code="bad_json") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"not JSON: {exc}", code="bad_json") from None
     return _check(obj, expect)

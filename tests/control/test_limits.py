@@ -1,181 +1,82 @@
-"""The control socket under pressure (issue 10): connection caps per uid and in all, the
-descriptor reserve, a failing audit log or state save answered with an error, never with
-silence, and a command the audit log cannot record is not run."""
+"""Control input at its edge (issue 10 items 5 and 7): NaN/Infinity refused before anything
+applies them, deep nesting refused without a RecursionError, the connection kept."""
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import json
-import os
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+import logging
 
 import pytest
 
-from lvstui.control.client import SocketClient, connect
-from lvstui.control.server import ControlServer, Peer
-from lvstui.descriptors import DescriptorReserve, open_descriptors
-from lvstui.errors import ControlError
-from lvstui.model import Drain, SetWeight
-from tests.control.fakes import RS1, SVC, FakeClient, FakeEngine
-from tests.control.test_server import sockdir
+from lvstui.control import protocol, strict_json
+from lvstui.control.protocol import ProtocolError
+from lvstui.control.server import ControlServer
+from lvstui.model import Drain
+from tests.control.fakes import RS1, SVC, FakeEngine
+from tests.control.test_server import audit_lines, raw_exchange, served, sockdir
 
-__all__ = ["sockdir"]  # the fixture, imported for this module's tests
+__all__ = ["served", "sockdir"]  # the fixtures, shared with test_server
 
-
-@pytest.fixture
-async def make(sockdir: Path) -> AsyncIterator[Callable[..., object]]:
-    servers: list[ControlServer] = []
-
-    async def build(**kw: object) -> tuple[ControlServer, FakeEngine]:
-        engine = FakeEngine()
-
-        def factory(peer: Peer, read_only: bool) -> FakeClient:
-            return FakeClient(engine, read_only, who=peer.who)
-
-        kw.setdefault("audit_path", sockdir / "audit.log")
-        server = ControlServer(sockdir / f"c{len(servers)}.sock", factory, **kw)  # type: ignore[arg-type]
-        await server.start()
-        servers.append(server)
-        return server, engine
-
-    try:
-        yield build
-    finally:
-        for s in servers:
-            await s.close()
+DRAIN = '{"v":1,"type":"call","id":%d,"command":{"kind":"drain","service":%s,"real":%s,%s}}\n'
 
 
-async def _raw_first_line(path: Path) -> dict[str, object] | None:
-    """Connect without speaking: the first line the server sends unasked (a refusal), or
-    None when it says nothing within a moment (accepted)."""
-    r, w = await asyncio.open_unix_connection(str(path))
-    try:
-        line = await asyncio.wait_for(r.readline(), 0.5)
-    except TimeoutError:
-        return None
-    finally:
-        w.close()
-    return json.loads(line) if line else {}
+def drain_line(id_: int, extra: str) -> bytes:
+    svc = json.dumps(protocol.encode(SVC))
+    real = json.dumps(protocol.encode(RS1))
+    return (DRAIN % (id_, svc, real, extra)).encode()
 
 
-async def test_per_uid_cap_refuses_clearly_and_frees_on_close(make: Callable[..., object]) -> None:
-    server, _ = await make(max_per_uid=3)  # type: ignore[operator]
-    clients = [await connect(server.path) for _ in range(3)]
-    try:
-        with pytest.raises(ControlError, match=r"3 control clients of .* already \[busy\]"):
-            await connect(server.path)
-        assert server.refused == 1
-        await clients.pop().close()
-        await asyncio.sleep(0.05)  # the server sees the hang-up
-        clients.append(await connect(server.path))  # room again
-        assert (await clients[-1].snapshot()).seq == 1
-    finally:
-        for c in clients:
-            await c.close()
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
+def test_non_finite_numbers_are_refused(value: str) -> None:
+    with pytest.raises(strict_json.StrictJSONError, match="finite numbers only"):
+        strict_json.loads(f'{{"timeout": {value}}}')
+    with pytest.raises(ProtocolError) as exc:
+        protocol.parse_line(drain_line(1, f'"timeout":{value}'))
+    assert exc.value.code == "bad_json"
 
 
-async def test_total_cap(make: Callable[..., object]) -> None:
-    server, _ = await make(max_connections=4)  # type: ignore[operator]
-    clients = [await connect(server.path) for _ in range(4)]
-    try:
-        refusal = await _raw_first_line(server.path)
-        assert refusal is not None and refusal["code"] == "busy"
-        assert "4 control clients already" in str(refusal["error"])
-        # the ones already connected are served as before
-        assert all([(await c.snapshot()).seq == 1 for c in clients])
-    finally:
-        for c in clients:
-            await c.close()
+def test_nesting_is_bounded_without_recursion() -> None:
+    ok = "[" * strict_json.MAX_DEPTH + "]" * strict_json.MAX_DEPTH
+    assert strict_json.loads(ok) is not None
+    deep = "[" * (strict_json.MAX_DEPTH + 1) + "]" * (strict_json.MAX_DEPTH + 1)
+    with pytest.raises(strict_json.StrictJSONError, match="nested deeper than 32"):
+        strict_json.loads(deep)
+    # brackets inside strings (escaped quotes too) are text, not nesting
+    assert strict_json.loads(json.dumps({"a": "[" * 100 + '\\"{' * 50})) is not None
+    # far beyond the interpreter's recursion limit: still a clean refusal
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        protocol.parse_line(b"[" * 60_000)
 
 
-async def test_descriptor_reserve_refuses_new_clients_only(make: Callable[..., object]) -> None:
-    base = open_descriptors()
-    # room for a few more descriptors, then the reserve
-    reserve = DescriptorReserve(reserve=16, limit=base + 16 + 12)
-    server, _ = await make(reserve=reserve)  # type: ignore[operator]
-    clients: list[SocketClient] = []
-    refused = None
-    for _ in range(20):  # bounded: each client costs two descriptors here (both ends)
-        try:
-            clients.append(await connect(server.path))
-        except ControlError as exc:
-            refused = exc
-            break
-    try:
-        assert refused is not None and "close to its limit" in str(refused)
-        assert 1 <= len(clients) < 20
-        assert (await clients[0].snapshot()).seq == 1  # the others keep working
-    finally:
-        for c in clients:
-            await c.close()
+def test_big_integers_are_refused_as_floats() -> None:
+    data = {"kind": "drain", "service": protocol.encode(SVC), "real": protocol.encode(RS1)}
+    with pytest.raises(ProtocolError, match="finite number"):
+        protocol.decode_command({**data, "timeout": 10**400})
+    assert protocol.decode_command({**data, "timeout": 5}) == Drain(SVC, RS1, 5.0)
 
 
-async def test_a_failing_state_save_is_an_error_reply_not_silence(
-    make: Callable[..., object],
+async def test_server_refuses_non_finite_and_deep_lines_and_keeps_the_connection(
+    served: tuple[ControlServer, FakeEngine], caplog: pytest.LogCaptureFixture
 ) -> None:
-    server, engine = await make()  # type: ignore[operator]
-    engine.fail_with = OSError(errno.EROFS, "Read-only file system", "/var/lib/lvstui/x.toml")
-    client = await connect(server.path, request_timeout=5.0)
-    try:
-        with pytest.raises(ControlError, match=r"Read-only file system.*\[engine\]"):
-            await client.call(Drain(SVC, RS1))
-        engine.fail_with = None
-        assert (await client.call(Drain(SVC, RS1))).ok  # the connection is still usable
-    finally:
-        await client.close()
-
-
-async def test_an_unwritable_audit_log_stops_the_command(
-    make: Callable[..., object], sockdir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    server, engine = await make(audit_path=sockdir / "gone" / "audit.log")  # type: ignore[operator]
-    client = await connect(server.path)
-    try:
-        with pytest.raises(ControlError, match=r"audit log .* cannot be written.*\[audit\]"):
-            await client.call(SetWeight(SVC, RS1, 0))
-        assert engine.calls == []  # not applied
-        assert server.audit.failures == 1
-        assert "cannot write the audit log" in caplog.text
-    finally:
-        await client.close()
-
-
-async def test_a_full_audit_filesystem_stops_the_command(
-    make: Callable[..., object], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    server, engine = await make()  # type: ignore[operator]
-    real = os.fstatvfs
-
-    def full(fd: int) -> os.statvfs_result:
-        st = real(fd)
-        return os.statvfs_result((*st[:3], 0, 0, *st[5:]))  # no free block
-
-    monkeypatch.setattr(os, "fstatvfs", full)
-    client = await connect(server.path)
-    try:
-        with pytest.raises(ControlError, match=r"no space left.*\[audit\]"):
-            await client.call(Drain(SVC, RS1))
-        assert engine.calls == []
-    finally:
-        await client.close()
-
-
-HAS_DEV_FULL = os.path.exists("/dev/full")
-
-
-@pytest.mark.skipif(not HAS_DEV_FULL, reason="no /dev/full")
-async def test_an_audit_line_lost_after_the_change_is_still_an_error(
-    make: Callable[..., object],
-) -> None:
-    # /dev/full opens and reports room, then fails every write with ENOSPC: the race
-    # between the check and the line
-    server, engine = await make(audit_path=Path("/dev/full"))  # type: ignore[operator]
-    client = await connect(server.path)
-    try:
-        with pytest.raises(ControlError, match=r"drain was applied .* but the audit log"):
-            await client.call(Drain(SVC, RS1))
-        assert len(engine.calls) == 1
-    finally:
-        await client.close()
+    server, engine = served
+    caplog.set_level(logging.DEBUG)
+    replies = await raw_exchange(
+        server.path,
+        [
+            drain_line(1, '"timeout":NaN'),
+            drain_line(2, '"timeout":1e999'),
+            b'{"v":1,"type":"call","id":3,"command":' + b"[" * 50_000 + b"\n",
+            drain_line(4, '"timeout":null'),
+        ],
+    )
+    assert [(r["type"], r.get("code")) for r in replies[:3]] == [("error", "bad_json")] * 3
+    assert "NaN is not a number JSON allows" in str(replies[0]["error"])
+    assert "nested deeper than 32 levels" in str(replies[2]["error"])
+    # the same connection still works, and only the valid drain was applied and audited
+    assert replies[3]["type"] == "result" and replies[3]["id"] == 4
+    assert [call for _, call in engine.calls] == [Drain(SVC, RS1, None)]
+    assert [line["result"] for line in audit_lines(server)] == [
+        {"ok": True, "message": "drain done"}
+    ]
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert tracebacks == [], [r.getMessage() for r in tracebacks]

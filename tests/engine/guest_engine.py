@@ -231,6 +231,9 @@ async def c_quorum_hysteresis_and_sorry() -> str:
     assert ours() == {w(SORRY): ("Masq", 1)}, ours()
     await set_health(REALS[1], Health.UP)
     await wait_for(lambda: ours() == {w(r): ("Masq", 2) for r in REALS})
+    # the engine submits quorum_up after the table is written (and saved): wait for it to
+    # have run, bounded, rather than join a queue it may not have reached yet
+    await wait_for(lambda: len(LOG.read_text().split()) >= 2)
     await LAB.engine.notifier.join()
     lines = LOG.read_text().split()
     assert lines == ["quorum_down", "quorum_up"], lines
