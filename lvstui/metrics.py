@@ -17,7 +17,9 @@ Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`
   (what the dataplane has), `lvstui_real_weight_config`, `lvstui_real_draining`;
 - `lvstui_check_up`, `lvstui_check_latency_seconds`, `lvstui_check_last_run_timestamp_seconds`,
   `lvstui_check_runs_total`, `lvstui_check_failures_total`, `lvstui_check_unknown_total`
-  (runs that could not be made for a local reason: EMFILE, fork...; labels `check`, `target`);
+  (runs that could not be made for a local reason: EMFILE, fork...; labels `check`, `target`),
+  `lvstui_check_stale` (the watchdog), `lvstui_check_shared` (servers fed by one probe),
+  `lvstui_check_scheduler_lag_seconds`;
 - `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
   `lvstui_service_sorry_active`;
 - `lvstui_vrrp_state{instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
@@ -126,6 +128,16 @@ class EngineCollector(Collector):
             "Check runs that could not be made for a local reason (EMFILE, fork...)",
             labels=C,
         )
+        c_stale = GaugeMetricFamily(
+            "lvstui_check_stale",
+            "1 when the check has not completed a run within 2 x (period + run budget)",
+            labels=C,
+        )
+        c_shared = GaugeMetricFamily(
+            "lvstui_check_shared",
+            "Real servers (of all services) fed by this check's one probe",
+            labels=C,
+        )
 
         for svc in snap.services:
             s = [str(svc.key)]
@@ -164,9 +176,17 @@ class EngineCollector(Collector):
                     c_runs.add_metric(cl, c.runs)
                     c_fail.add_metric(cl, c.failures)
                     c_unk.add_metric(cl, c.unknown)
+                    c_stale.add_metric(cl, 1 if c.stale else 0)
+                    c_shared.add_metric(cl, c.shared)
         yield from (svc_conns, svc_pkts, svc_bytes, svc_cps, q_up, live, quorum, sorry)
         yield from (r_conns, r_pkts, r_bytes, r_active, r_inact, r_up, r_w, r_wc, r_drain)
-        yield from (c_up, c_lat, c_last, c_runs, c_fail, c_unk)
+        yield from (c_up, c_lat, c_last, c_runs, c_fail, c_unk, c_stale, c_shared)
+        lag = GaugeMetricFamily(
+            "lvstui_check_scheduler_lag_seconds",
+            "The health-check scheduler's worst lateness over the last snapshot interval",
+        )
+        lag.add_metric([], snap.check_lag)
+        yield lag
 
         v_state = GaugeMetricFamily(
             "lvstui_vrrp_state", "1 for the instance's current state", labels=["instance", "state"]

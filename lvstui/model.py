@@ -207,6 +207,8 @@ class CheckView:
     runs: int = 0
     failures: int = 0
     unknown: int = 0  # runs that could not be made for a local reason (EMFILE, fork...)
+    shared: int = 1  # real servers (of all services) fed by this one probe
+    stale: bool = False  # the watchdog: no completed run within 2 x (period + run budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,7 @@ class Snapshot:
     services: tuple[ServiceView, ...] = ()
     vrrp: tuple[VrrpView, ...] = ()
     read_only: bool = False  # the client's role may not change anything
+    check_lag: float = 0.0  # the health-check scheduler's worst lateness lately, seconds
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -92,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
             f"{path}: … {len(rest)} more {level.value}{'s' if len(rest) > 1 else ''} like "
             f"those above ({topic}): {span}; -v lists them all"
         )
+    if not args.quiet:
+        from lvstui.health.load import check_load
+
+        load = check_load(config)
+        if load.checks:
+            print(
+                f"{path}: check load: {load.checks} check(s), {load.checks_per_second:.3g}/s "
+                f"as configured; {load.probes} probe(s), {load.probes_per_second:.3g}/s after "
+                "sharing (one probe per target, from each director)"
+            )
     reals = sum(len(vs.real_servers) for vs in config.virtual_servers)
     print(
         f"{path}: valid: {len(config.vrrp_instances)} vrrp instance(s), "

@@ -23,17 +23,29 @@ API (what the engine uses)::
         # weight is the misc_dynamic weight (None: use the configured weight); feed both to
         # lvstui.health.weight.effective_weight.
 
+    HealthMonitor(..., on_stale=cb2)    # the watchdog (see lvstui.health.probe):
+    cb2(key, stale: bool, reason: str)  # a check of `key` has not completed a run within
+        # 2 x (period + run budget) (stale=True), or completes again (stale=False)
+    mon.stale_probes() -> int           # probes stale now
+    mon.take_lag() -> float             # the scheduler's worst lateness since the last call
+    mon.probe_count() -> int            # probes run (after sharing) vs
+    mon.check_count() -> int            # checks configured (before sharing)
+
 Rules (keepalived's, plus the tutorial's):
 
-- One loop per (real server, check), period = delay_loop. A run is awaited inside its own
+- One probe per target: checks of several real servers (one server in several services)
+  that resolve to an equal CheckSpec share one probe, run once per period; each result
+  feeds every subscriber's own rise/fall state (see lvstui.health.probe).
+- One loop per probe, period = delay_loop. A run is awaited inside its own
   loop, so two runs of one check never overlap: a slow run delays the next one (the next
   start is max(previous due + period, end of the slow run)); missed periods are skipped,
   never replayed in a burst.
 - Staggered start: the first run waits `warmup`, by default a random time in [0, period),
   so 10,000 checks configured together do not fire together.
 - Global concurrency cap: at most `concurrency` attempts in flight (a semaphore).
-- retry / delay_before_retry: while a check is UP, a failing attempt is retried `retry`
-  times, `delay_before_retry` apart; the run fails only after retry + 1 failed attempts.
+- retry / delay_before_retry: while a check is UP (for any subscriber), a failing attempt
+  is retried `retry` times, `delay_before_retry` apart; the run fails only after retry + 1
+  failed attempts.
   While it is DOWN one attempt decides (a single pass brings it back, like keepalived).
 - rise / fall on the runs' final results (pure: lvstui.health.state.advance); alpha: checks
   start DOWN until proven up; without alpha they start UP.
@@ -59,15 +71,16 @@ from typing import Generic, TypeVar
 
 from lvstui.clock import Clock, SystemClock
 from lvstui.health.base import Checker, CheckResult, CheckSpec, is_local_failure
-from lvstui.health.state import CheckState, advance, aggregate, initial_state
+from lvstui.health.probe import Probe, Subscription, stale_after
+from lvstui.health.state import advance, aggregate, initial_state
 from lvstui.health.timers import coarse_sleep
-from lvstui.health.weight import sets_weight
 from lvstui.model import CheckView, Health
 
 __all__ = ["HealthMonitor", "tune_gc"]
 
 log = logging.getLogger(__name__)
 LOCAL_LOG_EVERY = 10.0  # seconds between two log lines about checks that could not run
+WATCHDOG_TICK = 1.0  # seconds between two sweeps of the watchdog
 
 K = TypeVar("K", bound=Hashable)
 
@@ -90,52 +103,13 @@ def tune_gc(gen0_threshold: int = 20_000) -> None:
     gc.set_threshold(max(gen0_threshold, gc.get_threshold()[0]), gen1, gen2)
 
 
-class _Slot:
-    """One (real server, check) pair: its state, counters and loop task."""
-
-    __slots__ = (
-        "checker",
-        "dyn_weight",
-        "failures",
-        "last_latency",
-        "last_ok",
-        "last_reason",
-        "last_run",
-        "runs",
-        "spec",
-        "state",
-        "task",
-        "unknown",
-    )
-
-    def __init__(self, checker: Checker, state: CheckState) -> None:
-        self.checker = checker
-        self.spec: CheckSpec = checker.spec
-        self.state = state
-        self.task: asyncio.Task[None] | None = None
-        self.runs = 0  # attempts
-        self.failures = 0  # failed attempts
-        self.unknown = 0  # attempts that could not be made (local reason)
-        # the last attempt, as plain values: a CheckResult kept for a whole period by
-        # every check would be 10,000 more objects for the garbage collector to walk
-        self.last_ok: bool | None = None
-        self.last_reason = ""
-        self.last_latency: float | None = None
-        self.last_run: float | None = None  # wall time
-        self.dyn_weight: int | None = None
-
-    @property
-    def dynamic(self) -> bool:
-        return sets_weight(self.spec.check)
-
-
-class _Real:
-    __slots__ = ("alpha", "health", "slots", "suspended", "weight")
+class _Real(Generic[K]):
+    __slots__ = ("alpha", "health", "subs", "suspended", "weight")
 
     def __init__(self, alpha: bool) -> None:
         self.alpha = alpha
         self.suspended = False
-        self.slots: list[_Slot] = []
+        self.subs: list[Subscription[K]] = []
         self.health = Health.DOWN if alpha else Health.UP
         self.weight: int | None = None
 
@@ -151,6 +125,7 @@ class HealthMonitor(Generic[K]):
         on_lateness: Callable[[float], None] | None = None,
         tune_gc: bool = False,
         on_local_failure: Callable[[K, str], None] | None = None,
+        on_stale: Callable[[K, bool, str], None] | None = None,
     ) -> None:
         self._clock = clock
         # runs that could not be made for a local reason (all checks), and when we last
@@ -158,6 +133,9 @@ class HealthMonitor(Generic[K]):
         self.local_failures = 0
         self._local_logged = -LOCAL_LOG_EVERY
         self.on_local_failure = on_local_failure
+        self.on_stale = on_stale
+        self.stale_total = 0  # probes that went stale, ever
+        self._lag = 0.0  # worst lateness since take_lag()
         self._tune_gc = tune_gc
         # The real clock sleeps on the coarse timers (cheaper with thousands of checks);
         # any other clock (FakeClock in tests) is used as it is.
@@ -171,11 +149,34 @@ class HealthMonitor(Generic[K]):
         self.on_change = on_change
         self._rng = rng or random.Random()
         self._on_lateness = on_lateness
-        self._reals: dict[K, _Real] = {}
+        self._reals: dict[K, _Real[K]] = {}
+        self._probes: dict[CheckSpec, Probe[K]] = {}
         self._running = False
         self._stopped: asyncio.Event | None = None
 
     # --- registry ---------------------------------------------------------------------------
+
+    def _subscribe(self, key: K, real: _Real[K], checker: Checker, down: bool) -> Subscription[K]:
+        """Join the probe of `checker`'s spec (made from `checker` if there is none yet)."""
+        spec = checker.spec
+        probe = self._probes.get(spec)
+        if probe is None:
+            probe = self._probes[spec] = Probe(checker)
+        sub = Subscription(key, probe, initial_state(down, spec.rise, spec.fall, self._clock.now()))
+        sub.active = not real.suspended
+        probe.subs.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription[K]) -> None:
+        probe = sub.probe
+        with contextlib.suppress(ValueError):
+            probe.subs.remove(sub)
+        if not probe.subs:
+            self._cancel(probe)
+            if self._probes.get(probe.spec) is probe:
+                del self._probes[probe.spec]
+        elif not probe.active:
+            self._cancel(probe)
 
     def add(self, key: K, checkers: Sequence[Checker], *, alpha: bool = False) -> None:
         """Start checking a real server (replaces it if already there, keeping unchanged
@@ -183,15 +184,13 @@ class HealthMonitor(Generic[K]):
         if key in self._reals:
             self.update(key, checkers, alpha=alpha)
             return
-        real = _Real(alpha)
-        now = self._clock.now()
-        for c in checkers:
-            real.slots.append(_Slot(c, initial_state(alpha, c.spec.rise, c.spec.fall, now)))
-        real.health = aggregate(s.state.health for s in real.slots)
+        real: _Real[K] = _Real(alpha)
         self._reals[key] = real
+        real.subs = [self._subscribe(key, real, c, alpha) for c in checkers]
+        real.health = aggregate(s.state.health for s in real.subs)
         if self._running:
-            for s in real.slots:
-                self._start(key, real, s)
+            for sub in real.subs:
+                self._start(sub.probe)
 
     def update(self, key: K, checkers: Sequence[Checker], *, alpha: bool = False) -> None:
         """Reload: checks whose resolved spec is unchanged keep their state, counters and
@@ -202,50 +201,52 @@ class HealthMonitor(Generic[K]):
             self.add(key, checkers, alpha=alpha)
             return
         real.alpha = alpha
-        old = list(real.slots)
-        keep: list[_Slot] = []
-        fresh: list[_Slot] = []
-        now = self._clock.now()
+        old = list(real.subs)
+        keep: list[Subscription[K]] = []
+        fresh: list[Subscription[K]] = []
         for c in checkers:
             match = next((s for s in old if s.spec == c.spec), None)
             if match is not None:
                 old.remove(match)
                 keep.append(match)
             else:
-                st = initial_state(real.health is Health.DOWN, c.spec.rise, c.spec.fall, now)
-                fresh.append(_Slot(c, st))
-        for s in old:
-            self._cancel(s)
-        real.slots = keep + fresh
+                fresh.append(self._subscribe(key, real, c, real.health is Health.DOWN))
+        for sub in old:
+            self._unsubscribe(sub)
+        real.subs = keep + fresh
         if self._running and not real.suspended:
-            for s in fresh:
-                self._start(key, real, s)
+            for sub in fresh:
+                self._start(sub.probe)
         self._reaggregate(key, real, "configuration reloaded")
 
     def remove(self, key: K) -> None:
         real = self._reals.pop(key, None)
         if real is not None:
-            for s in real.slots:
-                self._cancel(s)
+            for sub in real.subs:
+                self._unsubscribe(sub)
 
     def keys(self) -> list[K]:
         return list(self._reals)
 
     def suspend(self, key: K) -> None:
         """Stop running `key`'s checks (ha_suspend) until `resume`; its checks keep their
-        last state, so its health does not change meanwhile. KeyError if unknown."""
+        last state, so its health does not change meanwhile (a probe shared with servers
+        that are not suspended keeps running for them). KeyError if unknown."""
         real = self._reals[key]
         real.suspended = True
-        for s in real.slots:
-            self._cancel(s)
+        for sub in real.subs:
+            sub.active = False
+            if not sub.probe.active:
+                self._cancel(sub.probe)
 
     def resume(self, key: K) -> None:
         """Run `key`'s checks again (each starts after its warm-up). KeyError if unknown."""
         real = self._reals[key]
         real.suspended = False
-        if self._running:
-            for s in real.slots:
-                self._start(key, real, s)
+        for sub in real.subs:
+            sub.active = True
+            if self._running:
+                self._start(sub.probe)
 
     def is_suspended(self, key: K) -> bool:
         real = self._reals.get(key)
@@ -259,25 +260,45 @@ class HealthMonitor(Generic[K]):
     def dynamic_weight(self, key: K) -> int | None:
         return self._reals[key].weight
 
+    def probe_count(self) -> int:
+        """Probes (after sharing): what the servers receive."""
+        return len(self._probes)
+
+    def check_count(self) -> int:
+        """Checks configured (before sharing)."""
+        return sum(len(r.subs) for r in self._reals.values())
+
+    def stale_probes(self) -> int:
+        return sum(1 for p in self._probes.values() if p.stale)
+
+    def take_lag(self) -> float:
+        """The scheduler's worst lateness (a run started after its due time) since the last
+        call, in seconds: the event loop or the concurrency cap falling behind."""
+        lag, self._lag = self._lag, 0.0
+        return lag
+
     def views(self, key: K) -> tuple[CheckView, ...]:
         real = self._reals.get(key)
         if real is None:
             return ()
         out = []
-        for s in real.slots:
+        for sub in real.subs:
+            p = sub.probe
             out.append(
                 CheckView(
-                    kind=s.spec.kind.value,
-                    target=s.spec.describe(),
-                    health=s.state.health if (s.runs or real.alpha) else Health.UNKNOWN,
-                    last_run=s.last_run,
-                    last_ok=s.last_ok,
-                    last_reason=s.last_reason,
-                    last_latency=s.last_latency,
-                    period=s.spec.period,
-                    runs=s.runs,
-                    failures=s.failures,
-                    unknown=s.unknown,
+                    kind=p.spec.kind.value,
+                    target=p.spec.describe(),
+                    health=sub.state.health if (p.runs or real.alpha) else Health.UNKNOWN,
+                    last_run=p.last_run,
+                    last_ok=p.last_ok,
+                    last_reason=p.last_reason,
+                    last_latency=p.last_latency,
+                    period=p.spec.period,
+                    runs=p.runs,
+                    failures=p.failures,
+                    unknown=p.unknown,
+                    shared=len(p.subs),
+                    stale=p.stale,
                 )
             )
         return tuple(out)
@@ -288,9 +309,9 @@ class HealthMonitor(Generic[K]):
         """Run every check until `stop()` (or cancellation); then stop every loop."""
         self._stopped = asyncio.Event()
         self._running = True
-        for key, real in self._reals.items():
-            for s in real.slots if not real.suspended else ():
-                self._start(key, real, s)
+        for probe in self._probes.values():
+            self._start(probe)
+        watchdog = asyncio.get_running_loop().create_task(self._watchdog(), name="watchdog")
         if self._tune_gc:
             await asyncio.sleep(0)  # let every loop take its first step, then freeze them
             tune_gc()
@@ -298,11 +319,11 @@ class HealthMonitor(Generic[K]):
             await self._stopped.wait()
         finally:
             self._running = False
-            tasks = [s.task for r in self._reals.values() for s in r.slots if s.task]
-            for r in self._reals.values():
-                for s in r.slots:
-                    self._cancel(s)
-            for t in tasks:
+            watchdog.cancel()
+            tasks = [p.task for p in self._probes.values() if p.task]
+            for p in self._probes.values():
+                self._cancel(p)
+            for t in [*tasks, watchdog]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
 
@@ -310,38 +331,46 @@ class HealthMonitor(Generic[K]):
         if self._stopped is not None:
             self._stopped.set()
 
-    def _start(self, key: K, real: _Real, slot: _Slot) -> None:
-        if slot.task is None:
-            slot.task = asyncio.get_running_loop().create_task(
-                self._loop(key, real, slot), name=f"check {slot.spec.describe()}"
+    def _start(self, probe: Probe[K]) -> None:
+        if probe.task is None and probe.active:
+            probe.task = asyncio.get_running_loop().create_task(
+                self._loop(probe), name=f"check {probe.spec.describe()}"
             )
 
-    @staticmethod
-    def _cancel(slot: _Slot) -> None:
-        if slot.task is not None:
-            slot.task.cancel()
-            slot.task = None
+    def _cancel(self, probe: Probe[K]) -> None:
+        if probe.task is not None:
+            probe.task.cancel()
+            probe.task = None
+        probe.progress = None  # not running: nothing for the watchdog to expect
+        if probe.stale:
+            self._set_stale(probe, False, "stopped")
 
-    async def _loop(self, key: K, real: _Real, slot: _Slot) -> None:
+    async def _loop(self, probe: Probe[K]) -> None:
         clock = self._clock
-        spec = slot.spec
+        spec = probe.spec
         period = max(spec.period, 0.001)
         warm = spec.warmup if spec.warmup is not None else self._rng.uniform(0.0, period)
         due = clock.now() + max(0.0, warm)
+        probe.progress = due  # the watchdog counts from the first due time
         while True:
             delay = due - clock.now()
             if delay > 0:
                 await self._sleep(delay)
+            late = clock.now() - due
+            if late > self._lag:
+                self._lag = late
             if self._on_lateness is not None:
-                self._on_lateness(clock.now() - due)
-            result = await self._attempts(slot)
-            self._record(key, real, slot, result)
+                self._on_lateness(late)
+            result = await self._attempts(probe)
+            probe.progress = clock.now()
+            self._record(probe, result)
             # No pile-up, no catch-up burst: a slow run pushes the next start back.
             due = max(due + period, clock.now())
 
-    async def _attempts(self, slot: _Slot) -> CheckResult:
-        spec = slot.spec
-        tries = spec.retry + 1 if slot.state.health is Health.UP else 1
+    async def _attempts(self, probe: Probe[K]) -> CheckResult:
+        spec = probe.spec
+        up = any(s.active and s.state.health is Health.UP for s in probe.subs)
+        tries = spec.retry + 1 if up else 1
         result: CheckResult | None = None
         for i in range(tries):
             if i:
@@ -350,7 +379,7 @@ class HealthMonitor(Generic[K]):
                 await self._wait_turn()
             self._in_flight += 1
             try:
-                result = await slot.checker.run()
+                result = await probe.checker.run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -364,18 +393,18 @@ class HealthMonitor(Generic[K]):
             finally:
                 self._in_flight -= 1
                 self._next_turn()
-            slot.runs += 1
-            slot.last_reason = result.reason
-            slot.last_latency = result.latency
-            slot.last_run = self._clock.wall()
+            probe.runs += 1
+            probe.last_reason = result.reason
+            probe.last_latency = result.latency
+            probe.last_run = self._clock.wall()
             if result.local:
-                slot.unknown += 1
-                slot.last_ok = None  # neither passed nor failed
+                probe.unknown += 1
+                probe.last_ok = None  # neither passed nor failed
                 return result  # retrying now would hit the same wall
-            slot.last_ok = result.ok
+            probe.last_ok = result.ok
             if result.ok:
                 return result
-            slot.failures += 1
+            probe.failures += 1
         assert result is not None
         if tries > 1:
             result = CheckResult(
@@ -415,23 +444,27 @@ class HealthMonitor(Generic[K]):
                 fut.set_result(None)
                 self._woken += 1
 
-    def _record(self, key: K, real: _Real, slot: _Slot, result: CheckResult) -> None:
-        if self._reals.get(key) is not real:
-            return  # removed or replaced while running
+    def _record(self, probe: Probe[K], result: CheckResult) -> None:
         if result.local:
-            self._local_failure(key, slot, result.reason)
-            return  # unknown: the verdict stays what it was
-        state, transition = advance(slot.state, result.ok, self._clock.now())
-        slot.state = state
-        dynamic = slot.dynamic
-        if dynamic and result.ok:
-            slot.dyn_weight = result.weight
-        if transition is None and not dynamic:
-            return  # the common case: nothing to tell anyone
-        what = f"{slot.spec.kind.value} {slot.spec.describe()}: {result.reason}"
-        self._reaggregate(key, real, what)
+            self._local_failure(probe, result.reason)
+            return  # unknown: every verdict stays what it was
+        now = self._clock.now()
+        dynamic = probe.subs[0].dynamic if probe.subs else False
+        for sub in list(probe.subs):
+            if not sub.active:
+                continue  # suspended: keeps its last state
+            state, transition = advance(sub.state, result.ok, now)
+            sub.state = state
+            if dynamic and result.ok:
+                sub.dyn_weight = result.weight
+            if transition is None and not dynamic:
+                continue  # the common case: nothing to tell anyone
+            real = self._reals.get(sub.key)
+            if real is not None:
+                what = f"{probe.spec.kind.value} {probe.spec.describe()}: {result.reason}"
+                self._reaggregate(sub.key, real, what)
 
-    def _local_failure(self, key: K, slot: _Slot, reason: str) -> None:
+    def _local_failure(self, probe: Probe[K], reason: str) -> None:
         self.local_failures += 1
         now = self._clock.now()
         if now - self._local_logged >= LOCAL_LOG_EVERY:
@@ -439,19 +472,60 @@ class HealthMonitor(Generic[K]):
             log.warning(
                 "check %s could not run (%s); %d run(s) unknown so far: servers keep their "
                 "health (raise LimitNOFILE, or fewer connections)",
-                slot.spec.describe(),
+                probe.spec.describe(),
                 reason,
                 self.local_failures,
             )
         if self.on_local_failure is not None:
-            try:
-                self.on_local_failure(key, f"{slot.spec.describe()}: {reason}")
-            except Exception:
-                log.exception("health on_local_failure callback failed")
+            for sub in [s for s in probe.subs if s.active]:
+                try:
+                    self.on_local_failure(sub.key, f"{probe.spec.describe()}: {reason}")
+                except Exception:
+                    log.exception("health on_local_failure callback failed")
 
-    def _reaggregate(self, key: K, real: _Real, reason: str) -> None:
-        health = aggregate(s.state.health for s in real.slots)
-        dyn = [s.dyn_weight for s in real.slots if s.dynamic and s.dyn_weight is not None]
+    # --- watchdog ---------------------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        while True:
+            await self._sleep(WATCHDOG_TICK)
+            self.sweep_stale()
+
+    def sweep_stale(self) -> None:
+        """Mark stale the probes without a completed run within stale_after(spec), and
+        clear the ones that completed one since (the watchdog calls it every tick)."""
+        now = self._clock.now()
+        for probe in list(self._probes.values()):
+            if probe.progress is None or probe.task is None:
+                continue
+            limit = stale_after(probe.spec)
+            stale = now - probe.progress > limit
+            if stale != probe.stale:
+                why = (
+                    f"no completed run for {now - probe.progress:.0f}s (limit {limit:g}s: "
+                    "a hung checker, or starved by check_concurrency)"
+                    if stale
+                    else "runs again"
+                )
+                self._set_stale(probe, stale, why)
+
+    def _set_stale(self, probe: Probe[K], stale: bool, why: str) -> None:
+        probe.stale = stale
+        what = f"{probe.spec.kind.value} {probe.spec.describe()}: {why}"
+        if stale:
+            self.stale_total += 1
+            log.warning("check %s", what)
+        else:
+            log.info("check %s", what)
+        if self.on_stale is not None:
+            for sub in list(probe.subs):
+                try:
+                    self.on_stale(sub.key, stale, what)
+                except Exception:
+                    log.exception("health on_stale callback failed")
+
+    def _reaggregate(self, key: K, real: _Real[K], reason: str) -> None:
+        health = aggregate(s.state.health for s in real.subs)
+        dyn = [s.dyn_weight for s in real.subs if s.dynamic and s.dyn_weight is not None]
         weight = min(dyn) if dyn else None
         if health is real.health and weight == real.weight:
             return

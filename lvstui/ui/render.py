@@ -203,10 +203,26 @@ def last_check(checks: Sequence[CheckView]) -> CheckView | None:
     return max(ran, key=lambda c: c.last_run or 0.0)
 
 
+def shown_check(checks: Sequence[CheckView]) -> CheckView | None:
+    """The check a one-line summary shows: a stale one first (it says more than the last
+    completed run of another), else the last completed."""
+    stale = [c for c in checks if c.stale]
+    return stale[0] if stale else last_check(checks)
+
+
+def check_target(check: CheckView) -> str:
+    """What a check probes, and how many real servers its one probe feeds when shared:
+    `10.0.0.1:80 ×100` (one probe per target)."""
+    return f"{check.target} ×{check.shared}" if check.shared > 1 else check.target
+
+
 def check_summary(check: CheckView | None) -> str:
-    """`ok 3.2ms`, `FAIL connection refused`, `pending` — what the last check said."""
+    """`ok 3.2ms`, `FAIL connection refused`, `pending`, `STALE …` — what the last check
+    said (STALE: the watchdog saw no completed run in 2 × (period + budget))."""
     if check is None:
         return "pending"
+    if check.stale:
+        return f"STALE {check.kind}"
     if check.last_ok:
         return f"ok {_latency(check.last_latency)}".rstrip()
     return f"FAIL {check.last_reason or check.kind}"

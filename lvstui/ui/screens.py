@@ -424,10 +424,12 @@ class DetailScreen(_ServerActions):
         if rs is not None:
             for c in rs.checks:
                 last = "-" if c.last_ok is None else "ok" if c.last_ok else "FAIL"
+                if c.stale:  # the watchdog: no completed run for 2 x (period + budget)
+                    last = "STALE"
                 lat = f"{c.last_latency * 1000:.1f}" if c.last_latency is not None else "-"
                 table.add_row(
                     c.kind,
-                    c.target,
+                    render.check_target(c),
                     c.health.value,
                     last,
                     lat,
@@ -445,7 +447,7 @@ class DetailScreen(_ServerActions):
                     str(r.weight),
                     str(r.active_conns),
                     str(r.inact_conns),
-                    render.check_summary(render.last_check(r.checks)),
+                    render.check_summary(render.shown_check(r.checks)),
                 )
 
     def _show_drain(self, rs: RealServerView | None) -> None:

@@ -13,9 +13,7 @@ import pytest
 
 from lvstui.health.base import CheckResult, CheckSpec, is_local_failure
 from lvstui.model import Health
-from tests.health.test_scheduler import Rig, rig, spec
-
-__all__ = ["rig"]  # the fixture, imported for this module's tests
+from tests.health.conftest import Rig, spec
 
 
 class Flaky:

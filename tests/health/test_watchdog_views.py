@@ -1,0 +1,46 @@
+"""The watchdog and one probe per target, as the operator sees them: metrics and console."""
+
+from __future__ import annotations
+
+from lvstui.config.schema import LbKind
+from lvstui.metrics import EngineCollector
+from lvstui.model import (
+    CheckView,
+    Health,
+    RealKey,
+    RealServerView,
+    ServiceKey,
+    ServiceView,
+    Snapshot,
+)
+from lvstui.ui import render
+
+
+def _snap(check: CheckView, lag: float = 0.0) -> Snapshot:
+    sk = ServiceKey.parse("TCP 203.0.113.1:80")
+    real = RealServerView(RealKey("198.51.100.1", 80), LbKind.NAT, 1, 1, Health.UP, checks=(check,))
+    return Snapshot(
+        1, 0.0, services=(ServiceView(sk, "rr", LbKind.NAT, real_servers=(real,)),), check_lag=lag
+    )
+
+
+def test_stale_shared_and_lag_are_metrics() -> None:
+    check = CheckView("tcp_check", "198.51.100.1:80", Health.UP, shared=100, stale=True)
+    got = {
+        (s.name, s.labels.get("check")): s.value
+        for fam in EngineCollector(lambda: _snap(check, lag=0.25)).collect()
+        for s in fam.samples
+    }
+    assert got[("lvstui_check_stale", "tcp_check")] == 1
+    assert got[("lvstui_check_shared", "tcp_check")] == 100
+    assert got[("lvstui_check_scheduler_lag_seconds", None)] == 0.25
+
+
+def test_console_shows_stale_first_and_sharing() -> None:
+    fresh = CheckView("http_get", "http://198.51.100.1:80/", Health.UP, last_run=5.0, last_ok=True)
+    stale = CheckView("tcp_check", "198.51.100.1:80", Health.UP, last_run=1.0, stale=True, shared=3)
+    assert render.shown_check((fresh, stale)) is stale
+    assert render.check_summary(stale) == "STALE tcp_check"
+    assert render.check_target(stale) == "198.51.100.1:80 ×3"
+    assert render.check_target(fresh) == "http://198.51.100.1:80/"
+    assert render.shown_check((fresh,)) is fresh
