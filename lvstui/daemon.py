@@ -32,6 +32,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from lvstui.config.schema import Config, DataplaneKind
+from lvstui.descriptors import raise_nofile_limit
 from lvstui.errors import ControlError, LvstuiError
 from lvstui.model import Reload
 from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
@@ -160,7 +161,7 @@ async def _daemon(
     loop.add_signal_handler(signal.SIGHUP, reload_requests.put_nowait, None)
     server: ControlServer | None = None
     try:
-        server = await serve_control(engine, config, socket_path, state_dir)
+        server = await serve_control(engine, config, socket_path, state_dir, stats=parts.stats)
         await parts.start()
         notify(
             "READY=1",
@@ -256,6 +257,7 @@ def run_daemon(
     `release=False` (keepalived's --dont-release-ipvs) leaves the services in the kernel at
     exit, so a restart (which adopts them) drops no established connection."""
     setup_logging()
+    raise_nofile_limit()  # systemd's soft 1,024 is an outage waiting for 200 idle clients
     notify = SdNotify()
     try:
         config = load(config_path)

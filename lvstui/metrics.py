@@ -24,7 +24,10 @@ Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`
   `lvstui_service_sorry_active`;
 - `lvstui_vrrp_state{instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
 - `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
-  `lvstui_dataplane_errors_total`.
+  `lvstui_dataplane_errors_total`;
+- the daemon's own: `lvstui_asyncio_tasks`, `lvstui_open_descriptors`,
+  `lvstui_descriptor_limit`, `lvstui_resident_memory_bytes`, `lvstui_control_clients`,
+  `lvstui_control_refused_total`, `lvstui_audit_failures_total`.
 """
 
 from __future__ import annotations
@@ -212,6 +215,29 @@ class EngineCollector(Collector):
         dp_err = CounterMetricFamily("lvstui_dataplane_errors", "Dataplane operations refused")
         dp_err.add_metric([], counters.get("dataplane_errors", 0))
         yield from (notify, mail, dp_err)
+        yield from _process_families(counters)
+
+
+# (counter key, metric name, help, gauge?) of the daemon's own resources and guards
+_PROCESS: tuple[tuple[str, str, str, bool], ...] = (
+    ("tasks", "lvstui_asyncio_tasks", "asyncio tasks in the daemon", True),
+    ("descriptors", "lvstui_open_descriptors", "Open file descriptors", True),
+    ("descriptor_limit", "lvstui_descriptor_limit", "RLIMIT_NOFILE (soft)", True),
+    ("rss", "lvstui_resident_memory_bytes", "Resident memory", True),
+    ("control_clients", "lvstui_control_clients", "Control socket clients", True),
+    ("control_refused", "lvstui_control_refused", "Control clients refused (caps)", False),
+    ("audit_failures", "lvstui_audit_failures", "Audit log lines that failed", False),
+)
+
+
+def _process_families(counters: dict[str, int]) -> Iterator[Metric]:
+    """Only what the daemon reports (an embedded engine has no process sampler)."""
+    for key, name, text, gauge in _PROCESS:
+        if key not in counters:
+            continue
+        fam: Metric = GaugeMetricFamily(name, text) if gauge else CounterMetricFamily(name, text)
+        fam.add_metric([], counters[key])  # type: ignore[attr-defined]
+        yield fam
 
 
 class MetricsServer:

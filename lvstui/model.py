@@ -29,6 +29,7 @@ __all__ = [
     "LogEvent",
     "NotifyResult",
     "OperatorAction",
+    "ProcessView",
     "QuorumChanged",
     "RealKey",
     "RealServerView",
@@ -269,6 +270,16 @@ class VrrpView:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessView:
+    """The daemon process's own resources, sampled once a second (0: not known)."""
+
+    tasks: int = 0  # asyncio tasks
+    descriptors: int = 0  # open file descriptors
+    descriptor_limit: int = 0  # RLIMIT_NOFILE (soft)
+    rss: int = 0  # resident memory, bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     seq: int
     time: float  # wall
@@ -281,6 +292,7 @@ class Snapshot:
     vrrp: tuple[VrrpView, ...] = ()
     read_only: bool = False  # the client's role may not change anything
     check_lag: float = 0.0  # the health-check scheduler's worst lateness lately, seconds
+    process: ProcessView | None = None  # the daemon's tasks, descriptors, memory
 
 
 # --- events ------------------------------------------------------------------------------------

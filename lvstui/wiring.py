@@ -17,17 +17,23 @@ restart setting).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lvstui.config.schema import DEFAULT_CONFIG_PATH, Config, DataplaneKind
 from lvstui.errors import ConfigError, ControlError, LvstuiError
+from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
+    from lvstui.engine.edges import Pair
     from lvstui.engine.engine import Engine
     from lvstui.metrics import MetricsServer
 
@@ -51,12 +57,22 @@ class EngineParts:
     dataplane: Dataplane
     reason: str  # why this dataplane (selection), for the logs
     metrics: MetricsServer | None = None
+    # the process's tasks, descriptors and memory, sampled while the engine runs
+    stats: ProcessStats = field(default_factory=ProcessStats)
+    sampler: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.engine.start()
-        self.metrics = start_metrics(self.engine)
+        self.stats.sample()
+        self.sampler = asyncio.create_task(self.stats.run(), name="process stats")
+        self.metrics = start_metrics(self.engine, self.stats)
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
+        if self.sampler is not None:
+            self.sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sampler
+            self.sampler = None
         try:
             await self.engine.stop(graceful, release=release)
         finally:
@@ -177,10 +193,37 @@ def build_engine(
         mailer=mailer,
         dataplane_reason=reason,
     )
+    if monitor is not None:
+        monitor.on_local_failure = _local_failure_events(engine)
     return EngineParts(engine, dp, reason)
 
 
-def start_metrics(engine: Engine) -> MetricsServer | None:
+LOCAL_FAILURE_EVERY = 10.0  # seconds between two events about checks that could not run
+
+
+def _local_failure_events(engine: Engine) -> Callable[[Pair, str], None]:
+    """Health runs that could not be made (EMFILE, fork...) as engine events (the log and
+    every client's event stream), at most one every LOCAL_FAILURE_EVERY seconds."""
+    last = [-LOCAL_FAILURE_EVERY]
+    count = [0]
+
+    def report(key: Pair, why: str) -> None:
+        count[0] += 1
+        now = time.monotonic()
+        if now - last[0] < LOCAL_FAILURE_EVERY:
+            return
+        last[0] = now
+        service, real = key
+        engine.log(
+            "warning",
+            f"health check of {real} in {service} could not run ({why}); {count[0]} run(s) "
+            "unknown so far: servers keep their health",
+        )
+
+    return report
+
+
+def start_metrics(engine: Engine, stats: ProcessStats | None = None) -> MetricsServer | None:
     """Serve Prometheus metrics on `[lvstui] metrics_listen` (None when it is unset or the
     address cannot be bound: metrics are not worth refusing to serve for, the engine's log
     says why)."""
@@ -191,7 +234,14 @@ def start_metrics(engine: Engine) -> MetricsServer | None:
     from lvstui.metrics import start_metrics as serve_metrics
 
     try:
-        server = serve_metrics(listen, EngineCollector(engine.published_snapshot, engine.counters))
+        counters = engine.counters
+        if stats is not None:
+            process = stats
+
+            def counters() -> dict[str, int]:
+                return {**engine.counters(), **process.counters()}
+
+        server = serve_metrics(listen, EngineCollector(engine.published_snapshot, counters))
     except LvstuiError as e:
         engine.log("error", f"metrics disabled: {e}")
         return None
@@ -201,9 +251,16 @@ def start_metrics(engine: Engine) -> MetricsServer | None:
 
 
 async def serve_control(
-    engine: Engine, config: Config, path: str | Path, state_dir: str | Path | None
+    engine: Engine,
+    config: Config,
+    path: str | Path,
+    state_dir: str | Path | None,
+    *,
+    stats: ProcessStats | None = None,
 ) -> ControlServer:
-    """Bind the control socket for this engine (refusing if a daemon already answers)."""
+    """Bind the control socket for this engine (refusing if a daemon already answers).
+    With `stats`, snapshots carry the process's resources and the metrics the server's
+    counters (refused clients, audit failures)."""
     from lvstui.control.local import LocalClient
     from lvstui.control.server import ControlServer, Peer
 
@@ -223,6 +280,9 @@ async def serve_control(
         group=config.lvstui.control_group,
         read_only_others=config.lvstui.control_read_only_others,
         audit_path=Path(state_dir) / "audit.log" if state_dir is not None else None,
+        process=stats.view if stats is not None else None,
     )
+    if stats is not None:
+        stats.sources.append(server.counters)
     await server.start()
     return server

@@ -13,7 +13,14 @@ from typing import Any
 
 from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
 from lvstui.control.client import SocketClient
-from lvstui.model import CheckView, RealServerView, ServiceView, Snapshot, VrrpView
+from lvstui.model import (
+    CheckView,
+    ProcessView,
+    RealServerView,
+    ServiceView,
+    Snapshot,
+    VrrpView,
+)
 
 __all__ = ["add_arguments", "render_status", "run", "status_json"]
 
@@ -108,7 +115,10 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
         head = f"router_id {snap.router_id}, " + head
     if snap.config_path:
         head += f", config {snap.config_path}"
-    lines = [head, "VRRP:"]
+    lines = [head]
+    if snap.process is not None:
+        lines.append(_process_line(snap.process))
+    lines.append("VRRP:")
     lines += [_vrrp_line(v, now) for v in snap.vrrp] or ["  (no vrrp_instance)"]
     lines.append("Virtual servers:")
     for s in snap.services:
@@ -116,6 +126,14 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
     if not snap.services:
         lines.append("  (no virtual server)")
     return "\n".join(lines) + "\n"
+
+
+def _process_line(p: ProcessView) -> str:
+    """`daemon: 57 tasks, 41/65536 descriptors, 48.2 MiB resident`"""
+    return (
+        f"daemon: {p.tasks} tasks, {p.descriptors}/{p.descriptor_limit} descriptors, "
+        f"{p.rss / (1 << 20):.1f} MiB resident"
+    )
 
 
 def _ago(then: float | None, now: float) -> float | None:
@@ -130,6 +148,14 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
         "config": snap.config_path,
         "dataplane": snap.dataplane,
         "dataplane_reason": snap.dataplane_reason,
+        "process": None
+        if snap.process is None
+        else {
+            "tasks": snap.process.tasks,
+            "descriptors": snap.process.descriptors,
+            "descriptor_limit": snap.process.descriptor_limit,
+            "rss_bytes": snap.process.rss,
+        },
         "vrrp": [
             {
                 "name": v.name,
@@ -181,6 +207,7 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
                                 "period": c.period,
                                 "runs": c.runs,
                                 "failures": c.failures,
+                                "unknown": c.unknown,
                             }
                             for c in r.checks
                         ],

@@ -66,7 +66,7 @@ from lvstui.control.protocol import (
 )
 from lvstui.descriptors import DescriptorReserve
 from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
-from lvstui.model import Command, CommandResult, Event, Snapshot
+from lvstui.model import Command, CommandResult, Event, ProcessView, Snapshot
 
 __all__ = [
     "AuditError",
@@ -346,7 +346,12 @@ class _Connection:
             )
         if type_ == "snapshot":
             snap = await self.client.snapshot()
-            snap = dataclasses.replace(snap, read_only=self.role is not Role.OPERATOR)
+            process = self.server.process
+            snap = dataclasses.replace(
+                snap,
+                read_only=self.role is not Role.OPERATOR,
+                process=process() if process is not None else snap.process,
+            )
             return await self._snapshot_reply(id_, req, snap)
         if type_ == "subscribe":
             if self.events is None:
@@ -482,8 +487,10 @@ class ControlServer:
         max_connections: int = MAX_CONNECTIONS,
         max_per_uid: int = MAX_PER_UID,
         reserve: DescriptorReserve | None = None,
+        process: Callable[[], ProcessView] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.process = process  # the daemon's tasks, descriptors, memory for snapshots
         self.max_connections = max_connections
         self.max_per_uid = max_per_uid
         self.reserve = reserve or DescriptorReserve()
@@ -502,6 +509,14 @@ class ControlServer:
     @property
     def connections(self) -> int:
         return len(self._conns)
+
+    def counters(self) -> dict[str, int]:
+        """For the metrics: clients now, clients refused, audit lines that failed."""
+        return {
+            "control_clients": len(self._conns),
+            "control_refused": self.refused,
+            "audit_failures": self.audit.failures,
+        }
 
     async def start(self) -> None:
         """Bind the socket. The caller has checked that no daemon answers on it."""

@@ -467,7 +467,8 @@ class HealthMonitor(Generic[K]):
     def _local_failure(self, probe: Probe[K], reason: str) -> None:
         self.local_failures += 1
         now = self._clock.now()
-        if now - self._local_logged >= LOCAL_LOG_EVERY:
+        # with a callback (the daemon's: an engine event, which is logged) it says so
+        if self.on_local_failure is None and now - self._local_logged >= LOCAL_LOG_EVERY:
             self._local_logged = now
             log.warning(
                 "check %s could not run (%s); %d run(s) unknown so far: servers keep their "
