@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from lvstui.config.schema import Config, LbKind, MiscCheck, VirtualServer
+from lvstui.config.schema import Config, LbKind, VirtualServer
 from lvstui.config.state import Overrides, service_key_of
 from lvstui.dataplane.base import DesiredDest, DesiredService
 from lvstui.engine.quorum import initial_quorum
+from lvstui.health.weight import sets_weight
 from lvstui.model import Health, RealKey, ServiceKey
 
 __all__ = [
@@ -112,7 +113,7 @@ def plan_reals(vs: VirtualServer, overrides: Overrides, health: HealthMap) -> tu
             continue
         seen.add(rk)
         inhibit = vs.inhibit_on_failure if rs.inhibit_on_failure is None else rs.inhibit_on_failure
-        dynamic = any(isinstance(c, MiscCheck) and c.misc_dynamic for c in rs.checks)
+        dynamic = any(sets_weight(c) for c in rs.checks)  # misc_dynamic, FILE_CHECK
         members.append(
             (
                 rk,

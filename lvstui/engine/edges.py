@@ -25,6 +25,8 @@ class HealthSource(Protocol):
     """What the engine needs from `lvstui.health.scheduler.HealthMonitor`."""
 
     on_change: Callable[[Any, Health, int | None, str], None] | None
+    # the watchdog: (key, stale, reason) when a check of key goes stale or runs again
+    on_stale: Callable[[Any, bool, str], None] | None
 
     def add(self, key: Any, checkers: Sequence[Any], *, alpha: bool = False) -> None: ...
 
@@ -39,6 +41,10 @@ class HealthSource(Protocol):
     def dynamic_weight(self, key: Any) -> int | None: ...
 
     def views(self, key: Any) -> tuple[CheckView, ...]: ...
+
+    def take_lag(self) -> float:
+        """The scheduler's worst lateness since the last call (seconds)."""
+        ...
 
     async def run(self) -> None: ...
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.config.schema import Config, LbKind, VirtualServer
+from lvstui.config.schema import Config, LbKind, RealServer, VirtualServer
 from lvstui.config.state import (
     AddedReal,
     LoadReport,
@@ -204,6 +204,7 @@ class Engine:
         self._full_sync = False
         self._sup: Supervisor | None = None
         self._seq = 0
+        self._check_lag = 0.0  # the health scheduler's worst lateness over the last tick
         self._started = False
         self._sync_role = SyncRole.NONE
         self._vrrp_states: dict[str, VrrpRunState] = {}
@@ -252,6 +253,7 @@ class Engine:
                 self._owned |= await asyncio.to_thread(self._state.load_owned)
             if self._monitor is not None:
                 self._monitor.on_change = self._on_health
+                self._monitor.on_stale = self._on_stale
                 self._register_checks(self._config, None)
             if self._vrrp is not None:
                 await self._vrrp.start()
@@ -368,6 +370,7 @@ class Engine:
             directors=self._config.lvstui.directors,
             services=tuple(self._service_view(p) for p in self._plans.values()),
             vrrp=self._vrrp_views(),
+            check_lag=self._check_lag,
         )
 
     def published_snapshot(self) -> Snapshot:
@@ -793,12 +796,7 @@ class Engine:
                     script = rs.notify_up if r.alive else rs.notify_down
                     if script:
                         self.notifier.submit(f"notify_{state.lower()} {r.key} ({key})", script)
-                    alert = rs.smtp_alert
-                    if alert is None:
-                        alert = plan.vs.smtp_alert
-                    if alert is None:
-                        alert = gd.smtp_alert
-                    if alert:
+                    if self._smtp_alert(plan.vs, rs):
                         self._mail(
                             f"Realserver {r.key} of virtual server {key} - {state}",
                             f"=> {'CHECK succeed' if r.alive else 'CHECK failed'} on service "
@@ -859,6 +857,8 @@ class Engine:
             self._observed = {s.key: s for s in observed}
             self._history.sample(observed, self._clock.now())
             await self._follow_drains()
+            if self._monitor is not None:
+                self._check_lag = self._monitor.take_lag()
             self._publish_snapshot()
         if self._retry:
             self._full_sync = True  # a refused apply is retried (full reconcile) every tick
@@ -964,6 +964,41 @@ class Engine:
             )
         )
         self._wake.set()
+
+    def _on_stale(self, key: Any, stale: bool, reason: str) -> None:
+        """The health watchdog: a check of this real server has not completed a run in
+        2 x (period + run budget), or runs again. Logged (an event for every client),
+        shown in the snapshot, mailed where smtp_alert is set."""
+        try:
+            svc, real = key
+        except (TypeError, ValueError):
+            return
+        state = "STALE" if stale else "running again"
+        self._log("warning" if stale else "info", f"check of {real} ({svc}) {state}: {reason}")
+        self._dirty.add(svc)
+        plan = self._plans.get(svc)
+        rs = (
+            next(
+                (r for r in plan.vs.real_servers if (r.ip, r.port) == (real.addr, real.port)), None
+            )
+            if plan is not None
+            else None
+        )
+        if plan is not None and rs is not None and self._smtp_alert(plan.vs, rs):
+            self._mail(
+                f"Realserver {real} of virtual server {svc} - check {state}",
+                f"=> check {state} <=\n\n{reason}",
+            )
+        self._wake.set()
+
+    def _smtp_alert(self, vs: VirtualServer, rs: RealServer) -> bool:
+        """smtp_alert of a real server: its own, else its service's, else global_defs'."""
+        alert = rs.smtp_alert
+        if alert is None:
+            alert = vs.smtp_alert
+        if alert is None:
+            alert = self._config.global_defs.smtp_alert
+        return bool(alert)
 
     async def _vrrp_events(self) -> None:
         """Relay the VRRP driver's events; follow the sync daemon; mail on transitions."""
