@@ -230,8 +230,11 @@ def uvloop_fits(config: Config, dataplane: str | None = None) -> bool:
     pyroute2's asyncio netlink (kernel IPVS, the sync daemon, VRRP's addresses and links)
     opens a datagram endpoint of family AF_NETLINK, which uvloop refuses ("cannot open a UDP
     handle, invalid family 16"). So: the userspace dataplane (asked for, or the one `auto`
-    is bound to pick because IPVS cannot be used here) and no VRRP instance."""
-    if config.vrrp_instances:
+    is bound to pick because IPVS cannot be used here) and no VRRP instance. A reload that
+    adds the first vrrp_instance then needs a restart (the engine says so);
+    LVSTUI_EVENT_LOOP=asyncio keeps asyncio's loop from the start, so such a reload starts
+    it in place."""
+    if config.vrrp_instances or os.environ.get("LVSTUI_EVENT_LOOP") == "asyncio":
         return False
     want = DataplaneKind(dataplane) if dataplane else config.lvstui.dataplane
     if want is DataplaneKind.USERSPACE:

@@ -162,7 +162,9 @@ def build_engine(
             clock, concurrency=config.lvstui.check_concurrency, tune_gc=tune_gc
         )
     group = None
-    if vrrp and config.vrrp_instances:
+    # the group is there even without instances: a reload that adds the first vrrp_instance
+    # starts it (its edges open nothing until an instance needs them)
+    if vrrp:
         from lvstui.vrrp.addresses import PyrouteAddresses
         from lvstui.vrrp.garp import RawAnnouncer
         from lvstui.vrrp.node import VrrpGroup, raw_transport_factory

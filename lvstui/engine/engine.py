@@ -111,7 +111,15 @@ log = logging.getLogger("lvstui.engine")
 
 MAX_WEIGHT = 65535
 STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
+
+
 # [lvstui] settings a reload cannot change in place (sockets, files, the dataplane itself)
+def _loop_lacks_netlink() -> bool:
+    """uvloop refuses pyroute2's netlink endpoints (AF_NETLINK datagrams): the daemon runs on
+    it only while it needs no netlink (see daemon.uvloop_fits)."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0] == "uvloop"
+
+
 _RESTART_SETTINGS = (
     "dataplane",
     "control_socket",
@@ -504,7 +512,21 @@ class Engine:
             new_config.vrrp_sync_groups,
             new_config.vrrp_scripts,
         )
-        if self._vrrp is not None and vrrp_changed:
+        if self._vrrp is None and vrrp_changed and new_config.vrrp_instances:
+            self._log(
+                "warning",
+                "vrrp_instance settings changed, but this engine runs without VRRP "
+                "(a dry run): they are not applied",
+            )
+        first = not old.vrrp_instances and bool(new_config.vrrp_instances)
+        if self._vrrp is not None and vrrp_changed and first and _loop_lacks_netlink():
+            self._log(
+                "error",
+                "vrrp_instance added, but not started: this daemon began without VRRP on the "
+                "userspace dataplane and so runs on uvloop, which cannot open the netlink "
+                "sockets VRRP needs; restart lvstui to run it",
+            )
+        elif self._vrrp is not None and vrrp_changed:
             reload_vrrp = getattr(self._vrrp, "reload", None)
             if reload_vrrp is not None:
                 try:
@@ -1050,6 +1072,8 @@ class Engine:
         is_suspended = getattr(mon, "is_suspended", None)
         if suspend is None or resume is None or is_suspended is None or self._vrrp is None:
             return set()
+        if not self._config.vrrp_instances:
+            return set()  # no VRRP configured: nothing decides where the VIPs are
         carriers: list[Carrier] | None = None
         wanted: set[Pair] = set()
         for vs in self._config.virtual_servers:

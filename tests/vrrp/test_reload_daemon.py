@@ -3,6 +3,7 @@ the interface without a state change; removing the instance releases every VIP."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,10 +66,14 @@ def addrs(ns: str) -> str:
     return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
 
 
-def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
+@contextlib.contextmanager
+def daemon(
+    netns: str, text: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
+    """The daemon on `text` inside the namespace: (process, config file, its stderr)."""
     with tempfile.TemporaryDirectory(prefix="lvt-vrrp-reload-") as tmp:
         cfg = Path(tmp, "lvstui.toml")
-        cfg.write_text(config("198.51.100.9/24"))
+        cfg.write_text(text)
         err = Path(tmp, "stderr")
         with err.open("wb") as errf:
             proc = subprocess.Popen(
@@ -80,26 +85,10 @@ def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=errf,
+                env={**os.environ, **(env or {})},
             )
             try:
-                # alone on its link it becomes MASTER and takes the VIP
-                wait_until(lambda: "198.51.100.9/24" in addrs(netns), 15)
-                cfg.write_text(config("198.51.100.9/24", "198.51.100.10/24"))
-                proc.send_signal(signal.SIGHUP)
-                wait_until(lambda: "198.51.100.10/24" in addrs(netns), 10)
-                assert "198.51.100.9/24" in addrs(netns)
-                log = err.read_text()
-                assert "vrrp reload: vrrp_instance VI_1: added 198.51.100.10 (MASTER)" in log
-                # the reload changed the addresses, not the state: one takeover in the log
-                assert log.count("VI_1: BACKUP -> MASTER") == 1, log
-                assert "-> STOP" not in log and "MASTER -> BACKUP" not in log
-                # the instance removed: a graceful stop releases both VIPs
-                cfg.write_text(config(instance=False))
-                proc.send_signal(signal.SIGHUP)
-                wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)
-                assert "198.51.100.10/" not in addrs(netns)
-                wait_until(lambda: "VI_1: MASTER -> STOP" in err.read_text(), 5)
-                assert proc.poll() is None  # still serving
+                yield proc, cfg, err
             finally:
                 proc.terminate()
                 try:
@@ -107,3 +96,49 @@ def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
+
+
+def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
+    with daemon(netns, config("198.51.100.9/24")) as (proc, cfg, err):
+        # alone on its link it becomes MASTER and takes the VIP
+        wait_until(lambda: "198.51.100.9/24" in addrs(netns), 15)
+        cfg.write_text(config("198.51.100.9/24", "198.51.100.10/24"))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "198.51.100.10/24" in addrs(netns), 10)
+        assert "198.51.100.9/24" in addrs(netns)
+        log = err.read_text()
+        assert "vrrp reload: vrrp_instance VI_1: added 198.51.100.10 (MASTER)" in log
+        # the reload changed the addresses, not the state: one takeover in the log
+        assert log.count("VI_1: BACKUP -> MASTER") == 1, log
+        assert "-> STOP" not in log and "MASTER -> BACKUP" not in log
+        # the instance removed: a graceful stop releases both VIPs
+        cfg.write_text(config(instance=False))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)
+        assert "198.51.100.10/" not in addrs(netns)
+        wait_until(lambda: "VI_1: MASTER -> STOP" in err.read_text(), 5)
+        assert proc.poll() is None  # still serving
+
+
+def test_sighup_adding_the_first_instance_starts_it(netns: str) -> None:
+    """A daemon started without VRRP runs the instance a reload adds (it used to report
+    success and do nothing). On asyncio's loop it starts in place; on uvloop (the default
+    for a userspace director without VRRP) the reload says a restart is needed."""
+    env = {"LVSTUI_EVENT_LOOP": "asyncio"}
+    with daemon(netns, config(instance=False), env) as (proc, cfg, err):
+        # serving: its control socket is there
+        wait_until(lambda: (cfg.parent / "control.sock").exists() or proc.poll() is not None, 15)
+        assert proc.poll() is None, err.read_text()
+        cfg.write_text(config("198.51.100.9/24"))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "198.51.100.9/24" in addrs(netns), 15)
+        wait_until(lambda: "VI_1: BACKUP -> MASTER" in err.read_text(), 5)
+        assert proc.poll() is None
+    wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)  # released at stop
+    with daemon(netns, config(instance=False)) as (proc, cfg, err):
+        wait_until(lambda: (cfg.parent / "control.sock").exists() or proc.poll() is not None, 15)
+        assert "event loop uvloop" in err.read_text()
+        cfg.write_text(config("198.51.100.9/24"))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "restart lvstui to run it" in err.read_text(), 10)
+        assert "198.51.100.9/" not in addrs(netns) and proc.poll() is None
