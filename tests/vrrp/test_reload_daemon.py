@@ -126,8 +126,7 @@ def test_sighup_adding_the_first_instance_starts_it(netns: str) -> None:
     for a userspace director without VRRP) the reload says a restart is needed."""
     env = {"LVSTUI_EVENT_LOOP": "asyncio"}
     with daemon(netns, config(instance=False), env) as (proc, cfg, err):
-        # serving: its control socket is there
-        wait_until(lambda: (cfg.parent / "control.sock").exists() or proc.poll() is not None, 15)
+        wait_until(lambda: " ready: " in err.read_text() or proc.poll() is not None, 15)
         assert proc.poll() is None, err.read_text()
         cfg.write_text(config("198.51.100.9/24"))
         proc.send_signal(signal.SIGHUP)
@@ -136,7 +135,7 @@ def test_sighup_adding_the_first_instance_starts_it(netns: str) -> None:
         assert proc.poll() is None
     wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)  # released at stop
     with daemon(netns, config(instance=False)) as (proc, cfg, err):
-        wait_until(lambda: (cfg.parent / "control.sock").exists() or proc.poll() is not None, 15)
+        wait_until(lambda: " ready: " in err.read_text() or proc.poll() is not None, 15)
         assert "event loop uvloop" in err.read_text()
         cfg.write_text(config("198.51.100.9/24"))
         proc.send_signal(signal.SIGHUP)
