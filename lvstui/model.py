@@ -439,6 +439,10 @@ class RemoveReal:
 class Reload:
     kind: ClassVar[str] = "reload"
     dry_run: bool = False
+    # apply even a configuration that removes every service, or more than
+    # [lvstui] reload_max_removal of them (refused otherwise: an emptied file is a mistake
+    # far more often than an intent)
+    force: bool = False
 
 
 Command = Drain | Undrain | SetWeight | AddReal | RemoveReal | Reload

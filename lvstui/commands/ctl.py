@@ -85,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _pair_args(p)
     p = sub.add_parser("reload", help="reload the configuration file (like SIGHUP)")
     p.add_argument("--dry-run", action="store_true", help="print the difference, apply nothing")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even when the file removes every service, or more than "
+        "[lvstui] reload_max_removal of them",
+    )
     add_socket_argument(p)
 
 
@@ -118,7 +124,7 @@ def parse_target(args: argparse.Namespace) -> tuple[ServiceKey, RealKey, list[st
 
 def build_command(args: argparse.Namespace) -> Command:
     if args.verb == "reload":
-        return Reload(dry_run=args.dry_run)
+        return Reload(dry_run=args.dry_run, force=args.force)
     svc, real, rest = parse_target(args)
     if args.verb == "weight":
         if len(rest) != 1:

@@ -79,6 +79,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "group is killed",
         "drain_timeout": "seconds after which a drained server's remaining connections are "
         "expired; 0: wait forever",
+        "reload_max_removal": "share (0-1) of the services a reload may remove; more, or "
+        "every service, needs `lvstui ctl reload --force` (SIGHUP refuses and logs)",
         "keys": "console key remapping, one action = key line each",
         "theme": "console theme: dark, light, high-contrast or one of your own",
         "group": "the director group: the directors of a site share their operator "

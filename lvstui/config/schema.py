@@ -231,6 +231,7 @@ class LvstuiSettings:
     check_concurrency: int = 1000  # global cap on checks in flight
     notify_timeout: float = DEFAULT_NOTIFY_TIMEOUT
     drain_timeout: float = 0.0  # 0 = wait forever for a drained server to go idle
+    reload_max_removal: float = 0.5  # share of services a reload may remove without --force
     keys: tuple[tuple[str, str], ...] = ()  # console key remapping: (action, key)
     theme: str = "dark"
     group: GroupSettings | None = None  # None: this director is on its own

@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
+from lvstui.config.fit import family_problem, port_problem
+from lvstui.config.removal import removal_guard
 from lvstui.config.schema import Config, LbKind, RealServer, VirtualServer
 from lvstui.config.state import (
     AddedReal,
@@ -95,16 +97,9 @@ __all__ = ["Engine"]
 
 
 def _family_problem(vs: VirtualServer, kind: LbKind, real: RealKey) -> str:
-    """Why `real` cannot serve `vs` for its address family ("" when it can). The kernel
-    takes a real server of the other family only for tunnelling (IPv4-in-IPv6 and back)."""
-    svc_family = service_key_of(vs).family
-    real_family = 6 if ":" in real.addr else 4
-    if real_family == svc_family or kind is LbKind.TUN:
-        return ""
-    return (
-        f"an IPv{real_family} real server in an IPv{svc_family} service needs TUN "
-        f"forwarding, not {kind.value}"
-    )
+    """Why `real` cannot serve `vs` for its address family ("" when it can): the loader's
+    rule (lvstui.config.fit)."""
+    return family_problem(service_key_of(vs).family, real.addr, kind)
 
 
 log = logging.getLogger("lvstui.engine")
@@ -217,6 +212,7 @@ class Engine:
         self._sync_role = SyncRole.NONE
         self._vrrp_states: dict[str, VrrpRunState] = {}
         self.apply_errors = 0
+        self.state_save_failures = 0  # operator changes refused: overrides.toml not saved
         self.last_apply_error = ""
         self._published: Snapshot | None = None
         self._retry = False
@@ -413,6 +409,7 @@ class Engine:
             "notify_ok": self.notifier.ok,
             "notify_failed": self.notifier.failed,
             "dataplane_errors": self.apply_errors,
+            "state_save_failures": self.state_save_failures,
         }
         if self.mailer is not None:
             out["mail_sent"] = int(getattr(self.mailer, "sent", 0))
@@ -438,7 +435,7 @@ class Engine:
         """Run one operator command; validation errors come back as ok=False results."""
         try:
             if isinstance(command, Reload):
-                result = await self.reload(dry_run=command.dry_run, who=who)
+                result = await self.reload(dry_run=command.dry_run, who=who, force=command.force)
                 return result
             result = await self._command(command)
         except CommandError as e:
@@ -457,21 +454,32 @@ class Engine:
         return result
 
     async def reload(
-        self, new_config: Config | None = None, *, dry_run: bool = False, who: str = "local"
+        self,
+        new_config: Config | None = None,
+        *,
+        dry_run: bool = False,
+        who: str = "local",
+        force: bool = False,
     ) -> CommandResult:
         """Parse (unless given), validate, diff, apply only the difference.
 
-        A broken config leaves the running one in place and returns ok=False with the error.
+        A broken config leaves the running one in place and returns ok=False with the error;
+        so does one that removes every service or more than `reload_max_removal` of them,
+        unless `force`.
         """
         async with self._reload_lock:  # SIGHUP and `ctl reload` at once: one after the other
-            return await self._reload(new_config, dry_run=dry_run, who=who)
+            return await self._reload(new_config, dry_run=dry_run, who=who, force=force)
 
-    async def _reload(self, new_config: Config | None, *, dry_run: bool, who: str) -> CommandResult:
+    async def _reload(
+        self, new_config: Config | None, *, dry_run: bool, who: str, force: bool = False
+    ) -> CommandResult:
         action = "reload --dry-run" if dry_run else "reload"
         try:
             if new_config is None:
                 new_config = await asyncio.to_thread(self._load, self._config.path)
             self._validate(new_config)
+            if not force and not dry_run:
+                removal_guard(self._config, new_config)
         except LvstuiError as e:
             result = CommandResult(False, f"configuration rejected: {e}", "")
             self._log("error", f"{action}: {result.message}; still running the previous one")
@@ -612,6 +620,13 @@ class Engine:
             return CommandResult(True, f"{cmd.real} of {cmd.service}: {what}")
         if isinstance(cmd, AddReal):
             vs = self._vs(cmd.service)
+            kind = cmd.lb_kind or vs.lb_kind
+            problem = port_problem(vs.port, vs.fwmark is not None, kind, cmd.real.port)
+            if problem:  # the loader's rule: what it refuses cannot come in this way
+                raise CommandError(
+                    f"cannot add {cmd.real} to {cmd.service}: {problem}",
+                    hint=f"give the real server's port, e.g. {cmd.real.addr}:{vs.port}",
+                )
             pair = (cmd.service, cmd.real)
             if not 0 <= cmd.weight <= MAX_WEIGHT:
                 raise CommandError(f"weight {cmd.weight} out of range 0-{MAX_WEIGHT}")
@@ -667,9 +682,24 @@ class Engine:
         raise CommandError(f"unknown command {cmd!r}")
 
     async def _set_overrides(self, new: Overrides, service: ServiceKey) -> None:
-        """Swap in new overrides, persist them atomically, and apply (to that service)."""
+        """Persist new overrides atomically, then swap them in and apply (to that service).
+        A save that fails (state dir full, read-only) changes nothing: the command fails
+        with the reason, the log says it, and `state_save_failures` counts it."""
         if self._state is not None:
-            await asyncio.to_thread(self._state.save, new)
+            try:
+                await asyncio.to_thread(self._state.save, new)
+            except OSError as e:
+                self.state_save_failures += 1
+                why = e.strerror or str(e)
+                self._log(
+                    "error",
+                    f"cannot save the operator overrides in {self._state.dir}: {why}; "
+                    "the change is not applied",
+                )
+                raise CommandError(
+                    f"not applied: the overrides cannot be saved in {self._state.dir}: {why}",
+                    hint="free space in the state directory, or make it writable",
+                ) from None
         self._overrides = new
         await self._sync("operator", only={service})
 
@@ -1334,5 +1364,5 @@ def _describe(cmd: Command) -> str:
             return f"add {s} {r} weight {w}" + (f" {k.value}" if k else "")
         case RemoveReal(service=s, real=r):
             return f"remove {s} {r}"
-        case Reload(dry_run=d):
-            return "reload --dry-run" if d else "reload"
+        case Reload(dry_run=d, force=f):
+            return "reload --dry-run" if d else ("reload --force" if f else "reload")

@@ -51,7 +51,8 @@ async def test_other_family_refused_unless_tun(
         assert not res.ok
         fam, other = ("6", "4") if ":" in real.addr else ("4", "6")
         assert res.message == (
-            f"cannot add {real} to {svc}: an IPv{fam} real server in an IPv{other} service "
+            f"cannot add {real} to {svc}: an IPv{fam} real server ({real.addr}) in an "
+            f"IPv{other} service "
             f"needs TUN forwarding, not {(cmd_kind or cfg.virtual_servers[0].lb_kind).value}"
         )
         assert "TUN" in res.detail  # the hint: what to do instead

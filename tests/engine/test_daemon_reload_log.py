@@ -29,3 +29,20 @@ def test_rejected_reload_is_logged_once(daemon_lab) -> None:  # type: ignore[no-
     wait_until(lambda: "reloaded: 0 change(s)" in daemon.output(), timeout=15)
     assert daemon.output().count("reloaded: 0 change(s)") == 1
     assert daemon.stop() == 0
+
+
+def test_sighup_with_an_emptied_file_refuses_and_ctl_force_applies(daemon_lab) -> None:  # type: ignore[no-untyped-def]
+    _, _, daemon, vip_port = daemon_lab
+    daemon.start()
+    wait_until(lambda: answers(vip_port, 4) == {"alpha", "bravo"}, timeout=20, interval=0.2)
+    daemon.config.write_text('[lvstui]\ndataplane = "userspace"\n')  # valid, and empty
+    daemon.signal(signal.SIGHUP)
+    wait_until(lambda: "removes every service (1)" in daemon.output(), timeout=15)
+    assert "ctl reload --force" in daemon.output()
+    assert answers(vip_port, 4) == {"alpha", "bravo"}  # still serving
+    out = daemon.ctl("ctl", "reload")
+    assert out.returncode != 0 and "removes every service" in out.stdout + out.stderr
+    forced = daemon.ctl("ctl", "reload", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert answers(vip_port, 2) == {"error: ConnectError"}
+    assert daemon.stop() == 0

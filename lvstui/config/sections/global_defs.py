@@ -118,6 +118,7 @@ def read_lvstui(t: Table) -> LvstuiSettings:
         check_concurrency=t.integer("check_concurrency", 1000, 1, 1_000_000),
         notify_timeout=t.number("notify_timeout", DEFAULT_NOTIFY_TIMEOUT, positive=True),
         drain_timeout=t.number("drain_timeout", 0.0, 0),
+        reload_max_removal=t.number("reload_max_removal", 0.5, 0, 1),
         keys=tuple(keys),
         theme=t.text("theme", "dark", nonempty=True),
         group=read_group(gt) if (gt := t.sub("group")) is not None else None,
