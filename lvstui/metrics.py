@@ -27,7 +27,8 @@ Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`
   `lvstui_dataplane_errors_total`;
 - the daemon's own: `lvstui_asyncio_tasks`, `lvstui_open_descriptors`,
   `lvstui_descriptor_limit`, `lvstui_resident_memory_bytes`, `lvstui_control_clients`,
-  `lvstui_control_refused_total`, `lvstui_audit_failures_total`.
+  `lvstui_control_refused_total`, `lvstui_audit_failures_total`,
+  `lvstui_state_save_failures_total`.
 """
 
 from __future__ import annotations
@@ -227,6 +228,12 @@ _PROCESS: tuple[tuple[str, str, str, bool], ...] = (
     ("control_clients", "lvstui_control_clients", "Control socket clients", True),
     ("control_refused", "lvstui_control_refused", "Control clients refused (caps)", False),
     ("audit_failures", "lvstui_audit_failures", "Audit log lines that failed", False),
+    (
+        "state_save_failures",
+        "lvstui_state_save_failures",
+        "Operator changes not applied: overrides.toml could not be saved",
+        False,
+    ),
 )
 
 
