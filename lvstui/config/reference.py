@@ -78,9 +78,8 @@ _INTERNAL: dict[type, frozenset[str]] = {
     VipAddress: frozenset({"prefixlen"}),  # written in `address`
     HttpCheck: frozenset({"urls", "common", "tls"}),
     MiscCheck: frozenset({"common", "kind"}),
-    # slow_start: in the schema, not read from the file yet (the health checks work adds it)
-    RealServer: frozenset({"checks", "slow_start"}),
-    VirtualServer: frozenset({"real_servers", "slow_start"}),
+    RealServer: frozenset({"checks"}),
+    VirtualServer: frozenset({"real_servers"}),
 }
 # types in the file's words where the dataclass holds the parsed form
 _TYPES: dict[tuple[type, str], str] = {

@@ -56,6 +56,7 @@ from lvstui.engine.diff import diff_configs
 from lvstui.engine.edges import CheckerFactory, HealthSource, Pair, VrrpDriver
 from lvstui.engine.hasuspend import SUSPENDED_REASON, Carrier, ha_suspended
 from lvstui.engine.quorum import initial_quorum, step_quorum
+from lvstui.engine.slowstart import SlowStart
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
 from lvstui.errors import CommandError, ConfigError, LvstuiError
@@ -208,6 +209,7 @@ class Engine:
         self._sup: Supervisor | None = None
         self._seq = 0
         self._check_lag = 0.0  # the health scheduler's worst lateness over the last tick
+        self._slow = SlowStart()  # slow_start ramps of servers back in service
         self._started = False
         self._sync_role = SyncRole.NONE
         self._vrrp_states: dict[str, VrrpRunState] = {}
@@ -726,6 +728,7 @@ class Engine:
             todo = [vs for vs in self._config.virtual_servers if service_key_of(vs) in only]
             plans = dict(old_plans)
         quorum_events: list[tuple[ServicePlan, bool, int]] = []
+        now = self._clock.now()
         for vs in todo:
             key = service_key_of(vs)
             prev_up = self._quorum.get(key)
@@ -744,7 +747,7 @@ class Engine:
                 plan = plan_service(vs, self._overrides, health, self._quorum[key])
             if report:
                 quorum_events.append((plan, step.up, step.threshold))
-            plans[key] = plan
+            plans[key] = self._slow.apply(plan, old_plans.get(key), now, initial=initial)
         self._plans = plans
         touched = {service_key_of(vs) for vs in todo}
 
@@ -912,6 +915,10 @@ class Engine:
             if self._monitor is not None:
                 self._check_lag = self._monitor.take_lag()
             self._publish_snapshot()
+        ramping = self._slow.ramping()
+        if ramping:  # slow start: the next step of each ramp (re-planned once a tick)
+            self._dirty |= ramping
+            self._wake.set()
         if self._retry:
             self._full_sync = True  # a refused apply is retried (full reconcile) every tick
             self._wake.set()
@@ -1269,6 +1276,13 @@ class Engine:
         except Exception:
             return ()
 
+    def _ramp_until(self, plan: ServicePlan, real: RealKey) -> float | None:
+        """Slow start: the wall time the server's ramp ends (None: not ramping)."""
+        until = self._slow.until(plan.key, real, plan)
+        if until is None:
+            return None
+        return self._clock.wall() + (until - self._clock.now())
+
     def _service_view(self, plan: ServicePlan) -> ServiceView:
         vs = plan.vs
         obs = self._observed.get(plan.key)
@@ -1311,6 +1325,7 @@ class Engine:
                     in_table=r.in_table,
                     checks=checks,
                     history=self._history.real(plan.key, r.key),
+                    ramp_until=self._ramp_until(plan, r.key),
                 )
             )
         if plan.sorry is not None:

@@ -136,6 +136,7 @@ def read_virtual_server(t: Table) -> VirtualServer:
         proxy_protocol=t.integer("proxy_protocol", 0, 0, 2),
         app_hash=t.flag("app_hash", False),
         udp_idle_timeout=t.number("udp_idle_timeout", 300.0, positive=True),
+        slow_start=t.number("slow_start", 0.0, 0),
     )
     for key in ("quorum_up", "quorum_down"):
         check_argv(t, key, t.text(key, ""))
@@ -255,6 +256,7 @@ def _real_server(t: Table, vs: VirtualServer) -> RealServer:
         smtp_alert=t.flag("smtp_alert", None),
         uthreshold=t.integer("uthreshold", 0, 0),
         lthreshold=t.integer("lthreshold", 0, 0),
+        slow_start=t.number("slow_start", None, 0),
         checks=sort_checks(checks),
     )
     t.finish()
