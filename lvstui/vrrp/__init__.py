@@ -6,7 +6,10 @@
 - `addresses`  `AddressManager` seam: `PyrouteAddresses`, `MemoryAddresses`
 - `garp`       `Announcer` seam: gratuitous ARP / unsolicited NA (`RawAnnouncer`, memory)
 - `track`      link state (`PyrouteLinks`, event-driven) and vrrp_script trackers
-- `node`       `VrrpNode` (one instance) and `VrrpGroup` (a Config's instances): the engine's API
+- `params`     `fsm_params`: the state machine's view of a vrrp_instance
+- `vips`       `VipHolder`: an instance's VIPs on the interface and their announcements
+- `node`       `VrrpNode`: one instance's machine driven against its edges
+- `group`      `VrrpGroup` (a Config's instances and sync groups): the engine's API
 - `sync`       vrrp_sync_group semantics
 - `run_instance`  `python -m lvstui.vrrp.run_instance`: one instance from flags (lab, bench)
 """

@@ -1,22 +1,9 @@
-"""The VRRP driver: runs each instance's pure state machine against real (or fake) edges.
+"""One vrrp_instance driven: runs the instance's pure state machine against real (or fake)
+edges. `VrrpGroup` (vrrp/group.py) makes one `VrrpNode` per instance.
 
-API for the engine::
-
-    group = VrrpGroup(config, clock, transport_factory, addresses,
-                      announcer=RawAnnouncer(), links=PyrouteLinks(), runner=ScriptRunner())
-    await group.start()            # opens sockets, starts one task per instance
-    group.views()                  # tuple[VrrpView, ...] for the Snapshot
-    async for ev in group.events():  # VrrpChanged, LogEvent (split brain, drops), NotifyResult
-        ...
-    group.drops()                  # {reason: count} summed over instances, for metrics
-    lines = await group.reload(new_config)  # apply a reloaded config (see vrrp/reload.py)
-    await group.stop(graceful=True)  # masters send priority 0 and remove their VIPs;
-                                     # then the edges given to the group are closed
-
-`transport_factory(instance) -> Transport` (`raw_transport_factory` for real links,
-`MemoryHub.transport` in tests). Each `VrrpNode` owns one instance: a receive task feeds
-an inbox, the main task turns inbox items and timer deadlines into `fsm.step` calls and
-executes the returned actions in order. Nothing here decides a transition.
+A receive task feeds an inbox, the main task turns inbox items and timer deadlines into
+`fsm.step` calls and executes the returned actions in order. Nothing here decides a
+transition.
 """
 
 from __future__ import annotations
@@ -25,37 +12,34 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import (
-    MAX_VIPS_PER_ADVERT,
-    Config,
     VipAddress,
     VrrpInstance,
     VrrpScript,
-    VrrpState,
 )
-from lvstui.config.schema import AuthType as CfgAuth
 from lvstui.errors import PacketError, VrrpError
-from lvstui.model import Event, LogEvent, NotifyResult, VrrpChanged, VrrpRunState, VrrpView
+from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
 from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp import fsm
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
-from lvstui.vrrp.packet import Advert, AuthType, encode
+from lvstui.vrrp.packet import Advert, encode
+from lvstui.vrrp.params import all_vips, fsm_params
 from lvstui.vrrp.track import LinkMonitor, ScriptTracker, script_weight
 from lvstui.vrrp.transport import (
     Datagram,
     InterfaceUnavailable,
-    RawSocketTransport,
     Transport,
     decode_datagram,
 )
+from lvstui.vrrp.vips import VipHolder
 
-__all__ = ["VrrpGroup", "VrrpNode", "fsm_params", "raw_transport_factory"]
+__all__ = ["VrrpNode"]
 
 log = logging.getLogger("lvstui.vrrp")
 
@@ -63,44 +47,6 @@ S = VrrpRunState
 LINK_POLL = 0.1  # seconds between link-state looks (a dictionary lookup, see track.py)
 OPEN_RETRY = 1.0  # seconds between two tries to open on an interface without an address
 TIMER_SLACK = 0.001  # a timer may fire this early: the event loop's resolution (epoll: 1 ms)
-
-
-def raw_transport_factory(inst: VrrpInstance) -> Transport:
-    fam = inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
-    return RawSocketTransport(
-        inst.interface,
-        family=fam,
-        unicast_src_ip=inst.unicast_src_ip,
-        unicast_peers=inst.unicast_peer,
-    )
-
-
-def fsm_params(inst: VrrpInstance, primary_addr: str) -> fsm.FsmParams:
-    """The state machine's view of a vrrp_instance (raises for what we cannot run)."""
-    auth = AuthType.PASS if inst.auth_type == CfgAuth.PASS else AuthType.NONE
-    if inst.auth_type == CfgAuth.AH:
-        raise VrrpError(
-            f"vrrp_instance {inst.name}: auth_type AH is not supported",
-            hint="use PASS (sent in clear) or no authentication",
-        )
-    return fsm.FsmParams(
-        vrid=inst.virtual_router_id,
-        version=inst.version,
-        advert_int=inst.advert_int,
-        vips=tuple(v.address for v in inst.virtual_ipaddress[:MAX_VIPS_PER_ADVERT]),
-        primary_addr=primary_addr,
-        want_master=inst.state == VrrpState.MASTER,
-        preempt=not inst.nopreempt,
-        preempt_delay=inst.preempt_delay,
-        auth_type=auth,
-        auth_pass=inst.auth_pass.encode()[:8].ljust(8, b"\0") if auth else b"",
-        garp_delay=inst.garp_master_delay,
-        garp_refresh=inst.garp_master_refresh,
-    )
-
-
-def _all_vips(inst: VrrpInstance) -> tuple[VipAddress, ...]:
-    return inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +88,7 @@ class VrrpNode:
         self.transport = transport
         self.addresses = addresses
         self.announcer = announcer or MemoryAnnouncer()
+        self.vips = VipHolder(addresses, self.announcer, self._log)
         self.links = links
         self.runner = runner
         self.scripts = scripts or {}
@@ -165,7 +112,6 @@ class VrrpNode:
         self._stopped = asyncio.Event()
         # receive timestamps are time.monotonic(): usable only when the clock is that one
         self._rx_clock = isinstance(clock, SystemClock)
-        self._vips_on = False
         # the transport on `interface`: opened once it exists and has an address (until
         # then, and while it is gone, the instance is FAULT: "iface:<name>")
         self._opened = False
@@ -199,7 +145,7 @@ class VrrpNode:
         self.state = fsm.initial(self._params, inst.priority)
         # Like keepalived: VIPs left behind by a crashed run are removed before we start
         # (we start as BACKUP; a VIP on two directors would split the traffic).
-        await self._drain_vips(force=True)
+        await self.vips.remove(inst, force=True)
         if self._opened:
             with contextlib.suppress(VrrpError, OSError):
                 # opens the announcer's sockets now rather than during the first takeover
@@ -366,12 +312,10 @@ class VrrpNode:
             else:
                 self._log("warning", f"{self.name}: unicast_peer change needs a restart")
         old_params, self._params = self.params(), params
-        self._prev_vips = _all_vips(old)
+        self._prev_vips = all_vips(old)
         self._synced = []
         await self._handle(
-            fsm.Reconfigure(
-                old_params, self._effective_priority(), _all_vips(old) != _all_vips(new)
-            )
+            fsm.Reconfigure(old_params, self._effective_priority(), all_vips(old) != all_vips(new))
         )
         return self._synced
 
@@ -515,7 +459,7 @@ class VrrpNode:
                 continue
             if isinstance(item, _Stop):
                 await self._handle(fsm.Shutdown(item.graceful))
-                await self._drain_vips()
+                await self.vips.remove(self.inst)
                 return
             if isinstance(item, _Dgram):
                 ev = self._decode(item.dg)
@@ -568,20 +512,13 @@ class VrrpNode:
         if isinstance(act, fsm.SendAdvert):
             await self._send(act.priority)
         elif isinstance(act, fsm.AddVips):
-            self._vips_on = True
-            for vip in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
-                await self.addresses.add(vip, inst.interface)
+            await self.vips.add(inst)
         elif isinstance(act, fsm.RemoveVips):
-            await self._drain_vips(force=True)
+            await self.vips.remove(inst, force=True)
         elif isinstance(act, fsm.SyncVips):
-            await self._sync_vips()
+            self._synced += await self.vips.sync(inst, self._prev_vips)
         elif isinstance(act, fsm.SendGarp):
-            repeat = inst.garp_master_refresh_repeat if act.refresh else inst.garp_master_repeat
-            by_dev: dict[str, list[str]] = {}
-            for vip in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
-                by_dev.setdefault(vip.dev or inst.interface, []).append(vip.address)
-            for dev, addrs in by_dev.items():
-                await self.announcer.announce(dev, addrs, max(0, repeat))
+            await self.vips.announce(inst, act.refresh)
         elif isinstance(act, fsm.Notify):
             self._transition(act)
         elif isinstance(act, fsm.Drop):
@@ -590,39 +527,6 @@ class VrrpNode:
             self._log(act.level, f"{self.name}: {act.message}")
         elif isinstance(act, fsm.SplitBrain):
             self.split_brains += 1
-
-    async def _sync_vips(self) -> None:
-        """MASTER after a reload: only the difference, so the kept VIPs never blink."""
-        if not self._vips_on:
-            return
-        inst, now = self.inst, _all_vips(self.inst)
-        synced = self._synced
-        for vip in self._prev_vips:
-            if vip not in now:
-                try:
-                    await self.addresses.remove(vip, inst.interface)
-                    synced.append(f"vrrp_instance {self.name}: removed {vip.address} (MASTER)")
-                except VrrpError as exc:
-                    self._log("error", f"{self.name}: {exc.message}")
-        added: dict[str, list[str]] = {}
-        for vip in now:
-            if vip not in self._prev_vips:
-                await self.addresses.add(vip, inst.interface)
-                added.setdefault(vip.dev or inst.interface, []).append(vip.address)
-                synced.append(f"vrrp_instance {self.name}: added {vip.address} (MASTER)")
-        for dev, addrs in added.items():
-            await self.announcer.announce(dev, addrs, max(0, inst.garp_master_repeat))
-
-    async def _drain_vips(self, force: bool = False) -> None:
-        if not (self._vips_on or force):
-            return
-        inst = self.inst
-        self._vips_on = False
-        for vip in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
-            try:
-                await self.addresses.remove(vip, inst.interface)
-            except VrrpError as exc:
-                self._log("error", f"{self.name}: {exc.message}")
 
     async def _send(self, priority: int) -> None:
         p = self.params()
@@ -668,180 +572,17 @@ class VrrpNode:
         self._emit(LogEvent(self.clock.wall(), level, message))
 
 
-class VrrpGroup:
-    """Every vrrp_instance and vrrp_sync_group of a Config (see the module docstring)."""
+# Temporary: lvstui/daemon.py (owned by the engine split until lvstui/wiring.py lands) still
+# imports these two from here. Resolved on first use so this module never imports
+# vrrp/group.py at load time; removed once the daemon's wiring imports vrrp.group.
+if TYPE_CHECKING:
+    from lvstui.vrrp.group import VrrpGroup as VrrpGroup
+    from lvstui.vrrp.group import raw_transport_factory as raw_transport_factory
 
-    def __init__(
-        self,
-        config: Config,
-        clock: Clock,
-        transport_factory: Callable[[VrrpInstance], Transport],
-        addresses: AddressManager,
-        *,
-        announcer: Announcer | None = None,
-        links: LinkMonitor | None = None,
-        runner: ScriptRunner | None = None,
-    ) -> None:
-        from lvstui.vrrp.sync import SyncGroup
 
-        self.config = config
-        self.clock = clock
-        self.transport_factory = transport_factory
-        self.addresses = addresses
-        self.announcer = announcer
-        self.links = links
-        self._own_runner = runner is None
-        self.runner = runner or ScriptRunner(
-            timeout=config.lvstui.notify_timeout, on_result=self._on_notify, wall=clock.wall
-        )
-        self._events: asyncio.Queue[Event] = asyncio.Queue(10_000)
-        self._runner_task: asyncio.Task[None] | None = None
-        self._started = False
-        scripts = {s.name: s for s in config.vrrp_scripts}
-        member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
-        self.nodes: dict[str, VrrpNode] = {}
-        for inst in config.vrrp_instances:
-            self.nodes[inst.name] = self._make_node(inst, scripts, member_of.get(inst.name))
-        self.sync_groups = [
-            SyncGroup(g, [self.nodes[m] for m in g.group if m in self.nodes], self.runner)
-            for g in config.vrrp_sync_groups
-        ]
+def __getattr__(name: str) -> object:
+    if name in ("VrrpGroup", "raw_transport_factory"):
+        from lvstui.vrrp import group
 
-    def _make_node(
-        self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: str | None
-    ) -> VrrpNode:
-        return VrrpNode(
-            inst,
-            clock=self.clock,
-            transport=self.transport_factory(inst),
-            addresses=self.addresses,
-            announcer=self.announcer,
-            links=self.links,
-            runner=self.runner,
-            scripts=scripts,
-            sync_group=sync_group,
-            emit=self._emit,
-        )
-
-    def _emit(self, ev: Event) -> None:
-        if not self._events.full():
-            self._events.put_nowait(ev)
-
-    def _on_notify(self, res: NotifyResult) -> None:
-        self._emit(res)
-
-    async def start(self) -> None:
-        if self._own_runner and self._runner_task is None:
-            self._runner_task = asyncio.create_task(self.runner.run(), name="vrrp-notify")
-        started: list[VrrpNode] = []
-        try:
-            for node in self.nodes.values():
-                await node.start()
-                started.append(node)
-        except BaseException:
-            for node in started:
-                await node.stop(graceful=False)
-            await self._stop_runner()
-            raise
-        self._started = True
-
-    async def reload(self, config: Config) -> list[str]:
-        """Apply a reloaded configuration without needless failovers (see vrrp/reload.py):
-        unchanged instances are not touched, in-place changes go to the running nodes,
-        the others stop gracefully and/or start. Returns what was done, one line each
-        (nothing for an unchanged configuration)."""
-        from lvstui.vrrp.reload import Change, describe, plan_reload
-        from lvstui.vrrp.sync import SyncGroup
-
-        plans = plan_reload(self.config, config)
-        lines = describe(self.config, config)
-        scripts = {s.name: s for s in config.vrrp_scripts}
-        member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
-        # sync groups stop steering their members while they change
-        old_groups = {g.name: g for g in self.sync_groups}
-        for g in self.sync_groups:
-            g.detach()
-        # the old routers leave first, so a restarted one never runs twice at once
-        for p in plans:
-            if p.change in (Change.REMOVE, Change.RESTART):
-                await self.nodes.pop(p.name).stop(graceful=True)
-        new_insts = {i.name: i for i in config.vrrp_instances}
-        for p in plans:
-            node = self.nodes.get(p.name)
-            if node is None:
-                continue
-            if p.change is Change.UPDATE:
-                try:
-                    lines += await node.reconfigure(
-                        new_insts[p.name], scripts, member_of.get(p.name)
-                    )
-                except VrrpError as exc:
-                    lines.append(f"! vrrp_instance {p.name}: not updated: {exc.message}")
-            else:  # KEEP: same settings; only the shared script table and group may move
-                node.scripts, node.sync_group = scripts, member_of.get(p.name)
-        nodes: dict[str, VrrpNode] = {}
-        for inst in config.vrrp_instances:
-            node = self.nodes.get(inst.name)
-            if node is None:
-                node = self._make_node(inst, scripts, member_of.get(inst.name))
-                if self._started:
-                    try:
-                        await node.start()
-                    except (VrrpError, OSError) as exc:
-                        node.transport.close()  # start raises before any task exists
-                        lines.append(f"! vrrp_instance {inst.name}: not started: {exc}")
-                        self._log_error(f"vrrp_instance {inst.name} not started: {exc}")
-            nodes[inst.name] = node
-        self.nodes = nodes
-        self.sync_groups = []
-        for gc in config.vrrp_sync_groups:
-            g = SyncGroup(gc, [nodes[m] for m in gc.group if m in nodes], self.runner)
-            old = old_groups.get(gc.name)
-            if old is not None and old.cfg.group == gc.group:
-                g.state = old.state  # same members: no group notify for a state it had
-            self.sync_groups.append(g)
-        # faults follow the new membership: set the current ones, then clear stale keys
-        for g in self.sync_groups:
-            g.resync()
-        for node in nodes.values():
-            node.clear_sync_faults(keep={f"sync:{g.name}" for g in self.sync_groups})
-        self.config = config
-        return lines
-
-    def _log_error(self, message: str) -> None:
-        log.error("%s", message)
-        self._emit(LogEvent(self.clock.wall(), "error", message))
-
-    async def stop(self, graceful: bool = True) -> None:
-        for node in self.nodes.values():
-            await node.stop(graceful)
-        # the group owns the edges it was given: their sockets close with it
-        if self.links is not None:
-            await self.links.close()
-        await self.addresses.close()
-        if self.announcer is not None:
-            self.announcer.close()
-        await self._stop_runner()
-
-    async def _stop_runner(self) -> None:
-        if self._runner_task is not None:
-            # let the stop notifications run (bounded by their own timeout)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.runner.join(), self.runner.timeout + 1)
-            self._runner_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner_task
-            self._runner_task = None
-
-    def views(self) -> tuple[VrrpView, ...]:
-        return tuple(n.view() for n in self.nodes.values())
-
-    def drops(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for n in self.nodes.values():
-            total.update(n.drops)
-        return dict(total)
-
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            yield await self._events.get()
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

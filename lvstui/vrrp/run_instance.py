@@ -87,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
 async def amain(a: argparse.Namespace) -> int:
     from lvstui.vrrp.addresses import PyrouteAddresses
     from lvstui.vrrp.garp import RawAnnouncer
-    from lvstui.vrrp.node import VrrpGroup, raw_transport_factory
+    from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
     from lvstui.vrrp.track import PyrouteLinks
 
     cfg = build_config(a)

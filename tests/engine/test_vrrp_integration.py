@@ -17,7 +17,7 @@ from lvstui.model import VrrpChanged, VrrpRunState
 from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
-from lvstui.vrrp.node import VrrpGroup
+from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.track import MemoryLinks
 from lvstui.vrrp.transport import MemoryHub
 from tests.engine.builders import SK, config

@@ -9,7 +9,8 @@ from lvstui.config.schema import Config, VipAddress, VrrpSyncGroup
 from lvstui.model import Event, LogEvent
 from lvstui.model import VrrpRunState as S
 from lvstui.vrrp import fsm
-from lvstui.vrrp.node import OPEN_RETRY, VrrpGroup
+from lvstui.vrrp.group import VrrpGroup
+from lvstui.vrrp.node import OPEN_RETRY
 from lvstui.vrrp.transport import MemoryHub
 from tests.vrrp.test_node import Director, inst, run_for, until
 

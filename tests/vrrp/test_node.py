@@ -23,7 +23,7 @@ from lvstui.model import VrrpRunState as S
 from lvstui.vrrp import fsm
 from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
-from lvstui.vrrp.node import VrrpGroup
+from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.track import MemoryLinks, ScriptTracker
 from lvstui.vrrp.transport import Datagram, MemoryHub, MemoryTransport

@@ -12,7 +12,7 @@ from lvstui.model import VrrpChanged
 from lvstui.model import VrrpRunState as S
 from lvstui.vrrp import fsm
 from lvstui.vrrp.fsm import AdvertIn, FsmParams, FsmState, Reconfigure
-from lvstui.vrrp.node import VrrpGroup
+from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.packet import Advert
 from lvstui.vrrp.reload import Change, describe, plan_reload
 from lvstui.vrrp.transport import MemoryHub
