@@ -32,6 +32,7 @@ __all__ = [
     "ObservedService",
     "Op",
     "SyncRole",
+    "describe_op",
 ]
 
 
@@ -126,6 +127,24 @@ class DelDest:
 
 
 Op = AddService | EditService | DelService | AddDest | EditDest | DelDest
+
+
+def describe_op(op: Op) -> str:
+    """One line for logs and `--dry-run`, ipvsadm-like."""
+    match op:
+        case AddService(s) | EditService(s):
+            verb = "add service" if isinstance(op, AddService) else "edit service"
+            extra = f" persistent {s.persistence_timeout}" if s.persistence_timeout else ""
+            flags = f" flags {','.join(sorted(s.flags))}" if s.flags else ""
+            return f"{verb} {s.key} scheduler {s.scheduler}{flags}{extra}"
+        case DelService(k):
+            return f"delete service {k}"
+        case AddDest(k, d) | EditDest(k, d):
+            verb = "add real" if isinstance(op, AddDest) else "edit real"
+            return f"{verb} {k} -> {d.key} {d.fwd.value} weight {d.weight}"
+        case DelDest(k, r):
+            return f"delete real {k} -> {r}"
+    raise AssertionError(op)  # pragma: no cover
 
 
 class SyncRole(enum.Enum):

@@ -26,6 +26,7 @@ from lvstui.dataplane.base import (
     ObservedService,
     Op,
     SyncRole,
+    describe_op,
 )
 from lvstui.errors import DataplaneError
 from lvstui.model import RealKey, ServiceKey, Stats
@@ -35,24 +36,6 @@ __all__ = ["ALL_SCHEDULERS", "MemoryDataplane", "apply_ops", "describe_op"]
 ALL_SCHEDULERS = frozenset(
     {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf"}
 )
-
-
-def describe_op(op: Op) -> str:
-    """One line for logs and `--dry-run`, ipvsadm-like."""
-    match op:
-        case AddService(s) | EditService(s):
-            verb = "add service" if isinstance(op, AddService) else "edit service"
-            extra = f" persistent {s.persistence_timeout}" if s.persistence_timeout else ""
-            flags = f" flags {','.join(sorted(s.flags))}" if s.flags else ""
-            return f"{verb} {s.key} scheduler {s.scheduler}{flags}{extra}"
-        case DelService(k):
-            return f"delete service {k}"
-        case AddDest(k, d) | EditDest(k, d):
-            verb = "add real" if isinstance(op, AddDest) else "edit real"
-            return f"{verb} {k} -> {d.key} {d.fwd.value} weight {d.weight}"
-        case DelDest(k, r):
-            return f"delete real {k} -> {r}"
-    raise AssertionError(op)  # pragma: no cover
 
 
 def _observed_service(s: DesiredService, old: ObservedService | None) -> ObservedService:

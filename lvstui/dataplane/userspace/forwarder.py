@@ -54,8 +54,8 @@ from lvstui.dataplane.base import (
     ObservedService,
     Op,
     SyncRole,
+    describe_op,
 )
-from lvstui.dataplane.memory import describe_op
 from lvstui.dataplane.rates import SAMPLE_PERIOD
 from lvstui.dataplane.userspace.relay import splice_supported
 from lvstui.dataplane.userspace.sched import (
