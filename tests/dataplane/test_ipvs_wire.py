@@ -24,15 +24,10 @@ from lvstui.dataplane.base import (
     EditService,
     Op,
 )
-from lvstui.dataplane.ipvs import (
-    _dest_from,
-    _ipvsmsg,
-    _op_message,
-    _service_from,
-    dest_from_wire,
-    op_wire,
-    service_from_wire,
-)
+from lvstui.dataplane.ipvs.decode import dest_from, service_from
+from lvstui.dataplane.ipvs.encode import op_message
+from lvstui.dataplane.ipvs.fast import dest_from_wire, op_wire, service_from_wire
+from lvstui.dataplane.ipvs.pyroute import IpvsMsg
 from lvstui.errors import DataplaneError
 from lvstui.model import RealKey, ServiceKey
 
@@ -61,7 +56,7 @@ OPS: list[Op] = [
 
 
 def _pyroute2_bytes(op: Op, family_id: int, flags: int, seq: int) -> bytes:
-    msg, _ = _op_message(op)
+    msg, _ = op_message(op)
     msg["header"]["type"] = family_id
     msg["header"]["flags"] = flags
     msg["header"]["sequence_number"] = seq
@@ -87,7 +82,7 @@ def _stats_attr(base: int) -> dict[str, object]:
 
 
 def _reply(*attrs: tuple[str, object]) -> bytes:
-    msg = _ipvsmsg()
+    msg = IpvsMsg()
     msg["cmd"] = 1
     msg["version"] = 1
     msg["attrs"] = list(attrs)
@@ -100,7 +95,7 @@ def _reply(*attrs: tuple[str, object]) -> bytes:
 
 
 def _both(data: bytes, top: str, top_num: int) -> tuple[object, dict[int, bytes]]:
-    parsed = _ipvsmsg(data)
+    parsed = IpvsMsg(data)
     parsed.decode()
     ((kind, _, payload),) = list(wire.messages(data))
     assert kind == 0x1D
@@ -145,7 +140,7 @@ def _both(data: bytes, top: str, top_num: int) -> tuple[object, dict[int, bytes]
 )
 def test_service_decoding_agrees_with_pyroute2(svc: list[tuple[str, object]]) -> None:
     ref, fast = _both(_reply(("IPVS_CMD_ATTR_SERVICE", {"attrs": svc})), "IPVS_CMD_ATTR_SERVICE", 1)
-    want = _service_from(ref)
+    want = service_from(ref)
     got = service_from_wire(fast)
     assert got == want
     assert got.stats.outbps == (dict(svc).get("IPVS_SVC_ATTR_STATS64") is not None) * (
@@ -171,7 +166,7 @@ def test_dest_decoding_agrees_with_pyroute2(family: int, addr: str, fwd: int) ->
         ("IPVS_DEST_ATTR_STATS64", _stats_attr(11)),
     ]
     ref, fast = _both(_reply(("IPVS_CMD_ATTR_DEST", {"attrs": dest})), "IPVS_CMD_ATTR_DEST", 2)
-    want = _dest_from(ref)
+    want = dest_from(ref)
     got = dest_from_wire(fast)
     assert got == want
     assert (got.weight, got.active_conns, got.inact_conns, got.persist_conns) == (42, 3, 4, 5)
