@@ -57,10 +57,9 @@ from lvstui.dataplane.base import (
     describe_op,
 )
 from lvstui.dataplane.rates import SAMPLE_PERIOD
-from lvstui.dataplane.userspace.relay import splice_supported
+from lvstui.dataplane.userspace.context import ConnContext
 from lvstui.dataplane.userspace.sched import (
     SCHEDULERS,
-    RealServer,
 )
 from lvstui.dataplane.userspace.service import VirtualService
 from lvstui.dataplane.userspace.tcp import Connection, read_then_begin
@@ -94,17 +93,11 @@ class UserspaceDataplane:
     ) -> None:
         self._services: dict[ServiceKey, VirtualService] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.live_conns: set[Connection] = set()  # relayed TCP connections
-        self.connecting: deque[Connection] = deque()  # in connect order (deadlines ascending)
-        self.lingering: deque[tuple[float, RealServer]] = deque()  # closed, still InAct
         self._sampler: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self.inact_linger = inact_linger
-        self.max_udp_flows = max_udp_flows
         self.auto_sample = auto_sample  # False: rates move only on sample_rates() (tests)
-        self.connect_timeout = connect_timeout
-        self._use_splice = use_splice
         self.clock = clock
+        self.ctx = ConnContext(clock, connect_timeout, inact_linger, max_udp_flows, use_splice)
         self._caps = Capabilities(
             name="userspace",
             lb_kinds=frozenset({LbKind.NAT}),
@@ -121,9 +114,7 @@ class UserspaceDataplane:
 
     @property
     def splice(self) -> bool:
-        if self._use_splice is None:
-            self._use_splice = splice_supported()
-        return self._use_splice
+        return self.ctx.splice
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -137,14 +128,14 @@ class UserspaceDataplane:
         for svc in self._services.values():
             self._stop_listening(svc)
             for flow in list(svc.flows.values()):
-                end_flow(self, svc, flow)
+                end_flow(self.ctx, svc, flow)
         for t in (self._sampler, self._sweeper):
             if t is not None:
                 t.cancel()
         tasks = [t for t in (self._sampler, self._sweeper) if t is not None] + list(self._tasks)
         for t in self._tasks:
             t.cancel()
-        for c in list(self.live_conns):
+        for c in list(self.ctx.live_conns):
             c.finish()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -238,7 +229,7 @@ class UserspaceDataplane:
                 svc = self._get(k)
                 self._stop_listening(svc)
                 for flow in list(svc.flows.values()):
-                    end_flow(self, svc, flow)
+                    end_flow(self.ctx, svc, flow)
                 del self._services[k]
             case AddDest(k, d):
                 svc = self._get(k)
@@ -274,14 +265,14 @@ class UserspaceDataplane:
         dest = svc.by_key.get(real)
         if dest is None:
             raise DataplaneError(f"{what}: no such real server")
-        for c in [c for c in self.live_conns if c.dest is dest and c.svc is svc]:
+        for c in [c for c in self.ctx.live_conns if c.dest is dest and c.svc is svc]:
             c.abort()
         for flow in [f for f in svc.flows.values() if f.dest is dest]:
-            end_flow(self, svc, flow)
-        kept = [(t, d) for t, d in self.lingering if d is not dest]
-        if len(kept) != len(self.lingering):
-            dest.inact -= len(self.lingering) - len(kept)
-            self.lingering = deque(kept)
+            end_flow(self.ctx, svc, flow)
+        kept = [(t, d) for t, d in self.ctx.lingering if d is not dest]
+        if len(kept) != len(self.ctx.lingering):
+            dest.inact -= len(self.ctx.lingering) - len(kept)
+            self.ctx.lingering = deque(kept)
             dest.check_overload_down()
 
     def _get(self, key: ServiceKey) -> VirtualService:
@@ -314,7 +305,7 @@ class UserspaceDataplane:
         if svc.key.protocol is Protocol.UDP:
             sock = self._bound_socket(svc.key, socket.SOCK_DGRAM)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: UdpListener(self, svc), sock=sock
+                lambda: UdpListener(self.ctx, svc), sock=sock
             )
             svc.udp = transport
             return
@@ -353,7 +344,7 @@ class UserspaceDataplane:
                     loop.call_later(1.0, self._resume_accept, svc, lsock)
                 return
             conn.setblocking(False)
-            c = Connection(self, svc, conn, addr)
+            c = Connection(self.ctx, svc, conn, addr)
             if svc.apphash is None:
                 try:
                     c.begin(b"")
@@ -361,7 +352,7 @@ class UserspaceDataplane:
                     log.exception("%s: connection from %s", svc.key, addr)
                     c.finish()
             else:
-                task = loop.create_task(read_then_begin(self, c))
+                task = loop.create_task(read_then_begin(self.ctx, c))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -388,12 +379,12 @@ class UserspaceDataplane:
         while True:
             await asyncio.sleep(0.25)
             now = self.clock()
-            linger = self.lingering
+            linger = self.ctx.lingering
             while linger and linger[0][0] <= now:
                 _, dest = linger.popleft()
                 dest.inact -= 1
                 dest.check_overload_down()
-            connecting = self.connecting
+            connecting = self.ctx.connecting
             while connecting and (connecting[0].state != 1 or connecting[0].deadline <= now):
                 c = connecting.popleft()
                 if c.state == 1:
@@ -402,6 +393,6 @@ class UserspaceDataplane:
                 idle = svc.want.udp_idle_timeout
                 for flow in list(svc.flows.values()):
                     if now - flow.last >= idle:
-                        end_flow(self, svc, flow)
+                        end_flow(self.ctx, svc, flow)
                 if svc.persist:
                     svc.templates.expire(now)

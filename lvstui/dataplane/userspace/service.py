@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import zlib
-from typing import TYPE_CHECKING
 
 from lvstui.dataplane.base import DesiredDest, DesiredService, ObservedDest, ObservedService
 from lvstui.dataplane.rates import Estimator
 from lvstui.dataplane.reconcile import mask_prefix
+from lvstui.dataplane.userspace.flow import Flow
 from lvstui.dataplane.userspace.persist import Template, Templates, client_net
 from lvstui.dataplane.userspace.sched import (
     MaglevHashing,
@@ -19,9 +19,6 @@ from lvstui.dataplane.userspace.sched import (
     make_scheduler,
 )
 from lvstui.model import RealKey, Stats
-
-if TYPE_CHECKING:
-    from lvstui.dataplane.userspace.udp import Flow
 
 __all__ = ["Totals", "VirtualService", "addr_int", "stats_of"]
 

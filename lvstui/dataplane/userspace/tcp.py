@@ -12,16 +12,13 @@ import contextlib
 import errno
 import socket
 import struct
-from typing import TYPE_CHECKING
 
 from lvstui.dataplane.userspace import proxyproto
+from lvstui.dataplane.userspace.context import ConnContext
 from lvstui.dataplane.userspace.persist import Template
 from lvstui.dataplane.userspace.relay import Relay
 from lvstui.dataplane.userspace.sched import RealServer
 from lvstui.dataplane.userspace.service import VirtualService
-
-if TYPE_CHECKING:
-    from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 
 __all__ = ["REQUEST_LINE_MAX", "Connection", "read_then_begin"]
 
@@ -34,27 +31,27 @@ class Connection:
     """One relayed TCP connection, driven by callbacks (no task per connection):
     schedule → non-blocking connect → optional PROXY header → splice relay → accounting."""
 
-    __slots__ = ("addr", "conn", "deadline", "dest", "dp", "relay", "state", "svc", "tpl", "up")
+    __slots__ = ("addr", "conn", "ctx", "deadline", "dest", "relay", "state", "svc", "tpl", "up")
 
     def __init__(
         self,
-        dp: UserspaceDataplane,
+        ctx: ConnContext,
         svc: VirtualService,
         conn: socket.socket,
         addr: tuple[str, int],
     ) -> None:
-        self.dp, self.svc, self.conn, self.addr = dp, svc, conn, addr
+        self.ctx, self.svc, self.conn, self.addr = ctx, svc, conn, addr
         self.up: socket.socket | None = None
         self.dest: RealServer | None = None
         self.tpl: Template | None = None
         self.relay: Relay | None = None
         self.deadline = 0.0
         self.state = 0  # 0 nothing bound, 1 connecting (inactive), 2 established, 3 finished
-        dp.live_conns.add(self)
+        ctx.live_conns.add(self)
 
     def begin(self, first: bytes) -> None:
-        svc, dp = self.svc, self.dp
-        dest, self.tpl = svc.pick(self.addr[0], self.addr[1], first, dp.clock())
+        svc, ctx = self.svc, self.ctx
+        dest, self.tpl = svc.pick(self.addr[0], self.addr[1], first, ctx.clock())
         if dest is None:
             self.finish()  # no real server available: the client sees its connection closed
             return
@@ -75,8 +72,8 @@ class Connection:
         if err == errno.EINPROGRESS:
             asyncio.get_running_loop().add_writer(up.fileno(), self._on_connect, first)
             # the sweeper ends it if still connecting then (no timer per connection)
-            self.deadline = dp.clock() + dp.connect_timeout
-            dp.connecting.append(self)
+            self.deadline = ctx.clock() + ctx.connect_timeout
+            ctx.connecting.append(self)
         elif err == 0:
             self._connected(first)
         else:
@@ -112,7 +109,7 @@ class Connection:
         except OSError:
             self.finish()
             return
-        relay = Relay(self.conn, up, self.count_in, self.count_out, self.dp.splice, self.finish)
+        relay = Relay(self.conn, up, self.count_in, self.count_out, self.ctx.splice, self.finish)
         self.relay = relay
         relay.start()
 
@@ -147,8 +144,8 @@ class Connection:
         if self.state == 3:
             return
         state, self.state = self.state, 3
-        dp = self.dp
-        dp.live_conns.discard(self)
+        ctx = self.ctx
+        ctx.live_conns.discard(self)
         if self.relay is not None:
             self.relay.close()
         up = self.up
@@ -164,21 +161,21 @@ class Connection:
                 dest.active -= 1
                 if linger:
                     dest.inact += 1
-                    dp.lingering.append((dp.clock() + dp.inact_linger, dest))
+                    ctx.lingering.append((ctx.clock() + ctx.inact_linger, dest))
                 else:
                     dest.check_overload_down()
             elif state == 1:
                 dest.inact -= 1
                 dest.check_overload_down()
-            self.svc.release(self.tpl, dp.clock())
+            self.svc.release(self.tpl, ctx.clock())
 
 
-async def read_then_begin(dp: UserspaceDataplane, c: Connection) -> None:
+async def read_then_begin(ctx: ConnContext, c: Connection) -> None:
     """app_hash: read the request line first (bounded in size and time), then schedule."""
     loop = asyncio.get_running_loop()
     data = b""
     try:
-        async with asyncio.timeout(dp.connect_timeout):
+        async with asyncio.timeout(ctx.connect_timeout):
             while b"\r\n" not in data and len(data) < REQUEST_LINE_MAX:
                 chunk = await loop.sock_recv(c.conn, REQUEST_LINE_MAX - len(data))
                 if not chunk:

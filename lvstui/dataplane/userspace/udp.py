@@ -7,42 +7,23 @@ import asyncio
 import contextlib
 import logging
 import socket
-from typing import TYPE_CHECKING
 
 from lvstui.dataplane.userspace import proxyproto
-from lvstui.dataplane.userspace.persist import Template
-from lvstui.dataplane.userspace.sched import RealServer
+from lvstui.dataplane.userspace.context import ConnContext
+from lvstui.dataplane.userspace.flow import Flow
 from lvstui.dataplane.userspace.service import VirtualService
-
-if TYPE_CHECKING:
-    from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 
 __all__ = ["Flow", "UdpListener", "end_flow", "to_server"]
 
 log = logging.getLogger(__name__)
 
 
-class Flow:
-    """One UDP client's mapping to a real server."""
-
-    __slots__ = ("client", "dest", "last", "sock", "tpl")
-
-    def __init__(
-        self, client: tuple[str, int], dest: RealServer, sock: socket.socket, now: float
-    ) -> None:
-        self.client = client
-        self.dest = dest
-        self.sock = sock
-        self.last = now
-        self.tpl: Template | None = None
-
-
 def _new_flow(
-    dp: UserspaceDataplane, svc: VirtualService, data: bytes, client: tuple[str, int]
+    ctx: ConnContext, svc: VirtualService, data: bytes, client: tuple[str, int]
 ) -> Flow | None:
-    if len(svc.flows) >= dp.max_udp_flows:
+    if len(svc.flows) >= ctx.max_udp_flows:
         return None  # a flood of new sources must not exhaust the descriptors: drop
-    now = dp.clock()
+    now = ctx.clock()
     dest, tpl = svc.pick(client[0], client[1], b"", now)
     if dest is None:
         return None
@@ -61,19 +42,17 @@ def _new_flow(
     dest.conns += 1
     dest.inact += 1  # the kernel counts UDP "connections" as inactive
     dest.check_overload_up()
-    asyncio.get_running_loop().add_reader(sock.fileno(), _from_server, dp, svc, flow)
+    asyncio.get_running_loop().add_reader(sock.fileno(), _from_server, ctx, svc, flow)
     return flow
 
 
-def to_server(
-    dp: UserspaceDataplane, svc: VirtualService, data: bytes, client: tuple[str, int]
-) -> None:
+def to_server(ctx: ConnContext, svc: VirtualService, data: bytes, client: tuple[str, int]) -> None:
     flow = svc.flows.get(client)
     if flow is None:
-        flow = _new_flow(dp, svc, data, client)
+        flow = _new_flow(ctx, svc, data, client)
         if flow is None:
             return
-    flow.last = dp.clock()
+    flow.last = ctx.clock()
     if svc.want.proxy_protocol == 2:
         vip = (svc.key.addr, svc.key.port)
         data = proxyproto.build_v2(client[:2], vip, udp=True) + data
@@ -89,7 +68,7 @@ def to_server(
     d.inbytes += n
 
 
-def _from_server(dp: UserspaceDataplane, svc: VirtualService, flow: Flow) -> None:
+def _from_server(ctx: ConnContext, svc: VirtualService, flow: Flow) -> None:
     udp = svc.udp
     for _ in range(64):
         try:
@@ -98,7 +77,7 @@ def _from_server(dp: UserspaceDataplane, svc: VirtualService, flow: Flow) -> Non
             return
         except OSError:
             return  # ICMP errors (port unreachable) surface here: ignore like a drop
-        flow.last = dp.clock()
+        flow.last = ctx.clock()
         if udp is None:
             return
         udp.sendto(data, flow.client)
@@ -110,7 +89,7 @@ def _from_server(dp: UserspaceDataplane, svc: VirtualService, flow: Flow) -> Non
         d.outbytes += n
 
 
-def end_flow(dp: UserspaceDataplane, svc: VirtualService, flow: Flow) -> None:
+def end_flow(ctx: ConnContext, svc: VirtualService, flow: Flow) -> None:
     if svc.flows.get(flow.client) is flow:
         del svc.flows[flow.client]
     with contextlib.suppress(Exception):
@@ -118,17 +97,17 @@ def end_flow(dp: UserspaceDataplane, svc: VirtualService, flow: Flow) -> None:
     flow.sock.close()
     flow.dest.inact -= 1
     flow.dest.check_overload_down()
-    svc.release(flow.tpl, dp.clock())
+    svc.release(flow.tpl, ctx.clock())
 
 
 class UdpListener(asyncio.DatagramProtocol):
-    def __init__(self, dp: UserspaceDataplane, svc: VirtualService) -> None:
-        self.dp = dp
+    def __init__(self, ctx: ConnContext, svc: VirtualService) -> None:
+        self.ctx = ctx
         self.svc = svc
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         client = (str(addr[0]), int(addr[1]))
-        to_server(self.dp, self.svc, data, client)
+        to_server(self.ctx, self.svc, data, client)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("%s: %s", self.svc.key, exc)
