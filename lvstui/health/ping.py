@@ -18,6 +18,7 @@ import time
 from typing import Literal
 
 from lvstui.health.base import CheckResult, CheckSpec, CheckTarget, is_local_failure
+from lvstui.netutil import checksum
 
 __all__ = ["PingChecker", "checksum", "echo_request", "parse_reply", "ping_check"]
 
@@ -26,15 +27,6 @@ Mode = Literal["auto", "dgram", "raw"]
 _ECHO_REQUEST = {4: 8, 6: 128}
 _ECHO_REPLY = {4: 0, 6: 129}
 _seq = itertools.count(1)
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def echo_request(family: int, ident: int, seq: int, payload: bytes) -> bytes:

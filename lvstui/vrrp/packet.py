@@ -27,6 +27,7 @@ import struct
 from dataclasses import dataclass
 
 from lvstui.errors import PacketError
+from lvstui.netutil import checksum
 
 __all__ = [
     "IPPROTO_VRRP",
@@ -106,16 +107,6 @@ class Ipv4Header:
     ttl: int
     proto: int
     ihl: int  # header length in bytes
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of `data`."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _pseudo_header(family: int, src: str, dst: str, length: int) -> bytes:
