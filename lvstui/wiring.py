@@ -167,7 +167,7 @@ def build_engine(
     if vrrp:
         from lvstui.vrrp.addresses import PyrouteAddresses
         from lvstui.vrrp.garp import RawAnnouncer
-        from lvstui.vrrp.node import VrrpGroup, raw_transport_factory
+        from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
         from lvstui.vrrp.track import PyrouteLinks
 
         group = VrrpGroup(

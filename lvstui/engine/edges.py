@@ -52,7 +52,7 @@ class HealthSource(Protocol):
 
 
 class VrrpDriver(Protocol):
-    """What the engine needs from the VRRP side: `lvstui.vrrp.node.VrrpGroup` fits as is.
+    """What the engine needs from the VRRP side: `lvstui.vrrp.group.VrrpGroup` fits as is.
 
     Give the group the engine's `ScriptRunner` (``runner=engine.notifier``) so VRRP notify
     scripts and the engine's quorum/real-server scripts share one queue: all in order.

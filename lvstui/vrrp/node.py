@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import (
@@ -571,18 +571,3 @@ class VrrpNode:
         getattr(log, level if level != "warning" else "warning", log.info)(message)
         self._emit(LogEvent(self.clock.wall(), level, message))
 
-
-# Temporary: lvstui/daemon.py (owned by the engine split until lvstui/wiring.py lands) still
-# imports these two from here. Resolved on first use so this module never imports
-# vrrp/group.py at load time; removed once the daemon's wiring imports vrrp.group.
-if TYPE_CHECKING:
-    from lvstui.vrrp.group import VrrpGroup as VrrpGroup
-    from lvstui.vrrp.group import raw_transport_factory as raw_transport_factory
-
-
-def __getattr__(name: str) -> object:
-    if name in ("VrrpGroup", "raw_transport_factory"):
-        from lvstui.vrrp import group
-
-        return getattr(group, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
