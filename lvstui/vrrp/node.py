@@ -570,4 +570,3 @@ class VrrpNode:
     def _log(self, level: str, message: str) -> None:
         getattr(log, level if level != "warning" else "warning", log.info)(message)
         self._emit(LogEvent(self.clock.wall(), level, message))
-
