@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lvstui.commands.director",
         "print, apply or check what this host needs to direct the services",
     ),
-    "group": ("lvstui.commands.group", "the director group: keygen"),
+    "group": ("lvstui.commands.group", "the director group: keygen, diff"),
 }
 RUN_MODULE = "lvstui.commands.run"  # no sub-command: console (embedded) or --daemon
 

@@ -42,7 +42,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from lvstui.errors import ConfigError
-from lvstui.model import DrainState, Health, Snapshot, VrrpRunState
+from lvstui.model import DrainState, GroupView, Health, Snapshot, VrrpRunState
 
 __all__ = ["EngineCollector", "MetricsServer", "parse_listen", "start_metrics"]
 
@@ -203,6 +203,8 @@ class EngineCollector(Collector):
                 v_state.add_metric([v.name, state.value], 1 if v.state is state else 0)
             v_prio.add_metric([v.name], v.priority)
         yield from (v_state, v_prio)
+        if snap.group is not None:
+            yield from _group_metrics(snap.group)
 
         counters = self._counters()
         notify = CounterMetricFamily(
@@ -245,6 +247,29 @@ def _process_families(counters: dict[str, int]) -> Iterator[Metric]:
         fam: Metric = GaugeMetricFamily(name, text) if gauge else CounterMetricFamily(name, text)
         fam.add_metric([], counters[key])  # type: ignore[attr-defined]
         yield fam
+
+
+def _group_metrics(g: GroupView) -> Iterator[Metric]:
+    """The director group: peers reachable, configs alike, pending changes, split brain."""
+    labels = ["peer", "address"]
+    up = GaugeMetricFamily("lvstui_group_peer_up", "1 while the peer is reachable", labels=labels)
+    same = GaugeMetricFamily(
+        "lvstui_group_peer_config_same", "1 when the peer runs the same config", labels=labels
+    )
+    pending = GaugeMetricFamily(
+        "lvstui_group_peer_pending", "Changes not yet delivered to the peer", labels=labels
+    )
+    for p in g.peers:
+        up.add_metric([p.name, p.address], 1 if p.reachable else 0)
+        if p.config_same is not None:
+            same.add_metric([p.name, p.address], 1 if p.config_same else 0)
+        pending.add_metric([p.name, p.address], p.pending)
+    split = GaugeMetricFamily(
+        "lvstui_group_split_brain",
+        "VRIDs for which two directors of the group are MASTER (0 is healthy)",
+    )
+    split.add_metric([], len(g.split_brain))
+    yield from (up, same, pending, split)
 
 
 class MetricsServer:

@@ -24,6 +24,8 @@ __all__ = [
     "DrainProgress",
     "DrainState",
     "Event",
+    "GroupPeerView",
+    "GroupView",
     "Health",
     "HealthChanged",
     "LogEvent",
@@ -281,6 +283,31 @@ class ProcessView:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupPeerView:
+    """One peer of the director group, as this director sees it."""
+
+    address: str  # as configured ("ADDR:PORT")
+    name: str = ""  # its name in the group ("" until it greeted us once)
+    reachable: bool = False
+    since: float | None = None  # wall time reachability last changed
+    synced: bool = False  # digests exchanged since the link came up
+    pending: int = 0  # our changes it has not received yet (delivered when it is back)
+    config_same: bool | None = None  # None: no status heard from it yet
+    differing: tuple[str, ...] = ()  # config sections that differ (`lvstui group diff`)
+    table_same: bool | None = None
+    vrrp: tuple[str, ...] = ()  # "VI_1 57 MASTER 150": instance, VRID, state, priority
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    name: str  # this director's name in the group
+    group_id: str = ""  # the credential's fingerprint, short
+    overrides: int = 0  # entries in the replicated store (tombstones included)
+    peers: tuple[GroupPeerView, ...] = ()
+    split_brain: tuple[str, ...] = ()  # "split brain: VRID 57 is MASTER on lb1, lb2"
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     seq: int
     time: float  # wall
@@ -294,6 +321,7 @@ class Snapshot:
     read_only: bool = False  # the client's role may not change anything
     check_lag: float = 0.0  # the health-check scheduler's worst lateness lately, seconds
     process: ProcessView | None = None  # the daemon's tasks, descriptors, memory
+    group: GroupView | None = None  # the director group ([lvstui.group]); None: alone
 
 
 # --- events ------------------------------------------------------------------------------------

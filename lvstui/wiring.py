@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.edges import Pair
     from lvstui.engine.engine import Engine
+    from lvstui.group.runtime import GroupRuntime
     from lvstui.metrics import MetricsServer
 
 __all__ = [
@@ -60,9 +61,17 @@ class EngineParts:
     # the process's tasks, descriptors and memory, sampled while the engine runs
     stats: ProcessStats = field(default_factory=ProcessStats)
     sampler: asyncio.Task[None] | None = None
+    group: GroupRuntime | None = None  # [lvstui.group]
 
     async def start(self) -> None:
+        if self.group is not None:
+            # no stale master: learn the group's overrides before VRRP and the dataplane
+            # start (bounded by startup_wait; the runtime logs what it learned)
+            await self.group.start()
+            await self.group.wait()
         await self.engine.start()
+        if self.group is not None:
+            self.group.attach(self.engine)
         self.stats.sample()
         self.sampler = asyncio.create_task(self.stats.run(), name="process stats")
         self.metrics = start_metrics(self.engine, self.stats)
@@ -76,6 +85,8 @@ class EngineParts:
         try:
             await self.engine.stop(graceful, release=release)
         finally:
+            if self.group is not None:
+                await self.group.stop()
             if self.metrics is not None:
                 self.metrics.close()
                 self.metrics = None
@@ -179,6 +190,17 @@ def build_engine(
             links=PyrouteLinks(),
             runner=runner,
         )
+    runtime = None
+    if config.lvstui.group is not None:
+        from lvstui.group.runtime import GroupRuntime
+
+        if state_dir is None:
+            raise ConfigError(
+                "the director group needs a state directory",
+                key="lvstui.group",
+                hint="run with a state directory ([lvstui] state_dir or --state-dir)",
+            )
+        runtime = GroupRuntime.create(config.lvstui.group, state_dir)
     mailer = None
     if config.global_defs.smtp_server and config.global_defs.notification_email:
         from lvstui.notify.mail import Mailer
@@ -194,10 +216,11 @@ def build_engine(
         notifier=runner,
         mailer=mailer,
         dataplane_reason=reason,
+        group=runtime,
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
-    return EngineParts(engine, dp, reason)
+    return EngineParts(engine, dp, reason, group=runtime)
 
 
 LOCAL_FAILURE_EVERY = 10.0  # seconds between two events about checks that could not run

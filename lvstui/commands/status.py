@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
+from lvstui.commands.group import group_json, render_group
 from lvstui.control.client import SocketClient
 from lvstui.model import (
     CheckView,
@@ -125,6 +126,8 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
         lines += _service_lines(s, now)
     if not snap.services:
         lines.append("  (no virtual server)")
+    if snap.group is not None:
+        lines += render_group(snap.group, now)
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +159,7 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
             "descriptor_limit": snap.process.descriptor_limit,
             "rss_bytes": snap.process.rss,
         },
+        "group": group_json(snap.group, now),
         "vrrp": [
             {
                 "name": v.name,

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from lvstui.config.schema import RealServer, VirtualServer
-from lvstui.model import CheckView, Event, Health, RealKey, ServiceKey, VrrpView
+from lvstui.config.state import Overrides
+from lvstui.model import CheckView, Event, GroupView, Health, RealKey, ServiceKey, VrrpView
 
-__all__ = ["CheckerFactory", "HealthSource", "Pair", "VrrpDriver"]
+__all__ = ["CheckerFactory", "GroupEdge", "HealthSource", "Pair", "VrrpDriver"]
 
 # a real server of a virtual service: what health checks, drains and overrides are keyed by
 Pair = tuple[ServiceKey, RealKey]
@@ -69,3 +70,14 @@ class VrrpDriver(Protocol):
     def events(self) -> AsyncIterator[Event]:
         """VrrpChanged, LogEvent, NotifyResult as they happen (until cancelled)."""
         ...
+
+
+class GroupEdge(Protocol):
+    """The director group (`lvstui.group.runtime.GroupRuntime`), as the engine sees it.
+
+    The engine tells it every change of the operator overrides made here; changes from
+    peers come back through `Engine.apply_group` (one more source of commands)."""
+
+    async def local_change(self, old: Overrides, new: Overrides, who: str) -> None: ...
+
+    def view(self) -> GroupView | None: ...

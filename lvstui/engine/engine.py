@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,7 +53,7 @@ from lvstui.dataplane.reconcile import reconcile
 from lvstui.engine.bus import EventBus, Subscription
 from lvstui.engine.desired import HealthMap, RealHealth, ServicePlan, plan_service
 from lvstui.engine.diff import diff_configs
-from lvstui.engine.edges import CheckerFactory, HealthSource, Pair, VrrpDriver
+from lvstui.engine.edges import CheckerFactory, GroupEdge, HealthSource, Pair, VrrpDriver
 from lvstui.engine.hasuspend import SUSPENDED_REASON, Carrier, ha_suspended
 from lvstui.engine.quorum import initial_quorum, step_quorum
 from lvstui.engine.slowstart import SlowStart
@@ -173,8 +173,10 @@ class Engine:
         history: int = 300,
         config_loader: Callable[[str], Config] | None = None,
         dataplane_reason: str = "",
+        group: GroupEdge | None = None,
     ) -> None:
         self._config = config
+        self._group = group
         self._dp = dataplane
         self._clock: Clock = clock or SystemClock()
         self._monitor = health
@@ -377,6 +379,7 @@ class Engine:
             services=tuple(self._service_view(p) for p in self._plans.values()),
             vrrp=self._vrrp_views(),
             check_lag=self._check_lag,
+            group=self._group.view() if self._group is not None else None,
         )
 
     def published_snapshot(self) -> Snapshot:
@@ -439,7 +442,11 @@ class Engine:
             if isinstance(command, Reload):
                 result = await self.reload(dry_run=command.dry_run, who=who, force=command.force)
                 return result
+            before = self._overrides
             result = await self._command(command)
+            if self._group is not None and self._overrides is not before:
+                # out to the director group: the peers apply it as if typed there
+                await self._group.local_change(before, self._overrides, who)
         except CommandError as e:
             result = CommandResult(False, e.message, e.hint)
         except LvstuiError as e:
@@ -454,6 +461,33 @@ class Engine:
             )
         )
         return result
+
+    async def apply_group(self, new: Overrides, actions: Sequence[tuple[str, str]]) -> None:
+        """Overrides changed by a peer of the director group (`actions`: what and who, e.g.
+        ("drain TCP 198.51.100.9:80 198.51.100.21:80", "uid 0 (root) on lb1")): persisted,
+        applied and announced like a command typed here."""
+        if new == self._overrides:
+            return
+        if self._state is not None:
+            try:
+                await asyncio.to_thread(self._state.save, new)
+            except OSError as e:  # applied anyway: the group holds it and will resend it
+                self._log("error", f"cannot save {self._state.path}: {e.strerror or e}")
+        self._overrides = new
+        if self._started:
+            await self._sync("group")
+        for action, who in actions:
+            self._publish(
+                OperatorAction(self._clock.wall(), who, action, True, "from the director group")
+            )
+
+    def group_alert(self, level: str, message: str) -> None:
+        """Something the director group saw (split brain, a peer lost): logged, and mailed
+        when it is an error and global_defs.smtp_alert is set."""
+        self._log(level, message)
+        if level == "error" and self._config.global_defs.smtp_alert:
+            name = self._config.global_defs.router_id or "lvstui"
+            self._mail(f"[{name}] {message}", message)
 
     async def reload(
         self,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from lvstui.clock import Clock
 from lvstui.config.schema import DEFAULT_TOMBSTONE_RETENTION
+from lvstui.config.state import Overrides
 from lvstui.group.agree import SplitBrain, Status, drift, split_brain
 from lvstui.group.channel import Link
 from lvstui.group.clock import HlcClock
@@ -39,11 +40,11 @@ from lvstui.group.protocol import (
     SummaryMsg,
     Versions,
 )
-from lvstui.group.store import Entry, EntryKey, Store, entries_for_command
+from lvstui.group.store import Entry, EntryKey, Store, entries_between
 from lvstui.group.sync import differing_buckets, plan, summary, versions
-from lvstui.model import Command, CommandResult
+from lvstui.model import CommandResult, GroupPeerView
 
-__all__ = ["GroupSink", "Member", "PeerView"]
+__all__ = ["GroupSink", "Member"]
 
 log = logging.getLogger("lvstui.group")
 
@@ -80,37 +81,6 @@ class _Peer:
     since: float | None = None  # wall time reachability last changed
     synced: bool = False  # one full exchange of digests done since the link came up
     pending: set[EntryKey] = field(default_factory=set)
-    status: Status | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PeerView:
-    address: str
-    name: str
-    reachable: bool
-    since: float | None
-    synced: bool
-    pending: int
-    config_same: bool | None  # None: no status heard yet
-    differing: tuple[str, ...]
-    table_same: bool | None
-    vrrp: tuple[tuple[str, int, str, int], ...]  # (instance, vrid, state, priority)
-
-    def to_doc(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "name": self.name,
-            "reachable": self.reachable,
-            "since": self.since,
-            "synced": self.synced,
-            "pending": self.pending,
-            "config_same": self.config_same,
-            "differing": list(self.differing),
-            "table_same": self.table_same,
-            "vrrp": [
-                {"instance": i, "vrid": v, "state": s, "priority": p} for i, v, s, p in self.vrrp
-            ],
-        }
 
 
 class Member:
@@ -122,7 +92,7 @@ class Member:
         store: Store | None = None,
         *,
         save: Callable[[Store], None] | None = None,
-        status: Callable[[], Status] | None = None,
+        status: Callable[[], Status | None] | None = None,
         retention: float = DEFAULT_TOMBSTONE_RETENTION,
     ) -> None:
         self.name = name
@@ -132,7 +102,11 @@ class Member:
         self._save = save
         self._retention_ms = int(retention * 1000)
         self._status = status
-        self._peers: dict[str, _Peer] = {a: _Peer(a) for a in peers}
+        self._peers: dict[str, _Peer] = {a: _Peer(a) for a in peers}  # configured, by address
+        # links from peers, by name: a configured peer's name is learned on our own dial to
+        # it, which may come after its dial to us (and a member may not list us at all)
+        self._incoming: dict[str, _Peer] = {}
+        self._statuses: dict[str, Status] = {}  # by director name: arrives on its dial
         self._sink: GroupSink | None = None
         self._changed = asyncio.Event()
         self._next_id = 0
@@ -147,10 +121,10 @@ class Member:
 
     # --- local changes ---------------------------------------------------------------------
 
-    async def local(self, cmd: Command, operator: str, *, configured: bool) -> list[Entry]:
-        """An operator's command typed here: into the store, out to the peers."""
+    async def local_change(self, old: Overrides, new: Overrides, operator: str) -> list[Entry]:
+        """An operator's change made here: into the store, out to the peers."""
         self._hlc, stamp = self._hlc.tick(self._ms())
-        entries = entries_for_command(cmd, stamp, self.name, operator, configured=configured)
+        entries = entries_between(old, new, stamp, self.name, operator)
         self.store, won = self.store.apply(entries)
         if won:
             self._persist()
@@ -158,8 +132,8 @@ class Member:
         return won
 
     async def _push(self, entries: Sequence[Entry]) -> None:
-        for peer in self._peers.values():
-            link = peer.outgoing or (peer.links[0] if peer.links else None)
+        for peer in self._all_peers():
+            link = self._link_to(peer.name) if peer.name else None
             if link is None:
                 # delivered by the anti-entropy exchange when the peer is back
                 peer.pending.update(e.key for e in entries)
@@ -177,13 +151,24 @@ class Member:
     def _peer_for(self, link: Link, name: str, outgoing: bool) -> _Peer:
         if outgoing and link.address in self._peers:
             peer = self._peers[link.address]
-        else:
-            peer = next((p for p in self._peers.values() if p.name == name), None) or _Peer(
-                link.address, configured=False
-            )
-            self._peers.setdefault(peer.address, peer)
-        peer.name = name
-        return peer
+            peer.name = name
+            return peer
+        known = next((p for p in self._peers.values() if p.name == name), None)
+        if known is not None:
+            return known
+        return self._incoming.setdefault(name, _Peer(link.address, name, configured=False))
+
+    def _all_peers(self) -> list[_Peer]:
+        """Configured peers, then the ones only known by their dial to us."""
+        named = {p.name for p in self._peers.values()}
+        extra = [p for n, p in self._incoming.items() if n not in named and p.links]
+        return [*self._peers.values(), *extra]
+
+    def _link_to(self, name: str) -> Link | None:
+        for p in (*self._peers.values(), *self._incoming.values()):
+            if p.name == name and (p.outgoing or p.links):
+                return p.outgoing or p.links[0]
+        return None
 
     async def run_link(self, link: Link, outgoing: bool) -> None:
         """Serve one authenticated link until it ends (channel.py's OnLink)."""
@@ -246,8 +231,9 @@ class Member:
                     await link.send(Ping())
 
     async def _send_status(self, link: Link) -> None:
-        if self._status is not None:
-            await link.send(StatusMsg(self._status().to_doc()))
+        mine = self._status() if self._status is not None else None
+        if mine is not None:  # None: not running yet (nothing to compare)
+            await link.send(StatusMsg(mine.to_doc()))
 
     async def _receive(self, link: Link, peer: _Peer) -> None:
         while True:
@@ -275,7 +261,7 @@ class Member:
                 elif kind == "reply":
                     self._synced(peer)
             case StatusMsg(doc):
-                peer.status = Status.from_doc(doc)
+                self._statuses[peer.name] = Status.from_doc(doc)
                 self._check_split_brain()
             case CommandMsg(id_, command, operator):
                 await link.send(await self._run_command(id_, command, operator, peer))
@@ -320,10 +306,9 @@ class Member:
     # --- acting through a peer (`ctl --director NAME`) ------------------------------------
 
     async def call(self, director: str, command: Mapping[str, Any], operator: str) -> CommandResult:
-        peer = next((p for p in self._peers.values() if p.name == director), None)
-        link = None if peer is None else (peer.outgoing or (peer.links[0] if peer.links else None))
+        link = self._link_to(director)
         if link is None:
-            known = ", ".join(sorted(p.name for p in self._peers.values() if p.name)) or "none"
+            known = ", ".join(sorted(p.name for p in self._all_peers() if p.name)) or "none"
             return CommandResult(False, f"director {director!r} is not reachable (known: {known})")
         self._next_id += 1
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
@@ -351,23 +336,23 @@ class Member:
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.1))
         return True
 
-    def peers(self, mine: Status | None = None) -> list[PeerView]:
+    def peers(self, mine: Status | None = None) -> list[GroupPeerView]:
         out = []
-        for p in sorted(self._peers.values(), key=lambda p: p.name or p.address):
-            st = p.status
+        for p in sorted(self._all_peers(), key=lambda p: p.name or p.address):
+            st = self._statuses.get(p.name) if p.name else None
             diff = tuple(drift(mine, st)) if mine is not None and st is not None else ()
             out.append(
-                PeerView(
+                GroupPeerView(
                     p.address,
                     p.name,
-                    p.outgoing is not None,
+                    p.outgoing is not None or (not p.configured and bool(p.links)),
                     p.since,
                     p.synced,
                     len(p.pending),
                     None if st is None or mine is None else not diff,
                     diff,
                     None if st is None or mine is None else st.table == mine.table,
-                    tuple((r.instance, r.vrid, r.state.value, r.priority) for r in st.vrrp)
+                    tuple(f"{r.instance} {r.vrid} {r.state.value} {r.priority}" for r in st.vrrp)
                     if st is not None
                     else (),
                 )
@@ -378,10 +363,12 @@ class Member:
         return list(self._split)
 
     def _check_split_brain(self) -> None:
-        statuses = [p.status for p in self._peers.values() if p.status and p.outgoing]
-        if self._status is not None:
-            statuses.append(self._status())
-        found = split_brain(s for s in statuses if s is not None)
+        live = {p.name for p in self._all_peers() if p.name and (p.outgoing or p.links)}
+        statuses = [st for name, st in self._statuses.items() if name in live]
+        mine = self._status() if self._status is not None else None
+        if mine is not None:
+            statuses.append(mine)
+        found = split_brain(statuses)
         for sb in found:
             if sb not in self._split and self._sink is not None:
                 self._sink.group_event("error", str(sb))

@@ -31,17 +31,7 @@ from typing import Any
 from lvstui.config.schema import LbKind
 from lvstui.config.state import AddedReal, Overrides, check_weight, parse_service, service_text
 from lvstui.group.clock import Hlc
-from lvstui.model import (
-    AddReal,
-    Command,
-    Drain,
-    RealKey,
-    Reload,
-    RemoveReal,
-    ServiceKey,
-    SetWeight,
-    Undrain,
-)
+from lvstui.model import RealKey, ServiceKey
 
 __all__ = [
     "Added",
@@ -53,7 +43,7 @@ __all__ = [
     "Store",
     "Value",
     "Weighted",
-    "entries_for_command",
+    "entries_between",
     "entries_from_overrides",
 ]
 
@@ -122,6 +112,22 @@ class Entry:
             raise ValueError(f"{type(self.value).__name__} does not belong in {self.key.field}")
         if not self.origin:
             raise ValueError("an entry needs its origin director")
+
+    def describe(self) -> str:
+        """For the audit log and the event list, in the words of `lvstui ctl`."""
+        where = f"{service_text(self.key.service)} {self.key.real}"
+        match self.value:
+            case Drained(timeout):
+                return f"drain {where}" + (f" timeout {timeout:g}s" if timeout else "")
+            case Weighted(weight):
+                return f"weight {where} {weight}"
+            case Added(weight, lb_kind):
+                return f"add {where} weight {weight}" + (f" {lb_kind.value}" if lb_kind else "")
+            case Removed():
+                return f"remove {where}"
+        if self.key.field is Field.WEIGHT:
+            return f"weight {where} config"
+        return f"{'undrain' if self.key.field is Field.DRAIN else 'restore'} {where}"
 
     def version(self) -> tuple[Hlc, str, str]:
         """Total order of two writes of one key: stamp, then origin, then value."""
@@ -284,37 +290,34 @@ class Store:
         return store
 
 
-def entries_for_command(
-    cmd: Command, stamp: Hlc, origin: str, operator: str, *, configured: bool
+def _fields(ov: Overrides, pair: tuple[ServiceKey, RealKey]) -> dict[Field, Value | None]:
+    member: Value | None = None
+    if pair in ov.added:
+        a = ov.added[pair]
+        member = Added(a.weight, a.lb_kind)
+    elif pair in ov.removed:
+        member = Removed()
+    return {
+        Field.DRAIN: Drained(ov.drained[pair]) if pair in ov.drained else None,
+        Field.WEIGHT: Weighted(ov.weights[pair]) if pair in ov.weights else None,
+        Field.MEMBER: member,
+    }
+
+
+def entries_between(
+    old: Overrides, new: Overrides, stamp: Hlc, origin: str, operator: str
 ) -> list[Entry]:
-    """The group entries an operator's command writes. `configured`: whether the real server
-    is in this director's config (a remove of a configured one is kept as `removed`; of an
-    added one, it only forgets the add). Reload writes nothing."""
-
-    if isinstance(cmd, Reload):
-        return []
-    pair = (cmd.service, cmd.real)
-
-    def entry(f: Field, value: Value | None) -> Entry:
-        return Entry(EntryKey(*pair, f), value, stamp, origin, operator)
-
-    match cmd:
-        case Drain(_, _, timeout):
-            return [entry(Field.DRAIN, Drained(timeout))]
-        case Undrain():
-            return [entry(Field.DRAIN, None)]
-        case SetWeight(_, _, weight):
-            return [entry(Field.WEIGHT, None if weight is None else Weighted(weight))]
-        case AddReal(_, _, weight, lb_kind):
-            # adding back a configured server that was removed only undoes the remove
-            value = None if configured else Added(weight, lb_kind)
-            return [entry(Field.MEMBER, value)]
-        case RemoveReal():
-            return [
-                entry(Field.DRAIN, None),
-                entry(Field.WEIGHT, None),
-                entry(Field.MEMBER, Removed() if configured else None),
-            ]
+    """The entries that turn `old` into `new` (an operator's change made here): one per
+    field that changed, a tombstone where something was cleared. Working from the
+    overrides, not the command, keeps the store equal to what the engine applies whatever
+    the command did (a restore that also sets a weight, a remove that forgets a drain)."""
+    out: list[Entry] = []
+    for pair in sorted(old.pairs() | new.pairs(), key=lambda p: (str(p[0]), str(p[1]))):
+        before, after = _fields(old, pair), _fields(new, pair)
+        for f in Field:
+            if before[f] != after[f]:
+                out.append(Entry(EntryKey(*pair, f), after[f], stamp, origin, operator))
+    return out
 
 
 def entries_from_overrides(overrides: Overrides, stamp: Hlc, origin: str) -> list[Entry]:

@@ -14,7 +14,8 @@ from lvstui.group import keys
 from lvstui.group.channel import Dialer, Listener, format_addr, parse_addr
 from lvstui.group.member import Member
 from lvstui.group.protocol import Entries, Hello, decode, encode
-from lvstui.model import Drain, RealKey, ServiceKey
+from lvstui.model import RealKey, ServiceKey
+from tests.group.helpers import act
 from tests.helpers import async_wait_until
 
 SVC = ServiceKey.parse("TCP 198.51.100.9:80")
@@ -80,7 +81,7 @@ async def test_two_members_replicate_over_mutual_tls(tmp_path: Path, host: str) 
         a.dial(addr_b)
         b.dial(addr_a)
         assert await a.member.wait_synced(5.0) and await b.member.wait_synced(5.0)
-        await a.member.local(Drain(SVC, R1), "root", configured=True)
+        await act(a.member, lambda ov: ov.drain((SVC, R1), None), "root")
         await async_wait_until(lambda: bool(b.member.store.overrides().drained), timeout=5)
         assert b.member.peers()[0].name == "lb1" and b.member.peers()[0].reachable
     finally:
@@ -97,7 +98,7 @@ async def test_another_groups_key_is_refused_logged_with_its_address_and_changes
     intruder = Node("evil", theirs, [])
     try:
         addr_a = await a.listen("127.0.0.1")
-        await intruder.member.local(Drain(SVC, R1), "root", configured=True)
+        await act(intruder.member, lambda ov: ov.drain((SVC, R1), None), "root")
         intruder.member = Member("evil", [addr_a], SystemClock(), intruder.member.store)
         intruder.dial(addr_a)
         await async_wait_until(lambda: "refused peer 127.0.0.1:" in caplog.text, timeout=5)
@@ -149,7 +150,7 @@ async def test_dialer_reconnects_when_the_peer_comes_back(tmp_path: Path) -> Non
         b2.listener = Listener(addr_b, cred, b2.member.run_link)
         await asyncio.sleep(0.2)  # the dialer is backing off now
         await b2.listener.start()
-        await b2.member.local(Drain(SVC, R1), "root", configured=True)
+        await act(b2.member, lambda ov: ov.drain((SVC, R1), None), "root")
         await async_wait_until(lambda: bool(a.member.store.overrides().drained), timeout=8)
         await b2.close()
     finally:

@@ -14,7 +14,8 @@ from lvstui.group.agree import Status, VrrpRole, config_sections
 from lvstui.group.channel import MemoryLink
 from lvstui.group.member import Member
 from lvstui.group.store import Entry, Store
-from lvstui.model import CommandResult, Drain, RealKey, ServiceKey, SetWeight, Undrain, VrrpRunState
+from lvstui.model import CommandResult, RealKey, ServiceKey, VrrpRunState
+from tests.group.helpers import act
 from tests.helpers import async_wait_until
 
 SVC = ServiceKey.parse("TCP 198.51.100.9:80")
@@ -92,11 +93,11 @@ async def test_a_change_on_one_director_reaches_the_other() -> None:
     net.mesh(a, b)
     try:
         assert await a.wait_synced(2.0) and await b.wait_synced(2.0)
-        await a.local(Drain(SVC, R1), "uid 0 (root)", configured=True)
+        await act(a, lambda ov: ov.drain((SVC, R1), None), "uid 0 (root)")
         await until(lambda: b.store.overrides().drained == {(SVC, R1): None})
         assert sink_b.applied[-1].origin == "lb1"
         assert sink_b.applied[-1].operator == "uid 0 (root)"
-        await b.local(Undrain(SVC, R1), "alice", configured=True)
+        await act(b, lambda ov: ov.undrain((SVC, R1)), "alice")
         await until(lambda: a.store.overrides().is_empty())
     finally:
         await net.close()
@@ -105,10 +106,9 @@ async def test_a_change_on_one_director_reaches_the_other() -> None:
 async def test_a_wiped_director_catches_up_on_connect_and_waits_for_it() -> None:
     a, _ = member("lb1", ["lb2"])
     for i in range(50):
-        await a.local(
-            SetWeight(SVC, RealKey("198.51.100.50", 1000 + i), i), "root", configured=True
-        )
-    await a.local(Drain(SVC, R1), "root", configured=True)
+        real = RealKey("198.51.100.50", 1000 + i)
+        await act(a, lambda ov, r=real, w=i: ov.set_weight((SVC, r), w), "root")
+    await act(a, lambda ov: ov.drain((SVC, R1), None), "root")
     saved: list[Store] = []
     b, sink_b = member("lb2", ["lb1"], save=saved.append)
     net = Net()
@@ -140,10 +140,10 @@ async def test_partition_with_changes_on_each_side_heals_to_one_table() -> None:
     try:
         assert await a.wait_synced(2.0)
         await net.cut(a, b)
-        await a.local(SetWeight(SVC, R1, 3), "root", configured=True)
-        await b.local(SetWeight(SVC, R2, 7), "root", configured=True)
+        await act(a, lambda ov: ov.set_weight((SVC, R1), 3), "root")
+        await act(b, lambda ov: ov.set_weight((SVC, R2), 7), "root")
         await asyncio.sleep(0.01)
-        await b.local(SetWeight(SVC, R1, 9), "root", configured=True)  # later: wins
+        await act(b, lambda ov: ov.set_weight((SVC, R1), 9), "root")  # later: wins
         assert [p.pending for p in a.peers()] == [1]
         assert not a.peers()[0].reachable
         net.mesh(a, b)
@@ -164,7 +164,7 @@ async def test_changes_travel_through_a_third_director() -> None:
     net.connect(c, b)
     net.connect(b, a)
     try:
-        await a.local(Drain(SVC, R2), "root", configured=True)
+        await act(a, lambda ov: ov.drain((SVC, R2), None), "root")
         await until(lambda: b.store.overrides().drained == {(SVC, R2): None})
         # lb3 never talks to lb1: it learns at its next anti-entropy round with lb2
         net.connect(c, a)
@@ -194,7 +194,7 @@ async def test_agreement_drift_and_split_brain_seen_through_the_group() -> None:
         view = a.peers(mine["s"])[0]
         assert view.name == "lb2" and view.reachable
         assert view.differing == ("virtual_server TCP 198.51.100.9:80",)
-        assert view.vrrp == (("VI_1", 57, "BACKUP", 100),)
+        assert view.vrrp == ("VI_1 57 BACKUP 100",)
         assert not a.split_brains()
         theirs["s"] = status("lb2", VrrpRunState.MASTER)
         await until(lambda: bool(a.split_brains()))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,11 +18,11 @@ from lvstui.group.store import (
     Removed,
     Store,
     Weighted,
-    entries_for_command,
+    entries_between,
     entries_from_overrides,
 )
 from lvstui.group.sync import differing_buckets, plan, summary, versions
-from lvstui.model import AddReal, Drain, RealKey, Reload, RemoveReal, ServiceKey, SetWeight, Undrain
+from lvstui.model import RealKey, ServiceKey
 
 SVC = ServiceKey.parse("TCP 198.51.100.9:80")
 SVC6 = ServiceKey.parse("TCP [2001:db8::9]:80")
@@ -133,25 +135,42 @@ def test_tombstone_clears_and_is_purged_after_retention() -> None:
     assert len(live.purge(now_ms=10**12, retention_ms=1)) == 1
 
 
-def test_commands_map_to_entries_and_back_to_overrides() -> None:
-    def run(*cmds: object, configured: bool = True) -> Overrides:
-        s = Store()
-        for i, c in enumerate(cmds):
-            es = entries_for_command(c, Hlc(100 + i), "lb1", "root", configured=configured)  # type: ignore[arg-type]
-            s, _ = s.apply(es)
-        return s.overrides()
+def test_changes_map_to_entries_and_back_to_overrides() -> None:
+    def run(*changes: Callable[[Overrides], Overrides]) -> tuple[Overrides, Store]:
+        s, ov = Store(), Overrides()
+        for i, change in enumerate(changes):
+            new = change(ov)
+            s, _ = s.apply(entries_between(ov, new, Hlc(100 + i), "lb1", "root"))
+            assert s.overrides() == new  # the store always equals what the engine applies
+            ov = new
+        return ov, s
 
-    assert run(Drain(SVC, R1, 30.0)).drained == {(SVC, R1): 30.0}
-    assert run(Drain(SVC, R1), Undrain(SVC, R1)).is_empty()
-    assert run(SetWeight(SVC, R1, 0)).weights == {(SVC, R1): 0}
-    assert run(SetWeight(SVC, R1, 7), SetWeight(SVC, R1, None)).is_empty()
-    removed = run(Drain(SVC, R1), SetWeight(SVC, R1, 3), RemoveReal(SVC, R1))
-    assert removed == Overrides(removed=frozenset({(SVC, R1)}))
-    assert run(RemoveReal(SVC, R1), AddReal(SVC, R1)).is_empty()  # configured: undo
-    added = run(AddReal(SVC, R2, 4, LbKind.DR), configured=False)
-    assert added.added == {(SVC, R2): AddedReal(4, LbKind.DR)}
-    assert run(AddReal(SVC, R2), RemoveReal(SVC, R2), configured=False).is_empty()
-    assert entries_for_command(Reload(), Hlc(1), "lb1", "", configured=True) == []
+    p1, p2 = (SVC, R1), (SVC, R2)
+    assert run(lambda o: o.drain(p1, 30.0))[0].drained == {p1: 30.0}
+    ov, s = run(lambda o: o.drain(p1, None), lambda o: o.undrain(p1))
+    assert ov.is_empty() and s.get(key(Field.DRAIN)) is not None  # a tombstone travels
+    assert run(lambda o: o.set_weight(p1, 7), lambda o: o.set_weight(p1, None))[0].is_empty()
+    removed, s = run(
+        lambda o: o.drain(p1, None),
+        lambda o: o.set_weight(p1, 3),
+        lambda o: o.remove(p1, configured=True),
+    )
+    assert removed == Overrides(removed=frozenset({p1}))
+    assert run(lambda o: o.remove(p1, configured=True), lambda o: o.restore(p1))[0].is_empty()
+    added, _ = run(lambda o: o.add(p2, AddedReal(4, LbKind.DR)))
+    assert added.added == {p2: AddedReal(4, LbKind.DR)}
+    assert run(lambda o: o.add(p2, AddedReal()), lambda o: o.remove(p2, configured=False))[
+        0
+    ].is_empty()
+    assert entries_between(Overrides(), Overrides(), Hlc(1), "lb1", "") == []
+
+
+def test_entries_describe_themselves_for_the_audit_log() -> None:
+    ov = Overrides().drain((SVC, R1), 30.0)
+    (e,) = entries_between(Overrides(), ov, Hlc(1), "lb1", "root")
+    assert e.describe() == "drain TCP 198.51.100.9:80 198.51.100.21:80 timeout 30s"
+    (u,) = entries_between(ov, Overrides(), Hlc(2), "lb1", "root")
+    assert u.describe() == "undrain TCP 198.51.100.9:80 198.51.100.21:80"
 
 
 def test_seed_from_existing_overrides_round_trips() -> None:

@@ -1,0 +1,295 @@
+"""The director group at run time: the member, its listener and dialers, its state file,
+and the glue to the engine.
+
+    runtime = GroupRuntime.create(settings, state_dir)      # reads the key and group.toml
+    await runtime.start()                                    # listen, dial the peers
+    learned = await runtime.wait()                           # bounded: startup_wait
+    await engine.start(); runtime.attach(engine)             # then VRRP and the dataplane
+    ...
+    await runtime.stop()
+
+For the engine it is a `GroupEdge` (every local change of the overrides goes out to the
+peers); changes from peers come back through `GroupHost.apply_group`, with one audit-log
+line each naming the origin director and the operator.
+
+`<state_dir>/group.toml` holds the store with its clocks (tombstones included), written
+atomically after every change; `overrides.toml` stays what the engine applies. A director
+joining a group for the first time seeds the store from its overrides.toml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import tomli_w
+
+from lvstui.clock import Clock, SystemClock
+from lvstui.config.schema import Config, GroupSettings
+from lvstui.config.state import Overrides, StateFile, write_atomic
+from lvstui.control.protocol import ProtocolError, decode_command
+from lvstui.errors import ConfigError
+from lvstui.group import keys
+from lvstui.group.agree import Status, status_of
+from lvstui.group.channel import Dialer, Listener
+from lvstui.group.clock import Hlc
+from lvstui.group.member import Member
+from lvstui.group.store import Entry, Store, entries_from_overrides
+from lvstui.model import Command, CommandResult, GroupView, Snapshot
+
+__all__ = ["GROUP_FILE", "GroupHost", "GroupRuntime", "GroupStateFile"]
+
+log = logging.getLogger("lvstui.group")
+
+GROUP_FILE = "group.toml"
+_VERSION = 1
+
+
+class GroupHost(Protocol):
+    """The engine, as the group runtime needs it (lvstui.engine.engine.Engine fits)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def overrides(self) -> Overrides: ...
+
+    def published_snapshot(self) -> Snapshot: ...
+
+    async def apply_group(self, new: Overrides, actions: Sequence[tuple[str, str]]) -> None: ...
+
+    async def call(self, command: Command, who: str = "local") -> CommandResult: ...
+
+    def group_alert(self, level: str, message: str) -> None: ...
+
+
+class GroupStateFile:
+    """`<state_dir>/group.toml`: the replicated store with its clocks."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(state_dir) / GROUP_FILE
+
+    def load(self) -> tuple[Store | None, list[str]]:
+        """The store (None when there is no file yet) and what was wrong with it. A file
+        that cannot be read is reported and ignored: the peers hold the same entries."""
+        try:
+            doc = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, []
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            return Store(), [f"{self.path}: cannot read ({e}); starting from the peers"]
+        if doc.get("version") != _VERSION:
+            return Store(), [f"{self.path}: unsupported version {doc.get('version')!r}"]
+        skipped: list[str] = []
+        rows = doc.get("entry", [])
+        store = Store.from_doc(rows if isinstance(rows, list) else [], skipped)
+        return store, [f"{self.path}: {s}: skipped" for s in skipped]
+
+    def save(self, store: Store) -> None:
+        doc = {"version": _VERSION, "entry": store.to_doc()}
+        write_atomic(self.path, tomli_w.dumps(doc).encode("utf-8"))
+
+
+class GroupRuntime:
+    def __init__(
+        self,
+        settings: GroupSettings,
+        cred: keys.Credential,
+        state_dir: str | os.PathLike[str],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cred = cred
+        self._clock = clock or SystemClock()
+        self._file = GroupStateFile(state_dir)
+        self._overrides_file = StateFile(state_dir)
+        self._audit = Path(state_dir) / "audit.log"
+        store, problems = self._file.load()
+        for p in problems:
+            log.warning("group: %s", p)
+        if store is None:  # joining: what this director had on its own becomes the seed
+            report = self._overrides_file.load_tolerant()
+            seed = entries_from_overrides(
+                report.overrides, Hlc(int(self._clock.wall() * 1000)), settings.name
+            )
+            store = Store().apply(seed)[0]
+        self.member = Member(
+            settings.name,
+            settings.peers,
+            self._clock,
+            store,
+            save=self._save,
+            status=self._status,
+            retention=settings.tombstone_retention,
+        )
+        self.member.attach(self)
+        self._host: GroupHost | None = None
+        self._listener = Listener(settings.listen, cred, self.member.run_link)
+        self._dialers = [Dialer(p, cred, self.member.run_link) for p in settings.peers]
+        self._apply_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def create(cls, settings: GroupSettings, state_dir: str | os.PathLike[str]) -> GroupRuntime:
+        try:
+            cred = keys.load(settings.key_file)
+        except keys.KeyFileError as e:
+            raise ConfigError(
+                str(e), key="lvstui.group.key_file", hint="lvstui group keygen > FILE"
+            ) from None
+        if cred.warning:
+            log.warning("group: %s", cred.warning)
+        return cls(settings, cred, state_dir)
+
+    def _save(self, store: Store) -> None:
+        try:
+            self._file.save(store)
+        except OSError as e:  # the peers hold the entries too: keep serving
+            log.error("group: cannot save %s: %s", self._file.path, e.strerror or e)
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._listener.start()
+        for d in self._dialers:
+            d.start()
+        log.info(
+            "group: %s listening on %s, peers %s",
+            self.settings.name,
+            self.settings.listen,
+            ", ".join(self.settings.peers) or "none",
+        )
+
+    async def wait(self) -> bool:
+        """Learn the group's overrides before claiming MASTER or serving (bounded); the
+        overrides learned are written to overrides.toml for the engine to start with."""
+        wait = self.settings.startup_wait
+        if not self.settings.peers:
+            return True
+        t0 = self._clock.now()
+        synced = await self.member.wait_synced(wait)
+        took = self._clock.now() - t0
+        if synced:
+            log.info(
+                "group: learned the group's overrides in %.2fs (%d entries)",
+                took,
+                len(self.member.store),
+            )
+        else:
+            log.warning(
+                "group: no answer from %s within startup_wait %gs: going on with this "
+                "director's own state (the group's changes apply when they arrive)",
+                ", ".join(p.address for p in self.member.peers() if not p.synced),
+                wait,
+            )
+        ov = self.member.store.overrides()
+        if ov != self._overrides_file.load_tolerant().overrides:
+            await asyncio.to_thread(self._overrides_file.save, ov)
+        return synced
+
+    def attach(self, host: GroupHost) -> None:
+        """The engine is running: from now on peers' changes apply to it at once."""
+        self._host = host
+        if host.overrides != self.member.store.overrides():  # arrived after `wait`
+            self._spawn(self._apply([]))
+
+    async def stop(self) -> None:
+        for d in self._dialers:
+            await d.close()
+        await self._listener.close()
+        for t in list(self._tasks):
+            t.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- GroupEdge (the engine's side) ---------------------------------------------------
+
+    async def local_change(self, old: Overrides, new: Overrides, who: str) -> None:
+        await self.member.local_change(old, new, who)
+
+    def _status(self) -> Status | None:
+        if self._host is None:
+            return None
+        return status_of(self.settings.name, self._host.config, self._host.published_snapshot())
+
+    def view(self) -> GroupView:
+        mine = self._status()
+        return GroupView(
+            name=self.settings.name,
+            group_id=self.cred.group_id,
+            overrides=len(self.member.store),
+            peers=tuple(self.member.peers(mine)),
+            split_brain=tuple(str(sb) for sb in self.member.split_brains()),
+        )
+
+    # --- GroupSink (the member's side) ---------------------------------------------------
+
+    def group_applied(self, won: Sequence[Entry]) -> None:
+        self._write_audit(won)
+        if self._host is not None:
+            self._spawn(self._apply(won))
+
+    async def _apply(self, won: Sequence[Entry]) -> None:
+        assert self._host is not None
+        async with self._apply_lock:  # in order, and always the store's latest state
+            actions = [(e.describe(), _who(e)) for e in won]
+            await self._host.apply_group(self.member.store.overrides(), actions)
+
+    async def group_command(self, command: Mapping[str, Any], operator: str) -> CommandResult:
+        if self._host is None:
+            return CommandResult(False, f"{self.settings.name} is still starting")
+        try:
+            cmd = decode_command(dict(command))
+        except ProtocolError as e:
+            return CommandResult(False, f"bad command from the group: {e}")
+        return await self._host.call(cmd, operator)
+
+    def group_event(self, level: str, message: str) -> None:
+        if self._host is not None:
+            self._host.group_alert(level, message)
+        else:
+            log.log(logging.ERROR if level == "error" else logging.WARNING, "%s", message)
+
+    def _write_audit(self, won: Sequence[Entry]) -> None:
+        """One line per change from a peer, in the control socket's audit log."""
+        now = time.time()
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        )
+        lines = "".join(
+            json.dumps(
+                {
+                    "time": stamp,
+                    "origin": e.origin,
+                    "operator": e.operator,
+                    "command": e.describe(),
+                    "result": {"ok": True, "via": "group"},
+                },
+                separators=(",", ":"),
+            )
+            + "\n"
+            for e in won
+        )
+        try:
+            fd = os.open(self._audit, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                os.write(fd, lines.encode())
+            finally:
+                os.close(fd)
+        except OSError as e:  # the change is applied anyway: the peers hold it
+            log.error("group: cannot write the audit log %s: %s", self._audit, e.strerror or e)
+
+
+def _who(e: Entry) -> str:
+    return f"{e.operator or 'someone'} on {e.origin}"
