@@ -1,7 +1,14 @@
 """Health-check scale: 10,000 TCP checks a second against loopback listeners.
 
     .venv/bin/python bench/checks_scale.py [--checks 10000] [--period 1] [--listeners 300]
-                                           [--seconds 60]
+                                           [--seconds 60] [--keepalived]
+
+With --keepalived, keepalived's own checker (`keepalived -C`) then runs the same checks
+against the same listeners in the same run, and both are measured the same way on the
+server side; keepalived's checker needs IPVS, so run that inside the IPVS guest:
+
+    IPVSVM_KERNEL=tests/vm/uml-kernel IPVSVM_MEM=1G IPVSVM_TIMEOUT=900 \
+        ../shared/tools/run-in-ipvs-vm.sh .venv/bin/python bench/checks_scale.py --keepalived
 
 A child process owns the listeners and accepts (and closes) every connection, so the CPU
 figure is the checker's alone. The parent runs `HealthMonitor` with `--checks` TCP_CHECKs,
@@ -15,8 +22,17 @@ delay_loop `--period`, random warmup, and prints:
   `tcp_check` calls, 1000 in flight), CPU microseconds per check, so the scheduler's own
   cost shows as the difference.
 
-Goals (issue #3): <= 50 % of one core, RSS <= 150 MB, p99 lateness <= 5 % of the period.
-Traffic goes to 127.0.0.1 only.
+- with --keepalived, side by side, both counted by the listeners: probes received, CPU
+  per probe (lvstui: this process; keepalived: its checker and parent processes, from
+  /proc), and lateness as the listeners see it (interval between two probes of one target
+  minus the period).
+
+Each check has a target of its own (listener port, or an explicit warmup when there are
+fewer listeners than checks): lvstui runs checks of equal targets as one probe, so
+10,000 checks on 300 equal targets would be 300 probes, not the load this measures.
+
+Goals (issue #3): <= 50 % of one core, RSS <= 150 MB, p99 lateness <= 5 % of the period;
+issue 14: lvstui's CPU per check <= keepalived's. Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -28,8 +44,11 @@ import os
 import random
 import resource
 import selectors
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from pathlib import Path
@@ -44,8 +63,16 @@ from lvstui.health.scheduler import HealthMonitor
 from lvstui.health.tcp import tcp_check
 
 
-def serve(ports_out: mp.connection.Connection, n: int, stop: mp.synchronize.Event) -> None:
-    """Listener process: n listening sockets, accept and close as fast as possible."""
+def serve(
+    ports_out: mp.connection.Connection,
+    n: int,
+    stop: mp.synchronize.Event,
+    control: mp.connection.Connection,
+) -> None:
+    """Listener process: n listening sockets, accept and close as fast as possible.
+
+    `control` takes "start" (record every accept's time, per listener) and "report"
+    (answer (probes, [interval - period per consecutive pair]) and stop recording)."""
     sel = selectors.DefaultSelector()
     socks = []
     for _ in range(n):
@@ -54,11 +81,28 @@ def serve(ports_out: mp.connection.Connection, n: int, stop: mp.synchronize.Even
         s.bind(("127.0.0.1", 0))
         s.listen(4096)
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ)
+        sel.register(s, selectors.EVENT_READ, len(socks))
         socks.append(s)
+    sel.register(control, selectors.EVENT_READ, -1)
     ports_out.send([s.getsockname()[1] for s in socks])
+    recording = False
+    period = 1.0
+    last: dict[int, float] = {}
+    gaps: array[float] = array("d")
+    probes = 0
     while not stop.is_set():
         for key, _ in sel.select(0.2):
+            if key.data == -1:
+                cmd, arg = control.recv()
+                if cmd == "start":
+                    recording, period = True, float(arg)
+                    last.clear()
+                    gaps = array("d")
+                    probes = 0
+                elif cmd == "report":
+                    recording = False
+                    control.send((probes, gaps.tolist()))
+                continue
             ls = key.fileobj
             assert isinstance(ls, socket.socket)
             while True:
@@ -69,6 +113,13 @@ def serve(ports_out: mp.connection.Connection, n: int, stop: mp.synchronize.Even
                 except OSError:
                     break
                 c.close()
+                if recording:
+                    now = time.monotonic()
+                    probes += 1
+                    prev = last.get(key.data)
+                    if prev is not None:
+                        gaps.append(now - prev - period)
+                    last[key.data] = now
     for s in socks:
         s.close()
 
@@ -126,9 +177,23 @@ def pct(values: array[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+Side = tuple[str, float, float, float, list[float]]  # name, probes/s, CPU s, wall, gaps
+
+
+def server_side(control: mp.connection.Connection) -> tuple[int, list[float]]:
+    control.send(("report", None))
+    probes, gaps = control.recv()
+    return int(probes), list(gaps)
+
+
 async def monitored(
-    ports: list[int], checks: int, period: float, seconds: float, tune: bool
-) -> None:
+    ports: list[int],
+    checks: int,
+    period: float,
+    seconds: float,
+    tune: bool,
+    control: mp.connection.Connection,
+) -> Side:
     # lateness of the first period (10,000 loops starting at once) is reported apart
     lateness: array[float] = array("d")
     startup: array[float] = array("d")
@@ -145,7 +210,7 @@ async def monitored(
         tune_gc=tune,
     )
     vs = VirtualServer("192.0.2.9", 80, delay_loop=period)
-    common = CheckCommon(connect_timeout=1.0)
+    rng = random.Random(2)
     latencies: array[float] = array("d")
 
     class Timed:
@@ -164,13 +229,22 @@ async def monitored(
 
     for i in range(checks):
         real = RealServer("127.0.0.1", ports[i % len(ports)])
+        # a target of its own per check (see the module docstring): the port, else the warmup
+        warm = rng.uniform(0.0, period) if len(ports) < checks else None
+        common = CheckCommon(connect_timeout=1.0, warmup=warm)
         mon.add(i, [Timed(build_checker(TcpCheck(common), real, vs))])
+    assert mon.probe_count() == checks, "checks would share probes: not the load to measure"
     rss0, _ = rss_mb()
     task = asyncio.create_task(mon.run())
     u0, s0 = cpu_split()
     t0, c0 = time.monotonic(), cpu()
     steady_from[0] = t0 + period
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(period)  # the first period (every loop starting) is not measured
+    control.send(("start", period))
+    w0, cw0 = time.monotonic(), cpu()
+    await asyncio.sleep(seconds - period)
+    probes, gaps = server_side(control)
+    w1, cw1 = time.monotonic(), cpu()
     t1, c1 = time.monotonic(), cpu()
     u1, s1 = cpu_split()
     mon.stop()
@@ -207,6 +281,109 @@ async def monitored(
           f"max {1000 * max(startup, default=0.0):.1f} ms")  # fmt: skip
     ok = cpu_pct <= 50 and rss_peak <= 150 and p99 <= 0.05 * period
     print(f"goals (<=50 % core, <=150 MB, p99 <=5 %): {'met' if ok else 'NOT met'}")
+    return ("lvstui", probes / (w1 - w0), cw1 - cw0, w1 - w0, gaps)
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def keepalived_conf(ports: list[int], checks: int, period: float) -> str:
+    """The same checks for keepalived: TCP_CHECK, connect_timeout 1, delay_loop `period`,
+    warmup random in [0, delay_loop) (keepalived's default), one real server per check
+    (a virtual server per pass over the listeners when checks outnumber them)."""
+    out = ["global_defs {", "    router_id health_bench", "}"]
+    for k in range(0, checks, len(ports)):
+        out += [
+            f"virtual_server 192.0.2.9 {8000 + k // len(ports)} {{",
+            f"    delay_loop {period:g}",
+            "    lb_algo rr",
+            "    lb_kind NAT",
+            "    protocol TCP",
+        ]
+        for port in ports[: min(len(ports), checks - k)]:
+            out += [
+                f"    real_server 127.0.0.1 {port} {{",
+                "        TCP_CHECK {",
+                "            connect_timeout 1",
+                "            retry 0",
+                "        }",
+                "    }",
+            ]
+        out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def keepalived_peer(
+    ports: list[int], checks: int, period: float, seconds: float, control: mp.connection.Connection
+) -> Side | None:
+    """keepalived's checker (`keepalived -C`) on the same checks and listeners."""
+    exe = shutil.which("keepalived")
+    if exe is None:
+        print("keepalived peer        : skipped (no keepalived on PATH; apt keepalived)")
+        return None
+    d = Path(tempfile.mkdtemp(prefix="health-bench-ka-"))
+    conf = d / "keepalived.conf"
+    conf.write_text(keepalived_conf(ports, checks, period))
+    pid, cpid = d / "keepalived.pid", d / "checkers.pid"
+    logf = (d / "log").open("wb")
+    proc = subprocess.Popen(
+        [exe, "-C", "-n", "-l", "-f", str(conf), "-p", str(pid), "-c", str(cpid)],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        child = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                child = int(cpid.read_text().strip() or 0)
+            except (OSError, ValueError):
+                child = 0
+            if child:
+                break
+            time.sleep(0.1)
+        time.sleep(2 * period + 2)  # programming IPVS, then the warm-up period
+        if proc.poll() is not None or not child or not Path(f"/proc/{child}").exists():
+            last = (d / "log").read_text(errors="replace").strip().splitlines()[-3:]
+            why = " / ".join(last)
+            print(f"keepalived peer        : skipped (its checker did not run: {why}; "
+                  "it needs IPVS: run in the guest, see the docstring)")  # fmt: skip
+            return None
+        control.send(("start", period))
+        w0 = time.monotonic()
+        c0 = _proc_cpu(child) + _proc_cpu(proc.pid)
+        time.sleep(seconds - period)
+        c1 = _proc_cpu(child) + _proc_cpu(proc.pid)
+        probes, gaps = server_side(control)
+        w1 = time.monotonic()
+        return ("keepalived -C", probes / (w1 - w0), c1 - c0, w1 - w0, gaps)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        logf.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def side_by_side(period: float, sides: list[Side]) -> None:
+    print("side by side, counted by the listeners over the same window length:")
+    print(f"  {'checker':<15} {'probes/s':>9} {'CPU us/probe':>13} {'CPU % core':>11}"
+          f"  lateness p50 / p99 / max (ms: two probes' interval - {period:g}s)")  # fmt: skip
+    for name, rate, cpu_s, wall, gaps in sides:
+        g = array("d", gaps)
+        per = 1e6 * cpu_s / max(rate * wall, 1)
+        print(f"  {name:<15} {rate:>9,.0f} {per:>13.1f} {100 * cpu_s / wall:>11.1f}"
+              f"  {1000 * pct(g, 0.5):.1f} / {1000 * pct(g, 0.99):.1f} / "
+              f"{1000 * max(g, default=0.0):.1f}")  # fmt: skip
 
 
 async def bare(ports: list[int], n: int) -> None:
@@ -239,13 +416,25 @@ def main() -> int:
     ap.add_argument(
         "--no-tune-gc", action="store_true", help="leave the garbage collector as it is"
     )
+    ap.add_argument(
+        "--keepalived",
+        action="store_true",
+        help="then run keepalived -C on the same checks and listeners (needs IPVS)",
+    )
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    want = max(hard, 2 * (args.checks + args.listeners) + 1024)
+    try:  # root (the guest) may raise the hard limit: listeners + checks + keepalived's
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ctx = mp.get_context("fork")
     stop = ctx.Event()
     parent_end, child_end = ctx.Pipe()
-    child = ctx.Process(target=serve, args=(child_end, args.listeners, stop), daemon=True)
+    control, control_child = ctx.Pipe()
+    child = ctx.Process(
+        target=serve, args=(child_end, args.listeners, stop, control_child), daemon=True
+    )
     child.start()
     try:
         ports: list[int] = parent_end.recv()
@@ -258,8 +447,10 @@ def main() -> int:
         tick = ctx.Process(target=ticker, args=(tick_in, tick_stop), daemon=True)
         tick.start()
         try:
-            asyncio.run(
-                monitored(ports, args.checks, args.period, args.seconds, not args.no_tune_gc)
+            ours = asyncio.run(
+                monitored(
+                    ports, args.checks, args.period, args.seconds, not args.no_tune_gc, control
+                )
             )
         finally:
             tick_stop.set()
@@ -269,6 +460,12 @@ def main() -> int:
               f"p50 {1000 * p50:.2f} / p99 {1000 * p99:.2f} / "
               f"max {1000 * worst:.1f} ms")  # fmt: skip
         asyncio.run(bare(ports, 20_000))
+        sides = [ours]
+        if args.keepalived:
+            theirs = keepalived_peer(ports, args.checks, args.period, args.seconds, control)
+            if theirs is not None:
+                sides.append(theirs)
+        side_by_side(args.period, sides)
     finally:
         stop.set()
         child.join(5)
