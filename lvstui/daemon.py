@@ -50,6 +50,10 @@ __all__ = [
     "uvloop_fits",
 ]
 
+# A graceful stop (VRRP goodbye, table release, notify commands, mails) that takes longer is
+# abandoned: below systemd's default TimeoutStopSec (90 s), so the exit is ours and logged.
+STOP_DEADLINE = 45.0
+
 log = logging.getLogger("lvstui.daemon")
 T = TypeVar("T")
 
@@ -200,11 +204,30 @@ async def _daemon(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        if server is not None:
-            await server.close()
-        await parts.stop(graceful=True, release=release)
+        try:
+            async with asyncio.timeout(STOP_DEADLINE):
+                if server is not None:
+                    await server.close()
+                await parts.stop(graceful=True, release=release)
+        except TimeoutError:
+            _abandon()
     log.info("stopped" if release else "stopped (services left in place: --dont-release-ipvs)")
     return 0
+
+
+def _abandon() -> None:
+    """The graceful stop overran STOP_DEADLINE: say what was still running, then leave
+    without waiting for it (an exit that waited could hang as long as the stuck task)."""
+    me = asyncio.current_task()
+    stuck = sorted(t.get_name() for t in asyncio.all_tasks() if t is not me and not t.done())
+    log.error(
+        "stop: not finished after %gs; abandoning %d task(s) (%s) and exiting",
+        STOP_DEADLINE,
+        len(stuck),
+        ", ".join(stuck[:10]) + (" …" if len(stuck) > 10 else ""),
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 def loop_name() -> str:
