@@ -57,6 +57,7 @@ from lvstui.engine.edges import CheckerFactory, GroupEdge, HealthSource, Pair, V
 from lvstui.engine.hasuspend import SUSPENDED_REASON, Carrier, ha_suspended
 from lvstui.engine.quorum import initial_quorum, step_quorum
 from lvstui.engine.slowstart import SlowStart
+from lvstui.engine.stale import StaleNews, stale_report
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
 from lvstui.errors import CommandError, ConfigError, LvstuiError
@@ -213,6 +214,8 @@ class Engine:
         self._seq = 0
         self._check_lag = 0.0  # the health scheduler's worst lateness over the last tick
         self._slow = SlowStart()  # slow_start ramps of servers back in service
+        # watchdog news since the last tick: (service, real, stale, reason)
+        self._stale_news: list[StaleNews] = []
         self._started = False
         self._sync_role = SyncRole.NONE
         self._vrrp_states: dict[str, VrrpRunState] = {}
@@ -959,6 +962,7 @@ class Engine:
             await self._follow_drains()
             if self._monitor is not None:
                 self._check_lag = self._monitor.take_lag()
+            self._report_stale()
             self._publish_snapshot()
         ramping = self._slow.ramping()
         if ramping:  # slow start: the next step of each ramp (re-planned once a tick)
@@ -1071,29 +1075,37 @@ class Engine:
 
     def _on_stale(self, key: Any, stale: bool, reason: str) -> None:
         """The health watchdog: a check of this real server has not completed a run in
-        2 x (period + run budget), or runs again. Logged (an event for every client),
-        shown in the snapshot, mailed where smtp_alert is set."""
+        2 x (period + run budget), or runs again. Shown in the snapshot at once; logged
+        (an event every client sees) and mailed where smtp_alert is set at the next tick,
+        in one summary when many change together (a stalled host must not send a mail
+        per server)."""
         try:
             svc, real = key
         except (TypeError, ValueError):
             return
-        state = "STALE" if stale else "running again"
-        self._log("warning" if stale else "info", f"check of {real} ({svc}) {state}: {reason}")
+        self._stale_news.append((svc, real, stale, reason))
         self._dirty.add(svc)
-        plan = self._plans.get(svc)
-        rs = (
-            next(
-                (r for r in plan.vs.real_servers if (r.ip, r.port) == (real.addr, real.port)), None
-            )
-            if plan is not None
-            else None
-        )
-        if plan is not None and rs is not None and self._smtp_alert(plan.vs, rs):
-            self._mail(
-                f"Realserver {real} of virtual server {svc} - check {state}",
-                f"=> check {state} <=\n\n{reason}",
-            )
         self._wake.set()
+
+    def _report_stale(self) -> None:
+        news, self._stale_news = self._stale_news, []
+        if not news:
+            return
+        logs, mails = stale_report(news, self._alerted)
+        for level, line in logs:
+            self._log(level, line)
+        for subject, body in mails:
+            self._mail(subject, body)
+
+    def _alerted(self, svc: ServiceKey, real: RealKey) -> bool:
+        """Whether a real server's changes are mailed (smtp_alert, inherited)."""
+        plan = self._plans.get(svc)
+        if plan is None:
+            return False
+        for rs in plan.vs.real_servers:
+            if (rs.ip, rs.port) == (real.addr, real.port):
+                return self._smtp_alert(plan.vs, rs)
+        return False
 
     def _smtp_alert(self, vs: VirtualServer, rs: RealServer) -> bool:
         """smtp_alert of a real server: its own, else its service's, else global_defs'."""

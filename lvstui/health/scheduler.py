@@ -493,8 +493,11 @@ class HealthMonitor(Generic[K]):
 
     def sweep_stale(self) -> None:
         """Mark stale the probes without a completed run within stale_after(spec), and
-        clear the ones that completed one since (the watchdog calls it every tick)."""
+        clear the ones that completed one since (the watchdog calls it every tick). One
+        log line a sweep, however many changed: a stalled host must not flood the log."""
         now = self._clock.now()
+        went: list[str] = []
+        back: list[str] = []
         for probe in list(self._probes.values()):
             if probe.progress is None or probe.task is None:
                 continue
@@ -508,15 +511,20 @@ class HealthMonitor(Generic[K]):
                     else "runs again"
                 )
                 self._set_stale(probe, stale, why)
+                (went if stale else back).append(probe.spec.describe())
+        for what, names, level in (
+            ("stale", went, logging.WARNING),
+            ("running again", back, logging.INFO),
+        ):
+            if names:
+                more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+                log.log(level, "%d check(s) %s: %s%s", len(names), what, ", ".join(names[:3]), more)
 
     def _set_stale(self, probe: Probe[K], stale: bool, why: str) -> None:
         probe.stale = stale
         what = f"{probe.spec.kind.value} {probe.spec.describe()}: {why}"
         if stale:
             self.stale_total += 1
-            log.warning("check %s", what)
-        else:
-            log.info("check %s", what)
         if self.on_stale is not None:
             for sub in list(probe.subs):
                 try:

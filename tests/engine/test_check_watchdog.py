@@ -22,9 +22,10 @@ from lvstui.config.schema import (
 )
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
+from lvstui.engine.stale import stale_report
 from lvstui.health.base import Checker, ScriptedChecker, resolve_spec
 from lvstui.health.scheduler import HealthMonitor
-from lvstui.model import CheckView, LogEvent
+from lvstui.model import CheckView, LogEvent, RealKey, ServiceKey
 from lvstui.notify.mail import Mailer
 from tests.helpers import async_wait_until
 
@@ -107,3 +108,13 @@ async def test_a_hung_check_is_stale_everywhere_then_clears() -> None:
         await asyncio.wait_for(reader, 5)
         smtp.close()
         await smtp.wait_closed()
+
+
+def test_many_stale_checks_make_one_line_and_one_mail() -> None:
+    sk = ServiceKey.parse("TCP 203.0.113.1:80")
+    news = [(sk, RealKey("198.51.100.1", 1000 + i), True, "no completed run") for i in range(100)]
+    logs, mails = stale_report(news, lambda s, r: True)
+    assert len(logs) == 1 and "100 check(s) went stale" in logs[0][1]
+    assert len(mails) == 1 and mails[0][0] == "Health watchdog - 100 checks changed"
+    few_logs, few_mails = stale_report(news[:2], lambda s, r: r.port == 1000)
+    assert len(few_logs) == 2 and len(few_mails) == 1  # one by one; only the alerted one mailed
