@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 # A graceful stop (VRRP goodbye, table release, notify commands, mails) that takes longer is
-# abandoned: below systemd's default TimeoutStopSec (90 s), so the exit is ours and logged.
-STOP_DEADLINE = 45.0
+# abandoned: below the unit's TimeoutStopSec (30 s), so the exit is ours and logged.
+STOP_DEADLINE = 25.0
 
 log = logging.getLogger("lvstui.daemon")
 T = TypeVar("T")
