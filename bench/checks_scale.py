@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import random
 import resource
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -332,6 +334,7 @@ def keepalived_peer(
     conf.write_text(keepalived_conf(ports, checks, period))
     pid, cpid = d / "keepalived.pid", d / "checkers.pid"
     logf = (d / "log").open("wb")
+    child = 0
     proc = subprocess.Popen(
         [exe, "-C", "-n", "-l", "-f", str(conf), "-p", str(pid), "-c", str(cpid)],
         stdout=logf,
@@ -339,7 +342,6 @@ def keepalived_peer(
     )
     try:
         deadline = time.monotonic() + 60
-        child = 0
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 child = int(cpid.read_text().strip() or 0)
@@ -370,6 +372,9 @@ def keepalived_peer(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if child:  # its checker process must not outlive the run (it was ours)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         logf.close()
         shutil.rmtree(d, ignore_errors=True)
 

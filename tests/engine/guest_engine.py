@@ -446,6 +446,50 @@ async def c_drain_timeout_expires_connections() -> str:
         server.close()
 
 
+# --- slow start: the kernel's weights step up ------------------------------------------------
+
+VIP_S = "198.51.100.40"
+SK_S = ServiceKey.parse(f"TCP {VIP_S}:80")
+RS_S = RealKey("203.0.113.21", 80)
+
+
+async def c_slow_start_kernel_weights() -> str:
+    """A server back in service ramps 2, 4, 6, 8, 10 (slow_start 5 s, weight 10), one
+    kernel weight change a tick, read back with ipvsadm."""
+    vs = VirtualServer(
+        VIP_S,
+        80,
+        lb_algo="wrr",
+        slow_start=5.0,
+        real_servers=(RealServer(RS_S.addr, 80, weight=10, checks=(TcpCheck(),)),),
+    )
+    clock = FakeClock()
+    e = Engine(Config(virtual_servers=(vs,)), dataplane=IpvsDataplane(), clock=clock)
+    await e.start()
+
+    def kernel() -> int | None:
+        dest = ipvsadm_table().get(str(SK_S), {}).get(str(RS_S))
+        return dest[1] if dest else None
+
+    try:
+        assert kernel() == 10, kernel()  # serving at start: no ramp
+        e.set_health(SK_S, RS_S, Health.DOWN)
+        await wait_for(lambda: kernel() is None)
+        e.set_health(SK_S, RS_S, Health.UP)
+        await wait_for(lambda: kernel() is not None)
+        seen = [kernel()]
+        for _ in range(5):
+            clock.advance(1.0)
+            await e.tick()
+            want = min(10, 2 * (len(seen) + 1))
+            await wait_for(lambda want=want: kernel() == want)  # type: ignore[misc]
+            seen.append(kernel())
+        assert seen == [2, 4, 6, 8, 10, 10], seen
+        return "kernel weights after coming back: " + ", ".join(str(x) for x in seen)
+    finally:
+        await e.stop()
+
+
 CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_start", c_start),
     ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
@@ -455,6 +499,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_restart_adopts", c_restart_adopts_without_change),
     ("engine_stop_releases", c_stop_releases_like_keepalived),
     ("engine_drain_timeout_expires", c_drain_timeout_expires_connections),
+    ("engine_slow_start_kernel_weights", c_slow_start_kernel_weights),
 ]
 
 

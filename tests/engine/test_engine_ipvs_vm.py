@@ -22,6 +22,7 @@ CHECKS = [
     "engine_restart_adopts",
     "engine_stop_releases",
     "engine_drain_timeout_expires",
+    "engine_slow_start_kernel_weights",
 ]
 
 
