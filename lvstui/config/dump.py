@@ -30,6 +30,7 @@ from lvstui.config.schema import (
     SorryServer,
     StatusRange,
     TcpCheck,
+    TrackWeight,
     UdpCheck,
     VipAddress,
     VirtualServer,
@@ -146,9 +147,18 @@ def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
             "auth_pass",
             "virtual_ipaddress",
             "virtual_ipaddress_excluded",
+            "track_interface",
+            "track_script",
+            "track_interface_weight",
+            "track_script_weight",
         ),
         keep=("interface", "virtual_router_id"),
     )
+    for key in ("track_interface", "track_script"):
+        names: tuple[str, ...] = getattr(inst, key)
+        weighted = {w.name: w for w in getattr(inst, f"{key}_weight")}
+        if names:
+            out[key] = [_tracked_text(n, weighted.get(n)) for n in names]
     if inst.version != global_version:  # the instance's default is global_defs.vrrp_version
         out["version"] = inst.version
     if inst.auth_type is not None:
@@ -158,6 +168,12 @@ def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
         if vips:
             out[key] = [vip_text(v) for v in vips]
     return out
+
+
+def _tracked_text(name: str, w: TrackWeight | None) -> str:
+    if w is None:
+        return name
+    return f"{name} weight {w.weight}" + (" reverse" if w.reverse else "")
 
 
 def _virtual_server(vs: VirtualServer) -> dict[str, Any]:

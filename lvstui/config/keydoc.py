@@ -135,8 +135,11 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "preempt_delay": "seconds after start (or after FAULT) before preempting, 0-1000",
         "unicast_src_ip": "source address of unicast adverts",
         "unicast_peer": "send adverts to these addresses instead of 224.0.0.18 / ff02::12",
-        "track_interface": "any of these links down puts the instance in FAULT",
-        "track_script": "names of [vrrp_script.NAME] tables",
+        "track_interface": "links to watch: one down puts the instance in FAULT; "
+        '"eth1 weight -10" lowers the priority by 10 while it is down instead (a positive '
+        'weight raises it while up; "... reverse" turns it around), as keepalived',
+        "track_script": "names of [vrrp_script.NAME] tables; "
+        '"chk weight 5 [reverse]" gives the script another weight for this instance',
         "notify_master": _NOTIFY,
         "notify_backup": _NOTIFY,
         "notify_fault": _NOTIFY,

@@ -74,7 +74,10 @@ _INTERNAL: dict[type, frozenset[str]] = {
     GlobalDefs: frozenset({"smtp_port"}),  # from smtp_server's host:port
     VrrpScript: frozenset({"name"}),
     VrrpSyncGroup: frozenset({"name"}),
-    VrrpInstance: frozenset({"name", "auth_type", "auth_pass"}),  # in [.authentication]
+    # auth_*: in [.authentication]; *_weight: written in the track_* entries
+    VrrpInstance: frozenset(
+        {"name", "auth_type", "auth_pass", "track_interface_weight", "track_script_weight"}
+    ),
     VipAddress: frozenset({"prefixlen"}),  # written in `address`
     HttpCheck: frozenset({"urls", "common", "tls"}),
     MiscCheck: frozenset({"common", "kind"}),

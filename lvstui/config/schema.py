@@ -60,6 +60,7 @@ __all__ = [
     "SyncDaemon",
     "TcpCheck",
     "TrackFile",
+    "TrackWeight",
     "UdpCheck",
     "VipAddress",
     "VirtualServer",
@@ -271,6 +272,18 @@ class VrrpScript:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackWeight:
+    """A tracked interface or script with keepalived's weight: with weight W > 0 the
+    priority rises by W while it is up (OK), with W < 0 it falls by |W| while it is down
+    (failing); `reverse` turns the adjustment the other way. Weight 0 keeps the FAULT rule
+    (reversed: FAULT while up)."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class VrrpInstance:
     name: str
     interface: str
@@ -287,8 +300,13 @@ class VrrpInstance:
     preempt_delay: float = 0.0
     unicast_src_ip: str | None = None
     unicast_peer: tuple[str, ...] = ()
-    track_interface: tuple[str, ...] = ()
+    track_interface: tuple[str, ...] = ()  # the names; weights below
     track_script: tuple[str, ...] = ()
+    # keepalived's `eth1 weight -10 [reverse]` items (written "eth1 weight -10" in the list):
+    # a weighted interface moves the priority instead of causing FAULT; a script's entry
+    # here overrides its vrrp_script weight for this instance
+    track_interface_weight: tuple[TrackWeight, ...] = ()
+    track_script_weight: tuple[TrackWeight, ...] = ()
     notify_master: str | None = None
     notify_backup: str | None = None
     notify_fault: str | None = None

@@ -30,7 +30,16 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
-from lvstui.vrrp.track import LinkMonitor, ScriptTracker, script_weight
+from lvstui.vrrp.track import (
+    LinkMonitor,
+    ScriptTracker,
+    link_faults,
+    script_weight,
+    script_weight_for,
+    tracked_fault,
+    tracked_weight,
+    weighted_links,
+)
 from lvstui.vrrp.transport import (
     Datagram,
     InterfaceUnavailable,
@@ -107,6 +116,7 @@ class VrrpNode:
         self._synced: list[str] = []  # what SyncVips did (returned by reconfigure)
         self._faults: dict[str, str] = {}  # source → reason
         self._script_ok: dict[str, bool] = {}
+        self._link_up: dict[str, bool] = {}  # weighted track_interface links: up?
         self._params: fsm.FsmParams | None = None
         self.state = fsm.FsmState(priority=inst.priority, master_adver_int=inst.advert_int)
         self._stopped = asyncio.Event()
@@ -153,10 +163,14 @@ class VrrpNode:
         # a weight-0 script starts failed: FAULT until it passes `rise` times
         self._init_scripts(inst.track_script)
         if self.links is not None:
+            weighted = weighted_links(self.inst)
             for ifname in self._tracked_links():
                 if ifname == inst.interface and not self._opened:
                     continue  # already FAULT for it, with a better reason
-                if not await self.links.is_up(ifname):
+                up = await self.links.is_up(ifname)
+                if ifname in weighted:
+                    self._link_up[ifname] = up
+                elif link_faults(self.inst, ifname, up):
                     self._faults[f"link:{ifname}"] = f"interface {ifname} down"
         self.state = fsm.FsmState(
             priority=self._effective_priority(),
@@ -262,7 +276,8 @@ class VrrpNode:
                 self._log("warning", f"track_script {name!r} is not a defined vrrp_script")
                 continue
             self._script_ok[name] = False
-            if sc.weight == 0:
+            weight, reverse = script_weight_for(self.inst, name, sc)
+            if weight == 0 and tracked_fault(reverse, False):
                 self._faults[f"script:{name}"] = f"track_script {name} failed"
 
     def _start_trackers(self, names: tuple[str, ...]) -> None:
@@ -295,12 +310,17 @@ class VrrpNode:
         self._start_trackers(new.track_script)
         # track_interface: forget links no longer tracked, look at the new ones now
         tracked = self._tracked_links()
+        weighted = weighted_links(self.inst)
         for key in [k for k in self._faults if k.startswith("link:")]:
-            if key[5:] not in tracked:
+            if key[5:] not in tracked or key[5:] in weighted:
                 del self._faults[key]
+        self._link_up = {k: v for k, v in self._link_up.items() if k in weighted}
         if self.links is not None:
             for ifname in tracked:
-                if not await self.links.is_up(ifname):
+                up = await self.links.is_up(ifname)
+                if ifname in weighted:
+                    self._link_up[ifname] = up
+                elif link_faults(self.inst, ifname, up):
                     self._faults[f"link:{ifname}"] = f"interface {ifname} down"
         if bool(self._faults) != was_faulted:
             why = "; ".join(self._faults.values()) if self._faults else "reload cleared the fault"
@@ -328,18 +348,46 @@ class VrrpNode:
         if base == fsm.PRIO_OWNER:
             return base  # the address owner keeps 255 (keepalived ignores weights there)
         total = base
+        overrides = {w.name: w for w in self.inst.track_script_weight}
         for name, ok in self._script_ok.items():
             sc = self.scripts.get(name)
             if sc is not None:
-                total += script_weight(sc, ok)
+                total += script_weight(sc, ok, overrides.get(name))
+        for w in weighted_links(self.inst).values():
+            total += tracked_weight(w.weight, w.reverse, self._link_up.get(w.name, True))
         return max(1, min(254, total))
+
+    async def _check_links(self) -> None:
+        """Look at every tracked link: an unweighted one down (reversed: up) is a FAULT, a
+        weighted one changes the priority."""
+        if self.links is None:
+            return
+        weighted = weighted_links(self.inst)
+        moved = False
+        for ifname in self._tracked_links():
+            up = await self.links.is_up(ifname)
+            key = f"link:{ifname}"
+            if ifname in weighted:
+                moved |= self._link_up.get(ifname, True) != up
+                self._link_up[ifname] = up
+                if key in self._faults:
+                    self.set_fault(key, False, "")
+                continue
+            fault = link_faults(self.inst, ifname, up)
+            if fault != (key in self._faults):
+                why = f"interface {ifname} {'up (reverse)' if up else 'down'}"
+                self.set_fault(key, fault, why)
+        if moved:
+            self.post(fsm.PriorityChanged(self._effective_priority()))
 
     def _script_cb(self, name: str) -> Callable[[bool], None]:
         def cb(ok: bool) -> None:
             self._script_ok[name] = ok
-            sc = self.scripts[name]
-            if sc.weight == 0:
-                self.set_fault(f"script:{name}", not ok, f"track_script {name} failed")
+            weight, reverse = script_weight_for(self.inst, name, self.scripts[name])
+            if weight == 0:
+                self.set_fault(
+                    f"script:{name}", tracked_fault(reverse, ok), f"track_script {name} failed"
+                )
             else:
                 self.post(fsm.PriorityChanged(self._effective_priority()))
 
@@ -411,13 +459,7 @@ class VrrpNode:
         while True:
             await self.clock.sleep(LINK_POLL)
             await self._check_interface()
-            if self.links is None:
-                continue
-            for ifname in self._tracked_links():
-                up = await self.links.is_up(ifname)
-                key = f"link:{ifname}"
-                if up == (key in self._faults):
-                    self.set_fault(key, not up, f"interface {ifname} down")
+            await self._check_links()
 
     async def _recv_loop(self) -> None:
         while True:

@@ -22,6 +22,7 @@ from lvstui.clock import SystemClock
 from lvstui.config.schema import (
     AuthType,
     Config,
+    TrackWeight,
     VipAddress,
     VrrpInstance,
     VrrpScript,
@@ -56,6 +57,12 @@ def build_config(a: argparse.Namespace) -> Config:
         unicast_src_ip=a.unicast_src_ip,
         unicast_peer=tuple(a.unicast_peer),
         track_script=tuple(s.name for s in scripts),
+        track_interface=tuple(t.partition(":")[0] for t in a.track_interface),
+        track_interface_weight=tuple(
+            TrackWeight(name, int(weight))
+            for name, _, weight in (t.partition(":") for t in a.track_interface)
+            if weight
+        ),
         notify=a.notify,
     )
     return Config(vrrp_scripts=scripts, vrrp_instances=(inst,))
@@ -77,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--unicast-src-ip")
     p.add_argument("--unicast-peer", action="append", default=[])
     p.add_argument("--track-script", action="append", default=[])
+    p.add_argument(
+        "--track-interface", action="append", default=[], metavar="IF[:WEIGHT]", help="track IF"
+    )
     p.add_argument("--script-interval", type=float, default=1.0)
     p.add_argument("--script-weight", type=int, default=0)
     p.add_argument("--notify")

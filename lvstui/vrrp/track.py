@@ -15,10 +15,21 @@ from typing import Any, Protocol
 
 from lvstui.child import resolve_user, run_child
 from lvstui.clock import Clock
-from lvstui.config.schema import VrrpScript
+from lvstui.config.schema import TrackWeight, VrrpInstance, VrrpScript
 from lvstui.notify.scripts import split_command
 
-__all__ = ["LinkMonitor", "MemoryLinks", "PyrouteLinks", "ScriptTracker", "script_weight"]
+__all__ = [
+    "LinkMonitor",
+    "MemoryLinks",
+    "PyrouteLinks",
+    "ScriptTracker",
+    "link_faults",
+    "script_weight",
+    "script_weight_for",
+    "tracked_fault",
+    "tracked_weight",
+    "weighted_links",
+]
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
@@ -135,14 +146,53 @@ class PyrouteLinks:
             ipr.close()
 
 
-def script_weight(script: VrrpScript, ok: bool) -> int:
-    """Priority change a script contributes (keepalived: positive weight while OK,
-    negative weight while failing)."""
-    if script.weight > 0 and ok:
-        return script.weight
-    if script.weight < 0 and not ok:
-        return script.weight
+def tracked_weight(weight: int, reverse: bool, up: bool) -> int:
+    """Priority change a weighted tracked object contributes, as keepalived computes it: a
+    positive weight while it is up (OK), a negative one while it is down (failing); with
+    `reverse` the adjustment goes the other way (keepalived multiplies by -1)."""
+    sign = -1 if reverse else 1
+    if weight > 0 and up:
+        return weight * sign
+    if weight < 0 and not up:
+        return weight * sign
     return 0
+
+
+def tracked_fault(reverse: bool, up: bool) -> bool:
+    """An unweighted (weight 0) tracked object: FAULT while it is down, or, with `reverse`,
+    while it is up (keepalived's `weight 0 reverse`)."""
+    return up == reverse
+
+
+def script_weight(script: VrrpScript, ok: bool, override: TrackWeight | None = None) -> int:
+    """Priority change a script contributes: its own weight, or the instance's
+    `track_script { NAME weight W }` override."""
+    if override is not None:
+        return tracked_weight(override.weight, override.reverse, ok)
+    return tracked_weight(script.weight, False, ok)
+
+
+def script_weight_for(inst: VrrpInstance, name: str, sc: VrrpScript) -> tuple[int, bool]:
+    """The weight and direction an instance gives a script: its own track_script entry's,
+    else the vrrp_script's."""
+    for w in inst.track_script_weight:
+        if w.name == name:
+            return w.weight, w.reverse
+    return sc.weight, False
+
+
+def weighted_links(inst: VrrpInstance) -> dict[str, TrackWeight]:
+    """track_interface entries with a weight: they move the priority instead of FAULT.
+    keepalived ignores a weight on the instance's own interface (down is FAULT)."""
+    return {
+        w.name: w for w in inst.track_interface_weight if w.weight != 0 and w.name != inst.interface
+    }
+
+
+def link_faults(inst: VrrpInstance, ifname: str, up: bool) -> bool:
+    """An unweighted tracked link: FAULT while down (`weight 0 reverse`: while up)."""
+    rev = any(w.name == ifname and w.reverse for w in inst.track_interface_weight)
+    return tracked_fault(rev and ifname != inst.interface, up)
 
 
 class ScriptTracker:

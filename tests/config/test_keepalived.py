@@ -23,6 +23,7 @@ from lvstui.config.schema import (
     MiscCheck,
     StatusRange,
     TcpCheck,
+    TrackWeight,
     VrrpState,
 )
 from lvstui.errors import ConfigError
@@ -207,12 +208,13 @@ static_ipaddress {
     res = import_keepalived_text(text, "k.conf")
     assert [(n.line, n.directive) for n in res.notes] == [
         (3, "global_defs.enable_script_security"),
-        (9, "eth1"),
         (11, "vrrp_instance a: dont_track_primary"),
         (12, "priority"),
         (14, "static_ipaddress"),
     ]
-    assert res.config.vrrp_instances[0].track_interface == ("eth1",)
+    (inst,) = res.config.vrrp_instances
+    assert inst.track_interface == ("eth1",) and inst.priority == 100
+    assert inst.track_interface_weight == (TrackWeight("eth1", 10),)
 
 
 def test_include_globs_relative_to_the_including_file(tmp_path: Path) -> None:

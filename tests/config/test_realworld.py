@@ -40,6 +40,7 @@ from lvstui.config.schema import (
     SmtpCheck,
     StatusRange,
     TcpCheck,
+    TrackWeight,
     VrrpState,
 )
 from tests.config.kaimport import keepalived_t, silent_lines
@@ -203,11 +204,11 @@ def _vip_options(c: Config, r: ImportResult) -> None:
 def _track_weights(c: Config, r: ImportResult) -> None:
     (inst,) = c.vrrp_instances
     assert inst.track_interface == ("eth1", "ens192")
+    assert inst.track_interface_weight == (TrackWeight("eth1", -10),)
     assert inst.track_script == ("chk_file",)
-    assert c.vrrp_scripts[0].weight == 5  # the instance's override, folded in
-    notes = _notes_at(r, "track_weights.conf")
-    assert _has(notes, 18, "puts the instance in FAULT while eth1 is down")
-    assert _has(notes, 22, "written as vrrp_script chk_file's weight")
+    assert inst.track_script_weight == (TrackWeight("chk_file", 5),)  # this instance's
+    # keepalived's weights are lvstui's too: the notes are on script security only
+    assert [n.line for n in r.notes] == [3, 4]
 
 
 def _ipv6(c: Config, r: ImportResult) -> None:

@@ -28,6 +28,7 @@ def ka_conf(
     nopreempt: bool = False,
     auth_pass: str | None = None,
     unicast: tuple[str, list[str]] | None = None,
+    track_interface: str = "",
 ) -> str:
     auth = (
         f"    authentication {{\n        auth_type PASS\n        auth_pass {auth_pass}\n    }}\n"
@@ -41,6 +42,7 @@ def ka_conf(
         f"    virtual_router_id 51\n    priority {priority}\n    advert_int {advert_int:g}\n"
         + ("    nopreempt\n" if nopreempt else "")
         + auth
+        + (f"    track_interface {{\n        {track_interface}\n    }}\n" * bool(track_interface))
         + (
             f"    unicast_src_ip {unicast[0]}\n    unicast_peer {{\n"
             + "".join(f"        {p}\n" for p in unicast[1])

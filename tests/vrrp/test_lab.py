@@ -272,3 +272,28 @@ def test_client_keeps_reaching_the_vip_across_failover(idle: Lab) -> None:
     # a crash costs ~0.36 s of master-down interval; nothing else may fail
     assert (max(gaps) - min(gaps) if gaps else 0) < 1.0
     assert served[-1] == "lb2"
+
+
+def test_track_interface_weights_move_priorities_alike(idle: Lab) -> None:
+    """`track_interface { lvtk0 weight -60 }` on both sides: a tracked link going down
+    lowers that side's priority by 60 (no FAULT), and each side yields to the other the same
+    way: keepalived 150 → 90 below our 100, then ours 100 → 40 below keepalived's 90."""
+    lab = idle
+    for host in ("lb1", "py"):
+        lab.ip(host, "link", "add", "lvtk0", "type", "veth", "peer", "name", "lvtk1")
+        lab.ip(host, "link", "set", "lvtk0", "up")
+        lab.ip(host, "link", "set", "lvtk1", "up")
+    try:
+        lab.ka_start("lb1", ka_conf("lb1", 150, track_interface="lvtk0 weight -60"))
+        wait_until(lambda: only(lab, "lb1"), 5)
+        ours = lab.start_ours("py", "--priority", "100", "--track-interface", "lvtk0:-60", *V3)
+        wait_until(lambda: ours.status().get("master_addr") == ADDR["lb1"], 10)
+        lab.ip("lb1", "link", "set", "lvtk0", "down")  # keepalived: 150 - 60 = 90
+        wait_until(lambda: only(lab, "py") and ours.state() == "MASTER", 10)
+        lab.ip("py", "link", "set", "lvtk0", "down")  # ours: 100 - 60 = 40
+        wait_until(lambda: only(lab, "lb1"), 10)
+        wait_until(lambda: ours.state() == "BACKUP", 5)  # BACKUP, not FAULT
+        assert "FAULT" not in lab.ka_log("lb1")
+    finally:
+        for host in ("lb1", "py"):
+            lab.ip(host, "link", "del", "lvtk0", check=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lvstui.clock import FakeClock
 from lvstui.config.schema import (
     AuthType,
     Config,
+    TrackWeight,
     VipAddress,
     VrrpInstance,
     VrrpScript,
@@ -25,7 +27,7 @@ from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
 from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.packet import Advert, encode
-from lvstui.vrrp.track import MemoryLinks, ScriptTracker
+from lvstui.vrrp.track import MemoryLinks, ScriptTracker, tracked_weight
 from lvstui.vrrp.transport import Datagram, MemoryHub, MemoryTransport
 
 VIP = VipAddress("198.51.100.9", 24)
@@ -392,3 +394,56 @@ async def test_an_edge_failure_is_logged_not_fatal(lan) -> None:
         await until(clock, lambda: a.state() == S.FAULT)
     finally:
         await a.group.stop()
+
+
+async def test_track_interface_weight_moves_the_priority_instead_of_fault(lan) -> None:
+    """keepalived's `track_interface { eth1 weight -60 }`: eth1 down lowers 150 to 90, below
+    a 100 peer, who takes over; we go BACKUP, not FAULT, and preempt back when it is up."""
+    hub, clock = lan
+    weighted = inst(
+        150, track_interface=("eth1",), track_interface_weight=(TrackWeight("eth1", -60),)
+    )
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(weighted,)))
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    await a.group.start()
+    await b.group.start()
+    try:
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+        a.links.down.add("eth1")
+        await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
+        assert a.group.nodes["VI_1"]._effective_priority() == 90
+        a.links.down.clear()
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+        # reverse: the same weight now counts while eth1 is up
+        rev = replace(weighted, track_interface_weight=(TrackWeight("eth1", -60, True),))
+        assert tracked_weight(-60, True, False) == 60
+        await a.group.reload(Config(vrrp_instances=(rev,)))
+        assert a.group.nodes["VI_1"]._effective_priority() == 150  # up: no change
+        a.links.down.add("eth1")
+        await run_for(clock, 0.3)
+        assert a.group.nodes["VI_1"]._effective_priority() == 210 and a.state() == S.MASTER
+    finally:
+        await a.group.stop()
+        await b.group.stop()
+
+
+async def test_track_script_weight_per_instance_overrides_the_scripts(lan) -> None:
+    """`track_script { chk weight -60 }` on a weight-0 script: failing lowers the priority
+    instead of FAULT, for this instance only."""
+    hub, clock = lan
+    sc = VrrpScript("chk", "/bin/true", interval=60.0, weight=0)
+    over = inst(150, track_script=("chk",), track_script_weight=(TrackWeight("chk", -60),))
+    a = Director(hub, clock, "198.51.100.11", Config(vrrp_scripts=(sc,), vrrp_instances=(over,)))
+    b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
+    await a.group.start()
+    await b.group.start()
+    try:
+        node = a.group.nodes["VI_1"]
+        node._script_cb("chk")(True)
+        await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
+        node._script_cb("chk")(False)
+        await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
+        assert node._effective_priority() == 90
+    finally:
+        await a.group.stop()
+        await b.group.stop()

@@ -14,7 +14,6 @@ from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.virtual_server import virtual_server_block, virtual_server_group_block
 from lvstui.config.keepalived.vrrp import (
     sync_group_block,
-    track_script_weights,
     vrrp_instance_block,
     vrrp_script_block,
     vrrp_versions,
@@ -54,6 +53,5 @@ def to_toml_data(
             out.note(group, f"no `virtual_server group {name}` uses it; left out")
     vrrp_corrections(out)
     vrrp_versions(out)
-    track_script_weights(out)
     garp_defaults(out)
     return out.data, out.lines, out.notes

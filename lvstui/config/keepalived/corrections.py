@@ -56,17 +56,22 @@ def vrrp_corrections(out: Out) -> None:
                 )
         tracked = inst.get("track_script")
         if isinstance(tracked, list):
-            kept = []
-            for i, script in enumerate(tracked):
+            kept, kept_lines = [], []
+            for i, entry in enumerate(tracked):
+                where = out.lines.pop((*path, "track_script", i), None)
+                script = entry.split()[0] if isinstance(entry, str) and entry.split() else entry
                 if script in scripts:
-                    kept.append(script)
+                    kept.append(entry)
+                    kept_lines.append(where)
                     continue
+                file, line = where or out.lines.get(path, ("<string>", 0))
                 out.note(
-                    _at(out, (*path, "track_script", i), "track_script"),
+                    Node("track_script", [], file, line),
                     f"no vrrp_script {script!r}: keepalived ignores this track_script entry, "
                     "so does the import",
                     f"vrrp_instance {name}: track_script",
                 )
             inst["track_script"] = kept
-            for i in range(len(kept), len(tracked)):  # the line map follows the shorter list
-                out.lines.pop((*path, "track_script", i), None)
+            for i, where in enumerate(kept_lines):  # the line map follows the shorter list
+                if where is not None:
+                    out.lines[(*path, "track_script", i)] = where

@@ -60,7 +60,6 @@ class Out:
         self.groups: dict[str, Node] = {}  # virtual_server_group NAME -> its block
         self.groups_used: set[str] = set()
         # track_script NAME weight N: script -> [(instance, weight, node)]
-        self.track_weights: dict[str, list[tuple[str | int, int, Node]]] = {}
         # checker defaults set on a virtual_server or real_server: path -> key -> (value, node)
         self.defaults: dict[KeyPath, dict[str, tuple[Any, Node]]] = {}
         # global_defs vrrp_garp_master_*: instance key -> (value, node), for every instance

@@ -201,9 +201,9 @@ def list_block(
         if item.children is not None:
             out.note(item, "a block inside a list; left out")
             continue
-        if item.args and not whole_line:
-            list_item_words(out, node.key, item, path)
         value: str | None = item.key
+        if item.args and not whole_line:
+            value = list_item_words(out, node.key, item)
         if whole_line:
             value = vip_words(out, item)
         elif node.key == "unicast_peer":
@@ -214,25 +214,20 @@ def list_block(
         values.append(value)
 
 
-def list_item_words(out: Out, key: str, item: Node, path: KeyPath) -> None:
-    """`eth1 weight -10` in track_interface, `chk weight 5` in track_script (keepalived 2)."""
-    weight = None
-    if len(item.args) in (2, 3) and item.args[0] == "weight":
-        weight = to_number(item.args[1], True)
-    if key == "track_script" and isinstance(weight, int) and len(item.args) == 2:
-        # folded into the vrrp_script's weight after the whole file is read, when that
-        # gives the same result (see track_script_weights)
-        out.track_weights.setdefault(item.key, []).append((path[-1], weight, item))
-        return
-    if key == "track_interface" and weight is not None:
-        out.note(
-            item,
-            f"`weight {joined(item.args[1:])}` on a tracked interface is not supported: "
-            f"lvstui puts the instance in FAULT while {item.key} is down "
-            "(keepalived's behaviour without a weight)",
-        )
-        return
+def list_item_words(out: Out, key: str, item: Node) -> str:
+    """`eth1 weight -10 [reverse]` in track_interface, `chk weight 5` in track_script
+    (keepalived 2): kept as written, lvstui reads the same words. Anything else is noted and
+    the name alone is kept."""
+    words = list(item.args)
+    reverse = bool(words) and words[-1] == "reverse"
+    if words and words[-1] in ("reverse", "noreverse", "no_reverse"):
+        words = words[:-1]
+    if key in ("track_interface", "track_script") and len(words) == 2 and words[0] == "weight":
+        weight = to_number(words[1], True)
+        if isinstance(weight, int) and -253 <= weight <= 253:
+            return f"{item.key} weight {weight}" + (" reverse" if reverse else "")
     out.note(item, f"extra words after {item.key!r} not supported; left out: {joined(item.args)}")
+    return item.key
 
 
 # keepalived's virtual_ipaddress options: the ones we carry, and the others (with or

@@ -112,13 +112,15 @@ def state_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> No
 
 
 def priority_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    value = to_number(joined(node.args), True)
+    if len(node.args) > 1:
+        out.note(node, f"takes one value; left out: {joined(node.args[1:])}")
+    value = to_number(node.args[0], True) if node.args else None
     if not isinstance(value, int) or not 1 <= value <= 255:
         # keepalived: "Priority not valid! must be between 1 & 255. Using default 100"
         out.note(
             node,
-            f"priority {joined(node.args)!r} is not 1-255: keepalived uses its default 100, "
-            "so does the import",
+            f"priority {joined(node.args[:1])!r} is not 1-255: keepalived uses its default "
+            "100, so does the import",
         )
         return
     table["priority"] = value
@@ -238,39 +240,6 @@ def sync_daemon_interface(out: Out, node: Node, table: dict[str, Any], path: Key
 
 
 # value converters by kind
-
-
-def track_script_weights(out: Out) -> None:
-    """keepalived 2's `track_script { NAME weight N }` overrides the script's weight for one
-    instance. lvstui has one weight per script: when every instance tracking the script
-    asks for the same weight, it becomes the script's weight; otherwise say what applies."""
-    scripts = out.data.get("vrrp_script", {})
-    instances = out.data.get("vrrp_instance", {})
-    for name, uses in out.track_weights.items():
-        trackers = {i for i, inst in instances.items() if name in inst.get("track_script", [])}
-        weights = {w for _inst, w, _item in uses}
-        overridden = {inst for inst, _w, _item in uses}
-        item = uses[0][2]
-        if name in scripts and len(weights) == 1 and overridden >= trackers:
-            (weight,) = weights
-            scripts[name]["weight"] = weight
-            out.lines[("vrrp_script", name, "weight")] = (item.file, item.line)
-            out.note(
-                item,
-                f"`weight {weight}` written as vrrp_script {name}'s weight (lvstui has one "
-                "weight per script; every instance tracking it asks for this one)",
-                f"track_script {name}",
-            )
-            continue
-        for _inst, weight, use in uses:
-            own = scripts.get(name, {}).get("weight", 0)
-            out.note(
-                use,
-                f"`weight {weight}` for this instance only is not supported (instances "
-                f"tracking {name} ask for different weights): the script's own weight "
-                f"({own}) applies",
-                f"track_script {name}",
-            )
 
 
 def vrrp_versions(out: Out) -> None:

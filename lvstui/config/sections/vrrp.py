@@ -13,6 +13,7 @@ from lvstui.config.schema import (
     DEFAULT_PRIORITY,
     AuthType,
     GlobalDefs,
+    TrackWeight,
     VipAddress,
     VrrpInstance,
     VrrpScript,
@@ -119,8 +120,8 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         preempt_delay=t.number("preempt_delay", 0.0, 0, 1000),
         unicast_src_ip=t.ip("unicast_src_ip"),
         unicast_peer=_ip_list(t, "unicast_peer"),
-        track_interface=t.str_list("track_interface"),
-        track_script=t.str_list("track_script"),
+        **_tracked(t, "track_interface"),
+        **_tracked(t, "track_script"),
         smtp_alert=t.flag("smtp_alert", None),
         garp_master_delay=t.number("garp_master_delay", DEFAULT_GARP_MASTER_DELAY, 0, 3600),
         garp_master_repeat=t.integer("garp_master_repeat", DEFAULT_GARP_MASTER_REPEAT, 0, 1000),
@@ -130,6 +131,41 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
     )
     t.finish()
     return inst
+
+
+def _tracked(t: Table, key: str) -> dict[str, Any]:
+    """`track_interface` / `track_script`: names, each optionally followed by keepalived's
+    `weight W [reverse]` ("eth1 weight -10"); → the names and the weighted entries."""
+    names: list[str] = []
+    weights: list[TrackWeight] = []
+    for i, item in enumerate(t.str_list(key)):
+        words = item.split()
+        if not words:
+            t.ctx.err((*t.at(key), i), "empty entry")
+            continue
+        name, rest = words[0], words[1:]
+        names.append(name)
+        if not rest:
+            continue
+        reverse = rest[-1] == "reverse"
+        if rest[-1] in ("reverse", "noreverse", "no_reverse"):
+            rest = rest[:-1]
+        weight = None
+        if len(rest) == 2 and rest[0] == "weight":
+            try:
+                weight = int(rest[1])
+            except ValueError:
+                weight = None
+        limit = 253  # keepalived's range for both
+        if weight is None or not -limit <= weight <= limit:
+            t.ctx.err(
+                (*t.at(key), i),
+                f"expected `NAME [weight W] [reverse]` with W in -{limit}..{limit}, got {item!r}",
+                f'e.g. "{name} weight -10"',
+            )
+            continue
+        weights.append(TrackWeight(name, weight, reverse))
+    return {key: tuple(names), f"{key}_weight": tuple(weights)}
 
 
 def _ip_list(t: Table, key: str) -> tuple[str, ...]:
