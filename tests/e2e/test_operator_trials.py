@@ -201,7 +201,7 @@ def test_bad_lines_get_an_error_and_the_daemon_serves_on(
             '{"kind":"weight","service":SVC,"real":REAL,"weight":99999999999999999999}',
             "out of range",
         ),
-        ('{"kind":"drain","service":SVC,"real":REAL,"timeout":"soon"}', "expected a number"),
+        ('{"kind":"drain","service":SVC,"real":REAL,"timeout":"soon"}', "expected a finite number"),
         ('{"kind":"drain","service":SVC,"real":REAL,"timeout":-1}', "must be"),
         ('{"kind":"reload","dry_run":"yes"}', "expected true or false"),
     ],
