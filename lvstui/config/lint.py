@@ -42,6 +42,8 @@ __all__ = [
 # Schedulers that send more traffic to a server that has fewer connections: a server that
 # fails fast (a 500 in 1 ms) drains its connections and attracts everyone.
 COMPENSATING_SCHEDULERS = frozenset({"lc", "wlc", "sed", "nq"})
+# schedulers that only tell weight 0 from the rest: a slow_start ramp changes nothing
+WEIGHTLESS_SCHEDULERS = frozenset({"rr", "lc", "dh"})
 # checks that connect to a port (the real server's unless connect_port says otherwise)
 PORT_CHECKS = frozenset(
     {
@@ -307,6 +309,16 @@ def _virtual_server(config: Config, i: int, vs: VirtualServer, out: list[Finding
             "attracts the traffic",
             "add an HTTP_GET/SSL_GET or MISC_CHECK that tests the application, or use rr/wrr",
             topic="compensating-scheduler",
+        )
+    ramps = vs.slow_start > 0 or any(rs.slow_start for rs in vs.real_servers)
+    if ramps and vs.lb_algo in WEIGHTLESS_SCHEDULERS:
+        _warn(
+            out,
+            (*path, "slow_start"),
+            f"slow_start ramps weights, and {vs.lb_algo!r} ignores weights (but 0): a server "
+            "back in service gets its full share at once",
+            "use a weighted scheduler (wrr, wlc, sed, mh…) or leave slow_start out",
+            topic="slow-start-weightless",
         )
     total = sum(rs.weight for rs in vs.real_servers)
     if vs.real_servers and vs.quorum > total:

@@ -238,6 +238,8 @@ def real_status(rs: RealServerView) -> str:
         return "expired"
     if rs.is_sorry:
         return "sorry"
+    if rs.ramp_until is not None and rs.health is not Health.DOWN:
+        return "ramping"  # slow start: its weight (shown n/N) is still climbing
     return {Health.UP: "up", Health.DOWN: "DOWN", Health.UNKNOWN: "unknown"}[rs.health]
 
 

@@ -42,3 +42,21 @@ def test_check_config_prints_the_load(tmp_path: Path) -> None:
     assert "check load: 4 check(s), 2/s as configured; 3 probe(s), 1.5/s after sharing" in (
         out.stdout
     )
+
+
+def test_check_config_warns_slow_start_on_a_weightless_scheduler() -> None:
+    from lvstui.config.lint import lint
+
+    text = _service("203.0.113.1").replace("delay_loop = 2", 'delay_loop = 2\nlb_algo = "rr"')
+    findings = lint(
+        load_config_text(text.replace("port = 80\n", "port = 80\nslow_start = 30\n", 1))
+    )
+    assert [f.topic for f in findings if f.topic == "slow-start-weightless"] == [
+        "slow-start-weightless"
+    ]
+    wrr = lint(
+        load_config_text(
+            text.replace('"rr"', '"wrr"').replace("port = 80\n", "port = 80\nslow_start = 30\n", 1)
+        )
+    )
+    assert not [f for f in wrr if f.topic == "slow-start-weightless"]

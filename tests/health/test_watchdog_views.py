@@ -44,3 +44,13 @@ def test_console_shows_stale_first_and_sharing() -> None:
     assert render.check_target(stale) == "198.51.100.1:80 ×3"
     assert render.check_target(fresh) == "http://198.51.100.1:80/"
     assert render.shown_check((fresh,)) is fresh
+
+
+def test_console_shows_a_slow_start_ramp() -> None:
+    real = RealServerView(
+        RealKey("198.51.100.1", 80), LbKind.NAT, 10, 3, Health.UP, ramp_until=1000.0
+    )
+    assert render.real_status(real) == "ramping"
+    from dataclasses import replace
+
+    assert render.real_status(replace(real, ramp_until=None, weight=10)) == "up"
