@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -39,7 +40,7 @@ __all__ = [
 log = logging.getLogger("lvstui.group")
 
 CONNECT_TIMEOUT = 1.0  # a peer behind a partition must not hold a dial for long
-HANDSHAKE_TIMEOUT = 3.0
+HANDSHAKE_TIMEOUT = 10.0  # only drops a stuck peer: a loaded director may take seconds
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 1.0  # small: a healed partition is noticed within about a second
 
@@ -162,29 +163,28 @@ class _Refusals:
             log.debug("group: refused peer %s: %s", addr, why)
 
 
-def _peer_text(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    return format_addr(str(peer[0]), int(peer[1])) if peer else "?"
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 async def _secure(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    cred: Credential,
-    *,
-    server: bool,
-    addr: str,
-    refuse: _Refusals,
+    open_tls: Opener, cred: Credential, addr: str, refuse: _Refusals, *, accepted: bool
 ) -> TlsLink | None:
-    """TLS on an accepted/connected TCP stream; None (logged) when the peer is refused."""
+    """Run the TLS handshake (`open_tls`); None (logged) when the peer is refused.
+
+    The transport does TLS from its first byte (never `start_tls` on a stream that may
+    already have buffered the peer's ClientHello, which then stalls the handshake)."""
     try:
-        await asyncio.wait_for(
-            writer.start_tls(cred.context(server=server)), timeout=HANDSHAKE_TIMEOUT
-        )
-    except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as e:
-        reason = getattr(e, "reason", None) or str(e) or type(e).__name__
-        refuse(addr, f"TLS handshake failed ({reason}): it does not hold this group's key")
-        writer.close()
+        reader, writer = await open_tls()
+    except ssl.SSLError as e:
+        refuse(addr, f"TLS handshake failed ({e.reason or e}): it does not hold this group's key")
+        return None
+    except (ConnectionError, TimeoutError, OSError) as e:
+        if accepted:
+            # a peer that does not trust our certificate (another group's) aborts the
+            # handshake itself: here that is a reset, and it is a refusal all the same
+            refuse(addr, f"TLS handshake failed ({e!r}): not a member of this group")
+        else:  # our dial: the peer went away or stalled (we redial)
+            log.info("group: handshake with %s did not complete: %r", addr, e)
         return None
     sslobj = writer.get_extra_info("ssl_object")
     der = sslobj.getpeercert(binary_form=True) if isinstance(sslobj, ssl.SSLObject) else None
@@ -205,27 +205,55 @@ class Listener:
         self.listen = listen
         self._cred = cred
         self._on_link = on_link
-        self._server: asyncio.Server | None = None
+        self._sock: socket.socket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._links: set[TlsLink] = set()
         self._refuse = _Refusals()
 
     async def start(self) -> None:
         host, port = parse_addr(self.listen, any_port=True)
-        self._server = await asyncio.start_server(
-            self._accept, host, port, limit=MAX_LINE, reuse_address=True
-        )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=64)
+        sock.setblocking(False)
+        self._sock = sock
+        self._task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        assert self._sock is not None
+        return int(self._sock.getsockname()[1])
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        addr = _peer_text(writer)
-        link = await _secure(
-            reader, writer, self._cred, server=True, addr=addr, refuse=self._refuse
-        )
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(sock)
+            except OSError as e:  # EMFILE and the like: the next accept may work
+                log.warning("group: accept on %s: %s", self.listen, e)
+                await asyncio.sleep(0.5)
+                continue
+            task = loop.create_task(self._serve(conn, format_addr(str(peer[0]), int(peer[1]))))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: socket.socket, addr: str) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def open_tls() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            reader = asyncio.StreamReader(limit=MAX_LINE)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol,
+                conn,
+                ssl=self._cred.context(server=True),
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )
+            return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+        link = await _secure(open_tls, self._cred, addr, self._refuse, accepted=True)
         if link is None:
+            conn.close()
             return
         self._links.add(link)
         try:
@@ -238,10 +266,15 @@ class Listener:
         """Stop accepting and drop the accepted links (a stopping director leaves)."""
         for link in list(self._links):
             link.close()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for task in [self._task, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        for task in [self._task, *self._tasks]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._sock is not None:
+            self._sock.close()
 
 
 class Dialer:
@@ -263,16 +296,30 @@ class Dialer:
 
     async def _dial(self) -> TlsLink | None:
         host, port = parse_addr(self.peer)
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setblocking(False)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=MAX_LINE), CONNECT_TIMEOUT
-            )
+            # the TCP connect alone is bounded tightly: a peer behind a partition
+            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:
+            sock.close()
             self.last_error = str(e) or type(e).__name__
             return None
-        return await _secure(
-            reader, writer, self._cred, server=False, addr=self.peer, refuse=self._refuse
-        )
+
+        async def open_tls() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_connection(
+                sock=sock,
+                ssl=self._cred.context(server=False),
+                server_hostname="",  # pinned by certificate: no name to send or check
+                limit=MAX_LINE,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )
+
+        link = await _secure(open_tls, self._cred, self.peer, self._refuse, accepted=False)
+        if link is None:
+            sock.close()
+        return link
 
     async def _run(self) -> None:
         delay = BACKOFF_MIN

@@ -52,6 +52,7 @@ PING_EVERY = 0.3  # seconds between keep-alives on a quiet link
 DEAD_AFTER = 1.5  # nothing heard for this long: the link is dropped and redialled
 SUMMARY_EVERY = 5.0  # periodic anti-entropy on top of the one at connect
 STATUS_EVERY = 1.0
+SPLIT_BRAIN_AFTER = 2.0  # seconds two MASTERs for one VRID must last to be split brain
 
 
 class GroupSink(Protocol):
@@ -112,6 +113,7 @@ class Member:
         self._next_id = 0
         self._calls: dict[int, asyncio.Future[CommandResult]] = {}
         self._split: list[SplitBrain] = []
+        self._split_seen: dict[SplitBrain, float] = {}
 
     def attach(self, sink: GroupSink) -> None:
         self._sink = sink
@@ -336,6 +338,10 @@ class Member:
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.1))
         return True
 
+    def unsynced(self) -> list[str]:
+        """Configured peers not in step yet (their addresses)."""
+        return [p.address for p in self._peers.values() if not p.synced]
+
     def peers(self, mine: Status | None = None) -> list[GroupPeerView]:
         out = []
         for p in sorted(self._all_peers(), key=lambda p: p.name or p.address):
@@ -368,8 +374,13 @@ class Member:
         mine = self._status() if self._status is not None else None
         if mine is not None:
             statuses.append(mine)
+        # two MASTERs for a moment is a normal preemption (the old master steps down on
+        # the next advert): split brain is when it lasts SPLIT_BRAIN_AFTER
+        now = self._clock.now()
         found = split_brain(statuses)
-        for sb in found:
+        self._split_seen = {sb: self._split_seen.get(sb, now) for sb in found}
+        lasting = [sb for sb in found if now - self._split_seen[sb] >= SPLIT_BRAIN_AFTER]
+        for sb in lasting:
             if sb not in self._split and self._sink is not None:
                 self._sink.group_event("error", str(sb))
-        self._split = found
+        self._split = lasting

@@ -187,7 +187,7 @@ class GroupRuntime:
             log.warning(
                 "group: no answer from %s within startup_wait %gs: going on with this "
                 "director's own state (the group's changes apply when they arrive)",
-                ", ".join(p.address for p in self.member.peers() if not p.synced),
+                ", ".join(self.member.unsynced()),
                 wait,
             )
         ov = self.member.store.overrides()

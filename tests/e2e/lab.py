@@ -234,8 +234,8 @@ class Lab:
     def http(self, host: str) -> subprocess.Popen[bytes]:
         return self.spawn(host, [sys.executable, "-c", HTTP_SERVER, host], f"http-{host}")
 
-    def daemon(self, host: str, config: str) -> Daemon:
-        return Daemon(self, host, config)
+    def daemon(self, host: str, config: str, state: str = "") -> Daemon:
+        return Daemon(self, host, config, state)
 
     def keepalived(self, host: str, conf: str) -> Keepalived:
         return Keepalived(self, host, conf)
@@ -307,18 +307,21 @@ class Lab:
 class Daemon:
     """`python -m lvstui --daemon` in a director namespace, with its own socket and state."""
 
-    def __init__(self, lab: Lab, host: str, config: str) -> None:
+    def __init__(self, lab: Lab, host: str, config: str, state: str = "") -> None:
+        """`state`: a suffix for the state dir (and the log): a restart with a new one
+        starts with an empty state dir."""
         self.lab = lab
         self.host = host
         self.cfg = lab.dir / f"{host}.toml"
         self.cfg.write_text(config)
         self.sock = lab.dir / f"{host}.sock"
-        self.name = f"daemon-{host}"
+        self.name = f"daemon-{host}{state}"
+        self.state_dir = lab.dir / f"{host}-state{state}"
         self.proc = lab.spawn(
             host,
             [
                 *(sys.executable, "-m", "lvstui", "--daemon", "-f", str(self.cfg)),
-                *("--socket", str(self.sock), "--state-dir", str(lab.dir / f"{host}-state")),
+                *("--socket", str(self.sock), "--state-dir", str(self.state_dir)),
             ],
             self.name,
         )

@@ -197,7 +197,7 @@ async def test_agreement_drift_and_split_brain_seen_through_the_group() -> None:
         assert view.vrrp == ("VI_1 57 BACKUP 100",)
         assert not a.split_brains()
         theirs["s"] = status("lb2", VrrpRunState.MASTER)
-        await until(lambda: bool(a.split_brains()))
+        await until(lambda: bool(a.split_brains()), timeout=8)  # must last SPLIT_BRAIN_AFTER
         assert str(a.split_brains()[0]) == "split brain: VRID 57 is MASTER on lb1, lb2"
         assert ("error", "split brain: VRID 57 is MASTER on lb1, lb2") in sink_a.events
     finally:
