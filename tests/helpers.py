@@ -84,3 +84,12 @@ def network_namespace(name: str, *veths: tuple[str, str]) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, killed and waiting to be reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")

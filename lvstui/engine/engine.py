@@ -108,7 +108,6 @@ log = logging.getLogger("lvstui.engine")
 
 MAX_WEIGHT = 65535
 STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
-STOP_SCRIPT_WAIT = 10.0  # seconds a stop waits for running and queued notify commands
 
 
 # [lvstui] settings a reload cannot change in place (sockets, files, the dataplane itself)
@@ -360,17 +359,7 @@ class Engine:
             self._sync_role = SyncRole.NONE
         # the workers still run: let them finish what is queued, within bounds (not the
         # notify_timeout: a hung script must not hold a stop for minutes)
-        try:
-            await asyncio.wait_for(
-                self.notifier.join(), min(self.notifier.timeout + 1.0, STOP_SCRIPT_WAIT)
-            )
-        except TimeoutError:
-            log.warning(
-                "stop: %d notify command(s) still running or queued after %gs: abandoned "
-                "(their process groups are killed)",
-                self.notifier.pending + self.notifier.busy_sources,
-                STOP_SCRIPT_WAIT,
-            )
+        await self.notifier.finish()
         if self.mailer is not None and hasattr(self.mailer, "flush"):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.mailer.flush(), STOP_MAIL_WAIT)

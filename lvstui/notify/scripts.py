@@ -36,13 +36,21 @@ from lvstui.child import printable, run_child
 from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT
 from lvstui.model import NotifyResult
 
-__all__ = ["DEFAULT_CONCURRENCY", "Job", "ScriptRunner", "source_of", "split_command"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "STOP_WAIT",
+    "Job",
+    "ScriptRunner",
+    "source_of",
+    "split_command",
+]
 
 log = logging.getLogger("lvstui.notify")
 
 OUTPUT_CAP = 4096  # bytes of output read into memory per command; the rest is dropped
 _DETAIL_LIMIT = 500  # characters of (sanitised) output in the result and the log
 DEFAULT_CONCURRENCY = 16  # commands running at once, all sources together
+STOP_WAIT = 10.0  # seconds a stop lets running and queued commands finish (not notify_timeout)
 
 
 def split_command(command: str) -> list[str]:
@@ -117,6 +125,23 @@ class ScriptRunner:
     async def join(self) -> None:
         """Wait until every submitted job has finished (while `run` is active)."""
         await self._idle.wait()
+
+    async def finish(self, limit: float = STOP_WAIT) -> int:
+        """On stop, while `run` is active: let what is running and queued finish, within
+        `limit` seconds (and the commands' own timeout); the number of commands left
+        unfinished (0: all done), logged. Cancelling `run` then kills their groups."""
+        try:
+            await asyncio.wait_for(self.join(), min(self.timeout + 1.0, limit))
+        except TimeoutError:
+            left = self.pending + self.busy_sources
+            log.warning(
+                "stop: %d notify command(s) still running or queued after %gs: abandoned "
+                "(their process groups are killed)",
+                left,
+                limit,
+            )
+            return left
+        return 0
 
     async def run(self) -> None:
         """Runs until cancelled; cancelling it stops every running command (groups killed)."""

@@ -206,9 +206,8 @@ class VrrpGroup:
 
     async def _stop_runner(self) -> None:
         if self._runner_task is not None:
-            # let the stop notifications run (bounded by their own timeout)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.runner.join(), self.runner.timeout + 1)
+            # let the stop notifications run (bounded: a hung script does not hold the stop)
+            await self.runner.finish()
             self._runner_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner_task

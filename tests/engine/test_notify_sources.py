@@ -16,17 +16,9 @@ import pytest
 
 from lvstui.model import NotifyResult
 from lvstui.notify.scripts import ScriptRunner, source_of
-from tests.helpers import async_wait_until
+from tests.helpers import async_wait_until, process_alive
 
 PY = sys.executable
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_source_is_the_subject() -> None:
@@ -100,7 +92,7 @@ async def test_setsid_grandchild_on_stdout_does_not_wedge_the_worker(tmp_path: P
         await asyncio.wait_for(runner.join(), 30)  # a hang guard
         pid = int(pidfile.read_text())
         # both ran while the grandchild still holds the pipe: the worker did not wait for it
-        assert alive(pid)
+        assert process_alive(pid)
         assert [(r.what, r.ok, r.detail) for r in results] == [
             ("notify_master VI_1", True, "exit 0: left"),
             ("notify_backup VI_1", True, "exit 0"),
@@ -146,5 +138,5 @@ async def test_stop_kills_running_scripts(tmp_path: Path) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert task.done()
-    assert not alive(pid)
+    assert not process_alive(pid)
     assert pidfile.read_text().split() == [str(pid)]  # the queued job did not run after stop

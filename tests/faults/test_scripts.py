@@ -5,9 +5,9 @@ local to lvstui's host, so the count of failed requests must be 0."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from tests.faults.harness import FaultLab, eventually, misc_check
+from tests.helpers import process_alive
 
 MIB = 1024
 
@@ -28,14 +28,6 @@ setsid sh -c 'echo $$ >> {dir}/escaped.pids; exec sleep 60' &
 head -c 50000000 /dev/zero
 if [ "$2" = "$(cat {dir}/hang.port)" ]; then echo "$$" >> {dir}/hung.pids; exec sleep 120; fi
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_misc_check_on_uvloop_with_an_escaping_chatty_grandchild() -> None:
@@ -103,10 +95,10 @@ def test_hung_notify_script_blocks_only_its_own_real_server() -> None:
         assert logged() == [f"down-{p0}", f"down-{p1}", f"up-{p1}"]  # order per source kept
         assert after.rss_kib - before.rss_kib < 32 * MIB  # 3 x 50 MB read, never held
         (hung,) = (int(p) for p in (lab.dir / "hung.pids").read_text().split())
-        assert alive(hung)
+        assert process_alive(hung)
         # stop: bounded although a script hangs (notify_timeout 300 s), its group killed
         assert lab.daemon.stop(timeout=60) == 0
-        eventually(lambda: not alive(hung))
+        eventually(lambda: not process_alive(hung))
         log = lab.log()
         assert "\x00" not in log and "stopped" in log
         assert "stop: 2 notify command(s) still running or queued after 10s: abandoned" in log

@@ -21,7 +21,7 @@ from lvstui.config.schema import MiscCheck, RealServer, VirtualServer
 from lvstui.health.base import CheckResult
 from lvstui.health.build import build_checker
 from lvstui.health.misc import OUTPUT_CAP, MiscChecker
-from tests.helpers import async_wait_until
+from tests.helpers import async_wait_until, process_alive
 
 T = TypeVar("T")
 PY = sys.executable
@@ -57,14 +57,6 @@ def escape(pidfile: Path) -> str:
         f'setsid sh -c "echo \\$\\$ > {pidfile}; exec sleep 120" & '
         f"while [ ! -s {pidfile} ]; do sleep 0.01; done;"
     )
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_misc_check_runs(
@@ -105,7 +97,7 @@ def test_setsid_grandchild_holding_the_pipe(
     try:
         assert r.ok and r.reason == "exit 0: fine"
         # the run ended while the grandchild still held the pipe: it did not wait for it
-        assert alive(pid)
+        assert process_alive(pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -133,7 +125,7 @@ def test_cancellation_is_not_swallowed(
     grandchild, script = (int(p) for p in pidfile.read_text().split())
     try:
         assert finished and cancelled
-        assert not alive(script)
+        assert not process_alive(script)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(grandchild, signal.SIGKILL)
