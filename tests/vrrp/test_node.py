@@ -431,7 +431,9 @@ async def test_track_script_weight_per_instance_overrides_the_scripts(lan) -> No
     """`track_script { chk weight -60 }` on a weight-0 script: failing lowers the priority
     instead of FAULT, for this instance only."""
     hub, clock = lan
-    sc = VrrpScript("chk", "/bin/true", interval=60.0, weight=0)
+    # the script never finishes during the test (killed at stop): only the test's own
+    # verdicts reach the instance (a real /bin/true raced them, in real time)
+    sc = VrrpScript("chk", "sleep 600", interval=60.0, weight=0)
     over = inst(150, track_script=("chk",), track_script_weight=(TrackWeight("chk", -60),))
     a = Director(hub, clock, "198.51.100.11", Config(vrrp_scripts=(sc,), vrrp_instances=(over,)))
     b = Director(hub, clock, "198.51.100.12", Config(vrrp_instances=(inst(100),)))
