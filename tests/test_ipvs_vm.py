@@ -35,6 +35,7 @@ CHECKS = [
     "stats_read_back",
     "sync_daemon_start_stop",
     "sync_daemon_replicates_connections",
+    "lvs_timeouts_set_and_read_back",
     "listing_setup",
     "listing_plain",
     "listing_stats",

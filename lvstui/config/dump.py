@@ -118,7 +118,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
 
 
 def _global_defs(gd: GlobalDefs) -> dict[str, Any]:
-    out = _fields(gd, skip=("smtp_server", "smtp_port", "lvs_sync_daemon"))
+    out = _fields(gd, skip=("smtp_server", "smtp_port", "lvs_sync_daemon", "lvs_timeouts"))
     if gd.smtp_server:
         host = f"[{gd.smtp_server}]" if ":" in gd.smtp_server else gd.smtp_server
         out["smtp_server"] = (
@@ -126,6 +126,8 @@ def _global_defs(gd: GlobalDefs) -> dict[str, Any]:
         )
     if gd.lvs_sync_daemon is not None:
         out["lvs_sync_daemon"] = _fields(gd.lvs_sync_daemon, keep=("interface", "instance"))
+    if gd.lvs_timeouts is not None:
+        out["lvs_timeouts"] = _fields(gd.lvs_timeouts)
     return out
 
 

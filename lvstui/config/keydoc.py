@@ -20,6 +20,7 @@ from lvstui.config.schema import (
     GroupSettings,
     HttpCheck,
     HttpUrl,
+    LvsTimeouts,
     LvstuiSettings,
     MiscCheck,
     RealServer,
@@ -51,6 +52,12 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_version": "VRRP version of the instances that do not set one: 2 or 3",
         "lvs_sync_daemon": "run the kernel's IPVS connection-sync daemon, master while the "
         "named VRRP instance is MASTER and backup otherwise",
+        "lvs_timeouts": "the kernel's IPVS connection timeouts, like ipvsadm --set",
+    },
+    LvsTimeouts: {
+        "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",
+        "tcpfin": "seconds a TCP connection stays after FIN (unset: the kernel's, 120)",
+        "udp": "seconds a UDP flow may stay idle (unset: the kernel's, 300)",
     },
     SyncDaemon: {
         "interface": "interface the sync messages go out on",

@@ -90,12 +90,24 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     _vips_missing(config, out)
     _duplicate_vrid(config, out)
     _vrrp_instances(config, out)
+    _lvs_timeouts(config, out)
     for i, vs in enumerate(config.virtual_servers):
         _virtual_server(config, i, vs, out)
         _ipvs_ignores(config, i, vs, out)
         if host is not None:
             _nat_forwarding(config, i, vs, host, out)
     return out
+
+
+def _lvs_timeouts(config: Config, out: list[Finding]) -> None:
+    if config.global_defs.lvs_timeouts is not None and not ipvs_may_run(config):
+        _warn(
+            out,
+            ("global_defs", "lvs_timeouts"),
+            "lvs_timeouts set the kernel's IPVS timeouts: the userspace dataplane ignores them",
+            'use each virtual server\'s udp_idle_timeout, or dataplane = "ipvs"',
+            topic="ipvs-only",
+        )
 
 
 def ipvs_may_run(config: Config) -> bool:

@@ -27,6 +27,7 @@ from lvstui.config.schema import (
     GroupSettings,
     HttpCheck,
     HttpUrl,
+    LvsTimeouts,
     LvstuiSettings,
     MiscCheck,
     RealServer,
@@ -153,6 +154,12 @@ _SPEC = (
         "The kernel's IPVS connection synchronisation (ipvsadm --start-daemon), following a "
         "VRRP instance.",
         ((SyncDaemon, None),),
+    ),
+    _Table(
+        "global_defs.lvs_timeouts",
+        "The kernel's IPVS connection timeouts (ipvsadm --set), set at start and on reload. "
+        "The userspace dataplane ignores them (check-config warns).",
+        ((LvsTimeouts, None),),
     ),
     _Table(
         "lvstui",

@@ -49,6 +49,7 @@ __all__ = [
     "HttpCheck",
     "HttpUrl",
     "LbKind",
+    "LvsTimeouts",
     "LvstuiSettings",
     "MiscCheck",
     "PingCheck",
@@ -192,6 +193,16 @@ class SyncDaemon:
 
 
 @dataclass(frozen=True, slots=True)
+class LvsTimeouts:
+    """global_defs.lvs_timeouts: the kernel's IPVS connection timeouts (ipvsadm --set), in
+    seconds; None leaves the kernel's value (900 / 120 / 300 by default)."""
+
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GlobalDefs:
     router_id: str = ""
     notification_email: tuple[str, ...] = ()
@@ -202,6 +213,7 @@ class GlobalDefs:
     smtp_alert: bool = False  # default for every vrrp_instance / real_server
     vrrp_version: int = 2
     lvs_sync_daemon: SyncDaemon | None = None
+    lvs_timeouts: LvsTimeouts | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
+from typing import runtime_checkable
 
 from lvstui.config.schema import LbKind
 from lvstui.model import RealKey, ServiceKey, Stats
@@ -32,6 +33,7 @@ __all__ = [
     "ObservedService",
     "Op",
     "SyncRole",
+    "TimeoutSetter",
     "describe_op",
 ]
 
@@ -201,6 +203,17 @@ class Dataplane(TypingProtocol):
 
     async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
         """Start/stop the connection-sync daemon (no-op where unsupported)."""
+        ...
+
+
+@runtime_checkable
+class TimeoutSetter(TypingProtocol):
+    """A dataplane whose connection timeouts the config sets (keepalived's lvs_timeouts,
+    ipvsadm --set): the kernel's IPVS and its in-memory twin. The userspace forwarder has
+    its own per-service `udp_idle_timeout` instead."""
+
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        """Set the given timeouts (seconds); None leaves that one as it is."""
         ...
 
 

@@ -133,6 +133,7 @@ class MemoryDataplane:
         self.ops: list[Op] = []  # every operation applied, in order
         self.batches: list[tuple[Op, ...]] = []  # one entry per apply() call
         self.sync: tuple[SyncRole, str, int] = (SyncRole.NONE, "", 0)
+        self.timeouts: tuple[int, int, int] = (900, 120, 300)  # the kernel's at boot
         self.started = False
         self.closed = False
         self._caps = Capabilities(
@@ -169,6 +170,11 @@ class MemoryDataplane:
 
     async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
         self.sync = (role, interface, syncid)
+
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        # like the kernel: an unset one keeps its value (900 / 120 / 300 at boot)
+        old = self.timeouts
+        self.timeouts = (tcp or old[0], tcpfin or old[1], udp or old[2])
 
     async def _expire_connections(self, service: ServiceKey, real: RealKey) -> None:
         svc = self._table.get(service)

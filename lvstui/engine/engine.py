@@ -48,6 +48,7 @@ from lvstui.dataplane.base import (
     ObservedService,
     Op,
     SyncRole,
+    TimeoutSetter,
 )
 from lvstui.dataplane.reconcile import reconcile
 from lvstui.engine.bus import EventBus, Subscription
@@ -274,6 +275,7 @@ class Engine:
             self._update_ha_suspend()
             await self._sync("start", initial=True)
             await self._update_sync_role()
+            await self._set_timeouts(None)
         except BaseException:
             # leave nothing half-started behind (the table itself is adopted, never flushed)
             if vrrp_started and self._vrrp is not None:
@@ -588,6 +590,7 @@ class Engine:
                     "(the VRRP driver cannot reload in place)",
                 )
         self._update_ha_suspend()
+        await self._set_timeouts(old)
         try:
             await self._sync("reload")
         except LvstuiError as e:
@@ -1309,6 +1312,24 @@ class Engine:
     def log(self, level: str, message: str) -> None:
         """Log `message` and publish it as a LogEvent (the console's and clients' log)."""
         self._log(level, message)
+
+    async def _set_timeouts(self, old: Config | None) -> None:
+        """global_defs.lvs_timeouts (ipvsadm --set): at start, and on a reload that changes
+        them. Timeouts a reload removes stay as they are (the kernel has no "default")."""
+        want = self._config.global_defs.lvs_timeouts
+        if want is None or (old is not None and old.global_defs.lvs_timeouts == want):
+            return
+        if not isinstance(self._dp, TimeoutSetter):
+            self._log(
+                "warning",
+                f"lvs_timeouts: the {self._dp.capabilities.name} dataplane has no IPVS "
+                "timeouts; ignored (udp_idle_timeout is its UDP one)",
+            )
+            return
+        try:
+            await self._dp.set_timeouts(want.tcp, want.tcpfin, want.udp)
+        except LvstuiError as e:  # DataplaneError, named
+            self._log("error", str(e))
 
     def _log(self, level: str, message: str) -> None:
         getattr(log, "warning" if level == "warning" else level, log.info)(message)

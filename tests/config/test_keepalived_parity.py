@@ -125,7 +125,19 @@ def _lower_state(r: ImportResult) -> None:
     assert "runs 'master' as BACKUP" in _notes(r)
 
 
+def _lvs_timeouts(r: ImportResult) -> None:
+    t = r.config.global_defs.lvs_timeouts
+    assert t is not None and (t.tcp, t.tcpfin, t.udp) == (7200, None, 45)
+    assert not r.notes
+
+
 CASES = [
+    Case(
+        "lvs_timeouts (ipvsadm --set)",
+        "global_defs {\n  lvs_timeouts tcp 7200 udp 45\n}\n" + instance(),
+        "",
+        _lvs_timeouts,
+    ),
     Case(
         "notification_email without a domain",
         "global_defs {\n  notification_email {\n    acassen\n    ops@example.com\n  }\n}\n"

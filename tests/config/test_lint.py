@@ -220,3 +220,10 @@ def test_nat_director_without_ip_forward_is_a_finding() -> None:
     assert not [f for f in lint(dr, HostFacts(ip_forward=False)) if f.topic == "nat-forwarding"]
     proxy = load_config_text(_with_dataplane("userspace", ""))  # a proxy: no forwarding needed
     assert not [f for f in lint(proxy, HostFacts(ip_forward=False)) if f.topic == "nat-forwarding"]
+
+
+def test_lvs_timeouts_on_the_userspace_dataplane_is_a_warning() -> None:
+    text = _with_dataplane("userspace", "") + "\n[global_defs.lvs_timeouts]\ntcp = 7200\n"
+    (w,) = [f for f in warnings(text) if f.topic == "ipvs-only"]
+    assert w.key == "global_defs.lvs_timeouts" and "userspace dataplane ignores" in w.message
+    assert not [f for f in warnings(text.replace("userspace", "ipvs")) if f.topic == "ipvs-only"]

@@ -110,7 +110,11 @@ def _probe() -> dict[str, Any]:
         "bfd_check": [{"name": "192.0.2.2", **u}],
     }
     return {
-        "global_defs": {**u, "lvs_sync_daemon": {"interface": "lo", "instance": "NAME", **u}},
+        "global_defs": {
+            **u,
+            "lvs_sync_daemon": {"interface": "lo", "instance": "NAME", **u},
+            "lvs_timeouts": u,
+        },
         "lvstui": {
             **u,
             "group": {"listen": "192.0.2.1:7946", "peers": [], "key_file": "k", **u},

@@ -782,6 +782,19 @@ async def c_sync_daemon() -> str:
     return f"{text.strip()} → {text2.strip()} → (none)"
 
 
+async def c_lvs_timeouts() -> str:
+    """keepalived's lvs_timeouts: ipvsadm --set through netlink, read back by ipvsadm."""
+    dp = LAB.dp
+    await dp.set_timeouts(7200, 60, 45)
+    text = ipvsadm("-L", "--timeout")
+    assert "Timeout (tcp tcpfin udp): 7200 60 45" in text, text
+    await dp.set_timeouts(None, None, 30)  # the others keep their values
+    text2 = ipvsadm("-L", "--timeout")
+    assert "Timeout (tcp tcpfin udp): 7200 60 30" in text2, text2
+    await dp.set_timeouts(900, 120, 300)  # the kernel's defaults again
+    return f"{text.strip()} → {text2.strip()}"
+
+
 # --- listing: lvstui's renderer against ipvsadm, byte for byte --------------------------------
 
 LISTINGS = {
@@ -912,6 +925,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str | None]]]] = [
     ("stats_read_back", c_stats),
     ("sync_daemon_start_stop", c_sync_daemon),
     ("sync_daemon_replicates_connections", c_sync_replicates),
+    ("lvs_timeouts_set_and_read_back", c_lvs_timeouts),
     ("listing_setup", listing_setup),
     *((f"listing_{m}", listing_check(m)) for m in LISTINGS),
 ]

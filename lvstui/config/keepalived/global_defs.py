@@ -32,6 +32,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),
             "smtp_server": smtp_server_line,
             "lvs_sync_daemon": sync_daemon_line,
+            "lvs_timeouts": lvs_timeouts_line,
             **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
         },
         "global_defs.",
@@ -88,6 +89,22 @@ def smtp_server_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath)
         host = f"[{host}]:{node.args[1]}" if ":" in host else f"{host}:{node.args[1]}"
     table["smtp_server"] = host
     out.lines[(*path, "smtp_server")] = (node.file, node.line)
+
+
+def lvs_timeouts_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`lvs_timeouts tcp 7200 tcpfin 120 udp 300` (any of the three, in any order)."""
+    words = list(node.args)
+    timeouts: dict[str, Any] = {}
+    while len(words) >= 2 and words[0] in ("tcp", "tcpfin", "udp"):
+        key, value = words.pop(0), words.pop(0)
+        timeouts[key] = to_number(value, True)
+        out.lines[(*path, "lvs_timeouts", key)] = (node.file, node.line)
+    if words:
+        left = " ".join(words)
+        out.note(node, f"expected `lvs_timeouts [tcp N] [tcpfin N] [udp N]`; left out: {left}")
+    if timeouts:
+        table["lvs_timeouts"] = timeouts
+        out.lines[(*path, "lvs_timeouts")] = (node.file, node.line)
 
 
 def sync_daemon_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

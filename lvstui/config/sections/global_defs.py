@@ -15,6 +15,7 @@ from lvstui.config.schema import (
     DataplaneKind,
     GlobalDefs,
     GroupSettings,
+    LvsTimeouts,
     LvstuiSettings,
     SyncDaemon,
 )
@@ -43,6 +44,17 @@ def read_global_defs(t: Table) -> GlobalDefs:
             group=st.ip("group"),
         )
         st.finish()
+    timeouts = None
+    tt = t.sub("lvs_timeouts")
+    if tt is not None:
+        # ipvsadm --set takes seconds up to a day's worth many times over; 0 is "unchanged"
+        # there, so the file leaves a key out instead
+        timeouts = LvsTimeouts(
+            tcp=tt.integer("tcp", None, 1, 2**31 - 1),
+            tcpfin=tt.integer("tcpfin", None, 1, 2**31 - 1),
+            udp=tt.integer("udp", None, 1, 2**31 - 1),
+        )
+        tt.finish()
     emails = t.str_list("notification_email")
     for i, mail in enumerate(emails):
         # a name without a domain (keepalived's own samples: `acassen`) is a local recipient:
@@ -65,6 +77,7 @@ def read_global_defs(t: Table) -> GlobalDefs:
         smtp_alert=t.flag("smtp_alert", False),
         vrrp_version=t.integer("vrrp_version", 2, 2, 3),
         lvs_sync_daemon=sync,
+        lvs_timeouts=timeouts,
     )
     t.finish()
     return gd

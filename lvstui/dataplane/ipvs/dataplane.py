@@ -200,6 +200,24 @@ class IpvsDataplane:
             )
             raise DataplaneError(f"{what}: {os.strerror(code)}", hint=hint)
 
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        """ipvsadm --set TCP TCPFIN UDP: IPVS_CMD_SET_CONFIG, an attribute left out (or 0)
+        keeps the kernel's value."""
+        attrs = [
+            (f"IPVS_CMD_ATTR_TIMEOUT_{name}", value)
+            for name, value in (("TCP", tcp), ("TCP_FIN", tcpfin), ("UDP", udp))
+            if value
+        ]
+        if not attrs:
+            return
+        msg = message(genl_ipvs.IPVS_CMD_SET_CONFIG, attrs)
+        (code,) = await self._chan.send_batch([(msg, REQ)])
+        if code:
+            raise DataplaneError(
+                f"setting the IPVS timeouts (lvs_timeouts): {os.strerror(code)}",
+                hint="see the kernel log (dmesg)",
+            )
+
     async def set_sync_role(
         self,
         role: SyncRole,
