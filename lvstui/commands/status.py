@@ -65,9 +65,15 @@ def _check_line(c: CheckView, now: float) -> str:
     reason = f": {c.last_reason}" if c.last_reason and not c.last_ok else ""
     # a check that never ran has no age and no result: "last run never[: why]"
     ran = "never" if c.last_run is None else f"{age(c.last_run, now)} ago {result}{latency}"
+    extra = "".join(
+        (
+            f", one probe for {c.shared} servers" if c.shared > 1 else "",
+            ", STALE: no completed run in 2 x (period + budget)" if c.stale else "",
+        )
+    )
     return (
         f"      {c.kind:<10} {c.target:<32} last run {ran}"
-        f"{reason}  (every {c.period:g}s, {c.failures}/{c.runs} failed)"
+        f"{reason}  (every {c.period:g}s, {c.failures}/{c.runs} failed{extra})"
     )
 
 
@@ -83,6 +89,8 @@ def _real_line(r: RealServerView) -> str:
         tags.append("added at run time")
     if not r.in_table:
         tags.append("not in table")
+    if r.ramp_until is not None:
+        tags.append("slow start: ramping")
     extra = f"  [{', '.join(tags)}]" if tags else ""
     return (
         f"    {r.key!s:<24} {r.health.value:<7} weight {r.weight}/{r.weight_config} "
@@ -212,6 +220,8 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
                                 "runs": c.runs,
                                 "failures": c.failures,
                                 "unknown": c.unknown,
+                                "shared": c.shared,
+                                "stale": c.stale,
                             }
                             for c in r.checks
                         ],

@@ -29,6 +29,7 @@ from lvstui.model import (
     RealServerView,
     ServiceKey,
     ServiceView,
+    Snapshot,
     VrrpChanged,
     VrrpRunState,
     VrrpView,
@@ -208,6 +209,31 @@ def shown_check(checks: Sequence[CheckView]) -> CheckView | None:
     completed run of another), else the last completed."""
     stale = [c for c in checks if c.stale]
     return stale[0] if stale else last_check(checks)
+
+
+def probe_sharing(snap: Snapshot, sv: ServiceView, rs: RealServerView, most: int = 4) -> list[str]:
+    """Drill-down lines: the other services whose checks of this server run as the same
+    probe (one probe per target). Derived from the snapshot: a check of the same kind,
+    target and period on a server of another service, with `shared` above 1."""
+    out = []
+    for c in rs.checks:
+        if c.shared <= 1:
+            continue
+        others = [
+            str(s.key)
+            for s in snap.services
+            if s.key != sv.key
+            and any(
+                (o.kind, o.target, o.period) == (c.kind, c.target, c.period) and o.shared > 1
+                for r in s.real_servers
+                for o in r.checks
+            )
+        ]
+        names = ", ".join(others[:most]) + (
+            f" … {len(others) - most} more" if len(others) > most else ""
+        )
+        out.append(f"probe     {c.kind} {c.target}: one probe for {c.shared} servers; also {names}")
+    return out
 
 
 def check_target(check: CheckView) -> str:

@@ -417,7 +417,10 @@ class DetailScreen(_ServerActions):
             )
             self.query_one("#chart-third", Chart).set_values(store.get(key, "inbps"))
         self.query_one("#chart-cps", Chart).set_values(store.get(key, "cps"))
-        cfg.update(Text(_config_text(sv, rs)))
+        text = _config_text(sv, rs)
+        if rs is not None:
+            text += "".join(f"\n{line}" for line in render.probe_sharing(snap, sv, rs))
+        cfg.update(Text(text))
         self._show_drain(rs)
         table = self.query_one("#checks", DataTable)
         table.clear()

@@ -160,3 +160,17 @@ def test_list_rows_follow_the_table() -> None:
     active = replace(snap().services[0], sorry_active=True)
     text = render(observed_from_snapshot(replace(snap(), services=(active,))))
     assert "  -> 192.168.10.55:80             Route   1" in text
+
+
+def test_status_shows_shared_probes_stale_checks_and_ramps() -> None:
+    s = snap()
+    sv = s.services[0]
+    r0 = sv.real_servers[0]
+    c0 = replace(r0.checks[0], shared=100, stale=True)
+    r0 = replace(r0, checks=(c0,), ramp_until=NOW + 20)
+    s = replace(s, services=(replace(sv, real_servers=(r0, *sv.real_servers[1:])),))
+    text = render_status(s, NOW)
+    assert "1/10 failed, one probe for 100 servers, STALE: no completed run" in text
+    assert "[slow start: ramping]" in text
+    check = status_json(s, NOW)["services"][0]["real_servers"][0]["checks"][0]
+    assert (check["shared"], check["stale"]) == (100, True)

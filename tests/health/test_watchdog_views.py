@@ -54,3 +54,33 @@ def test_console_shows_a_slow_start_ramp() -> None:
     from dataclasses import replace
 
     assert render.real_status(replace(real, ramp_until=None, weight=10)) == "up"
+
+
+def test_drill_down_names_the_services_sharing_a_probe() -> None:
+    shared = CheckView("tcp_check", "198.51.100.1:80", Health.UP, period=2.0, shared=3)
+    other = CheckView("tcp_check", "198.51.100.9:80", Health.UP, period=2.0)
+    services = tuple(
+        ServiceView(
+            ServiceKey.parse(f"TCP 203.0.113.{i}:80"),
+            "rr",
+            LbKind.NAT,
+            real_servers=(
+                RealServerView(
+                    RealKey("198.51.100.1" if i < 4 else "198.51.100.9", 80),
+                    LbKind.NAT,
+                    1,
+                    1,
+                    Health.UP,
+                    checks=(shared if i < 4 else other,),
+                ),
+            ),
+        )
+        for i in (1, 2, 3, 4)
+    )
+    snap = Snapshot(1, 0.0, services=services)
+    lines = render.probe_sharing(snap, services[0], services[0].real_servers[0])
+    assert lines == [
+        "probe     tcp_check 198.51.100.1:80: one probe for 3 servers; "
+        "also TCP 203.0.113.2:80, TCP 203.0.113.3:80"
+    ]
+    assert render.probe_sharing(snap, services[3], services[3].real_servers[0]) == []
