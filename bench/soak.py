@@ -46,6 +46,7 @@ import httpx
 from lvstui.control.client import connect
 from lvstui.demo.servers import DemoServer
 from lvstui.errors import LvstuiError
+from lvstui.handover import stop_process
 from lvstui.model import Drain, ProcessView, RealKey, ServiceKey, Undrain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,13 +247,7 @@ async def soak(args: argparse.Namespace, d: Path) -> int:
         for t in tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(t, 10)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        await asyncio.to_thread(stop_process, proc)
         servers.close()
     # minute 0 is the start (checks still warming up): compare from minute 1 when there is
     # more than one minute

@@ -31,6 +31,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from lvstui import handover
 from lvstui.config.schema import Config, DataplaneKind
 from lvstui.descriptors import raise_nofile_limit
 from lvstui.errors import ControlError, LvstuiError
@@ -39,6 +40,8 @@ from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, s
 
 if TYPE_CHECKING:
     from lvstui.control.server import ControlServer
+    from lvstui.dataplane.base import Dataplane
+    from lvstui.engine.engine import Engine
 
 __all__ = [
     "SdNotify",
@@ -148,7 +151,9 @@ async def _daemon(
     release: bool = True,
 ) -> int:
     loop = asyncio.get_running_loop()
-    if probe_socket(socket_path):
+    handed = handover.inherited()
+    control_sock = handed.take(handover.CONTROL)  # a seamless restart: see lvstui.handover
+    if control_sock is None and probe_socket(socket_path):
         raise ControlError(
             f"another lvstui daemon already answers on {socket_path}",
             hint="two engines would fight over the VIPs: stop it first, or give this one "
@@ -160,13 +165,23 @@ async def _daemon(
     log.info("dataplane: %s (%s)", engine.dataplane.capabilities.name, parts.reason)
     stop = asyncio.Event()
     reload_requests: asyncio.Queue[None] = asyncio.Queue()
+    upgrade_requests: asyncio.Queue[None] = asyncio.Queue()
+    handed_over = False
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requests.put_nowait, None)
+    loop.add_signal_handler(signal.SIGUSR2, upgrade_requests.put_nowait, None)
     server: ControlServer | None = None
     try:
-        server = await serve_control(engine, config, socket_path, state_dir, stats=parts.stats)
+        server = await serve_control(
+            engine, config, socket_path, state_dir, stats=parts.stats, sock=control_sock
+        )
         await parts.start()
+        unused = handed.close_unused()
+        if unused:
+            log.info("listeners of the previous daemon not needed any more: %s", unused)
+        if handover.signal_ready():
+            log.info("took over from the previous daemon")
         notify(
             "READY=1",
             f"STATUS=serving {len(config.virtual_servers)} virtual server(s) on the "
@@ -192,26 +207,47 @@ async def _daemon(
                 result = await engine.call(Reload(dry_run=False), who="SIGHUP")
                 notify("READY=1", f"STATUS=reload: {result.message}")
 
-        reload_task = asyncio.create_task(reloader())
+        async def upgrader() -> None:
+            nonlocal handed_over
+            assert server is not None
+            while True:
+                await upgrade_requests.get()
+                if await _upgrade(engine, server, parts.dataplane, notify):
+                    handed_over = True
+                    stop.set()
+                    return
+
+        tasks = [asyncio.create_task(reloader()), asyncio.create_task(upgrader())]
         try:
             await stop.wait()
         finally:
-            reload_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reload_task
-        notify("STOPPING=1")
-        log.info("stopping (graceful)")
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+        if not handed_over:
+            notify("STOPPING=1")
+            log.info("stopping (graceful)")
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
             loop.remove_signal_handler(sig)
+        if handed_over:  # bounded by itself (UPGRADE_DRAIN_TIMEOUT), before the deadline
+            if server is not None:
+                await server.close(unlink=False)  # the new daemon serves the socket file
+            await _finish_connections(parts.dataplane)
         try:
             async with asyncio.timeout(STOP_DEADLINE):
                 if server is not None:
-                    await server.close()
-                await parts.stop(graceful=True, release=release)
+                    await server.close(unlink=not handed_over)
+                # after a handover nothing is released: the new daemon serves it all
+                await parts.stop(graceful=True, release=release and not handed_over)
         except TimeoutError:
             _abandon()
-    log.info("stopped" if release else "stopped (services left in place: --dont-release-ipvs)")
+    if handed_over:
+        log.info("stopped: the new daemon serves")
+    else:
+        log.info("stopped" if release else "stopped (services left in place: --dont-release-ipvs)")
     return 0
 
 
@@ -228,6 +264,50 @@ def _abandon() -> None:
     )
     logging.shutdown()
     os._exit(1)
+
+
+UPGRADE_READY_TIMEOUT = 60.0  # seconds the new program has to start serving
+UPGRADE_DRAIN_TIMEOUT = 30.0  # seconds the old daemon's open connections get to finish
+
+
+async def _upgrade(engine: Engine, server: ControlServer, dp: Dataplane, notify: SdNotify) -> bool:
+    """SIGUSR2 (`lvstui ctl upgrade`): start the program again with our listening sockets;
+    True once it serves (we then stop), False when it failed (we go on serving)."""
+    from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
+
+    sockets = {handover.CONTROL: server.fileno()}
+    if isinstance(dp, UserspaceDataplane):
+        sockets.update(dp.listeners())
+    argv = handover.new_program_argv()
+    engine.log("info", f"upgrade: starting {' '.join(argv)} with {len(sockets)} socket(s)")
+    try:
+        proc = await handover.start_new_program(sockets, argv, UPGRADE_READY_TIMEOUT)
+    except (OSError, RuntimeError) as exc:
+        engine.log("error", f"upgrade failed: {exc}; this daemon goes on serving")
+        return False
+    engine.log("info", f"upgrade: handed over to pid {proc.pid}; finishing open connections")
+    # systemd: the new process is the service's main process from now on
+    notify(f"MAINPID={proc.pid}", "READY=1", f"STATUS=upgraded: pid {proc.pid} serves")
+    if isinstance(dp, UserspaceDataplane):
+        dp.stop_accepting()
+    return True
+
+
+async def _finish_connections(dp: Dataplane) -> None:
+    """Let the old daemon's relayed connections end by themselves (bounded)."""
+    from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
+
+    if not isinstance(dp, UserspaceDataplane):
+        return
+    deadline = time.monotonic() + UPGRADE_DRAIN_TIMEOUT
+    while dp.open_connections and time.monotonic() < deadline:  # noqa: ASYNC110 (a count)
+        await asyncio.sleep(0.1)
+    if dp.open_connections:
+        log.warning(
+            "upgrade: %d connection(s) still open after %gs: closed",
+            dp.open_connections,
+            UPGRADE_DRAIN_TIMEOUT,
+        )
 
 
 def loop_name() -> str:

@@ -282,14 +282,16 @@ async def serve_control(
     state_dir: str | Path | None,
     *,
     stats: ProcessStats | None = None,
+    sock: socket.socket | None = None,
 ) -> ControlServer:
     """Bind the control socket for this engine (refusing if a daemon already answers).
     With `stats`, snapshots carry the process's resources and the metrics the server's
-    counters (refused clients, audit failures)."""
+    counters (refused clients, audit failures). `sock`: the listening socket a previous
+    daemon handed over (no probe then: that daemon still answers until we are ready)."""
     from lvstui.control.local import LocalClient
     from lvstui.control.server import ControlServer, Peer
 
-    if probe_socket(path):
+    if sock is None and probe_socket(path):
         raise ControlError(
             f"another lvstui already answers on {path}",
             hint="two engines would fight over the VIPs: stop it, attach to it "
@@ -309,5 +311,5 @@ async def serve_control(
     )
     if stats is not None:
         stats.sources.append(server.counters)
-    await server.start()
+    await server.start(sock)
     return server

@@ -5,7 +5,8 @@
     lvstui ctl weight  VIP:PORT RS:PORT N        (N = "config": back to the configured one)
     lvstui ctl add     VIP:PORT RS:PORT [--weight N] [--forward nat|dr|tun]
     lvstui ctl remove  VIP:PORT RS:PORT
-    lvstui ctl reload  [--dry-run]
+    lvstui ctl reload  [--dry-run] [--force]
+    lvstui ctl upgrade                           (restart, handing the sockets over)
 
 A service is written `TCP 1.2.3.4:80`, `1.2.3.4:80` (TCP), `udp:[2001:db8::1]:53` or
 `FWM 3`, or with ipvsadm's options: `-t 1.2.3.4:80`, `-u 1.2.3.4:53`, `--fwmark-service 3`;
@@ -90,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apply even when the file removes every service, or more than "
         "[lvstui] reload_max_removal of them",
+    )
+    add_socket_argument(p)
+    p = sub.add_parser(
+        "upgrade",
+        help="start the daemon's program again and hand it the listening sockets "
+        "(no connection refused); the old one finishes its connections and exits",
     )
     add_socket_argument(p)
 
@@ -234,6 +241,10 @@ def _lost(client: SocketClient) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.verb == "upgrade":
+        from lvstui.commands.upgrade import upgrade
+
+        return with_client(args, upgrade)
     try:
         cmd = build_command(args)
     except ValueError as exc:

@@ -518,8 +518,16 @@ class ControlServer:
             "audit_failures": self.audit.failures,
         }
 
-    async def start(self) -> None:
-        """Bind the socket. The caller has checked that no daemon answers on it."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Bind the socket (the caller has checked that no daemon answers on it), or adopt
+        `sock`, the listening socket a previous daemon handed over (lvstui.handover)."""
+        if sock is not None:
+            sock.setblocking(False)
+            self._server = await asyncio.start_unix_server(
+                self._on_connect, sock=sock, limit=MAX_REQUEST_LINE
+            )
+            log.info("control socket %s taken over from the previous daemon", self.path)
+            return
         d = self.path.parent
         if not d.exists():
             d.mkdir(mode=0o750, parents=True)
@@ -655,7 +663,15 @@ class ControlServer:
         peer = peer_credentials(sock)
         return peer, decide_role(peer, self.group, self.read_only_others)
 
-    async def close(self) -> None:
+    def fileno(self) -> int:
+        """The listening socket's descriptor (to hand it over), -1 when not listening."""
+        if self._server is None or not self._server.sockets:
+            return -1
+        return self._server.sockets[0].fileno()
+
+    async def close(self, *, unlink: bool = True) -> None:
+        """Stop listening, hang up on every client, remove the socket file (unless
+        `unlink` is False: a new daemon serves it now)."""
         if self._server is not None:
             self._server.close()
             # Hang up on every client (their handlers then end on EOF). Cancelling the
@@ -669,6 +685,8 @@ class ControlServer:
                 await asyncio.gather(*pending, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
+        if not unlink:
+            return
         with contextlib.suppress(FileNotFoundError):
             if self.path.is_socket():
                 self.path.unlink()

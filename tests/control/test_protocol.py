@@ -128,7 +128,7 @@ def test_encoding_is_readable() -> None:
         "fwmark": 0,
         "family": 4,
     }
-    assert encode(model.Reload(dry_run=True)) == {"kind": "reload", "dry_run": True}
+    assert encode(model.Reload(dry_run=True)) == {"kind": "reload", "dry_run": True, "force": False}
 
 
 @pytest.mark.parametrize(

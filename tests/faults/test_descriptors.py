@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
-import shutil
 import socket
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,42 +24,38 @@ import pytest
 
 from lvstui.control.client import SocketClient, connect
 from lvstui.model import Event, HealthChanged, Snapshot
-from tests.cli.harness import Daemon, LoopbackServers, NotifyListener, free_port, write_config
+from tests.cli.harness import Daemon
+from tests.faults.lab import DaemonLab
 
 LIMIT = 1024  # systemd's default soft limit
 
 
-class Lab:
-    def __init__(self, d: Path) -> None:
-        self.d = d
-        self.servers = LoopbackServers(("alpha", "bravo"))
-        self.notify = NotifyListener(d / "notify.sock")
-        self.vip_port = free_port()
-        ports = [self.servers.port("alpha"), self.servers.port("bravo")]
-        cfg = write_config(d / "config.toml", self.vip_port, ports, delay_loop=0.25)
-        self.daemon = Daemon(cfg, d / "control.sock", d / "state", self.notify)
+class Lab(DaemonLab):
+    @property
+    def sock(self) -> Path:
+        assert self.daemon is not None
+        return self.daemon.sock
 
-    def start(self) -> None:
-        self.daemon.start()
-        assert self.daemon.proc is not None
-        resource.prlimit(self.daemon.proc.pid, resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+    def output(self) -> str:
+        assert self.daemon is not None
+        return self.daemon.output()
 
-    def close(self) -> None:
-        self.daemon.kill()
-        self.notify.close()
-        self.servers.close()
+    def start(self) -> Daemon:
+        daemon = self.make(delay_loop=0.25)
+        daemon.start()
+        assert daemon.proc is not None
+        resource.prlimit(daemon.proc.pid, resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+        return daemon
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    d = Path(tempfile.mkdtemp(prefix="restart-fd-"))
-    lab = Lab(d)
+    lab = Lab("restart-fd-")
     try:
         lab.start()
         yield lab
     finally:
         lab.close()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -128,7 +122,7 @@ def check_failures(snap: Snapshot) -> tuple[int, int, set[str], int]:
 
 
 async def _flood_control(lab: Lab) -> None:
-    watch = Watch(await connect(lab.daemon.sock, timeout=10))
+    watch = Watch(await connect(lab.sock, timeout=10))
     await watch.start()
     before = check_failures(await watch.client.snapshot())
     held: list[socket.socket] = []
@@ -138,7 +132,7 @@ async def _flood_control(lab: Lab) -> None:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(2.0)
             try:
-                s.connect(str(lab.daemon.sock))
+                s.connect(str(lab.sock))
             except OSError:  # the backlog is full for a moment: counted, not fatal
                 s.close()
                 refused += 1
@@ -161,7 +155,7 @@ async def _flood_control(lab: Lab) -> None:
     assert after[2] == {"up"}
     # the caps and the reserve kept descriptors for the checks: every run could be made
     assert after[3] == 0
-    assert "control: refused" in lab.daemon.output()
+    assert "control: refused" in lab.output()
 
 
 def test_1100_idle_control_connections_take_nothing_down(lab: Lab) -> None:
@@ -170,7 +164,7 @@ def test_1100_idle_control_connections_take_nothing_down(lab: Lab) -> None:
 
 
 async def _flood_vip(lab: Lab) -> None:
-    watch = Watch(await connect(lab.daemon.sock, timeout=10))
+    watch = Watch(await connect(lab.sock, timeout=10))
     await watch.start()
     before = check_failures(await watch.client.snapshot())
     held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lvstui.handover import stop_process
 from tests.helpers import require_cmd, require_root, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
@@ -117,12 +118,7 @@ def test_daemon_waits_in_fault_for_a_missing_interface_then_elects(netns: str) -
                 assert "ERROR lvstui.vrrp: VI_1: interface 'eth0' not found" not in err.read_text()
                 assert proc.poll() is None
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+                stop_process(proc)
 
 
 def test_link_monitor_sees_links_created_deleted_and_created_again(netns: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lvstui.handover import stop_process
 from tests.helpers import require_cmd, require_root, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
@@ -90,12 +91,7 @@ def daemon(
             try:
                 yield proc, cfg, err
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+                stop_process(proc)
 
 
 def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:

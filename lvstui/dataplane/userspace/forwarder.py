@@ -65,6 +65,7 @@ from lvstui.dataplane.userspace.service import VirtualService
 from lvstui.dataplane.userspace.tcp import Connection, read_then_begin
 from lvstui.dataplane.userspace.udp import UdpListener, end_flow
 from lvstui.errors import DataplaneError, UnsupportedError
+from lvstui.handover import inherited, listener_name
 from lvstui.model import RealKey, ServiceKey
 
 __all__ = ["UserspaceDataplane"]
@@ -283,7 +284,30 @@ class UserspaceDataplane:
 
     # --- listening -----------------------------------------------------------------------------
 
+    def listeners(self) -> dict[str, int]:
+        """Listening descriptors by `handover.listener_name`, for a seamless restart."""
+        out: dict[str, int] = {}
+        for key, svc in self._services.items():
+            if svc.lsock is not None:
+                out[listener_name(key)] = svc.lsock.fileno()
+            elif svc.udp is not None:
+                out[listener_name(key)] = svc.udp.get_extra_info("socket").fileno()
+        return out
+
+    def stop_accepting(self) -> None:
+        """Close the listeners, keep the connections (a new daemon holds the listeners)."""
+        for svc in self._services.values():
+            self._stop_listening(svc)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self.ctx.live_conns)
+
     def _bound_socket(self, key: ServiceKey, kind: int) -> socket.socket:
+        handed = inherited().take(listener_name(key))  # from the daemon we replace
+        if handed is not None:
+            handed.setblocking(False)
+            return handed
         fam = socket.AF_INET6 if key.family == 6 else socket.AF_INET
         sock = socket.socket(fam, kind)
         try:
