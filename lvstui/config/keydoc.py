@@ -53,6 +53,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "lvs_sync_daemon": "run the kernel's IPVS connection-sync daemon, master while the "
         "named VRRP instance is MASTER and backup otherwise",
         "lvs_timeouts": "the kernel's IPVS connection timeouts, like ipvsadm --set",
+        "vrrp_startup_delay": "seconds the VRRP instances wait after lvstui starts (INIT) before "
+        "they run, for a booting host's network to settle; 0-3600",
     },
     LvsTimeouts: {
         "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",

@@ -214,6 +214,7 @@ class GlobalDefs:
     vrrp_version: int = 2
     lvs_sync_daemon: SyncDaemon | None = None
     lvs_timeouts: LvsTimeouts | None = None
+    vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ class VrrpGroup:
         self._events: asyncio.Queue[Event] = asyncio.Queue(10_000)
         self._runner_task: asyncio.Task[None] | None = None
         self._started = False
+        self._delayed: asyncio.Task[None] | None = None  # vrrp_startup_delay's wait
         scripts = {s.name: s for s in config.vrrp_scripts}
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         self.nodes: dict[str, VrrpNode] = {}
@@ -117,6 +118,22 @@ class VrrpGroup:
     async def start(self) -> None:
         if self._own_runner and self._runner_task is None:
             self._runner_task = asyncio.create_task(self.runner.run(), name="vrrp-notify")
+        delay = self.config.global_defs.vrrp_startup_delay
+        if delay > 0:
+            # keepalived's vrrp_startup_delay: the instances wait (in INIT) for the network of
+            # a booting host to settle; the rest of the director starts now
+            self._delayed = asyncio.create_task(self._start_later(delay), name="vrrp-delay")
+            return
+        await self._start_nodes()
+
+    async def _start_later(self, delay: float) -> None:
+        await self.clock.sleep(delay)
+        try:
+            await self._start_nodes()
+        except Exception as exc:
+            self._log_error(f"VRRP not started after vrrp_startup_delay: {exc}")
+
+    async def _start_nodes(self) -> None:
         started: list[VrrpNode] = []
         try:
             for node in self.nodes.values():
@@ -194,7 +211,11 @@ class VrrpGroup:
         self._emit(LogEvent(self.clock.wall(), "error", message))
 
     async def stop(self, graceful: bool = True) -> None:
-        for node in self.nodes.values():
+        if self._delayed is not None and not self._delayed.done():
+            self._delayed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delayed
+        for node in self.nodes.values() if self._started or self._delayed is None else ():
             await node.stop(graceful)
         # the group owns the edges it was given: their sockets close with it
         if self.links is not None:

@@ -131,7 +131,17 @@ def _lvs_timeouts(r: ImportResult) -> None:
     assert not r.notes
 
 
+def _startup_delay(r: ImportResult) -> None:
+    assert r.config.global_defs.vrrp_startup_delay == 2.5 and not r.notes
+
+
 CASES = [
+    Case(
+        "vrrp_startup_delay",
+        "global_defs {\n  vrrp_startup_delay 2.5\n}\n" + instance(),
+        "",
+        _startup_delay,
+    ),
     Case(
         "lvs_timeouts (ipvsadm --set)",
         "global_defs {\n  lvs_timeouts tcp 7200 udp 45\n}\n" + instance(),

@@ -13,6 +13,7 @@ from lvstui.clock import FakeClock
 from lvstui.config.schema import (
     AuthType,
     Config,
+    GlobalDefs,
     TrackWeight,
     VipAddress,
     VrrpInstance,
@@ -449,3 +450,26 @@ async def test_track_script_weight_per_instance_overrides_the_scripts(lan) -> No
     finally:
         await a.group.stop()
         await b.group.stop()
+
+
+async def test_vrrp_startup_delay_holds_the_instances_then_runs_them(lan) -> None:
+    """keepalived's vrrp_startup_delay: the instances stay out (no adverts, no VIP) for the
+    delay, then run as usual; a stop during the wait ends it cleanly."""
+    hub, clock = lan
+    cfg = Config(global_defs=GlobalDefs(vrrp_startup_delay=2.0), vrrp_instances=(inst(100),))
+    a = Director(hub, clock, "198.51.100.11", cfg)
+    t0 = clock.now()
+    await a.group.start()
+    try:
+        await run_for(clock, 1.5)
+        assert a.state() != S.MASTER and not a.has_vip()
+        await until(clock, lambda: a.state() == S.MASTER)
+        assert clock.now() - t0 >= 2.0 and a.has_vip()
+    finally:
+        await a.group.stop()
+    later = replace(cfg, global_defs=GlobalDefs(vrrp_startup_delay=60.0))
+    b = Director(hub, clock, "198.51.100.12", later)
+    await b.group.start()
+    await run_for(clock, 1.0)
+    await b.group.stop()  # during the wait: nothing was started, nothing to undo
+    assert b.state() != S.MASTER and not b.has_vip()

@@ -27,6 +27,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "smtp_connect_timeout": NUM,
             "smtp_alert": FLAG,
             "vrrp_version": INT,
+            "vrrp_startup_delay": NUM,
         },
         {
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),

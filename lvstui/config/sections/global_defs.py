@@ -78,6 +78,7 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_version=t.integer("vrrp_version", 2, 2, 3),
         lvs_sync_daemon=sync,
         lvs_timeouts=timeouts,
+        vrrp_startup_delay=t.number("vrrp_startup_delay", 0.0, 0, 3600),
     )
     t.finish()
     return gd
