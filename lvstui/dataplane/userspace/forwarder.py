@@ -64,11 +64,14 @@ from lvstui.dataplane.userspace.sched import (
 from lvstui.dataplane.userspace.service import VirtualService
 from lvstui.dataplane.userspace.tcp import Connection, read_then_begin
 from lvstui.dataplane.userspace.udp import UdpListener, end_flow
+from lvstui.descriptors import DescriptorReserve
 from lvstui.errors import DataplaneError, UnsupportedError
 from lvstui.handover import inherited, listener_name
 from lvstui.model import RealKey, ServiceKey
 
 __all__ = ["UserspaceDataplane"]
+
+REFUSAL_LOG_EVERY = 10.0  # seconds between two log lines about clients closed at the limit
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +94,14 @@ class UserspaceDataplane:
         max_udp_flows: int = 10000,
         auto_sample: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        reserve: DescriptorReserve | None = None,
     ) -> None:
         self._services: dict[ServiceKey, VirtualService] = {}
+        # a client that would eat into the descriptors kept for checks and VRRP is closed
+        # at once (it sees the connection end; the checks see no EMFILE)
+        self.reserve = reserve or DescriptorReserve()
+        self.refused_for_descriptors = 0
+        self._refusal_logged = -REFUSAL_LOG_EVERY
         self._tasks: set[asyncio.Task[None]] = set()
         self._sampler: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -367,6 +376,9 @@ class UserspaceDataplane:
                     loop.remove_reader(lsock.fileno())
                     loop.call_later(1.0, self._resume_accept, svc, lsock)
                 return
+            if self.reserve.exhausted(conn.fileno()):
+                self._refuse(svc, conn)
+                continue
             conn.setblocking(False)
             c = Connection(self.ctx, svc, conn, addr)
             if svc.apphash is None:
@@ -379,6 +391,21 @@ class UserspaceDataplane:
                 task = loop.create_task(read_then_begin(self.ctx, c))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def _refuse(self, svc: VirtualService, conn: socket.socket) -> None:
+        self.refused_for_descriptors += 1
+        conn.close()
+        now = time.monotonic()
+        if now - self._refusal_logged >= REFUSAL_LOG_EVERY:
+            self._refusal_logged = now
+            log.warning(
+                "%s: closing new clients: within %d of the limit of %d open files (kept for "
+                "health checks and VRRP); %d closed so far",
+                svc.key,
+                self.reserve.reserve,
+                self.reserve.limit,
+                self.refused_for_descriptors,
+            )
 
     def _resume_accept(self, svc: VirtualService, lsock: socket.socket) -> None:
         if svc.lsock is lsock:  # still listening (not deleted or closed meanwhile)
