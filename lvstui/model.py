@@ -12,8 +12,6 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from lvstui.config.schema import LbKind, Protocol
-
 __all__ = [
     "AddReal",
     "CheckView",
@@ -28,10 +26,12 @@ __all__ = [
     "GroupView",
     "Health",
     "HealthChanged",
+    "LbKind",
     "LogEvent",
     "NotifyResult",
     "OperatorAction",
     "ProcessView",
+    "Protocol",
     "QuorumChanged",
     "RealKey",
     "RealServerView",
@@ -47,6 +47,20 @@ __all__ = [
     "VrrpRunState",
     "VrrpView",
 ]
+
+
+class Protocol(enum.Enum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+class LbKind(enum.Enum):
+    """Forwarding method. NAT is ipvsadm's "Masq", DR its "Route", TUN its "Tunnel"."""
+
+    NAT = "NAT"
+    DR = "DR"
+    TUN = "TUN"
 
 
 def _host(addr: str) -> str:

@@ -18,6 +18,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# Re-exported: the config speaks of them, but they are values of the model (the engine's
+# snapshots carry them), so they live there and model.py never imports the config.
+from lvstui.model import LbKind as LbKind
+from lvstui.model import Protocol as Protocol
+
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_CONNECT_TIMEOUT",
@@ -131,20 +136,6 @@ SCHEDULER_FLAGS: dict[str, frozenset[str]] = {
     "mh-fallback": frozenset({"mh"}),
     "mh-port": frozenset({"mh"}),
 }
-
-
-class Protocol(enum.Enum):
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
-
-
-class LbKind(enum.Enum):
-    """Forwarding method. NAT is ipvsadm's "Masq", DR its "Route", TUN its "Tunnel"."""
-
-    NAT = "NAT"
-    DR = "DR"
-    TUN = "TUN"
 
 
 class VrrpState(enum.Enum):
