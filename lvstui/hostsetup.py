@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lvstui.netutil import is_ipv6
+
 __all__ = [
     "Requirement",
     "apply",
@@ -43,7 +45,7 @@ class Requirement:
         if self.kind == "sysctl":
             return f"sysctl -w {self.name}={self.value}"
         if self.kind == "addr":
-            prefix = 128 if ":" in self.name else 32
+            prefix = 128 if is_ipv6(self.name) else 32
             return f"ip addr add {self.name}/{prefix} dev {self.value}"
         if self.kind == "module":
             return f"modprobe {self.name}"
@@ -205,7 +207,7 @@ def apply(reqs: list[Requirement]) -> list[str]:
         for r in reqs:
             if r.kind == "addr" and r.name not in addrs.get(r.value, set()):
                 idx = ipr.link_lookup(ifname=r.value)[0]
-                prefix = 128 if ":" in r.name else 32
+                prefix = 128 if is_ipv6(r.name) else 32
                 ipr.addr("add", index=idx, address=r.name, prefixlen=prefix)
                 done.append(r.command())
     return done

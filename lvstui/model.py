@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from lvstui.netutil import bracket_host, ip_family
+
 __all__ = [
     "AddReal",
     "CheckView",
@@ -61,10 +63,6 @@ class LbKind(enum.Enum):
     NAT = "NAT"
     DR = "DR"
     TUN = "TUN"
-
-
-def _host(addr: str) -> str:
-    return f"[{addr}]" if ":" in addr else addr
 
 
 def _check_addr_port(addr: str, port: int) -> None:
@@ -127,11 +125,11 @@ class ServiceKey:
     def __str__(self) -> str:
         if self.fwmark:
             return f"FWM {self.fwmark}"
-        return f"{self.protocol.value} {_host(self.addr)}:{self.port}"
+        return f"{self.protocol.value} {bracket_host(self.addr)}:{self.port}"
 
     @property
     def hostport(self) -> str:
-        return f"FWM {self.fwmark}" if self.fwmark else f"{_host(self.addr)}:{self.port}"
+        return f"FWM {self.fwmark}" if self.fwmark else f"{bracket_host(self.addr)}:{self.port}"
 
     @classmethod
     def parse(cls, text: str, protocol: Protocol | None = None) -> ServiceKey:
@@ -149,7 +147,7 @@ class ServiceKey:
                     t = t[len(p.value) + 1 :].strip()
                     break
         addr, port = _split_hostport(t)
-        return cls(proto, addr, port, family=6 if ":" in addr else 4)
+        return cls(proto, addr, port, family=ip_family(addr))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -161,7 +159,7 @@ class RealKey:
         _check_addr_port(self.addr, self.port)
 
     def __str__(self) -> str:
-        return f"{_host(self.addr)}:{self.port}"
+        return f"{bracket_host(self.addr)}:{self.port}"
 
     @classmethod
     def parse(cls, text: str) -> RealKey:

@@ -22,6 +22,7 @@ import argparse
 from lvstui.commands._config import add_config_argument, print_config_errors
 from lvstui.config.schema import Config, DataplaneKind, LbKind
 from lvstui.hostsetup import Requirement, print_plan, report_apply, report_check
+from lvstui.netutil import is_ipv6
 
 __all__ = ["add_arguments", "requirements", "run"]
 
@@ -60,7 +61,7 @@ def requirements(config: Config) -> list[Requirement]:
     if nat_via_ipvs and LbKind.NAT in kinds:
         families = set()
         for vs in config.virtual_servers:
-            v6 = vs.family == 6 if vs.ip is None else ":" in vs.ip
+            v6 = vs.family == 6 if vs.ip is None else is_ipv6(vs.ip)
             families.add(6 if v6 else 4)
         why = "NAT: the real servers' replies are routed back through the director"
         if 4 in families:

@@ -34,6 +34,7 @@ from lvstui.hostsetup import (
     report_check,
     sysctl_key,
 )
+from lvstui.netutil import is_ipv6
 
 __all__ = ["add_arguments", "requirements", "run"]
 
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def requirements(vips: list[str], mode: str, interface: str | None) -> list[Requirement]:
     reqs: list[Requirement] = []
-    v4 = [v for v in vips if ":" not in v]
+    v4 = [v for v in vips if not is_ipv6(v)]
     if v4:  # ARP is IPv4 only; IPv6 neighbour discovery does not need this
         for dev in ["all"] + ([interface] if interface else []):
             reqs.append(
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lvstui realserver: {exc}", file=sys.stderr)
         return 2
-    if args.mode == "tun" and any(":" in v for v in vips):
+    if args.mode == "tun" and any(is_ipv6(v) for v in vips):
         print("lvstui realserver: TUN with an IPv6 VIP (ip6tnl) is not supported", file=sys.stderr)
         return 2
     interface = args.interface

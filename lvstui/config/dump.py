@@ -38,6 +38,7 @@ from lvstui.config.schema import (
     VrrpScript,
     VrrpSyncGroup,
 )
+from lvstui.netutil import bracket_host
 
 __all__ = ["status_codes_value", "to_toml_dict", "vip_text"]
 
@@ -120,7 +121,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
 def _global_defs(gd: GlobalDefs) -> dict[str, Any]:
     out = _fields(gd, skip=("smtp_server", "smtp_port", "lvs_sync_daemon", "lvs_timeouts"))
     if gd.smtp_server:
-        host = f"[{gd.smtp_server}]" if ":" in gd.smtp_server else gd.smtp_server
+        host = bracket_host(gd.smtp_server)
         out["smtp_server"] = (
             gd.smtp_server if gd.smtp_port == DEFAULT_SMTP_PORT else f"{host}:{gd.smtp_port}"
         )

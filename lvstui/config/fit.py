@@ -11,12 +11,9 @@ Each function returns "" when the server fits, else the reason, worded for an er
 from __future__ import annotations
 
 from lvstui.config.schema import LbKind
+from lvstui.netutil import ip_family
 
-__all__ = ["family_problem", "ip_family", "port_problem"]
-
-
-def ip_family(ip: str) -> int:
-    return 6 if ":" in ip else 4
+__all__ = ["family_problem", "port_problem"]
 
 
 def family_problem(service_family: int, ip: str, kind: LbKind, what: str = "real server") -> str:

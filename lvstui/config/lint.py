@@ -28,6 +28,7 @@ from lvstui.config.schema import (
     VirtualServer,
     retry_delay,
 )
+from lvstui.netutil import is_ipv6
 
 __all__ = [
     "COMPENSATING_SCHEDULERS",
@@ -151,7 +152,7 @@ def _nat_forwarding(
     kinds = {rs.lb_kind or vs.lb_kind for rs in vs.real_servers} or {vs.lb_kind}
     if LbKind.NAT not in kinds:
         return
-    v6 = vs.family == 6 if vs.ip is None else ":" in vs.ip
+    v6 = vs.family == 6 if vs.ip is None else is_ipv6(vs.ip)
     key, on = (
         ("net.ipv6.conf.all.forwarding", host.ipv6_forwarding)
         if v6

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 # snapshots carry them), so they live there and model.py never imports the config.
 from lvstui.model import LbKind as LbKind
 from lvstui.model import Protocol as Protocol
+from lvstui.netutil import bracket_host, ip_family
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -258,7 +259,7 @@ class VipAddress:
 
     @property
     def family(self) -> int:
-        return 6 if ":" in self.address else 4
+        return ip_family(self.address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,7 +567,7 @@ class VirtualServer:
         """ipvsadm-style identity: `TCP 192.168.10.9:80` or `FWM 3`."""
         if self.fwmark is not None:
             return f"FWM {self.fwmark}"
-        host = f"[{self.ip}]" if self.ip and ":" in self.ip else str(self.ip)
+        host = bracket_host(self.ip) if self.ip else str(self.ip)
         return f"{self.protocol.value} {host}:{self.port}"
 
 

@@ -55,6 +55,7 @@ from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.schema import Config, LbKind, VirtualServer
 from lvstui.errors import ConfigError
 from lvstui.model import RealKey, ServiceKey
+from lvstui.netutil import ip_family
 
 __all__ = [
     "OVERRIDES_FILE",
@@ -83,7 +84,7 @@ def service_key_of(vs: VirtualServer) -> ServiceKey:
     if vs.fwmark is not None:
         return ServiceKey(vs.protocol, "", 0, fwmark=vs.fwmark, family=vs.family)
     addr = str(vs.ip)
-    return ServiceKey(vs.protocol, addr, vs.port, family=6 if ":" in addr else 4)
+    return ServiceKey(vs.protocol, addr, vs.port, family=ip_family(addr))
 
 
 def service_text(key: ServiceKey) -> str:

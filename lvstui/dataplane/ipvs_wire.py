@@ -18,6 +18,8 @@ import socket
 import struct
 from collections.abc import Iterator
 
+from lvstui.netutil import socket_family
+
 __all__ = [
     "NLMSG_DONE",
     "NLMSG_ERROR",
@@ -67,7 +69,7 @@ def nla(kind: int, payload: bytes) -> bytes:
 
 
 def _addr(text: str) -> tuple[int, bytes]:
-    af = socket.AF_INET6 if ":" in text else socket.AF_INET
+    af = socket_family(text)
     return af, socket.inet_pton(af, text)
 
 

@@ -29,6 +29,7 @@ from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.dataplane.reconcile import mask_prefix
 from lvstui.model import Stats
+from lvstui.netutil import bracket_host, ip_family, is_ipv6
 
 __all__ = [
     "IPVS_SIZE",
@@ -132,12 +133,8 @@ def _cmp_services(s1: ObservedService, s2: ObservedService) -> int:
     return k1.port - k2.port
 
 
-def _family(addr: str) -> int:
-    return 6 if ":" in addr else 4
-
-
 def _cmp_dests(d1: ObservedDest, d2: ObservedDest) -> int:
-    r = _cmp_addr(d1.key.addr, d2.key.addr, _family(d1.key.addr))
+    r = _cmp_addr(d1.key.addr, d2.key.addr, ip_family(d1.key.addr))
     if r:
         return r
     return d1.key.port - d2.key.port
@@ -193,7 +190,7 @@ def _title(o: ListOptions) -> str:
 
 
 def _hostport(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    return f"{bracket_host(addr)}:{port}"
 
 
 def _svc_name(s: ObservedService) -> str:
@@ -263,7 +260,7 @@ def _service_line(s: ObservedService, o: ListOptions) -> str:
 
 def _dest_line(d: ObservedDest, o: ListOptions) -> str:
     name = _hostport(d.key.addr, d.key.port)
-    if ":" not in d.key.addr:
+    if not is_ipv6(d.key.addr):
         name = name[:28]
     st = d.stats
     if o.stats:

@@ -18,6 +18,7 @@ from typing import Any
 
 from lvstui.config.schema import Config, RealServer, VipAddress, VirtualServer, VrrpInstance
 from lvstui.config.state import service_key_of
+from lvstui.netutil import bracket_host
 
 __all__ = ["diff_configs", "vip_text"]
 
@@ -36,7 +37,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, tuple):
         return ",".join(map(_fmt, v)) or "none"
     if hasattr(v, "ip") and hasattr(v, "port"):  # sorry server
-        host = f"[{v.ip}]" if ":" in v.ip else v.ip
+        host = bracket_host(v.ip)
         return f"{host}:{v.port}"
     return str(v)
 
@@ -53,7 +54,7 @@ def _changed(old: Any, new: Any, skip: set[str]) -> list[str]:
 
 
 def _rs_label(rs: RealServer) -> str:
-    host = f"[{rs.ip}]" if ":" in rs.ip else rs.ip
+    host = bracket_host(rs.ip)
     return f"{host}:{rs.port}"
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from lvstui.config.schema import Config
 from lvstui.config.state import service_key_of, service_text
 from lvstui.model import Snapshot, VrrpRunState
+from lvstui.netutil import is_ipv6
 
 __all__ = [
     "SplitBrain",
@@ -174,7 +175,7 @@ def status_of(name: str, config: Config, snapshot: Snapshot) -> Status:
         VrrpRole(
             v.name,
             v.vrid,
-            6 if any(":" in a for a in v.vips) else 4,
+            6 if any(is_ipv6(a) for a in v.vips) else 4,
             v.state,
             v.priority,
         )

@@ -38,6 +38,7 @@ from lvstui.config.schema import (
     VirtualServer,
     retry_delay,
 )
+from lvstui.netutil import bracket_host, ip_family
 
 __all__ = [
     "LOCAL_ERRNOS",
@@ -113,11 +114,11 @@ class CheckTarget:
 
     @property
     def family(self) -> int:
-        return 6 if ":" in self.ip else 4
+        return ip_family(self.ip)
 
     @property
     def hostport(self) -> str:
-        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        host = bracket_host(self.ip)
         return f"{host}:{self.port}"
 
 

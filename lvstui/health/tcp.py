@@ -23,6 +23,7 @@ import time
 import weakref
 
 from lvstui.health.base import CheckResult, CheckSpec, CheckTarget, is_local_failure
+from lvstui.netutil import is_ipv6
 
 __all__ = ["TcpChecker", "tcp_check"]
 
@@ -96,7 +97,7 @@ async def tcp_check(target: CheckTarget, timeout: float) -> CheckResult:
     """Connect, then close at once (see the module's docstring for why it is hand-rolled)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
-    v6 = ":" in target.ip
+    v6 = is_ipv6(target.ip)
     sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     watcher: _ConnectWatcher | None = None
     fd = -1

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from lvstui.errors import VrrpError
+from lvstui.netutil import is_ipv6
 
 __all__ = ["Announcer", "MemoryAnnouncer", "RawAnnouncer", "arp_frame", "na_message"]
 
@@ -80,8 +81,8 @@ class RawAnnouncer:
         # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal.
         try:
             mac = _mac(ifname)
-            v4 = [a for a in addrs if ":" not in a]
-            v6 = [a for a in addrs if ":" in a]
+            v4 = [a for a in addrs if not is_ipv6(a)]
+            v6 = [a for a in addrs if is_ipv6(a)]
             if self._packet is None:
                 # protocol 0 and never bound: a send-only socket, no receive hook
                 self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)

@@ -28,11 +28,12 @@ from lvstui.config.schema import (
     VrrpScript,
     VrrpState,
 )
+from lvstui.netutil import is_ipv6
 
 
 def _vip(text: str) -> VipAddress:
     addr, _, plen = text.partition("/")
-    fam6 = ":" in addr
+    fam6 = is_ipv6(addr)
     return VipAddress(addr, int(plen) if plen else (128 if fam6 else 32))
 
 

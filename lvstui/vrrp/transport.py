@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lvstui.errors import VrrpError
+from lvstui.netutil import ip_family
 from lvstui.vrrp.packet import (
     IPPROTO_VRRP,
     MCAST_V4,
@@ -120,7 +121,7 @@ class MemoryHub:
 
     def deliver(self, src: str, dst: str, payload: bytes, *, ttl: int = 255) -> None:
         self.sent.append((src, dst, payload))
-        fam = 6 if ":" in src else 4
+        fam = ip_family(src)
         multicast = ipaddress.ip_address(dst).is_multicast
         for ep in self.endpoints:
             if ep.closed or ep.source == src or ep.family != fam:

@@ -10,6 +10,7 @@ from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, Conv, fill, list_block, to_number
 from lvstui.config.locate import KeyPath
 from lvstui.config.schema import VrrpInstance
+from lvstui.netutil import bracket_host
 
 
 def global_defs_block(out: Out, node: Node) -> None:
@@ -87,7 +88,7 @@ def smtp_server_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath)
         return
     host = node.args[0]
     if len(node.args) > 1:
-        host = f"[{host}]:{node.args[1]}" if ":" in host else f"{host}:{node.args[1]}"
+        host = f"{bracket_host(host)}:{node.args[1]}"
     table["smtp_server"] = host
     out.lines[(*path, "smtp_server")] = (node.file, node.line)
 

@@ -19,6 +19,7 @@ from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, fill, joined, to_flag, to_number
 from lvstui.config.locate import KeyPath
 from lvstui.errors import ConfigError
+from lvstui.netutil import is_ipv6
 
 
 def virtual_server_block(out: Out, node: Node) -> None:
@@ -231,7 +232,7 @@ def fwmark_family(out: Out, node: Node, table: dict[str, Any], path: KeyPath) ->
         return
     reals = table.get("real_server", [])
     ips = [rs.get("ip", "") for rs in reals]
-    if "family" not in table and ips and all(":" in ip for ip in ips):
+    if "family" not in table and ips and all(is_ipv6(ip) for ip in ips):
         table["family"] = 6
         out.lines[(*path, "family")] = (node.file, node.line)
     for i, rs in enumerate(reals):

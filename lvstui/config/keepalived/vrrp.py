@@ -22,6 +22,7 @@ from lvstui.config.keepalived.values import (
 )
 from lvstui.config.locate import KeyPath
 from lvstui.errors import ConfigError
+from lvstui.netutil import is_ipv6
 
 # --- VRRP
 
@@ -254,7 +255,7 @@ def vrrp_versions(out: Out) -> None:
         version = inst.get("version", default)
         vips = inst.get("virtual_ipaddress", [])
         first = vips[0].split()[0] if vips and isinstance(vips[0], str) and vips[0] else ""
-        if ":" in first and "version" not in inst and version == 2:
+        if is_ipv6(first) and "version" not in inst and version == 2:
             inst["version"] = version = 3
             out.lines[(*path, "version")] = (file, line)
             out.note(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-from lvstui.config.fit import family_problem, ip_family, port_problem
+from lvstui.config.fit import family_problem, port_problem
 from lvstui.config.schema import (
     DEFAULT_DELAY_LOOP,
     DEFAULT_PERSISTENCE_TIMEOUT,
@@ -24,6 +24,7 @@ from lvstui.config.schema import (
 from lvstui.config.sections.checks import CHECKS, sort_checks
 from lvstui.config.suggest import did_you_mean
 from lvstui.config.table import MISSING, Table, check_argv, kind_of
+from lvstui.netutil import ip_family
 
 _DEFAULT_ALGO = "wlc"  # VirtualServer.lb_algo (slotted classes hide field defaults)
 
@@ -53,7 +54,7 @@ def read_virtual_server(t: Table) -> VirtualServer:
             t.err(None, "missing required key `port`", "add port = 80")
         port = t.integer("port", 0, 0, 65535)
         if ip is not None:
-            family = 6 if ":" in ip else 4
+            family = ip_family(ip)
         if t.has("family"):
             fam = t.integer("family", family)
             if fam != family:

@@ -36,6 +36,7 @@ from lvstui.dataplane.ipvs.uapi import (
 )
 from lvstui.errors import DataplaneError
 from lvstui.model import RealKey, ServiceKey
+from lvstui.netutil import ip_family
 
 
 def v6_mask_encode(prefix: int) -> str:
@@ -113,7 +114,7 @@ def service_attrs(svc: DesiredService) -> dict[str, Any]:
 
 
 def dest_attrs(dest: DesiredDest) -> dict[str, Any]:
-    family = 6 if ":" in dest.key.addr else 4
+    family = ip_family(dest.key.addr)
     return {
         "attrs": [
             ("IPVS_DEST_ATTR_ADDR_FAMILY", AF[family]),
@@ -129,7 +130,7 @@ def dest_attrs(dest: DesiredDest) -> dict[str, Any]:
 
 
 def dest_key_attrs(key: RealKey) -> dict[str, Any]:
-    family = 6 if ":" in key.addr else 4
+    family = ip_family(key.addr)
     return {
         "attrs": [
             ("IPVS_DEST_ATTR_ADDR_FAMILY", AF[family]),

@@ -13,6 +13,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from lvstui.netutil import is_ipv6
+
 __all__ = ["V2_SIGNATURE", "ProxyHeader", "build", "build_v1", "build_v2", "parse"]
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -26,17 +28,13 @@ class ProxyHeader:
     dst: tuple[str, int]
 
 
-def _v6(addr: str) -> bool:
-    return ":" in addr
-
-
 def build_v1(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
-    fam = "TCP6" if _v6(src[0]) else "TCP4"
+    fam = "TCP6" if is_ipv6(src[0]) else "TCP4"
     return f"PROXY {fam} {src[0]} {dst[0]} {src[1]} {dst[1]}\r\n".encode("ascii")
 
 
 def build_v2(src: tuple[str, int], dst: tuple[str, int], *, udp: bool = False) -> bytes:
-    if _v6(src[0]):
+    if is_ipv6(src[0]):
         fam = 0x22 if udp else 0x21
         addrs = socket.inet_pton(socket.AF_INET6, src[0]) + socket.inet_pton(
             socket.AF_INET6, dst[0]

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from math import gcd
 from typing import Any, ClassVar
 
+from lvstui.netutil import is_ipv6, socket_family
+
 __all__ = [
     "SCHEDULERS",
     "RealServer",
@@ -80,7 +82,7 @@ class RealServer:
         self.port = port
         self.key: Any = None  # the forwarder stores its RealKey here
         self.fwd: Any = None  # and its LbKind
-        self.family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self.family = socket_family(addr)
         self.fold = addr_fold(addr)
         self.weight = weight
         self.last_weight = weight  # kernel: last weight > 0 (0 only if never positive)
@@ -135,7 +137,7 @@ class RealServer:
 def addr_fold(addr: str) -> int:
     """The kernel's address fold for hashing: the IPv4 address, or the XOR of the four
     32-bit words of an IPv6 address (host byte order)."""
-    if ":" in addr:
+    if is_ipv6(addr):
         b = socket.inet_pton(socket.AF_INET6, addr.split("%", 1)[0])
         return (
             int.from_bytes(b[0:4], "big")

@@ -19,12 +19,13 @@ from lvstui.dataplane.userspace.sched import (
     make_scheduler,
 )
 from lvstui.model import RealKey, Stats
+from lvstui.netutil import is_ipv6
 
 __all__ = ["Totals", "VirtualService", "addr_int", "stats_of"]
 
 
 def addr_int(host: str) -> int:
-    if ":" in host:
+    if is_ipv6(host):
         return int.from_bytes(socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0]), "big")
     return int.from_bytes(socket.inet_aton(host), "big")
 
