@@ -23,6 +23,7 @@ from typing import Protocol
 from lvstui.group.keys import Credential
 from lvstui.group.protocol import MAX_LINE, Message, decode, encode
 from lvstui.model import RealKey
+from lvstui.netutil import socket_family
 
 __all__ = [
     "BACKOFF_MAX",
@@ -213,7 +214,7 @@ class Listener:
 
     async def start(self) -> None:
         host, port = parse_addr(self.listen, any_port=True)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        family = socket_family(host)
         sock = socket.create_server((host, port), family=family, backlog=64)
         sock.setblocking(False)
         self._sock = sock
@@ -297,7 +298,7 @@ class Dialer:
     async def _dial(self) -> TlsLink | None:
         host, port = parse_addr(self.peer)
         loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock = socket.socket(socket_family(host))
         sock.setblocking(False)
         try:
             # the TCP connect alone is bounded tightly: a peer behind a partition
