@@ -116,16 +116,25 @@ async def run_child(
     out = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
     err = asyncio.subprocess.STDOUT if capture else asyncio.subprocess.DEVNULL
     started = time.monotonic()
-    transport, proto = await loop.subprocess_exec(
-        lambda: _Collector(loop, cap),
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=out,
-        stderr=err,
-        start_new_session=True,
-        env=dict(env) if env is not None else None,
-        **_drop_privileges(loop, credentials),
+    spawn = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: _Collector(loop, cap),
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env=dict(env) if env is not None else None,
+            **_drop_privileges(loop, credentials),
+        )
     )
+    try:
+        transport, proto = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        # stopped while the child was starting: it may run already; wait for the start, then
+        # kill its group like any other run (the loop alone would kill the leader only)
+        await _finish(_abort_spawn(spawn))
+        raise
     pid = transport.get_pid()
     timed_out = False
     try:
@@ -156,6 +165,17 @@ async def _settle(transport: asyncio.SubprocessTransport, proto: _Collector) -> 
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(REAP_GRACE):
             await asyncio.shield(proto.exited)
+
+
+async def _abort_spawn(
+    spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Collector]],
+) -> None:
+    try:
+        transport, proto = await spawn
+    except Exception:  # it did not start: nothing to kill
+        return
+    _killpg(transport.get_pid())
+    await _settle(transport, proto)
 
 
 async def _finish(cleanup: Coroutine[Any, Any, None]) -> None:

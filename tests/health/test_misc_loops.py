@@ -21,7 +21,7 @@ from lvstui.config.schema import MiscCheck, RealServer, VirtualServer
 from lvstui.health.base import CheckResult
 from lvstui.health.build import build_checker
 from lvstui.health.misc import OUTPUT_CAP, MiscChecker
-from tests.helpers import async_wait_until, process_alive
+from tests.helpers import async_wait_until, process_alive, wait_until
 
 T = TypeVar("T")
 PY = sys.executable
@@ -167,3 +167,43 @@ def test_printable() -> None:
     assert printable(b"\xff") == "\ufffd"
     assert printable(b"x" * 10, limit=4) == "xxxx … (+6 bytes)"
     assert printable(b"x", dropped=100) == "x … (+100 bytes)"
+
+
+def marked(marker: str) -> list[int]:
+    """Running processes whose command line contains `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmd and process_alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+def test_cancelled_while_starting_leaves_nothing(
+    on_loop: Callable[[Coroutine[Any, Any, None]], None],
+) -> None:
+    # a stop may cancel a check while its child is still being started: the group is killed
+    # all the same (the loops themselves would kill the leader only, if anything)
+    marker = f"{os.getpid()}.{id(on_loop)}"
+    argv = ["sh", "-c", f"sleep 120.{marker} & sleep 121.{marker}"]
+
+    async def scenario() -> None:
+        for steps in range(8):
+            task = asyncio.create_task(run_child(argv, timeout=60))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)  # a hang guard
+            assert task in done and task.cancelled()
+
+    on_loop(scenario())
+    try:
+        wait_until(lambda: marked(marker) == [], timeout=10)
+    finally:
+        for pid in marked(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
