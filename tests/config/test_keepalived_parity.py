@@ -135,7 +135,22 @@ def _startup_delay(r: ImportResult) -> None:
     assert r.config.global_defs.vrrp_startup_delay == 2.5 and not r.notes
 
 
+def _min_garp(r: ImportResult) -> None:
+    (inst,) = r.config.vrrp_instances
+    assert (inst.garp_master_repeat, inst.garp_master_delay, inst.garp_master_refresh) == (
+        1,
+        0.0,
+        0.0,
+    )
+
+
 CASES = [
+    Case(
+        "vrrp_min_garp",
+        "global_defs {\n  vrrp_min_garp true\n}\n" + instance(),
+        "",
+        _min_garp,
+    ),
     Case(
         "vrrp_startup_delay",
         "global_defs {\n  vrrp_startup_delay 2.5\n}\n" + instance(),

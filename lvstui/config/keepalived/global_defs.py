@@ -7,7 +7,17 @@ from typing import Any
 
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.tree import Node
-from lvstui.config.keepalived.values import FLAG, INT, NUM, STR, Conv, fill, list_block, to_number
+from lvstui.config.keepalived.values import (
+    FLAG,
+    INT,
+    NUM,
+    STR,
+    Conv,
+    fill,
+    list_block,
+    to_flag,
+    to_number,
+)
 from lvstui.config.locate import KeyPath
 from lvstui.config.schema import VrrpInstance
 from lvstui.netutil import bracket_host
@@ -36,6 +46,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "lvs_sync_daemon": sync_daemon_line,
             "lvs_timeouts": lvs_timeouts_line,
             **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
+            "vrrp_min_garp": min_garp_line,
         },
         "global_defs.",
     )
@@ -57,6 +68,18 @@ def garp_default(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> 
         out.note(node, f"expected `{node.key} VALUE`; left out")
         return
     out.garp_defaults[key] = (GARP_DEFAULTS[key](node.args), node)
+
+
+def min_garp_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived's `vrrp_min_garp [true]`: one gratuitous ARP/NA on becoming master, no
+    second batch, no refresh: the garp defaults it implies, unless the file sets them."""
+    flag = to_flag(node.args)
+    if flag is not True:
+        if flag is not False:
+            out.note(node, f"expected `vrrp_min_garp [true|false]`; left out: {node.args[0]!r}")
+        return
+    for key, value in (("garp_master_repeat", 1), ("garp_master_delay", 0.0)):
+        out.garp_defaults.setdefault(key, (value, node))
 
 
 def garp_defaults(out: Out) -> None:
