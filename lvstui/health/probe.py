@@ -67,6 +67,7 @@ class Probe(Generic[K]):
 
     __slots__ = (
         "checker",
+        "dynamic",
         "failures",
         "last_latency",
         "last_ok",
@@ -84,6 +85,7 @@ class Probe(Generic[K]):
     def __init__(self, checker: Checker) -> None:
         self.checker = checker
         self.spec: CheckSpec = checker.spec
+        self.dynamic = sets_weight(checker.spec.check)  # its results carry a weight
         self.subs: list[Subscription[K]] = []
         self.task: asyncio.Task[None] | None = None
         self.runs = 0  # attempts

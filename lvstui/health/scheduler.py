@@ -369,7 +369,11 @@ class HealthMonitor(Generic[K]):
 
     async def _attempts(self, probe: Probe[K]) -> CheckResult:
         spec = probe.spec
-        up = any(s.active and s.state.health is Health.UP for s in probe.subs)
+        subs = probe.subs
+        if len(subs) == 1:  # the common case, without a generator a run
+            up = subs[0].active and subs[0].state.health is Health.UP
+        else:
+            up = any(s.active and s.state.health is Health.UP for s in subs)
         tries = spec.retry + 1 if up else 1
         result: CheckResult | None = None
         for i in range(tries):
@@ -449,8 +453,10 @@ class HealthMonitor(Generic[K]):
             self._local_failure(probe, result.reason)
             return  # unknown: every verdict stays what it was
         now = self._clock.now()
-        dynamic = probe.subs[0].dynamic if probe.subs else False
-        for sub in list(probe.subs):
+        dynamic = probe.dynamic
+        subs = probe.subs
+        # a callback below may unsubscribe (a reload from on_change): walk a copy then
+        for sub in subs if len(subs) == 1 else list(subs):
             if not sub.active:
                 continue  # suspended: keeps its last state
             state, transition = advance(sub.state, result.ok, now)
