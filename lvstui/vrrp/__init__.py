@@ -8,6 +8,7 @@
 - `track`      link state (`PyrouteLinks`, event-driven) and vrrp_script trackers
 - `params`     `fsm_params`: the state machine's view of a vrrp_instance
 - `vips`       `VipHolder`: an instance's VIPs on the interface and their announcements
+- `inbox`      what a node's main task handles, and its wait for the next item or timer
 - `node`       `VrrpNode`: one instance's machine driven against its edges
 - `group`      `VrrpGroup` (a Config's instances and sync groups): the engine's API
 - `sync`       vrrp_sync_group semantics

@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
@@ -28,6 +27,7 @@ from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp import fsm
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
+from lvstui.vrrp.inbox import TIMER_SLACK, Dgram, Item, Reconfig, Stop, next_item
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
 from lvstui.vrrp.track import (
@@ -55,24 +55,6 @@ log = logging.getLogger("lvstui.vrrp")
 S = VrrpRunState
 LINK_POLL = 0.1  # seconds between link-state looks (a dictionary lookup, see track.py)
 OPEN_RETRY = 1.0  # seconds between two tries to open on an interface without an address
-TIMER_SLACK = 0.001  # a timer may fire this early: the event loop's resolution (epoll: 1 ms)
-
-
-@dataclass(frozen=True, slots=True)
-class _Dgram:
-    dg: Datagram
-
-
-@dataclass(frozen=True, slots=True)
-class _Stop:
-    graceful: bool
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Reconfig:
-    inst: VrrpInstance
-    scripts: dict[str, VrrpScript]
-    done: asyncio.Future[list[str]]
 
 
 class VrrpNode:
@@ -109,7 +91,7 @@ class VrrpNode:
         self.adverts_in = 0
         self.adverts_out = 0
         self.last_transition: float | None = None
-        self._inbox: asyncio.Queue[fsm.Event | _Dgram | _Stop | _Reconfig] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._trackers: dict[str, asyncio.Task[None]] = {}  # track_script name → its task
         self._prev_vips: tuple[VipAddress, ...] = ()  # before a reload (for SyncVips)
@@ -192,7 +174,7 @@ class VrrpNode:
             return
         main = self._tasks[1]
         if not main.done():
-            self._inbox.put_nowait(_Stop(graceful))
+            self._inbox.put_nowait(Stop(graceful))
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(main), 5.0)
         everything = [*self._tasks, *self._trackers.values()]
@@ -222,7 +204,7 @@ class VrrpNode:
             self.inst, self.scripts = inst, scripts
             return []
         done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait(_Reconfig(inst, scripts, done))
+        self._inbox.put_nowait(Reconfig(inst, scripts, done))
         # if the node stops meanwhile, its main task ends: do not wait for ever
         waiters: set[asyncio.Future[Any]] = {done, main}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -464,46 +446,22 @@ class VrrpNode:
     async def _recv_loop(self) -> None:
         while True:
             dg = await self.transport.recv()
-            self._inbox.put_nowait(_Dgram(dg))
+            self._inbox.put_nowait(Dgram(dg))
 
     async def _main(self) -> None:
         while True:
-            deadline = fsm.next_deadline(self.state)
-            item: fsm.Event | _Dgram | _Stop | _Reconfig
-            due = deadline is not None and deadline - self.clock.now() <= TIMER_SLACK
-            if self._inbox.empty() and due:
-                item = fsm.Timer()
-            elif not self._inbox.empty() or deadline is None:
-                item = await self._inbox.get()
-            else:
-                assert deadline is not None
-                get = asyncio.ensure_future(self._inbox.get())
-                # epoll rounds timeouts up to the next millisecond: aim half a slack early
-                wait = deadline - self.clock.now() - TIMER_SLACK / 2
-                sleep = asyncio.ensure_future(self.clock.sleep(wait))
-                done, _ = await asyncio.wait({get, sleep}, return_when=asyncio.FIRST_COMPLETED)
-                sleep.cancel()
-                if get in done:
-                    item = get.result()
-                else:
-                    get.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await get
-                    # a get may complete while being cancelled: keep the item
-                    if get.done() and not get.cancelled():
-                        self._inbox.put_nowait(get.result())
-                    item = fsm.Timer()
-            if isinstance(item, _Reconfig):
+            item = await next_item(self._inbox, self.clock, fsm.next_deadline(self.state))
+            if isinstance(item, Reconfig):
                 try:
                     item.done.set_result(await self._apply_reconfig(item.inst, item.scripts))
                 except Exception as exc:  # a bad value must not kill the running instance
                     item.done.set_exception(exc)
                 continue
-            if isinstance(item, _Stop):
+            if isinstance(item, Stop):
                 await self._handle(fsm.Shutdown(item.graceful))
                 await self.vips.remove(self.inst)
                 return
-            if isinstance(item, _Dgram):
+            if isinstance(item, Dgram):
                 ev = self._decode(item.dg)
                 if ev is None:
                     continue
