@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from lvstui.model import ServiceKey
+from lvstui.netutil import bracket_host
 
 __all__ = [
     "FDS_ENV",
@@ -56,8 +57,7 @@ CONTROL: Final = "control"
 
 def listener_name(key: ServiceKey) -> str:
     """`tcp:127.0.0.1:80`, `udp:[2001:db8::1]:53`: how a VIP listener is named in the map."""
-    addr = f"[{key.addr}]" if ":" in key.addr else key.addr
-    return f"{key.protocol.value.lower()}:{addr}:{key.port}"
+    return f"{key.protocol.value.lower()}:{bracket_host(key.addr)}:{key.port}"
 
 
 class Inherited:
