@@ -55,6 +55,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "lvs_timeouts": "the kernel's IPVS connection timeouts, like ipvsadm --set",
         "vrrp_startup_delay": "seconds the VRRP instances wait after lvstui starts (INIT) before "
         "they run, for a booting host's network to settle; 0-3600",
+        "vrrp_garp_interval": "seconds between two gratuitous ARPs lvstui sends on an "
+        "interface (0: back to back), for switches that drop bursts",
+        "vrrp_gna_interval": "the same for IPv6 unsolicited neighbour advertisements",
     },
     LvsTimeouts: {
         "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",

@@ -207,6 +207,8 @@ class GlobalDefs:
     lvs_sync_daemon: SyncDaemon | None = None
     lvs_timeouts: LvsTimeouts | None = None
     vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
+    vrrp_garp_interval: float = 0.0  # seconds between two gratuitous ARPs on an interface
+    vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,13 @@ their cache on that form). It leaves through an AF_PACKET socket so it needs no 
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import ipaddress
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from lvstui.errors import VrrpError
@@ -47,12 +49,21 @@ class Announcer(Protocol):
         """Send `repeat` gratuitous ARPs / NAs for each address."""
         ...
 
+    def set_intervals(self, garp: float, gna: float) -> None:
+        """keepalived's vrrp_garp_interval / vrrp_gna_interval: seconds between two
+        gratuitous ARPs (NAs) on an interface; 0 sends them back to back."""
+        ...
+
     def close(self) -> None: ...
 
 
 class MemoryAnnouncer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []  # (ifname, address)
+        self.intervals = (0.0, 0.0)
+
+    def set_intervals(self, garp: float, gna: float) -> None:
+        self.intervals = (garp, gna)
 
     async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
         for _ in range(repeat):
@@ -76,36 +87,68 @@ class RawAnnouncer:
     def __init__(self) -> None:
         self._packet: socket.socket | None = None
         self._icmp6: dict[str, socket.socket] = {}
+        self._garp_interval = 0.0
+        self._gna_interval = 0.0
+        self._pacing: set[asyncio.Task[None]] = set()  # interval-paced sends under way
+
+    def set_intervals(self, garp: float, gna: float) -> None:
+        self._garp_interval, self._gna_interval = garp, gna
 
     async def announce(self, ifname: str, addrs: Sequence[str], repeat: int = 1) -> None:
-        # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal.
+        # Sends are tiny and non-blocking; a failure (link down) is reported, not fatal. The
+        # first ARP and NA go now (their errors are the caller's); with an interval set, the
+        # rest follow from a task of their own, so a takeover never waits on the pacing.
         try:
             mac = _mac(ifname)
-            v4 = [a for a in addrs if not is_ipv6(a)]
-            v6 = [a for a in addrs if is_ipv6(a)]
+            v4 = [arp_frame(mac, a) for a in addrs if not is_ipv6(a)]
+            v6 = [na_message(mac, a) for a in addrs if is_ipv6(a)]
             if self._packet is None:
                 # protocol 0 and never bound: a send-only socket, no receive hook
                 self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-            if v4:
-                frames = [arp_frame(mac, a) for a in v4]
-                for _ in range(repeat):
-                    for f in frames:
-                        self._packet.sendto(f, (ifname, ETH_P_ARP))
+            arp_to = (ifname, ETH_P_ARP)
+            arps: Sequence[Callable[[], object]] = [
+                partial(self._packet.sendto, f, arp_to) for f in v4
+            ] * repeat
+            nas: Sequence[Callable[[], object]] = []
             if v6:
-                s = self._icmp6.get(ifname)
-                if s is None:
-                    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-                    self._icmp6[ifname] = s
-                    s.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-                idx = socket.if_nametoindex(ifname)
-                for _ in range(repeat):
-                    for a in v6:
-                        s.sendto(na_message(mac, a), (ALL_NODES, 0, 0, idx))
+                na_to = (ALL_NODES, 0, 0, socket.if_nametoindex(ifname))
+                icmp6 = self._icmp6_socket(ifname)
+                nas = [partial(icmp6.sendto, m, na_to) for m in v6] * repeat
+            for sends, interval in ((arps, self._garp_interval), (nas, self._gna_interval)):
+                if not sends:
+                    continue
+                if interval <= 0:
+                    for send in sends:
+                        send()
+                    continue
+                sends[0]()
+                task = asyncio.create_task(self._paced(sends[1:], interval), name="garp-pacing")
+                self._pacing.add(task)
+                task.add_done_callback(self._pacing.discard)
         except OSError as exc:
             raise VrrpError(f"gratuitous ARP/NA on {ifname} failed: {exc}") from exc
 
+    def _icmp6_socket(self, ifname: str) -> socket.socket:
+        s = self._icmp6.get(ifname)
+        if s is None:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            self._icmp6[ifname] = s
+            s.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        return s
+
+    @staticmethod
+    async def _paced(sends: Sequence[Callable[[], object]], interval: float) -> None:
+        for send in sends:
+            await asyncio.sleep(interval)
+            try:
+                send()
+            except OSError:
+                return  # the link went away: the next takeover announces again
+
     def close(self) -> None:
+        for task in self._pacing:
+            task.cancel()
         if self._packet is not None:
             self._packet.close()
             self._packet = None

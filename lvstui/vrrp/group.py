@@ -73,6 +73,7 @@ class VrrpGroup:
         self.transport_factory = transport_factory
         self.addresses = addresses
         self.announcer = announcer
+        self._set_garp_intervals(config)
         self.links = links
         self._own_runner = runner is None
         self.runner = runner or ScriptRunner(
@@ -114,6 +115,11 @@ class VrrpGroup:
 
     def _on_notify(self, res: NotifyResult) -> None:
         self._emit(res)
+
+    def _set_garp_intervals(self, config: Config) -> None:
+        if self.announcer is not None:
+            gd = config.global_defs
+            self.announcer.set_intervals(gd.vrrp_garp_interval, gd.vrrp_gna_interval)
 
     async def start(self) -> None:
         if self._own_runner and self._runner_task is None:
@@ -204,6 +210,7 @@ class VrrpGroup:
         for node in nodes.values():
             node.clear_sync_faults(keep={f"sync:{g.name}" for g in self.sync_groups})
         self.config = config
+        self._set_garp_intervals(config)
         return lines
 
     def _log_error(self, message: str) -> None:

@@ -160,7 +160,10 @@ def _haproxy_pair(c: Config, r: ImportResult) -> None:
     assert inst.track_script == ("chk_haproxy", "chk_api")
     assert inst.virtual_ipaddress[0].dev == "eth0"
     notes = _notes_at(r, "haproxy_pair.conf")
-    assert sorted(notes) == [5, 6, 7, 8, 9]  # the global_defs lvstui has no use for
+    # the global_defs lvstui has no use for; vrrp_garp/gna_interval 0 is keepalived's default
+    # (keepalived calls 0 invalid and keeps its default, 0), so it converts without a note
+    assert sorted(notes) == [5, 6, 7]
+    assert (c.global_defs.vrrp_garp_interval, c.global_defs.vrrp_gna_interval) == (0.0, 0.0)
     assert _has(notes, 6, "never runs scripts through a shell")
 
 

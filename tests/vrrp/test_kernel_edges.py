@@ -4,6 +4,7 @@ VRRPv3-over-IPv6 pair of lvstui processes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -124,12 +125,14 @@ SNIFF = """
             continue
         arp = f[12:14] == b"\\x08\\x06"
         if arp or (f[12:14] == b"\\x86\\xdd" and f[20] == 58 and f[54] == 136):
-            frames.append(f.hex())
+            frames.append([time.monotonic(), f.hex()])
     print(json.dumps(frames))
 """
 
 
-def test_gratuitous_arp_and_na_on_the_wire(pair: tuple[str, str], tmp_path: Path) -> None:
+def sniffed(pair: tuple[str, str], tmp_path: Path, sender: str) -> list[tuple[float, bytes]]:
+    """Run `sender` (Python) in the first namespace while the second one captures the
+    gratuitous ARPs and NAs on its eth0: (arrival time, frame) each."""
     a, b = pair
     ready = tmp_path / "ready"
     sniff = subprocess.Popen(
@@ -139,22 +142,28 @@ def test_gratuitous_arp_and_na_on_the_wire(pair: tuple[str, str], tmp_path: Path
     )
     try:
         wait_until(ready.exists, 10)
-        py_in(
-            a,
-            """
+        py_in(a, sender)
+        out, _ = sniff.communicate(timeout=20)
+    finally:
+        if sniff.poll() is None:
+            sniff.kill()
+            sniff.wait()
+    return [(t, bytes.fromhex(h)) for t, h in json.loads(out)]
+
+
+def test_gratuitous_arp_and_na_on_the_wire(pair: tuple[str, str], tmp_path: Path) -> None:
+    sent = sniffed(
+        pair,
+        tmp_path,
+        """
             import asyncio
             from lvstui.vrrp.garp import RawAnnouncer
             a = RawAnnouncer()
             asyncio.run(a.announce("eth0", ["192.0.2.9", "2001:db8::9"], 5))
             a.close()
         """,
-        )
-        out, _ = sniff.communicate(timeout=20)
-    finally:
-        if sniff.poll() is None:
-            sniff.kill()
-            sniff.wait()
-    frames = [bytes.fromhex(h) for h in json.loads(out)]
+    )
+    frames = [f for _t, f in sent]
     arps = [f for f in frames if f[12:14] == b"\x08\x06"]
     nas = [f for f in frames if f[12:14] == b"\x86\xdd"]
     assert len(arps) == 5 and len(nas) == 5
@@ -169,6 +178,31 @@ def test_gratuitous_arp_and_na_on_the_wire(pair: tuple[str, str], tmp_path: Path
     assert n[38:54] == bytes.fromhex("ff020000000000000000000000000001")
     assert n[62:78] == bytes.fromhex("20010db8000000000000000000000009")  # target
     assert n[78:80] == b"\x02\x01" and n[80:86] == mac  # target link-layer address option
+
+
+def test_garp_and_gna_intervals_space_the_frames(pair: tuple[str, str], tmp_path: Path) -> None:
+    """keepalived's vrrp_garp_interval / vrrp_gna_interval: frames on one interface are at
+    least that far apart (a lower bound the announcer sleeps for, not a speed claim)."""
+    frames = sniffed(
+        pair,
+        tmp_path,
+        """
+            import asyncio
+            from lvstui.vrrp.garp import RawAnnouncer
+            async def main():
+                a = RawAnnouncer()
+                a.set_intervals(0.2, 0.3)
+                await a.announce("eth0", ["192.0.2.9", "2001:db8::9"], 3)  # returns at once
+                await asyncio.sleep(1.5)  # the paced rest goes out meanwhile
+                a.close()
+            asyncio.run(main())
+        """,
+    )
+    arps = [t for t, f in frames if f[12:14] == b"\x08\x06"]
+    nas = [t for t, f in frames if f[12:14] == b"\x86\xdd"]
+    assert len(arps) == 3 and len(nas) == 3
+    assert min(y - x for x, y in itertools.pairwise(arps)) >= 0.18
+    assert min(y - x for x, y in itertools.pairwise(nas)) >= 0.28
 
 
 def test_vrrp_v3_over_ipv6_between_two_lvstui(pair: tuple[str, str], tmp_path: Path) -> None:

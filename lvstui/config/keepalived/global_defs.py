@@ -39,6 +39,8 @@ def global_defs_block(out: Out, node: Node) -> None:
             "smtp_alert": FLAG,
             "vrrp_version": INT,
             "vrrp_startup_delay": NUM,
+            "vrrp_garp_interval": NUM,
+            "vrrp_gna_interval": NUM,
         },
         {
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),

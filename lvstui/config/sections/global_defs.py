@@ -79,6 +79,8 @@ def read_global_defs(t: Table) -> GlobalDefs:
         lvs_sync_daemon=sync,
         lvs_timeouts=timeouts,
         vrrp_startup_delay=t.number("vrrp_startup_delay", 0.0, 0, 3600),
+        vrrp_garp_interval=t.number("vrrp_garp_interval", 0.0, 0, 4294.967295),
+        vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
     )
     t.finish()
     return gd
