@@ -17,8 +17,12 @@ from tests.faults.lab import DaemonLab
 from tests.helpers import wait_until
 
 
-@pytest.fixture
-def lab() -> Iterator[DaemonLab]:
+@pytest.fixture(params=["uvloop", "asyncio"])
+def lab(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[DaemonLab]:
+    """The userspace daemon without VRRP runs on uvloop; LVSTUI_EVENT_LOOP=asyncio keeps
+    asyncio's loop (the upgrade's pipe and sockets are watched on either)."""
+    if request.param == "asyncio":
+        monkeypatch.setenv("LVSTUI_EVENT_LOOP", "asyncio")
     lab = DaemonLab("restart-up-")
     try:
         lab.make().start()
