@@ -308,11 +308,7 @@ class VrrpNode:
             why = "; ".join(self._faults.values()) if self._faults else "reload cleared the fault"
             self.post(fsm.FaultChanged(bool(self._faults), why))
         if old.unicast_peer != new.unicast_peer:
-            set_peers = getattr(self.transport, "set_peers", None)
-            if set_peers is not None:
-                set_peers(new.unicast_peer)
-            else:
-                self._log("warning", f"{self.name}: unicast_peer change needs a restart")
+            self.transport.set_peers(new.unicast_peer)
         old_params, self._params = self.params(), params
         self._prev_vips = all_vips(old)
         self._synced = []

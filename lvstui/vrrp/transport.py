@@ -87,6 +87,11 @@ class Transport(Protocol):
         """Where adverts go: the multicast group, or the unicast peers."""
         ...
 
+    def set_peers(self, peers: tuple[str, ...]) -> None:
+        """A reload changed the list of unicast peers (multicast <-> unicast is a restart:
+        vrrp/reload.py)."""
+        ...
+
     async def open(self) -> None: ...
 
     async def send(self, payload: bytes, dst: str) -> None: ...
@@ -94,6 +99,28 @@ class Transport(Protocol):
     async def recv(self) -> Datagram: ...
 
     def close(self) -> None: ...
+
+
+class _Addressing:
+    """What both transports answer the same way: the family, the source our adverts carry,
+    and where they go (the unicast peers, else the family's multicast group)."""
+
+    _family: int
+    _source: str
+    _peers: tuple[str, ...]
+
+    @property
+    def family(self) -> int:
+        return self._family
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def destinations(self) -> tuple[str, ...]:
+        if self._peers:
+            return self._peers
+        return (MCAST_V4 if self._family == 4 else MCAST_V6,)
 
 
 # --- in memory -----------------------------------------------------------------------------
@@ -131,7 +158,7 @@ class MemoryHub:
             ep.inject_payload(payload, src=src, dst=dst, ttl=ttl)
 
 
-class MemoryTransport:
+class MemoryTransport(_Addressing):
     def __init__(self, hub: MemoryHub, source: str, family: int, peers: tuple[str, ...]) -> None:
         self._hub = hub
         self._source = source
@@ -143,19 +170,6 @@ class MemoryTransport:
         # set: `open` raises InterfaceUnavailable with it (no address on the interface yet)
         self.unavailable: str | None = None
         self.opens = 0
-
-    @property
-    def family(self) -> int:
-        return self._family
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    def destinations(self) -> tuple[str, ...]:
-        if self._peers:
-            return self._peers
-        return (MCAST_V4 if self._family == 4 else MCAST_V6,)
 
     def set_peers(self, peers: tuple[str, ...]) -> None:
         """A reload changed the unicast peers (still unicast: same socket)."""
@@ -202,7 +216,7 @@ class MemoryTransport:
 # --- raw sockets -----------------------------------------------------------------------------
 
 
-class RawSocketTransport:
+class RawSocketTransport(_Addressing):
     """Protocol-112 raw socket on one interface (see the module docstring)."""
 
     def __init__(
@@ -224,19 +238,6 @@ class RawSocketTransport:
         self._queue: asyncio.Queue[Datagram] = asyncio.Queue(QUEUE_LIMIT)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.overflow = 0
-
-    @property
-    def family(self) -> int:
-        return self._family
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    def destinations(self) -> tuple[str, ...]:
-        if self._peers:
-            return self._peers
-        return (MCAST_V4 if self._family == 4 else MCAST_V6,)
 
     def set_peers(self, peers: tuple[str, ...]) -> None:
         """A reload changed the unicast peers. Only between two non-empty lists: the socket
