@@ -24,7 +24,7 @@ from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog
 from lvstui.ui.history import SeriesStore
-from lvstui.ui.screens import DetailScreen, MainScreen
+from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
 from lvstui.ui.themes import DEFAULT_THEME, load_themes
 from lvstui.ui.widgets import EventLog
 
@@ -82,7 +82,7 @@ class LvstuiApp(App[int]):
         for t in self.themes.values():
             self.register_theme(t)
         self.theme = self._theme_name
-        self.main = MainScreen(self.keys, self.read_only)
+        self.main = MainScreen(self.keys, self.read_only, self.series, self.client.description)
         await self.push_screen(self.main)
         if self.auto_poll:
             self.run_worker(self._poll_loop(), name="poll", group="engine")
@@ -172,6 +172,7 @@ class LvstuiApp(App[int]):
         self.series.record(snap, watched)
         if not self._main_ready():
             return
+        self.main.source = self.client.description
         self.main.show_snapshot(snap)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
@@ -183,6 +184,23 @@ class LvstuiApp(App[int]):
         del self.event_lines[:-1000]
         if self._main_ready():
             self.main.query_one(EventLog).add(evs)
+
+    # --- what the screens ask for (their messages) ----------------------------------------
+
+    def on_action_screen_command_chosen(self, message: ActionScreen.CommandChosen) -> None:
+        self.run_command(message.command)
+
+    def on_main_screen_reload_requested(self, _message: MainScreen.ReloadRequested) -> None:
+        self.start_reload()
+
+    def on_main_screen_theme_requested(self, message: MainScreen.ThemeRequested) -> None:
+        if message.name is None:
+            self.cycle_theme()
+        else:
+            self.set_theme(message.name)
+
+    def on_main_screen_quit_requested(self, _message: MainScreen.QuitRequested) -> None:
+        self.exit(0)
 
     # --- commands ----------------------------------------------------------------------------
 

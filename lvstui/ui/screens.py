@@ -5,16 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from lvstui.model import (
+    Command,
     Drain,
     DrainState,
     RealServerView,
@@ -28,6 +30,7 @@ from lvstui.ui import render
 from lvstui.ui.bindings import ACTIONS, bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
+from lvstui.ui.history import SeriesStore
 from lvstui.ui.widgets import (
     Chart,
     EventLog,
@@ -38,10 +41,7 @@ from lvstui.ui.widgets import (
     palette_for,
 )
 
-if TYPE_CHECKING:
-    from lvstui.ui.app import LvstuiApp
-
-__all__ = ["DetailScreen", "HelpScreen", "MainScreen", "find_views"]
+__all__ = ["ActionScreen", "DetailScreen", "HelpScreen", "MainScreen", "find_views"]
 
 
 def find_views(
@@ -60,22 +60,43 @@ def find_views(
     return None, None
 
 
-class _ServerActions(Screen[None]):
+class ActionScreen(Screen[None]):
     """Drain, undrain, weight and remove on one real server: the main screen's row under the
-    cursor, or the drill-down's server. Same dialogs, same read-only rule (the app refuses)."""
+    cursor, or the drill-down's server. Same dialogs, same read-only rule (the app refuses).
 
-    @property
-    def lvs(self) -> LvstuiApp:
-        from lvstui.ui.app import LvstuiApp
+    A screen knows nothing of the app: it is given its keys, the read-only flag, the series
+    store and each snapshot, and it posts what the operator chose as a message (below) that
+    the app acts on. So the app imports the screens and never the other way round.
+    """
 
-        assert isinstance(self.app, LvstuiApp)
-        return self.app
+    class CommandChosen(Message):
+        """The operator chose (and where asked, confirmed) a command for the engine."""
+
+        def __init__(self, command: Command) -> None:
+            super().__init__()
+            self.command = command
+
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        read_only: bool,
+        series: SeriesStore,
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        super().__init__()
+        self.keys = keys
+        self.read_only = read_only
+        self.series = series
+        self.snapshot = snapshot  # the latest one shown: dialogs read current values from it
 
     def _target(self, need_real: bool) -> RowTarget | None:
         raise NotImplementedError
 
+    def choose(self, command: Command) -> None:
+        self.post_message(self.CommandChosen(command))
+
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.lvs.keys, self.lvs.read_only))
+        self.app.push_screen(HelpScreen(self.keys, self.read_only))
 
     def action_drain(self) -> None:
         t = self._target(need_real=True)
@@ -90,25 +111,25 @@ class _ServerActions(Screen[None]):
                 'says "safe": then the server can be stopped.',
                 "Drain",
             ),
-            lambda ok: self.lvs.run_command(cmd) if ok else None,
+            lambda ok: self.choose(cmd) if ok else None,
         )
 
     def action_undrain(self) -> None:
         t = self._target(need_real=True)
         if t is not None and t.real is not None:
-            self.lvs.run_command(Undrain(t.service, t.real))
+            self.choose(Undrain(t.service, t.real))
 
     def action_weight(self) -> None:
         t = self._target(need_real=True)
         if t is None or t.real is None:
             return
-        _, rs = find_views(self.lvs.snapshot, t)
+        _, rs = find_views(self.snapshot, t)
         service, real = t.service, t.real
 
         def done(value: int | str | None) -> None:
             if value is None:
                 return
-            self.lvs.run_command(SetWeight(service, real, None if value == "reset" else int(value)))
+            self.choose(SetWeight(service, real, None if value == "reset" else int(value)))
 
         self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
 
@@ -125,19 +146,38 @@ class _ServerActions(Screen[None]):
                 "if config.toml still lists it.",
                 "Remove",
             ),
-            lambda ok: self.lvs.run_command(cmd) if ok else None,
+            lambda ok: self.choose(cmd) if ok else None,
         )
 
 
-class MainScreen(_ServerActions):
+class MainScreen(ActionScreen):
     """Status line, banner, filter, the services table, VRRP + quorum panels, event log."""
 
-    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
-        super().__init__()
+    class ReloadRequested(Message):
+        """`r` or `:reload`: the app runs the dry run, shows the difference, asks."""
+
+    class ThemeRequested(Message):
+        """`:theme NAME` (name) or `t` (None: the next theme)."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    class QuitRequested(Message):
+        """`q` or `:quit`: the app decides (an embedded director asks what to do with it)."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        read_only: bool,
+        series: SeriesStore | None = None,
+        source: str = "",
+    ) -> None:
+        super().__init__(keys, read_only, SeriesStore() if series is None else series)
+        self.source = source  # where the data comes from (the client's description)
         self._all_bindings = bindings_for(keys, read_only)
         self._footer_hidden: set[str] = set()
         self._bindings = BindingsMap(self._all_bindings)
-        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
         yield Static("lvstui", id="status")
@@ -167,9 +207,8 @@ class MainScreen(_ServerActions):
         self.query_one(ServiceTable).set_palette(palette)
         self.query_one(VrrpTable).set_palette(palette)
         self.query_one(EventLog).palette = palette
-        snap = self.lvs.snapshot
-        if snap is not None:
-            self.query_one(VrrpTable).show(snap)
+        if self.snapshot is not None:
+            self.query_one(VrrpTable).show(self.snapshot)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 30, "-compact")
@@ -203,6 +242,7 @@ class MainScreen(_ServerActions):
     # --- data ----------------------------------------------------------------------------
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        self.snapshot = snap
         table = self.query_one(ServiceTable)
         table.show(snap)
         self.query_one(VrrpTable).show(snap)
@@ -212,7 +252,7 @@ class MainScreen(_ServerActions):
         t = time.strftime("%H:%M:%S", time.localtime(snap.time))
         self.query_one("#status", Static).update(
             Text(
-                f"lvstui · {self.lvs.client.description} · router {snap.router_id or '-'} · "
+                f"lvstui · {self.source} · router {snap.router_id or '-'} · "
                 f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals} servers"
                 f"{ro} · {t}",
                 no_wrap=True,
@@ -251,8 +291,8 @@ class MainScreen(_ServerActions):
         if event.input.id == "filter":
             table = self.query_one(ServiceTable)
             table.filter_text = event.value.strip()
-            if self.lvs.snapshot is not None:
-                table.show(self.lvs.snapshot)
+            if self.snapshot is not None:
+                table.show(self.snapshot)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -270,7 +310,9 @@ class MainScreen(_ServerActions):
     def action_open(self) -> None:
         target = self._target(need_real=False)
         if target is not None:
-            self.app.push_screen(DetailScreen(target, self.lvs.keys, self.read_only))
+            self.app.push_screen(
+                DetailScreen(target, self.keys, self.read_only, self.series, self.snapshot)
+            )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, ServiceTable):
@@ -281,7 +323,7 @@ class MainScreen(_ServerActions):
             if isinstance(result, UiCommand):
                 self._ui_command(result)
             elif result is not None:
-                self.lvs.run_command(result)  # type: ignore[arg-type]
+                self.choose(result)  # type: ignore[arg-type]
 
         self.app.push_screen(CommandDialog(), done)
 
@@ -289,9 +331,9 @@ class MainScreen(_ServerActions):
         if cmd.name == "help":
             self.action_help()
         elif cmd.name == "quit":
-            self.app.exit(0)
+            self.action_quit()
         elif cmd.name == "theme":
-            self.lvs.set_theme(cmd.arg)
+            self.post_message(self.ThemeRequested(cmd.arg))
         elif cmd.name == "filter":
             box = self.query_one("#filter", Input)
             box.display = bool(cmd.arg)
@@ -301,20 +343,20 @@ class MainScreen(_ServerActions):
         t = self._target(need_real=False)
         if t is not None:
             self.app.push_screen(
-                AddDialog(t.service), lambda cmd: self.lvs.run_command(cmd) if cmd else None
+                AddDialog(t.service), lambda cmd: self.choose(cmd) if cmd else None
             )
 
     def action_reload(self) -> None:
-        self.lvs.start_reload()
+        self.post_message(self.ReloadRequested())
 
     def action_theme(self) -> None:
-        self.lvs.cycle_theme()
+        self.post_message(self.ThemeRequested(None))
 
     def action_quit(self) -> None:
-        self.app.exit(0)
+        self.post_message(self.QuitRequested())
 
 
-class DetailScreen(_ServerActions):
+class DetailScreen(ActionScreen):
     """Drill-down on a service or a real server: charts, checks, configuration.
 
     On a real server the operator actions work here too (drain, undrain, weight, remove, with
@@ -329,12 +371,14 @@ class DetailScreen(_ServerActions):
         target: RowTarget,
         keys: Mapping[str, str] | None = None,
         read_only: bool = False,
+        series: SeriesStore | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None:
-        super().__init__()
+        keys = resolve_keys(None) if keys is None else keys
+        super().__init__(keys, read_only, SeriesStore() if series is None else series, snapshot)
         self.target = target
         self._ready = False
         self._drain_peak = 0  # most connections seen since the drain began (progress bar)
-        keys = resolve_keys(None) if keys is None else keys
         actions = [
             b
             for b in bindings_for(keys, read_only)
@@ -391,13 +435,14 @@ class DetailScreen(_ServerActions):
     def on_mount(self) -> None:
         self._ready = True
         self.query_one("#detail-drain", Static).display = False
-        if self.lvs.snapshot is not None:
-            self.show_snapshot(self.lvs.snapshot)
+        if self.snapshot is not None:
+            self.show_snapshot(self.snapshot)
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        self.snapshot = snap
         if not self._ready:
             return  # not composed yet: on_mount shows the latest snapshot
         sv, rs = find_views(snap, self.target)
@@ -405,7 +450,7 @@ class DetailScreen(_ServerActions):
         if sv is None or (self.target.real is not None and rs is None):
             cfg.update(Text("gone: this service or server is no longer in the table", "bold red"))
             return
-        store = self.lvs.series
+        store = self.series
         key = f"{sv.key}" + (f"|{rs.key}" if rs is not None else "")
         if rs is not None:
             self.query_one("#chart-conns", Chart).set_values(rs.history)
