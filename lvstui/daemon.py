@@ -35,6 +35,7 @@ from lvstui import handover
 from lvstui.config.schema import Config, DataplaneKind
 from lvstui.descriptors import raise_nofile_limit
 from lvstui.errors import ControlError, LvstuiError
+from lvstui.logformat import JournalFormatter, JsonFormatter, LogFormat, PlainFormatter
 from lvstui.model import Reload
 from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
 
@@ -63,32 +64,6 @@ T = TypeVar("T")
 
 # --- logging -----------------------------------------------------------------------------------
 
-_PRIORITY = {
-    logging.DEBUG: 7,
-    logging.INFO: 6,
-    logging.WARNING: 4,
-    logging.ERROR: 3,
-    logging.CRITICAL: 2,
-}
-
-
-class _JournalFormatter(logging.Formatter):
-    """``<6>lvstui.engine: message``: the journal reads the priority, adds the time."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        prio = _PRIORITY.get(record.levelno, 6)
-        text = f"{record.name}: {record.getMessage()}"
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        # Every line of a multi-line message keeps the priority (journald splits on \n).
-        return "\n".join(f"<{prio}>{line}" for line in text.splitlines())
-
-
-class _PlainFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
-        self.converter = time.gmtime  # UTC, as the Z says
-
 
 def stream_is_journal(stream: TextIO) -> bool:
     """True when `stream` is the journal's socket: systemd puts its "device:inode" in
@@ -103,11 +78,23 @@ def stream_is_journal(stream: TextIO) -> bool:
         return False
 
 
-def setup_logging(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
-    """Log to stderr, journald-style when JOURNAL_STREAM says stderr is the journal."""
+def setup_logging(
+    stream: TextIO | None = None,
+    level: int = logging.INFO,
+    fmt: LogFormat = LogFormat.AUTO,
+) -> logging.Handler:
+    """Log to stderr: JSON lines when asked, else journald-style when JOURNAL_STREAM says
+    stderr is the journal, else plain lines."""
     out = stream or sys.stderr
     handler = logging.StreamHandler(out)
-    handler.setFormatter(_JournalFormatter() if stream_is_journal(out) else _PlainFormatter())
+    formatter: logging.Formatter
+    if fmt is LogFormat.JSON:
+        formatter = JsonFormatter()
+    elif stream_is_journal(out):
+        formatter = JournalFormatter()
+    else:
+        formatter = PlainFormatter()
+    handler.setFormatter(formatter)
     root = logging.getLogger("lvstui")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -357,12 +344,13 @@ def run_daemon(
     state_dir: str | None = None,
     dataplane: str | None = None,
     release: bool = True,
+    log_format: LogFormat = LogFormat.AUTO,
 ) -> int:
     """`lvstui --daemon`: run until SIGTERM/SIGINT. Returns the exit code.
 
     `release=False` (keepalived's --dont-release-ipvs) leaves the services in the kernel at
     exit, so a restart (which adopts them) drops no established connection."""
-    setup_logging()
+    setup_logging(fmt=log_format)
     raise_nofile_limit()  # systemd's soft 1,024 is an outage waiting for 200 idle clients
     notify = SdNotify()
     try:

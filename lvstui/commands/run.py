@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lvstui.logformat import LOG_FORMATS, LogFormat
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -68,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--read-only", action="store_true", help="console: hide and refuse every change"
     )
     parser.add_argument("--theme", metavar="NAME", help="console theme")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="auto",
+        help="daemon: auto (journald priorities under systemd, else plain lines) or json "
+        "(one object a line: time, level, logger, message, fields)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             dataplane=args.dataplane,
             release=not args.dont_release_ipvs,
+            log_format=LogFormat(args.log_format),
         )
     return run_console_mode(args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lvstui.daemon import SdNotify, setup_logging, stream_is_journal
+from lvstui.logformat import LogFormat
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +38,33 @@ def test_plain_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     line = out.getvalue().rstrip("\n")
     assert line.endswith("Z WARNING lvstui.test: real server 10.0.0.2:80 is DOWN")
     assert line[4] == "-" and line[10] == "T"
+
+
+def test_json_log_lines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--log-format json: one object a line, extra= fields kept, a traceback in `exception`;
+    JSON wins even when stderr is the journal (the operator asked for it)."""
+    with open(tmp_path / "journal", "w") as f:
+        st = os.fstat(f.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+        handler = setup_logging(f, fmt=LogFormat.JSON)  # type: ignore[arg-type]
+        try:
+            log = logging.getLogger("lvstui.test")
+            log.warning("real server %s is DOWN", "10.0.0.2:80", extra={"rip": "10.0.0.2"})
+            try:
+                raise ValueError("two\nlines")
+            except ValueError:
+                log.exception("failed")
+        finally:
+            logging.getLogger("lvstui").removeHandler(handler)
+    lines = (tmp_path / "journal").read_text().splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["level"] == "warning" and first["logger"] == "lvstui.test"
+    assert first["message"] == "real server 10.0.0.2:80 is DOWN"
+    assert first["rip"] == "10.0.0.2"
+    assert first["time"].endswith("Z") and first["time"][10] == "T"
+    assert "args" not in first and "msg" not in first
+    assert second["level"] == "error" and "ValueError: two" in second["exception"]
 
 
 def test_journal_lines_carry_the_priority(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
