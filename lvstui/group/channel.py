@@ -290,6 +290,7 @@ class Dialer:
         # checked as well as cancelling: asyncio.wait_for in 3.11 can swallow a cancel
         # that arrives as its inner future completes, and the loop must still end
         self._closing = False
+        self._link: TlsLink | None = None
         self._refuse = _Refusals()
 
     def start(self) -> None:
@@ -329,9 +330,11 @@ class Dialer:
             if link is not None:
                 self.last_error = ""
                 delay = BACKOFF_MIN
+                self._link = link
                 try:
                     await self._on_link(link, True)
                 finally:
+                    self._link = None
                     link.close()
             # jitter keeps two directors that lost each other from redialling in lockstep
             await asyncio.sleep(delay * (0.5 + random.random() / 2))
@@ -339,6 +342,8 @@ class Dialer:
 
     async def close(self) -> None:
         self._closing = True
+        if self._link is not None:  # ends the link's reader even if a cancel is swallowed
+            self._link.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
