@@ -189,8 +189,12 @@ async def partition(changes: int, key_path: Path) -> None:
     da.start()
     db.start()
     try:
-        while a.store.entries != b.store.entries:  # polled: the figure is ms, polling is 1 ms
-            await asyncio.sleep(0.001)  # noqa: ASYNC110
+        for _ in range(60_000):  # polled every ms (the figure is in ms), a minute at most
+            if a.store.entries == b.store.entries:
+                break
+            await asyncio.sleep(0.001)
+        else:
+            raise SystemExit("the partition did not heal within a minute")
         took = time.perf_counter() - t0
     finally:
         for x in (da, db):
