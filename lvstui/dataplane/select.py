@@ -9,25 +9,26 @@ otherwise it falls back to the userspace forwarder. Either way it returns a one-
 that the daemon logs loudly (it is also in `capabilities.reason`), because an operator who
 expected IPVS and got userspace (or the reverse) must see it at once.
 
-The IPVS dataplane lives in `lvstui.dataplane.ipvs` (class `IpvsDataplane`, no-argument
-constructor); it is imported only when chosen, so pyroute2's IPVS stays out of processes
-that do not use it.
+The IPVS dataplane lives in `lvstui.dataplane.ipvs` (class `IpvsDataplane`, given the reason
+as its constructor argument); it is imported only when chosen, so pyroute2's IPVS stays out
+of processes that do not use it.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lvstui.config.schema import DataplaneKind
 from lvstui.dataplane.base import Dataplane
 from lvstui.errors import DataplaneError
+
+if TYPE_CHECKING:
+    from lvstui.dataplane.ipvs import IpvsDataplane
 
 __all__ = ["CAP_NET_ADMIN", "Probe", "has_cap", "probe", "select_dataplane"]
 
@@ -81,42 +82,19 @@ def probe() -> Probe:
     return Probe(cap, ok, detail)
 
 
-def _ipvs_class() -> tuple[Any, str]:
+def _ipvs_class() -> tuple[type[IpvsDataplane] | None, str]:
+    # imported only when chosen: pyroute2's IPVS stays out of processes that never use it
     try:
-        mod = importlib.import_module("lvstui.dataplane.ipvs")
+        from lvstui.dataplane.ipvs import IpvsDataplane
     except ImportError as e:
         return None, f"the IPVS dataplane cannot be imported ({e})"
-    cls = getattr(mod, "IpvsDataplane", None) or getattr(mod, "IPVSDataplane", None)
-    if cls is None:
-        return None, "lvstui.dataplane.ipvs has no IpvsDataplane"
-    return cls, ""
+    return IpvsDataplane, ""
 
 
 def _userspace(reason: str) -> Dataplane:
     from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 
     return UserspaceDataplane(reason=reason)
-
-
-def _construct(cls: Any, reason: str) -> Any:
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    if "reason" in params:
-        return cls(reason=reason)
-    return _with_reason(cls(), reason)
-
-
-def _with_reason(dp: Any, reason: str) -> Any:
-    # record the reason in the dataplane's capabilities where the implementation allows it
-    caps = getattr(dp, "capabilities", None)
-    if caps is not None and not caps.reason:
-        for attr in ("_caps", "_capabilities"):
-            if hasattr(dp, attr):
-                setattr(dp, attr, replace(caps, reason=reason))
-                break
-    return dp
 
 
 def select_dataplane(kind: DataplaneKind, *, dry_run: bool = False) -> tuple[Dataplane, str]:
@@ -145,7 +123,7 @@ def select_dataplane(kind: DataplaneKind, *, dry_run: bool = False) -> tuple[Dat
         if cls is None:
             raise DataplaneError(f'dataplane = "ipvs" but {why_not}')
         reason = f'kernel IPVS (dataplane = "ipvs"; {p.detail})'
-        return _construct(cls, reason), reason
+        return cls(reason=reason), reason
     # auto
     if not p.cap_net_admin:
         reason = "userspace forwarder: no CAP_NET_ADMIN, so the kernel's IPVS cannot be used"
@@ -155,5 +133,5 @@ def select_dataplane(kind: DataplaneKind, *, dry_run: bool = False) -> tuple[Dat
         reason = f"userspace forwarder: {why_not}"
     else:
         reason = f"kernel IPVS: {p.detail} and CAP_NET_ADMIN held"
-        return _construct(cls, reason), reason
+        return cls(reason=reason), reason
     return _userspace(reason), reason
