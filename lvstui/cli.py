@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "print, apply or check what this host needs to direct the services",
     ),
     "group": ("lvstui.commands.group", "the director group: keygen, diff"),
+    "completion": ("lvstui.commands.completion", "print a bash or zsh completion script"),
 }
 RUN_MODULE = "lvstui.commands.run"  # no sub-command: console (embedded) or --daemon
 
@@ -101,8 +102,13 @@ def _inherit_globals(parser: argparse.ArgumentParser) -> dict[str, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["__complete"]:  # the completion scripts' hidden helper
+        helper = _load("lvstui.commands.completion")
+        return 0 if helper is None else int(helper.helper_main(words[1:]))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
+    args._parser = parser  # `lvstui completion` writes its script from the whole parser
     for dest, default in getattr(args, "_global_defaults", {}).items():
         if getattr(args, dest, None) is None:
             setattr(args, dest, default)

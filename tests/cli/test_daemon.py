@@ -7,10 +7,13 @@ tests run in file order and each leaves the daemon as it found it.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -377,3 +380,62 @@ def test_second_daemon_side_by_side_with_its_own_paths(lab: Lab) -> None:
     finally:
         other.kill()
         notify.close()
+
+
+def _bash_words(line: str) -> list[str]:
+    """COMP_WORDS as bash makes them: split at blanks, and ':' (in COMP_WORDBREAKS) a word of
+    its own."""
+    words: list[str] = []
+    for blank_word in line.split(" "):
+        parts = blank_word.split(":")
+        for i, part in enumerate(parts):
+            if i:
+                words.append(":")
+            if part or i == len(parts) - 1:
+                words.append(part)
+    return [w for w in words[:-1] if w] + words[-1:]
+
+
+def test_bash_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path) -> None:
+    """`lvstui completion bash` loaded in a real bash completes sub-commands, options, and
+    ctl's services and real servers from the running daemon (through `lvstui __complete`)."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash on this host")
+    r = lvstui("completion", "bash")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "lvstui.bash").write_text(r.stdout)
+    shim = tmp_path / "bin" / "lvstui"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m lvstui "$@"\n')
+    shim.chmod(0o755)
+    sock = lab.daemon.sock
+
+    def complete(line: str) -> list[str]:
+        words = " ".join(shlex.quote(w) for w in _bash_words(line))
+        driver = (
+            f"source {tmp_path / 'lvstui.bash'}\n"
+            f"COMP_LINE={shlex.quote(line)}; COMP_POINT=${{#COMP_LINE}}\n"
+            f"COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n"
+            'COMPREPLY=(); _shtab_lvstui; printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+        argv = [bash, "--norc", "--noprofile", "-c", driver]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
+        assert out.returncode == 0, out.stderr
+        return sorted(w for w in out.stdout.splitlines() if w)
+
+    assert complete("lvstui ct") == ["ctl"]
+    assert complete("lvstui comp") == ["completion"]
+    assert complete("lvstui ctl un") == ["undrain"]
+    assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
+    base = f"lvstui ctl drain --socket {sock} "
+    assert complete(base) == [lab.vip]
+    # bash replaces only what follows the last ':', so that is what comes back
+    assert complete(base + "127.0.0.1:") == [str(lab.vip_port)]
+    reals = sorted(lab.real(n) for n in NAMES)
+    assert complete(base + lab.vip + " ") == reals
+    assert complete(base + lab.vip + " 127.0.0.1:") == sorted(r.split(":")[1] for r in reals)
+    assert complete(f"lvstui ctl drain --socket {sock} -t ") == [lab.vip]
+    # no daemon: nothing offered, and nothing printed into the prompt
+    assert complete(f"lvstui ctl drain --socket {tmp_path / 'none.sock'} ") == []
