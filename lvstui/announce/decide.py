@@ -1,0 +1,86 @@
+"""Whether a VIP is announced: a pure function of what the engine knows about it.
+
+A VIP is announced while every service on it has quorum, the dataplane serves it, and the
+director is not drained; otherwise it is withdrawn, and the reason says which condition
+failed first, so `lvstui status` and the console can show it. "Every service": an ECMP
+router sends any port of the VIP to this director, so one service without quorum would
+black-hole its share of that port's traffic; the VIP goes as a whole."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lvstui.announce.base import Announcer
+
+__all__ = ["Decision", "Reason", "ServiceView", "VipView", "apply", "decide", "decide_all"]
+
+
+class Reason(enum.Enum):
+    ANNOUNCED = "announced"
+    DRAINED = "director drained"
+    NOT_SERVED = "dataplane does not serve the VIP"
+    NO_SERVICES = "no service configured on the VIP"
+    NO_QUORUM = "a service has no quorum"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """What the decision needs of one virtual service: its name (for the reason) and quorum."""
+
+    name: str
+    quorum: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VipView:
+    vip: str
+    services: Sequence[ServiceView]
+    served: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    vip: str
+    announce: bool
+    reason: Reason
+    # The services without quorum, when that is the reason (empty otherwise).
+    detail: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        if self.detail:
+            return f"{self.reason.value}: {', '.join(self.detail)}"
+        return self.reason.value
+
+
+def decide(view: VipView, *, drained: bool) -> Decision:
+    # Drain comes first: an operator's order outranks the health of the VIP.
+    if drained:
+        return Decision(view.vip, False, Reason.DRAINED)
+    if not view.services:
+        return Decision(view.vip, False, Reason.NO_SERVICES)
+    if not view.served:
+        return Decision(view.vip, False, Reason.NOT_SERVED)
+    lost = tuple(s.name for s in view.services if not s.quorum)
+    if lost:
+        return Decision(view.vip, False, Reason.NO_QUORUM, lost)
+    return Decision(view.vip, True, Reason.ANNOUNCED)
+
+
+def decide_all(views: Iterable[VipView], *, drained: bool) -> dict[str, Decision]:
+    return {v.vip: decide(v, drained=drained) for v in views}
+
+
+def apply(announcer: Announcer, decisions: Mapping[str, Decision]) -> None:
+    """Make the announcer match the decisions: announce the yes, withdraw the no, and
+    withdraw whatever the announcer carries that no decision covers (a VIP removed by a
+    reload). Withdrawals first, so a failing announce never leaves a stale route behind."""
+    have = announcer.announced()
+    for vip in sorted(have):
+        d = decisions.get(vip)
+        if d is None or not d.announce:
+            announcer.withdraw(vip)
+    for vip, d in sorted(decisions.items()):
+        if d.announce and vip not in have:
+            announcer.announce(vip)

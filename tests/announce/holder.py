@@ -1,0 +1,34 @@
+"""A process that owns a KernelTableAnnouncer and obeys lines on stdin (`announce VIP`,
+`withdraw VIP`, `withdraw_all`, `close`), answering each with the announced set. The root
+tests run it inside their namespace, so the tun device is created there, and kill it with
+-9 to see the routes go with it."""
+
+from __future__ import annotations
+
+import sys
+
+from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
+
+
+def main() -> None:
+    table, protocol, device = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    a = KernelTableAnnouncer(TableSpec(table, protocol, device))
+    a.start()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        verb, _, arg = line.strip().partition(" ")
+        if verb == "announce":
+            a.announce(arg)
+        elif verb == "withdraw":
+            a.withdraw(arg)
+        elif verb == "withdraw_all":
+            a.withdraw_all()
+        elif verb == "close":
+            a.close()
+            print("closed", flush=True)
+            return
+        print(" ".join(sorted(a.announced())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
