@@ -30,7 +30,7 @@ def silent_lines(path: Path, config_id: str) -> list[tuple[str, int]]:
     skipped: list[ImportNote] = []
     text = path.read_text()
     tokens = tokenize(text, str(path), config_id=config_id, skipped=skipped)
-    tree = parse(tokens)
+    tree = parse(tokens, [])  # an extra `}` is a brace, never a directive line
     _data, lines, notes = to_toml_data(tree)
     notes += skipped
     wanted = {(t.file, t.line) for t in tokens if not t.brace} | {

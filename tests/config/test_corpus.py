@@ -31,10 +31,7 @@ RC_VERDICT = {0: "clean", 5: "warnings", 6: "security", 2: "refused"}
 CONFIG_ID = "lb0"
 
 # Files keepalived runs that lvstui does not import yet (issue 13's worklist).
-GAPS: dict[str, str] = {
-    # keepalived drops a virtual_server whose `{` it misses and runs the rest; we refuse
-    "3fong_openresty-demo--keepalived.conf": "a virtual_server keepalived drops (no `{`)",
-}
+GAPS: dict[str, str] = {}
 
 RUNS = [name for name in FILES if VERDICT.get(name) != "refused"]
 

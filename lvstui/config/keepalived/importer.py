@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lvstui.config.keepalived.convert import to_toml_data
+from lvstui.config.keepalived.lexer import Token
 from lvstui.config.keepalived.notes import ImportNote
 from lvstui.config.keepalived.reader import tokenize
 from lvstui.config.keepalived.tree import parse
@@ -42,7 +43,19 @@ def import_keepalived_text(
     """Parse, map and validate. Raises ConfigError(s) naming keepalived.conf lines."""
     skipped: list[ImportNote] = []
     cid = default_config_id() if config_id is None else config_id
-    data, lines, notes = to_toml_data(parse(tokenize(text, file, config_id=cid, skipped=skipped)))
+    extra: list[tuple[Token, str]] = []
+    tree = parse(tokenize(text, file, config_id=cid, skipped=skipped), extra)
+    for tok, hint in extra:
+        skipped.append(
+            ImportNote(
+                tok.file,
+                tok.line,
+                "}",
+                "no block is open here: keepalived ignores this extra `}` (\"Extra '}' found\") "
+                f"and so does the import; {hint}",
+            )
+        )
+    data, lines, notes = to_toml_data(tree)
     notes = skipped + notes
 
     def line_of(path: KeyPath) -> int | None:

@@ -20,7 +20,10 @@ class Node:
     quoted: list[bool] = field(default_factory=list)  # per arg: was it a "quoted string"
 
 
-def parse(tokens: list[Token]) -> list[Node]:
+def parse(tokens: list[Token], extra: list[tuple[Token, str]] | None = None) -> list[Node]:
+    """Tokens → the block tree. An extra `}` where no block is open is what keepalived
+    reports ("Extra '}' found") and runs past: given `extra`, so does this, adding the brace
+    and a hint there; without, it is an error naming its line."""
     root: list[Node] = []
     stack: list[tuple[list[Node], Node | None]] = [(root, None)]
     last_closed: Node | None = None
@@ -37,9 +40,16 @@ def parse(tokens: list[Token]) -> list[Node]:
                         f"the `{last_closed.key}` block opened at line {last_closed.line} "
                         "is already closed; remove this brace"
                     )
-                raise ConfigError(
-                    "unexpected `}`: no block is open here", file=tok.file, line=tok.line, hint=hint
-                )
+                if extra is None:
+                    raise ConfigError(
+                        "unexpected `}`: no block is open here",
+                        file=tok.file,
+                        line=tok.line,
+                        hint=hint,
+                    )
+                extra.append((tok, hint))
+                i += 1
+                continue
             stack.pop()
             if len(stack) == 1:
                 last_closed = opener
