@@ -126,6 +126,7 @@ _RESTART_SETTINGS = (
     "state_dir",
     "metrics_listen",
     "check_concurrency",
+    "group",  # [lvstui.group]: the links and the key are set up at start
 )
 
 

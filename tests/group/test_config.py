@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -59,3 +60,25 @@ def test_bad_group_settings_are_refused_naming_the_key(body: str, needle: str) -
     with pytest.raises(ConfigError) as info:
         load("[lvstui.group]\n" + body + "\n")
     assert needle in str(info.value)
+
+
+async def test_a_reload_that_changes_the_group_says_it_waits_for_a_restart() -> None:
+    from lvstui.dataplane.memory import MemoryDataplane
+    from lvstui.engine.engine import Engine
+    from lvstui.model import LogEvent
+
+    group = '[lvstui.group]\nlisten = "127.0.0.1:7946"\nkey_file = "k"\npeers = [{}]\n'
+    old = load_config_text("[lvstui]\n" + group.format('"127.0.0.1:7947"'))
+    new = load_config_text("[lvstui]\n" + group.format('"127.0.0.1:7948"'))
+    engine = Engine(old, dataplane=MemoryDataplane())
+    await engine.start()
+    try:
+        events = engine.subscribe()
+        assert (await engine.reload(new)).ok
+        async with asyncio.timeout(5):
+            async for ev in events:
+                if isinstance(ev, LogEvent) and "[lvstui] group changed" in ev.message:
+                    assert "next restart" in ev.message and ev.level == "warning"
+                    break
+    finally:
+        await engine.stop()
