@@ -7,7 +7,9 @@ Everything is read at scrape time from the engine's last published snapshot (ref
 a second and after every change), so a scrape never touches the dataplane nor waits for the
 event loop. The HTTP server is prometheus-client's own, in its own thread.
 
-Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`):
+Families (labels of a service: `vip`, `vport`, `proto` (`TCP`, `UDP`, `SCTP`) and `fwmark`
+(`""`, or the mark with `vip=""` and `vport="0"`); of a real server those and `rip`, `rport`,
+so that queries join on them and with node_exporter's `node_ipvs_*`):
 
 - IPVS / userspace counters per service and real server: `lvstui_service_connections_total`,
   `lvstui_service_packets_total{direction}`, `lvstui_service_bytes_total{direction}`,
@@ -28,20 +30,29 @@ Families (labels: `service` = `TCP 192.168.10.9:80`, `real` = `192.168.10.98:80`
 - the daemon's own: `lvstui_asyncio_tasks`, `lvstui_open_descriptors`,
   `lvstui_descriptor_limit`, `lvstui_resident_memory_bytes`, `lvstui_control_clients`,
   `lvstui_control_refused_total`, `lvstui_audit_failures_total`,
-  `lvstui_state_save_failures_total`.
+  `lvstui_state_save_failures_total`;
+- with `[lvstui] metrics_compat`, other exporters' families too (see `lvstui.metrics_compat`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from lvstui.config.schema import MetricsCompat
 from lvstui.errors import ConfigError
+from lvstui.metrics_compat import (
+    REAL_LABELS,
+    SERVICE_LABELS,
+    compat_families,
+    real_labels,
+    service_labels,
+)
 from lvstui.model import DrainState, GroupView, Health, Snapshot, VrrpRunState
 
 __all__ = ["EngineCollector", "MetricsServer", "parse_listen", "start_metrics"]
@@ -73,13 +84,15 @@ class EngineCollector(Collector):
         self,
         snapshot: Callable[[], Snapshot],
         counters: Callable[[], dict[str, int]] | None = None,
+        compat: Sequence[MetricsCompat] = (),
     ) -> None:
         self._snapshot = snapshot
         self._counters = counters or (lambda: {})
+        self._compat = tuple(compat)
 
     def collect(self) -> Iterator[Metric]:
         snap = self._snapshot()
-        S, R = ["service"], ["service", "real"]
+        S, R = list(SERVICE_LABELS), [*SERVICE_LABELS, *REAL_LABELS]
         svc_conns = CounterMetricFamily(
             "lvstui_service_connections", "Connections scheduled to the service", labels=S
         )
@@ -144,7 +157,7 @@ class EngineCollector(Collector):
         )
 
         for svc in snap.services:
-            s = [str(svc.key)]
+            s = service_labels(svc.key)
             st = svc.stats
             svc_conns.add_metric(s, st.conns)
             svc_pkts.add_metric([*s, "in"], st.inpkts)
@@ -157,7 +170,7 @@ class EngineCollector(Collector):
             quorum.add_metric(s, svc.quorum)
             sorry.add_metric(s, 1 if svc.sorry_active else 0)
             for r in svc.real_servers:
-                rl = [*s, str(r.key)]
+                rl = [*s, *real_labels(r.key)]
                 rs = r.stats
                 r_conns.add_metric(rl, rs.conns)
                 r_pkts.add_metric([*rl, "in"], rs.inpkts)
@@ -219,6 +232,7 @@ class EngineCollector(Collector):
         dp_err.add_metric([], counters.get("dataplane_errors", 0))
         yield from (notify, mail, dp_err)
         yield from _process_families(counters)
+        yield from compat_families(snap, self._compat)
 
 
 # (counter key, metric name, help, gauge?) of the daemon's own resources and guards

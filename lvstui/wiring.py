@@ -266,7 +266,12 @@ def start_metrics(engine: Engine, stats: ProcessStats | None = None) -> MetricsS
             def counters() -> dict[str, int]:
                 return {**engine.counters(), **process.counters()}
 
-        server = serve_metrics(listen, EngineCollector(engine.published_snapshot, counters))
+        server = serve_metrics(
+            listen,
+            EngineCollector(
+                engine.published_snapshot, counters, engine.config.lvstui.metrics_compat
+            ),
+        )
     except LvstuiError as e:
         engine.log("error", f"metrics disabled: {e}")
         return None

@@ -84,6 +84,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "state_dir": "overrides.toml, owned.toml and audit.log live here",
         "metrics_listen": 'serve Prometheus metrics on HOST:PORT, e.g. "127.0.0.1:9336"; '
         "empty: off",
+        "metrics_compat": 'also serve other exporters\' families: "node_exporter" (node_ipvs_*, '
+        'as its ipvs collector), "keepalived" (keepalived_vrrp_state, keepalived_up)',
         "directors": "how many directors run these checks (1-64), for check-config's "
         "check-load estimate",
         "check_concurrency": "at most this many check attempts in flight (1-1000000)",

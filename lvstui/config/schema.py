@@ -155,6 +155,13 @@ class DataplaneKind(enum.Enum):
     USERSPACE = "userspace"
 
 
+class MetricsCompat(enum.Enum):
+    """Families named like another exporter's, so existing dashboards and alerts work."""
+
+    NODE_EXPORTER = "node_exporter"  # node_exporter's ipvs collector: node_ipvs_*
+    KEEPALIVED = "keepalived"  # the keepalived exporters': keepalived_vrrp_state, keepalived_up
+
+
 class CheckKind(enum.Enum):
     TCP_CHECK = "tcp_check"
     HTTP_GET = "http_get"
@@ -235,6 +242,7 @@ class LvstuiSettings:
     control_read_only_others: bool = True  # False: refuse non-members entirely
     state_dir: str = DEFAULT_STATE_DIR
     metrics_listen: str = ""  # "127.0.0.1:9336"; empty = off
+    metrics_compat: tuple[MetricsCompat, ...] = ()  # other exporters' families, too
     directors: int = 2  # how many directors run these checks (check-load estimate)
     check_concurrency: int = 1000  # global cap on checks in flight
     notify_timeout: float = DEFAULT_NOTIFY_TIMEOUT

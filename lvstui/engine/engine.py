@@ -125,6 +125,7 @@ _RESTART_SETTINGS = (
     "control_read_only_others",
     "state_dir",
     "metrics_listen",
+    "metrics_compat",
     "check_concurrency",
     "group",  # [lvstui.group]: the links and the key are set up at start
 )

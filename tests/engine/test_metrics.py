@@ -9,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lvstui.config.schema import MetricsCompat
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.errors import ConfigError
@@ -33,7 +34,9 @@ def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
 
 async def test_scrape_metrics() -> None:
     base = config(quorum_down=f"{sys.executable} -c pass")
-    cfg = replace(base, lvstui=replace(base.lvstui, metrics_listen="127.0.0.1:0"))
+    compat = (MetricsCompat.NODE_EXPORTER, MetricsCompat.KEEPALIVED)
+    settings = replace(base.lvstui, metrics_listen="127.0.0.1:0", metrics_compat=compat)
+    cfg = replace(base, lvstui=settings)
     dp = MemoryDataplane()
     e = Engine(cfg, dataplane=dp)
     await e.start()
@@ -52,18 +55,35 @@ async def test_scrape_metrics() -> None:
             resp = await client.get(url)
         assert resp.status_code == 200
         m = samples(resp.text)
-        svc, r0, r1, r2 = str(SK), str(R[0]), str(R[1]), str(R[2])
-        assert m[key("lvstui_service_connections_total", service=svc)] == 42
-        assert m[key("lvstui_service_bytes_total", service=svc, direction="in")] == 1000
-        assert m[key("lvstui_service_connections_per_second", service=svc)] == 3
-        assert m[key("lvstui_real_active_connections", service=svc, real=r0)] == 5
-        assert m[key("lvstui_real_inactive_connections", service=svc, real=r0)] == 2
-        assert m[key("lvstui_real_weight", service=svc, real=r0)] == 2
-        assert m[key("lvstui_real_weight", service=svc, real=r1)] == 0
-        assert m[key("lvstui_real_draining", service=svc, real=r1)] == 1
-        assert m[key("lvstui_real_up", service=svc, real=r2)] == 0
-        assert m[key("lvstui_service_live_weight", service=svc)] == 2
-        assert m[key("lvstui_service_quorum_up", service=svc)] == 1
+        svc = {"vip": SK.addr, "vport": str(SK.port), "proto": "TCP", "fwmark": ""}
+        r0, r1, r2 = ({**svc, "rip": r.addr, "rport": str(r.port)} for r in R[:3])
+        assert m[key("lvstui_service_connections_total", **svc)] == 42
+        assert m[key("lvstui_service_bytes_total", **svc, direction="in")] == 1000
+        assert m[key("lvstui_service_connections_per_second", **svc)] == 3
+        assert m[key("lvstui_real_active_connections", **r0)] == 5
+        assert m[key("lvstui_real_inactive_connections", **r0)] == 2
+        assert m[key("lvstui_real_weight", **r0)] == 2
+        assert m[key("lvstui_real_weight", **r1)] == 0
+        assert m[key("lvstui_real_draining", **r1)] == 1
+        assert m[key("lvstui_real_up", **r2)] == 0
+        assert m[key("lvstui_service_live_weight", **svc)] == 2
+        assert m[key("lvstui_service_quorum_up", **svc)] == 1
+        # metrics_compat: node_exporter's ipvs families from the same snapshot
+        backend = {
+            "local_address": SK.addr,
+            "local_port": str(SK.port),
+            "proto": "TCP",
+            "local_mark": "",
+        }
+        b0 = {**backend, "remote_address": R[0].addr, "remote_port": str(R[0].port)}
+        b1 = {**backend, "remote_address": R[1].addr, "remote_port": str(R[1].port)}
+        assert m[key("node_ipvs_connections_total")] == 42
+        assert m[key("node_ipvs_incoming_bytes_total")] == 1000
+        assert m[key("node_ipvs_backend_connections_active", **b0)] == 5
+        assert m[key("node_ipvs_backend_connections_inactive", **b0)] == 2
+        assert m[key("node_ipvs_backend_weight", **b0)] == 2
+        assert m[key("node_ipvs_backend_weight", **b1)] == 0
+        assert m[key("keepalived_up")] == 1
         assert m[key("lvstui_notify_total", result="ok")] == 0
     finally:
         server.close()
@@ -114,7 +134,9 @@ async def test_wired_director_serves_metrics_until_stopped() -> None:
         async with httpx.AsyncClient() as client:
             resp = await client.get(f"http://{host}:{port}/metrics")
         assert resp.status_code == 200
-        assert m_value(resp.text, "lvstui_service_live_weight", service=str(SK)) == 6
+        labels = {"vip": SK.addr, "vport": str(SK.port), "proto": "TCP", "fwmark": ""}
+        assert m_value(resp.text, "lvstui_service_live_weight", **labels) == 6
+        assert "node_ipvs_" not in resp.text  # metrics_compat unset: lvstui's families only
     finally:
         await parts.stop(graceful=False)
     assert parts.metrics is None
@@ -125,3 +147,59 @@ async def test_wired_director_serves_metrics_until_stopped() -> None:
 
 def m_value(text: str, name: str, **labels: str) -> float:
     return samples(text)[key(name, **labels)]
+
+
+def test_compat_families_for_fwmark_services_and_vrrp() -> None:
+    """A firewall-mark service's backends carry node_exporter's FWM labels; keepalived's
+    state numbers are 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, one series per virtual address."""
+    from lvstui.config.schema import LbKind, Protocol
+    from lvstui.metrics import EngineCollector
+    from lvstui.model import (
+        RealServerView,
+        ServiceKey,
+        ServiceView,
+        Snapshot,
+        VrrpRunState,
+        VrrpView,
+    )
+
+    fwm = ServiceKey(Protocol.TCP, "", 0, fwmark=3)
+    real = RealServerView(R[0], LbKind.DR, 7, 7, Health.UP, active_conns=4)
+    vrrp = tuple(
+        VrrpView(f"vi{n}", "eth0", 50 + n, st, 100, 100, 3, 1.0, vips=("192.0.2.1", "192.0.2.2"))
+        for n, st in enumerate(VrrpRunState)
+    )
+    snap = Snapshot(
+        1,
+        0.0,
+        services=(ServiceView(fwm, "rr", LbKind.DR, real_servers=(real,)),),
+        vrrp=vrrp,
+    )
+    compat = (MetricsCompat.NODE_EXPORTER, MetricsCompat.KEEPALIVED)
+    got = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for fam in EngineCollector(lambda: snap, compat=compat).collect()
+        for s in fam.samples
+    }
+    b = {"local_address": "", "local_port": "0", "proto": "FWM", "local_mark": "00000003"}
+    b |= {"remote_address": R[0].addr, "remote_port": str(R[0].port)}
+    assert got[key("node_ipvs_backend_weight", **b)] == 7
+    assert got[key("node_ipvs_backend_connections_active", **b)] == 4
+    fw = {"vip": "", "vport": "0", "proto": "TCP", "fwmark": "3"}
+    assert got[key("lvstui_real_weight", **fw, rip=R[0].addr, rport=str(R[0].port))] == 7
+    states = {
+        labels["iname"]: value
+        for (name, ls), value in got.items()
+        if name == "keepalived_vrrp_state"
+        for labels in [dict(ls)]
+        if labels["ip_address"] == "192.0.2.2"
+    }
+    assert states == {"vi0": 0, "vi1": 1, "vi2": 2, "vi3": 3}  # STOP has no keepalived number
+    assert (
+        got[
+            key(
+                "keepalived_vrrp_state", iname="vi2", intf="eth0", vrid="52", ip_address="192.0.2.1"
+            )
+        ]
+        == 2
+    )

@@ -17,6 +17,7 @@ from lvstui.config.schema import (
     GroupSettings,
     LvsTimeouts,
     LvstuiSettings,
+    MetricsCompat,
     SyncDaemon,
 )
 from lvstui.config.table import Table, show
@@ -123,6 +124,15 @@ def read_lvstui(t: Table) -> LvstuiSettings:
         host, _, port = metrics.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             t.err("metrics_listen", f"expected HOST:PORT, got {metrics!r}", 'e.g. "127.0.0.1:9336"')
+    compat: list[MetricsCompat] = []
+    for name in t.str_list("metrics_compat"):
+        try:
+            compat.append(MetricsCompat(name))
+        except ValueError:
+            known = ", ".join(f'"{c.value}"' for c in MetricsCompat)
+            t.err("metrics_compat", f"unknown exporter {name!r}", f"one of {known}")
+    if compat and not metrics:
+        t.err("metrics_compat", "set without metrics_listen: nothing would serve it")
     s = LvstuiSettings(
         dataplane=t.choice("dataplane", DataplaneKind, DataplaneKind.AUTO, upper=False),
         control_socket=t.text("control_socket", DEFAULT_CONTROL_SOCKET, nonempty=True),
@@ -130,6 +140,7 @@ def read_lvstui(t: Table) -> LvstuiSettings:
         control_read_only_others=t.flag("control_read_only_others", True),
         state_dir=t.text("state_dir", DEFAULT_STATE_DIR, nonempty=True),
         metrics_listen=metrics,
+        metrics_compat=tuple(dict.fromkeys(compat)),
         directors=t.integer("directors", 2, 1, 64),
         check_concurrency=t.integer("check_concurrency", 1000, 1, 1_000_000),
         notify_timeout=t.number("notify_timeout", DEFAULT_NOTIFY_TIMEOUT, positive=True),
