@@ -24,7 +24,7 @@ so that queries join on them and with node_exporter's `node_ipvs_*`):
   `lvstui_check_scheduler_lag_seconds`;
 - `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
   `lvstui_service_sorry_active`;
-- `lvstui_vrrp_state{instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
+- `lvstui_vrrp_state{vrrp_instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
 - `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
   `lvstui_dataplane_errors_total`;
 - the daemon's own: `lvstui_asyncio_tasks`, `lvstui_open_descriptors`,
@@ -206,10 +206,13 @@ class EngineCollector(Collector):
         yield lag
 
         v_state = GaugeMetricFamily(
-            "lvstui_vrrp_state", "1 for the instance's current state", labels=["instance", "state"]
+            "lvstui_vrrp_state",
+            "1 for the instance's current state",
+            # not `instance`: Prometheus's own target label would rename it exported_instance
+            labels=["vrrp_instance", "state"],
         )
         v_prio = GaugeMetricFamily(
-            "lvstui_vrrp_priority", "Effective VRRP priority", labels=["instance"]
+            "lvstui_vrrp_priority", "Effective VRRP priority", labels=["vrrp_instance"]
         )
         for v in snap.vrrp:
             for state in VrrpRunState:
