@@ -190,3 +190,48 @@ def test_rules_load_into_the_server(lab: tuple[Daemon, Prom, int, LoopbackServer
     rules = [rule["name"] for g in r.json()["data"]["groups"] for rule in g["rules"]]
     assert "LvstuiQuorumLost" in rules and len(rules) == 7
     assert all(g["rules"][0]["health"] != "err" for g in r.json()["data"]["groups"])
+
+
+# Panels whose series this lab cannot have: no VRRP instance, no director group, no drain.
+# Their queries must still be valid PromQL (the server says success) and return nothing.
+ABSENT_HERE = {
+    "Drained real servers",
+    "VRRP state (MASTER = 1)",
+    "VRRP priority",
+    "Director group peers up",
+    "Director group split brain",
+    "Director group config drift",
+}
+
+
+def test_every_grafana_panel_query(lab: tuple[Daemon, Prom, int, LoopbackServers]) -> None:
+    """packaging/grafana/lvstui.json: each panel's query runs on the real server; the ones
+    this lab can feed return the values lvstui has (weights 1, quorum up, nothing down)."""
+    import json
+
+    _daemon, prom, vip_port, servers = lab
+    dash = json.loads((Path(__file__).parents[2] / "packaging/grafana/lvstui.json").read_text())
+    results: dict[str, list[list[tuple[dict[str, str], float]]]] = {}
+    for panel in dash["panels"]:
+        exprs = [t["expr"].replace("$__rate_interval", "30s") for t in panel["targets"]]
+        results[panel["title"]] = [prom.query(e) for e in exprs]
+    assert set(results) >= ABSENT_HERE
+    for title, per_target in results.items():
+        if title in ABSENT_HERE:
+            assert per_target == [[]] * len(per_target), title
+        else:
+            assert all(per_target), f"{title}: a query returned no series"
+
+    def values(title: str) -> dict[str, float]:
+        (series,) = results[title]
+        return {f"{m.get('rip', '')}:{m.get('rport', '')}": v for m, v in series}
+
+    reals = {f"127.0.0.1:{servers.port(n)}" for n in NAMES}
+    assert values("Real server weight") == dict.fromkeys(reals, 1.0)
+    assert list(values("Quorum up").values()) == [1.0]
+    assert list(values("Sorry server serving").values()) == [0.0]
+    assert list(values("Real servers down").values()) == [0.0]
+    assert list(values("Stale checks").values()) == [0.0]
+    (cps,) = results["Connections per second by service"][0]
+    assert cps[0]["vport"] == str(vip_port) and cps[1] >= 0
+    assert len(results["Check latency"][0]) == len(NAMES)
