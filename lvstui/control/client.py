@@ -24,9 +24,9 @@ import contextlib
 import errno
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -278,6 +278,11 @@ class SocketClient:
                     reason = _error_from(msg)
         except (ConnectionError, OSError) as exc:
             reason = ControlError(f"connection to {self.path} lost: {exc}")
+        self._lose(reason)
+
+    def _lose(self, reason: LvstuiError) -> None:
+        """The connection is gone for `reason`: every waiting call fails with it and every
+        event iteration ends."""
         self._lost = reason
         for fut in self._pending.values():
             if not fut.done():
@@ -303,12 +308,7 @@ class SocketClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if reason is not None:
-            self._lost = reason
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(reason)
-            for q in list(self._subscribers):
-                _push(q, _GONE)
+            self._lose(reason)
         self._reader = None
         self._subscribed = False
 
@@ -384,7 +384,10 @@ def _error_from(msg: dict[str, Any]) -> LvstuiError:
     return ControlError(f"{text} [{code}]" if code else text, hint=hint)
 
 
-async def _retry(fn: Any, timeout: float, interval: float) -> Any:
+_T = TypeVar("_T")
+
+
+async def _retry(fn: Callable[[], Awaitable[_T]], timeout: float, interval: float) -> _T:
     deadline = time.monotonic() + timeout
     while True:
         try:
