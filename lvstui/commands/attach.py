@@ -16,9 +16,12 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lvstui.config.schema import DEFAULT_CONFIG_PATH
+
+if TYPE_CHECKING:
+    from lvstui.config.schema import LvstuiSettings
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(path: str | None) -> Any:
+def _settings(path: str | None) -> LvstuiSettings | None:
     """The config's [lvstui] table, or None when there is no readable config."""
     if path is None and not Path(DEFAULT_CONFIG_PATH).exists():
         return None
@@ -54,7 +57,9 @@ def _settings(path: str | None) -> Any:
         return None  # a broken default config must not stop an operator from attaching
 
 
-async def _attach(socket_path: str, args: argparse.Namespace, settings: Any) -> int:
+async def _attach(
+    socket_path: str, args: argparse.Namespace, settings: LvstuiSettings | None
+) -> int:
     from lvstui.control.client import SocketClient, connect
     from lvstui.ui.app import LvstuiApp
 

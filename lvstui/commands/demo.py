@@ -21,7 +21,10 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lvstui.control.server import ControlServer
 
 __all__ = ["add_arguments", "demo_config", "run"]
 
@@ -93,7 +96,7 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
     ]
     sorry = DemoServer("sorry server", status=503)
     parts: EngineParts | None = None
-    control: Any = None
+    control: ControlServer | None = None
     try:
         for s in [*servers, sorry]:
             await s.start()

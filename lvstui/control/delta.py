@@ -27,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import typing
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 
@@ -226,7 +227,11 @@ def _decode(decoder: msgspec.json.Decoder[Any], raw: Any, where: str) -> Any:
         raise ProtocolError(f"{where}: not JSON: {exc}", code="bad_json") from None
 
 
-def _without_gc(fn: Any, arg: Any) -> Any:
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+
+def _without_gc(fn: Callable[[_A], _R], arg: _A) -> _R:
     if not gc.isenabled():
         return fn(arg)
     gc.disable()
