@@ -25,7 +25,8 @@ so that queries join on them and with node_exporter's `node_ipvs_*`):
 - `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
   `lvstui_service_sorry_active`;
 - `lvstui_vrrp_state{vrrp_instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
-- `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
+- `lvstui_vrrp_adverts_dropped_total{reason}` (summed over the instances),
+  `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
   `lvstui_dataplane_errors_total`;
 - the daemon's own: `lvstui_asyncio_tasks`, `lvstui_open_descriptors`,
   `lvstui_descriptor_limit`, `lvstui_resident_memory_bytes`, `lvstui_control_clients`,
@@ -53,7 +54,7 @@ from lvstui.metrics_compat import (
     real_labels,
     service_labels,
 )
-from lvstui.model import DrainState, GroupView, Health, Snapshot, VrrpRunState
+from lvstui.model import VRRP_DROP_PREFIX, DrainState, GroupView, Health, Snapshot, VrrpRunState
 
 __all__ = ["EngineCollector", "MetricsServer", "parse_listen", "start_metrics"]
 
@@ -231,6 +232,15 @@ class EngineCollector(Collector):
         mail = CounterMetricFamily("lvstui_mail", "Alert mails", labels=["result"])
         mail.add_metric(["sent"], counters.get("mail_sent", 0))
         mail.add_metric(["failed"], counters.get("mail_failed", 0))
+        drops = CounterMetricFamily(
+            "lvstui_vrrp_adverts_dropped",
+            "VRRP adverts dropped, by reason (summed over the instances)",
+            labels=["reason"],
+        )
+        for name, n in sorted(counters.items()):
+            if name.startswith(VRRP_DROP_PREFIX):
+                drops.add_metric([name.removeprefix(VRRP_DROP_PREFIX)], n)
+        yield drops
         dp_err = CounterMetricFamily("lvstui_dataplane_errors", "Dataplane operations refused")
         dp_err.add_metric([], counters.get("dataplane_errors", 0))
         yield from (notify, mail, dp_err)

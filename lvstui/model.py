@@ -182,6 +182,10 @@ class DrainState(enum.Enum):
     EXPIRED = "expired"  # drain timeout passed, remaining connections were expired
 
 
+# Engine counters "vrrp_drop:<reason>": adverts the VRRP instances dropped, by reason
+VRRP_DROP_PREFIX = "vrrp_drop:"
+
+
 class VrrpRunState(enum.Enum):
     INIT = "INIT"
     BACKUP = "BACKUP"

@@ -67,6 +67,10 @@ class VrrpDriver(Protocol):
 
     def views(self) -> tuple[VrrpView, ...]: ...
 
+    def drops(self) -> dict[str, int]:
+        """Adverts dropped since start, by reason, summed over the instances (metrics)."""
+        ...
+
     def events(self) -> AsyncIterator[Event]:
         """VrrpChanged, LogEvent, NotifyResult as they happen (until cancelled)."""
         ...

@@ -64,6 +64,7 @@ from lvstui.engine.supervisor import Supervisor
 from lvstui.errors import CommandError, ConfigError, LvstuiError
 from lvstui.health.build import build_checkers
 from lvstui.model import (
+    VRRP_DROP_PREFIX,
     AddReal,
     CheckView,
     Command,
@@ -426,6 +427,9 @@ class Engine:
         if self.mailer is not None:
             out["mail_sent"] = int(getattr(self.mailer, "sent", 0))
             out["mail_failed"] = int(getattr(self.mailer, "failed", 0))
+        if self._vrrp is not None:
+            for reason, n in self._vrrp.drops().items():
+                out[VRRP_DROP_PREFIX + reason] = n
         return out
 
     def subscribe(self, maxsize: int | None = None) -> Subscription:

@@ -39,6 +39,7 @@ class FakeVrrp:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.state = VrrpRunState.BACKUP
         self.stopped: list[bool] = []
+        self.dropped: dict[str, int] = {}
 
     async def start(self) -> None:
         pass
@@ -48,6 +49,9 @@ class FakeVrrp:
 
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("vi", "eth0", 51, self.state, 100, 100, 3, 0.1),)
+
+    def drops(self) -> dict[str, int]:
+        return dict(self.dropped)
 
     async def events(self) -> AsyncIterator[Event]:
         while True:

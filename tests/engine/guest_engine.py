@@ -147,6 +147,9 @@ class FakeVrrp:
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("vi", "lvt-eng-a", 51, self.state, 100, 100, 3, 0.1),)
 
+    def drops(self) -> dict[str, int]:
+        return {}
+
     async def events(self) -> Any:
         while True:
             yield await self.queue.get()

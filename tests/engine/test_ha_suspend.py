@@ -149,6 +149,9 @@ class FlipVrrp:
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("VI_1", "eth0", 51, self.state, 100, 100, 3, 1.0, vips=(f"{VIP}/24",)),)
 
+    def drops(self) -> dict[str, int]:
+        return {}
+
     def flip(self, new: VrrpRunState) -> None:
         old, self.state = self.state, new
         self.queue.put_nowait(VrrpChanged(0.0, "VI_1", old, new, "test"))

@@ -203,3 +203,25 @@ def test_compat_families_for_fwmark_services_and_vrrp() -> None:
         ]
         == 2
     )
+
+
+async def test_vrrp_drops_by_reason_reach_the_endpoint() -> None:
+    """The VRRP side's drop counters (VrrpGroup.drops) go through the engine's counters to
+    `lvstui_vrrp_adverts_dropped_total{reason}`."""
+    from lvstui.metrics import EngineCollector
+    from tests.engine.builders import FakeVrrp
+
+    vr = FakeVrrp()
+    e = Engine(config(), dataplane=MemoryDataplane(), vrrp=vr)
+    await e.start()
+    try:
+        vr.dropped = {"auth": 3, "vrid": 1}
+        got = {
+            (s.name, s.labels.get("reason")): s.value
+            for fam in EngineCollector(e.published_snapshot, e.counters).collect()
+            for s in fam.samples
+        }
+    finally:
+        await e.stop()
+    assert got[("lvstui_vrrp_adverts_dropped_total", "auth")] == 3
+    assert got[("lvstui_vrrp_adverts_dropped_total", "vrid")] == 1
