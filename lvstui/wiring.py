@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -104,6 +105,14 @@ def load(path: str | None) -> Config:
             hint="pass -f FILE, or try `lvstui demo` for a ready-made demo on loopback",
         )
     cfg: Config = load_config(target)
+    from lvstui.config.lint import bgp_vips
+
+    if bgp := bgp_vips(cfg):
+        # accepted and checked, not applied yet: say so rather than ignore it (issue 16)
+        logging.getLogger("lvstui.announce").warning(
+            "announce = bgp for %s: this version does not announce yet (docs/bgp.md)",
+            ", ".join(bgp),
+        )
     return cfg
 
 

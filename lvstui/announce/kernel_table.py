@@ -26,6 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lvstui.announce.base import AnnounceError
+from lvstui.config.announce import (
+    DEFAULT_ANNOUNCE_DEVICE,
+    DEFAULT_ANNOUNCE_PROTOCOL,
+    DEFAULT_ANNOUNCE_TABLE,
+)
 from lvstui.netutil import is_ipv6
 
 if TYPE_CHECKING:
@@ -40,11 +45,9 @@ __all__ = [
     "open_tun",
 ]
 
-# 245 is unassigned in iproute2's rt_protos (BIRD is 12, FRR uses 186-198), and table 245 is
-# below the reserved 253-255; one number for both is easy to remember in `ip route show`.
-DEFAULT_TABLE = 245
-DEFAULT_PROTOCOL = 245
-DEFAULT_DEVICE = "lvsannounce"
+DEFAULT_TABLE = DEFAULT_ANNOUNCE_TABLE
+DEFAULT_PROTOCOL = DEFAULT_ANNOUNCE_PROTOCOL
+DEFAULT_DEVICE = DEFAULT_ANNOUNCE_DEVICE
 
 # linux/if_tun.h
 _TUNSETIFF = 0x400454CA

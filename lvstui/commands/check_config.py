@@ -48,6 +48,7 @@ def _host_facts() -> HostFacts:
     return HostFacts(
         ip_forward=on("net.ipv4.ip_forward"),
         ipv6_forwarding=on("net.ipv6.conf.all.forwarding"),
+        sloppy_tcp=on("net.ipv4.vs.sloppy_tcp"),
     )
 
 

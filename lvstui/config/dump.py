@@ -96,7 +96,10 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
     gd = _global_defs(config.global_defs)
     if gd:
         out["global_defs"] = gd
-    settings = _fields(config.lvstui, skip=("keys",))
+    settings = _fields(config.lvstui, skip=("keys", "announce"))
+    announce = _fields(config.lvstui.announce)
+    if announce:
+        settings["announce"] = announce
     if config.lvstui.keys:
         settings["keys"] = dict(config.lvstui.keys)
     if settings:

@@ -12,6 +12,7 @@ its range and what an unset value means; the default itself is printed from the 
 from __future__ import annotations
 
 from lvstui.config.schema import (
+    AnnounceSettings,
     BfdCheck,
     CheckCommon,
     DnsCheck,
@@ -99,6 +100,18 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "theme": "console theme: dark, light, high-contrast or one of your own",
         "group": "the director group: the directors of a site share their operator "
         "overrides (docs/group.md)",
+        "announce": "how VIPs reach the network: VRRP or routes for BGP (docs/bgp.md)",
+    },
+    AnnounceSettings: {
+        "mode": '"vrrp": VRRP moves the VIP between directors; "bgp": every director holds '
+        "it and announces VIP/32 (/128) to its routing daemon, for ECMP. The default of "
+        "every virtual_server",
+        "table": "kernel routing table of the announced routes, exported by BIRD's kernel "
+        "protocol or FRR's ip import-table (not 0 or 253-255)",
+        "protocol": "route protocol id (5-255) marking our routes in that table; routes of "
+        "this id found there at start are a previous run's and are removed",
+        "device": "the tun device the routes go through; it exists while lvstui runs, so "
+        "its routes vanish when lvstui dies (1-15 bytes)",
     },
     GroupSettings: {
         "name": "this director's name in the group (unset: the hostname)",
@@ -205,6 +218,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "udp_idle_timeout": "userspace: seconds a UDP flow lives without traffic",
         "slow_start": "seconds over which a real server back in service ramps up to its "
         "weight (0: at once)",
+        "announce": '"vrrp" or "bgp": how this VIP reaches the network (unset: '
+        "[lvstui.announce].mode); every service on one VIP must agree (docs/bgp.md)",
     },
     SorryServer: {
         "ip": "its address",

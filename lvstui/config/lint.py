@@ -13,6 +13,7 @@ import enum
 from collections import defaultdict
 from dataclasses import dataclass
 
+from lvstui.config.announce import AnnounceMode
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import (
     DEFAULT_UDP_IDLE_TIMEOUT,
@@ -35,6 +36,7 @@ __all__ = [
     "Finding",
     "HostFacts",
     "Level",
+    "bgp_vips",
     "check_worst_case",
     "ipvs_may_run",
     "lint",
@@ -84,6 +86,7 @@ class HostFacts:
 
     ip_forward: bool | None = None  # net.ipv4.ip_forward
     ipv6_forwarding: bool | None = None  # net.ipv6.conf.all.forwarding
+    sloppy_tcp: bool | None = None  # net.ipv4.vs.sloppy_tcp (absent without IPVS)
 
 
 def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
@@ -97,7 +100,82 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
         _ipvs_ignores(config, i, vs, out)
         if host is not None:
             _nat_forwarding(config, i, vs, host, out)
+        if (vs.announce or config.lvstui.announce.mode) is AnnounceMode.BGP:
+            _bgp(config, i, vs, host, out)
+    bgp = bgp_vips(config)
+    if bgp:
+        _warn(
+            out,
+            ("lvstui", "announce"),
+            f"announced over BGP: {', '.join(bgp)}; this version checks bgp mode but does not "
+            "announce yet (no route is added)",
+            "keep these VIPs on vrrp until lvstui announces them (docs/bgp.md, Status)",
+            topic="bgp-pending",
+        )
     return out
+
+
+def bgp_vips(config: Config) -> list[str]:
+    """The VIPs announced over BGP, in file order, once each."""
+    mode = config.lvstui.announce.mode
+    out: dict[str, None] = {}
+    for vs in config.virtual_servers:
+        if vs.ip is not None and (vs.announce or mode) is AnnounceMode.BGP:
+            out[vs.ip] = None
+    return list(out)
+
+
+# The kernel's Maglev table has 4,093 entries (CONFIG_IP_VS_MH_TAB_INDEX=12). Maglev spreads
+# evenly while the table is about 100 times the number of destinations (Maglev paper, 5.3);
+# beyond ~40 real servers some get noticeably more new connections than others.
+MH_EVEN_SPREAD = 40
+# schedulers whose choice is a function of the packet alone, the same on every director
+CONSISTENT_SCHEDULERS = frozenset({"mh", "sh"})
+
+
+def _bgp(
+    config: Config, i: int, vs: VirtualServer, host: HostFacts | None, out: list[Finding]
+) -> None:
+    """bgp mode runs several active directors behind ECMP: a route change moves established
+    flows to another director, which must pick the same real server (docs/bgp.md)."""
+    vips = {v.address for inst in config.vrrp_instances for v in inst.virtual_ipaddress}
+    if vs.ip in vips:
+        _warn(
+            out,
+            ("virtual_server", i, "ip"),
+            f"{vs.ip} is announced over BGP and is also a VRRP address: VRRP would take it "
+            "away from the directors that are not master",
+            "remove it from the vrrp_instance, or announce it by vrrp",
+            topic="bgp",
+        )
+    if vs.lb_algo not in CONSISTENT_SCHEDULERS:
+        _warn(
+            out,
+            (*_vs_path(i), "lb_algo"),
+            f"announced over BGP with lb_algo = {vs.lb_algo!r}: when ECMP moves a flow to "
+            "another director, that director picks a different real server and the "
+            "connection breaks",
+            'use lb_algo = "mh" (or "sh"), the same real servers on every director',
+            topic="bgp",
+        )
+    elif vs.lb_algo == "mh" and len(vs.real_servers) > MH_EVEN_SPREAD:
+        _info(
+            out,
+            (*_vs_path(i), "real_server"),
+            f"{len(vs.real_servers)} real servers: the kernel's 4,093-entry mh table spreads "
+            f"evenly up to about {MH_EVEN_SPREAD}; beyond, some get more connections",
+            "split the service over several VIPs, or accept the imbalance",
+            topic="bgp",
+        )
+    if ipvs_may_run(config) and host is not None and host.sloppy_tcp is False:
+        _warn(
+            out,
+            _vs_path(i),
+            "announced over BGP with net.ipv4.vs.sloppy_tcp = 0: a flow that ECMP moves to "
+            "this director arrives mid-connection and IPVS drops it",
+            "sysctl -w net.ipv4.vs.sloppy_tcp=1 (and in /etc/sysctl.d)",
+            topic="bgp",
+        )
 
 
 def _lvs_timeouts(config: Config, out: list[Finding]) -> None:
@@ -187,6 +265,8 @@ def _vips_missing(config: Config, out: list[Finding]) -> None:
     for i, vs in enumerate(config.virtual_servers):
         if vs.ip is None or vs.ip in vips:
             continue
+        if (vs.announce or config.lvstui.announce.mode) is AnnounceMode.BGP:
+            continue  # every director holds it; _bgp says the rest
         if config.vrrp_instances:
             _warn(
                 out,

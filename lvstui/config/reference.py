@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from lvstui.config.keydoc import KEY_DOCS
 from lvstui.config.schema import (
+    AnnounceSettings,
     BfdCheck,
     CheckCommon,
     DnsCheck,
@@ -89,6 +90,7 @@ _INTERNAL: dict[type, frozenset[str]] = {
 _TYPES: dict[tuple[type, str], str] = {
     (LvstuiSettings, "keys"): "table",
     (LvstuiSettings, "group"): "table",
+    (LvstuiSettings, "announce"): "table",
     (VrrpInstance, "virtual_ipaddress"): "list of strings or tables",
     (VrrpInstance, "virtual_ipaddress_excluded"): "list of strings or tables",
     (VirtualServer, "persistence_timeout"): "integer or true",
@@ -104,6 +106,7 @@ _NO_DEFAULT = {
     (VrrpInstance, "version"),
     (LvstuiSettings, "keys"),
     (LvstuiSettings, "group"),
+    (LvstuiSettings, "announce"),
     (FileCheck, "weight"),  # the track_file's
     (FileCheck, "reverse"),
 }
@@ -177,6 +180,12 @@ _SPEC = (
         "The director group: the directors of a site share drain, weight, add and remove "
         "overrides over mutual TLS, and compare their configurations (docs/group.md).",
         ((GroupSettings, None),),
+    ),
+    _Table(
+        "lvstui.announce",
+        "How VIPs reach the network: VRRP (one active director) or a route per VIP that the "
+        "site's BIRD or FRR announces over BGP (several active directors, docs/bgp.md).",
+        ((AnnounceSettings, None),),
     ),
     _Table(
         "vrrp_script.NAME",

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 # Re-exported: the config speaks of them, but they are values of the model (the engine's
 # snapshots carry them), so they live there and model.py never imports the config.
+from lvstui.config.announce import AnnounceMode as AnnounceMode
+from lvstui.config.announce import AnnounceSettings as AnnounceSettings
 from lvstui.model import LbKind as LbKind
 from lvstui.model import Protocol as Protocol
 from lvstui.netutil import bracket_host, ip_family
@@ -251,6 +253,7 @@ class LvstuiSettings:
     keys: tuple[tuple[str, str], ...] = ()  # console key remapping: (action, key)
     theme: str = "dark"
     group: GroupSettings | None = None  # None: this director is on its own
+    announce: AnnounceSettings = field(default_factory=AnnounceSettings)
 
 
 # --- VRRP ----------------------------------------------------------------------------------
@@ -570,6 +573,7 @@ class VirtualServer:
     udp_idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT
     # HAProxy's slowstart: a server back in service ramps up to its weight over this long
     slow_start: float = 0.0
+    announce: AnnounceMode | None = None  # None: [lvstui.announce].mode
     real_servers: tuple[RealServer, ...] = ()
 
     @property

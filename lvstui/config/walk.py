@@ -3,6 +3,7 @@ between tables (sync group members, tracked scripts, duplicate services)."""
 
 from __future__ import annotations
 
+from lvstui.config.announce import AnnounceMode
 from lvstui.config.locate import KeyPath
 from lvstui.config.schema import Config, GlobalDefs, LvstuiSettings
 from lvstui.config.sections.checks import read_track_file
@@ -86,6 +87,7 @@ def cross_checks(ctx: Ctx, cfg: Config) -> None:
             f"unknown vrrp_instance {sync.instance!r}",
             did_you_mean(sync.instance, sorted(names)) or "name one of the [vrrp_instance.NAME]",
         )
+    _announce_modes(ctx, cfg)
     seen: dict[tuple[object, ...], int] = {}
     for i, vs in enumerate(cfg.virtual_servers):
         ident: tuple[object, ...] = (
@@ -102,3 +104,33 @@ def cross_checks(ctx: Ctx, cfg: Config) -> None:
             )
         else:
             seen[ident] = i
+
+
+def _announce_modes(ctx: Ctx, cfg: Config) -> None:
+    """A route announces an address, not a service: every service on one VIP must agree on
+    how it is announced, and a fwmark service has no address to announce."""
+    default = cfg.lvstui.announce.mode
+    first: dict[str, tuple[int, AnnounceMode]] = {}
+    for i, vs in enumerate(cfg.virtual_servers):
+        mode = vs.announce or default
+        if vs.fwmark is not None:
+            if vs.announce is AnnounceMode.BGP:
+                ctx.err(
+                    ("virtual_server", i, "announce"),
+                    "a fwmark service has no address to announce over BGP",
+                    "announce each VIP with a virtual_server on its address (docs/bgp.md)",
+                )
+            continue
+        if vs.ip is None:
+            continue
+        if vs.ip not in first:
+            first[vs.ip] = (i, mode)
+            continue
+        j, other = first[vs.ip]
+        if other is not mode:
+            ctx.err(
+                ("virtual_server", i, "announce"),
+                f"{vs.ip} is announced by {other.value} in virtual_server[{j}] "
+                f"but by {mode.value} here",
+                "every service on one VIP uses the same announce mode",
+            )

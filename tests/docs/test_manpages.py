@@ -118,6 +118,7 @@ def _probe() -> dict[str, Any]:
         "lvstui": {
             **u,
             "group": {"listen": "192.0.2.1:7946", "peers": [], "key_file": "k", **u},
+            "announce": u,
         },
         "vrrp_script": {"NAME": {"script": "/bin/true", **u}},
         "track_file": {"NAME": {"file": "/run/x", **u}},

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import socket
 
+from lvstui.config.announce import (
+    DEFAULT_ANNOUNCE_DEVICE,
+    DEFAULT_ANNOUNCE_PROTOCOL,
+    DEFAULT_ANNOUNCE_TABLE,
+    AnnounceMode,
+    AnnounceSettings,
+)
 from lvstui.config.schema import (
     DEFAULT_CONTROL_SOCKET,
     DEFAULT_GROUP_STARTUP_WAIT,
@@ -149,6 +156,7 @@ def read_lvstui(t: Table) -> LvstuiSettings:
         keys=tuple(keys),
         theme=t.text("theme", "dark", nonempty=True),
         group=read_group(gt) if (gt := t.sub("group")) is not None else None,
+        announce=read_announce(at) if (at := t.sub("announce")) is not None else AnnounceSettings(),
     )
     t.finish()
     return s
@@ -169,6 +177,30 @@ def _check_endpoint(t: Table, path: str | tuple[str, int], text: str) -> None:
             t.err(where, msg, hint)
         else:
             t.ctx.err((*t.at(path[0]), path[1]), msg, hint)
+
+
+# the kernel's reserved tables: unspec, default, main, local
+_RESERVED_TABLES = frozenset({0, 253, 254, 255})
+_IFNAMSIZ = 16
+
+
+def read_announce(t: Table) -> AnnounceSettings:
+    """[lvstui.announce]: the default announcement mode and the kernel table handoff."""
+    table = t.integer("table", DEFAULT_ANNOUNCE_TABLE, 1, 0xFFFFFFFF)
+    if table in _RESERVED_TABLES:
+        t.err("table", f"table {table} is the kernel's own", "use a table of its own, e.g. 245")
+    device = t.text("device", DEFAULT_ANNOUNCE_DEVICE, nonempty=True)
+    if len(device.encode()) >= _IFNAMSIZ or "/" in device or " " in device:
+        t.err("device", f"not an interface name: {device!r}", "1-15 bytes, no / or space")
+    s = AnnounceSettings(
+        mode=t.choice("mode", AnnounceMode, AnnounceMode.VRRP, upper=False),
+        table=table,
+        # 0-4 are the kernel's (unspec, redirect, kernel, boot, static)
+        protocol=t.integer("protocol", DEFAULT_ANNOUNCE_PROTOCOL, 5, 255),
+        device=device,
+    )
+    t.finish()
+    return s
 
 
 def read_group(t: Table) -> GroupSettings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+from lvstui.config.announce import AnnounceMode
 from lvstui.config.fit import family_problem, port_problem
 from lvstui.config.schema import (
     DEFAULT_DELAY_LOOP,
@@ -138,6 +139,7 @@ def read_virtual_server(t: Table) -> VirtualServer:
         app_hash=t.flag("app_hash", False),
         udp_idle_timeout=t.number("udp_idle_timeout", 300.0, positive=True),
         slow_start=t.number("slow_start", 0.0, 0),
+        announce=t.choice("announce", AnnounceMode, None, upper=False),
     )
     for key in ("quorum_up", "quorum_down"):
         check_argv(t, key, t.text(key, ""))

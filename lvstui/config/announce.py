@@ -1,0 +1,38 @@
+"""The announcement settings of config.toml (issue 16, docs/bgp.md): how each VIP reaches the
+network. `vrrp` (the default) moves the VIP between directors; `bgp` keeps it on every
+director and announces a /32 (/128) route that the site's routing daemon (BIRD 2, FRR)
+exports, for several active directors behind ECMP."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_ANNOUNCE_DEVICE",
+    "DEFAULT_ANNOUNCE_PROTOCOL",
+    "DEFAULT_ANNOUNCE_TABLE",
+    "AnnounceMode",
+    "AnnounceSettings",
+]
+
+# 245 is unassigned in iproute2's rt_protos (BIRD is 12, FRR uses 186-198), and table 245 is
+# below the reserved 253-255; one number for both is easy to find in `ip route show`.
+DEFAULT_ANNOUNCE_TABLE = 245
+DEFAULT_ANNOUNCE_PROTOCOL = 245
+DEFAULT_ANNOUNCE_DEVICE = "lvsannounce"
+
+
+class AnnounceMode(enum.Enum):
+    VRRP = "vrrp"
+    BGP = "bgp"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceSettings:
+    """[lvstui.announce]."""
+
+    mode: AnnounceMode = AnnounceMode.VRRP  # a virtual_server's, unless it says `announce`
+    table: int = DEFAULT_ANNOUNCE_TABLE
+    protocol: int = DEFAULT_ANNOUNCE_PROTOCOL
+    device: str = DEFAULT_ANNOUNCE_DEVICE
