@@ -564,5 +564,6 @@ class VrrpNode:
             cb(self, act.old, act.new)
 
     def _log(self, level: str, message: str) -> None:
-        getattr(log, level if level != "warning" else "warning", log.info)(message)
+        # level is a LogEvent level name ("info", "warning", "error"); unknown ones log as info
+        log.log(logging.getLevelNamesMapping().get(level.upper(), logging.INFO), message)
         self._emit(LogEvent(self.clock.wall(), level, message))
