@@ -168,6 +168,24 @@ async def ask(port: int, payload: bytes = b"hi", src: str | None = None) -> str:
     return c.name
 
 
+def udp_clients(port: int, n: int, socks: list[socket.socket]) -> None:
+    """`n` non-blocking UDP sockets connected to the VIP's `port`, appended to `socks` (the
+    caller closes them, even when a later step fails)."""
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        socks.append(s)
+        s.setblocking(False)
+        s.connect((VIP, port))
+
+
+async def udp_ask(s: socket.socket, data: bytes) -> bytes:
+    """One datagram out on `s`, its answer back (5 s at most)."""
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(s, data)
+    async with asyncio.timeout(5):
+        return await loop.sock_recv(s, 2048)
+
+
 def svc(key: ServiceKey, sched: str, *dests: DesiredDest, **kw: object) -> DesiredService:
     return DesiredService(key, sched, dests=dests, **kw)  # type: ignore[arg-type]
 
@@ -448,22 +466,11 @@ async def test_udp_flows_and_idle_timeout() -> None:
         await dp.apply(
             reconcile([DesiredService(key, "rr", dests=dests, udp_idle_timeout=1.5)], [])
         )
-        loop = asyncio.get_running_loop()
-
-        async def send(s: socket.socket, data: bytes) -> bytes:
-            await loop.sock_sendall(s, data)
-            async with asyncio.timeout(5):
-                return await loop.sock_recv(s, 2048)
-
-        for _ in range(2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.setblocking(False)
-            s.connect((VIP, key.port))
-            socks.append(s)
-        names = [(await send(s, b"x")).split()[0] for s in socks]
+        udp_clients(key.port, 2, socks)
+        names = [(await udp_ask(s, b"x")).split()[0] for s in socks]
         assert sorted(names) == [b"A", b"B"]
         # a flow sticks to its server
-        assert (await send(socks[0], b"again")) == names[0] + b" again"
+        assert (await udp_ask(socks[0], b"again")) == names[0] + b" again"
         obs = (await dp.observe())[0]
         assert obs.stats.conns == 2 and obs.stats.inpkts == 3 and obs.stats.outpkts == 3
         assert sum(d.inact_conns for d in obs.dests) == 2
@@ -472,7 +479,7 @@ async def test_udp_flows_and_idle_timeout() -> None:
             return sum(d.inact_conns for d in (await dp.observe())[0].dests) == 0
 
         await async_wait_until(idle, timeout=5)
-        await send(socks[0], b"new flow")
+        await udp_ask(socks[0], b"new flow")
         assert (await dp.observe())[0].stats.conns == 3
     finally:
         for s in socks:

@@ -17,7 +17,7 @@ from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 from lvstui.errors import DataplaneError
 from lvstui.model import RealKey, ServiceKey
 from tests.dataplane.contract import free_port
-from tests.dataplane.test_userspace import VIP, Backend, ask, connect, tcp_key
+from tests.dataplane.test_userspace import VIP, Backend, ask, connect, tcp_key, udp_ask, udp_clients
 from tests.helpers import async_wait_until
 
 
@@ -87,29 +87,18 @@ async def test_expire_udp_drops_the_flows_to_that_real_server() -> None:
         ra, rb = RealKey(a.host, port), RealKey(b.host, port)
         want = DesiredService(key, "rr", dests=(DesiredDest(ra, 1), DesiredDest(rb, 1)))
         await dp.apply(reconcile([want], []))
-        loop = asyncio.get_running_loop()
-
-        async def send(s: socket.socket, data: bytes) -> bytes:
-            await loop.sock_sendall(s, data)
-            async with asyncio.timeout(5):
-                return await loop.sock_recv(s, 2048)
-
-        for _ in range(2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.setblocking(False)
-            s.connect((VIP, key.port))
-            socks.append(s)
-        names = [(await send(s, b"x")).split()[0] for s in socks]
+        udp_clients(key.port, 2, socks)
+        names = [(await udp_ask(s, b"x")).split()[0] for s in socks]
         assert sorted(names) == [b"A", b"B"]
         s_a = socks[names.index(b"A")]
         # drained, then expired: A's flow is gone, the client's next datagram goes to B
         drained = DesiredService(key, "rr", dests=(DesiredDest(ra, 0), DesiredDest(rb, 1)))
         await dp.apply(reconcile([drained], await dp.observe()))
-        assert (await send(s_a, b"y")).split()[0] == b"A"  # drained: its flow continues
+        assert (await udp_ask(s_a, b"y")).split()[0] == b"A"  # drained: its flow continues
         await dp.expire_connections(key, ra)
         assert (await dest_of(dp, key, ra)).inact_conns == 0
         assert (await dest_of(dp, key, rb)).inact_conns == 1
-        assert (await send(s_a, b"z")).split()[0] == b"B"
+        assert (await udp_ask(s_a, b"z")).split()[0] == b"B"
         assert (await dest_of(dp, key, rb)).inact_conns == 2
     finally:
         for s in socks:

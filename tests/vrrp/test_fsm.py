@@ -27,20 +27,10 @@ from lvstui.vrrp.fsm import (
     Timer,
 )
 from lvstui.vrrp.packet import Advert, AuthType
+from tests.vrrp.fuzzcore import ME, PARAMS, VIPS
 
-ME = "198.51.100.13"
 LOW, HIGH = "198.51.100.5", "198.51.100.20"  # peers below / above our address
-VIPS = ("198.51.100.9",)
-P3 = FsmParams(vrid=51, version=3, advert_int=0.1, vips=VIPS, primary_addr=ME)
-P2 = FsmParams(
-    vrid=51,
-    version=2,
-    advert_int=1.0,
-    vips=VIPS,
-    primary_addr=ME,
-    auth_type=AuthType.PASS,
-    auth_pass=b"1111\0\0\0\0",
-)
+P3, P2 = PARAMS  # VRRPv3 at 100 ms; VRRPv2 at 1 s with simple-password auth
 T = 100.0
 
 
