@@ -8,8 +8,10 @@ added it, so a dead director would keep attracting traffic until someone cleans 
 device here is opened without TUNSETPERSIST and with O_CLOEXEC: when the last descriptor
 closes — the process exits, is killed with -9, or crashes — the kernel deletes the device,
 and deleting a device deletes every route through it, so the routing daemon sees the
-withdrawal at once. O_CLOEXEC matters: a notify script that inherited the descriptor would
-keep the device, and the routes, alive after lvstui died.
+withdrawal at once. Close-on-exec matters: a notify script that inherited the descriptor
+would keep the device, and the routes, alive after lvstui died (Python opens descriptors
+non-inheritable anyway, PEP 446; the flag says so where it counts, and a test spawns a
+child without close_fds to hold us to it).
 
 No packet is ever routed through the device: no `ip rule` points at our table, so the kernel
 forwards by its main and local tables (the VIP is on lo or a dummy interface); the table only

@@ -5,6 +5,7 @@ tests run it inside their namespace, so the tun device is created there, and kil
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
@@ -23,6 +24,12 @@ def main() -> None:
             a.withdraw(arg)
         elif verb == "withdraw_all":
             a.withdraw_all()
+        elif verb == "spawn":
+            # a child like a notify script: close_fds=False, so only O_CLOEXEC keeps the tun
+            # descriptor out of it
+            child = subprocess.Popen(["sleep", arg], close_fds=False)
+            print(child.pid, flush=True)
+            continue
         elif verb == "close":
             a.close()
             print("closed", flush=True)

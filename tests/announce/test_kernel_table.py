@@ -16,7 +16,14 @@ import pytest
 
 from lvstui.announce.base import AnnounceError
 from lvstui.announce.kernel_table import open_tun
-from tests.helpers import REPO, network_namespace, require_cmd, require_root, wait_until
+from tests.helpers import (
+    REPO,
+    network_namespace,
+    process_alive,
+    require_cmd,
+    require_root,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -151,6 +158,24 @@ def test_announce_withdraw_stale_and_fate_sharing(ns: str) -> None:
         timeout=10,
     )
     assert "203.0.113.98" in other.stdout
+
+
+def test_a_child_process_does_not_keep_the_routes_alive(ns: str) -> None:
+    """A notify script started by lvstui outlives it: the tun descriptor must not go with it
+    (O_CLOEXEC), or the device and its routes would stay while the child runs."""
+    h = Holder(ns)
+    child = 0
+    try:
+        h.say("announce 198.51.100.30")
+        child = int(h.say("spawn 30"))
+        os.kill(h.proc.pid, signal.SIGKILL)
+        wait_until(lambda: routes(ns) == set(), timeout=FATE_BOUND_S, interval=0.005)
+        assert process_alive(child)
+        assert not link_exists(ns, DEV)
+    finally:
+        h.stop()
+        if child:
+            os.kill(child, signal.SIGKILL)
 
 
 def test_close_withdraws_everything_and_removes_the_device(ns: str) -> None:
