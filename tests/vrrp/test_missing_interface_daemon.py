@@ -8,18 +8,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from lvstui.handover import stop_process
 from tests.helpers import require_cmd, require_root, wait_until
+from tests.vrrp.nsdaemon import REPO, daemon, sh
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
-REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 [global_defs]
@@ -36,13 +33,6 @@ version = 3
 advert_int = 0.1
 virtual_ipaddress = ["198.51.100.9/24"]
 """
-
-
-def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{cmd}: {r.stderr}")
-    return r
 
 
 @pytest.fixture(scope="module")
@@ -78,47 +68,31 @@ def vrrp_state(sock: str) -> dict[str, object] | None:
 
 
 def test_daemon_waits_in_fault_for_a_missing_interface_then_elects(netns: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="lvt-vrrp-iface-") as tmp:
-        cfg = Path(tmp, "lvstui.toml")
-        cfg.write_text(CONFIG)
-        sock = f"{tmp}/control.sock"
-        err = Path(tmp, "stderr")
-        with err.open("wb") as errf:
-            proc = subprocess.Popen(
-                [
-                    *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
-                    *("-f", str(cfg), "--socket", sock, "--state-dir", f"{tmp}/state"),
-                ],
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=errf,
-            )
-            try:
-                # serving, with the instance in FAULT (it used to exit with status 1)
-                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 15)
-                assert proc.poll() is None, err.read_text()
-                view = vrrp_state(sock)
-                assert view is not None and "eth0" in str(view["reason"]), view
-                assert "interface 'eth0' not found" in err.read_text()
-                # the interface appears (with an address): the instance opens on it, is
-                # alone on the link, becomes MASTER and takes the VIP
-                sh("ip", "-n", netns, "link", "add", "eth0", "type", "veth", "peer", "eth0p")
-                sh("ip", "-n", netns, "addr", "add", "198.51.100.11/24", "dev", "eth0")
-                sh("ip", "-n", netns, "link", "set", "eth0p", "up")
-                sh("ip", "-n", netns, "link", "set", "eth0", "up")
-                wait_until(lambda: "198.51.100.9/24" in addrs(netns), 10)
-                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "MASTER", 5)
-                log = err.read_text()
-                assert "VI_1: FAULT -> BACKUP" in log and "VI_1: BACKUP -> MASTER" in log, log
-                # deleted again: FAULT, and the daemon still serves
-                sh("ip", "-n", netns, "link", "del", "eth0")
-                wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 5)
-                wait_until(lambda: "interface 'eth0' gone" in err.read_text(), 5)
-                # its VIP went with it: releasing it is no error
-                assert "ERROR lvstui.vrrp: VI_1: interface 'eth0' not found" not in err.read_text()
-                assert proc.poll() is None
-            finally:
-                stop_process(proc)
+    with daemon(netns, CONFIG, prefix="lvt-vrrp-iface-") as (proc, cfg, err):
+        sock = str(cfg.parent / "control.sock")
+        # serving, with the instance in FAULT (it used to exit with status 1)
+        wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 15)
+        assert proc.poll() is None, err.read_text()
+        view = vrrp_state(sock)
+        assert view is not None and "eth0" in str(view["reason"]), view
+        assert "interface 'eth0' not found" in err.read_text()
+        # the interface appears (with an address): the instance opens on it, is
+        # alone on the link, becomes MASTER and takes the VIP
+        sh("ip", "-n", netns, "link", "add", "eth0", "type", "veth", "peer", "eth0p")
+        sh("ip", "-n", netns, "addr", "add", "198.51.100.11/24", "dev", "eth0")
+        sh("ip", "-n", netns, "link", "set", "eth0p", "up")
+        sh("ip", "-n", netns, "link", "set", "eth0", "up")
+        wait_until(lambda: "198.51.100.9/24" in addrs(netns), 10)
+        wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "MASTER", 5)
+        log = err.read_text()
+        assert "VI_1: FAULT -> BACKUP" in log and "VI_1: BACKUP -> MASTER" in log, log
+        # deleted again: FAULT, and the daemon still serves
+        sh("ip", "-n", netns, "link", "del", "eth0")
+        wait_until(lambda: (vrrp_state(sock) or {}).get("state") == "FAULT", 5)
+        wait_until(lambda: "interface 'eth0' gone" in err.read_text(), 5)
+        # its VIP went with it: releasing it is no error
+        assert "ERROR lvstui.vrrp: VI_1: interface 'eth0' not found" not in err.read_text()
+        assert proc.poll() is None
 
 
 def test_link_monitor_sees_links_created_deleted_and_created_again(netns: str) -> None:

@@ -3,29 +3,16 @@ the interface without a state change; removing the instance releases every VIP."
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from lvstui.handover import stop_process
 from tests.helpers import require_cmd, require_root, wait_until
+from tests.vrrp.nsdaemon import daemon, sh
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{cmd}: {r.stderr}")
-    return r
 
 
 def config(*vips: str, instance: bool = True) -> str:
@@ -65,33 +52,6 @@ def netns() -> Iterator[str]:
 
 def addrs(ns: str) -> str:
     return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
-
-
-@contextlib.contextmanager
-def daemon(
-    netns: str, text: str, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """The daemon on `text` inside the namespace: (process, config file, its stderr)."""
-    with tempfile.TemporaryDirectory(prefix="lvt-vrrp-reload-") as tmp:
-        cfg = Path(tmp, "lvstui.toml")
-        cfg.write_text(text)
-        err = Path(tmp, "stderr")
-        with err.open("wb") as errf:
-            proc = subprocess.Popen(
-                [
-                    *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
-                    *("-f", str(cfg), "--socket", f"{tmp}/control.sock"),
-                    *("--state-dir", f"{tmp}/state"),
-                ],
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=errf,
-                env={**os.environ, **(env or {})},
-            )
-            try:
-                yield proc, cfg, err
-            finally:
-                stop_process(proc)
 
 
 def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
