@@ -1,5 +1,6 @@
-"""The whole daemon inside a test's network namespace, for the VRRP tests that need the real
-process (reload by SIGHUP, an interface that comes and goes)."""
+"""For the VRRP namespace tests: `sh` (a command that must succeed), and the whole daemon
+inside a test's namespace for those that need the real process (reload by SIGHUP, an
+interface that comes and goes)."""
 
 from __future__ import annotations
 

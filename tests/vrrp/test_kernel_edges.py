@@ -17,16 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import require_cmd, require_root, wait_until
+from tests.vrrp.nsdaemon import REPO, sh
 
 pytestmark = [pytest.mark.netns]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{cmd}: {r.stderr}")
-    return r
 
 
 @pytest.fixture(scope="module")
