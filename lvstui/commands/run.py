@@ -114,10 +114,10 @@ async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> i
 
 
 async def _dry_run(config: Any, state_dir: str | None) -> int:
+    from lvstui.config.diff import vip_text
     from lvstui.dataplane.base import describe_op
     from lvstui.dataplane.listing import render
     from lvstui.dataplane.memory import MemoryDataplane
-    from lvstui.engine.diff import vip_text
     from lvstui.wiring import build_engine
 
     parts = build_engine(

@@ -12,7 +12,6 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
-from typing import runtime_checkable
 
 from lvstui.config.schema import LbKind
 from lvstui.model import RealKey, ServiceKey, Stats
@@ -21,7 +20,6 @@ __all__ = [
     "AddDest",
     "AddService",
     "Capabilities",
-    "ConnectionExpirer",
     "Dataplane",
     "DelDest",
     "DelService",
@@ -33,7 +31,6 @@ __all__ = [
     "ObservedService",
     "Op",
     "SyncRole",
-    "TimeoutSetter",
     "describe_op",
 ]
 
@@ -166,21 +163,19 @@ class Capabilities:
     fwmark: bool
     sync_daemon: bool
     reason: str = ""  # why this dataplane was chosen (selection)
+    # `expire_connections` ends a real server's connections and keeps it in the table (the
+    # userspace forwarder); without it, a drain's timeout deletes the destination instead
+    # (the kernel's way: its connections become unusable at once)
+    expire_connections: bool = False
+    # connection timeouts the config sets (lvs_timeouts, ipvsadm --set): `set_timeouts`
+    timeouts: bool = False
 
 
 class Dataplane(TypingProtocol):
     """A place where virtual services live. Implementations: ipvs, userspace, memory.
 
-    Optional capability (not part of this protocol, so existing implementations stay
-    valid; callers probe with `getattr(dp, "expire_connections", None)`):
-
-        async def expire_connections(self, service: ServiceKey, real: RealKey) -> None
-
-    ends every connection `service` relays to `real` now (a drain's timeout) and keeps the
-    real server in the table; DataplaneError when either is unknown. The userspace forwarder
-    offers it (TCP aborted both ways, UDP flows dropped); without it, the engine deletes the
-    destination instead (the kernel's way). See `ConnectionExpirer`.
-    """
+    What an implementation can do beyond the common operations is in its `capabilities`;
+    callers ask those, never the object (no probing for methods)."""
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -205,21 +200,15 @@ class Dataplane(TypingProtocol):
         """Start/stop the connection-sync daemon (no-op where unsupported)."""
         ...
 
-
-@runtime_checkable
-class TimeoutSetter(TypingProtocol):
-    """A dataplane whose connection timeouts the config sets (keepalived's lvs_timeouts,
-    ipvsadm --set): the kernel's IPVS and its in-memory twin. The userspace forwarder has
-    its own per-service `udp_idle_timeout` instead."""
-
     async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
-        """Set the given timeouts (seconds); None leaves that one as it is."""
+        """Set the connection timeouts (keepalived's lvs_timeouts, ipvsadm --set; seconds,
+        None leaves one as it is) where `capabilities.timeouts` says there are such;
+        DataplaneError elsewhere (the userspace forwarder has its per-service
+        `udp_idle_timeout` instead)."""
         ...
 
-
-class ConnectionExpirer(TypingProtocol):
-    """The optional `expire_connections` capability of a Dataplane (see `Dataplane`)."""
-
     async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
-        """End every connection of `service` to `real` now; the real server stays."""
+        """End every connection `service` relays to `real` now (a drain's timeout) and keep
+        the real server in the table; DataplaneError when either is unknown, or when
+        `capabilities.expire_connections` is False (the dataplane cannot)."""
         ...

@@ -8,7 +8,7 @@ operation is applied (operations before it are, as with IPVS). Tests may set cou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from lvstui.config.schema import LbKind
@@ -115,21 +115,16 @@ def apply_ops(
 class MemoryDataplane:
     """Records every operation; `observe()` returns the resulting table.
 
-    `expire=True` offers the optional `expire_connections(service, real)` extension (as the
-    userspace forwarder does): each call is recorded in `expired` and zeroes that real
-    server's ActiveConn/InActConn. By default it is absent, like the kernel's: the engine
-    then ends a drain's connections by deleting the destination."""
+    `expire=True` gives it the `expire_connections` capability (as the userspace forwarder
+    has): each call is recorded in `expired` and zeroes that real server's ActiveConn/
+    InActConn. By default it has not, like the kernel: the engine then ends a drain's
+    connections by deleting the destination (and `expire_connections` refuses)."""
 
     def __init__(
         self, initial: Sequence[ObservedService] = (), *, reason: str = "", expire: bool = False
     ) -> None:
         self._table: dict[ServiceKey, ObservedService] = {s.key: s for s in initial}
         self.expired: list[tuple[ServiceKey, RealKey]] = []  # expire_connections calls
-        # an instance attribute, so that `getattr(dp, "expire_connections", None)` (how the
-        # engine probes for the extension) finds it only when offered
-        self.expire_connections: Callable[[ServiceKey, RealKey], Awaitable[None]] | None = (
-            self._expire_connections if expire else None
-        )
         self.ops: list[Op] = []  # every operation applied, in order
         self.batches: list[tuple[Op, ...]] = []  # one entry per apply() call
         self.sync: tuple[SyncRole, str, int] = (SyncRole.NONE, "", 0)
@@ -144,6 +139,8 @@ class MemoryDataplane:
             fwmark=True,
             sync_daemon=True,
             reason=reason,
+            expire_connections=expire,
+            timeouts=True,
         )
 
     @property
@@ -176,7 +173,11 @@ class MemoryDataplane:
         old = self.timeouts
         self.timeouts = (tcp or old[0], tcpfin or old[1], udp or old[2])
 
-    async def _expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+    async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+        if not self._caps.expire_connections:
+            raise DataplaneError(
+                f"expire connections {service} -> {real}: not offered (made without expire=True)"
+            )
         svc = self._table.get(service)
         i = _find(svc, real) if svc is not None else -1
         if svc is None or i < 0:

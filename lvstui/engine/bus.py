@@ -9,12 +9,13 @@ holds the engine back, and never silently loses history either.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 
-from lvstui.model import Event, LogEvent
+from lvstui.model import CommandResult, Event, LogEvent, OperatorAction
 
-__all__ = ["DEFAULT_QUEUE", "EventBus", "Subscription"]
+__all__ = ["DEFAULT_QUEUE", "EventBus", "Journal", "Subscription"]
 
 DEFAULT_QUEUE = 1000
 
@@ -109,3 +110,46 @@ class EventBus:
     def close(self) -> None:
         for sub in list(self._subs):
             sub.close()
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class Journal:
+    """The engine's voice: what happens goes to every subscriber; what it says goes to the
+    process log (`logger`) and, as a LogEvent, to every subscriber too (the console's log)."""
+
+    def __init__(self, bus: EventBus, logger: logging.Logger) -> None:
+        self.bus = bus
+        self._logger = logger
+
+    def wall(self) -> float:
+        return self.bus.wall()
+
+    def publish(self, event: Event) -> None:
+        self.bus.publish(event)
+
+    def log(self, level: str, message: str) -> None:
+        """`level`: "debug", "info", "warning" or "error"."""
+        self._logger.log(_LEVELS.get(level, logging.INFO), message)
+        self.bus.publish(LogEvent(self.bus.wall(), level, message))
+
+    def operator(self, who: str, action: str, result: CommandResult) -> CommandResult:
+        """What an operator did, and how it went (every client's log, the audit's twin)."""
+        self.publish(OperatorAction(self.wall(), who, action, result.ok, result.message))
+        return result
+
+    def crashed(self, name: str, exc: BaseException, delay: float) -> None:
+        """A supervised task crashed (the Supervisor's `on_crash`)."""
+        what = f"{type(exc).__name__}: {exc}"
+        self.log("error", f"task {name} crashed ({what}); restarting in {delay:.1f}s")
+
+    def say(self, level: str, line: str | None) -> None:
+        """Log `line` when there is one."""
+        if line is not None:
+            self.log(level, line)

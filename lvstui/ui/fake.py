@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from lvstui.config.schema import LbKind, Protocol
+from lvstui.describe import describe_command
 from lvstui.errors import CommandError, ControlError, PermissionDenied
 from lvstui.model import (
     AddReal,
@@ -42,6 +43,7 @@ from lvstui.model import (
     VrrpRunState,
     VrrpView,
 )
+from lvstui.series import Ring
 
 __all__ = ["FakeClient"]
 
@@ -62,7 +64,7 @@ class _Real:
     override: int | None = None
     runtime_added: bool = False
     reason: str = ""
-    history: list[int] = field(default_factory=list)
+    history: Ring[int] = field(default_factory=lambda: Ring(HISTORY))
     runs: int = 0
     failures: int = 0
 
@@ -83,7 +85,7 @@ class _Service:
     hysteresis: int
     reals: list[_Real]
     sorry: RealKey | None
-    history: list[int] = field(default_factory=list)
+    history: Ring[int] = field(default_factory=lambda: Ring(HISTORY))
     quorum_up: bool = True
 
 
@@ -244,10 +246,8 @@ class FakeClient:
                 r.runs += 1
                 if r.health is Health.DOWN:
                     r.failures += 1
-                r.history.append(r.active)
-                del r.history[:-HISTORY]
-            s.history.append(cps)
-            del s.history[:-HISTORY]
+                r.history.push(r.active)
+            s.history.push(cps)
 
     def _quorum(self, s: _Service) -> None:
         live = sum(r.weight() for r in s.reals)
@@ -306,7 +306,7 @@ class FakeClient:
             weight_override=r.override,
             runtime_added=r.runtime_added,
             checks=(check,),
-            history=tuple(r.history),
+            history=r.history.values(),
         )
 
     def _service_view(self, s: _Service) -> ServiceView:
@@ -329,8 +329,8 @@ class FakeClient:
             sorry_active=sorry_active,
             sorry_server=s.sorry,
             real_servers=reals,
-            stats=Stats(cps=s.history[-1] if s.history else 0),
-            history=tuple(s.history),
+            stats=Stats(cps=s.history.values()[-1] if len(s.history) else 0),
+            history=s.history.values(),
         )
 
     # --- EngineClient ------------------------------------------------------------------
@@ -390,7 +390,9 @@ class FakeClient:
             result = CommandResult(False, exc.message)
         if not (isinstance(command, Reload) and command.dry_run):
             self.emit(
-                OperatorAction(self.time, "operator", _describe(command), result.ok, result.message)
+                OperatorAction(
+                    self.time, "operator", describe_command(command), result.ok, result.message
+                )
             )
         return result
 
@@ -435,11 +437,3 @@ class FakeClient:
 
     async def close(self) -> None:
         self.closed = True
-
-
-def _describe(c: Command) -> str:
-    if isinstance(c, Reload):
-        return "reload"
-    if isinstance(c, SetWeight):
-        return f"weight {c.service} {c.real} {c.weight if c.weight is not None else 'reset'}"
-    return f"{c.kind} {c.service} {c.real}"

@@ -8,10 +8,10 @@ open), because recording 10,000 servers a second would cost more than drawing th
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Set as AbstractSet
 
 from lvstui.model import Snapshot
+from lvstui.series import RingMap
 
 __all__ = ["SeriesStore"]
 
@@ -19,37 +19,32 @@ __all__ = ["SeriesStore"]
 class SeriesStore:
     def __init__(self, length: int = 300) -> None:
         self.length = length
-        self._series: dict[tuple[str, str], deque[float]] = {}
+        self._series: RingMap[tuple[str, str], float] = RingMap(length)
         self._last_seq = -1
-
-    def _add(self, key: str, name: str, value: float) -> None:
-        s = self._series.get((key, name))
-        if s is None:
-            s = self._series[(key, name)] = deque(maxlen=self.length)
-        s.append(value)
 
     def record(self, snap: Snapshot, watched: AbstractSet[tuple[str, str]] = frozenset()) -> None:
         """Add one sample; `watched` holds (service, real) key strings to record too."""
         if snap.seq == self._last_seq:  # the same snapshot twice (a retry) adds no sample
             return
         self._last_seq = snap.seq
+        add = self._series.push
         services = {s for s, _ in watched}
         for sv in snap.services:
             sk = str(sv.key)
-            self._add(sk, "cps", sv.stats.cps)
-            self._add(sk, "inbps", sv.stats.inbps)
-            self._add(sk, "outbps", sv.stats.outbps)
+            add((sk, "cps"), sv.stats.cps)
+            add((sk, "inbps"), sv.stats.inbps)
+            add((sk, "outbps"), sv.stats.outbps)
             if sk not in services:
                 continue
             for rs in sv.real_servers:
                 if (sk, str(rs.key)) not in watched:
                     continue
                 rk = f"{sk}|{rs.key}"
-                self._add(rk, "cps", rs.stats.cps)
-                self._add(rk, "inbps", rs.stats.inbps)
+                add((rk, "cps"), rs.stats.cps)
+                add((rk, "inbps"), rs.stats.inbps)
                 lat = [c.last_latency for c in rs.checks if c.last_latency is not None]
                 if lat:
-                    self._add(rk, "latency_ms", max(lat) * 1000)
+                    add((rk, "latency_ms"), max(lat) * 1000)
 
     def get(self, key: str, name: str) -> list[float]:
-        return list(self._series.get((key, name), ()))
+        return list(self._series.values((key, name)))

@@ -47,6 +47,9 @@ class FakeVrrp:
     async def stop(self, graceful: bool = True) -> None:
         self.stopped.append(graceful)
 
+    async def reload(self, config: object) -> list[str]:
+        return []  # VRRP settings are not what these tests change
+
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("vi", "eth0", 51, self.state, 100, 100, 3, 0.1),)
 

@@ -144,6 +144,9 @@ class FakeVrrp:
     async def stop(self, graceful: bool = True) -> None:
         self.stopped.append(graceful)
 
+    async def reload(self, config: object) -> list[str]:
+        return []  # VRRP settings are not what these tests change
+
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("vi", "lvt-eng-a", 51, self.state, 100, 100, 3, 0.1),)
 
@@ -185,6 +188,11 @@ def setup_lab() -> None:
     sh("ipvsadm", "-A", "-t", FOREIGN, "-s", "rr")  # someone else's service: never touched
 
 
+def broken_file(path: str) -> Config:
+    """The engine's config loader: the file reads as broken (a reload given no config)."""
+    raise ConfigError("bad value", file=path, line=3, key="virtual_server[0].port")
+
+
 async def c_start() -> str:
     setup_lab()
     LAB.config = make_config()
@@ -195,6 +203,7 @@ async def c_start() -> str:
         clock=FakeClock(),
         vrrp=LAB.vrrp,
         state_dir=TMP / "state",
+        config_loader=broken_file,
     )
     await LAB.engine.start()
     table = ours()
@@ -227,7 +236,8 @@ async def set_health(real: RealKey, h: Health) -> None:
 async def c_quorum_hysteresis_and_sorry() -> str:
     # weights 2+2+2, quorum 4, hysteresis 1: down below 3, up again at 5 or more
     await set_health(REALS[0], Health.DOWN)
-    assert ours() == {w(REALS[1]): ("Masq", 2), w(REALS[2]): ("Masq", 2)}, ours()
+    # the snapshot shows the new plan while the kernel is being written: wait for the table
+    await wait_for(lambda: ours() == {w(REALS[1]): ("Masq", 2), w(REALS[2]): ("Masq", 2)})
     await set_health(REALS[1], Health.DOWN)
     await wait_for(lambda: ours() == {w(SORRY): ("Masq", 1)})
     await set_health(REALS[0], Health.UP)  # live 4 < 5: still the sorry server
@@ -276,11 +286,7 @@ async def c_reload_applies_only_difference() -> str:
         w(REALS[2]): ("Masq", 2),
     }, ours()
 
-    def broken(path: str) -> Config:
-        raise ConfigError("bad value", file=path, line=3, key="virtual_server[0].port")
-
-    e._loader = broken
-    bad = await e.call(Reload())
+    bad = await e.call(Reload())  # reading the file fails (`broken_file`, given at start)
     assert not bad.ok and "bad value" in bad.message, bad
     assert ours()[w(REALS[0])] == ("Masq", 5), ours()
     LAB.config = new

@@ -18,6 +18,7 @@ from lvstui.dataplane.base import DelDest
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 from lvstui.engine.engine import Engine
+from lvstui.errors import DataplaneError
 from lvstui.model import Drain, DrainState, RealKey, ServiceKey, Undrain
 from tests.engine.builders import SK, R, config
 from tests.helpers import async_wait_until
@@ -182,5 +183,8 @@ async def test_drain_timeout_on_memory_with_expire(tmp_path) -> None:  # type: i
         assert next(d for d in svc.dests if d.key == R[1]).weight == 2
     finally:
         await e.stop()
-    # without the extension the attribute is absent to the engine's probe
-    assert getattr(MemoryDataplane(), "expire_connections", None) is None
+    # without the capability it says so, and refuses
+    plain = MemoryDataplane()
+    assert not plain.capabilities.expire_connections
+    with pytest.raises(DataplaneError, match="not offered"):
+        await plain.expire_connections(SK, R[1])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lvstui.config.diff import diff_configs, vip_text
 from lvstui.config.schema import Config, VipAddress, VrrpInstance
-from lvstui.engine.diff import diff_configs, vip_text
 from tests.cli.harness import free_port, lvstui, write_config
 
 VRRP = """

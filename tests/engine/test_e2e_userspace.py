@@ -107,7 +107,17 @@ async def lab() -> AsyncIterator[tuple[Engine, list[Backend], Backend, int, Conf
     )
     cfg = Config(path="<test>", virtual_servers=(vs,))
     clock = SystemClock()
-    e = Engine(cfg, dataplane=UserspaceDataplane(), clock=clock, health=HealthMonitor(clock))
+
+    def broken(path: str) -> Config:
+        raise ConfigError("virtual_server[0].ip: 'not an address' is not an IP", file=path)
+
+    e = Engine(
+        cfg,
+        dataplane=UserspaceDataplane(),
+        clock=clock,
+        health=HealthMonitor(clock),
+        config_loader=broken,  # reloads from the file fail; a given config still applies
+    )
     await e.start()
     try:
         yield e, backends, sorry, vport, cfg
@@ -171,11 +181,7 @@ async def test_failover_recovery_sorry_and_reloads(lab) -> None:  # type: ignore
     mark = answered
     await async_wait_until(lambda: answered >= mark + 20)
 
-    def broken(path: str) -> Config:
-        raise ConfigError("virtual_server[0].ip: 'not an address' is not an IP", file=path)
-
-    e._loader = broken
-    res = await e.call(Reload())
+    res = await e.call(Reload())  # the file now reads as broken (the engine's loader below)
     assert not res.ok and "not an IP" in res.message
     mark = answered
     await async_wait_until(lambda: answered >= mark + 20)

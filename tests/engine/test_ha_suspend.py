@@ -146,6 +146,9 @@ class FlipVrrp:
     async def stop(self, graceful: bool = True) -> None:
         pass
 
+    async def reload(self, config: object) -> list[str]:
+        return []  # VRRP settings are not what these tests change
+
     def views(self) -> tuple[VrrpView, ...]:
         return (VrrpView("VI_1", "eth0", 51, self.state, 100, 100, 3, 1.0, vips=(f"{VIP}/24",)),)
 

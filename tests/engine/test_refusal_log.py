@@ -15,7 +15,8 @@ from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, RealServer, VirtualServer
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
-from lvstui.engine.engine import Engine, _reminder_due
+from lvstui.engine.engine import Engine
+from lvstui.engine.refusals import reminder_due
 from lvstui.errors import DataplaneError
 from lvstui.model import ServiceKey
 from tests.engine.builders import config
@@ -54,7 +55,7 @@ async def step(e: Engine, clock: FakeClock) -> None:
 
 
 def test_reminder_schedule() -> None:
-    assert [_reminder_due(i) for i in range(4)] == [10.0, 60.0, 660.0, 1260.0]
+    assert [reminder_due(i) for i in range(4)] == [10.0, 60.0, 660.0, 1260.0]
 
 
 async def test_vip_port_in_use_is_logged_once_then_with_backoff(

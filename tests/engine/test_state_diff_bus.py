@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lvstui.clock import FakeClock
+from lvstui.config.diff import diff_configs
 from lvstui.config.schema import (
     Config,
     LbKind,
@@ -20,7 +21,6 @@ from lvstui.config.schema import (
 from lvstui.config.state import AddedReal, Overrides, StateFile, unmatched_overrides
 from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.engine.bus import EventBus
-from lvstui.engine.diff import diff_configs
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
 from lvstui.errors import ConfigError

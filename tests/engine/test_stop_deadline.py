@@ -41,7 +41,7 @@ async def test_abandon_names_the_stuck_tasks_and_exits_1(
 
 def test_the_deadline_is_below_the_units_stop_timeout() -> None:
     # past the unit's TimeoutStopSec systemd sends SIGKILL: no log line of ours then
-    from lvstui.engine.engine import STOP_MAIL_WAIT
+    from lvstui.engine.alerts import STOP_MAIL_WAIT
     from lvstui.notify.scripts import STOP_WAIT as STOP_SCRIPT_WAIT
     from tests.helpers import REPO
 

@@ -31,6 +31,7 @@ from lvstui.dataplane.ipvs.pyroute import IpvsSocket
 from lvstui.dataplane.ipvs.sync_daemon import SyncDaemon, daemon_attrs, daemon_from
 from lvstui.dataplane.ipvs.uapi import IPVS_SCHEDULERS, REQ, ROLE_STATE
 from lvstui.errors import DataplaneError
+from lvstui.model import RealKey, ServiceKey
 
 
 def _module_loaded(name: str) -> bool:
@@ -56,6 +57,7 @@ class IpvsDataplane:
             fwmark=True,
             sync_daemon=True,
             reason=reason,
+            timeouts=True,
         )
 
     @property
@@ -217,6 +219,14 @@ class IpvsDataplane:
                 f"setting the IPVS timeouts (lvs_timeouts): {os.strerror(code)}",
                 hint="see the kernel log (dmesg)",
             )
+
+    async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
+        """Not on the kernel (`capabilities.expire_connections` is False): a drain's timeout
+        deletes the destination instead, which makes its connections unusable at once."""
+        raise DataplaneError(
+            f"expire connections {service} -> {real}: the kernel cannot end one real "
+            "server's connections; delete the destination instead"
+        )
 
     async def set_sync_role(
         self,

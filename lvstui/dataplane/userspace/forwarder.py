@@ -116,6 +116,7 @@ class UserspaceDataplane:
             fwmark=False,
             sync_daemon=False,
             reason=reason,
+            expire_connections=True,
         )
 
     @property
@@ -259,9 +260,14 @@ class UserspaceDataplane:
                     raise DataplaneError("no such real server")
                 svc.del_dest(r)
 
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        """No IPVS timeouts here (`capabilities.timeouts` is False): a service's UDP flows
+        end after its `udp_idle_timeout`, and TCP connections when either side closes."""
+        raise DataplaneError("the userspace dataplane has no IPVS timeouts (lvs_timeouts)")
+
     async def expire_connections(self, service: ServiceKey, real: RealKey) -> None:
-        """End every connection relayed to `real` for `service` now (a drain's timeout; an
-        optional extension of the Dataplane contract, see `lvstui.dataplane.base`).
+        """End every connection relayed to `real` for `service` now (a drain's timeout; the
+        `expire_connections` capability, see `lvstui.dataplane.base`).
 
         TCP connections are aborted on both sides (a reset to the client and to the real
         server), including those still connecting; UDP flows to it are dropped (the client's

@@ -20,7 +20,19 @@ from lvstui.config.schema import Config, RealServer, VipAddress, VirtualServer, 
 from lvstui.config.state import service_key_of
 from lvstui.netutil import bracket_host
 
-__all__ = ["diff_configs", "vip_text"]
+__all__ = ["RESTART_SETTINGS", "diff_configs", "restart_settings_changed", "vip_text"]
+
+# [lvstui] settings a reload cannot change in place (sockets, files, the dataplane itself)
+RESTART_SETTINGS = (
+    "dataplane",
+    "control_socket",
+    "control_group",
+    "control_read_only_others",
+    "state_dir",
+    "metrics_listen",
+    "check_concurrency",
+    "group",  # [lvstui.group]: the links and the key are set up at start
+)
 
 _VS_SKIP = {"real_servers"}
 _RS_SKIP = {"ip", "port", "checks"}
@@ -148,3 +160,8 @@ def diff_configs(old: Config, new: Config) -> list[str]:
     out.extend(f"~ global_defs {c}" for c in _changed(old.global_defs, new.global_defs, set()))
     out.extend(f"~ lvstui {c}" for c in _changed(old.lvstui, new.lvstui, set()))
     return out
+
+
+def restart_settings_changed(old: Config, new: Config) -> list[str]:
+    """The RESTART_SETTINGS that differ: a reload takes them at the next restart only."""
+    return [n for n in RESTART_SETTINGS if getattr(old.lvstui, n) != getattr(new.lvstui, n)]
