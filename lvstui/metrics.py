@@ -24,7 +24,9 @@ so that queries join on them and with node_exporter's `node_ipvs_*`):
   `lvstui_check_scheduler_lag_seconds`;
 - `lvstui_service_quorum_up`, `lvstui_service_live_weight`, `lvstui_service_quorum`,
   `lvstui_service_sorry_active`;
-- `lvstui_vrrp_state{vrrp_instance,state}` (1 for the current state), `lvstui_vrrp_priority`;
+- `lvstui_vrrp_state{vrrp_instance,state}` (1 for the current state), `lvstui_vrrp_priority`,
+  `lvstui_vrrp_adverts_{received,sent}_total`, `lvstui_vrrp_priority_zero_{received,sent}_total`,
+  `lvstui_vrrp_become_master_total`, `lvstui_vrrp_split_brain_total`;
 - `lvstui_vrrp_adverts_dropped_total{reason}` (summed over the instances),
   `lvstui_notify_total{result}` (scripts), `lvstui_mail_total{result}`,
   `lvstui_dataplane_errors_total`;
@@ -50,9 +52,16 @@ from lvstui.errors import ConfigError
 from lvstui.metrics_compat import (
     REAL_LABELS,
     SERVICE_LABELS,
+    VrrpCounter,
     compat_families,
     real_labels,
     service_labels,
+    vrrp_adverts_received,
+    vrrp_adverts_sent,
+    vrrp_become_master,
+    vrrp_priority_zero_received,
+    vrrp_priority_zero_sent,
+    vrrp_split_brains,
 )
 from lvstui.model import VRRP_DROP_PREFIX, DrainState, GroupView, Health, Snapshot, VrrpRunState
 
@@ -215,11 +224,18 @@ class EngineCollector(Collector):
         v_prio = GaugeMetricFamily(
             "lvstui_vrrp_priority", "Effective VRRP priority", labels=["vrrp_instance"]
         )
+        v_counts = [
+            (CounterMetricFamily(name, text, labels=["vrrp_instance"]), field)
+            for name, text, field in _VRRP_COUNTERS
+        ]
         for v in snap.vrrp:
             for state in VrrpRunState:
                 v_state.add_metric([v.name, state.value], 1 if v.state is state else 0)
             v_prio.add_metric([v.name], v.priority)
+            for fam, field in v_counts:
+                fam.add_metric([v.name], field(v))
         yield from (v_state, v_prio)
+        yield from (fam for fam, _ in v_counts)
         if snap.group is not None:
             yield from _group_metrics(snap.group)
 
@@ -247,6 +263,20 @@ class EngineCollector(Collector):
         yield from _process_families(counters)
         yield from compat_families(snap, self._compat)
 
+
+# (metric name, help, the VrrpView counter) of the per-instance VRRP counters
+_VRRP_COUNTERS: tuple[tuple[str, str, VrrpCounter], ...] = (
+    ("lvstui_vrrp_adverts_received", "VRRP adverts received (well-formed)", vrrp_adverts_received),
+    ("lvstui_vrrp_adverts_sent", "VRRP adverts sent", vrrp_adverts_sent),
+    (
+        "lvstui_vrrp_priority_zero_received",
+        "Priority-0 adverts received (a master leaving)",
+        vrrp_priority_zero_received,
+    ),
+    ("lvstui_vrrp_priority_zero_sent", "Priority-0 adverts sent", vrrp_priority_zero_sent),
+    ("lvstui_vrrp_become_master", "Transitions to MASTER", vrrp_become_master),
+    ("lvstui_vrrp_split_brain", "Split brains this instance detected", vrrp_split_brains),
+)
 
 # (counter key, metric name, help, gauge?) of the daemon's own resources and guards
 _PROCESS: tuple[tuple[str, str, str, bool], ...] = (

@@ -15,26 +15,36 @@ lvstui's own families (so both agree within a scrape):
   node_exporter with `--no-collector.ipvs` on the director, or the series are doubled.
 - "keepalived": the keepalived exporters' `keepalived_up` (1) and
   `keepalived_vrrp_state{iname,intf,vrid,ip_address}` (one series per virtual address:
-  0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT). lvstui keeps no advertisement counters yet, so
-  `keepalived_advertisements_*_total`, `keepalived_become_master_total` and the error counters
-  are not served (a zero would be a lie).
+  0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT), and per instance `{iname,intf,vrid}`:
+  `keepalived_advertisements_received_total`, `keepalived_advertisements_sent_total`,
+  `keepalived_become_master_total`, `keepalived_priority_zero_received_total`,
+  `keepalived_priority_zero_sent_total`. keepalived's per-reason error counters are not
+  served under their names (lvstui counts drops by its own reasons, summed over instances).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lvstui.config.schema import MetricsCompat
-from lvstui.model import RealKey, ServiceKey, Snapshot, VrrpRunState
+from lvstui.model import RealKey, ServiceKey, Snapshot, VrrpRunState, VrrpView
 
 __all__ = [
+    "KEEPALIVED_COUNTERS",
     "REAL_LABELS",
     "SERVICE_LABELS",
+    "VrrpCounter",
     "compat_families",
     "real_labels",
     "service_labels",
+    "vrrp_adverts_received",
+    "vrrp_adverts_sent",
+    "vrrp_become_master",
+    "vrrp_priority_zero_received",
+    "vrrp_priority_zero_sent",
+    "vrrp_split_brains",
 ]
 
 SERVICE_LABELS = ("vip", "vport", "proto", "fwmark")
@@ -55,6 +65,43 @@ _KEEPALIVED_STATE = {
     VrrpRunState.MASTER: 2,
     VrrpRunState.FAULT: 3,
 }
+
+
+VrrpCounter = Callable[[VrrpView], int]
+
+
+def vrrp_adverts_received(v: VrrpView) -> int:
+    return v.adverts_received
+
+
+def vrrp_adverts_sent(v: VrrpView) -> int:
+    return v.adverts_sent
+
+
+def vrrp_priority_zero_received(v: VrrpView) -> int:
+    return v.priority_zero_received
+
+
+def vrrp_priority_zero_sent(v: VrrpView) -> int:
+    return v.priority_zero_sent
+
+
+def vrrp_become_master(v: VrrpView) -> int:
+    return v.become_master
+
+
+def vrrp_split_brains(v: VrrpView) -> int:
+    return v.split_brains
+
+
+# keepalived exporter's per-instance counters: (name without keepalived_, help, counter)
+KEEPALIVED_COUNTERS: tuple[tuple[str, str, VrrpCounter], ...] = (
+    ("advertisements_received", "Advertisements received", vrrp_adverts_received),
+    ("advertisements_sent", "Advertisements sent", vrrp_adverts_sent),
+    ("become_master", "Became master", vrrp_become_master),
+    ("priority_zero_received", "Priority zero received", vrrp_priority_zero_received),
+    ("priority_zero_sent", "Priority zero sent", vrrp_priority_zero_sent),
+)
 
 
 def service_labels(key: ServiceKey) -> list[str]:
@@ -139,10 +186,18 @@ def _keepalived(snap: Snapshot) -> Iterator[Metric]:
         "State of vrrp",
         labels=["iname", "intf", "vrid", "ip_address"],
     )
+    labels = ["iname", "intf", "vrid"]
+    counts = [
+        (CounterMetricFamily(f"keepalived_{name}", text, labels=labels), field)
+        for name, text, field in KEEPALIVED_COUNTERS
+    ]
     for v in snap.vrrp:
+        for fam, field in counts:
+            fam.add_metric([v.name, v.interface, str(v.vrid)], field(v))
         value = _KEEPALIVED_STATE.get(v.state)
         if value is None:  # a state keepalived has no number for: leave it out
             continue
         for addr in v.vips:
             state.add_metric([v.name, v.interface, str(v.vrid), addr], value)
     yield from (up, state)
+    yield from (fam for fam, _ in counts)

@@ -286,6 +286,14 @@ class VrrpView:
     master_addr: str | None = None  # who we hear as master (None when we are)
     last_transition: float | None = None  # wall time
     reason: str = ""  # why the last transition happened
+    # counters since the instance started (keepalived's names: advert_rcvd, advert_sent,
+    # pri_zero_rcvd, pri_zero_sent, become_master), and split brains this instance saw
+    adverts_received: int = 0
+    adverts_sent: int = 0
+    priority_zero_received: int = 0
+    priority_zero_sent: int = 0
+    become_master: int = 0
+    split_brains: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,9 @@ class VrrpNode:
         self.split_brains = 0
         self.adverts_in = 0
         self.adverts_out = 0
+        self.priority_zero_in = 0  # a master leaving (keepalived's pri_zero_rcvd)
+        self.priority_zero_out = 0
+        self.become_master = 0
         self.last_transition: float | None = None
         self._inbox: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -246,6 +249,12 @@ class VrrpNode:
             master_addr=self.state.master_addr,
             last_transition=self.last_transition,
             reason=self.state.reason,
+            adverts_received=self.adverts_in,
+            adverts_sent=self.adverts_out,
+            priority_zero_received=self.priority_zero_in,
+            priority_zero_sent=self.priority_zero_out,
+            become_master=self.become_master,
+            split_brains=self.split_brains,
         )
 
     # --- internals -----------------------------------------------------------------------------
@@ -482,6 +491,7 @@ class VrrpNode:
             self._count_drop(exc.reason, f"{exc.message} from {dg.src}", True)
             return None
         self.adverts_in += 1
+        self.priority_zero_in += adv.priority == 0
         return fsm.AdvertIn(adv, src, ttl)
 
     def _count_drop(self, reason: str, detail: str, loud: bool) -> None:
@@ -539,9 +549,11 @@ class VrrpNode:
         for dst in self.transport.destinations():
             await self.transport.send(encode(adv, src=self.transport.source, dst=dst), dst)
             self.adverts_out += 1
+            self.priority_zero_out += priority == 0
 
     def _transition(self, act: fsm.Notify) -> None:
         self.last_transition = self.clock.wall()
+        self.become_master += act.new is VrrpRunState.MASTER
         log.info("%s: %s -> %s (%s)", self.name, act.old.value, act.new.value, act.reason)
         self._emit(VrrpChanged(self.clock.wall(), self.name, act.old, act.new, act.reason))
         if self.runner is not None:

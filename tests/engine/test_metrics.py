@@ -166,7 +166,20 @@ def test_compat_families_for_fwmark_services_and_vrrp() -> None:
     fwm = ServiceKey(Protocol.TCP, "", 0, fwmark=3)
     real = RealServerView(R[0], LbKind.DR, 7, 7, Health.UP, active_conns=4)
     vrrp = tuple(
-        VrrpView(f"vi{n}", "eth0", 50 + n, st, 100, 100, 3, 1.0, vips=("192.0.2.1", "192.0.2.2"))
+        VrrpView(
+            f"vi{n}",
+            "eth0",
+            50 + n,
+            st,
+            100,
+            100,
+            3,
+            1.0,
+            vips=("192.0.2.1", "192.0.2.2"),
+            adverts_received=10 + n,
+            priority_zero_sent=n,
+            become_master=2,
+        )
         for n, st in enumerate(VrrpRunState)
     )
     snap = Snapshot(
@@ -194,6 +207,12 @@ def test_compat_families_for_fwmark_services_and_vrrp() -> None:
         for labels in [dict(ls)]
         if labels["ip_address"] == "192.0.2.2"
     }
+    inst = {"iname": "vi1", "intf": "eth0", "vrid": "51"}
+    assert got[key("keepalived_advertisements_received_total", **inst)] == 11
+    assert got[key("keepalived_priority_zero_sent_total", **inst)] == 1
+    assert got[key("keepalived_become_master_total", **inst)] == 2
+    assert got[key("lvstui_vrrp_adverts_received_total", vrrp_instance="vi3")] == 13
+    assert got[key("lvstui_vrrp_become_master_total", vrrp_instance="vi0")] == 2
     assert states == {"vi0": 0, "vi1": 1, "vi2": 2, "vi3": 3}  # STOP has no keepalived number
     assert (
         got[

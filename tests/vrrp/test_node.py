@@ -126,6 +126,12 @@ async def test_election_failover_and_graceful_handover(lan) -> None:
         assert not a.has_vip() and a.state() == S.STOP
         fake_s = await until(clock, lambda: b.state() == S.MASTER)
         assert fake_s <= 0.08, fake_s  # skew at prio 100, 0.1 s: 0.061 s
+        # the counters the metrics serve (keepalived's advert_sent, pri_zero_*, become_master)
+        va, vb = a.group.nodes["VI_1"].view(), b.group.nodes["VI_1"].view()
+        assert va.priority_zero_sent >= 1 and vb.priority_zero_received >= 1
+        assert va.priority_zero_received == 0 and vb.priority_zero_sent == 0
+        assert 0 < vb.adverts_received <= va.adverts_sent  # some were sent into a cut link
+        assert va.become_master >= 1 and vb.become_master >= 1
     finally:
         await a.group.stop()
         await b.group.stop()
