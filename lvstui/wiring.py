@@ -167,13 +167,18 @@ def build_engine(
     `tune_gc` lets the health monitor freeze the long-lived objects and collect less often
     (process-wide: only the headless daemon asks for it; see health/scheduler.py)."""
     from lvstui.clock import SystemClock
+    from lvstui.config.scripts import script_credentials
     from lvstui.engine.edges import Pair
     from lvstui.engine.engine import Engine
     from lvstui.notify.scripts import ScriptRunner
 
     clock = SystemClock()
     dp, reason = make_dataplane(config, dataplane, memory=memory)
-    runner = ScriptRunner(timeout=config.lvstui.notify_timeout, wall=clock.wall)
+    runner = ScriptRunner(
+        timeout=config.lvstui.notify_timeout,
+        wall=clock.wall,
+        credentials=script_credentials(config),
+    )
     monitor = None
     if health:
         from lvstui.health.scheduler import HealthMonitor

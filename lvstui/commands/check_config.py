@@ -14,6 +14,8 @@ from lvstui.commands._config import add_config_argument, print_config_errors
 
 if TYPE_CHECKING:
     from lvstui.config.lint import HostFacts
+    from lvstui.config.locate import Locator
+    from lvstui.config.schema import Config
 
 __all__ = ["SHOWN_PER_KIND", "add_arguments", "run"]
 
@@ -52,6 +54,26 @@ def _host_facts() -> HostFacts:
     )
 
 
+def _script_warnings(config: Config, locate: Locator, path: str) -> int:
+    """Scripts keepalived would call insecure, without enable_script_security: a warning
+    each (with it, loading the file already refused them)."""
+    from lvstui.config.locate import format_key
+    from lvstui.config.scripts import script_problems
+
+    found = 0
+    for script, why in script_problems(config):
+        found += 1
+        line = locate(script.path)
+        where = f"{path}:{line}" if line is not None else path
+        print(f"{where}: {format_key(script.path)}: warning: insecure script: {why}")
+    if found:
+        print(
+            "  hint: fix the permissions or run it as another user (script_user); "
+            "enable_script_security refuses such scripts"
+        )
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -69,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 2
     locate = Locator(read_text_limited(Path(path)))
+    insecure = _script_warnings(config, locate, path)
     located = [(locate(f.path), f) for f in lint(config, _host_facts())]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
-    warnings = sum(1 for _line, f in located if f.level is Level.WARNING)
+    warnings = insecure + sum(1 for _line, f in located if f.level is Level.WARNING)
     shown: dict[tuple[Level, str], int] = {}
     hidden: dict[tuple[Level, str], list[tuple[int | None, str]]] = {}
     for line, f in located:

@@ -17,6 +17,7 @@ from lvstui.config.schema import (
     BfdCheck,
     Check,
     CheckCommon,
+    CheckKind,
     Config,
     DnsCheck,
     FileCheck,
@@ -118,7 +119,21 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         }
     if config.virtual_servers:
         out["virtual_server"] = [_virtual_server(vs) for vs in config.virtual_servers]
+    if config.global_defs.script_user:
+        _drop_default_user(out, config.global_defs.script_user)
     return out
+
+
+def _drop_default_user(out: dict[str, Any], user: str) -> None:
+    """The loader gave script_user to every script without a user: leave those out again,
+    so the file keeps one place that says who scripts run as."""
+    scripts: list[dict[str, Any]] = list(out.get("vrrp_script", {}).values())
+    for vs in out.get("virtual_server", []):
+        for rs in vs.get("real_server", []):
+            scripts.extend(rs.get(CheckKind.MISC_CHECK.value, []))
+    for entry in scripts:
+        if entry.get("user") == user:
+            del entry["user"]
 
 
 def _global_defs(gd: GlobalDefs) -> dict[str, Any]:

@@ -59,6 +59,12 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_garp_interval": "seconds between two gratuitous ARPs lvstui sends on an "
         "interface (0: back to back), for switches that drop bursts",
         "vrrp_gna_interval": "the same for IPv6 unsolicited neighbour advertisements",
+        "script_user": "the user every script runs as unless it sets its own `user` "
+        "(vrrp_script, misc_check) — notify and quorum scripts too; unset: lvstui's user",
+        "enable_script_security": "refuse the config (at load, reload and check-config) when a "
+        "script that runs as root, or is set-uid root, could be changed by another user: the "
+        "file, or a directory on its path, not root's or writable by a non-root group or by "
+        "everyone (keepalived's rule)",
     },
     LvsTimeouts: {
         "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",

@@ -23,6 +23,7 @@ from typing import Any
 from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.locate import LineOf, Locator
 from lvstui.config.schema import Config
+from lvstui.config.scripts import insecure_errors, with_script_user
 from lvstui.config.sections.checks import CHECK_ORDER, parse_status_codes, sort_checks
 from lvstui.config.sections.vrrp import parse_vip
 from lvstui.config.table import Ctx, Table
@@ -96,7 +97,13 @@ def read_config_text(path: str | Path, hint: str = "") -> str:
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file. Raises `ConfigError` (often `ConfigErrors`)."""
     text = read_config_text(path, hint="pass the config file with -f FILE")
-    return load_config_text(text, str(path))
+    config = load_config_text(text, str(path))
+    # a file on disk is about to run here: its scripts must be safe to run here (keepalived
+    # reads the script files when it loads its config, too)
+    errors = insecure_errors(config, Locator(text))
+    if errors:
+        raise ConfigErrors(errors)
+    return config
 
 
 # The first word of a keepalived.conf block: given to check-config, say what to do with it.
@@ -137,4 +144,4 @@ def load_config_data(data: dict[str, Any], path: str, line_of: LineOf | None = N
     cfg = build(ctx, Table(ctx, data, ()))
     if ctx.errors:
         raise ConfigErrors(ctx.errors)
-    return cfg
+    return with_script_user(cfg)

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from lvstui.child import printable, run_child
+from lvstui.child import Credentials, printable, run_child
 from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT
 from lvstui.model import NotifyResult
 
@@ -91,8 +91,11 @@ class ScriptRunner:
         wall: Callable[[], float] | None = None,
         env: Mapping[str, str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        credentials: Credentials | None = None,
     ) -> None:
         self.timeout = timeout
+        # global_defs.script_user: who notify and quorum scripts run as (None: our user)
+        self.credentials = credentials
         self.on_result = on_result
         self._wall = wall or time.time
         self._env = dict(env) if env is not None else None
@@ -215,7 +218,13 @@ class ScriptRunner:
         except ValueError as e:
             return self._result(job, False, f"bad command {printable(job.command.encode())}: {e}")
         try:
-            child = await run_child(argv, timeout=self.timeout, cap=OUTPUT_CAP, env=self._env)
+            child = await run_child(
+                argv,
+                timeout=self.timeout,
+                cap=OUTPUT_CAP,
+                env=self._env,
+                credentials=self.credentials,
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             return self._result(job, False, f"cannot run {printable(argv[0].encode())}: {reason}")

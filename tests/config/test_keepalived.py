@@ -191,7 +191,7 @@ def test_unsupported_directives_listed_with_lines() -> None:
     text = """\
 global_defs {
   router_id LVS
-  enable_script_security
+  vrrp_strict
 }
 vrrp_instance a {
   interface eth0
@@ -208,7 +208,7 @@ static_ipaddress {
 """
     res = import_keepalived_text(text, "k.conf")
     assert [(n.line, n.directive) for n in res.notes] == [
-        (3, "global_defs.enable_script_security"),
+        (3, "global_defs.vrrp_strict"),
         (11, "vrrp_instance a: dont_track_primary"),
         (12, "priority"),
         (14, "static_ipaddress"),

@@ -161,10 +161,12 @@ def _haproxy_pair(c: Config, r: ImportResult) -> None:
     assert inst.virtual_ipaddress[0].dev == "eth0"
     notes = _notes_at(r, "haproxy_pair.conf")
     # the global_defs lvstui has no use for; vrrp_garp/gna_interval 0 is keepalived's default
-    # (keepalived calls 0 invalid and keeps its default, 0), so it converts without a note
-    assert sorted(notes) == [5, 6, 7]
+    # (keepalived calls 0 invalid and keeps its default, 0), so it converts without a note;
+    # script_user and enable_script_security convert too
+    assert sorted(notes) == [7]
     assert (c.global_defs.vrrp_garp_interval, c.global_defs.vrrp_gna_interval) == (0.0, 0.0)
-    assert _has(notes, 6, "never runs scripts through a shell")
+    assert (c.global_defs.script_user, c.global_defs.enable_script_security) == ("root", True)
+    assert {s.user for s in c.vrrp_scripts} == {"root"}
 
 
 def _notify_scripts(c: Config, r: ImportResult) -> None:
@@ -210,8 +212,8 @@ def _track_weights(c: Config, r: ImportResult) -> None:
     assert inst.track_interface_weight == (TrackWeight("eth1", -10),)
     assert inst.track_script == ("chk_file",)
     assert inst.track_script_weight == (TrackWeight("chk_file", 5),)  # this instance's
-    # keepalived's weights are lvstui's too: the notes are on script security only
-    assert [n.line for n in r.notes] == [3, 4]
+    # keepalived's weights are lvstui's too, and so is its script security: no note
+    assert [n.line for n in r.notes] == []
 
 
 def _ipv6(c: Config, r: ImportResult) -> None:
@@ -328,7 +330,7 @@ def _other_checkers(c: Config, r: ImportResult) -> None:
     assert isinstance(http, HttpCheck)
     assert http.urls[0].status_code == (StatusRange(200, 299), StatusRange(301, 301))
     notes = _notes_at(r, "other_checkers.conf")
-    assert sorted(notes) == [4, 5]  # script security only: every checker is imported
+    assert notes == {}  # every checker is imported, and script_user/enable_script_security too
 
 
 def _odd_syntax(c: Config, r: ImportResult) -> None:
@@ -340,7 +342,7 @@ def _odd_syntax(c: Config, r: ImportResult) -> None:
     assert (vs.lb_kind, vs.protocol) == (LbKind.NAT, Protocol.TCP)  # keepalived's fallback
     assert [(rs.port, rs.weight) for rs in vs.real_servers] == [(8080, 2)]
     notes = _notes_at(r, "odd_syntax.conf")
-    assert sorted(notes) == [6, 7, 23, 29, 39, 46]
+    assert sorted(notes) == [23, 29, 39, 46]  # script_user, enable_script_security convert
     assert _has(notes, 23, "keepalived ignores this authentication block")
     assert _has(notes, 39, "runs this as NAT; so does the import; write DR if that is meant")
     assert _has(notes, 46, "all-ports persistent service")

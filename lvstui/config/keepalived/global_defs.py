@@ -41,6 +41,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "vrrp_startup_delay": NUM,
             "vrrp_garp_interval": NUM,
             "vrrp_gna_interval": NUM,
+            "enable_script_security": FLAG,
         },
         {
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),
@@ -49,6 +50,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "lvs_timeouts": lvs_timeouts_line,
             **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
             "vrrp_min_garp": min_garp_line,
+            "script_user": script_user_line,
         },
         "global_defs.",
     )
@@ -70,6 +72,20 @@ def garp_default(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> 
         out.note(node, f"expected `{node.key} VALUE`; left out")
         return
     out.garp_defaults[key] = (GARP_DEFAULTS[key](node.args), node)
+
+
+def script_user_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`script_user USER [GROUP]`: the user; lvstui runs a script with its user's own groups."""
+    if node.children is not None or not 1 <= len(node.args) <= 2:
+        out.note(node, "expected `script_user USER [GROUP]`; left out")
+        return
+    table["script_user"] = node.args[0]
+    out.mark((*path, "script_user"), node)
+    if len(node.args) == 2:
+        out.note(
+            node,
+            f"group {node.args[1]!r} left out: scripts run with {node.args[0]!r}'s own groups",
+        )
 
 
 def min_garp_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -26,9 +26,6 @@ class ImportNote:
 # Why common keepalived directives have no lvstui equivalent, so the note helps the operator
 # decide whether it matters for them.
 WHY_NOT = {
-    "enable_script_security": "lvstui never runs scripts through a shell; each runs as "
-    "lvstui's user, or the `user` given to it",
-    "script_user": "scripts run as lvstui's user unless a script sets `user`",
     "vrrp_strict": "no strict mode: keepalived's RFC checks (no authentication, no unicast, "
     "MASTER only at priority 255) are not enforced",
     "vrrp_skip_check_adv_addr": "adverts are always checked",

@@ -89,6 +89,8 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_startup_delay=t.number("vrrp_startup_delay", 0.0, 0, 3600),
         vrrp_garp_interval=t.number("vrrp_garp_interval", 0.0, 0, 4294.967295),
         vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
+        script_user=t.text("script_user", ""),
+        enable_script_security=t.flag("enable_script_security", False),
     )
     t.finish()
     return gd

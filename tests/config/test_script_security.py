@@ -1,0 +1,190 @@
+"""script_user and enable_script_security: keepalived's default script user and its rule for
+scripts a non-root user could change, on real files with real owners and modes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import stat
+from pathlib import Path
+
+import pytest
+
+from lvstui.child import resolve_user
+from lvstui.cli import main
+from lvstui.config.dump import to_toml_dict
+from lvstui.config.keepalived import import_keepalived_text
+from lvstui.config.load import ConfigErrors, load_config, load_config_text
+from lvstui.config.schema import MiscCheck
+from lvstui.config.scripts import insecure, scripts
+from lvstui.notify.scripts import Job, ScriptRunner
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="changes file owners (needs root)")
+NOBODY = pwd.getpwnam("nobody")
+
+
+def _script(directory: Path, mode: int = 0o755) -> Path:
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    path = directory / "notify.sh"
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(mode)
+    return path
+
+
+CONFIG = """\
+[global_defs]
+{global_defs}
+
+[vrrp_script.chk]
+script = "{script}"
+
+[vrrp_instance.VI_1]
+interface = "lo"
+virtual_router_id = 51
+track_script = ["chk"]
+virtual_ipaddress = ["192.0.2.1"]
+notify_master = "{script} master"
+
+[[virtual_server]]
+ip = "192.0.2.1"
+port = 80
+quorum_up = "{script}"
+
+[[virtual_server.real_server]]
+ip = "192.0.2.10"
+port = 80
+
+[[virtual_server.real_server.misc_check]]
+misc_path = "{script} check"
+"""
+
+
+def _config(tmp_path: Path, script: Path, global_defs: str = "") -> Path:
+    path = tmp_path / "lvstui.toml"
+    path.write_text(CONFIG.format(script=script, global_defs=global_defs))
+    return path
+
+
+@ROOT_ONLY
+def test_keepalived_rule_on_real_files(tmp_path: Path) -> None:
+    base = tmp_path / "scripts"
+    good = _script(base / "good")
+    assert insecure(str(good), as_root=True) is None
+    # the file writable by everyone
+    loose = _script(base / "loose", 0o757)
+    assert "writable by everyone" in (insecure(str(loose), as_root=True) or "")
+    # a directory on the way owned by a non-root user: it could swap the file
+    owned = _script(base / "owned")
+    os.chown(owned.parent, NOBODY.pw_uid, 0)
+    why = insecure(str(owned), as_root=True) or ""
+    assert f"{owned.parent} is owned by uid {NOBODY.pw_uid}" in why
+    # a directory writable by a group other than root
+    grouped = _script(base / "grouped")
+    os.chown(grouped.parent, 0, NOBODY.pw_gid)
+    grouped.parent.chmod(0o775)
+    assert f"writable by group {NOBODY.pw_gid}" in (insecure(str(grouped), as_root=True) or "")
+    # ... but writable by root's group only is fine, and so is a sticky world-writable
+    # directory (/tmp): others may not replace what they do not own there
+    os.chown(grouped.parent, 0, 0)
+    assert insecure(str(grouped), as_root=True) is None
+    sticky = _script(base / "sticky")
+    sticky.parent.chmod(0o1777)
+    assert stat.S_IMODE(sticky.parent.stat().st_mode) == 0o1777
+    assert insecure(str(sticky), as_root=True) is None
+    # not root: nothing to protect, unless the file is set-uid root
+    assert insecure(str(loose), as_root=False) is None
+    setuid = _script(base / "setuid", 0o4757)
+    assert insecure(str(setuid), as_root=False) is not None
+    # a doubled slash and a name found in PATH are judged like the path they name
+    assert insecure(str(loose).replace("/loose/", "//loose/"), as_root=True) is not None
+    assert insecure("sh", as_root=True) is None  # /usr/bin/sh: root's
+    assert insecure(str(base / "missing"), as_root=True) is None  # fails when run instead
+
+
+@ROOT_ONLY
+def test_enable_script_security_refuses_every_kind_of_script(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loose = _script(tmp_path / "s", 0o757)
+    path = _config(tmp_path, loose, "enable_script_security = true")
+    with pytest.raises(ConfigErrors) as exc:
+        load_config(path)
+    keys = sorted(e.key for e in exc.value.errors)
+    assert keys == [
+        "virtual_server[0].quorum_up",
+        "virtual_server[0].real_server[0].misc_check[0].misc_path",
+        "vrrp_instance.VI_1.notify_master",
+        "vrrp_script.chk.script",
+    ]
+    lines = {e.key: e.line for e in exc.value.errors}
+    assert lines["vrrp_instance.VI_1.notify_master"] == 12
+    assert main(["check-config", "-f", str(path)]) == 2
+    assert "insecure script (enable_script_security)" in capsys.readouterr().err
+    # without it: the same file loads, and check-config warns about each script
+    path = _config(tmp_path, loose)
+    load_config(path)
+    assert main(["check-config", "-f", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": warning: insecure script:") == 4
+    # run as another user (script_user), the scripts are no risk to root: accepted
+    path = _config(tmp_path, loose, 'enable_script_security = true\nscript_user = "nobody"')
+    load_config(path)
+    # and fixed permissions are accepted as root too
+    loose.chmod(0o755)
+    load_config(_config(tmp_path, loose, "enable_script_security = true"))
+
+
+def test_script_user_is_the_default_user_of_every_script(tmp_path: Path) -> None:
+    text = CONFIG.format(script="/bin/true", global_defs='script_user = "nobody"')
+    text = text.replace('script = "/bin/true"', 'script = "/bin/true"\nuser = "root"')
+    config = load_config_text(text)
+    assert config.global_defs.script_user == "nobody"
+    assert [s.user for s in config.vrrp_scripts] == ["root"]  # its own user stays
+    (check,) = config.virtual_servers[0].real_servers[0].checks
+    assert isinstance(check, MiscCheck) and check.user == "nobody"
+    assert {s.path[-1]: s.user for s in scripts(config)} == {
+        "script": "root",
+        "notify_master": "nobody",
+        "quorum_up": "nobody",
+        "misc_path": "nobody",
+    }
+    # written back, the default stays in one place
+    data = to_toml_dict(config)
+    assert data["vrrp_script"]["chk"]["user"] == "root"
+    assert "user" not in data["virtual_server"][0]["real_server"][0]["misc_check"][0]
+    assert load_config_text(_toml(data)) == config
+
+
+def _toml(data: dict[str, object]) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(data)
+
+
+def test_import_converts_both_directives() -> None:
+    res = import_keepalived_text(
+        """\
+global_defs {
+    script_user nobody nogroup
+    enable_script_security
+}
+vrrp_script chk {
+    script "/bin/true"
+}
+""",
+        "k.conf",
+    )
+    gd = res.config.global_defs
+    assert (gd.script_user, gd.enable_script_security) == ("nobody", True)
+    assert [(n.line, n.directive) for n in res.notes] == [(2, "script_user")]
+    assert "group 'nogroup' left out" in res.notes[0].message
+
+
+@ROOT_ONLY
+def test_notify_scripts_run_as_script_user() -> None:
+    runner = ScriptRunner(timeout=10, credentials=resolve_user("nobody"))
+    result = asyncio.run(runner.run_one(Job("notify_master VI_1", "id -u")))
+    assert result.ok and result.detail == f"exit 0: {NOBODY.pw_uid}"
+    as_us = asyncio.run(ScriptRunner(timeout=10).run_one(Job("notify_master VI_1", "id -u")))
+    assert as_us.detail == "exit 0: 0"
