@@ -218,10 +218,8 @@ class GlobalDefs:
     vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
     vrrp_garp_interval: float = 0.0  # seconds between two gratuitous ARPs on an interface
     vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
-    # the user vrrp_script and MISC_CHECK scripts run as when they name none ("": lvstui's)
-    script_user: str = ""
-    # refuse scripts that run as root from a file a non-root user could change
-    enable_script_security: bool = False
+    script_user: str = ""  # who scripts run as unless they name a user ("": lvstui's user)
+    enable_script_security: bool = False  # refuse root scripts others could change
 
 
 @dataclass(frozen=True, slots=True)
