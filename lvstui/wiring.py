@@ -23,15 +23,18 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lvstui.config.lint import bgp_vips
 from lvstui.config.schema import DEFAULT_CONFIG_PATH, Config, DataplaneKind
 from lvstui.errors import ConfigError, ControlError, LvstuiError
 from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
+    from lvstui.announce.kernel_table import KernelTableAnnouncer
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.edges import Pair
@@ -63,8 +66,19 @@ class EngineParts:
     stats: ProcessStats = field(default_factory=ProcessStats)
     sampler: asyncio.Task[None] | None = None
     group: GroupRuntime | None = None  # [lvstui.group]
+    # [lvstui.announce]: the VIPs in bgp mode, announced through a kernel table (docs/bgp.md)
+    announcer: KernelTableAnnouncer | None = None
+    announcing: asyncio.Task[None] | None = None
+    # the kernel driver's own thread: pyroute2's IPRoute cannot run inside our event loop
+    announce_thread: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
+        if self.announcer is not None:
+            # first: a previous run's routes go before anything else happens
+            self.announce_thread = ThreadPoolExecutor(1, thread_name_prefix="announce")
+            await asyncio.get_running_loop().run_in_executor(
+                self.announce_thread, self.announcer.start
+            )
         if self.group is not None:
             # no stale master: learn the group's overrides before VRRP and the dataplane
             # start (bounded by startup_wait; the runtime logs what it learned)
@@ -76,8 +90,37 @@ class EngineParts:
         self.stats.sample()
         self.sampler = asyncio.create_task(self.stats.run(), name="process stats")
         self.metrics = start_metrics(self.engine, self.stats)
+        if self.announcer is not None:
+            from lvstui.announce.follow import follow
+            from lvstui.config.lint import bgp_vips
+
+            engine = self.engine
+            self.announcing = asyncio.create_task(
+                follow(
+                    engine.snapshot,
+                    self.announcer,
+                    lambda: bgp_vips(engine.config),
+                    executor=self.announce_thread,
+                ),
+                name="announce",
+            )
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
+        # withdraw before the services go: the routers stop sending first
+        if self.announcing is not None:
+            self.announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.announcing
+            self.announcing = None
+        if self.announcer is not None and self.announce_thread is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.announce_thread, self.announcer.close
+                )
+            except LvstuiError as e:
+                logging.getLogger("lvstui.announce").error("closing the announcer failed: %s", e)
+            self.announce_thread.shutdown()
+            self.announce_thread = None
         if self.sampler is not None:
             self.sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -105,14 +148,6 @@ def load(path: str | None) -> Config:
             hint="pass -f FILE, or try `lvstui demo` for a ready-made demo on loopback",
         )
     cfg: Config = load_config(target)
-    from lvstui.config.lint import bgp_vips
-
-    if bgp := bgp_vips(cfg):
-        # accepted and checked, not applied yet: say so rather than ignore it (issue 16)
-        logging.getLogger("lvstui.announce").warning(
-            "announce = bgp for %s: this version does not announce yet (docs/bgp.md)",
-            ", ".join(bgp),
-        )
     return cfg
 
 
@@ -234,7 +269,13 @@ def build_engine(
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
-    return EngineParts(engine, dp, reason, group=runtime)
+    announcer = None
+    if not memory and bgp_vips(config):
+        from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
+
+        a = config.lvstui.announce
+        announcer = KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device))
+    return EngineParts(engine, dp, reason, group=runtime, announcer=announcer)
 
 
 LOCAL_FAILURE_EVERY = 10.0  # seconds between two events about checks that could not run

@@ -102,16 +102,6 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
             _nat_forwarding(config, i, vs, host, out)
         if (vs.announce or config.lvstui.announce.mode) is AnnounceMode.BGP:
             _bgp(config, i, vs, host, out)
-    bgp = bgp_vips(config)
-    if bgp:
-        _warn(
-            out,
-            ("lvstui", "announce"),
-            f"announced over BGP: {', '.join(bgp)}; this version checks bgp mode but does not "
-            "announce yet (no route is added)",
-            "keep these VIPs on vrrp until lvstui announces them (docs/bgp.md, Status)",
-            topic="bgp-pending",
-        )
     return out
 
 

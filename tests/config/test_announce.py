@@ -138,15 +138,3 @@ def test_lint_bgp_vip_also_in_vrrp() -> None:
     head2 += 'virtual_ipaddress = ["198.51.100.9"]\n'
     findings = lint(load_config_text(cfg_text(head2, ("198.51.100.1", 80, "mh", ""))))
     assert not [f for f in findings if f.topic == "vip-missing"]
-
-
-def test_check_config_says_bgp_mode_is_not_applied_yet() -> None:
-    text = cfg_text(BGP_HEAD, ("198.51.100.1", 80, "mh", ""), ("198.51.100.1", 443, "mh", ""))
-    (pending,) = [f for f in lint(load_config_text(text)) if f.topic == "bgp-pending"]
-    assert pending.key == "lvstui.announce"
-    assert "198.51.100.1;" in pending.message  # once, though two services use it
-    assert not [
-        f
-        for f in lint(load_config_text(cfg_text("", ("198.51.100.1", 80, "mh", ""))))
-        if f.topic == "bgp-pending"
-    ]

@@ -1,0 +1,79 @@
+"""The announcement loop of a running daemon: read the engine's snapshot, decide per VIP
+(decide.py), make the announcer match, once a tick; withdraw everything when it ends.
+
+It reads the published snapshot rather than hooking into the engine's reconciler, so the
+engine needs no knowledge of announcements, and a reload (new VIPs, a VIP switched to
+vrrp) is picked up on the next tick: the VIPs are asked for again each time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+from concurrent.futures import Executor
+
+from lvstui.announce.base import AnnounceError, Announcer
+from lvstui.announce.decide import Decision, ServiceView, VipView, apply, decide_all
+from lvstui.model import Snapshot
+
+__all__ = ["follow", "vip_views"]
+
+log = logging.getLogger("lvstui.announce")
+
+
+def vip_views(snapshot: Snapshot, vips: Collection[str]) -> list[VipView]:
+    """Each VIP with its services' quorum. The dataplane serves the VIP while every service
+    on it is in the dataplane's table (a real server or the sorry server in it)."""
+    out = []
+    for vip in vips:
+        services = [s for s in snapshot.services if s.key.addr == vip]
+        served = bool(services) and all(
+            s.sorry_active or any(rs.in_table for rs in s.real_servers) for s in services
+        )
+        out.append(
+            VipView(
+                vip,
+                tuple(ServiceView(s.name or str(s.key), s.quorum_up) for s in services),
+                served,
+            )
+        )
+    return out
+
+
+async def follow(
+    snapshot: Callable[[], Snapshot],
+    announcer: Announcer,
+    vips: Callable[[], Collection[str]],
+    *,
+    interval: float = 1.0,
+    drained: Callable[[], bool] = lambda: False,
+    executor: Executor | None = None,
+) -> None:
+    """Run until cancelled; withdraw every VIP on the way out (stop, reload failure, crash
+    of the loop). A driver error is logged and retried next tick: the routes it could not
+    change stay as the kernel has them.
+
+    The announcer's calls run in `executor` when given: pyroute2's synchronous IPRoute runs
+    an event loop of its own, which cannot run inside ours, so the kernel driver lives on
+    one thread of its own (the daemon gives a one-thread executor and starts it there)."""
+    loop = asyncio.get_running_loop()
+    last: dict[str, Decision] = {}
+    try:
+        while True:
+            decisions = decide_all(vip_views(snapshot(), vips()), drained=drained())
+            for vip, d in decisions.items():
+                if last.get(vip) != d:
+                    log.info(
+                        "%s %s (%s)", vip, "announced" if d.announce else "withdrawn", d.text()
+                    )
+            last = decisions
+            try:
+                await loop.run_in_executor(executor, apply, announcer, decisions)
+            except AnnounceError as e:
+                log.error("announcing failed: %s", e)
+            await asyncio.sleep(interval)
+    finally:
+        try:
+            await loop.run_in_executor(executor, announcer.withdraw_all)
+        except AnnounceError as e:
+            log.error("withdrawing on stop failed: %s", e)
