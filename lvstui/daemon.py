@@ -257,15 +257,24 @@ UPGRADE_READY_TIMEOUT = 60.0  # seconds the new program has to start serving
 UPGRADE_DRAIN_TIMEOUT = 30.0  # seconds the old daemon's open connections get to finish
 
 
-async def _upgrade(engine: Engine, server: ControlServer, dp: Dataplane, notify: SdNotify) -> bool:
+async def _upgrade(
+    engine: Engine,
+    server: ControlServer,
+    dp: Dataplane,
+    notify: SdNotify,
+    argv: list[str] | None = None,
+) -> bool:
     """SIGUSR2 (`lvstui ctl upgrade`): start the program again with our listening sockets;
-    True once it serves (we then stop), False when it failed (we go on serving)."""
+    True once it serves (we then stop), False when it failed (we go on serving).
+
+    `argv`: another program to hand over to (an embedded console's director leaving for a
+    background daemon); default, this daemon's own command line."""
     from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 
     sockets = {handover.CONTROL: server.fileno()}
     if isinstance(dp, UserspaceDataplane):
         sockets.update(dp.listeners())
-    argv = handover.new_program_argv()
+    argv = handover.new_program_argv() if argv is None else argv
     engine.log("info", f"upgrade: starting {' '.join(argv)} with {len(sockets)} socket(s)")
     try:
         proc = await handover.start_new_program(sockets, argv, UPGRADE_READY_TIMEOUT)

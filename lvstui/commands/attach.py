@@ -30,8 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lvstui.commands._client import add_socket_argument
 
     add_socket_argument(parser)
+    # SUPPRESS: `lvstui --read-only attach` (the flag before the command) must survive too
     parser.add_argument(
-        "--read-only", action="store_true", help="hide and refuse every changing action"
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="hide and refuse every changing action",
     )
     parser.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast, …")
     parser.add_argument(

@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=DEFAULT_PORT, metavar="N", help="the VIP's port (8080)"
     )
     parser.add_argument("--theme", metavar="NAME", help="console theme")
+    # SUPPRESS: `lvstui --read-only demo` (the flag before the command) must survive too
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="the console shows everything and changes nothing",
+    )
 
 
 def demo_config(directory: Path, vip_port: int, real_ports: list[int], sorry_port: int) -> Path:
@@ -136,10 +143,12 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
             return 0
         from lvstui.commands.run import _run_app
 
-        client = LocalClient(engine, who="console")
+        client = LocalClient(engine, read_only=args.read_only, who="console")
         try:
-            ns = argparse.Namespace(theme=args.theme, read_only=False)
-            return await _run_app(client, ns)
+            ns = argparse.Namespace(theme=args.theme, read_only=args.read_only)
+            # losing the terminal ends the demo like `q` does: servers stopped, directory gone
+            rc, _outcome = await _run_app(client, ns)
+            return rc
         finally:
             await client.close()
     finally:

@@ -21,15 +21,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lvstui.ui.app import ConsoleExit
 
 from lvstui.logformat import LOG_FORMATS, LogFormat
 
 __all__ = ["add_arguments", "run"]
+
+log = logging.getLogger("lvstui.console")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,21 +186,62 @@ def run_console_mode(args: argparse.Namespace) -> int:
 
 
 async def _run_app(
-    client: Any, args: argparse.Namespace, *, theme: str | None = None, keys: Any = None
-) -> int:
-    """The console in this event loop (so an embedded engine runs beside it)."""
-    from lvstui.ui.app import LvstuiApp
+    client: Any,
+    args: argparse.Namespace,
+    *,
+    theme: str | None = None,
+    keys: Any = None,
+    embedded_socket: str | None = None,
+    embedded: bool = False,
+) -> tuple[int, ConsoleExit]:
+    """The console in this event loop (so an embedded engine runs beside it).
+
+    Losing the terminal (SIGHUP: the SSH connection dropped, the tmux session killed) ends
+    the console, never the process: the outcome says HANGUP and the caller decides (the
+    director goes on headless; the demo cleans up). The standard streams then point at
+    /dev/null, so nothing written later fails on the dead terminal."""
+    from lvstui.ui.app import ConsoleExit, LvstuiApp
 
     application = LvstuiApp(
-        client, theme=args.theme or theme, read_only=args.read_only, keys=keys or None
+        client,
+        theme=args.theme or theme,
+        read_only=args.read_only,
+        keys=keys or None,
+        embedded_socket=embedded_socket,
+        embedded=embedded,
     )
-    result = await application.run_async()
-    return int(result or 0)
+    loop = asyncio.get_running_loop()
+
+    def hangup(_sig: int, _frame: object) -> None:
+        # A plain handler, not the loop's: Python runs it before the SIGCONT that a hangup
+        # also sends, so Textual's SIGCONT handler (which would start a new output thread
+        # on the dead terminal and deadlock the shutdown) can be turned off first.
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
+        _detach_stdio()
+        loop.call_soon_threadsafe(application.finish, ConsoleExit.HANGUP)
+
+    previous = signal.signal(signal.SIGHUP, hangup)
+    try:
+        result = await application.run_async()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    return int(result or 0), application.outcome
+
+
+def _detach_stdio() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> int:
     from lvstui.control.local import LocalClient
     from lvstui.errors import LvstuiError
+    from lvstui.ui.app import ConsoleExit
     from lvstui.wiring import build_engine, prepare_state_dir, serve_control
 
     state = args.state_dir or config.lvstui.state_dir
@@ -219,13 +267,87 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
         print(f"lvstui: not serving the control socket {socket_path}: {exc}", file=sys.stderr)
     await parts.start()
     client = LocalClient(engine, read_only=args.read_only, who="console")
+    release = True
     try:
-        return await _run_app(
-            client, args, theme=config.lvstui.theme, keys=config.lvstui.keys or None
-        )
+        try:
+            _, outcome = await _run_app(
+                client,
+                args,
+                theme=config.lvstui.theme,
+                keys=config.lvstui.keys or None,
+                embedded_socket=socket_path if server is not None and state_dir else None,
+                embedded=True,
+            )
+        finally:
+            await client.close()
+        if outcome is ConsoleExit.LEAVE_RUNNING and server is not None and state_dir:
+            if await _leave_running(parts, server, config, args, socket_path, state_dir):
+                release = False
+                server = None  # the background daemon serves the socket now
+                return 0
+            outcome = ConsoleExit.HANGUP  # could not hand over: go on here, headless
+        if outcome is ConsoleExit.HANGUP:
+            await _headless(engine, socket_path if server is not None else None)
+        return 0
     finally:
-        await client.close()
         if server is not None:
             await server.close()
         with contextlib.suppress(Exception):
-            await parts.stop(graceful=True)
+            await parts.stop(graceful=True, release=release)
+
+
+async def _headless(engine: Any, socket_path: str | None) -> None:
+    """The console is gone but the director is not: serve on until SIGTERM or SIGINT."""
+    where = f"`lvstui` attaches on {socket_path}" if socket_path else "no control socket"
+    msg = f"console gone: the director goes on headless (pid {os.getpid()}; {where})"
+    log.warning(msg)
+    engine.log("warning", msg)
+    print(f"lvstui: {msg}; SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _detach_stdio)  # a terminal lost later: no harm
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    log.info("headless director: stopping on a signal")
+
+
+async def _leave_running(
+    parts: Any,
+    server: Any,
+    config: Any,
+    args: argparse.Namespace,
+    socket_path: str,
+    state_dir: str,
+) -> bool:
+    """`q`, "leave it running": hand the control socket (and the userspace VIP listeners)
+    to a background `lvstui --daemon` on the same config and state, as `lvstui ctl upgrade`
+    does (lvstui.handover); then this process exits releasing nothing. False (and this
+    director goes on here, headless) when the daemon does not come up."""
+    from lvstui.daemon import SdNotify, _finish_connections, _upgrade
+
+    log_file = str(Path(state_dir) / "lvstui.log")
+    daemon = [sys.executable, "-m", "lvstui", "--daemon", "-f", str(config.path)]
+    daemon += ["--socket", socket_path, "--state-dir", state_dir]
+    if args.dataplane:
+        daemon += ["--dataplane", args.dataplane]
+    # its own session (no terminal, so no SIGHUP from ours), its output to the log file
+    argv = ["setsid", "sh", "-c", 'exec "$@" >>"$0" 2>&1 </dev/null', log_file, *daemon]
+    if not await _upgrade(parts.engine, server, parts.dataplane, SdNotify(""), argv):
+        print(
+            f"lvstui: the background daemon did not start (see {log_file})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return False
+    await server.close(unlink=False)
+    await _finish_connections(parts.dataplane)
+    print(
+        f"lvstui: the director runs on in the background; `lvstui` attaches on {socket_path}",
+        flush=True,
+    )
+    return True

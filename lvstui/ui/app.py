@@ -22,13 +22,13 @@ from lvstui.control.client import EngineClient
 from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
 from lvstui.ui.bindings import resolve_keys
-from lvstui.ui.dialogs import ConfirmDialog
+from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
 from lvstui.ui.themes import DEFAULT_THEME, load_themes
 from lvstui.ui.widgets import EventLog
 
-__all__ = ["LvstuiApp", "Reconnect", "run_console"]
+__all__ = ["ConsoleExit", "LvstuiApp", "Reconnect", "run_console"]
 
 Reconnect = Callable[[], Awaitable[EngineClient]]
 KeysArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -50,8 +50,15 @@ class LvstuiApp(App[int]):
         poll_interval: float = 1.0,
         retry_interval: float = 1.0,
         auto_poll: bool = True,
+        embedded_socket: str | None = None,
+        embedded: bool = False,
     ) -> None:
         super().__init__()
+        # The director runs in this process: `q` asks what becomes of it (see QuitDialog);
+        # `embedded_socket` is the control socket a later `lvstui` attaches to, if served.
+        self.embedded = embedded or embedded_socket is not None
+        self.embedded_socket = embedded_socket
+        self.outcome = ConsoleExit.STOP
         self.client = client
         self.read_only = read_only or client.read_only
         self.keys = resolve_keys(keys)
@@ -200,6 +207,19 @@ class LvstuiApp(App[int]):
             self.set_theme(message.name)
 
     def on_main_screen_quit_requested(self, _message: MainScreen.QuitRequested) -> None:
+        if not self.embedded:
+            self.exit(0)
+            return
+
+        def chosen(outcome: ConsoleExit | None) -> None:
+            if outcome is not None:
+                self.finish(outcome)
+
+        self.push_screen(QuitDialog(self.embedded_socket), chosen)
+
+    def finish(self, outcome: ConsoleExit) -> None:
+        """End the console; the caller reads `outcome` to know what the director does."""
+        self.outcome = outcome
         self.exit(0)
 
     # --- commands ----------------------------------------------------------------------------

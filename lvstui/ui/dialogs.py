@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
 from textual.app import ComposeResult
@@ -15,7 +16,14 @@ from lvstui.errors import CommandError
 from lvstui.model import AddReal, Command, RealKey, ServiceKey
 from lvstui.ui.commandline import MAX_WEIGHT, UiCommand, parse_command, parse_weight
 
-__all__ = ["AddDialog", "CommandDialog", "ConfirmDialog", "WeightDialog"]
+__all__ = [
+    "AddDialog",
+    "CommandDialog",
+    "ConfirmDialog",
+    "ConsoleExit",
+    "QuitDialog",
+    "WeightDialog",
+]
 
 T = TypeVar("T")
 
@@ -52,6 +60,64 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ConsoleExit(Enum):
+    """How the console ended, which decides what becomes of an embedded director."""
+
+    STOP = "stop"  # stop the director: services and VIPs released
+    LEAVE_RUNNING = "leave running"  # the director goes on without this console
+    HANGUP = "hangup"  # the terminal went away (SIGHUP): the director goes on headless
+
+
+class QuitDialog(ModalScreen[ConsoleExit | None]):
+    """`q` when the director runs inside this console: stop it, leave it running, or cancel.
+    (An attached console just quits: the daemon is not ours to stop.)"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "answer('stop')", "Stop"),
+        Binding("l", "answer('leave running')", "Leave running"),
+        Binding("c", "answer(None)", "Cancel"),
+        Binding("escape", "answer(None)", "Cancel"),
+    ]
+
+    def __init__(self, socket_path: str | None) -> None:
+        super().__init__()
+        self._socket = socket_path
+
+    def compose(self) -> ComposeResult:
+        leave = (
+            f"Leave it running: it goes on in the background; `lvstui` attaches to it again "
+            f"({self._socket})."
+            if self._socket
+            else "Leave it running: not possible, this director serves no control socket."
+        )
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label("The director runs inside this console. Quit how?", id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(
+                    "Stop the director: its services and VIPs are released (a backup takes "
+                    f"over the VIPs).\n{leave}",
+                    markup=False,
+                )
+            with Horizontal(classes="buttons"):
+                yield Button("Stop (s)", id="stop", variant="error")
+                yield Button(
+                    "Leave running (l)", id="leave", variant="primary", disabled=not self._socket
+                )
+                yield Button("Cancel (c)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        answer = {"stop": "stop", "leave": "leave running"}.get(event.button.id or "")
+        self.action_answer(answer)
+
+    def action_answer(self, answer: str | None) -> None:
+        if answer == ConsoleExit.LEAVE_RUNNING.value and not self._socket:
+            return
+        self.dismiss(None if answer is None else ConsoleExit(answer))
 
 
 class _InputDialog(ModalScreen[T | None], Generic[T]):

@@ -74,6 +74,8 @@ def test_embedded_engine_serves_the_socket_and_a_second_console_attaches(tmux: T
         tmux.wait_for("two", "CONSOLE-EXIT=0")
         assert sock.is_socket()  # quitting the attached console leaves the engine alone
         tmux.run("send-keys", "-t", "one", "q")
+        tmux.wait_for("one", "Quit how?")  # embedded: stop / leave running / cancel
+        tmux.run("send-keys", "-t", "one", "s")
         tmux.wait_for("one", "CONSOLE-EXIT=0")
         assert not sock.exists()  # the embedded engine stopped and removed its socket
     finally:
