@@ -23,7 +23,7 @@ from typing import Any
 from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.locate import LineOf, Locator
 from lvstui.config.schema import Config
-from lvstui.config.scripts import insecure_errors, with_script_user
+from lvstui.config.scripts import insecure_errors, unknown_user_errors, with_script_user
 from lvstui.config.sections.checks import CHECK_ORDER, parse_status_codes, sort_checks
 from lvstui.config.sections.vrrp import parse_vip
 from lvstui.config.table import Ctx, Table
@@ -100,7 +100,7 @@ def load_config(path: str | Path) -> Config:
     config = load_config_text(text, str(path))
     # a file on disk is about to run here: its scripts must be safe to run here (keepalived
     # reads the script files when it loads its config, too)
-    errors = insecure_errors(config, Locator(text))
+    errors = unknown_user_errors(config, Locator(text)) or insecure_errors(config, Locator(text))
     if errors:
         raise ConfigErrors(errors)
     return config

@@ -34,6 +34,7 @@ __all__ = [
     "script_credentials",
     "script_problems",
     "scripts",
+    "unknown_user_errors",
     "unsafe_mode",
     "with_script_user",
 ]
@@ -190,6 +191,17 @@ def script_credentials(config: Config) -> Credentials | None:
         raise ConfigError(
             str(exc.args[0]), file=config.path, key="global_defs.script_user"
         ) from None
+
+
+def unknown_user_errors(config: Config, line_of: LineOf) -> list[ConfigError]:
+    """script_user must name a user of this host: a reload that would break every script
+    is refused before anything changes."""
+    path: KeyPath = ("global_defs", "script_user")
+    try:
+        script_credentials(config)
+    except ConfigError as exc:
+        return [ConfigError(exc.detail, file=config.path, line=line_of(path), key=exc.key)]
+    return []
 
 
 def insecure_errors(config: Config, line_of: LineOf) -> list[ConfigError]:

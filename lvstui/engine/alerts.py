@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Mapping
 
 from lvstui.config.schema import Config, RealServer, VirtualServer
+from lvstui.config.scripts import script_credentials
 from lvstui.engine.bus import Journal
 from lvstui.engine.desired import ServicePlan
 from lvstui.engine.edges import Mailer, Pair
@@ -41,8 +42,10 @@ class Alerts:
         self._stale_news: list[StaleNews] = []  # the watchdog's, since the last tick
 
     def reconfigure(self, new: Config, global_defs_changed: bool) -> None:
-        """A reload: the scripts' timeout, and the mail server and recipients."""
+        """A reload: the scripts' timeout and user, and the mail server and recipients."""
         self.notifier.timeout = new.lvstui.notify_timeout
+        if global_defs_changed:  # script_user (the loader refused an unknown one)
+            self.notifier.credentials = script_credentials(new)
         if self.mailer is not None and global_defs_changed:
             self.mailer.reconfigure(new.global_defs)
 

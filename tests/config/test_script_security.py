@@ -188,3 +188,27 @@ def test_notify_scripts_run_as_script_user() -> None:
     assert result.ok and result.detail == f"exit 0: {NOBODY.pw_uid}"
     as_us = asyncio.run(ScriptRunner(timeout=10).run_one(Job("notify_master VI_1", "id -u")))
     assert as_us.detail == "exit 0: 0"
+
+
+def test_an_unknown_script_user_is_refused_at_load(tmp_path: Path) -> None:
+    path = _config(tmp_path, Path("/bin/true"), 'script_user = "kaparity2-no-such-user"')
+    with pytest.raises(ConfigErrors) as exc:
+        load_config(path)
+    (error,) = exc.value.errors
+    assert (error.key, error.line) == ("global_defs.script_user", 2)
+    assert "no such user 'kaparity2-no-such-user'" in error.detail
+
+
+def test_a_reload_gives_notify_scripts_the_new_script_user() -> None:
+    import logging
+
+    from lvstui.engine.alerts import Alerts
+    from lvstui.engine.bus import EventBus, Journal
+
+    runner = ScriptRunner(timeout=10)
+    alerts = Alerts(runner, None, Journal(EventBus(), logging.getLogger("kaparity2-test")))
+    text = CONFIG.format(script="/bin/true", global_defs='script_user = "nobody"')
+    alerts.reconfigure(load_config_text(text), global_defs_changed=True)
+    assert runner.credentials == resolve_user("nobody")
+    alerts.reconfigure(load_config_text(CONFIG.format(script="/bin/true", global_defs="")), True)
+    assert runner.credentials is None
