@@ -107,8 +107,15 @@ def visible_actions(read_only: bool) -> tuple[ActionSpec, ...]:
 
 
 def bindings_for(keys: Mapping[str, str], read_only: bool) -> list[Binding]:
-    """The main screen's bindings. In read-only mode the changing actions are not bound at all."""
+    """The main screen's bindings. In read-only mode the changing actions are neither shown
+    nor run: their keys only say why they are refused (`refused` on the screen)."""
     out: list[Binding] = []
+    if read_only:
+        out += [
+            Binding(keys[a.action], f"refused('{a.action}')", a.action, show=False)
+            for a in ACTIONS
+            if a.changes
+        ]
     for spec in visible_actions(read_only):
         key = keys[spec.action]
         out.append(

@@ -248,13 +248,14 @@ class MainScreen(ActionScreen):
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
         reals = sum(len(sv.real_servers) for sv in snap.services)
-        ro = " · READ-ONLY" if self.read_only else ""
+        # first, so that a narrow header never cuts it off
+        ro = "READ-ONLY · " if self.read_only else ""
         t = time.strftime("%H:%M:%S", time.localtime(snap.time))
         self.query_one("#status", Static).update(
             Text(
-                f"lvstui · {self.source} · router {snap.router_id or '-'} · "
+                f"lvstui · {ro}{self.source} · router {snap.router_id or '-'} · "
                 f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals} servers"
-                f"{ro} · {t}",
+                f" · {t}",
                 no_wrap=True,
                 overflow="ellipsis",
             )
@@ -345,6 +346,14 @@ class MainScreen(ActionScreen):
             self.app.push_screen(
                 AddDialog(t.service), lambda cmd: self.choose(cmd) if cmd else None
             )
+
+    def action_refused(self, action: str) -> None:
+        """A changing key on a read-only console: say why nothing happens."""
+        self.notify(
+            f"read-only console: {action} refused (started with --read-only, or your user "
+            "may only read the control socket)",
+            severity="warning",
+        )
 
     def action_reload(self) -> None:
         self.post_message(self.ReloadRequested())
