@@ -31,6 +31,7 @@ from lvstui.ui.bindings import ACTIONS, bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.history import SeriesStore
+from lvstui.ui.impact import weight_impact
 from lvstui.ui.widgets import (
     Chart,
     EventLog,
@@ -103,10 +104,12 @@ class ActionScreen(Screen[None]):
         if t is None or t.real is None:
             return
         cmd = Drain(t.service, t.real)
+        warn = weight_impact(find_views(self.snapshot, t)[0], t.real, 0)
         self.app.push_screen(
             ConfirmDialog(
                 f"Drain {t.real} from {t.service}?",
-                "Its weight drops to 0: new connections go to the other servers, open ones "
+                (f"{warn}\n\n" if warn else "")
+                + "Its weight drops to 0: new connections go to the other servers, open ones "
                 "finish. Its row and the event log follow the connections down until it "
                 'says "safe": then the server can be stopped.',
                 "Drain",
@@ -138,10 +141,12 @@ class ActionScreen(Screen[None]):
         if t is None or t.real is None:
             return
         cmd = RemoveReal(t.service, t.real)
+        warn = weight_impact(find_views(self.snapshot, t)[0], t.real, 0)
         self.app.push_screen(
             ConfirmDialog(
                 f"Remove {t.real} from {t.service}?",
-                "The server leaves the table now and its connections are cut. "
+                (f"{warn}\n\n" if warn else "")
+                + "The server leaves the table now and its connections are cut. "
                 "Drain it first to let them finish. It comes back with the next reload "
                 "if config.toml still lists it.",
                 "Remove",
