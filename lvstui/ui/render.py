@@ -44,6 +44,7 @@ __all__ = [
     "Column",
     "age",
     "check_summary",
+    "config_text",
     "crop",
     "drain_line",
     "event_line",
@@ -432,3 +433,32 @@ def event_line(ev: Event) -> tuple[str, str]:
     if isinstance(ev, LogEvent):
         return ev.level, f"{_t(ev.time)} {ev.message}"
     raise TypeError(f"not an event: {ev!r}")  # pragma: no cover - the union is closed
+
+
+def config_text(sv: ServiceView, rs: RealServerView | None) -> str:
+    """The drill-down's configuration block of a service (and one of its servers)."""
+    lines = [
+        f"service   {sv.key}" + (f"  ({sv.name})" if sv.name else ""),
+        f"scheduler {sv.scheduler}   forward {fwd_name(sv.lb_kind)}   "
+        f"flags {service_flags(sv) or '-'}",
+        f"quorum    {sv.quorum} (hysteresis {sv.hysteresis}), live weight {sv.live_weight}, "
+        f"{'up' if sv.quorum_up else 'DOWN'}"
+        + (f", sorry server {sv.sorry_server}" if sv.sorry_server else "")
+        + (" ACTIVE" if sv.sorry_active else ""),
+        f"traffic   {sv.stats.conns} conns total, {sv.stats.cps} conn/s, "
+        f"{sv.stats.inbps} B/s in, {sv.stats.outbps} B/s out",
+    ]
+    if rs is not None:
+        override = (
+            f", operator override {rs.weight_override}" if rs.weight_override is not None else ""
+        )
+        lines += [
+            f"server    {rs.key}   forward {fwd_name(rs.fwd)}   "
+            f"{'added at run time' if rs.runtime_added else 'from config'}",
+            f"weight    {rs.weight} now, {rs.weight_config} configured{override}",
+            f"state     {real_status(rs)}; {rs.active_conns} active, {rs.inact_conns} "
+            f"inactive, {rs.persist_conns} persistent",
+            f"traffic   {rs.stats.conns} conns total, {rs.stats.cps} conn/s, "
+            f"{rs.stats.inbps} B/s in, {rs.stats.outbps} B/s out",
+        ]
+    return "\n".join(lines)

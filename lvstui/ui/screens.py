@@ -93,6 +93,19 @@ class ActionScreen(Screen[None]):
     def _target(self, need_real: bool) -> RowTarget | None:
         raise NotImplementedError
 
+    def _pool_target(self) -> RowTarget | None:
+        """The real server to act on; None (and why) on the sorry server's row, which is
+        not in the pool: drain, weight and remove do not apply to it."""
+        t = self._target(need_real=True)
+        rs = find_views(self.snapshot, t)[1] if t is not None else None
+        if rs is not None and rs.is_sorry:
+            self.notify(
+                "the sorry server is not in the pool: drain, weight and remove don't apply",
+                severity="warning",
+            )
+            return None
+        return t
+
     def choose(self, command: Command) -> None:
         self.post_message(self.CommandChosen(command))
 
@@ -100,7 +113,7 @@ class ActionScreen(Screen[None]):
         self.app.push_screen(HelpScreen(self.keys, self.read_only))
 
     def action_drain(self) -> None:
-        t = self._target(need_real=True)
+        t = self._pool_target()
         if t is None or t.real is None:
             return
         cmd = Drain(t.service, t.real)
@@ -118,12 +131,12 @@ class ActionScreen(Screen[None]):
         )
 
     def action_undrain(self) -> None:
-        t = self._target(need_real=True)
+        t = self._pool_target()
         if t is not None and t.real is not None:
             self.choose(Undrain(t.service, t.real))
 
     def action_weight(self) -> None:
-        t = self._target(need_real=True)
+        t = self._pool_target()
         if t is None or t.real is None:
             return
         _, rs = find_views(self.snapshot, t)
@@ -137,7 +150,7 @@ class ActionScreen(Screen[None]):
         self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
 
     def action_remove(self) -> None:
-        t = self._target(need_real=True)
+        t = self._pool_target()
         if t is None or t.real is None:
             return
         cmd = RemoveReal(t.service, t.real)
@@ -476,7 +489,7 @@ class DetailScreen(ActionScreen):
             )
             self.query_one("#chart-third", Chart).set_values(store.get(key, "inbps"))
         self.query_one("#chart-cps", Chart).set_values(store.get(key, "cps"))
-        text = _config_text(sv, rs)
+        text = render.config_text(sv, rs)
         if rs is not None:
             text += "".join(f"\n{line}" for line in render.probe_sharing(snap, sv, rs))
         cfg.update(Text(text))
@@ -522,34 +535,6 @@ class DetailScreen(ActionScreen):
         box.display = True
         box.set_class(rs.drain is DrainState.SAFE, "-safe")
         box.update(Text(render.drain_line(rs, self._drain_peak), no_wrap=True, overflow="ellipsis"))
-
-
-def _config_text(sv: ServiceView, rs: RealServerView | None) -> str:
-    lines = [
-        f"service   {sv.key}" + (f"  ({sv.name})" if sv.name else ""),
-        f"scheduler {sv.scheduler}   forward {render.fwd_name(sv.lb_kind)}   "
-        f"flags {render.service_flags(sv) or '-'}",
-        f"quorum    {sv.quorum} (hysteresis {sv.hysteresis}), live weight {sv.live_weight}, "
-        f"{'up' if sv.quorum_up else 'DOWN'}"
-        + (f", sorry server {sv.sorry_server}" if sv.sorry_server else "")
-        + (" ACTIVE" if sv.sorry_active else ""),
-        f"traffic   {sv.stats.conns} conns total, {sv.stats.cps} conn/s, "
-        f"{sv.stats.inbps} B/s in, {sv.stats.outbps} B/s out",
-    ]
-    if rs is not None:
-        override = (
-            f", operator override {rs.weight_override}" if rs.weight_override is not None else ""
-        )
-        lines += [
-            f"server    {rs.key}   forward {render.fwd_name(rs.fwd)}   "
-            f"{'added at run time' if rs.runtime_added else 'from config'}",
-            f"weight    {rs.weight} now, {rs.weight_config} configured{override}",
-            f"state     {render.real_status(rs)}; {rs.active_conns} active, {rs.inact_conns} "
-            f"inactive, {rs.persist_conns} persistent",
-            f"traffic   {rs.stats.conns} conns total, {rs.stats.cps} conn/s, "
-            f"{rs.stats.inbps} B/s in, {rs.stats.outbps} B/s out",
-        ]
-    return "\n".join(lines)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -27,3 +27,29 @@ async def test_read_only_header_keeps_its_mark_and_a_changing_key_says_why() -> 
 async def test_a_writable_console_has_no_read_only_mark() -> None:
     async with running(FakeClient(1, 1)) as (app, _pilot):
         assert "READ-ONLY" not in str(app.main.query_one("#status", Static).render())
+
+
+async def test_the_sorry_server_row_refuses_drain_and_says_why() -> None:
+    from lvstui.model import Health, RealKey
+    from lvstui.ui.render import real_row_key
+    from tests.helpers import async_wait_until
+
+    client = FakeClient(1, 1)  # service 0 has a sorry server (127.0.0.1:8099)
+    client.set_health(0, 0, Health.DOWN, "test")  # its only server down: the sorry row shows
+    async with running(client) as (app, pilot):
+        await async_wait_until(
+            lambda: app.snapshot is not None and app.snapshot.services[0].sorry_active, 5
+        )
+        snap = app.snapshot
+        assert snap is not None
+        sv = snap.services[0]
+        sorry = next(r for r in sv.real_servers if r.is_sorry)
+        assert sorry.key == RealKey("127.0.0.1", 8099)
+        app.main.query_one(ServiceTable).select_key(real_row_key(sv.key, sorry.key))
+        for key in ("d", "w", "x"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen)  # no dialog
+        notes = "\n".join(str(n.message) for n in app._notifications)
+        assert "the sorry server is not in the pool" in notes
+        assert client.calls == []
