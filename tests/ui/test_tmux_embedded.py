@@ -121,8 +121,8 @@ def test_killed_tmux_session_leaves_the_director_serving_and_attachable(
         assert _serves(vip)
     finally:
         subprocess_kill_server(tmux)
-        if pid:
-            _stop_pid(pid)
+        for left in {pid, *_pids_running(str(cfg))} - {0}:
+            _stop_pid(left)
     assert not probe_socket(sock)  # SIGTERM stopped the headless director for good
 
 
@@ -146,6 +146,8 @@ def test_q_in_embedded_mode_asks_and_cancel_keeps_it(tmp_path: Path, reals: list
         assert not _serves(vip)
     finally:
         subprocess_kill_server(tmux)
+        for left in _pids_running(str(cfg)):  # a failed test leaves its director headless
+            _stop_pid(left)
 
 
 def _session_alive(tmux: Tmux) -> bool:
@@ -163,7 +165,8 @@ def subprocess_kill_server(tmux: Tmux) -> None:
 
 
 def _pids_running(needle: str) -> list[int]:
-    """Processes whose command line names `needle` (this test's own config path)."""
+    """Processes whose command line names `needle` (this test's own config path): the
+    directors a test started, which outlive their tmux session by design."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -171,7 +174,7 @@ def _pids_running(needle: str) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if needle in cmdline and "--daemon" in cmdline:
+            if needle in cmdline and "lvstui" in cmdline:
                 found.append(int(entry.name))
     return found
 
