@@ -84,9 +84,10 @@ DrainAction = Report | Expire
 
 
 def start_drain(now: float, timeout: float | None) -> tuple[DrainTrack, tuple[DrainAction, ...]]:
-    """A new drain: DRAINING until the first observation says otherwise."""
-    track = DrainTrack(DrainState.DRAINING, now, timeout or 0.0)
-    return track, (Report(track.state, 0, 0),)
+    """A new drain: DRAINING until the first observation says otherwise. It reports nothing
+    yet: the engine steps it with an observation at once, and that first report carries the
+    real counts (a report here could only say "0 active, 0 inactive", which is false)."""
+    return DrainTrack(DrainState.DRAINING, now, timeout or 0.0), ()
 
 
 def step_drain(

@@ -59,11 +59,8 @@ class Drainer:
                 continue  # not configured (now): its drain waits for it
             track = rec.drains.get(real)
             if track is None:
-                track, actions = start_drain(
-                    now, timeout if timeout is not None else default_timeout
-                )
-                rec.drains[real] = track
-                self._report(rec, real, actions)
+                # silent: the step below reports the counts observed now
+                track, _ = start_drain(now, timeout if timeout is not None else default_timeout)
             obs = rec.observed
             dest = next((d for d in obs.dests if d.key == real), None) if obs else None
             seen = Observe(

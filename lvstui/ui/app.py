@@ -187,6 +187,7 @@ class LvstuiApp(App[int]):
 
     def add_events(self, events: Iterable[Event]) -> None:
         evs = list(events)
+        self.series.note_events(evs)  # drain starts: the drill-down's progress bar
         self.event_lines.extend(evs)
         del self.event_lines[:-1000]
         if self._main_ready():

@@ -8,9 +8,10 @@ open), because recording 10,000 servers a second would cost more than drawing th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
-from lvstui.model import Snapshot
+from lvstui.model import DrainProgress, DrainState, Event, Snapshot
 from lvstui.series import RingMap
 
 __all__ = ["SeriesStore"]
@@ -21,6 +22,28 @@ class SeriesStore:
         self.length = length
         self._series: RingMap[tuple[str, str], float] = RingMap(length)
         self._last_seq = -1
+        # (service, real) -> most active connections since its drain began (the drill-down's
+        # progress bar), from the engine's DrainProgress events: the drill-down may open
+        # long after the drain started, when the first counts are no longer on screen.
+        self._drain_peaks: dict[tuple[str, str], int] = {}
+
+    def note_events(self, events: Iterable[Event]) -> None:
+        for ev in events:
+            if not isinstance(ev, DrainProgress):
+                continue
+            key = (str(ev.service), str(ev.real))
+            if ev.state is DrainState.NONE:
+                self._drain_peaks.pop(key, None)
+            else:
+                self._drain_peaks[key] = max(self._drain_peaks.get(key, 0), ev.active_conns)
+
+    def drain_peak(self, service: str, real: str, seen: int = 0) -> int:
+        """The most active connections of a drained server since its drain began, `seen`
+        (what the caller sees now) included; remembered until it is undrained."""
+        key = (service, real)
+        peak = max(self._drain_peaks.get(key, 0), seen)
+        self._drain_peaks[key] = peak
+        return peak
 
     def record(self, snap: Snapshot, watched: AbstractSet[tuple[str, str]] = frozenset()) -> None:
         """Add one sample; `watched` holds (service, real) key strings to record too."""

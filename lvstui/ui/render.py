@@ -337,16 +337,21 @@ def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
 
 
 def drain_line(rs: RealServerView, peak: int, width: int = 20) -> str:
-    """The drill-down's drain progress: connections left against the most seen since the drain
-    started (`peak`), and what the operator may do next. "" when the server is not drained."""
+    """The drill-down's drain progress: active connections left against the most seen since
+    the drain started (`peak`), and what the operator may do next. "" when not drained.
+
+    The bar counts active connections: a closed one lingers as an inactive entry (TIME_WAIT)
+    until the dataplane expires it, so counting those too kept the bar empty until the very
+    end. With no active connection left the bar is full and the line says what is awaited."""
     left = rs.active_conns + rs.inact_conns
     if rs.drain is DrainState.DRAINING:
-        top = max(peak, left, 1)
-        done = round((top - left) * width / top)
+        top = max(peak, rs.active_conns)
+        done = width if top == 0 else round((top - rs.active_conns) * width / top)
         bar = "█" * done + "░" * (width - done)
+        wait = "wait for safe" if rs.active_conns else "inactive entries expiring"
         return (
             f"DRAINING [{bar}] {rs.active_conns} active, {rs.inact_conns} inactive left "
-            f"(weight 0): wait for safe"
+            f"(weight 0): {wait}"
         )
     if rs.drain is DrainState.SAFE:
         return "SAFE: no connection left, the server can be stopped (u: undrain)"

@@ -405,7 +405,6 @@ class DetailScreen(ActionScreen):
         super().__init__(keys, read_only, SeriesStore() if series is None else series, snapshot)
         self.target = target
         self._ready = False
-        self._drain_peak = 0  # most connections seen since the drain began (progress bar)
         actions = [
             b
             for b in bindings_for(keys, read_only)
@@ -528,13 +527,13 @@ class DetailScreen(ActionScreen):
     def _show_drain(self, rs: RealServerView | None) -> None:
         box = self.query_one("#detail-drain", Static)
         if rs is None or rs.drain is DrainState.NONE:
-            self._drain_peak = 0
             box.display = False
             return
-        self._drain_peak = max(self._drain_peak, rs.active_conns + rs.inact_conns)
+        t = self.target
+        peak = self.series.drain_peak(str(t.service), str(t.real), rs.active_conns)
         box.display = True
         box.set_class(rs.drain is DrainState.SAFE, "-safe")
-        box.update(Text(render.drain_line(rs, self._drain_peak), no_wrap=True, overflow="ellipsis"))
+        box.update(Text(render.drain_line(rs, peak), no_wrap=True, overflow="ellipsis"))
 
 
 class HelpScreen(ModalScreen[None]):

@@ -19,10 +19,12 @@ from lvstui.model import DrainState
 D, S, X = DrainState.DRAINING, DrainState.SAFE, DrainState.EXPIRED
 
 
-def test_a_new_drain_says_draining_with_no_counts_yet() -> None:
+def test_a_new_drain_reports_only_once_observed() -> None:
     track, actions = start_drain(100.0, 30.0)
     assert track == DrainTrack(D, 100.0, 30.0)
-    assert actions == (Report(D, 0, 0),)
+    assert actions == ()  # no "(0 active, 0 inactive)": the first observation reports
+    assert step_drain(track, Observe(3, 1, True), 100.0)[1] == (Report(D, 3, 1),)
+    assert step_drain(track, Observe(0, 0, True), 100.0)[1] == (Report(S, 0, 0),)
     assert start_drain(100.0, None)[0].timeout == 0.0  # none: connections left to finish
 
 
