@@ -161,7 +161,13 @@ async def _daemon(
     server: ControlServer | None = None
     try:
         server = await serve_control(
-            engine, config, socket_path, state_dir, stats=parts.stats, sock=control_sock
+            engine,
+            config,
+            socket_path,
+            state_dir,
+            stats=parts.stats,
+            sock=control_sock,
+            relay=parts.group,
         )
         await parts.start()
         unused = handed.close_unused()

@@ -35,6 +35,7 @@ from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
     from lvstui.announce.kernel_table import KernelTableAnnouncer
+    from lvstui.control.connection import DirectorRelay
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.edges import Pair
@@ -343,6 +344,7 @@ async def serve_control(
     *,
     stats: ProcessStats | None = None,
     sock: socket.socket | None = None,
+    relay: DirectorRelay | None = None,
 ) -> ControlServer:
     """Bind the control socket for this engine (refusing if a daemon already answers).
     With `stats`, snapshots carry the process's resources and the metrics the server's
@@ -368,6 +370,7 @@ async def serve_control(
         read_only_others=config.lvstui.control_read_only_others,
         audit_path=Path(state_dir) / "audit.log" if state_dir is not None else None,
         process=stats.view if stats is not None else None,
+        relay=relay,
     )
     if stats is not None:
         stats.sources.append(server.counters)

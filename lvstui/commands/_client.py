@@ -30,6 +30,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PERMISSION",
     "EXIT_USAGE",
+    "add_director_argument",
     "add_socket_argument",
     "resolve_socket",
     "with_client",
@@ -50,6 +51,15 @@ def add_socket_argument(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the daemon's control socket (default: control_socket of "
         f"{DEFAULT_CONFIG_PATH} if it exists, else {DEFAULT_CONTROL_SOCKET})",
+    )
+
+
+def add_director_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--director",
+        metavar="NAME",
+        help=f"{what} the director NAME of this director's group, through the group "
+        "channel (NAME = this director: here)",
     )
 
 

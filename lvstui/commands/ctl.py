@@ -8,6 +8,9 @@
     lvstui ctl reload  [--dry-run] [--force]
     lvstui ctl upgrade                           (restart, handing the sockets over)
 
+Every verb but upgrade takes `--director NAME`: run it on the director NAME of this
+director's group, forwarded over the group channel (docs/group.md).
+
 A service is written `TCP 1.2.3.4:80`, `1.2.3.4:80` (TCP), `udp:[2001:db8::1]:53` or
 `FWM 3`, or with ipvsadm's options: `-t 1.2.3.4:80`, `-u 1.2.3.4:53`, `--fwmark-service 3`;
 the real server as `1.2.3.4:80` or `-r 1.2.3.4:80`. Exit codes: see `lvstui.commands._client`.
@@ -25,6 +28,7 @@ from lvstui.commands._client import (
     EXIT_NO_DAEMON,
     EXIT_OK,
     EXIT_USAGE,
+    add_director_argument,
     add_socket_argument,
     with_client,
 )
@@ -63,6 +67,7 @@ def _pair_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--real-server", metavar="RS:PORT", help="real server (ipvsadm -r)")
     p.add_argument("targets", nargs="*", metavar="ARG", help="VIP:PORT RS:PORT")
     add_socket_argument(p)
+    add_director_argument(p, "act on")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "[lvstui] reload_max_removal of them",
     )
     add_socket_argument(p)
+    add_director_argument(p, "reload")
     p = sub.add_parser(
         "upgrade",
         help="start the daemon's program again and hand it the listening sockets "
@@ -177,7 +183,9 @@ def _drain_state(
 DONE = (DrainState.SAFE, DrainState.EXPIRED)
 
 
-async def _drain_and_wait(client: SocketClient, cmd: Drain, limit: float | None) -> int:
+async def _drain_and_wait(
+    client: SocketClient, cmd: Drain, limit: float | None, director: str | None = None
+) -> int:
     """Send the drain, then follow DrainProgress until SAFE (or EXPIRED)."""
     events = client.events()
     queue: asyncio.Queue[DrainProgress | None] = asyncio.Queue()
@@ -199,14 +207,15 @@ async def _drain_and_wait(client: SocketClient, cmd: Drain, limit: float | None)
         # Subscribed before the command goes out, so its progress events all reach us;
         # they only wake us early anyway: the snapshot is the truth, re-read every second.
         await client.subscribe()
-        result = await client.call(cmd)
+        result = await _call(client, cmd, director)
         rc = _print_result(result)
         if rc != EXIT_OK:
             return rc
         deadline = None if limit is None else time.monotonic() + limit
         last: tuple[DrainState, int, int] | None = None
         while True:
-            now_state = _drain_state(await client.snapshot(), cmd.service, cmd.real)
+            snap = await (client.snapshot() if director is None else client.snapshot_of(director))
+            now_state = _drain_state(snap, cmd.service, cmd.real)
             if now_state is not None and now_state != last:
                 last = now_state
                 state, active, inact = now_state
@@ -235,6 +244,10 @@ async def _drain_and_wait(client: SocketClient, cmd: Drain, limit: float | None)
         await events.aclose()  # type: ignore[attr-defined]
 
 
+async def _call(client: SocketClient, cmd: Command, director: str | None) -> CommandResult:
+    return await (client.call(cmd) if director is None else client.call_on(director, cmd))
+
+
 def _lost(client: SocketClient) -> int:
     print(f"lvstui: the daemon on {client.path} went away", file=sys.stderr)
     return EXIT_NO_DAEMON
@@ -253,9 +266,9 @@ def run(args: argparse.Namespace) -> int:
 
     async def body(client: SocketClient) -> int:
         if isinstance(cmd, Drain) and args.wait:
-            return await _drain_and_wait(client, cmd, args.wait_timeout)
+            return await _drain_and_wait(client, cmd, args.wait_timeout, args.director)
         try:
-            result = await client.call(cmd)
+            result = await _call(client, cmd, args.director)
         except CommandError as exc:
             print(f"lvstui: {exc}", file=sys.stderr)
             return EXIT_FAILED

@@ -15,7 +15,12 @@ import argparse
 import json
 import sys
 
-from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
+from lvstui.commands._client import (
+    EXIT_OK,
+    add_director_argument,
+    add_socket_argument,
+    with_client,
+)
 from lvstui.control.client import SocketClient
 from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.model import ServiceView, Snapshot
@@ -33,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exact", action="store_true", help="exact numbers, no K/M/G")
     parser.add_argument("--nosort", action="store_true", help="table order, not sorted")
     parser.add_argument("--json", action="store_true", help="JSON instead of text")
+    add_director_argument(parser, "the table of")
     add_socket_argument(parser)
 
 
@@ -70,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from lvstui.dataplane.listing import ListOptions, render, render_json
 
     async def body(client: SocketClient) -> int:
-        snap = await client.snapshot()
+        director = args.director
+        snap = await (client.snapshot() if director is None else client.snapshot_of(director))
         rows = observed_from_snapshot(snap)
         if args.json:
             data = json.loads(render_json(rows, nosort=args.nosort))

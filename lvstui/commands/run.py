@@ -262,7 +262,7 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
     engine = parts.engine
     server = None
     try:
-        server = await serve_control(engine, config, socket_path, state_dir)
+        server = await serve_control(engine, config, socket_path, state_dir, relay=parts.group)
     except (OSError, LvstuiError) as exc:
         print(f"lvstui: not serving the control socket {socket_path}: {exc}", file=sys.stderr)
     await parts.start()

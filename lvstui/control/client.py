@@ -157,6 +157,27 @@ class SocketClient:
         reply = await self._request("call", command=encode(command))
         return decode_result(reply.get("result"))
 
+    async def call_on(self, director: str, command: Command) -> CommandResult:
+        """`command` run by the group's director `director`, through this daemon."""
+        await self._need_director()
+        reply = await self._request("call", command=encode(command), director=director)
+        return decode_result(reply.get("result"))
+
+    async def snapshot_of(self, director: str) -> Snapshot:
+        """The snapshot of the group's director `director`, read through this daemon."""
+        await self._need_director()
+        return self._snapshot_from(await self._request("snapshot", director=director))
+
+    async def _need_director(self) -> None:
+        # an older daemon ignores the key and would act on itself: never send it there
+        await self._ensure()
+        if "director" not in self.hello.get("features", ()):
+            raise CommandError(
+                f"the daemon on {self.path} ({self.hello.get('server', '?')}) cannot act "
+                "through another director",
+                hint="upgrade it (lvstui ctl upgrade), or run the command on that director",
+            )
+
     def events(self) -> AsyncIterator[Event]:
         """Events from the moment of this call: the queue is registered at once, and the
         subscription (when this connection has none yet) is sent right away."""

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, Final, Protocol
 
 from lvstui import __version__
 from lvstui.control.audit import AuditError, AuditLog
@@ -20,10 +20,12 @@ from lvstui.control.client import EngineClient
 from lvstui.control.delta import encode_delta, encode_snapshot_json
 from lvstui.control.peer import Peer, Role
 from lvstui.control.protocol import (
+    FEATURES,
     MAX_REQUEST_LINE,
     VERSION,
     ProtocolError,
     decode_command,
+    director_of,
     encode,
     error_message,
     message,
@@ -33,12 +35,29 @@ from lvstui.control.protocol import (
 from lvstui.errors import CommandError, ControlError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, ProcessView, Snapshot
 
-__all__ = ["EVENT_QUEUE", "Connection"]
+__all__ = ["EVENT_QUEUE", "Connection", "DirectorRelay"]
 
 log = logging.getLogger("lvstui.control")
 
 EVENT_QUEUE: Final = 1024  # events buffered per client before it is cut off as too slow
 MAX_IN_FLIGHT: Final = 16  # requests of one connection handled concurrently
+
+
+class DirectorRelay(Protocol):
+    """The director group, as the control socket needs it to act or read through a peer
+    (`ctl --director NAME`); lvstui.group.runtime.GroupRuntime fits. Both raise
+    CommandError saying why when the peer is unknown or unreachable."""
+
+    @property
+    def name(self) -> str:
+        """This director's name in the group: `--director` naming it acts here."""
+        ...
+
+    async def forward(
+        self, director: str, command: Mapping[str, Any], operator: str
+    ) -> CommandResult: ...
+
+    async def read(self, director: str) -> Snapshot: ...
 
 
 class Connection:
@@ -57,7 +76,9 @@ class Connection:
         audit: AuditLog,
         process: Callable[[], ProcessView] | None = None,
         event_queue: int = EVENT_QUEUE,
+        relay: DirectorRelay | None = None,
     ) -> None:
+        self.relay = relay
         self.audit = audit
         self.process = process
         self.event_queue = event_queue
@@ -168,7 +189,14 @@ class Connection:
                 protocol=VERSION,
                 user=self.peer.user,
                 uid=self.peer.uid,
+                features=list(FEATURES),
             )
+        director = self._remote(director_of(req))
+        if type_ == "snapshot" and director is not None:
+            assert self.relay is not None
+            snap = await self.relay.read(director)
+            snap = dataclasses.replace(snap, read_only=self.role is not Role.OPERATOR)
+            return snapshot_message(id_, await asyncio.to_thread(encode_snapshot_json, snap))
         if type_ == "snapshot":
             snap = await self.client.snapshot()
             process = self.process
@@ -193,7 +221,18 @@ class Connection:
         except ProtocolError:
             self.audit.record(self.peer, self.role, raw, {"refused": "malformed command"})
             raise
-        return message("result", id_, result=encode(await self._call(command, raw)))
+        return message("result", id_, result=encode(await self._call(command, raw, director)))
+
+    def _remote(self, director: str | None) -> str | None:
+        """The peer a request is for, None when it is for this director."""
+        if director is None:
+            return None
+        if self.relay is None:
+            raise CommandError(
+                f"cannot reach director {director!r}: this director is in no group",
+                hint="[lvstui.group] in the configuration; or leave --director out",
+            )
+        return None if director == self.relay.name else director
 
     async def _snapshot_reply(self, id_: int | None, req: dict[str, Any], snap: Snapshot) -> bytes:
         """A full snapshot, or (for a client that sent ``base``) the delta from the one it
@@ -217,8 +256,11 @@ class Connection:
             return snapshot_message(id_, payload, ref=ref)
         return snapshot_message(id_, payload, delta=True, ref=ref, base=base)
 
-    async def _call(self, command: Command, raw: Any) -> CommandResult:
+    async def _call(self, command: Command, raw: Any, director: str | None) -> CommandResult:
         audit = self.audit
+        sent = raw
+        if director is not None:  # audited here with it; the peer audits "<who> via <us>"
+            raw = {**raw, "director": director}
         if self.role is not Role.OPERATOR:
             audit.record(self.peer, self.role, raw, {"refused": "read-only role"})
             raise PermissionDenied(
@@ -229,7 +271,11 @@ class Connection:
         if audit.path is not None:
             await asyncio.to_thread(audit.check)  # a filesystem call: off the event loop
         try:
-            result = await self.client.call(command)
+            if director is not None:
+                assert self.relay is not None
+                result = await self.relay.forward(director, sent, self.peer.who)
+            else:
+                result = await self.client.call(command)
         except LvstuiError as exc:
             audit.record(self.peer, self.role, raw, {"ok": False, "error": exc.message})
             raise

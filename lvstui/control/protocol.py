@@ -17,6 +17,13 @@ a ``"ref"``; sending that ref back as the next ``"base"`` gets ``{"type":"snapsh
 "ref":8,"base":7,"delta":{...}}`` — the snapshot with each service unchanged since the base
 replaced by its index there (`lvstui.control.delta`). Without ``"base"``, always a full one.
 
+Acting or reading through a peer of the director group (`ctl --director NAME`, `list
+--director NAME`): a ``call`` or ``snapshot`` request may carry ``"director": NAME``; the
+daemon forwards it over the group channel and answers with that director's result or
+snapshot (always a full one). Still version 1: a daemon that understands it lists
+``"director"`` in its hello's ``"features"``, and a client sends the key only to such a
+daemon (an older one would ignore it and act on itself).
+
 The values inside (snapshots, events, commands) are the frozen dataclasses of
 `lvstui.model`, converted by one generic codec driven by dataclass fields and type hints, so
 adding a field to the model needs no change here. Enums travel as their value, tuples and
@@ -44,6 +51,7 @@ from lvstui.errors import ControlError
 from lvstui.model import Command, CommandResult, Event, Snapshot
 
 __all__ = [
+    "FEATURES",
     "MAX_REQUEST_LINE",
     "MAX_RESPONSE_LINE",
     "VERSION",
@@ -51,6 +59,7 @@ __all__ = [
     "decode",
     "decode_command",
     "decode_event",
+    "director_of",
     "encode",
     "error_message",
     "message",
@@ -60,6 +69,8 @@ __all__ = [
 ]
 
 VERSION: Final = 1
+# Optional request keys a daemon understands, announced in its hello (see the docstring).
+FEATURES: Final = ("director",)
 # Requests are small (a command); a cap keeps a hostile peer from making us buffer forever.
 MAX_REQUEST_LINE: Final = 64 * 1024
 # Snapshots of big tables with histories can be large; still bounded.
@@ -560,3 +571,13 @@ def _check(obj: JSON, expect: frozenset[str]) -> dict[str, JSON]:
     if id_ is not None and (isinstance(id_, bool) or not isinstance(id_, int)):
         raise ProtocolError("id must be an integer", code="bad_request")
     return obj
+
+
+def director_of(req: dict[str, JSON]) -> str | None:
+    """The ``director`` a request is for (None: this one). ProtocolError if malformed."""
+    name = req.get("director")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise ProtocolError("director must be a non-empty string", code="bad_request")
+    return name

@@ -34,7 +34,7 @@ from typing import Final
 
 from lvstui.control.audit import AuditError, AuditLog
 from lvstui.control.client import EngineClient
-from lvstui.control.connection import EVENT_QUEUE, Connection
+from lvstui.control.connection import EVENT_QUEUE, Connection, DirectorRelay
 from lvstui.control.peer import Peer, Role, decide_role, peer_credentials
 from lvstui.control.protocol import MAX_REQUEST_LINE, error_message
 from lvstui.descriptors import DescriptorReserve
@@ -78,7 +78,9 @@ class ControlServer:
         max_per_uid: int = MAX_PER_UID,
         reserve: DescriptorReserve | None = None,
         process: Callable[[], ProcessView] | None = None,
+        relay: DirectorRelay | None = None,
     ) -> None:
+        self.relay = relay  # the director group, for `--director NAME` (None: no group)
         self.path = Path(path)
         self.process = process  # the daemon's tasks, descriptors, memory for snapshots
         self.max_connections = max_connections
@@ -231,6 +233,7 @@ class ControlServer:
                 audit=self.audit,
                 process=self.process,
                 event_queue=self.event_queue,
+                relay=self.relay,
             )
             self._live.add(conn)
             try:

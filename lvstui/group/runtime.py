@@ -34,8 +34,9 @@ import tomli_w
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import Config, GroupSettings
 from lvstui.config.state import Overrides, StateFile, write_atomic
+from lvstui.control.delta import decode_snapshot_json, encode_snapshot_json
 from lvstui.control.protocol import ProtocolError, decode_command
-from lvstui.errors import ConfigError
+from lvstui.errors import CommandError, ConfigError
 from lvstui.group import keys
 from lvstui.group.agree import Status, status_of
 from lvstui.group.channel import Dialer, Listener
@@ -50,6 +51,8 @@ log = logging.getLogger("lvstui.group")
 
 GROUP_FILE = "group.toml"
 _VERSION = 1
+# The command a peer's `list --director` sends: no operator command has this kind.
+_READ = "group-snapshot"
 
 
 class GroupHost(Protocol):
@@ -249,11 +252,64 @@ class GroupRuntime:
     async def group_command(self, command: Mapping[str, Any], operator: str) -> CommandResult:
         if self._host is None:
             return CommandResult(False, f"{self.settings.name} is still starting")
+        if command.get("kind") == _READ:  # `list --director`: our table, as JSON text
+            text = await asyncio.to_thread(encode_snapshot_json, self._host.published_snapshot())
+            return CommandResult(True, "snapshot", text.decode())
         try:
             cmd = decode_command(dict(command))
         except ProtocolError as e:
             return CommandResult(False, f"bad command from the group: {e}")
         return await self._host.call(cmd, operator)
+
+    # --- DirectorRelay (the control socket's side: `ctl|list --director NAME`) -------------
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    async def forward(
+        self, director: str, command: Mapping[str, Any], operator: str
+    ) -> CommandResult:
+        """An operator's command, run on the peer named `director`; its answer."""
+        self._reachable(director)
+        return await self.member.call(director, command, operator)
+
+    async def read(self, director: str) -> Snapshot:
+        """The peer's own snapshot (its table, its view of the group)."""
+        self._reachable(director)
+        res = await self.member.call(director, {"kind": _READ}, "")
+        if not res.ok:
+            raise CommandError(f"{director}: {res.message}")
+        try:
+            return decode_snapshot_json(res.detail.encode())
+        except ProtocolError as e:
+            raise CommandError(
+                f"{director} sent a snapshot this director cannot read: {e}"
+            ) from None
+
+    def _reachable(self, director: str) -> None:
+        """CommandError unless `director` is a peer with a live link now."""
+        peers = self.member.peers()
+        peer = next((p for p in peers if p.name == director), None)
+        if peer is None:
+            known = [p.name for p in peers if p.name] + [self.settings.name]
+            unheard = [p.address for p in peers if not p.name]
+            hint = f"directors known: {', '.join(sorted(known))}"
+            if unheard:
+                hint += f"; not heard from yet: {', '.join(unheard)}"
+            raise CommandError(
+                f"no director named {director!r} in group {self.cred.group_id}", hint=hint
+            )
+        if not peer.reachable:
+            since = (
+                time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(peer.since))
+                if peer.since is not None
+                else ""
+            )
+            raise CommandError(
+                f"{director} unreachable{since}",
+                hint=f"check the group link to {peer.address} (lvstui status)",
+            )
 
     def group_event(self, level: str, message: str) -> None:
         if self._host is not None:
