@@ -11,7 +11,8 @@ One lab for the module, checks in order:
   (its log says so before its VRRP instance goes MASTER), and serves without the server;
 - a partition (lb2's link down) with a weight change on each side heals to one table;
 - a peer holding another group's key is refused (logged with its address), changes nothing;
-- a config drift (lb2 reloads a changed virtual_server) is shown with its section.
+- a config drift (lb2 reloads a changed virtual_server) is shown with its section;
+- `ctl --director lb2` and `list --director lb2` typed on lb1 act on and read lb2.
 
 Every process and namespace goes away even on failure."""
 
@@ -276,3 +277,15 @@ def test_config_drift_is_shown_with_its_section(pair: Pair) -> None:
     assert f"differs in virtual_server TCP {SERVICE}" in out, out
     st = lb1.status() or {}
     assert _peer(lb1).get("differing") == [f"virtual_server TCP {SERVICE}"], st.get("group")
+
+
+def test_ctl_and_list_through_the_other_director(pair: Pair) -> None:
+    lb1, lb2 = pair.lb1, pair.lb2
+    assert lb1 is not None and lb2 is not None
+    _ok(lb1.cli("ctl", "weight", SERVICE, R2, "4", "--director", "lb2"))
+    wait_until(lambda: _weight(lb2, R2) == 4, timeout=10, interval=0.05)
+    r = lb1.cli("list", "--json", "--director", "lb2")
+    _ok(r)
+    assert '"weight": 4' in r.stdout, r.stdout
+    r = lb1.cli("list", "--director", "lb9")
+    assert r.returncode == 1 and "no director named 'lb9' in group" in r.stderr, r.stderr
