@@ -146,3 +146,15 @@ async def test_the_cli_acts_and_lists_through_a_peer(
     unknown = ["list", "--director", "lb9", "--socket", sock]
     assert await asyncio.to_thread(main, unknown) == 1
     assert "no director named 'lb9' in group" in capsys.readouterr().err
+
+
+async def test_drain_wait_through_a_peer_ends_when_the_server_is_idle(
+    pair: tuple[EngineParts, EngineParts, SocketClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sock = str(tmp_path / "director-lb1.sock")
+    argv = ["ctl", "drain", "--director", "lb2", "--socket", sock, "--wait"]
+    argv += ["--wait-timeout", "20", str(SVC), str(R1)]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert f"{R1} is idle: safe for maintenance" in capsys.readouterr().out
