@@ -188,7 +188,8 @@ def test_a_partition_with_changes_on_each_side_heals_to_one_table(pair: Pair) ->
         wait_until(lambda: _peer(lb1).get("reachable") is False, timeout=15, interval=0.1)
         _ok(lb1.cli("ctl", "weight", SERVICE, R2, "5"))
         _ok(lb2.cli("ctl", "weight", SERVICE, R1, "3"))
-        assert _peer(lb1).get("pending") == 1
+        # status reads the published snapshot (refreshed every second): wait for it
+        wait_until(lambda: _peer(lb1).get("pending") == 1, timeout=5, interval=0.1)
     finally:
         subprocess.run(["ip", "-n", lan, "link", "set", "p-d2", "up"], check=True, timeout=10)
     t0 = time.monotonic()
