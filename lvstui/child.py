@@ -100,14 +100,14 @@ class _Collector(asyncio.SubprocessProtocol):
 async def run_child(
     argv: Sequence[str],
     *,
-    timeout: float,
+    timeout: float | None,
     cap: int = 4096,
     capture: bool = True,
     env: Mapping[str, str] | None = None,
     credentials: Credentials | None = None,
     kill_group_on_exit: bool = False,
 ) -> ChildResult:
-    """Run `argv` (never through a shell) within `timeout` seconds.
+    """Run `argv` (never through a shell) within `timeout` seconds (None: until cancelled).
 
     OSError (or ValueError) when it cannot start. `kill_group_on_exit`: also kill what the
     child left running in its group after a normal exit (a check leaves nothing behind; a

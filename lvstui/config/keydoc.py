@@ -65,6 +65,16 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "script that runs as root, or is set-uid root, could be changed by another user: the "
         "file, or a directory on its path, not root's or writable by a non-root group or by "
         "everyone (keepalived's rule)",
+        "notify_fifo": "a FIFO (created if missing) that gets one line per VRRP transition and "
+        "per real/virtual server going UP or DOWN, in keepalived's words "
+        '(INSTANCE "VI_1" MASTER 100, GROUP "VG_1" BACKUP, VS ... UP, RS ... DOWN); never '
+        "blocks: without a reader lines are dropped (logged)",
+        "notify_fifo_script": "a command run while lvstui runs, with the notify_fifo path as "
+        "its argument (killed on stop)",
+        "vrrp_notify_fifo": "like notify_fifo, the VRRP lines only (INSTANCE, GROUP)",
+        "vrrp_notify_fifo_script": "like notify_fifo_script, for vrrp_notify_fifo",
+        "lvs_notify_fifo": "like notify_fifo, the LVS lines only (VS, RS)",
+        "lvs_notify_fifo_script": "like notify_fifo_script, for lvs_notify_fifo",
     },
     LvsTimeouts: {
         "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",

@@ -22,6 +22,11 @@ from dataclasses import dataclass, field
 # snapshots carry them), so they live there and model.py never imports the config.
 from lvstui.config.announce import AnnounceMode as AnnounceMode
 from lvstui.config.announce import AnnounceSettings as AnnounceSettings
+from lvstui.config.globaldefs import DEFAULT_SMTP_CONNECT_TIMEOUT as DEFAULT_SMTP_CONNECT_TIMEOUT
+from lvstui.config.globaldefs import DEFAULT_SMTP_PORT as DEFAULT_SMTP_PORT
+from lvstui.config.globaldefs import GlobalDefs as GlobalDefs
+from lvstui.config.globaldefs import LvsTimeouts as LvsTimeouts
+from lvstui.config.globaldefs import SyncDaemon as SyncDaemon
 from lvstui.model import LbKind as LbKind
 from lvstui.model import Protocol as Protocol
 from lvstui.netutil import bracket_host, ip_family
@@ -95,8 +100,6 @@ DEFAULT_UDP_IDLE_TIMEOUT = 300.0  # userspace dataplane: a UDP flow's idle life 
 DEFAULT_PRIORITY = 100  # keepalived: priority 100
 DEFAULT_GARP_MASTER_DELAY = 5.0  # keepalived: vrrp_garp_master_delay 5
 DEFAULT_GARP_MASTER_REPEAT = 5  # keepalived: vrrp_garp_master_repeat 5
-DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0  # keepalived: smtp_connect_timeout 30
-DEFAULT_SMTP_PORT = 25
 DEFAULT_NOTIFY_TIMEOUT = 30.0  # our limit for notify / quorum scripts
 DEFAULT_BODY_LIMIT = 1 << 20  # HTTP check bodies are read up to 1 MiB, then fail
 DNS_TYPES = ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA")  # keepalived's DNS_CHECK types
@@ -178,48 +181,6 @@ class CheckKind(enum.Enum):
 
 
 # --- global settings ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SyncDaemon:
-    """global_defs.lvs_sync_daemon: the IPVS connection-sync daemon follows a VRRP instance."""
-
-    interface: str
-    instance: str  # the vrrp_instance whose state decides master/backup
-    syncid: int = 0
-    maxlen: int | None = None
-    port: int | None = None
-    ttl: int | None = None
-    group: str | None = None  # multicast group (ipv4/ipv6 address)
-
-
-@dataclass(frozen=True, slots=True)
-class LvsTimeouts:
-    """global_defs.lvs_timeouts: the kernel's IPVS connection timeouts (ipvsadm --set), in
-    seconds; None leaves the kernel's value (900 / 120 / 300 by default)."""
-
-    tcp: int | None = None
-    tcpfin: int | None = None
-    udp: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalDefs:
-    router_id: str = ""
-    notification_email: tuple[str, ...] = ()
-    notification_email_from: str = ""
-    smtp_server: str = ""  # host, or host:port ([v6]:port)
-    smtp_port: int = DEFAULT_SMTP_PORT
-    smtp_connect_timeout: float = DEFAULT_SMTP_CONNECT_TIMEOUT
-    smtp_alert: bool = False  # default for every vrrp_instance / real_server
-    vrrp_version: int = 2
-    lvs_sync_daemon: SyncDaemon | None = None
-    lvs_timeouts: LvsTimeouts | None = None
-    vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
-    vrrp_garp_interval: float = 0.0  # seconds between two gratuitous ARPs on an interface
-    vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
-    script_user: str = ""  # who scripts run as unless they name a user ("": lvstui's user)
-    enable_script_security: bool = False  # refuse root scripts others could change
 
 
 @dataclass(frozen=True, slots=True)

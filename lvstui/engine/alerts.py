@@ -22,9 +22,10 @@ from lvstui.engine.edges import Mailer, Pair
 from lvstui.engine.planning import QuorumEvent
 from lvstui.engine.stale import StaleNews, stale_report
 from lvstui.model import QuorumChanged, RealKey, ServiceKey, VrrpChanged
+from lvstui.notify.fifo import NotifyFifos, rs_line, vs_name
 from lvstui.notify.scripts import ScriptRunner
 
-__all__ = ["STOP_MAIL_WAIT", "Alerts", "smtp_alert"]
+__all__ = ["STOP_MAIL_WAIT", "Alerts", "notify_fifos", "smtp_alert"]
 
 STOP_MAIL_WAIT = 10.0  # seconds a stop waits for queued alert mails
 
@@ -92,6 +93,8 @@ class Alerts:
             rs = cfg.get((r.key.addr, r.key.port))
             state = "UP" if r.alive else "DOWN"
             self._journal.log("info", f"real server {r.key} of {key} is {state}")
+            if self.notifier.fifos is not None:
+                self.notifier.fifos.lvs(rs_line(r.key, key, r.alive))
             if rs is None:
                 continue
             script = rs.notify_up if r.alive else rs.notify_down
@@ -127,6 +130,8 @@ class Alerts:
             f"± hysteresis {vs.hysteresis} (threshold {thr})"
             + (", sorry server in" if plan.sorry_active else ""),
         )
+        if self.notifier.fifos is not None:
+            self.notifier.fifos.lvs(f"VS {vs_name(plan.key)} {'UP' if up else 'DOWN'}")
         script = vs.quorum_up if up else vs.quorum_down
         if script:
             self.notifier.submit(f"quorum_{'up' if up else 'down'} {plan.key}", script)
@@ -194,6 +199,14 @@ class Alerts:
         """keepalived's omega: the quorum_down of a service that was up runs on stop."""
         if vs.omega and vs.quorum_down and quorum_up:
             self.notifier.submit(f"quorum_down {key}", vs.quorum_down)
+
+
+def notify_fifos(runner: ScriptRunner, config: Config) -> NotifyFifos | None:
+    """global_defs' notify FIFOs, on the runner the VRRP nodes share, so they write there
+    too; its `run` (an engine task) creates them and starts their scripts."""
+    fifos = NotifyFifos.from_config(config.global_defs, script_credentials(config))
+    runner.fifos = fifos
+    return fifos
 
 
 def _configured(plan: ServicePlan, real: RealKey) -> RealServer | None:

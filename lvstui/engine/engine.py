@@ -30,7 +30,7 @@ from lvstui.config.schema import Config
 from lvstui.config.state import Overrides, service_key_of, unmatched_overrides
 from lvstui.dataplane.base import Dataplane
 from lvstui.describe import describe_command
-from lvstui.engine.alerts import Alerts
+from lvstui.engine.alerts import Alerts, notify_fifos
 from lvstui.engine.bus import EventBus, Journal, Subscription
 from lvstui.engine.checks import check_views, register_checks
 from lvstui.engine.desired import RealHealth
@@ -94,6 +94,7 @@ class Engine:
             timeout=config.lvstui.notify_timeout, wall=self._clock.wall
         )
         self.notifier.on_result = j.publish
+        self.fifos = notify_fifos(self.notifier, config)
         self.mailer = mailer
         if mailer is not None and mailer.on_result is None:
             mailer.on_result = j.publish
@@ -173,6 +174,8 @@ class Engine:
         self._sup = Supervisor(clock=self._clock, on_crash=self._journal.crashed)
         tasks = [("ticker", self._ticker), ("reconciler", self._reconciler)]
         tasks.append(("notify", self.notifier.run))
+        if self.fifos is not None:
+            tasks.append(("notify-fifo", self.fifos.run))
         if self._monitor is not None:
             tasks.append(("health", self._monitor.run))
         if self._vrrp is not None:

@@ -166,6 +166,8 @@ class Reloader:
         self._alerts.reconfigure(new, plan.global_defs_changed)
         for name in plan.restart_settings:
             say("warning", f"[lvstui] {name} changed: it takes effect at the next restart")
+        if fifo_settings(old) != fifo_settings(new):
+            say("warning", "global_defs notify FIFOs changed: they take effect at the next restart")
         keys = {service_key_of(vs) for vs in new.virtual_servers}
         self._state.owned |= keys
         for rec in self._rt:
@@ -183,3 +185,16 @@ class Reloader:
         await self._ha.update_sync_role(new)
         for line in plan.unmatched:
             say("warning", f"override: {line}")
+
+
+def fifo_settings(c: Config) -> tuple[str, ...]:
+    """The notify FIFOs and their scripts: opened and started once, at start."""
+    g = c.global_defs
+    return (
+        g.notify_fifo,
+        g.notify_fifo_script,
+        g.vrrp_notify_fifo,
+        g.vrrp_notify_fifo_script,
+        g.lvs_notify_fifo,
+        g.lvs_notify_fifo_script,
+    )

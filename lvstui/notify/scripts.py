@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from lvstui.child import Credentials, printable, run_child
 from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT
@@ -39,6 +40,7 @@ from lvstui.model import NotifyResult
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "STOP_WAIT",
+    "FifoLines",
     "Job",
     "ScriptRunner",
     "source_of",
@@ -51,6 +53,14 @@ OUTPUT_CAP = 4096  # bytes of output read into memory per command; the rest is d
 _DETAIL_LIMIT = 500  # characters of (sanitised) output in the result and the log
 DEFAULT_CONCURRENCY = 16  # commands running at once, all sources together
 STOP_WAIT = 10.0  # seconds a stop lets running and queued commands finish (not notify_timeout)
+
+
+class FifoLines(Protocol):
+    """Where keepalived-style notify lines go (lvstui.notify.fifo.NotifyFifos)."""
+
+    def vrrp(self, line: str) -> None: ...
+
+    def lvs(self, line: str) -> None: ...
 
 
 def split_command(command: str) -> list[str]:
@@ -96,6 +106,9 @@ class ScriptRunner:
         self.timeout = timeout
         # global_defs.script_user: who notify and quorum scripts run as (None: our user)
         self.credentials = credentials
+        # global_defs' notify FIFOs (lvstui/notify/fifo.py): the VRRP nodes and the engine's
+        # alerts write their lines there, next to the commands they queue here
+        self.fifos: FifoLines | None = None
         self.on_result = on_result
         self._wall = wall or time.time
         self._env = dict(env) if env is not None else None

@@ -23,6 +23,7 @@ from lvstui.config.schema import (
 )
 from lvstui.errors import PacketError, VrrpError
 from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
+from lvstui.notify.fifo import vrrp_line
 from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp import fsm
 from lvstui.vrrp.addresses import AddressManager
@@ -558,6 +559,9 @@ class VrrpNode:
         self._emit(VrrpChanged(self.clock.wall(), self.name, act.old, act.new, act.reason))
         if self.runner is not None:
             inst = self.inst
+            if self.runner.fifos is not None:
+                line = vrrp_line("INSTANCE", self.name, act.new.value, self.state.priority)
+                self.runner.fifos.vrrp(line)
             specific = {
                 S.MASTER: inst.notify_master,
                 S.BACKUP: inst.notify_backup,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from lvstui.config.schema import VrrpSyncGroup
 from lvstui.model import VrrpRunState
+from lvstui.notify.fifo import vrrp_line
 from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp import fsm
 from lvstui.vrrp.node import VrrpNode
@@ -72,6 +73,8 @@ class SyncGroup:
         self.state = new
         if self.runner is None:
             return
+        if self.runner.fifos is not None:
+            self.runner.fifos.vrrp(vrrp_line("GROUP", self.name, new.value))
         g = self.cfg
         specific = {
             S.MASTER: g.notify_master,

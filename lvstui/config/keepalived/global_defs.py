@@ -42,6 +42,11 @@ def global_defs_block(out: Out, node: Node) -> None:
             "vrrp_garp_interval": NUM,
             "vrrp_gna_interval": NUM,
             "enable_script_security": FLAG,
+            **{
+                f"{kind}notify_fifo{script}": STR
+                for kind in ("", "vrrp_", "lvs_")
+                for script in ("", "_script")
+            },
         },
         {
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),

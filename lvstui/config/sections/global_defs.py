@@ -91,7 +91,20 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
         script_user=t.text("script_user", ""),
         enable_script_security=t.flag("enable_script_security", False),
+        notify_fifo=t.text("notify_fifo", ""),
+        notify_fifo_script=t.text("notify_fifo_script", ""),
+        vrrp_notify_fifo=t.text("vrrp_notify_fifo", ""),
+        vrrp_notify_fifo_script=t.text("vrrp_notify_fifo_script", ""),
+        lvs_notify_fifo=t.text("lvs_notify_fifo", ""),
+        lvs_notify_fifo_script=t.text("lvs_notify_fifo_script", ""),
     )
+    for fifo, script in (
+        (gd.notify_fifo, "notify_fifo"),
+        (gd.vrrp_notify_fifo, "vrrp_notify_fifo"),
+        (gd.lvs_notify_fifo, "lvs_notify_fifo"),
+    ):
+        if not fifo and t.text(f"{script}_script", ""):
+            t.err(f"{script}_script", f"set without {script}: the script would have no FIFO")
     t.finish()
     return gd
 

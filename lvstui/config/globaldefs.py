@@ -1,0 +1,59 @@
+"""The `[global_defs]` table's model: keepalived's global settings (re-exported by
+config/schema.py, where the rest of the tree lives)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0  # keepalived: smtp_connect_timeout 30
+DEFAULT_SMTP_PORT = 25
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDaemon:
+    """global_defs.lvs_sync_daemon: the IPVS connection-sync daemon follows a VRRP instance."""
+
+    interface: str
+    instance: str  # the vrrp_instance whose state decides master/backup
+    syncid: int = 0
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: str | None = None  # multicast group (ipv4/ipv6 address)
+
+
+@dataclass(frozen=True, slots=True)
+class LvsTimeouts:
+    """global_defs.lvs_timeouts: the kernel's IPVS connection timeouts (ipvsadm --set), in
+    seconds; None leaves the kernel's value (900 / 120 / 300 by default)."""
+
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalDefs:
+    router_id: str = ""
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str = ""
+    smtp_server: str = ""  # host, or host:port ([v6]:port)
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_connect_timeout: float = DEFAULT_SMTP_CONNECT_TIMEOUT
+    smtp_alert: bool = False  # default for every vrrp_instance / real_server
+    vrrp_version: int = 2
+    lvs_sync_daemon: SyncDaemon | None = None
+    lvs_timeouts: LvsTimeouts | None = None
+    vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
+    vrrp_garp_interval: float = 0.0  # seconds between two gratuitous ARPs on an interface
+    vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
+    script_user: str = ""  # who scripts run as unless they name a user ("": lvstui's user)
+    enable_script_security: bool = False  # refuse root scripts others could change
+    # keepalived's notify FIFOs (lvstui/notify/fifo.py): every line / VRRP lines / LVS lines,
+    # each with a script run with the FIFO's path as its argument
+    notify_fifo: str = ""
+    notify_fifo_script: str = ""
+    vrrp_notify_fifo: str = ""
+    vrrp_notify_fifo_script: str = ""
+    lvs_notify_fifo: str = ""
+    lvs_notify_fifo_script: str = ""
