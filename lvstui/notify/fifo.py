@@ -175,12 +175,18 @@ class NotifyFifos:
                 t.writer.write(line)
 
     async def run(self) -> None:
-        """Create the FIFOs, run their scripts; on cancel the scripts' groups are killed."""
+        """Create the FIFOs, run their scripts; on cancel the scripts' groups are killed (and
+        waited for: no script outlives the engine)."""
         self.create()
-        scripts = [self._script(t) for t in self._targets if t.script]
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._script(t)) for t in self._targets if t.script]
         try:
-            await asyncio.gather(*scripts, asyncio.Event().wait())
+            await asyncio.Event().wait()
         finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
             for t in self._targets:
                 t.writer.close()
 
