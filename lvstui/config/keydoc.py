@@ -67,7 +67,7 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "everyone (keepalived's rule)",
         "notify_fifo": "a FIFO (created if missing) that gets one line per VRRP transition and "
         "per real/virtual server going UP or DOWN, in keepalived's words "
-        '(INSTANCE "VI_1" MASTER 100, GROUP "VG_1" BACKUP, VS ... UP, RS ... DOWN); never '
+        '(INSTANCE "VI_1" MASTER 100, GROUP "VG_1" BACKUP 0, VS ... UP, RS ... DOWN); never '
         "blocks: without a reader lines are dropped (logged)",
         "notify_fifo_script": "a command run while lvstui runs, with the notify_fifo path as "
         "its argument (killed on stop)",

@@ -4,7 +4,7 @@ global_defs `notify_fifo` gets every line, `vrrp_notify_fifo` the VRRP ones, `lv
 the LVS ones, in keepalived's words so its consumers keep working:
 
     INSTANCE "VI_1" MASTER 100        (instance, new state, priority)
-    GROUP "VG_1" BACKUP               (sync group, new state)
+    GROUP "VG_1" BACKUP 0             (sync group, new state; 0 as keepalived)
     VS [192.0.2.10]:tcp:80 UP         (virtual server: quorum up / down; FWM N for a mark)
     RS [198.51.100.11]:80 [192.0.2.10]:tcp:80 DOWN   (real server of a virtual server)
 
@@ -50,7 +50,7 @@ def rs_line(real: RealKey, service: ServiceKey, up: bool) -> str:
 
 
 def vrrp_line(kind: str, name: str, state: str, priority: int | None = None) -> str:
-    """`INSTANCE "VI_1" MASTER 100` / `GROUP "VG_1" BACKUP`."""
+    """`INSTANCE "VI_1" MASTER 100` / `GROUP "VG_1" BACKUP 0`."""
     line = f'{kind} "{name}" {state}'
     return line if priority is None else f"{line} {priority}"
 

@@ -74,7 +74,7 @@ class SyncGroup:
         if self.runner is None:
             return
         if self.runner.fifos is not None:
-            self.runner.fifos.vrrp(vrrp_line("GROUP", self.name, new.value))
+            self.runner.fifos.vrrp(vrrp_line("GROUP", self.name, new.value, 0))
         g = self.cfg
         specific = {
             S.MASTER: g.notify_master,

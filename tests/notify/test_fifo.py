@@ -81,9 +81,9 @@ async def test_vrrp_transitions_reach_a_reader_in_keepalived_words(tmp_path: Pat
         'INSTANCE "VI_1" STOP 100',
     ]
     assert [x for x in lines if x.startswith("GROUP")] == [
-        'GROUP "G" BACKUP',
-        'GROUP "G" MASTER',
-        'GROUP "G" STOP',
+        'GROUP "G" BACKUP 0',
+        'GROUP "G" MASTER 0',
+        'GROUP "G" STOP 0',
     ]
     assert len(lines) == 6
 
