@@ -1,7 +1,8 @@
 """The Textual console. Talks to the engine only through `EngineClient`.
 
     app.py          LvstuiApp (workers: 1 Hz snapshot poll, event stream, reconnect), run_console
-    screens.py      MainScreen, DetailScreen (drill-down), HelpScreen
+    screens.py      MainScreen, DetailScreen (drill-down)
+    help.py         HelpScreen
     widgets.py      ServiceTable (updated by key, visible rows only), VrrpTable, QuorumPanel,
                     EventLog, Chart
     dialogs.py      ConfirmDialog, WeightDialog, AddDialog, CommandDialog (`:` palette)

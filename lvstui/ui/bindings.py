@@ -14,7 +14,7 @@ from textual.binding import Binding
 
 from lvstui.errors import ConfigError
 
-__all__ = ["ACTIONS", "ActionSpec", "bindings_for", "resolve_keys"]
+__all__ = ["ACTIONS", "ActionSpec", "bindings_for", "display_keys", "resolve_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,11 @@ class ActionSpec:
     description: str  # one line, for the help screen and docs/console.md
     changes: bool = False  # changes the engine: confirmation, and gone in read-only mode
     footer: str = ""  # short label for the footer ("" = not shown there)
+    also: tuple[str, ...] = ()  # fixed extra keys (Home, End …), not remapped
+    # Its default key gives way to another action remapped onto it (the action is then left
+    # to its other keys: arrows, Home/End, the pages), so a config written before the k9s
+    # navigation keys came (`drain = "k"`) stays valid.
+    yields: bool = False
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -32,6 +37,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("command", "colon", "command palette (:drain, :weight, :add, :reload …)"),
     ActionSpec("open", "enter", "drill down: charts, checks, configuration"),
     ActionSpec("back", "escape", "back: close a screen, a dialog or the filter"),
+    ActionSpec("cursor_down", "j", "next row (also ↓)", yields=True),
+    ActionSpec("cursor_up", "k", "previous row (also ↑)", yields=True),
+    ActionSpec("cursor_top", "g", "first row", also=("home",), yields=True),
+    ActionSpec("cursor_bottom", "G", "last row", also=("end",), yields=True),
+    ActionSpec("page_down", "pagedown", "a page down"),
+    ActionSpec("page_up", "pageup", "a page up"),
     ActionSpec("drain", "d", "drain the server: weight 0 until it is idle", True, "Drain"),
     ActionSpec("undrain", "u", "undrain the server (back to its weight)", True, "Undrain"),
     ActionSpec("weight", "w", "set the server's weight (0-65535; empty: config)", True, "Weight"),
@@ -53,6 +64,8 @@ _KEY_ALIASES = {
     "return": "enter",
     " ": "space",
     "space": "space",
+    "pgup": "pageup",
+    "pgdn": "pagedown",
 }
 
 _KEY_DISPLAY = {
@@ -62,6 +75,10 @@ _KEY_DISPLAY = {
     "escape": "esc",
     "enter": "enter",
     "space": "space",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
 }
 
 
@@ -74,10 +91,16 @@ def display_key(key: str) -> str:
     return _KEY_DISPLAY.get(key, key)
 
 
+def display_keys(spec: ActionSpec, keys: Mapping[str, str]) -> list[str]:
+    """The keys of `spec` as shown to people: its (remapped) key, then its fixed extras."""
+    key = keys.get(spec.action, spec.key)
+    return [display_key(k) for k in (key, *spec.also) if k]
+
+
 def resolve_keys(overrides: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, str]:
     """action → key, the defaults with `overrides` applied. Unknown actions, empty keys and
     two actions on one key are configuration errors (named under [lvstui.keys])."""
-    items = overrides.items() if isinstance(overrides, Mapping) else (overrides or ())
+    items = list(overrides.items() if isinstance(overrides, Mapping) else (overrides or ()))
     keys = {a.action: a.key for a in ACTIONS}
     for action, key in items:
         if action not in _BY_NAME:
@@ -90,8 +113,15 @@ def resolve_keys(overrides: Mapping[str, str] | Iterable[tuple[str, str]] | None
         if not k:
             raise ConfigError("empty key", key=f"lvstui.keys.{action}")
         keys[action] = k
-    seen: dict[str, str] = {}
+    given = {action for action, _ in items}
+    remapped = {keys[a] for a in given}
+    for spec in ACTIONS:
+        if spec.yields and spec.action not in given and spec.key in remapped:
+            keys[spec.action] = ""  # unbound: see ActionSpec.yields
+    seen = {k: a.action for a in ACTIONS for k in a.also}
     for action, k in keys.items():
+        if not k:
+            continue
         if k in seen:
             raise ConfigError(
                 f"key {display_key(k)!r} is bound to both {seen[k]!r} and {action!r}",
@@ -118,6 +148,9 @@ def bindings_for(keys: Mapping[str, str], read_only: bool) -> list[Binding]:
         ]
     for spec in visible_actions(read_only):
         key = keys[spec.action]
+        out += [Binding(k, spec.action, spec.description, show=False) for k in spec.also]
+        if not key:
+            continue  # gave its key way (ActionSpec.yields)
         out.append(
             Binding(
                 key,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lvstui.ui.bindings import ACTIONS, display_key
+from lvstui.ui.bindings import ACTIONS, display_keys
 
 __all__ = ["END", "START", "key_table", "main", "readme_table", "replace_table"]
 
@@ -26,7 +26,8 @@ def key_table() -> str:
     ]
     for a in ACTIONS:
         ro = "hidden" if a.changes else "yes"
-        lines.append(f"| `{display_key(a.key)}` | `{a.action}` | {a.description} | {ro} |")
+        key = " ".join(f"`{k}`" for k in display_keys(a, {}))
+        lines.append(f"| {key} | `{a.action}` | {a.description} | {ro} |")
     return "\n".join(lines) + "\n"
 
 

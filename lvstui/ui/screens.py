@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingsMap, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.binding import Binding, BindingsMap
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from lvstui.model import (
@@ -27,9 +26,10 @@ from lvstui.model import (
     Undrain,
 )
 from lvstui.ui import render
-from lvstui.ui.bindings import ACTIONS, bindings_for, display_key, resolve_keys
+from lvstui.ui.bindings import bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
+from lvstui.ui.help import HelpScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
 from lvstui.ui.widgets import (
@@ -42,7 +42,13 @@ from lvstui.ui.widgets import (
     palette_for,
 )
 
-__all__ = ["ActionScreen", "DetailScreen", "HelpScreen", "MainScreen", "find_views"]
+__all__ = [
+    "ActionScreen",
+    "DetailScreen",
+    "HelpScreen",
+    "MainScreen",
+    "find_views",
+]
 
 
 def find_views(
@@ -326,6 +332,26 @@ class MainScreen(ActionScreen):
             box.display = False
             self.query_one(ServiceTable).focus()
 
+    # k9s navigation (j/k/g/G, Home/End, PgUp/PgDn) moves the service table's cursor; j/k/g/G
+    # do so wherever the focus is, while a focused log keeps Home/End and the pages to scroll
+    def action_cursor_down(self) -> None:
+        self.query_one(ServiceTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(ServiceTable).action_cursor_up()
+
+    def action_cursor_top(self) -> None:
+        self.query_one(ServiceTable).action_scroll_top()
+
+    def action_cursor_bottom(self) -> None:
+        self.query_one(ServiceTable).action_scroll_bottom()
+
+    def action_page_down(self) -> None:
+        self.query_one(ServiceTable).action_page_down()
+
+    def action_page_up(self) -> None:
+        self.query_one(ServiceTable).action_page_up()
+
     def action_open(self) -> None:
         target = self._target(need_real=False)
         if target is not None:
@@ -534,44 +560,3 @@ class DetailScreen(ActionScreen):
         box.display = True
         box.set_class(rs.drain is DrainState.SAFE, "-safe")
         box.update(Text(render.drain_line(rs, peak), no_wrap=True, overflow="ellipsis"))
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("question_mark", "close", "Close", show=False),
-        Binding("q", "close", "Close", show=False),
-    ]
-
-    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
-        super().__init__()
-        self._keys = keys
-        self._read_only = read_only
-        for action in ("back", "help"):  # remapped keys close it too
-            if keys[action] not in ("escape", "question_mark", "q"):
-                self._bindings.bind(keys[action], "close", "Close", show=False)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="help", classes="dialog"):
-            yield Static(Text("Key bindings", style="bold"), id="help-title")
-            table: DataTable[str] = DataTable(id="help-keys", cursor_type="none", show_cursor=False)
-            yield table
-            yield Static(
-                ":drain SVC REAL · :undrain SVC REAL · :weight SVC REAL N|reset · "
-                ":add SVC REAL [W] · :remove SVC REAL · :reload · :theme NAME   "
-                "(SVC = TCP 1.2.3.4:80)"
-                + ("\nREAD-ONLY: changing actions are disabled." if self._read_only else ""),
-                id="help-commands",
-                markup=False,
-            )
-
-    def on_mount(self) -> None:
-        table = self.query_one("#help-keys", DataTable)
-        table.add_columns("Key", "Action", "What it does")
-        for a in ACTIONS:
-            if self._read_only and a.changes:
-                continue
-            table.add_row(display_key(self._keys[a.action]), a.action, a.description)
-
-    def action_close(self) -> None:
-        self.app.pop_screen()

@@ -72,3 +72,15 @@ def test_keytable_cli_check_detects_stale(tmp_path: object) -> None:
     assert subprocess.run([*cmd, "--write"], capture_output=True).returncode == 0
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 0
     assert "`d` | `drain`" in readme.read_text(encoding="utf-8")
+
+
+def test_a_remapped_key_takes_a_navigation_default_but_not_another_action() -> None:
+    keys = resolve_keys({"drain": "k"})  # written before k/j/g/G navigated: still valid
+    assert keys["drain"] == "k" and keys["cursor_up"] == ""
+    actions = {b.key: b.action for b in bindings_for(keys, read_only=False)}
+    assert actions["k"] == "drain" and "cursor_up" not in actions.values()
+    assert resolve_keys({"drain": "k", "cursor_up": "K"})["cursor_up"] == "K"
+    with pytest.raises(ConfigError, match="bound to both"):
+        resolve_keys({"drain": "k", "cursor_up": "k"})  # two explicit choices: an error
+    with pytest.raises(ConfigError, match="bound to both"):
+        resolve_keys({"drain": "home"})  # a fixed extra key is not given away

@@ -1,0 +1,59 @@
+"""The help screen: every key the console has, from the one table of actions (bindings.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from lvstui.ui.bindings import ACTIONS, display_keys
+
+__all__ = ["HelpScreen"]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, keys: Mapping[str, str], read_only: bool) -> None:
+        super().__init__()
+        self._keys = keys
+        self._read_only = read_only
+        for action in ("back", "help"):  # remapped keys close it too
+            if keys[action] not in ("escape", "question_mark", "q"):
+                self._bindings.bind(keys[action], "close", "Close", show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help", classes="dialog"):
+            yield Static(Text("Key bindings", style="bold"), id="help-title")
+            table: DataTable[str] = DataTable(id="help-keys", cursor_type="none", show_cursor=False)
+            yield table
+            yield Static(
+                ":drain SVC REAL · :undrain SVC REAL · :weight SVC REAL N|reset · "
+                ":add SVC REAL [W] · :remove SVC REAL · :reload · :theme NAME   "
+                "(SVC = TCP 1.2.3.4:80)"
+                + ("\nREAD-ONLY: changing actions are disabled." if self._read_only else ""),
+                id="help-commands",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one("#help-keys", DataTable)
+        table.add_columns("Key", "Action", "What it does")
+        table.focus()  # where the list is taller than the terminal, the keys scroll it
+        for a in ACTIONS:
+            if self._read_only and a.changes:
+                continue
+            table.add_row(" ".join(display_keys(a, self._keys)), a.action, a.description)
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
