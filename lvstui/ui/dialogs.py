@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
@@ -133,10 +134,19 @@ class _InputDialog(ModalScreen[T | None], Generic[T]):
 class WeightDialog(_InputDialog[int | str]):
     """Returns the new weight, "reset" (empty input: back to the configured weight), or None."""
 
-    def __init__(self, service: ServiceKey, real: RealKey, current: int) -> None:
+    def __init__(
+        self,
+        service: ServiceKey,
+        real: RealKey,
+        current: int,
+        impact: Callable[[int | None], str] | None = None,
+    ) -> None:
         super().__init__()
         self._what = f"{service} -> {real}"
         self._current = current
+        # what the typed weight (None: the configured one) does to the service's quorum,
+        # said while typing, like the drain and remove dialogs say it before confirming
+        self._impact = impact
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -148,6 +158,22 @@ class WeightDialog(_InputDialog[int | str]):
                 validate_on=["changed", "submitted"],
             )
             yield Label("", id="dialog-error", classes="error")
+            yield Label("", id="weight-impact", classes="error")
+
+    def on_mount(self) -> None:
+        self._show_impact("")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._show_impact(event.value.strip())
+
+    def _show_impact(self, text: str) -> None:
+        if self._impact is None:
+            return
+        try:
+            warn = self._impact(parse_weight(text) if text else None)
+        except CommandError:
+            warn = ""  # not a weight yet: the validator says so
+        self.query_one("#weight-impact", Label).update(warn)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()

@@ -145,15 +145,19 @@ class ActionScreen(Screen[None]):
         t = self._pool_target()
         if t is None or t.real is None:
             return
-        _, rs = find_views(self.snapshot, t)
+        sv, rs = find_views(self.snapshot, t)
         service, real = t.service, t.real
+
+        def impact(weight: int | None) -> str:
+            new = weight if weight is not None else rs.weight_config if rs else 0
+            return weight_impact(sv, real, new)
 
         def done(value: int | str | None) -> None:
             if value is None:
                 return
             self.choose(SetWeight(service, real, None if value == "reset" else int(value)))
 
-        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0), done)
+        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0, impact), done)
 
     def action_remove(self) -> None:
         t = self._pool_target()
