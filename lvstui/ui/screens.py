@@ -275,14 +275,20 @@ class MainScreen(ActionScreen):
         table.show(snap)
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
-        reals = sum(len(sv.real_servers) for sv in snap.services)
+        reals = f"{table.total_servers} servers"
+        if table.filter_text:  # what the filter keeps, out of all
+            reals = (
+                f"{table.shown_servers} of {reals} match /{table.filter_text}"
+                if table.row_count
+                else f"no match for /{table.filter_text} ({reals})"
+            )
         # first, so that a narrow header never cuts it off
         ro = "READ-ONLY · " if self.read_only else ""
         t = time.strftime("%H:%M:%S", time.localtime(snap.time))
         self.query_one("#status", Static).update(
             Text(
                 f"lvstui · {ro}{self.source} · router {snap.router_id or '-'} · "
-                f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals} servers"
+                f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals}"
                 f" · {t}",
                 no_wrap=True,
                 overflow="ellipsis",
@@ -321,7 +327,7 @@ class MainScreen(ActionScreen):
             table = self.query_one(ServiceTable)
             table.filter_text = event.value.strip()
             if self.snapshot is not None:
-                table.show(self.snapshot)
+                self.show_snapshot(self.snapshot)  # the rows and the header's count, live
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":

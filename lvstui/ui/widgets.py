@@ -82,9 +82,11 @@ def _styled(column: str, value: str, palette: Palette) -> str | Text:
 
 
 def _matches(needle: str, sv: ServiceView) -> bool:
-    # Keep a service when its own line or any of its servers matches.
-    hay = f"{sv.key} {sv.name} {sv.scheduler}".lower()
-    return needle in hay or any(needle in str(rs.key) for rs in sv.real_servers)
+    return needle in f"{sv.key} {sv.name} {sv.scheduler}".lower()
+
+
+def _real_matches(needle: str, rs: RealServerView) -> bool:
+    return needle in f"{rs.key} {render.real_status(rs)}".lower()
 
 
 _View = ServiceView | RealServerView
@@ -118,6 +120,7 @@ class ServiceTable(DataTable[str | Text]):
         self._restructuring = False
         self.targets: dict[str, RowTarget] = {}
         self.filter_text = ""
+        self.total_servers = self.shown_servers = 0  # real-server rows: all, and shown
         self.cell_updates = 0  # for tests and the bench: cells rewritten so far
         self.palette = _DEFAULT_PALETTE
         self.column_layout: tuple[render.Column, ...] = ()
@@ -146,15 +149,23 @@ class ServiceTable(DataTable[str | Text]):
         needle = self.filter_text.lower()
         rows: list[tuple[str, ServiceKey, RealKey | None, _View]] = []
         svc_keys, real_keys = self._svc_keys, self._real_keys
+        self.total_servers = self.shown_servers = 0
         for sv in snap.services:
+            self.total_servers += len(sv.real_servers)
+            # A matching service keeps all its servers; otherwise only the servers that match
+            # (address or status), under their service's line; neither: the service goes.
+            reals = sv.real_servers
             if needle and not _matches(needle, sv):
-                continue
+                reals = tuple(rs for rs in reals if _real_matches(needle, rs))
+                if not reals:
+                    continue
+            self.shown_servers += len(reals)
             sk = sv.key
             sks = svc_keys.get(sk)
             if sks is None:
                 sks = svc_keys[sk] = render.service_row_key(sk)
             rows.append((sks, sk, None, sv))
-            for rs in sv.real_servers:
+            for rs in reals:
                 rk = rs.key
                 # keyed by builtin types: hashing them is C, hashing the dataclasses is not
                 k = real_keys.get((sks, rk.addr, rk.port))
