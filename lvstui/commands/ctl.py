@@ -32,7 +32,6 @@ from lvstui.commands._client import (
     add_socket_argument,
     with_client,
 )
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.control.client import SocketClient
 from lvstui.errors import CommandError
 from lvstui.model import (
@@ -42,6 +41,8 @@ from lvstui.model import (
     Drain,
     DrainProgress,
     DrainState,
+    LbKind,
+    Protocol,
     RealKey,
     Reload,
     RemoveReal,

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 
 from lvstui.commands._config import add_config_argument, print_config_errors
-from lvstui.config.schema import Config, DataplaneKind, LbKind
+from lvstui.config.schema import Config, DataplaneKind
 from lvstui.hostsetup import Requirement, print_plan, report_apply, report_check
+from lvstui.model import LbKind
 from lvstui.netutil import is_ipv6
 
 __all__ = ["add_arguments", "requirements", "run"]

@@ -10,7 +10,7 @@ Each function returns "" when the server fits, else the reason, worded for an er
 
 from __future__ import annotations
 
-from lvstui.config.schema import LbKind
+from lvstui.model import LbKind
 from lvstui.netutil import ip_family
 
 __all__ = ["family_problem", "port_problem"]

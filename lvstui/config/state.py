@@ -52,9 +52,9 @@ from typing import Any
 import tomli_w
 
 from lvstui.config.limits import parse_toml, read_limited
-from lvstui.config.schema import Config, LbKind, VirtualServer
+from lvstui.config.schema import Config, VirtualServer
 from lvstui.errors import ConfigError
-from lvstui.model import RealKey, ServiceKey
+from lvstui.model import LbKind, RealKey, ServiceKey
 from lvstui.netutil import ip_family
 
 __all__ = [

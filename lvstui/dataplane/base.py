@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
-from lvstui.config.schema import LbKind
-from lvstui.model import RealKey, ServiceKey, Stats
+from lvstui.model import LbKind, RealKey, ServiceKey, Stats
 
 __all__ = [
     "AddDest",

@@ -25,10 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.dataplane.reconcile import mask_prefix
-from lvstui.model import Stats
+from lvstui.model import LbKind, Protocol, Stats
 from lvstui.netutil import bracket_host, ip_family, is_ipv6
 
 __all__ = [

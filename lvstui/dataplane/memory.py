@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from lvstui.config.schema import LbKind
 from lvstui.dataplane.base import (
     AddDest,
     AddService,
@@ -29,7 +28,7 @@ from lvstui.dataplane.base import (
     describe_op,
 )
 from lvstui.errors import DataplaneError
-from lvstui.model import RealKey, ServiceKey, Stats
+from lvstui.model import LbKind, RealKey, ServiceKey, Stats
 
 __all__ = ["ALL_SCHEDULERS", "MemoryDataplane", "apply_ops", "describe_op"]
 

@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from lvstui.config.schema import Config, LbKind, VirtualServer
+from lvstui.config.schema import Config, VirtualServer
 from lvstui.config.state import Overrides, service_key_of
 from lvstui.dataplane.base import DesiredDest, DesiredService
 from lvstui.engine.quorum import initial_quorum
 from lvstui.health.weight import sets_weight
-from lvstui.model import Health, RealKey, ServiceKey
+from lvstui.model import Health, LbKind, RealKey, ServiceKey
 
 __all__ = [
     "SORRY_WEIGHT",

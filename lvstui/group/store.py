@@ -28,10 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lvstui.config.schema import LbKind
 from lvstui.config.state import AddedReal, Overrides, check_weight, parse_service, service_text
 from lvstui.group.clock import Hlc
-from lvstui.model import RealKey, ServiceKey
+from lvstui.model import LbKind, RealKey, ServiceKey
 
 __all__ = [
     "Added",

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.errors import CommandError
 from lvstui.model import (
     AddReal,
     Command,
     Drain,
+    LbKind,
+    Protocol,
     RealKey,
     Reload,
     RemoveReal,

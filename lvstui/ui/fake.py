@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.describe import describe_command
 from lvstui.errors import CommandError, ControlError, PermissionDenied
 from lvstui.model import (
@@ -27,7 +26,9 @@ from lvstui.model import (
     Event,
     Health,
     HealthChanged,
+    LbKind,
     OperatorAction,
+    Protocol,
     QuorumChanged,
     RealKey,
     RealServerView,

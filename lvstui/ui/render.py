@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lvstui.config.schema import LbKind
 from lvstui.model import (
     CheckView,
     ConfigReloaded,
@@ -21,6 +20,7 @@ from lvstui.model import (
     Event,
     Health,
     HealthChanged,
+    LbKind,
     LogEvent,
     NotifyResult,
     OperatorAction,

@@ -12,7 +12,6 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import ipvs as genl_ipvs
 
-from lvstui.config.schema import LbKind
 from lvstui.dataplane import ipvs_wire as wire
 from lvstui.dataplane.base import (
     AddService,
@@ -31,7 +30,7 @@ from lvstui.dataplane.ipvs.pyroute import IpvsSocket
 from lvstui.dataplane.ipvs.sync_daemon import SyncDaemon, daemon_attrs, daemon_from
 from lvstui.dataplane.ipvs.uapi import IPVS_SCHEDULERS, REQ, ROLE_STATE
 from lvstui.errors import DataplaneError
-from lvstui.model import RealKey, ServiceKey
+from lvstui.model import LbKind, RealKey, ServiceKey
 
 
 def _module_loaded(name: str) -> bool:

@@ -7,7 +7,6 @@ import ipaddress
 import socket
 from typing import Any
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane.base import ObservedDest, ObservedService
 from lvstui.dataplane.ipvs.encode import v6_mask_decode
 from lvstui.dataplane.ipvs.uapi import (
@@ -19,7 +18,7 @@ from lvstui.dataplane.ipvs.uapi import (
     FWD_BACK,
     PROTO_BACK,
 )
-from lvstui.model import RealKey, ServiceKey, Stats
+from lvstui.model import LbKind, Protocol, RealKey, ServiceKey, Stats
 
 
 def stats_of(st: Any) -> Stats:

@@ -12,7 +12,6 @@ import struct
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
 from pyroute2.netlink.generic import ipvs as genl_ipvs
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane import ipvs_wire as wire
 from lvstui.dataplane.base import (
     AddDest,
@@ -30,7 +29,7 @@ from lvstui.dataplane.base import (
 from lvstui.dataplane.ipvs.decode import flag_names
 from lvstui.dataplane.ipvs.encode import flag_bits, prefix_len
 from lvstui.dataplane.ipvs.uapi import F_PERSISTENT, FWD, FWD_BACK, PROTO, PROTO_BACK
-from lvstui.model import RealKey, ServiceKey, Stats
+from lvstui.model import LbKind, Protocol, RealKey, ServiceKey, Stats
 
 
 def _netmask_bytes(svc: DesiredService) -> bytes:

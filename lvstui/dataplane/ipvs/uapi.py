@@ -7,8 +7,8 @@ import socket
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane.base import SyncRole
+from lvstui.model import LbKind, Protocol
 
 # Every scheduler Linux has, each a module ip_vs_NAME (`twos` is newer than 6.1: the guest
 # kernel of the tests lacks it, and asking for it gives a clear error).

@@ -40,7 +40,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from lvstui.config.schema import LbKind, Protocol
 from lvstui.dataplane.base import (
     AddDest,
     AddService,
@@ -67,7 +66,7 @@ from lvstui.dataplane.userspace.udp import UdpListener, end_flow
 from lvstui.descriptors import DescriptorReserve
 from lvstui.errors import DataplaneError, UnsupportedError
 from lvstui.handover import inherited, listener_name
-from lvstui.model import RealKey, ServiceKey
+from lvstui.model import LbKind, Protocol, RealKey, ServiceKey
 
 __all__ = ["UserspaceDataplane"]
 
