@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SdNotify",
+    "finish_connections",
+    "hand_over",
     "loop_name",
     "run_daemon",
     "run_fast",
@@ -205,7 +207,7 @@ async def _daemon(
             assert server is not None
             while True:
                 await upgrade_requests.get()
-                if await _upgrade(engine, server, parts.dataplane, notify):
+                if await hand_over(engine, server, parts.dataplane, notify):
                     handed_over = True
                     stop.set()
                     return
@@ -228,7 +230,7 @@ async def _daemon(
         if handed_over:  # bounded by itself (UPGRADE_DRAIN_TIMEOUT), before the deadline
             if server is not None:
                 await server.close(unlink=False)  # the new daemon serves the socket file
-            await _finish_connections(parts.dataplane)
+            await finish_connections(parts.dataplane)
         try:
             async with asyncio.timeout(STOP_DEADLINE):
                 if server is not None:
@@ -263,7 +265,7 @@ UPGRADE_READY_TIMEOUT = 60.0  # seconds the new program has to start serving
 UPGRADE_DRAIN_TIMEOUT = 30.0  # seconds the old daemon's open connections get to finish
 
 
-async def _upgrade(
+async def hand_over(
     engine: Engine,
     server: ControlServer,
     dp: Dataplane,
@@ -295,7 +297,7 @@ async def _upgrade(
     return True
 
 
-async def _finish_connections(dp: Dataplane) -> None:
+async def finish_connections(dp: Dataplane) -> None:
     """Let the old daemon's relayed connections end by themselves (bounded)."""
     from lvstui.dataplane.userspace.forwarder import UserspaceDataplane
 

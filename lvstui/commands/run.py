@@ -27,10 +27,15 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lvstui.ui.app import ConsoleExit
+    from lvstui.config.schema import Config
+    from lvstui.control.client import EngineClient
+    from lvstui.control.server import ControlServer
+    from lvstui.engine.engine import Engine
+    from lvstui.ui.app import ConsoleExit, KeysArg
+    from lvstui.wiring import EngineParts
 
 from lvstui.logformat import LOG_FORMATS, LogFormat
 
@@ -120,7 +125,7 @@ async def dry_run(config_path: str | None, *, state_dir: str | None = None) -> i
         return await _dry_run(config, scratch if has_overrides else None)
 
 
-async def _dry_run(config: Any, state_dir: str | None) -> int:
+async def _dry_run(config: Config, state_dir: str | None) -> int:
     from lvstui.config.diff import vip_text
     from lvstui.dataplane.base import describe_op
     from lvstui.dataplane.listing import render
@@ -186,11 +191,11 @@ def run_console_mode(args: argparse.Namespace) -> int:
 
 
 async def _run_app(
-    client: Any,
+    client: EngineClient,
     args: argparse.Namespace,
     *,
     theme: str | None = None,
-    keys: Any = None,
+    keys: KeysArg = None,
     embedded_socket: str | None = None,
     embedded: bool = False,
 ) -> tuple[int, ConsoleExit]:
@@ -238,7 +243,7 @@ def _detach_stdio() -> None:
         os.close(devnull)
 
 
-async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> int:
+async def _embedded(config: Config, socket_path: str, args: argparse.Namespace) -> int:
     from lvstui.control.local import LocalClient
     from lvstui.errors import LvstuiError
     from lvstui.ui.app import ConsoleExit
@@ -296,7 +301,7 @@ async def _embedded(config: Any, socket_path: str, args: argparse.Namespace) -> 
             await parts.stop(graceful=True, release=release)
 
 
-async def _headless(engine: Any, socket_path: str | None) -> None:
+async def _headless(engine: Engine, socket_path: str | None) -> None:
     """The console is gone but the director is not: serve on until SIGTERM or SIGINT."""
     where = f"`lvstui` attaches on {socket_path}" if socket_path else "no control socket"
     msg = f"console gone: the director goes on headless (pid {os.getpid()}; {where})"
@@ -317,9 +322,9 @@ async def _headless(engine: Any, socket_path: str | None) -> None:
 
 
 async def _leave_running(
-    parts: Any,
-    server: Any,
-    config: Any,
+    parts: EngineParts,
+    server: ControlServer,
+    config: Config,
     args: argparse.Namespace,
     socket_path: str,
     state_dir: str,
@@ -328,7 +333,7 @@ async def _leave_running(
     to a background `lvstui --daemon` on the same config and state, as `lvstui ctl upgrade`
     does (lvstui.handover); then this process exits releasing nothing. False (and this
     director goes on here, headless) when the daemon does not come up."""
-    from lvstui.daemon import SdNotify, _finish_connections, _upgrade
+    from lvstui.daemon import SdNotify, finish_connections, hand_over
 
     log_file = str(Path(state_dir) / "lvstui.log")
     daemon = [sys.executable, "-m", "lvstui", "--daemon", "-f", str(config.path)]
@@ -337,7 +342,7 @@ async def _leave_running(
         daemon += ["--dataplane", args.dataplane]
     # its own session (no terminal, so no SIGHUP from ours), its output to the log file
     argv = ["setsid", "sh", "-c", 'exec "$@" >>"$0" 2>&1 </dev/null', log_file, *daemon]
-    if not await _upgrade(parts.engine, server, parts.dataplane, SdNotify(""), argv):
+    if not await hand_over(parts.engine, server, parts.dataplane, SdNotify(""), argv):
         print(
             f"lvstui: the background daemon did not start (see {log_file})",
             file=sys.stderr,
@@ -345,7 +350,7 @@ async def _leave_running(
         )
         return False
     await server.close(unlink=False)
-    await _finish_connections(parts.dataplane)
+    await finish_connections(parts.dataplane)
     print(
         f"lvstui: the director runs on in the background; `lvstui` attaches on {socket_path}",
         flush=True,
