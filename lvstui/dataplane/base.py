@@ -145,6 +145,28 @@ def describe_op(op: Op) -> str:
     raise AssertionError(op)  # pragma: no cover
 
 
+# the kernel's connection-sync defaults, as ipvsadm -L --daemon shows them (maxlen follows the
+# interface's MTU: this is a 1500-byte link's)
+SYNC_DEFAULT_MAXLEN = 1472
+SYNC_DEFAULT_GROUP = "224.0.0.81"
+SYNC_DEFAULT_PORT = 8848
+SYNC_DEFAULT_TTL = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """keepalived's lvs_sync_daemon options for the kernel's daemon; None: the kernel's
+    default (maxlen: from the interface's MTU)."""
+
+    maxlen: int | None = None
+    group: str | None = None  # IPv4 or IPv6 multicast address
+    port: int | None = None
+    ttl: int | None = None
+
+
+NO_SYNC_OPTIONS = SyncOptions()
+
+
 class SyncRole(enum.Enum):
     """IPVS connection-sync daemon role (ipvsadm --start-daemon master|backup)."""
 
@@ -195,8 +217,16 @@ class Dataplane(TypingProtocol):
         """Apply operations in order; raise DataplaneError naming the failed op."""
         ...
 
-    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
-        """Start/stop the connection-sync daemon (no-op where unsupported)."""
+    async def set_sync_role(
+        self,
+        role: SyncRole,
+        interface: str = "",
+        syncid: int = 0,
+        options: SyncOptions = NO_SYNC_OPTIONS,
+    ) -> None:
+        """Run exactly the connection-sync daemon asked for (no-op where unsupported): one
+        already running with other settings is stopped and started again with these.
+        `options` are keepalived's lvs_sync_daemon options."""
         ...
 
     async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:

@@ -12,6 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from lvstui.dataplane.base import (
+    NO_SYNC_OPTIONS,
+    SYNC_DEFAULT_GROUP,
+    SYNC_DEFAULT_MAXLEN,
+    SYNC_DEFAULT_PORT,
+    SYNC_DEFAULT_TTL,
     AddDest,
     AddService,
     Capabilities,
@@ -24,6 +29,7 @@ from lvstui.dataplane.base import (
     ObservedDest,
     ObservedService,
     Op,
+    SyncOptions,
     SyncRole,
     describe_op,
 )
@@ -127,6 +133,10 @@ class MemoryDataplane:
         self.ops: list[Op] = []  # every operation applied, in order
         self.batches: list[tuple[Op, ...]] = []  # one entry per apply() call
         self.sync: tuple[SyncRole, str, int] = (SyncRole.NONE, "", 0)
+        # the running daemon's maxlen, group, port, ttl as the kernel reports them (its
+        # defaults filled in), and how many times a daemon was started
+        self.sync_options: tuple[int, str, int, int] | None = None
+        self.sync_starts = 0
         self.timeouts: tuple[int, int, int] = (900, 120, 300)  # the kernel's at boot
         self.started = False
         self.closed = False
@@ -164,8 +174,28 @@ class MemoryDataplane:
             self._table = apply_ops(self._table, [op])
             self.ops.append(op)
 
-    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
-        self.sync = (role, interface, syncid)
+    async def set_sync_role(
+        self,
+        role: SyncRole,
+        interface: str = "",
+        syncid: int = 0,
+        options: SyncOptions = NO_SYNC_OPTIONS,
+    ) -> None:
+        if role is SyncRole.NONE:
+            self.sync, self.sync_options = (SyncRole.NONE, "", 0), None
+            return
+        if not interface:
+            raise DataplaneError(f"sync daemon {role.value}: no interface given")
+        opts = (
+            options.maxlen or SYNC_DEFAULT_MAXLEN,
+            options.group or SYNC_DEFAULT_GROUP,
+            options.port or SYNC_DEFAULT_PORT,
+            options.ttl or SYNC_DEFAULT_TTL,
+        )
+        if (self.sync, self.sync_options) == ((role, interface, syncid), opts):
+            return  # running as asked: left alone, like the kernel dataplane
+        self.sync, self.sync_options = (role, interface, syncid), opts
+        self.sync_starts += 1
 
     async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
         # like the kernel: an unset one keeps its value (900 / 120 / 300 at boot)

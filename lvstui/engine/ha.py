@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from lvstui.config.schema import Config
+from lvstui.config.schema import Config, SyncDaemon
 from lvstui.config.state import service_key_of
-from lvstui.dataplane.base import Dataplane, SyncRole
+from lvstui.dataplane.base import Dataplane, SyncOptions, SyncRole
 from lvstui.engine.bus import Journal
 from lvstui.engine.edges import HealthSource, Pair, VrrpDriver
 from lvstui.engine.hasuspend import Carrier, ha_suspended
@@ -31,6 +31,19 @@ def _loop_lacks_netlink() -> bool:
     return type(asyncio.get_running_loop()).__module__.split(".")[0] == "uvloop"
 
 
+SyncSettings = tuple[str, int, int | None, str | None, int | None, int | None]
+
+
+def sync_settings(sd: SyncDaemon) -> SyncSettings:
+    """What the kernel's sync daemon is started with (the instance only decides the role)."""
+    return (sd.interface, sd.syncid, sd.maxlen, sd.group, sd.port, sd.ttl)
+
+
+def describe_sync(s: SyncSettings) -> str:
+    names = ("interface", "syncid", "maxlen", "group", "port", "ttl")
+    return ", ".join(f"{n} {v}" for n, v in zip(names, s, strict=True) if v is not None)
+
+
 class Ha:
     def __init__(
         self,
@@ -45,6 +58,7 @@ class Ha:
         self._journal = journal
         self.states: dict[str, VrrpRunState] = {}
         self.sync_role = SyncRole.NONE
+        self._sync_settings: SyncSettings | None = None  # what the running daemon was given
 
     @property
     def has_driver(self) -> bool:
@@ -163,25 +177,42 @@ class Ha:
             self._journal.log("error", f"VRRP reload failed: {e}")
 
     async def update_sync_role(self, config: Config) -> None:
-        """The IPVS sync daemon follows the VRRP instance named in lvs_sync_daemon."""
+        """The IPVS sync daemon follows the VRRP instance named in lvs_sync_daemon; a reload
+        that changes its settings (interface, syncid, maxlen, group, port, ttl) restarts it
+        at once, in the role it has."""
         sd = config.global_defs.lvs_sync_daemon
         if sd is None:
             role = SyncRole.NONE
         else:
             state = self.states.get(sd.instance)
             role = SyncRole.MASTER if state is VrrpRunState.MASTER else SyncRole.BACKUP
-        if role is self.sync_role:
+        settings = sync_settings(sd) if sd is not None else None
+        if (role, settings) == (self.sync_role, self._sync_settings):
             return
+        restart = role is self.sync_role and self._sync_settings is not None
         try:
-            await self._dp.set_sync_role(role, sd.interface if sd else "", sd.syncid if sd else 0)
-            self.sync_role = role
-            self._journal.log("info", f"IPVS sync daemon: {role.value}")
+            if restart:
+                # the kernel cannot change a running daemon: stop it, start it anew (the
+                # dataplane would keep one whose maxlen only went back to the default)
+                await self._dp.set_sync_role(SyncRole.NONE)
+            if sd is None or settings is None:
+                await self._dp.set_sync_role(SyncRole.NONE)
+            else:
+                options = SyncOptions(sd.maxlen, sd.group, sd.port, sd.ttl)
+                await self._dp.set_sync_role(role, sd.interface, sd.syncid, options)
         except LvstuiError as e:
             self._journal.log("error", f"cannot set the IPVS sync daemon to {role.value}: {e}")
+            if restart:  # stopped, and not started again
+                self.sync_role, self._sync_settings = SyncRole.NONE, None
+            return
+        self.sync_role, self._sync_settings = role, settings
+        what = f"{role.value} ({describe_sync(settings)})" if settings else role.value
+        verb = "restarted with new settings" if restart else "now"
+        self._journal.log("info", f"IPVS sync daemon {verb}: {what}")
 
     async def leave(self) -> None:
         """Stop the sync daemon (engine stop)."""
         if self.sync_role is not SyncRole.NONE:
             with contextlib.suppress(LvstuiError):  # stopping anyway
                 await self._dp.set_sync_role(SyncRole.NONE)
-            self.sync_role = SyncRole.NONE
+            self.sync_role, self._sync_settings = SyncRole.NONE, None

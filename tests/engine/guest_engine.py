@@ -225,6 +225,27 @@ async def c_sync_daemon_follows_vrrp() -> str:
     return f"{text.strip()} → {text2.strip()}"
 
 
+async def c_sync_daemon_reload_options() -> str:
+    """A reload that changes lvs_sync_daemon's options restarts the kernel's daemon at once,
+    in the role it has (MASTER since the check before), and the kernel reports them."""
+    e = LAB.engine
+    sd = LAB.config.global_defs.lvs_sync_daemon
+    assert sd is not None
+    tuned = replace(sd, maxlen=1200, group="239.1.2.3", port=8900, ttl=3)
+    res = await e.reload(replace(LAB.config, global_defs=GlobalDefs(lvs_sync_daemon=tuned)))
+    assert res.ok, res
+    text = sh("ipvsadm", "-L", "--daemon")  # no wait: applied by the time reload returns
+    want = "master sync daemon (mcast=lvt-eng-a, syncid=9, maxlen=1200, group=239.1.2.3, port=8900"
+    assert want in text and "ttl=3" in text, text
+    assert "backup" not in text, text
+    res = await e.reload(LAB.config)  # the options taken out: the kernel's defaults again
+    assert res.ok, res
+    text2 = sh("ipvsadm", "-L", "--daemon")
+    assert "group=224.0.0.81, port=8848" in text2 and "ttl=1" in text2, text2
+    assert "master sync daemon (mcast=lvt-eng-a, syncid=9" in text2, text2
+    return f"{text.strip()} → {text2.strip()}"
+
+
 async def set_health(real: RealKey, h: Health) -> None:
     e = LAB.engine
     e.set_health(SK, real, h, reason="test")
@@ -246,7 +267,7 @@ async def c_quorum_hysteresis_and_sorry() -> str:
     await wait_for(lambda: ours() == {w(r): ("Masq", 2) for r in REALS})
     # the engine submits quorum_up after the table is written (and saved): wait for it to
     # have run, bounded, rather than join a queue it may not have reached yet
-    await wait_for(lambda: len(LOG.read_text().split()) >= 2)
+    await wait_for(lambda: LOG.exists() and len(LOG.read_text().split()) >= 2)
     await LAB.engine.notifier.join()
     lines = LOG.read_text().split()
     assert lines == ["quorum_down", "quorum_up"], lines
@@ -502,6 +523,7 @@ async def c_slow_start_kernel_weights() -> str:
 CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_start", c_start),
     ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
+    ("engine_sync_daemon_reload_options", c_sync_daemon_reload_options),
     ("engine_quorum_hysteresis_sorry", c_quorum_hysteresis_and_sorry),
     ("engine_drain", c_drain_weight_zero_and_safe),
     ("engine_reload", c_reload_applies_only_difference),

@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.ipvs_vm, pytest.mark.root]
 CHECKS = [
     "engine_start",
     "engine_sync_daemon_follows_vrrp",
+    "engine_sync_daemon_reload_options",
     "engine_quorum_hysteresis_sorry",
     "engine_drain",
     "engine_reload",

@@ -46,6 +46,7 @@ from lvstui.dataplane.base import (  # noqa: E402
     DesiredService,
     EditDest,
     ObservedService,
+    SyncOptions,
     SyncRole,
 )
 from lvstui.dataplane.ipvs import IPVS_SCHEDULERS, IpvsDataplane  # noqa: E402
@@ -767,9 +768,7 @@ async def c_sync_daemon() -> str:
     assert "backup sync daemon (mcast=d-cli, syncid=6," in text2, text2
     assert "master" not in text2, text2
     # keepalived's lvs_sync_daemon options reach the kernel
-    await dp.set_sync_role(
-        SyncRole.MASTER, "d-cli", 7, maxlen=1200, group="239.1.2.3", port=8900, ttl=3
-    )
+    await dp.set_sync_role(SyncRole.MASTER, "d-cli", 7, SyncOptions(1200, "239.1.2.3", 8900, 3))
     text4 = ipvsadm("-L", "--daemon")
     want4 = "master sync daemon (mcast=d-cli, syncid=7, maxlen=1200, group=239.1.2.3, port=8900"
     assert want4 in text4 and "ttl=3" in text4, text4

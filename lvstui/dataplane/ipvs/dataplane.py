@@ -14,11 +14,13 @@ from pyroute2.netlink.generic import ipvs as genl_ipvs
 
 from lvstui.dataplane import ipvs_wire as wire
 from lvstui.dataplane.base import (
+    NO_SYNC_OPTIONS,
     AddService,
     Capabilities,
     EditService,
     ObservedService,
     Op,
+    SyncOptions,
     SyncRole,
     describe_op,
 )
@@ -232,21 +234,17 @@ class IpvsDataplane:
         role: SyncRole,
         interface: str = "",
         syncid: int = 0,
-        *,
-        maxlen: int | None = None,
-        group: str | None = None,
-        port: int | None = None,
-        ttl: int | None = None,
+        options: SyncOptions = NO_SYNC_OPTIONS,
     ) -> None:
         """Run exactly the daemon for `role` (ipvsadm --start-daemon / --stop-daemon).
 
         MASTER sends this director's connection table to backups, BACKUP receives it (so
         connections survive a failover); NONE stops both. Idempotent: a daemon already
-        running as asked is left alone. `maxlen`, `group` (IPv4 or IPv6 multicast), `port`,
-        `ttl` are keepalived's lvs_sync_daemon options; None keeps the kernel's default.
+        running as asked is left alone, one with other settings is stopped and started anew
+        (the kernel cannot change a running daemon). `options` are keepalived's
+        lvs_sync_daemon options (maxlen, group, port, ttl).
         """
         self._chan.need()
-        opts: dict[str, Any] = {"maxlen": maxlen, "group": group, "port": port, "ttl": ttl}
         if role is not SyncRole.NONE and not interface:
             raise DataplaneError(
                 f"sync daemon {role.value}: no interface given",
@@ -256,7 +254,7 @@ class IpvsDataplane:
         keep = [
             d
             for d in running
-            if role is not SyncRole.NONE and d.matches(role, interface, syncid, opts)
+            if role is not SyncRole.NONE and d.matches(role, interface, syncid, options)
         ]
         for d in running:
             if d not in keep:
@@ -267,7 +265,7 @@ class IpvsDataplane:
                 )
         if role is SyncRole.NONE or keep:
             return
-        attrs = daemon_attrs(role, interface, syncid, maxlen, group, port, ttl)
+        attrs = daemon_attrs(role, interface, syncid, options)
         await self._daemon_request(
             genl_ipvs.IPVS_CMD_NEW_DAEMON,
             attrs,

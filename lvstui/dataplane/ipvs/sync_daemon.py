@@ -6,7 +6,13 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from lvstui.dataplane.base import SyncRole
+from lvstui.dataplane.base import (
+    SYNC_DEFAULT_GROUP,
+    SYNC_DEFAULT_PORT,
+    SYNC_DEFAULT_TTL,
+    SyncOptions,
+    SyncRole,
+)
 from lvstui.dataplane.ipvs.uapi import ROLE_STATE, STATE_MASTER
 
 
@@ -23,11 +29,21 @@ class SyncDaemon:
     port: int = 0
     ttl: int = 0
 
-    def matches(self, role: SyncRole, interface: str, syncid: int, opts: dict[str, Any]) -> bool:
-        """Does this running daemon already do what was asked (unset options: any value)?"""
+    def matches(self, role: SyncRole, interface: str, syncid: int, options: SyncOptions) -> bool:
+        """Does this running daemon already do what was asked? An unset option is the
+        kernel's default (maxlen, which follows the MTU: any value); one the kernel does
+        not report (before Linux 4.3: 0 or "") cannot be compared and passes."""
         if (self.role, self.interface, self.syncid) != (role, interface, syncid):
             return False
-        return all(getattr(self, k) == v for k, v in opts.items() if v is not None)
+        want: tuple[tuple[int | str, int | str | None, int | str], ...] = (
+            (self.maxlen, options.maxlen, self.maxlen),
+            (self.group, options.group, SYNC_DEFAULT_GROUP),
+            (self.port, options.port, SYNC_DEFAULT_PORT),
+            (self.ttl, options.ttl, SYNC_DEFAULT_TTL),
+        )
+        return all(
+            have in (default if asked is None else asked, 0, "") for have, asked, default in want
+        )
 
 
 def daemon_from(d: Any) -> SyncDaemon:
@@ -47,27 +63,21 @@ def daemon_from(d: Any) -> SyncDaemon:
 
 
 def daemon_attrs(
-    role: SyncRole,
-    interface: str,
-    syncid: int,
-    maxlen: int | None,
-    group: str | None,
-    port: int | None,
-    ttl: int | None,
+    role: SyncRole, interface: str, syncid: int, options: SyncOptions
 ) -> list[tuple[str, Any]]:
-    """The IPVS_DAEMON_ATTR_* of a NEW_DAEMON request; None leaves the kernel's default."""
+    """The IPVS_DAEMON_ATTR_* of a NEW_DAEMON request; an unset option is left to the kernel."""
     attrs: list[tuple[str, Any]] = [
         ("IPVS_DAEMON_ATTR_STATE", ROLE_STATE[role]),
         ("IPVS_DAEMON_ATTR_MCAST_IFN", interface),
         ("IPVS_DAEMON_ATTR_SYNC_ID", syncid),
     ]
-    if maxlen is not None:
-        attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", maxlen))
-    if group is not None:
-        v6 = ipaddress.ip_address(group).version == 6
-        attrs.append((f"IPVS_DAEMON_ATTR_MCAST_GROUP{'6' if v6 else ''}", group))
-    if port is not None:
-        attrs.append(("IPVS_DAEMON_ATTR_MCAST_PORT", port))
-    if ttl is not None:
-        attrs.append(("IPVS_DAEMON_ATTR_MCAST_TTL", ttl))
+    if options.maxlen is not None:
+        attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", options.maxlen))
+    if options.group is not None:
+        v6 = ipaddress.ip_address(options.group).version == 6
+        attrs.append((f"IPVS_DAEMON_ATTR_MCAST_GROUP{'6' if v6 else ''}", options.group))
+    if options.port is not None:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_PORT", options.port))
+    if options.ttl is not None:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_TTL", options.ttl))
     return attrs

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from lvstui.dataplane.base import (
+    NO_SYNC_OPTIONS,
     AddDest,
     AddService,
     Capabilities,
@@ -52,6 +53,7 @@ from lvstui.dataplane.base import (
     EditService,
     ObservedService,
     Op,
+    SyncOptions,
     SyncRole,
     describe_op,
 )
@@ -155,7 +157,13 @@ class UserspaceDataplane:
     async def observe(self) -> Sequence[ObservedService]:
         return [s.observed() for s in self._services.values()]
 
-    async def set_sync_role(self, role: SyncRole, interface: str = "", syncid: int = 0) -> None:
+    async def set_sync_role(
+        self,
+        role: SyncRole,
+        interface: str = "",
+        syncid: int = 0,
+        options: SyncOptions = NO_SYNC_OPTIONS,
+    ) -> None:
         return None  # no connection sync in userspace: a failover drops relayed connections
 
     # --- operations ----------------------------------------------------------------------------
