@@ -320,6 +320,12 @@ class GroupPeerView:
     differing: tuple[str, ...] = ()  # config sections that differ (`lvstui group diff`)
     table_same: bool | None = None
     vrrp: tuple[str, ...] = ()  # "VI_1 57 MASTER 150": instance, VRID, state, priority
+    # the pending changes in `lvstui ctl` words ("drain TCP 192.0.2.1:80 203.0.113.11:80"),
+    # sorted, at most PENDING_SHOWN of them (`pending` counts them all)
+    pending_changes: tuple[str, ...] = ()
+
+
+PENDING_SHOWN = 50
 
 
 @dataclass(frozen=True, slots=True)

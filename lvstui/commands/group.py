@@ -91,6 +91,7 @@ def group_json(view: GroupView | None, now: float) -> dict[str, Any] | None:
                 "since_seconds": None if p.since is None else round(max(0.0, now - p.since), 3),
                 "synced": p.synced,
                 "pending": p.pending,
+                "pending_changes": list(p.pending_changes),
                 "config_same": p.config_same,
                 "differing": list(p.differing),
                 "table_same": p.table_same,

@@ -18,11 +18,17 @@ from typing import Any, Final
 
 from lvstui.control.peer import Peer, Role
 
-__all__ = ["AUDIT_MIN_FREE", "AuditError", "AuditLog"]
+__all__ = ["AUDIT_MIN_FREE", "AuditError", "AuditLog", "audit_time"]
 
 log = logging.getLogger("lvstui.control")
 
 AUDIT_MIN_FREE: Final = 64 * 1024  # bytes the audit log's filesystem must have left
+
+
+def audit_time(now: float | None = None) -> str:
+    """A line's time: UTC, milliseconds (2026-01-31T12:00:00.250Z)."""
+    t = time.time() if now is None else now
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 class AuditError(OSError):
@@ -65,10 +71,8 @@ class AuditLog:
     def write(self, peer: Peer, role: Role | None, command: Any, result: dict[str, Any]) -> None:
         if self.path is None:
             return
-        now = time.time()
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1000):03d}Z",
+            "time": audit_time(),
             "uid": peer.uid,
             "user": peer.user,
             "pid": peer.pid,
@@ -76,6 +80,13 @@ class AuditLog:
             "command": command,
             "result": result,
         }
+        self.append(entry)
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """One line as it is (the group's lines have their own fields); AuditError when it
+        cannot be written."""
+        if self.path is None:
+            return
         line = json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n"
         try:
             # Opened per line: survives logrotate, and a line is one write() (O_APPEND).

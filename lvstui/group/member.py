@@ -42,7 +42,7 @@ from lvstui.group.protocol import (
 )
 from lvstui.group.store import Entry, EntryKey, Store, entries_between
 from lvstui.group.sync import differing_buckets, plan, summary, versions
-from lvstui.model import CommandResult, GroupPeerView
+from lvstui.model import PENDING_SHOWN, CommandResult, GroupPeerView
 
 __all__ = ["GroupSink", "Member"]
 
@@ -63,8 +63,11 @@ class GroupSink(Protocol):
         one audit line per entry (origin director and operator)."""
         ...
 
-    async def group_command(self, command: Mapping[str, Any], operator: str) -> CommandResult:
-        """A peer forwards an operator's command to run here (`ctl --director NAME`)."""
+    async def group_command(
+        self, command: Mapping[str, Any], operator: str, origin: str
+    ) -> CommandResult:
+        """The director `origin` forwards `operator`'s command to run here (`ctl --director
+        NAME`); audited here naming both."""
         ...
 
     def group_event(self, level: str, message: str) -> None:
@@ -302,7 +305,7 @@ class Member:
     ) -> ResultMsg:
         if self._sink is None:
             return ResultMsg(id_, False, f"{self.name} is not ready")
-        res = await self._sink.group_command(command, f"{operator} via {peer.name}")
+        res = await self._sink.group_command(command, operator, peer.name)
         return ResultMsg(id_, res.ok, res.message, res.detail)
 
     # --- acting through a peer (`ctl --director NAME`) ------------------------------------
@@ -361,9 +364,15 @@ class Member:
                     tuple(f"{r.instance} {r.vrid} {r.state.value} {r.priority}" for r in st.vrrp)
                     if st is not None
                     else (),
+                    self._pending_changes(p),
                 )
             )
         return out
+
+    def _pending_changes(self, peer: _Peer) -> tuple[str, ...]:
+        """What `peer` has yet to receive, in the words of `lvstui ctl` (bounded)."""
+        told = sorted(e.describe() for k in peer.pending if (e := self.store.get(k)) is not None)
+        return tuple(told[:PENDING_SHOWN])
 
     def split_brains(self) -> list[SplitBrain]:
         return list(self._split)

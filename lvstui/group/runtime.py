@@ -20,7 +20,7 @@ joining a group for the first time seeds the store from its overrides.toml.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import os
 import time
@@ -34,6 +34,7 @@ import tomli_w
 from lvstui.clock import Clock, SystemClock
 from lvstui.config.schema import Config, GroupSettings
 from lvstui.config.state import Overrides, StateFile, write_atomic
+from lvstui.control.audit import AuditError, AuditLog, audit_time
 from lvstui.control.delta import decode_snapshot_json, encode_snapshot_json
 from lvstui.control.protocol import ProtocolError, decode_command
 from lvstui.errors import CommandError, ConfigError
@@ -114,7 +115,7 @@ class GroupRuntime:
         self._clock = clock or SystemClock()
         self._file = GroupStateFile(state_dir)
         self._overrides_file = StateFile(state_dir)
-        self._audit = Path(state_dir) / "audit.log"
+        self._audit = AuditLog(Path(state_dir) / "audit.log")
         store, problems = self._file.load()
         for p in problems:
             log.warning("group: %s", p)
@@ -249,17 +250,43 @@ class GroupRuntime:
             actions = [(e.describe(), _who(e)) for e in won]
             await self._host.apply_group(self.member.store.overrides(), actions)
 
-    async def group_command(self, command: Mapping[str, Any], operator: str) -> CommandResult:
+    async def group_command(
+        self, command: Mapping[str, Any], operator: str, origin: str
+    ) -> CommandResult:
         if self._host is None:
             return CommandResult(False, f"{self.settings.name} is still starting")
         if command.get("kind") == _READ:  # `list --director`: our table, as JSON text
             text = await asyncio.to_thread(encode_snapshot_json, self._host.published_snapshot())
             return CommandResult(True, "snapshot", text.decode())
+
+        def line(res: CommandResult) -> dict[str, Any]:
+            # who typed it on which director, what, and how it went here
+            return {
+                "time": audit_time(),
+                "origin": origin,
+                "operator": operator,
+                "command": dict(command),
+                "result": {"ok": res.ok, "message": res.message, "via": "group"},
+            }
+
         try:
             cmd = decode_command(dict(command))
         except ProtocolError as e:
-            return CommandResult(False, f"bad command from the group: {e}")
-        return await self._host.call(cmd, operator)
+            res = CommandResult(False, f"bad command from the group: {e}")
+            with contextlib.suppress(AuditError):  # a refusal: nothing changed
+                self._audit.append(line(res))
+            return res
+        # like the control socket: a command whose line cannot be written is not run
+        try:
+            await asyncio.to_thread(self._audit.check)
+        except AuditError as e:
+            return CommandResult(False, f"{self.settings.name}: {e}")
+        res = await self._host.call(cmd, f"{operator} via {origin}")
+        try:
+            self._audit.append(line(res))
+        except AuditError as e:  # checked a moment ago; lost since
+            return CommandResult(res.ok, f"{res.message} (but on {self.settings.name}: {e})")
+        return res
 
     # --- DirectorRelay (the control socket's side: `ctl|list --director NAME`) -------------
 
@@ -319,32 +346,19 @@ class GroupRuntime:
 
     def _write_audit(self, won: Sequence[Entry]) -> None:
         """One line per change from a peer, in the control socket's audit log."""
-        now = time.time()
-        stamp = (
-            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-        )
-        lines = "".join(
-            json.dumps(
-                {
-                    "time": stamp,
-                    "origin": e.origin,
-                    "operator": e.operator,
-                    "command": e.describe(),
-                    "result": {"ok": True, "via": "group"},
-                },
-                separators=(",", ":"),
-            )
-            + "\n"
-            for e in won
-        )
-        try:
-            fd = os.open(self._audit, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        stamp = audit_time()
+        for e in won:
+            line = {
+                "time": stamp,
+                "origin": e.origin,
+                "operator": e.operator,
+                "command": e.describe(),
+                "result": {"ok": True, "via": "group"},
+            }
             try:
-                os.write(fd, lines.encode())
-            finally:
-                os.close(fd)
-        except OSError as e:  # the change is applied anyway: the peers hold it
-            log.error("group: cannot write the audit log %s: %s", self._audit, e.strerror or e)
+                self._audit.append(line)
+            except AuditError:  # logged and counted; the change is applied anyway (the
+                return  # peers hold it)
 
 
 def _who(e: Entry) -> str:

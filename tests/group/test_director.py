@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -69,6 +70,30 @@ async def test_a_drain_through_lb1_runs_on_lb2_and_is_reported(
         ),
         timeout=5,
     )
+    # lb2, which ran it, audited it naming the director it came from and the operator
+    lb2_lines = [a for a in _audit(tmp_path / "lb2" / "audit.log") if "uid" not in a]
+    ran = [a for a in lb2_lines if isinstance(a.get("command"), dict)]
+    assert len(ran) == 1, lb2_lines
+    assert ran[0]["origin"] == "lb1" and ran[0]["operator"] == client_who(), ran[0]
+    assert ran[0]["command"]["kind"] == "drain"  # type: ignore[index]
+    assert ran[0]["result"] == {"ok": True, "message": res.message, "via": "group"}
+
+
+def client_who() -> str:
+    """How lb1's control socket names this test's process (`Peer.who`)."""
+    return Peer(os.getpid(), os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name).who
+
+
+async def test_a_forwarded_command_is_not_run_where_its_audit_line_cannot_be_written(
+    pair: tuple[EngineParts, EngineParts, SocketClient], tmp_path: Path
+) -> None:
+    _, lb2, client = pair
+    audit = tmp_path / "lb2" / "audit.log"
+    audit.unlink(missing_ok=True)
+    audit.mkdir()  # cannot be opened for appending: like a read-only state dir, even for root
+    res = await client.call_on("lb2", Drain(SVC, R1))
+    assert not res.ok and "lb2" in res.message and "audit log" in res.message, res.message
+    assert not await _weight_is(lb2, R1, 0)
 
 
 async def test_list_through_lb1_returns_lb2s_table(

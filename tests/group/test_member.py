@@ -27,13 +27,15 @@ class Sink:
     def __init__(self) -> None:
         self.applied: list[Entry] = []
         self.events: list[tuple[str, str]] = []
-        self.commands: list[tuple[Mapping[str, Any], str]] = []
+        self.commands: list[tuple[Mapping[str, Any], str, str]] = []
 
     def group_applied(self, won: Sequence[Entry]) -> None:
         self.applied.extend(won)
 
-    async def group_command(self, command: Mapping[str, Any], operator: str) -> CommandResult:
-        self.commands.append((command, operator))
+    async def group_command(
+        self, command: Mapping[str, Any], operator: str, origin: str
+    ) -> CommandResult:
+        self.commands.append((command, operator, origin))
         return CommandResult(True, f"did {command['kind']}")
 
     def group_event(self, level: str, message: str) -> None:
@@ -145,11 +147,13 @@ async def test_partition_with_changes_on_each_side_heals_to_one_table() -> None:
         await asyncio.sleep(0.01)
         await act(b, lambda ov: ov.set_weight((SVC, R1), 9), "root")  # later: wins
         assert [p.pending for p in a.peers()] == [1]
+        # in ctl's words, for the console and `status --json`
+        assert [p.pending_changes for p in a.peers()] == [(f"weight {SVC} {R1} 3",)]
         assert not a.peers()[0].reachable
         net.mesh(a, b)
         await until(lambda: a.store.entries == b.store.entries and a.peers()[0].synced)
         assert a.store.overrides().weights == {(SVC, R1): 9, (SVC, R2): 7}
-        assert [p.pending for p in a.peers()] == [0]
+        assert [(p.pending, p.pending_changes) for p in a.peers()] == [(0, ())]
     finally:
         await net.close()
 
@@ -213,7 +217,7 @@ async def test_acting_through_a_peer() -> None:
         await a.wait_synced(2.0)
         res = await a.call("lb2", {"kind": "drain"}, "uid 0 (root)")
         assert res.ok and res.message == "did drain"
-        assert sink_b.commands == [({"kind": "drain"}, "uid 0 (root) via lb1")]
+        assert sink_b.commands == [({"kind": "drain"}, "uid 0 (root)", "lb1")]
         res = await a.call("lb7", {"kind": "drain"}, "root")
         assert not res.ok and "lb7" in res.message and "lb2" in res.message
     finally:
