@@ -25,6 +25,7 @@ __all__ = [
     "report_apply",
     "report_check",
     "sysctl_key",
+    "write_sysctl",
 ]
 
 PROC_SYS = Path("/proc/sys")
@@ -67,6 +68,11 @@ def read_sysctl(key: str) -> str | None:
         return _sysctl_path(key).read_text().strip()
     except OSError:
         return None
+
+
+def write_sysctl(key: str, value: str) -> None:
+    """Set a sysctl; OSError when the kernel refuses (or the key does not exist)."""
+    _sysctl_path(key).write_text(value + "\n")
 
 
 def _addresses(ipr: Any) -> dict[str, set[str]]:
@@ -191,14 +197,13 @@ def apply(reqs: list[Requirement]) -> list[str]:
                 done.append(r.command())
     for r in reqs:
         if r.kind == "sysctl" and read_sysctl(r.name) != r.value:
-            path = _sysctl_path(r.name)
             try:
-                path.write_text(r.value + "\n")
+                write_sysctl(r.name, r.value)
             except OSError as exc:
                 from lvstui.errors import LvstuiError
 
                 raise LvstuiError(
-                    f"cannot write {path}: {exc.strerror}",
+                    f"cannot write {_sysctl_path(r.name)}: {exc.strerror}",
                     hint="run as root; check that the interface exists",
                 ) from None
             done.append(r.command())

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.edges import Pair
     from lvstui.engine.engine import Engine
+    from lvstui.engine.snat import SourceNat
     from lvstui.group.runtime import GroupRuntime
     from lvstui.metrics import MetricsServer
 
@@ -188,6 +189,17 @@ def make_dataplane(
     return select_dataplane(want, dry_run=memory)
 
 
+def _source_nat(memory: bool) -> SourceNat:
+    """source_nat's edges: nftables and /proc/sys, or their twins for --dry-run."""
+    from lvstui.engine.snat import CONNTRACK, SourceNat
+    from lvstui.netfilter.nft import MemoryNft, NftCommand
+    from lvstui.netfilter.sysctl import MemorySysctls, ProcSysctls
+
+    if memory:
+        return SourceNat(MemoryNft(), MemorySysctls({CONNTRACK: "0"}))
+    return SourceNat(NftCommand(), ProcSysctls())
+
+
 def build_engine(
     config: Config,
     *,
@@ -267,6 +279,7 @@ def build_engine(
         mailer=mailer,
         dataplane_reason=reason,
         group=runtime,
+        source_nat=_source_nat(memory),
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)

@@ -236,6 +236,11 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "weight (0: at once)",
         "announce": '"vrrp" or "bgp": how this VIP reaches the network (unset: '
         "[lvstui.announce].mode); every service on one VIP must agree (docs/bgp.md)",
+        "source_nat": "IPVS NAT: rewrite the client's source address to the director's too, "
+        "so real servers need no route back through the director (conntrack + nftables; "
+        "docs/dataplanes.md)",
+        "source_nat_address": "with source_nat: the source address to use (snat) instead of "
+        "the outgoing interface's (masquerade)",
     },
     SorryServer: {
         "ip": "its address",

@@ -98,6 +98,7 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     for i, vs in enumerate(config.virtual_servers):
         _virtual_server(config, i, vs, out)
         _ipvs_ignores(config, i, vs, out)
+        _userspace_source_nat(config, i, vs, out)
         if host is not None:
             _nat_forwarding(config, i, vs, host, out)
         if (vs.announce or config.lvstui.announce.mode) is AnnounceMode.BGP:
@@ -206,6 +207,19 @@ def _ipvs_ignores(config: Config, i: int, vs: VirtualServer, out: list[Finding])
             (*_vs_path(i), key),
             f"{key} is ignored with {when}: {why}",
             'remove it, or set dataplane = "userspace" under [lvstui]',
+            topic="ipvs-ignores",
+        )
+
+
+def _userspace_source_nat(config: Config, i: int, vs: VirtualServer, out: list[Finding]) -> None:
+    """source_nat is an IPVS option: the userspace forwarder proxies, servers see it anyway."""
+    if vs.source_nat and config.lvstui.dataplane is DataplaneKind.USERSPACE:
+        _warn(
+            out,
+            (*_vs_path(i), "source_nat"),
+            "source_nat is ignored with the userspace dataplane: it proxies, so the real "
+            "servers see the director's address already",
+            "remove source_nat",
             topic="ipvs-ignores",
         )
 

@@ -537,6 +537,9 @@ class VirtualServer:
     # HAProxy's slowstart: a server back in service ramps up to its weight over this long
     slow_start: float = 0.0
     announce: AnnounceMode | None = None  # None: [lvstui.announce].mode
+    # IPVS NAT: rewrite the source to the director's address too (ours; conntrack + nftables)
+    source_nat: bool = False
+    source_nat_address: str | None = None  # snat to this address; None: masquerade
     real_servers: tuple[RealServer, ...] = ()
 
     @property

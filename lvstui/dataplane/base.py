@@ -190,6 +190,9 @@ class Capabilities:
     expire_connections: bool = False
     # connection timeouts the config sets (lvs_timeouts, ipvsadm --set): `set_timeouts`
     timeouts: bool = False
+    # NAT forwarding the kernel's conntrack sees (net.ipv4.vs.conntrack), so nftables can
+    # rewrite the source too (a service's source_nat)
+    source_nat: bool = False
 
 
 class Dataplane(TypingProtocol):

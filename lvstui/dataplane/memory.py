@@ -150,6 +150,7 @@ class MemoryDataplane:
             reason=reason,
             expire_connections=expire,
             timeouts=True,
+            source_nat=True,
         )
 
     @property

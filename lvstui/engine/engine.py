@@ -49,6 +49,7 @@ from lvstui.engine.persist import StateDir
 from lvstui.engine.reload import Reloader
 from lvstui.engine.runtime import RuntimeTable
 from lvstui.engine.snapshots import Snapshots
+from lvstui.engine.snat import SourceNat
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.supervisor import Supervisor
 from lvstui.engine.table import TableSync
@@ -79,6 +80,7 @@ class Engine:
         config_loader: Callable[[str], Config] | None = None,
         dataplane_reason: str = "",
         group: GroupEdge | None = None,
+        source_nat: SourceNat | None = None,
     ) -> None:
         self._config = config
         self._dp = dataplane
@@ -103,7 +105,7 @@ class Engine:
         self._ha = Ha(dataplane, health, vrrp, j)
         self._alerts = Alerts(self.notifier, mailer, j)
         self._drainer = Drainer(dataplane, j)
-        self._table = TableSync(dataplane, self._rt, self._state, j, self._clock.now)
+        self._table = TableSync(dataplane, self._rt, self._state, j, self._clock.now, source_nat)
         checks = functools.partial(check_views, health)
         shown = (self._rt, self._history, self._ha, checks, dataplane, dataplane_reason)
         self._views = Snapshots(*shown, self._clock, self._table.slow, group)

@@ -26,6 +26,7 @@ from lvstui.engine.planning import QuorumEvent, desired_table, plan_pass
 from lvstui.engine.refusals import RefusalLog
 from lvstui.engine.runtime import RuntimeTable
 from lvstui.engine.slowstart import SlowStart
+from lvstui.engine.snat import SourceNat
 from lvstui.errors import LvstuiError
 from lvstui.model import ServiceKey
 
@@ -49,8 +50,10 @@ class TableSync:
         state: StateDir,
         journal: Journal,
         now: Callable[[], float],
+        source_nat: SourceNat | None = None,
     ) -> None:
         self._dp = dataplane
+        self._snat = source_nat
         self._rt = runtime
         self._state = state
         self._journal = journal
@@ -78,6 +81,7 @@ class TableSync:
         self._rt.keep_expired(overrides.drained)
         observed = await self._apply(plans, why, only)
         self._rt.observe(observed)
+        await self._follow_snat(config, observed)
         if only is None:
             # forget owned keys gone for good (removed from the config and from the table)
             there = {s.key for s in observed}
@@ -113,6 +117,15 @@ class TableSync:
                 self._accepted()
         return await self._dp.observe()
 
+    async def _follow_snat(self, config: Config, observed: Sequence[ObservedService]) -> None:
+        """The source-NAT rule after the table (snat.py); a failure retries at the next tick."""
+        if self._snat is None or not self._dp.capabilities.source_nat:
+            return
+        if error := await self._snat.follow(config, observed):
+            self._journal.log("error", error)
+        if self._snat.applied is None:
+            self.retry = True
+
     async def set_timeouts(self, config: Config, old: Config | None) -> None:
         """global_defs.lvs_timeouts (ipvsadm --set): at start, and on a reload that changes
         them. Timeouts a reload removes stay as they are (the kernel has no "default")."""
@@ -141,6 +154,8 @@ class TableSync:
             await self._dp.apply(ops)
         self._state.owned = owned - {s.key for s in observed if s.key in owned}
         await self._state.save_owned()
+        if self._snat is not None:
+            await self._snat.release()
 
     def _accepted(self) -> None:
         """A full pass went through: end (and say so) a run of refusals."""

@@ -24,6 +24,8 @@ CHECKS = [
     "engine_stop_releases",
     "engine_drain_timeout_expires",
     "engine_slow_start_kernel_weights",
+    "engine_source_nat_without_route_back",
+    "engine_source_nat_refused_clearly",
 ]
 
 

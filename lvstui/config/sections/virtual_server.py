@@ -25,7 +25,7 @@ from lvstui.config.schema import (
 from lvstui.config.sections.checks import CHECKS, sort_checks
 from lvstui.config.suggest import did_you_mean
 from lvstui.config.table import MISSING, Table, check_argv, kind_of
-from lvstui.netutil import ip_family
+from lvstui.netutil import ip_family, is_ipv6
 
 _DEFAULT_ALGO = "wlc"  # VirtualServer.lb_algo (slotted classes hide field defaults)
 
@@ -140,7 +140,10 @@ def read_virtual_server(t: Table) -> VirtualServer:
         udp_idle_timeout=t.number("udp_idle_timeout", 300.0, positive=True),
         slow_start=t.number("slow_start", 0.0, 0),
         announce=t.choice("announce", AnnounceMode, None, upper=False),
+        source_nat=t.flag("source_nat", False),
+        source_nat_address=t.ip("source_nat_address", None),
     )
+    _check_source_nat(t, vs)
     for key in ("quorum_up", "quorum_down"):
         check_argv(t, key, t.text(key, ""))
     reals = []
@@ -158,6 +161,33 @@ def read_virtual_server(t: Table) -> VirtualServer:
         reals.append(rs)
     t.finish()
     return replace(vs, real_servers=tuple(reals))
+
+
+def _check_source_nat(t: Table, vs: VirtualServer) -> None:
+    """source_nat rewrites what IPVS NAT forwards: say so where it could do nothing."""
+    if vs.source_nat_address and not vs.source_nat:
+        t.err(
+            "source_nat_address",
+            "source_nat_address without source_nat = true does nothing",
+            "add source_nat = true, or remove source_nat_address",
+        )
+    if (
+        vs.source_nat_address
+        and vs.ip is not None
+        and is_ipv6(vs.ip) != is_ipv6(vs.source_nat_address)
+    ):
+        t.err(
+            "source_nat_address",
+            f"source_nat_address {vs.source_nat_address} is not of the service's address family",
+            "use an address of the director in the real servers' family",
+        )
+    kinds = {vs.lb_kind, *(rs.lb_kind for rs in vs.real_servers if rs.lb_kind)}
+    if vs.source_nat and LbKind.NAT not in kinds:
+        t.err(
+            "source_nat",
+            f"source_nat rewrites what IPVS NAT forwards; lb_kind is {vs.lb_kind.value}",
+            'use lb_kind = "NAT", or remove source_nat',
+        )
 
 
 def _scheduler(t: Table) -> str:

@@ -59,6 +59,7 @@ class IpvsDataplane:
             sync_daemon=True,
             reason=reason,
             timeouts=True,
+            source_nat=True,
         )
 
     @property
