@@ -241,6 +241,7 @@ def build_engine(
         from lvstui.vrrp.addresses import PyrouteAddresses
         from lvstui.vrrp.garp import RawAnnouncer
         from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
+        from lvstui.vrrp.routes import PyrouteRoutes
         from lvstui.vrrp.track import PyrouteLinks
 
         group = VrrpGroup(
@@ -251,6 +252,7 @@ def build_engine(
             announcer=RawAnnouncer(),
             links=PyrouteLinks(),
             runner=runner,
+            routes=PyrouteRoutes(),
         )
     runtime = None
     if config.lvstui.group is not None:

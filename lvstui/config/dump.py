@@ -10,6 +10,7 @@ from dataclasses import fields
 from enum import Enum
 from typing import Any
 
+from lvstui.config.routes import route_text, rule_text
 from lvstui.config.schema import (
     DEFAULT_DNS_RETRY,
     DEFAULT_SMTP_PORT,
@@ -136,8 +137,20 @@ def _drop_default_user(out: dict[str, Any], user: str) -> None:
             del entry["user"]
 
 
+_STATICS = ("static_ipaddress", "static_routes", "static_rules")
+
+
 def _global_defs(gd: GlobalDefs) -> dict[str, Any]:
-    out = _fields(gd, skip=("smtp_server", "smtp_port", "lvs_sync_daemon", "lvs_timeouts"))
+    out = _fields(
+        gd,
+        skip=("smtp_server", "smtp_port", "lvs_sync_daemon", "lvs_timeouts", *_STATICS),
+    )
+    if gd.static_ipaddress:
+        out["static_ipaddress"] = [vip_text(v) for v in gd.static_ipaddress]
+    if gd.static_routes:
+        out["static_routes"] = [route_text(r) for r in gd.static_routes]
+    if gd.static_rules:
+        out["static_rules"] = [rule_text(r) for r in gd.static_rules]
     if gd.smtp_server:
         host = bracket_host(gd.smtp_server)
         out["smtp_server"] = (
@@ -172,9 +185,15 @@ def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
             "track_script",
             "track_interface_weight",
             "track_script_weight",
+            "virtual_routes",
+            "virtual_rules",
         ),
         keep=("interface", "virtual_router_id"),
     )
+    if inst.virtual_routes:
+        out["virtual_routes"] = [route_text(r) for r in inst.virtual_routes]
+    if inst.virtual_rules:
+        out["virtual_rules"] = [rule_text(r) for r in inst.virtual_rules]
     for key in ("track_interface", "track_script"):
         names: tuple[str, ...] = getattr(inst, key)
         weighted = {w.name: w for w in getattr(inst, f"{key}_weight")}

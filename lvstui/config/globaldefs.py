@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lvstui.config.routes import IpRoute, IpRule
+from lvstui.config.vip import VipAddress
+
 DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0  # keepalived: smtp_connect_timeout 30
 DEFAULT_SMTP_PORT = 25
 
@@ -57,3 +60,8 @@ class GlobalDefs:
     vrrp_notify_fifo_script: str = ""
     lvs_notify_fifo: str = ""
     lvs_notify_fifo_script: str = ""
+    # keepalived's static_ipaddress / static_routes / static_rules: on the host while lvstui
+    # runs, whatever the VRRP state (lvstui/vrrp/statics.py)
+    static_ipaddress: tuple[VipAddress, ...] = ()
+    static_routes: tuple[IpRoute, ...] = ()
+    static_rules: tuple[IpRule, ...] = ()

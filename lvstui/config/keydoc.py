@@ -75,6 +75,12 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_notify_fifo_script": "like notify_fifo_script, for vrrp_notify_fifo",
         "lvs_notify_fifo": "like notify_fifo, the LVS lines only (VS, RS)",
         "lvs_notify_fifo_script": "like notify_fifo_script, for lvs_notify_fifo",
+        "static_ipaddress": "addresses put on at start and taken off at stop, whatever the VRRP "
+        'state, each naming its dev: "192.0.2.5/24 dev eth1" (keepalived\'s static_ipaddress)',
+        "static_routes": "routes in iproute2's words, added at start and removed at stop "
+        'whatever the VRRP state: "192.0.2.0/24 via 198.51.100.1 dev eth0 table 100"',
+        "static_rules": "policy rules in iproute2's words, added at start and removed at stop: "
+        '"from 198.51.100.0/24 table 100 priority 100" (no priority: 32000)',
     },
     LvsTimeouts: {
         "tcp": "seconds an established TCP connection may stay idle (unset: the kernel's, 900)",
@@ -194,6 +200,11 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "garp_master_repeat": "gratuitous ARPs / NAs sent in each batch",
         "garp_master_refresh": "while master, resend them every this many seconds (0: never)",
         "garp_master_refresh_repeat": "gratuitous ARPs / NAs sent at each refresh",
+        "virtual_routes": "routes added after the VIPs on becoming MASTER and removed before "
+        'them on leaving it: "192.0.2.0/24 via 198.51.100.1 dev eth0 table 100 metric 5", '
+        '"blackhole 203.0.113.0/24" (iproute2\'s words)',
+        "virtual_rules": "policy rules added on becoming MASTER and removed on leaving it: "
+        '"from 198.51.100.9 table 100 priority 100", "fwmark 3 table 7" (no priority: 32000)',
     },
     VipAddress: {
         "address": 'the address, with an optional prefix: "192.0.2.9/24"',

@@ -27,9 +27,12 @@ from lvstui.config.globaldefs import DEFAULT_SMTP_PORT as DEFAULT_SMTP_PORT
 from lvstui.config.globaldefs import GlobalDefs as GlobalDefs
 from lvstui.config.globaldefs import LvsTimeouts as LvsTimeouts
 from lvstui.config.globaldefs import SyncDaemon as SyncDaemon
+from lvstui.config.routes import IpRoute as IpRoute
+from lvstui.config.routes import IpRule as IpRule
+from lvstui.config.vip import VipAddress as VipAddress
 from lvstui.model import LbKind as LbKind
 from lvstui.model import Protocol as Protocol
-from lvstui.netutil import bracket_host, ip_family
+from lvstui.netutil import bracket_host
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -61,6 +64,8 @@ __all__ = [
     "GroupSettings",
     "HttpCheck",
     "HttpUrl",
+    "IpRoute",
+    "IpRule",
     "LbKind",
     "LvsTimeouts",
     "LvstuiSettings",
@@ -223,22 +228,6 @@ class LvstuiSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class VipAddress:
-    """One virtual_ipaddress entry: `192.168.10.9/24 dev eth0 label eth0:1 scope global`."""
-
-    address: str  # without prefix
-    prefixlen: int  # 32/128 when not given, like keepalived
-    dev: str | None = None  # default: the instance's interface
-    label: str | None = None
-    scope: str | None = None
-    broadcast: str | None = None
-
-    @property
-    def family(self) -> int:
-        return ip_family(self.address)
-
-
-@dataclass(frozen=True, slots=True)
 class VrrpScript:
     name: str
     script: str  # argv as a string, split like a shell would, never run by a shell
@@ -298,6 +287,9 @@ class VrrpInstance:
     garp_master_repeat: int = DEFAULT_GARP_MASTER_REPEAT
     garp_master_refresh: float = 0.0  # 0 = no periodic refresh
     garp_master_refresh_repeat: int = 1
+    # keepalived's virtual_routes / virtual_rules: added with the VIPs, removed with them
+    virtual_routes: tuple[IpRoute, ...] = ()
+    virtual_rules: tuple[IpRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from lvstui.config.schema import VipAddress
 from lvstui.errors import VrrpError
 
-__all__ = ["SCOPES", "AddressManager", "MemoryAddresses", "PyrouteAddresses"]
+__all__ = ["SCOPES", "AddressManager", "LazyIpRoute", "MemoryAddresses", "PyrouteAddresses"]
 
 IFA_F_NODAD = 0x02
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
@@ -67,8 +67,8 @@ class MemoryAddresses:
         return None
 
 
-class PyrouteAddresses:
-    """Real addresses through pyroute2's AsyncIPRoute (one netlink socket, opened lazily)."""
+class LazyIpRoute:
+    """One pyroute2 AsyncIPRoute socket, opened on first use, closed by `close`."""
 
     def __init__(self) -> None:
         self._ipr: Any = None
@@ -79,6 +79,15 @@ class PyrouteAddresses:
 
             self._ipr = AsyncIPRoute()
         return self._ipr
+
+    async def close(self) -> None:
+        if self._ipr is not None:
+            ipr, self._ipr = self._ipr, None
+            ipr.close()
+
+
+class PyrouteAddresses(LazyIpRoute):
+    """Real addresses through pyroute2's AsyncIPRoute (one netlink socket, opened lazily)."""
 
     async def _index(self, dev: str) -> int:
         try:
@@ -146,8 +155,3 @@ class PyrouteAddresses:
             if msg.get("address") == vip.address and msg["prefixlen"] == vip.prefixlen:
                 found = True
         return found
-
-    async def close(self) -> None:
-        if self._ipr is not None:
-            ipr, self._ipr = self._ipr, None
-            ipr.close()

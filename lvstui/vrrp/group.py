@@ -35,6 +35,8 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.node import VrrpNode
 from lvstui.vrrp.reload import Change, describe, plan_reload
+from lvstui.vrrp.routes import MemoryRoutes, RouteManager
+from lvstui.vrrp.statics import Statics
 from lvstui.vrrp.sync import SyncGroup
 from lvstui.vrrp.track import LinkMonitor
 from lvstui.vrrp.transport import RawSocketTransport, Transport
@@ -67,12 +69,15 @@ class VrrpGroup:
         announcer: Announcer | None = None,
         links: LinkMonitor | None = None,
         runner: ScriptRunner | None = None,
+        routes: RouteManager | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.transport_factory = transport_factory
         self.addresses = addresses
         self.announcer = announcer
+        self.routes = routes or MemoryRoutes()
+        self.statics = Statics(addresses, self.routes, self._log)
         self._set_garp_intervals(config)
         self.links = links
         self._own_runner = runner is None
@@ -107,6 +112,7 @@ class VrrpGroup:
             scripts=scripts,
             sync_group=sync_group,
             emit=self._emit,
+            routes=self.routes,
         )
 
     def _emit(self, ev: Event) -> None:
@@ -124,6 +130,9 @@ class VrrpGroup:
     async def start(self) -> None:
         if self._own_runner and self._runner_task is None:
             self._runner_task = asyncio.create_task(self.runner.run(), name="vrrp-notify")
+        # static_*: there from the start, whatever the state (and before vrrp_startup_delay)
+        for line in await self.statics.apply(self.config.global_defs):
+            log.info("%s", line)
         delay = self.config.global_defs.vrrp_startup_delay
         if delay > 0:
             # keepalived's vrrp_startup_delay: the instances wait (in INIT) for the network of
@@ -148,6 +157,7 @@ class VrrpGroup:
         except BaseException:
             for node in started:
                 await node.stop(graceful=False)
+            await self.statics.remove()
             await self._stop_runner()
             raise
         self._started = True
@@ -211,7 +221,13 @@ class VrrpGroup:
             node.clear_sync_faults(keep={f"sync:{g.name}" for g in self.sync_groups})
         self.config = config
         self._set_garp_intervals(config)
-        return lines
+        return lines + await self.statics.apply(config.global_defs)
+
+    def _log(self, level: str, message: str) -> None:
+        if level == "error":
+            self._log_error(message)
+        else:
+            log.info("%s", message)
 
     def _log_error(self, message: str) -> None:
         log.error("%s", message)
@@ -224,6 +240,8 @@ class VrrpGroup:
                 await self._delayed
         for node in self.nodes.values() if self._started or self._delayed is None else ():
             await node.stop(graceful)
+        await self.statics.remove()
+        await self.routes.close()
         # the group owns the edges it was given: their sockets close with it
         if self.links is not None:
             await self.links.close()

@@ -31,6 +31,7 @@ from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.inbox import TIMER_SLACK, Dgram, Item, Reconfig, Stop, next_item
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
+from lvstui.vrrp.routes import RouteManager
 from lvstui.vrrp.track import (
     LinkMonitor,
     ScriptTracker,
@@ -47,7 +48,7 @@ from lvstui.vrrp.transport import (
     Transport,
     decode_datagram,
 )
-from lvstui.vrrp.vips import VipHolder
+from lvstui.vrrp.vips import VipHolder, held
 
 __all__ = ["VrrpNode"]
 
@@ -74,13 +75,14 @@ class VrrpNode:
         scripts: dict[str, VrrpScript] | None = None,
         sync_group: str | None = None,
         emit: Callable[[Event], None] | None = None,
+        routes: RouteManager | None = None,  # virtual_routes / virtual_rules
     ) -> None:
         self.inst = inst
         self.clock = clock
         self.transport = transport
         self.addresses = addresses
         self.announcer = announcer or MemoryAnnouncer()
-        self.vips = VipHolder(addresses, self.announcer, self._log)
+        self.vips = VipHolder(addresses, self.announcer, self._log, routes)
         self.links = links
         self.runner = runner
         self.scripts = scripts or {}
@@ -323,7 +325,7 @@ class VrrpNode:
         self._prev_vips = all_vips(old)
         self._synced = []
         await self._handle(
-            fsm.Reconfigure(old_params, self._effective_priority(), all_vips(old) != all_vips(new))
+            fsm.Reconfigure(old_params, self._effective_priority(), held(old) != held(new))
         )
         return self._synced
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
+from lvstui.config.routes import route_text, rule_text
 from lvstui.config.schema import Config, VipAddress, VrrpInstance, VrrpScript
 
 __all__ = ["Change", "InstancePlan", "describe", "family", "plan_reload", "sync_membership"]
@@ -62,6 +63,14 @@ def _vip_changes(old: VrrpInstance, new: VrrpInstance) -> list[str]:
     return out
 
 
+def _route_changes(old: VrrpInstance, new: VrrpInstance) -> list[str]:
+    out = [f"route +{route_text(r)}" for r in new.virtual_routes if r not in old.virtual_routes]
+    out += [f"route -{route_text(r)}" for r in old.virtual_routes if r not in new.virtual_routes]
+    out += [f"rule +{rule_text(r)}" for r in new.virtual_rules if r not in old.virtual_rules]
+    out += [f"rule -{rule_text(r)}" for r in old.virtual_rules if r not in new.virtual_rules]
+    return out
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, tuple):
         return ",".join(map(str, v)) or "none"
@@ -81,6 +90,7 @@ def plan_instance(
     new_scripts: dict[str, VrrpScript],
 ) -> InstancePlan:
     skip = {"name", "virtual_ipaddress", "virtual_ipaddress_excluded", "auth_pass"}
+    skip |= {"virtual_routes", "virtual_rules"}
     why: list[str] = []
     restart: list[str] = [f for f in RESTART_FIELDS if getattr(old, f) != getattr(new, f)]
     if family(old) != family(new):
@@ -96,6 +106,7 @@ def plan_instance(
     if old.auth_pass != new.auth_pass:
         why.append("auth_pass changed")
     why += _vip_changes(old, new)
+    why += _route_changes(old, new)
     ot, nt = _tracked(old, old_scripts), _tracked(new, new_scripts)
     why += [f"vrrp_script {n} changed" for n in nt if n in ot and ot[n] != nt[n]]
     if restart:

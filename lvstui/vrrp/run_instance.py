@@ -99,6 +99,7 @@ async def amain(a: argparse.Namespace) -> int:
     from lvstui.vrrp.addresses import PyrouteAddresses
     from lvstui.vrrp.garp import RawAnnouncer
     from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
+    from lvstui.vrrp.routes import PyrouteRoutes
     from lvstui.vrrp.track import PyrouteLinks
 
     cfg = build_config(a)
@@ -112,6 +113,7 @@ async def amain(a: argparse.Namespace) -> int:
         addrs,
         announcer=announcer,
         links=PyrouteLinks(),
+        routes=PyrouteRoutes(),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

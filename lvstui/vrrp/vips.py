@@ -1,17 +1,27 @@
 """The VIPs of one instance on its interfaces, and their announcements: what the state
-machine's AddVips, RemoveVips, SyncVips and SendGarp actions do (`VrrpNode` runs them)."""
+machine's AddVips, RemoveVips, SyncVips and SendGarp actions do (`VrrpNode` runs them).
+
+keepalived's virtual_routes and virtual_rules go with the VIPs: added after them (a route
+via a VIP's subnet or from a VIP needs the address first), removed before them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from lvstui.config.routes import IpRoute, IpRule, route_text, rule_text
 from lvstui.config.schema import VipAddress, VrrpInstance
 from lvstui.errors import VrrpError
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.params import all_vips
+from lvstui.vrrp.routes import Layer, MemoryRoutes, RouteManager, apply_diff
 
-__all__ = ["VipHolder"]
+__all__ = ["VipHolder", "held"]
+
+
+def held(inst: VrrpInstance) -> tuple[object, ...]:
+    """What a MASTER puts on the host: a reload changing it syncs (SyncVips)."""
+    return (all_vips(inst), inst.virtual_routes, inst.virtual_rules)
 
 
 class VipHolder:
@@ -20,16 +30,35 @@ class VipHolder:
         addresses: AddressManager,
         announcer: Announcer,
         log: Callable[[str, str], None],
+        routes: RouteManager | None = None,
     ) -> None:
         self.addresses = addresses
         self.announcer = announcer
+        self.routes = routes or MemoryRoutes()
         self._log = log  # (level, message)
         self.on = False  # added by AddVips and not removed since
+        # the virtual routes and rules added with the VIPs (a reload compares with these)
+        self._routes: tuple[IpRoute, ...] = ()
+        self._rules: tuple[IpRule, ...] = ()
 
     async def add(self, inst: VrrpInstance) -> None:
         self.on = True
         for vip in all_vips(inst):
             await self.addresses.add(vip, inst.interface)
+        # each route and rule on its own: one the kernel refuses is logged, the rest go on
+        self._routes, self._rules = (), ()
+        await apply_diff(self._layers(inst), self._log, inst.name)
+        self._routes, self._rules = inst.virtual_routes, inst.virtual_rules
+
+    def _layers(self, new: VrrpInstance | None) -> tuple[Layer[IpRoute], Layer[IpRule]]:
+        """From the routes and rules held to `new`'s (None: to none)."""
+        r = self.routes
+        return (
+            Layer("route", self._routes, new.virtual_routes if new else (), r.add_route,
+                  r.remove_route, route_text),
+            Layer("rule", self._rules, new.virtual_rules if new else (), r.add_rule,
+                  r.remove_rule, rule_text),
+        )  # fmt: skip
 
     async def remove(self, inst: VrrpInstance, force: bool = False) -> None:
         """Remove them all (`force`: even when this run did not add them, as at start after
@@ -37,6 +66,11 @@ class VipHolder:
         if not (self.on or force):
             return
         self.on = False
+        if force:  # what a crashed run may have left, too
+            self._routes = tuple(dict.fromkeys((*self._routes, *inst.virtual_routes)))
+            self._rules = tuple(dict.fromkeys((*self._rules, *inst.virtual_rules)))
+        await apply_diff(self._layers(None), self._log, inst.name)
+        self._routes, self._rules = (), ()
         for vip in all_vips(inst):
             try:
                 await self.addresses.remove(vip, inst.interface)
@@ -65,7 +99,13 @@ class VipHolder:
                 synced.append(f"vrrp_instance {inst.name}: added {vip.address} (MASTER)")
         for dev, addrs in added.items():
             await self.announcer.announce(dev, addrs, max(0, inst.garp_master_repeat))
-        return synced
+        return synced + await self._sync_routes(inst)
+
+    async def _sync_routes(self, inst: VrrpInstance) -> list[str]:
+        """The difference in virtual routes and rules (gone rules first)."""
+        done = await apply_diff(self._layers(inst), self._log, inst.name)
+        self._routes, self._rules = inst.virtual_routes, inst.virtual_rules
+        return [f"vrrp_instance {inst.name}: {line} (MASTER)" for line in done]
 
     async def announce(self, inst: VrrpInstance, refresh: bool) -> None:
         """Gratuitous ARPs / unsolicited NAs for every VIP, per device."""

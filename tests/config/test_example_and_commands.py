@@ -134,13 +134,13 @@ def test_check_config_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_import_keepalived_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "keepalived.conf"
-    conf.write_text((FIX / "tutorial_full.conf").read_text() + "static_routes {\n}\n")
+    conf.write_text((FIX / "tutorial_full.conf").read_text() + "static_track_group g1 {\n}\n")
     assert main(["import-keepalived", str(conf)]) == 0
     cap = capsys.readouterr()
     assert cap.out.startswith("# lvstui configuration imported from")
     cfg = load_config_text(cap.out, "imported.toml")
     assert len(cfg.virtual_servers) == 2
-    assert f"{conf}:97: static_routes: not supported" in cap.err
+    assert f"{conf}:97: static_track_group: not supported" in cap.err
     # -o writes the same text to a file; check-config accepts it
     out = tmp_path / "config.toml"
     assert main(["import-keepalived", str(conf), "-o", str(out)]) == 0

@@ -211,7 +211,6 @@ static_ipaddress {
         (3, "global_defs.vrrp_strict"),
         (11, "vrrp_instance a: dont_track_primary"),
         (12, "priority"),
-        (14, "static_ipaddress"),
     ]
     (inst,) = res.config.vrrp_instances
     assert inst.track_interface == ("eth1",) and inst.priority == 100

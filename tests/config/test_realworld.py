@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from lvstui.config.dump import to_toml_dict
+from lvstui.config.dump import to_toml_dict, vip_text
 from lvstui.config.keepalived import (
     ImportResult,
     import_keepalived,
 )
 from lvstui.config.lint import lint
 from lvstui.config.load import ConfigErrors, load_config_text
+from lvstui.config.routes import route_text
 from lvstui.config.schema import (
     AuthType,
     Config,
@@ -202,8 +203,12 @@ def _vip_options(c: Config, r: ImportResult) -> None:
     assert (d.address, d.prefixlen, d.dev) == ("192.0.2.3", 32, None)
     assert inst.virtual_ipaddress_excluded[0].address == "203.0.113.5"
     notes = _notes_at(r, "vip_options.conf")
-    assert sorted(notes) == [16, 21]  # virtual_routes, static_ipaddress
-    assert _has(notes, 16, "not routes")
+    assert sorted(notes) == [16]  # virtual_routes: lvstui does not watch them
+    assert _has(notes, 16, "no_track")
+    assert [route_text(r) for r in inst.virtual_routes] == [
+        "198.51.100.0/24 via 192.0.2.254 dev eth0"
+    ]
+    assert [vip_text(v) for v in c.global_defs.static_ipaddress] == ["192.0.2.200/24 dev eth1"]
 
 
 def _track_weights(c: Config, r: ImportResult) -> None:

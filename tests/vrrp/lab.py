@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -231,3 +232,19 @@ class Lab:
             self.sh("ka-stop", h, "KILL", check=False)
             self.clear_vip(h)
         self.running_ka.clear()
+
+
+@contextlib.contextmanager
+def lab_up(workdir: Path, prefix: str) -> Iterator[Lab]:
+    """A lab for a test module (skipped where root, ip, keepalived or the tool are missing),
+    torn down on the way out."""
+    from tests.helpers import require_cmd, require_root, require_shared_tool
+
+    require_root("the VRRP namespace lab")
+    require_cmd("ip", "keepalived")
+    lab = Lab(require_shared_tool("vrrp-lab/vrrp-lab.sh"), workdir, prefix)
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import require_cmd, require_root, require_shared_tool, wait_until
-from tests.vrrp.lab import ADDR, VIP, Lab, ka_conf
+from tests.helpers import wait_until
+from tests.vrrp.lab import ADDR, VIP, Lab, ka_conf, lab_up
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
@@ -26,15 +26,8 @@ V3 = ["--version", "3", "--advert-int", "0.1"]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    require_root("the VRRP namespace lab")
-    require_cmd("ip", "keepalived")
-    tool = require_shared_tool("vrrp-lab/vrrp-lab.sh")
-    lab = Lab(tool, tmp_path_factory.mktemp("vrrp-lab"), f"lvt-vrrp-{os.getpid() % 100000}-")
-    lab.up()
-    try:
+    with lab_up(tmp_path_factory.mktemp("vrrp-lab"), f"lvt-vrrp-{os.getpid() % 100000}-") as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
 from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.packet import Advert, encode
+from lvstui.vrrp.routes import MemoryRoutes
 from lvstui.vrrp.track import MemoryLinks, ScriptTracker, tracked_weight
 from lvstui.vrrp.transport import Datagram, MemoryHub, MemoryTransport
 
@@ -52,6 +53,7 @@ class Director:
     def __init__(self, hub: MemoryHub, clock: FakeClock, addr: str, cfg: Config) -> None:
         self.addr = addr
         self.addrs = MemoryAddresses()
+        self.routes = MemoryRoutes()
         self.garp = MemoryAnnouncer()
         self.links = MemoryLinks()
         self.transports: list[MemoryTransport] = []
@@ -62,7 +64,13 @@ class Director:
             return t
 
         self.group = VrrpGroup(
-            cfg, clock, factory, self.addrs, announcer=self.garp, links=self.links
+            cfg,
+            clock,
+            factory,
+            self.addrs,
+            announcer=self.garp,
+            links=self.links,
+            routes=self.routes,
         )
 
     def state(self, name: str = "VI_1") -> S:

@@ -9,6 +9,7 @@ from typing import Any
 from lvstui.config.keepalived.corrections import vrrp_corrections
 from lvstui.config.keepalived.global_defs import fill_more_global, garp_defaults, global_defs_block
 from lvstui.config.keepalived.notes import ImportNote, Out
+from lvstui.config.keepalived.routes import static_block
 from lvstui.config.keepalived.track_file import track_file_block
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.virtual_server import virtual_server_block, virtual_server_group_block
@@ -28,6 +29,9 @@ TOP: dict[str, Callable[[Out, Node], None]] = {
     "virtual_server": virtual_server_block,
     "track_file": track_file_block,
     "vrrp_track_file": track_file_block,  # keepalived's deprecated synonym
+    "static_ipaddress": static_block,
+    "static_routes": static_block,
+    "static_rules": static_block,
 }
 
 

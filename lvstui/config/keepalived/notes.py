@@ -36,11 +36,7 @@ WHY_NOT = {
     "mcast_src_ip": "adverts leave from the interface's primary address",
     "nat_mask": "keepalived 2 no longer knows it either",
     "net_mask": "not a keepalived directive",
-    "virtual_routes": "lvstui manages addresses, not routes",
-    "virtual_rules": "lvstui manages addresses, not policy rules",
-    "static_ipaddress": "lvstui manages VIPs only",
-    "static_route": "lvstui manages addresses, not routes",
-    "static_routes": "lvstui manages addresses, not routes",
+    "static_route": "not a keepalived keyword: static_routes",
     "dont_track_primary": "the instance's interface is always tracked",
     "use_vmac": "no VMAC interfaces: VIPs go on the instance's interface",
 }
@@ -61,6 +57,8 @@ class Out:
         self.defaults: dict[KeyPath, dict[str, tuple[Any, Node]]] = {}
         # global_defs vrrp_garp_master_*: instance key -> (value, node), for every instance
         self.garp_defaults: dict[str, tuple[Any, Node]] = {}
+        # keepalived numbers rules without a preference from 16384 down, per family
+        self.rule_priority: dict[int, int] = {4: 16384, 6: 16384}
 
     def note(self, node: Node, message: str, where: str = "") -> None:
         note = ImportNote(node.file, node.line, where or node.key, message)

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from lvstui.config.keepalived.notes import Out
+from lvstui.config.keepalived.routes import route_list
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.values import (
     FLAG,
@@ -207,6 +208,8 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "unicast_src_ip": unicast_src_ip,
             "authentication": authentication,
             "lvs_sync_daemon_interface": sync_daemon_interface,
+            "virtual_routes": route_list,
+            "virtual_rules": route_list,
         },
         f"vrrp_instance {node.args[0]}: ",
     )

@@ -27,6 +27,8 @@ from lvstui.config.schema import (
     MetricsCompat,
     SyncDaemon,
 )
+from lvstui.config.sections.routes import read_routes, read_rules, read_static_addresses
+from lvstui.config.sections.vrrp import read_vips
 from lvstui.config.table import Table, show
 from lvstui.model import RealKey
 
@@ -97,6 +99,9 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_notify_fifo_script=t.text("vrrp_notify_fifo_script", ""),
         lvs_notify_fifo=t.text("lvs_notify_fifo", ""),
         lvs_notify_fifo_script=t.text("lvs_notify_fifo_script", ""),
+        static_ipaddress=read_static_addresses(t, read_vips(t, "static_ipaddress")),
+        static_routes=read_routes(t, "static_routes"),
+        static_rules=read_rules(t, "static_rules"),
     )
     for fifo, script in (
         (gd.notify_fifo, "notify_fifo"),

@@ -20,6 +20,7 @@ from lvstui.config.schema import (
     VrrpState,
     VrrpSyncGroup,
 )
+from lvstui.config.sections.routes import read_routes, read_rules
 from lvstui.config.table import MISSING, Table, check_argv, check_ip, kind_of, show
 
 _PASS_MAX = 8  # VRRPv2 carries 8 bytes of password; keepalived truncates longer ones
@@ -115,7 +116,7 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         auth_type=auth_type,
         auth_pass=auth_pass,
         virtual_ipaddress=_advertised_vips(t, version),
-        virtual_ipaddress_excluded=_vips(t, "virtual_ipaddress_excluded"),
+        virtual_ipaddress_excluded=read_vips(t, "virtual_ipaddress_excluded"),
         nopreempt=t.flag("nopreempt", False),
         preempt_delay=t.number("preempt_delay", 0.0, 0, 1000),
         unicast_src_ip=t.ip("unicast_src_ip"),
@@ -128,6 +129,8 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         garp_master_refresh=t.number("garp_master_refresh", 0.0, 0, 86400),
         garp_master_refresh_repeat=t.integer("garp_master_refresh_repeat", 1, 1, 1000),
         **_notify(t),
+        virtual_routes=read_routes(t, "virtual_routes"),
+        virtual_rules=read_rules(t, "virtual_rules"),
     )
     t.finish()
     return inst
@@ -179,7 +182,7 @@ def _ip_list(t: Table, key: str) -> tuple[str, ...]:
 
 def _advertised_vips(t: Table, version: int) -> tuple[VipAddress, ...]:
     """virtual_ipaddress goes in the adverts: one address family, and IPv6 needs VRRPv3."""
-    vips = _vips(t, "virtual_ipaddress")
+    vips = read_vips(t, "virtual_ipaddress")
     if not vips:
         return vips
     family = vips[0].family
@@ -201,7 +204,7 @@ def _advertised_vips(t: Table, version: int) -> tuple[VipAddress, ...]:
     return vips
 
 
-def _vips(t: Table, key: str) -> tuple[VipAddress, ...]:
+def read_vips(t: Table, key: str) -> tuple[VipAddress, ...]:
     name, value = t.raw(key)
     if value is MISSING:
         return ()

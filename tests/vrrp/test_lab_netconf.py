@@ -1,0 +1,110 @@
+"""keepalived's routes and rules in the VRRP namespace lab, against keepalived 2.2.7 itself.
+
+One keepalived.conf with virtual_routes, virtual_rules, static_routes and static_rules runs on
+lb1 under keepalived and, imported by `lvstui import-keepalived`, under the lvstui daemon on
+py: the virtual ones are on whichever side is MASTER and only there, the static ones on
+every running side, and each side takes its own off when it stops (checked on keepalived
+too, so the comparison is with what it does, not with what we think it does).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import wait_until
+from tests.vrrp.lab import REPO, Lab, lab_up
+from tests.vrrp.nsdaemon import daemon
+
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with lab_up(tmp_path_factory.mktemp("vrrp-lab"), f"kanet-{os.getpid() % 100000}-") as lab:
+        yield lab
+
+
+def netconf(name: str, priority: int) -> str:
+    return (
+        f"global_defs {{\n    router_id {name}\n    vrrp_version 3\n}}\n"
+        "static_routes {\n    192.0.2.0/24 dev eth0 table 101\n}\n"
+        "static_rules {\n    from 192.0.2.0/24 table 101 preference 201\n}\n"
+        "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
+        f"    virtual_router_id 51\n    priority {priority}\n    advert_int 0.1\n"
+        "    virtual_ipaddress {\n        198.51.100.9/24 dev eth0\n    }\n"
+        "    virtual_routes {\n"
+        "        203.0.113.0/24 via 198.51.100.1 dev eth0 src 198.51.100.9 table 100\n"
+        "    }\n"
+        "    virtual_rules {\n        from 198.51.100.9 table 100 preference 200\n    }\n"
+        "}\n"
+    )
+
+
+def imported(lab: Lab, conf: str) -> str:
+    path = lab.dir / "import.conf"
+    path.write_text(conf)
+    r = subprocess.run(
+        [sys.executable, "-m", "lvstui", "import-keepalived", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return r.stdout + '\n[lvstui]\ndataplane = "userspace"\n'
+
+
+def virtual_on(lab: Lab, host: str) -> tuple[bool, bool]:
+    """(the virtual route, the virtual rule) present on `host`."""
+    route = "203.0.113.0/24 via 198.51.100.1" in lab.ip(
+        host, "route", "show", "table", "100", check=False
+    )
+    rule = "200:\tfrom 198.51.100.9 lookup 100" in lab.ip(host, "rule", "show")
+    return route, rule
+
+
+def static_on(lab: Lab, host: str) -> tuple[bool, bool]:
+    route = "192.0.2.0/24 dev eth0" in lab.ip(host, "route", "show", "table", "101", check=False)
+    rule = "201:\tfrom 192.0.2.0/24 lookup 101" in lab.ip(host, "rule", "show")
+    return route, rule
+
+
+def test_routes_and_rules_follow_the_state_as_keepalived_does(lab: Lab) -> None:
+    both, neither = (True, True), (False, False)
+    try:
+        lab.ka_start("lb1", netconf("lb1", 150))
+        wait_until(lambda: lab.vip_hosts() == {"lb1"} and virtual_on(lab, "lb1") == both, 10)
+        assert static_on(lab, "lb1") == both
+        with daemon(lab.ns("py"), imported(lab, netconf("py", 100)), prefix="kanet-") as (
+            proc,
+            _,
+            err,
+        ):
+            # BACKUP: the static ones from the start, no virtual one
+            wait_until(lambda: static_on(lab, "py") == both, 15)
+            assert virtual_on(lab, "py") == neither
+            # keepalived stops gracefully: we take over, with the routes and rules
+            lab.ka_stop("lb1")
+            wait_until(lambda: lab.vip_hosts() == {"py"} and virtual_on(lab, "py") == both, 10)
+            # keepalived took its own off on the way out, static ones included
+            assert virtual_on(lab, "lb1") == neither and static_on(lab, "lb1") == neither
+            # keepalived back with 150 preempts: ours leave with the VIP, statics stay
+            lab.ka_start("lb1", netconf("lb1", 150))
+            wait_until(lambda: lab.vip_hosts() == {"lb1"} and virtual_on(lab, "py") == neither, 10)
+            assert virtual_on(lab, "lb1") == both and static_on(lab, "py") == both
+            assert proc.poll() is None, err.read_text()
+        # our daemon stopped: its static ones are gone, keepalived's still there
+        assert static_on(lab, "py") == neither and virtual_on(lab, "py") == neither
+        assert static_on(lab, "lb1") == both
+    finally:
+        lab.reset()
+        for host in ("lb1", "py"):
+            lab.ip(host, "route", "flush", "table", "100", check=False)
+            lab.ip(host, "route", "flush", "table", "101", check=False)
+            lab.ip(host, "rule", "del", "preference", "200", check=False)
+            lab.ip(host, "rule", "del", "preference", "201", check=False)
