@@ -23,6 +23,7 @@ from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
+from lvstui.ui.groupscreen import GroupScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
 from lvstui.ui.themes import DEFAULT_THEME, load_themes
@@ -182,7 +183,7 @@ class LvstuiApp(App[int]):
         self.main.source = self.client.description
         self.main.show_snapshot(snap)
         for screen in self.screen_stack:
-            if isinstance(screen, DetailScreen):
+            if isinstance(screen, DetailScreen | GroupScreen):
                 screen.show_snapshot(snap)
 
     def add_events(self, events: Iterable[Event]) -> None:

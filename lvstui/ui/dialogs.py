@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Static
 from lvstui.errors import CommandError
 from lvstui.model import AddReal, Command, RealKey, ServiceKey
 from lvstui.ui.commandline import MAX_WEIGHT, UiCommand, parse_command, parse_weight
+from lvstui.ui.groupview import Scope
 
 __all__ = [
     "AddDialog",
@@ -140,9 +141,11 @@ class WeightDialog(_InputDialog[int | str]):
         real: RealKey,
         current: int,
         impact: Callable[[int | None], str] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         super().__init__()
         self._what = f"{service} -> {real}"
+        self._scope = scope or Scope()
         self._current = current
         # what the typed weight (None: the configured one) does to the service's quorum,
         # said while typing, like the drain and remove dialogs say it before confirming
@@ -150,7 +153,12 @@ class WeightDialog(_InputDialog[int | str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Weight of {self._what} (now {self._current})", id="dialog-title")
+            yield Label(
+                f"Weight of {self._what} (now {self._current}){self._scope.title()}",
+                id="dialog-title",
+            )
+            if self._scope.note():
+                yield Label(self._scope.note(), id="dialog-scope")
             yield Input(
                 placeholder=f"0-{MAX_WEIGHT}; empty = configured weight",
                 id="weight",
@@ -196,13 +204,18 @@ class _HostPort(Validator):
 
 
 class AddDialog(_InputDialog[AddReal]):
-    def __init__(self, service: ServiceKey) -> None:
+    def __init__(self, service: ServiceKey, scope: Scope | None = None) -> None:
         super().__init__()
         self._service = service
+        self._scope = scope or Scope()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Add a real server to {self._service}", id="dialog-title")
+            yield Label(
+                f"Add a real server to {self._service}{self._scope.title()}", id="dialog-title"
+            )
+            if self._scope.note():
+                yield Label(self._scope.note(), id="dialog-scope")
             yield Input(
                 placeholder="address:port, e.g. 10.0.0.5:80", id="addr", validators=[_HostPort()]
             )

@@ -45,6 +45,7 @@ from lvstui.model import (
     VrrpView,
 )
 from lvstui.series import Ring
+from lvstui.ui.fakegroup import FakeGroup
 
 __all__ = ["FakeClient"]
 
@@ -125,6 +126,7 @@ class FakeClient:
             "~ TCP 192.0.2.2:80 scheduler wlc -> rr"
         )
         self.drain_step = 3  # active connections that finish per tick while draining
+        self.group: FakeGroup | None = None  # a director group (FakeGroup); None: alone
         self._read_only = read_only
         self._description = description
         self._subs: list[asyncio.Queue[object]] = []
@@ -358,6 +360,7 @@ class FakeClient:
             services=tuple(self._service_view(s) for s in self.services),
             vrrp=tuple(self.vrrp),
             read_only=self._read_only,
+            group=self.group.view() if self.group is not None else None,
         )
 
     async def events(self) -> AsyncIterator[Event]:
@@ -389,6 +392,8 @@ class FakeClient:
             result = self._apply(command)
         except CommandError as exc:
             result = CommandResult(False, exc.message)
+        if self.group is not None and result.ok and not isinstance(command, Reload):
+            self.group.changed(describe_command(command))
         if not (isinstance(command, Reload) and command.dry_run):
             self.emit(
                 OperatorAction(

@@ -29,6 +29,8 @@ from lvstui.ui import render
 from lvstui.ui.bindings import bindings_for, display_key, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
+from lvstui.ui.groupscreen import GroupScreen, GroupStrip
+from lvstui.ui.groupview import Scope, action_scope, group_header
 from lvstui.ui.help import HelpScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
@@ -65,6 +67,11 @@ def find_views(
                     return sv, rs
             return sv, None
     return None, None
+
+
+def _lead(*paragraphs: str) -> str:
+    """The warnings that come before a dialog's explanation, a blank line after each."""
+    return "".join(f"{p}\n\n" for p in paragraphs if p)
 
 
 class ActionScreen(Screen[None]):
@@ -112,6 +119,12 @@ class ActionScreen(Screen[None]):
             return None
         return t
 
+    @property
+    def _scope(self) -> Scope:
+        """Who an action reaches: with a director group, every director (said in the
+        dialogs' titles; the unreachable ones get it later, shown as pending)."""
+        return action_scope(self.snapshot.group if self.snapshot is not None else None)
+
     def choose(self, command: Command) -> None:
         self.post_message(self.CommandChosen(command))
 
@@ -123,12 +136,11 @@ class ActionScreen(Screen[None]):
         if t is None or t.real is None:
             return
         cmd = Drain(t.service, t.real)
-        warn = weight_impact(find_views(self.snapshot, t)[0], t.real, 0)
+        warn = _lead(weight_impact(find_views(self.snapshot, t)[0], t.real, 0), self._scope.note())
         self.app.push_screen(
             ConfirmDialog(
-                f"Drain {t.real} from {t.service}?",
-                (f"{warn}\n\n" if warn else "")
-                + "Its weight drops to 0: new connections go to the other servers, open ones "
+                f"Drain {t.real} from {t.service}{self._scope.title()}?",
+                warn + "Its weight drops to 0: new connections go to the other servers, open ones "
                 "finish. Its row and the event log follow the connections down until it "
                 'says "safe": then the server can be stopped.',
                 "Drain",
@@ -157,19 +169,20 @@ class ActionScreen(Screen[None]):
                 return
             self.choose(SetWeight(service, real, None if value == "reset" else int(value)))
 
-        self.app.push_screen(WeightDialog(service, real, rs.weight if rs else 0, impact), done)
+        self.app.push_screen(
+            WeightDialog(service, real, rs.weight if rs else 0, impact, self._scope), done
+        )
 
     def action_remove(self) -> None:
         t = self._pool_target()
         if t is None or t.real is None:
             return
         cmd = RemoveReal(t.service, t.real)
-        warn = weight_impact(find_views(self.snapshot, t)[0], t.real, 0)
+        warn = _lead(weight_impact(find_views(self.snapshot, t)[0], t.real, 0), self._scope.note())
         self.app.push_screen(
             ConfirmDialog(
-                f"Remove {t.real} from {t.service}?",
-                (f"{warn}\n\n" if warn else "")
-                + "The server leaves the table now and its connections are cut. "
+                f"Remove {t.real} from {t.service}{self._scope.title()}?",
+                warn + "The server leaves the table now and its connections are cut. "
                 "Drain it first to let them finish. It comes back with the next reload "
                 "if config.toml still lists it.",
                 "Remove",
@@ -210,6 +223,7 @@ class MainScreen(ActionScreen):
     def compose(self) -> ComposeResult:
         yield Static("lvstui", id="status")
         yield Static("", id="banner")
+        yield GroupStrip("", id="group-strip")
         yield Input(
             placeholder="filter: address, name or scheduler (enter: keep, esc: clear)", id="filter"
         )
@@ -223,6 +237,7 @@ class MainScreen(ActionScreen):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.query_one("#banner", Static).display = False
+        self.query_one(GroupStrip).display = False  # shown when the director is in a group
         self.query_one(ServiceTable).focus()
         self.query_one("#quorum").border_title = "Quorum"
         self.query_one("#events").border_title = "Events"
@@ -275,6 +290,7 @@ class MainScreen(ActionScreen):
         table.show(snap)
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
+        self.query_one(GroupStrip).show(snap)
         reals = f"{table.total_servers} servers"
         if table.filter_text:  # what the filter keeps, out of all
             reals = (
@@ -284,10 +300,11 @@ class MainScreen(ActionScreen):
             )
         # first, so that a narrow header never cuts it off
         ro = "READ-ONLY · " if self.read_only else ""
+        group = f" · {group_header(snap)}" if snap.group is not None else ""
         t = time.strftime("%H:%M:%S", time.localtime(snap.time))
         self.query_one("#status", Static).update(
             Text(
-                f"lvstui · {ro}{self.source} · router {snap.router_id or '-'} · "
+                f"lvstui · {ro}{self.source} · router {snap.router_id or '-'}{group} · "
                 f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals}"
                 f" · {t}",
                 no_wrap=True,
@@ -398,7 +415,7 @@ class MainScreen(ActionScreen):
         t = self._target(need_real=False)
         if t is not None:
             self.app.push_screen(
-                AddDialog(t.service), lambda cmd: self.choose(cmd) if cmd else None
+                AddDialog(t.service, self._scope), lambda cmd: self.choose(cmd) if cmd else None
             )
 
     def action_refused(self, action: str) -> None:
@@ -414,6 +431,12 @@ class MainScreen(ActionScreen):
 
     def action_theme(self) -> None:
         self.post_message(self.ThemeRequested(None))
+
+    def action_group(self) -> None:
+        if self.snapshot is None or self.snapshot.group is None:
+            self.notify("this director is in no director group ([lvstui.group])")
+            return
+        self.app.push_screen(GroupScreen(self.keys, self.snapshot))
 
     def action_quit(self) -> None:
         self.post_message(self.QuitRequested())
