@@ -75,8 +75,10 @@ def _script_warnings(config: Config, locate: Locator, path: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tomllib
     from pathlib import Path
 
+    from lvstui.config.casing import case_findings
     from lvstui.config.limits import read_text_limited
     from lvstui.config.lint import Level, lint
     from lvstui.config.load import load_config
@@ -90,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
         n = print_config_errors(exc)
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 2
-    locate = Locator(read_text_limited(Path(path)))
+    text = read_text_limited(Path(path))
+    locate = Locator(text)
     insecure = _script_warnings(config, locate, path)
-    located = [(locate(f.path), f) for f in lint(config, _host_facts())]
+    findings = lint(config, _host_facts()) + case_findings(tomllib.loads(text))
+    located = [(locate(f.path), f) for f in findings]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
     warnings = insecure + sum(1 for _line, f in located if f.level is Level.WARNING)
     shown: dict[tuple[Level, str], int] = {}

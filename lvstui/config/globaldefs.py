@@ -47,6 +47,10 @@ class GlobalDefs:
     vrrp_version: int = 2
     lvs_sync_daemon: SyncDaemon | None = None
     lvs_timeouts: LvsTimeouts | None = None
+    lvs_flush: bool = False  # remove every IPVS service at start, ours or not (keepalived's)
+    # on a stop that releases the table: "full" removes every IPVS service, ours or not;
+    # "vs" (keepalived's `lvs_flush_on_stop VS`) each of ours, which is what a stop does anyway
+    lvs_flush_on_stop: str = ""
     vrrp_startup_delay: float = 0.0  # seconds the VRRP instances wait after start
     vrrp_garp_interval: float = 0.0  # seconds between two gratuitous ARPs on an interface
     vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements

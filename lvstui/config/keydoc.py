@@ -54,6 +54,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "lvs_sync_daemon": "run the kernel's IPVS connection-sync daemon, master while the "
         "named VRRP instance is MASTER and backup otherwise",
         "lvs_timeouts": "the kernel's IPVS connection timeouts, like ipvsadm --set",
+        "lvs_flush": "remove every IPVS service at start, ours or not (a restart then drops "
+        "every connection), like keepalived's lvs_flush",
+        "lvs_flush_on_stop": '"full": a stop that releases the table removes every IPVS '
+        'service, ours or not; "vs": each of ours (the default behaviour)',
         "vrrp_startup_delay": "seconds the VRRP instances wait after lvstui starts (INIT) before "
         "they run, for a booting host's network to settle; 0-3600",
         "vrrp_garp_interval": "seconds between two gratuitous ARPs lvstui sends on an "

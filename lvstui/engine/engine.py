@@ -219,7 +219,7 @@ class Engine:
         """Remove the services we own; run the omega quorum_down scripts."""
         async with self._lock:
             try:
-                await self._table.release()
+                await self._table.release(self._config.global_defs.lvs_flush_on_stop == "full")
             except LvstuiError as e:
                 log.error("removing services on stop failed: %s", e)
         for vs in self._config.virtual_servers:

@@ -72,6 +72,8 @@ class TableSync:
         *,
         initial: bool = False,
     ) -> Pass:
+        if initial and config.global_defs.lvs_flush:
+            await self._flush()
         before = self._rt.plans()
         todo = [vs for vs in config.virtual_servers if only is None or service_key_of(vs) in only]
         now = self._now()
@@ -145,11 +147,19 @@ class TableSync:
         except LvstuiError as e:  # DataplaneError, named
             self._journal.log("error", str(e))
 
-    async def release(self) -> None:
-        """Remove the services we own (a stop, like keepalived without --dont-release-ipvs)."""
+    async def _flush(self) -> None:
+        """global_defs.lvs_flush: every service goes at start, ours or not (keepalived's)."""
+        observed = await self._dp.observe()
+        if observed:
+            await self._dp.apply([DelService(s.key) for s in observed])
+            self._journal.log("info", f"lvs_flush: removed {len(observed)} IPVS service(s)")
+
+    async def release(self, everything: bool = False) -> None:
+        """Remove the services we own (a stop, like keepalived without --dont-release-ipvs);
+        `everything` (lvs_flush_on_stop "full"): every service, ours or not."""
         observed = await self._dp.observe()
         owned = self._state.owned
-        ops: list[Op] = [DelService(s.key) for s in observed if s.key in owned]
+        ops: list[Op] = [DelService(s.key) for s in observed if everything or s.key in owned]
         if ops:
             await self._dp.apply(ops)
         self._state.owned = owned - {s.key for s in observed if s.key in owned}

@@ -131,6 +131,16 @@ def _lvs_timeouts(r: ImportResult) -> None:
     assert not r.notes
 
 
+def _lvs_flush(r: ImportResult) -> None:
+    gd = r.config.global_defs
+    assert (gd.lvs_flush, gd.lvs_flush_on_stop) == (True, "full") and not r.notes
+
+
+def _lvs_flush_onstop_vs(r: ImportResult) -> None:
+    assert r.config.global_defs.lvs_flush_on_stop == "vs"
+    assert "older spelling" in _notes(r)
+
+
 def _startup_delay(r: ImportResult) -> None:
     assert r.config.global_defs.vrrp_startup_delay == 2.5 and not r.notes
 
@@ -150,6 +160,18 @@ CASES = [
         "global_defs {\n  vrrp_min_garp true\n}\n" + instance(),
         "",
         _min_garp,
+    ),
+    Case(
+        "lvs_flush, lvs_flush_on_stop",
+        "global_defs {\n  lvs_flush\n  lvs_flush_on_stop\n}\n" + instance(),
+        "",
+        _lvs_flush,
+    ),
+    Case(
+        "lvs_flush_onstop VS (the old spelling)",
+        "global_defs {\n  lvs_flush_onstop VS\n}\n" + instance(),
+        "",
+        _lvs_flush_onstop_vs,
     ),
     Case(
         "vrrp_startup_delay",

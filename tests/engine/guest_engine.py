@@ -687,6 +687,27 @@ async def c_source_nat_without_route_back() -> str:
             srv.close()
 
 
+async def c_lvs_flush_start_and_stop() -> str:
+    """lvs_flush empties the kernel table at start (someone's service too); lvs_flush_on_stop
+    "full" empties it on stop; without them a foreign service is adopted around and kept."""
+    other = "203.0.113.201:23"
+    sh("ipvsadm", "-A", "-t", other, "-s", "rr")
+    before = set(ipvsadm_table())
+    assert f"TCP {other}" in before, before
+    gd = GlobalDefs(lvs_flush=True, lvs_flush_on_stop="full")
+    e = Engine(replace(snat_config(False), global_defs=gd), dataplane=IpvsDataplane())
+    await e.start()
+    try:
+        at_start = set(ipvsadm_table())
+        assert at_start == {str(SK_N)}, at_start
+        sh("ipvsadm", "-A", "-t", other, "-s", "rr")  # added while we run: gone at stop too
+    finally:
+        await e.stop()
+    after = sh("ipvsadm", "-Ln")
+    assert not ipvsadm_table(), after
+    return f"before: {sorted(before)}; at start: {sorted(at_start)}; after stop: empty"
+
+
 CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_start", c_start),
     ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
@@ -700,6 +721,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_slow_start_kernel_weights", c_slow_start_kernel_weights),
     ("engine_source_nat_without_route_back", c_source_nat_without_route_back),
     ("engine_source_nat_refused_clearly", c_source_nat_refused_clearly),
+    ("engine_lvs_flush_start_and_stop", c_lvs_flush_start_and_stop),  # last: empties the table
 ]
 
 

@@ -311,6 +311,29 @@ async def test_adopt_and_release_on_stop(engine_factory) -> None:  # type: ignor
     assert dp.closed
 
 
+async def test_lvs_flush_at_start_and_full_flush_on_stop(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    """keepalived's lvs_flush: every service goes at start, ours then come back;
+    lvs_flush_on_stop "full": every service goes on stop, "vs" only ours."""
+    foreign = ObservedService(ServiceKey.parse("TCP 203.0.113.1:22"), "rr")
+    dp = MemoryDataplane([foreign])
+    flush = GlobalDefs(lvs_flush=True, lvs_flush_on_stop="vs")
+    e = engine_factory(replace(config(), global_defs=flush), dp)
+    await e.start()
+    assert set(await table(dp)) == {SK}
+    dp2 = MemoryDataplane([foreign])
+    e2 = engine_factory(replace(config(), global_defs=GlobalDefs(lvs_flush_on_stop="vs")), dp2)
+    await e2.start()
+    assert set(await table(dp2)) == {SK, foreign.key}  # without lvs_flush: adopted, kept
+    await e2.stop()
+    assert set(await table(dp2)) == {foreign.key}
+    await e.stop()
+    dp3 = MemoryDataplane([foreign])
+    e3 = engine_factory(replace(config(), global_defs=GlobalDefs(lvs_flush_on_stop="full")), dp3)
+    await e3.start()
+    await e3.stop()
+    assert await table(dp3) == {}
+
+
 async def test_stop_without_release_keeps_table(engine_factory) -> None:  # type: ignore[no-untyped-def]
     dp = MemoryDataplane()
     e = engine_factory(config(), dp)

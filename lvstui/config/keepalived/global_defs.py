@@ -42,6 +42,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "vrrp_garp_interval": NUM,
             "vrrp_gna_interval": NUM,
             "enable_script_security": FLAG,
+            "lvs_flush": FLAG,
             **{
                 f"{kind}notify_fifo{script}": STR
                 for kind in ("", "vrrp_", "lvs_")
@@ -56,6 +57,8 @@ def global_defs_block(out: Out, node: Node) -> None:
             **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
             "vrrp_min_garp": min_garp_line,
             "script_user": script_user_line,
+            "lvs_flush_on_stop": flush_on_stop_line,
+            "lvs_flush_onstop": flush_on_stop_line,  # keepalived's spelling before 2.1.5
         },
         "global_defs.",
     )
@@ -91,6 +94,18 @@ def script_user_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath)
             node,
             f"group {node.args[1]!r} left out: scripts run with {node.args[0]!r}'s own groups",
         )
+
+
+def flush_on_stop_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`lvs_flush_on_stop [VS]`: alone, every IPVS service on stop ("full"); `VS`, each
+    service keepalived created ("vs"); any other word keepalived reports and ignores."""
+    if node.children is not None or len(node.args) > 1 or node.args not in ([], ["VS"]):
+        out.note(node, f"keepalived knows `{node.key}` or `{node.key} VS` only; left out")
+        return
+    table["lvs_flush_on_stop"] = "vs" if node.args else "full"
+    out.mark((*path, "lvs_flush_on_stop"), node)
+    if node.key == "lvs_flush_onstop":
+        out.note(node, "keepalived's older spelling: written as lvs_flush_on_stop")
 
 
 def min_garp_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -88,6 +88,8 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_version=t.integer("vrrp_version", 2, 2, 3),
         lvs_sync_daemon=sync,
         lvs_timeouts=timeouts,
+        lvs_flush=t.flag("lvs_flush", False),
+        lvs_flush_on_stop=_flush_on_stop(t),
         vrrp_startup_delay=t.number("vrrp_startup_delay", 0.0, 0, 3600),
         vrrp_garp_interval=t.number("vrrp_garp_interval", 0.0, 0, 4294.967295),
         vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
@@ -246,3 +248,15 @@ def read_group(t: Table) -> GroupSettings:
     )
     t.finish()
     return g
+
+
+def _flush_on_stop(t: Table) -> str:
+    value = t.text("lvs_flush_on_stop", "")
+    if value not in ("", "full", "vs"):
+        t.err(
+            "lvs_flush_on_stop",
+            f'expected "full" or "vs", got {value!r}',
+            '"full": every IPVS service on stop; "vs": each of ours (what a stop does anyway)',
+        )
+        return ""
+    return str(value)
