@@ -209,9 +209,19 @@ class LvstuiApp(App[int]):
             self.set_theme(message.name)
 
     def on_main_screen_quit_requested(self, _message: MainScreen.QuitRequested) -> None:
+        self.request_quit()
+
+    async def action_quit(self) -> None:
+        """ctrl+q, Textual's own quit key (on every screen), does what `q` does: a reflex
+        must not stop an embedded director and release its VIPs without asking."""
+        self.request_quit()
+
+    def request_quit(self) -> None:
         if not self.embedded:
             self.exit(0)
             return
+        if isinstance(self.screen, QuitDialog):
+            return  # already asking: its keys decide
 
         def chosen(outcome: ConsoleExit | None) -> None:
             if outcome is not None:

@@ -58,3 +58,24 @@ async def test_q_embedded_without_a_control_socket_cannot_leave_it_running() -> 
         await pilot.press("s")
         await pilot.pause()
     assert app.outcome is ConsoleExit.STOP
+
+
+async def test_ctrl_q_does_what_q_does() -> None:
+    """Textual's own quit key must not stop an embedded director without asking."""
+    async with running(FakeClient(1, 1), embedded_socket="/run/x.sock") as (app, pilot):
+        await pilot.press("enter")  # from a drill-down too: ctrl+q is the app's key
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitDialog)
+        await pilot.press("ctrl+q")  # again while asking: still asking, one dialog
+        await pilot.pause()
+        assert isinstance(app.screen, QuitDialog)
+        assert sum(isinstance(s, QuitDialog) for s in app.screen_stack) == 1
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitDialog) and app.is_running
+    async with running(FakeClient(1, 1)) as (app, pilot):
+        await pilot.press("ctrl+q")  # attached: quits at once, as q does
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitDialog)
+    assert app.return_code == 0 and app.outcome is ConsoleExit.STOP
