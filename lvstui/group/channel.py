@@ -40,10 +40,14 @@ __all__ = [
 
 log = logging.getLogger("lvstui.group")
 
-CONNECT_TIMEOUT = 1.0  # a peer behind a partition must not hold a dial for long
+# A peer behind a partition must not hold a dial for long: with the backoff below, a dial
+# starts at least every 0.5 + 0.5 s, so a healed partition is noticed within about a second
+# (the other side dials too: usually sooner). Half a second is still many LAN or
+# cross-region round trips.
+CONNECT_TIMEOUT = 0.5
 HANDSHAKE_TIMEOUT = 10.0  # only drops a stuck peer: a loaded director may take seconds
 BACKOFF_MIN = 0.1
-BACKOFF_MAX = 1.0  # small: a healed partition is noticed within about a second
+BACKOFF_MAX = 0.5
 
 
 def parse_addr(text: str, *, any_port: bool = False) -> tuple[str, int]:

@@ -117,6 +117,8 @@ class Member:
         self._calls: dict[int, asyncio.Future[CommandResult]] = {}
         self._split: list[SplitBrain] = []
         self._split_seen: dict[SplitBrain, float] = {}
+        self._dirty = False  # the store changed since the last write began
+        self._writer: asyncio.Task[None] | None = None
 
     def attach(self, sink: GroupSink) -> None:
         self._sink = sink
@@ -132,8 +134,8 @@ class Member:
         entries = entries_between(old, new, stamp, self.name, operator)
         self.store, won = self.store.apply(entries)
         if won:
+            await self._push(won)  # first: the peers need not wait for our disk
             self._persist()
-            await self._push(won)
         return won
 
     async def _push(self, entries: Sequence[Entry]) -> None:
@@ -147,9 +149,27 @@ class Member:
                 await link.send(Entries(tuple(entries), kind="delta"))
 
     def _persist(self) -> None:
-        if self._save is not None:
-            self.store = self.store.purge(self._ms(), self._retention_ms)
-            self._save(self.store)
+        """Write the store soon, off the event loop; changes that arrive while a write is
+        under way are written together by the next one (the latest store). A change is
+        applied and pushed before it is on disk: the peers hold it too, and a director that
+        restarts learns it again from them (see `wait_synced`)."""
+        if self._save is None:
+            return
+        self.store = self.store.purge(self._ms(), self._retention_ms)
+        self._dirty = True
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        assert self._save is not None
+        while self._dirty:
+            self._dirty = False
+            await asyncio.to_thread(self._save, self.store)  # the Store is immutable
+
+    async def flush(self) -> None:
+        """Wait for the store to be written (stop: nothing left unwritten)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     # --- links -----------------------------------------------------------------------------
 
@@ -296,9 +316,9 @@ class Member:
                 )
         self.store, won = self.store.apply(entries)
         if won:
-            self._persist()
-            if self._sink is not None:
+            if self._sink is not None:  # applied first, written after (see `_persist`)
                 self._sink.group_applied(won)
+            self._persist()
 
     async def _run_command(
         self, id_: int, command: Mapping[str, Any], operator: str, peer: _Peer

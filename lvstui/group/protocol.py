@@ -20,11 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lvstui.config.state import parse_service
 from lvstui.group.clock import Hlc
-from lvstui.group.store import Entry, EntryKey, Field
+from lvstui.group.store import Entry, EntryKey, Field, real_of, service_of
 from lvstui.group.sync import BUCKETS, Summary, Version
-from lvstui.model import RealKey
 
 __all__ = [
     "MAX_LINE",
@@ -110,7 +108,7 @@ Message = Hello | Ping | SummaryMsg | Versions | Entries | StatusMsg | CommandMs
 
 def parse_key(text: str) -> EntryKey:
     svc, real, fld = text.rsplit("|", 2)
-    return EntryKey(parse_service(svc), RealKey.parse(real), Field(fld))
+    return EntryKey(service_of(svc), real_of(real), Field(fld))
 
 
 def _doc(msg: Message) -> dict[str, Any]:

@@ -211,6 +211,7 @@ class GroupRuntime:
         await self._listener.close()
         for t in list(self._tasks):
             t.cancel()
+        await self.member.flush()
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)

@@ -23,6 +23,7 @@ Everything here is pure.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ class Entry:
 
     def version(self) -> tuple[Hlc, str, str]:
         """Total order of two writes of one key: stamp, then origin, then value."""
-        return (self.stamp, self.origin, json.dumps(_value_doc(self.value), sort_keys=True))
+        return (self.stamp, self.origin, _value_text(self.value))
 
     def newer_than(self, other: Entry | None) -> bool:
         return other is None or self.version() > other.version()
@@ -157,7 +158,7 @@ class Entry:
         """Parse one entry (from a peer or the state file); ValueError when it is bad."""
         try:
             fld = Field(str(doc["field"]))
-            key = EntryKey(parse_service(str(doc["service"])), RealKey.parse(str(doc["real"])), fld)
+            key = EntryKey(service_of(str(doc["service"])), real_of(str(doc["real"])), fld)
             raw = doc.get("value")
             value = None if raw is None else _parse_value(fld, raw)
             return cls(
@@ -171,6 +172,25 @@ class Entry:
             raise ValueError(f"missing key {e}") from e
         except (TypeError, AttributeError) as e:
             raise ValueError(str(e)) from e
+
+
+# A merge after a partition parses thousands of keys, most naming the same few services and
+# the same real servers again and again (entries, versions, wants): parse each text once.
+# Bounded; a bad text raises ValueError every time (exceptions are not cached).
+@functools.lru_cache(maxsize=4096)
+def service_of(text: str) -> ServiceKey:
+    return parse_service(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def real_of(text: str) -> RealKey:
+    return RealKey.parse(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _value_text(value: Value | None) -> str:
+    """A value's canonical text (in versions on the wire): few distinct values, often."""
+    return json.dumps(_value_doc(value), sort_keys=True)
 
 
 def _value_doc(value: Value | None) -> dict[str, Any] | None:

@@ -55,11 +55,10 @@ class Summary:
 
 def summary(store: Store) -> Summary:
     """Order-independent: XOR of the entry hashes, per bucket and overall."""
-    acc = [bytes(32)] * BUCKETS
+    acc = [0] * BUCKETS  # 256-bit XORs as Python ints: one operation per entry
     for e in store.entries.values():
-        b = _bucket(e.key)
-        acc[b] = bytes(x ^ y for x, y in zip(acc[b], _entry_hash(e), strict=True))
-    buckets = tuple(a.hex() for a in acc)
+        acc[_bucket(e.key)] ^= int.from_bytes(_entry_hash(e), "big")
+    buckets = tuple(a.to_bytes(32, "big").hex() for a in acc)
     root = hashlib.sha256("".join(buckets).encode()).hexdigest()
     return Summary(root, buckets)
 

@@ -3,13 +3,15 @@ namespaces (VRRPv3, 0.1 s adverts, userspace dataplane, two real HTTP servers, a
 through the VIP), holding one group key and peering over mutual TLS.
 
 One lab for the module, checks in order:
-- a drain typed on lb1 is weight 0 in lb2's dataplane (the time it took is printed; the
+- a drain sent to lb1's control socket is weight 0 in lb2's dataplane within 1 s (issue
+  12's bound; measured to lb2's own report that it applied it, group_timing.py; the
   figures with percentiles are bench/group_sync.py's);
 - kill -9 lb1: lb2 becomes MASTER and, of 200 requests through the VIP after the takeover,
   none reaches the drained server;
 - lb1 restarted with an empty state dir relearns the drain before it takes the VIP back
   (its log says so before its VRRP instance goes MASTER), and serves without the server;
-- a partition (lb2's link down) with a weight change on each side heals to one table;
+- a partition (lb2's link down) with a weight change on each side heals to one table
+  within 2 s of the link coming up (issue 12's bound, measured the same way);
 - a peer holding another group's key is refused (logged with its address), changes nothing;
 - a config drift (lb2 reloads a changed virtual_server) is shown with its section;
 - `ctl --director lb2` and `list --director lb2` typed on lb1 act on and read lb2.
@@ -23,7 +25,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ from pathlib import Path
 import pytest
 
 from lvstui.group.keys import generate
+from lvstui.model import Drain, RealKey, ServiceKey
+from tests.e2e.group_timing import call, from_group, time_group_change
 from tests.e2e.lab import ADDR, VIP, VPORT, Daemon, Lab, daemon_config
 from tests.helpers import REPO, require_cmd, require_root, wait_until
 
@@ -129,10 +132,15 @@ def test_a_drain_on_lb1_is_weight_0_in_lb2s_dataplane(pair: Pair) -> None:
     lb1, lb2 = pair.lb1, pair.lb2
     assert lb1 is not None and lb2 is not None
     assert _weight(lb2, R1) == 1
-    t0 = time.monotonic()
-    _ok(lb1.cli("ctl", "drain", SERVICE, R1))
-    wait_until(lambda: _weight(lb2, R1) == 0, timeout=10, interval=0.02)
-    print(f"drain on lb1 -> weight 0 on lb2: {time.monotonic() - t0:.3f} s (incl. CLI)")
+
+    async def drain() -> None:
+        res = await call(lb1.sock, Drain(ServiceKey.parse(f"TCP {SERVICE}"), RealKey.parse(R1)))
+        assert res.ok, res.message
+
+    took = time_group_change(drain, [(lb2.sock, from_group("drain", R1))])
+    print(f"drain on lb1 -> weight 0 in lb2's dataplane: {took:.3f} s")
+    assert took <= 1.0, f"{took:.3f} s: issue 12 asks for weight 0 on lb2 within 1 s"
+    wait_until(lambda: _weight(lb2, R1) == 0, timeout=10, interval=0.05)  # its snapshot too
     audit = (lb2.state_dir / "audit.log").read_text().splitlines()
     last = json.loads(audit[-1])
     assert last["origin"] == "lb1" and last["command"].startswith("drain ")
@@ -183,16 +191,29 @@ def test_a_partition_with_changes_on_each_side_heals_to_one_table(pair: Pair) ->
     lb1, lb2 = pair.lb1, pair.lb2
     assert lb1 is not None and lb2 is not None
     lan = pair.lab.ns("lan")
-    subprocess.run(["ip", "-n", lan, "link", "set", "p-d2", "down"], check=True, timeout=10)
+
+    def link(state: str) -> None:
+        subprocess.run(["ip", "-n", lan, "link", "set", "p-d2", state], check=True, timeout=10)
+
+    link("down")
     try:
         wait_until(lambda: _peer(lb1).get("reachable") is False, timeout=15, interval=0.1)
         _ok(lb1.cli("ctl", "weight", SERVICE, R2, "5"))
         _ok(lb2.cli("ctl", "weight", SERVICE, R1, "3"))
         # status reads the published snapshot (refreshed every second): wait for it
         wait_until(lambda: _peer(lb1).get("pending") == 1, timeout=5, interval=0.1)
+
+        async def heal() -> None:
+            link("up")
+
+        # from the link coming up until both dataplanes hold the other side's change
+        took = time_group_change(
+            heal, [(lb1.sock, from_group("weight", R1)), (lb2.sock, from_group("weight", R2))]
+        )
     finally:
-        subprocess.run(["ip", "-n", lan, "link", "set", "p-d2", "up"], check=True, timeout=10)
-    t0 = time.monotonic()
+        link("up")  # idempotent; restores the LAN for the checks after this one
+    print(f"partition healed: both dataplanes hold one table {took:.3f} s after link up")
+    assert took <= 2.0, f"{took:.3f} s: issue 12 asks for one table within 2 s of reconnecting"
 
     def one_table() -> bool:
         a, b = lb1.status(), lb2.status()
@@ -203,8 +224,7 @@ def test_a_partition_with_changes_on_each_side_heals_to_one_table(pair: Pair) ->
             and _weights(a).get(R2) == 5
         )
 
-    wait_until(one_table, timeout=15, interval=0.05)
-    print(f"partition healed to one table in {time.monotonic() - t0:.3f} s after link up")
+    wait_until(one_table, timeout=15, interval=0.05)  # their snapshots say the same
     wait_until(lambda: _peer(lb1).get("pending") == 0, timeout=10, interval=0.1)
     wait_until(lambda: lb1.vrrp_state() == "MASTER" and lb2.vrrp_state() == "BACKUP", 15)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,6 +120,7 @@ async def test_a_wiped_director_catches_up_on_connect_and_waits_for_it() -> None
         assert await b.wait_synced(2.0)
         assert b.store.entries == a.store.entries
         assert len(sink_b.applied) == 51
+        await b.flush()
         assert saved[-1].entries == a.store.entries  # persisted with the clocks
     finally:
         await net.close()
@@ -132,6 +134,30 @@ async def test_wait_synced_gives_up_after_its_bound() -> None:
     assert 0.25 <= loop.time() - t0 < 2.0
     lone, _ = member("lb9", [])
     assert await lone.wait_synced(0.1)  # no peer configured: nothing to wait for
+
+
+async def test_the_store_is_written_off_the_event_loop_and_a_burst_is_one_write() -> None:
+    gate = threading.Event()
+    writes: list[tuple[int, Store]] = []
+
+    started = threading.Event()
+
+    def save(store: Store) -> None:  # a slow disk: the first write waits for the gate
+        started.set()
+        gate.wait(5)
+        writes.append((threading.get_ident(), store))
+
+    a, _ = member("lb1", [], save=save)
+    await act(a, lambda ov: ov.drain((SVC, R1), None), "root")
+    await until(started.is_set)  # its write is under way, and waits
+    for w in range(2, 7):  # the loop is free meanwhile: these apply at once
+        await act(a, lambda ov, w=w: ov.set_weight((SVC, R2), w), "root")
+    assert a.store.overrides().weights == {(SVC, R2): 6}
+    gate.set()
+    await a.flush()
+    assert threading.get_ident() not in {t for t, _ in writes}
+    assert len(writes) == 2  # the first, then the five that came while it was under way
+    assert writes[-1][1].entries == a.store.entries
 
 
 async def test_partition_with_changes_on_each_side_heals_to_one_table() -> None:
