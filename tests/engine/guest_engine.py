@@ -159,7 +159,8 @@ class FakeVrrp:
             yield await self.queue.get()
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(cond: Callable[[], bool], timeout: float = 30.0) -> None:
+    # generous: the guest is a UML kernel, which a loaded 2-core host slows down a lot
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
