@@ -85,11 +85,24 @@ class ReplayClient:
         pass
 
 
-def child(services: int, reals: int) -> int:
+def child(services: int, reals: int, profile: str | None = None) -> int:
     from lvstui.ui.app import run_console
 
     client = ReplayClient(services, reals)
     print("bench: replay ready", flush=True)
+    if profile:
+        import cProfile
+        import signal
+
+        prof = cProfile.Profile()
+
+        def dump(_sig: int, _frame: object) -> None:
+            prof.disable()
+            prof.dump_stats(profile)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        prof.enable()
     return run_console(client)  # type: ignore[arg-type]
 
 
@@ -183,7 +196,8 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, fl
     env["PYTHONPATH"] = str(REPO)
     t_start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", f"{services}x{reals}"],
+        [sys.executable, __file__, "--child", f"{services}x{reals}"]
+        + (["--profile", f"{args.profile}.{services}x{reals}"] if args.profile else []),
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -250,10 +264,13 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="CPU window (20)")
     p.add_argument("--keys", type=int, default=20, help="presses of each of ? : / (20)")
     p.add_argument("--size", default="120x36")
+    p.add_argument(
+        "--profile", metavar="FILE", help="cProfile each console into FILE.<S>x<R> (pstats)"
+    )
     args = p.parse_args()
     if args.child:
         s, r = (int(x) for x in args.child.split("x"))
-        return child(s, r)
+        return child(s, r, args.profile)
     load = os.getloadavg()[0]
     big = measure(SERVICES, REALS, args)
     small = measure(*PEER, args)

@@ -40,6 +40,7 @@ __all__ = [
     "COLUMN_GAP",
     "LAYOUTS",
     "SCROLLBAR",
+    "SPARK_FLOOR",
     "SPARK_WIDTH",
     "Column",
     "age",
@@ -60,11 +61,14 @@ __all__ = [
     "service_cells",
     "service_flags",
     "service_row_key",
+    "spark_peak",
     "sparkline",
     "vrrp_cells",
 ]
 
 SPARK_WIDTH = 12
+# a sparkline's scale never goes below this: up to 8 connections, one block step each
+SPARK_FLOOR = 8
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
@@ -162,18 +166,26 @@ def fwd_name(kind: LbKind) -> str:
     return {LbKind.NAT: "Masq", LbKind.DR: "Route", LbKind.TUN: "Tunnel"}[kind]
 
 
-def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
-    """The last `width` samples as block characters, scaled to the window's maximum."""
+def sparkline(values: Sequence[int], width: int = SPARK_WIDTH, top: int | None = None) -> str:
+    """The last `width` samples as block characters, scaled to `top` (a real server's row
+    passes its service's peak, so the rows of one service compare at a glance) or else to
+    the window's own maximum; never to less than SPARK_FLOOR, so that one connection draws
+    the lowest block, not a full bar."""
     window = list(values[-width:])
     if not window:
         return " " * width
-    top = max(max(window), 1)
+    scale = max(max(window) if top is None else top, SPARK_FLOOR)
     chars = []
     for v in window:
-        v = max(v, 0)
-        level = 0 if v == 0 else max(1, round(v * 8 / top))
+        level = 0 if v <= 0 else min(8, max(1, round(v * 8 / scale)))
         chars.append(_BLOCKS[level])
     return "".join(chars).rjust(width)
+
+
+def spark_peak(sv: ServiceView, width: int = SPARK_WIDTH) -> int:
+    """The most active connections any of `sv`'s real servers had in the sparkline's window:
+    the scale its real-server rows share."""
+    return max((max(rs.history[-width:], default=0) for rs in sv.real_servers), default=0)
 
 
 def age(then: float | None, now: float) -> str:
@@ -313,7 +325,9 @@ def service_cells(sv: ServiceView, now: float) -> tuple[str, ...]:
     )
 
 
-def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
+def real_cells(rs: RealServerView, now: float, spark_top: int | None = None) -> tuple[str, ...]:
+    """A real server's row; `spark_top`: its service's peak (`spark_peak`), the sparkline's
+    scale (None: its own)."""
     chk = last_check(rs.checks)
     status = real_status(rs)
     if rs.drain is DrainState.DRAINING:
@@ -331,7 +345,7 @@ def real_cells(rs: RealServerView, now: float) -> tuple[str, ...]:
             str(rs.stats.cps),
             check_summary(chk) if rs.checks else "no check",
             age(chk.last_run if chk else None, now),
-            sparkline(rs.history),
+            sparkline(rs.history, top=spark_top),
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.widgets._data_table import RowKey
 from lvstui.model import Event, RealKey, RealServerView, ServiceKey, ServiceView, Snapshot
 from lvstui.ui import render
 from lvstui.ui.charts import line_chart
+from lvstui.ui.fasttable import FixedGeometryTable
 
 __all__ = [
     "Chart",
@@ -89,17 +91,26 @@ def _real_matches(needle: str, rs: RealServerView) -> bool:
     return needle in f"{rs.key} {render.real_status(rs)}".lower()
 
 
-_View = ServiceView | RealServerView
 _BLANK = tuple("" for _ in render.COLUMNS)  # a row before its first render (all columns)
+_KEY_OF = attrgetter("key")
+# a row: its key, its service and real server, and where its view sits in the snapshot:
+# (service index, real-server index, -1 on the service's own row)
+_Row = tuple[str, ServiceKey, RealKey | None, int, int]
+# what the rows are made of: each service's key and its real servers' keys, in order
+_Shape = list[tuple[ServiceKey, tuple[RealKey, ...]]]
 
 
-class ServiceTable(DataTable[str | Text]):
+class ServiceTable(FixedGeometryTable[str | Text]):
     """Services and their real servers, one row each, updated by row key.
 
     A new snapshot only rewrites the cells whose text changed (`update_cell`), and only for
     the rows on screen: the others keep the latest view and are drawn when they scroll into
     sight. Rows are added or removed only when servers come and go, and the cursor stays on
     the same row key. So 10,000 servers cost what the 30 visible ones cost.
+
+    Rows find their views by position in the latest snapshot; when the snapshot has the same
+    services and servers in the same order as the one before (most seconds), the rows are not
+    computed again at all, and a new second costs the rows on screen only.
     """
 
     MARGIN = 5  # rows rendered beyond each edge of the viewport
@@ -112,7 +123,10 @@ class ServiceTable(DataTable[str | Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self._cells: dict[str, tuple[str, ...]] = {}  # what each row shows now
-        self._views: dict[str, _View] = {}  # the latest view behind each row
+        self._services: tuple[ServiceView, ...] = ()  # the latest snapshot's
+        self._index: list[tuple[int, int]] = []  # each row's view: see _Row
+        self._shape: _Shape = []  # of the rows now, when unfiltered (else empty: recompute)
+        self._peaks: dict[int, int] = {}  # service index → its sparkline scale, this second
         self._order: list[str] = []
         self._svc_keys: dict[ServiceKey, str] = {}  # row-key caches: formatting 10,000 keys
         self._real_keys: dict[tuple[str, str, int], str] = {}  # a second is not free
@@ -145,18 +159,30 @@ class ServiceTable(DataTable[str | Text]):
             self.move_cursor(row=min(cursor, len(self._order) - 1), animate=False, scroll=False)
             self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
 
-    def _rows(self, snap: Snapshot) -> list[tuple[str, ServiceKey, RealKey | None, _View]]:
+    def _same_shape(self, services: Sequence[ServiceView]) -> bool:
+        """The snapshot has the rows on screen, in the same order (and no filter is on)."""
+        shape = self._shape
+        if self.filter_text or not shape or len(services) != len(shape):
+            return False
+        for sv, (key, reals) in zip(services, shape, strict=True):
+            k = sv.key
+            # identity first: keys come back as the same objects from an embedded engine
+            if (k is not key and k != key) or tuple(map(_KEY_OF, sv.real_servers)) != reals:
+                return False
+        return True
+
+    def _rows(self, snap: Snapshot) -> list[_Row]:
         needle = self.filter_text.lower()
-        rows: list[tuple[str, ServiceKey, RealKey | None, _View]] = []
+        rows: list[_Row] = []
         svc_keys, real_keys = self._svc_keys, self._real_keys
         self.total_servers = self.shown_servers = 0
-        for sv in snap.services:
+        for si, sv in enumerate(snap.services):
             self.total_servers += len(sv.real_servers)
             # A matching service keeps all its servers; otherwise only the servers that match
             # (address or status), under their service's line; neither: the service goes.
-            reals = sv.real_servers
+            reals = tuple(enumerate(sv.real_servers))
             if needle and not _matches(needle, sv):
-                reals = tuple(rs for rs in reals if _real_matches(needle, rs))
+                reals = tuple((ri, rs) for ri, rs in reals if _real_matches(needle, rs))
                 if not reals:
                     continue
             self.shown_servers += len(reals)
@@ -164,14 +190,14 @@ class ServiceTable(DataTable[str | Text]):
             sks = svc_keys.get(sk)
             if sks is None:
                 sks = svc_keys[sk] = render.service_row_key(sk)
-            rows.append((sks, sk, None, sv))
-            for rs in reals:
+            rows.append((sks, sk, None, si, -1))
+            for ri, rs in reals:
                 rk = rs.key
                 # keyed by builtin types: hashing them is C, hashing the dataclasses is not
                 k = real_keys.get((sks, rk.addr, rk.port))
                 if k is None:
                     k = real_keys[(sks, rk.addr, rk.port)] = render.real_row_key(sk, rk)
-                rows.append((k, sk, rk, rs))
+                rows.append((k, sk, rk, si, ri))
         return rows
 
     @property
@@ -190,7 +216,18 @@ class ServiceTable(DataTable[str | Text]):
         self._cells[key] = _BLANK
 
     def show(self, snap: Snapshot) -> None:
+        self._services = snap.services
+        self._now = snap.time
+        self._peaks = {}
+        if self._same_shape(snap.services):
+            self.refresh_visible()  # the same rows: only the ones on screen change
+            return
         rows = self._rows(snap)
+        self._shape = (
+            []
+            if self.filter_text
+            else [(sv.key, tuple(map(_KEY_OF, sv.real_servers))) for sv in snap.services]
+        )
         wanted = [r[0] for r in rows]
         keep_key = self.cursor_key
         structural = wanted != self._order
@@ -202,9 +239,8 @@ class ServiceTable(DataTable[str | Text]):
                 self._restructure(wanted)
             finally:
                 self._restructuring = False
-            self.targets = {k: RowTarget(sk, rk) for k, sk, rk, _ in rows}
-        self._views = {r[0]: r[3] for r in rows}
-        self._now = snap.time
+            self.targets = {k: RowTarget(sk, rk) for k, sk, rk, _, _ in rows}
+        self._index = [(r[3], r[4]) for r in rows]
         if structural and self._order:
             if keep_key is not None and keep_key in self.targets:
                 index = self._order.index(keep_key)
@@ -257,16 +293,18 @@ class ServiceTable(DataTable[str | Text]):
         """Bring the rows on screen up to date with their latest views."""
         if self._restructuring:
             return
-        now = self._now
+        now, services, index, peaks = self._now, self._services, self._index, self._peaks
         for i in self.visible_range():
             k = self._order[i]
-            view = self._views.get(k)
-            if view is None:
-                continue
-            if isinstance(view, ServiceView):
-                cells = render.service_cells(view, now)
+            si, ri = index[i]
+            sv = services[si]
+            if ri < 0:
+                cells = render.service_cells(sv, now)
             else:
-                cells = render.real_cells(view, now)
+                peak = peaks.get(si)
+                if peak is None:
+                    peak = peaks[si] = render.spark_peak(sv)
+                cells = render.real_cells(sv.real_servers[ri], now, peak)
             old = self._cells.get(k)
             if old == cells or old is None:
                 continue

@@ -36,13 +36,34 @@ def _real(**kw: object) -> RealServerView:
 
 
 def test_sparkline_scales_to_window_max_and_pads() -> None:
-    assert render.sparkline([0, 4, 8], width=5) == "   ▄█"
+    assert render.sparkline([0, 40, 80], width=5) == "   ▄█"
     assert render.sparkline([], width=3) == "   "
     assert render.sparkline([0, 0], width=2) == "  "
     # only the last `width` samples count
-    assert render.sparkline([100, 1, 1], width=2) == "██"
+    assert render.sparkline([100, 10, 10], width=2) == "██"
     # a tiny non-zero value is still visible
     assert render.sparkline([1, 1000], width=2) == "▁█"
+
+
+def test_one_connection_never_draws_a_full_bar() -> None:
+    # the issue: each row scaled to itself, so a lone connection filled the cell
+    assert render.sparkline([1], width=1) == "▁"
+    assert render.sparkline([0, 1, 0, 1], width=4) == " ▁ ▁"
+    # up to SPARK_FLOOR connections, one block step each
+    assert render.sparkline([4, 8], width=2) == "▄█"
+
+
+def test_real_server_rows_share_their_service_peak() -> None:
+    busy = _real(history=(100, 100, 100))
+    quiet = _real(key=RealKey("10.0.0.9", 80), history=(2, 2, 2))
+    sv = _service(real_servers=(busy, quiet))
+    peak = render.spark_peak(sv)
+    assert peak == 100
+    assert render.real_cells(busy, NOW, peak)[-1].strip() == "███"
+    assert render.real_cells(quiet, NOW, peak)[-1].strip() == "▁▁▁"
+    # only the sparkline's window counts toward the peak
+    old_burst = _real(history=(1000,) + (1,) * render.SPARK_WIDTH)
+    assert render.spark_peak(_service(real_servers=(old_burst,))) == 1
 
 
 @pytest.mark.parametrize(
@@ -69,7 +90,7 @@ def test_age_never() -> None:
 def test_real_cells_ipvsadm_columns_and_extras() -> None:
     chk = CheckView("http_get", "x", Health.UP, NOW - 3, True, "", 0.0042, 5.0)
     cells = render.real_cells(
-        _real(active_conns=12, inact_conns=3, health=Health.UP, checks=(chk,), history=(0, 2, 4)),
+        _real(active_conns=12, inact_conns=3, health=Health.UP, checks=(chk,), history=(0, 20, 40)),
         NOW,
     )
     by = dict(zip([c.key for c in render.COLUMNS], cells, strict=True))
