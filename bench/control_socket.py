@@ -172,7 +172,7 @@ class Ticking:
         assert self.snap is not None
         return self.snap
 
-    def events(self) -> Any:
+    def events(self, replay: bool = False) -> Any:
         return self.toy.events()
 
     async def call(self, command: Any) -> Any:

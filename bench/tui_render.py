@@ -74,7 +74,7 @@ class ReplayClient:
         frame = self._frames[self._n % len(self._frames)]
         return dataclasses.replace(frame, seq=self._n, time=self._t0 + self._n)
 
-    async def events(self) -> AsyncIterator[object]:
+    async def events(self, replay: bool = False) -> AsyncIterator[object]:
         await asyncio.Event().wait()
         yield None  # pragma: no cover
 

@@ -421,10 +421,14 @@ class NotifyResult:
 
 @dataclass(frozen=True, slots=True)
 class ConfigReloaded:
+    """A reload, applied or refused. It is the one event of a reload (no OperatorAction and
+    no LogEvent besides: the console said each reload three times), so it names who asked."""
+
     kind: ClassVar[str] = "reload"
     time: float
     ok: bool
     summary: str = ""
+    who: str = ""
 
 
 @dataclass(frozen=True, slots=True)

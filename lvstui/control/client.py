@@ -62,8 +62,10 @@ class EngineClient(Protocol):
         """The engine's current state. Raises ControlError when the engine is gone."""
         ...
 
-    def events(self) -> AsyncIterator[Event]:
-        """Events as they happen, from now on. Ends (or raises ControlError) on disconnect."""
+    def events(self, replay: bool = False) -> AsyncIterator[Event]:
+        """Events as they happen, from now on. Ends (or raises ControlError) on disconnect.
+        `replay`: start with the engine's recent events (a console attaching shows what
+        happened before it came); an engine that keeps none starts with the live ones."""
         ...
 
     async def call(self, command: Command) -> CommandResult:
@@ -178,17 +180,22 @@ class SocketClient:
                 hint="upgrade it (lvstui ctl upgrade), or run the command on that director",
             )
 
-    def events(self) -> AsyncIterator[Event]:
+    def events(self, replay: bool = False) -> AsyncIterator[Event]:
         """Events from the moment of this call: the queue is registered at once, and the
-        subscription (when this connection has none yet) is sent right away."""
-        return _EventStream(self)
+        subscription (when this connection has none yet) is sent right away. `replay`
+        asks the daemon for its recent events first; only the first subscription of a
+        connection can have them (the daemon sends them once, to every stream of it)."""
+        return _EventStream(self, replay)
 
-    async def subscribe(self) -> None:
+    async def subscribe(self, replay: bool = False) -> None:
         """Ask the daemon for the event stream (once per connection). Idempotent."""
         await self._ensure()
         async with self._sub_lock:
             if not self._subscribed:
-                await self._request("subscribe")
+                if replay:  # an older daemon ignores the key: no replay, live events
+                    await self._request("subscribe", replay=True)
+                else:
+                    await self._request("subscribe")
                 self._subscribed = True
 
     async def close(self) -> None:
@@ -337,15 +344,16 @@ class SocketClient:
 class _EventStream:
     """One consumer of a SocketClient's events (what `SocketClient.events()` returns)."""
 
-    def __init__(self, client: SocketClient) -> None:
+    def __init__(self, client: SocketClient, replay: bool = False) -> None:
         self._client = client
+        self._replay = replay
         self._queue: asyncio.Queue[object] = asyncio.Queue(_EVENT_BUFFER)
         client._subscribers.add(self._queue)
         self._closed = False
         # Subscribe now, not at the first read, so nothing after this call is missed.
         self._subscribing: asyncio.Task[None] | None = None
         try:
-            self._subscribing = asyncio.get_running_loop().create_task(client.subscribe())
+            self._subscribing = asyncio.get_running_loop().create_task(client.subscribe(replay))
         except RuntimeError:  # no loop yet: subscribe at the first read
             self._subscribing = None
 
@@ -360,7 +368,7 @@ class _EventStream:
                 task, self._subscribing = self._subscribing, None
                 await task
             elif not self._client._subscribed:
-                await self._client.subscribe()
+                await self._client.subscribe(self._replay)
             item = await self._queue.get()
         except BaseException:
             await self.aclose()

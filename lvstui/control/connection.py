@@ -210,7 +210,7 @@ class Connection:
             if self.events is None:
                 self.events = asyncio.Queue(self.event_queue)
                 # Registered before we answer, so the client misses nothing after the reply.
-                stream = self.client.events()
+                stream = self.client.events(replay=req.get("replay") is True)
                 self._spawn(self._pump_events(stream))
                 self._spawn(self._write_events())
             return message("result", id_, result=encode(CommandResult(True, "subscribed")))

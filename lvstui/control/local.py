@@ -54,10 +54,11 @@ class LocalClient:
         snap = self._engine.published_snapshot() if self._published else self._engine.snapshot()
         return replace(snap, read_only=True) if self._read_only else snap
 
-    def events(self) -> AsyncIterator[Event]:
-        """Events from the moment of this call (registered at once, not at first read)."""
+    def events(self, replay: bool = False) -> AsyncIterator[Event]:
+        """Events from the moment of this call (registered at once, not at first read);
+        with `replay`, the engine's recent events first."""
         self._check_open()
-        sub = self._engine.subscribe()
+        sub = self._engine.subscribe(replay=replay)
         self._subs.append(sub)
         return sub
 

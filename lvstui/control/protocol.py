@@ -4,7 +4,7 @@ One JSON object a line, UTF-8, each with ``"v": 1`` and a ``"type"``::
 
     client → server   {"v":1,"type":"hello","id":1}
                       {"v":1,"type":"snapshot","id":2[,"base":7|null]}
-                      {"v":1,"type":"subscribe","id":3}
+                      {"v":1,"type":"subscribe","id":3[,"replay":true]}
                       {"v":1,"type":"call","id":4,"command":{"kind":"drain",...}}
     server → client   {"v":1,"type":"hello","id":1,"role":"operator","server":"lvstui 0.1.0",...}
                       {"v":1,"type":"snapshot","id":2,"snapshot":{...}}
@@ -16,6 +16,10 @@ Snapshots may travel as deltas: a request with ``"base"`` (null at first) is ans
 a ``"ref"``; sending that ref back as the next ``"base"`` gets ``{"type":"snapshot",
 "ref":8,"base":7,"delta":{...}}`` — the snapshot with each service unchanged since the base
 replaced by its index there (`lvstui.control.delta`). Without ``"base"``, always a full one.
+
+A ``subscribe`` with ``"replay": true`` gets the daemon's recent events (a bounded ring,
+oldest first) before the live ones, so an attaching console does not start with an empty
+log; a daemon that predates it ignores the key and sends the live events only.
 
 Acting or reading through a peer of the director group (`ctl --director NAME`, `list
 --director NAME`): a ``call`` or ``snapshot`` request may carry ``"director": NAME``; the

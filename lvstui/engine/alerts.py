@@ -92,7 +92,8 @@ class Alerts:
                 continue
             rs = cfg.get((r.key.addr, r.key.port))
             state = "UP" if r.alive else "DOWN"
-            self._journal.log("info", f"real server {r.key} of {key} is {state}")
+            # the HealthChanged event tells the consoles: the process log only
+            self._journal.note("info", f"real server {r.key} of {key} is {state}")
             if self.notifier.fifos is not None:
                 self.notifier.fifos.lvs(rs_line(r.key, key, r.alive))
             if rs is None:
@@ -124,7 +125,7 @@ class Alerts:
             verb = "Starting with quorum " + ("up" if up else "down")
         else:
             verb = "Gained quorum" if up else "Lost quorum"
-        self._journal.log(
+        self._journal.note(  # the QuorumChanged above tells the consoles
             "warning" if not up else "info",
             f"{verb} for {plan.key}: live weight {plan.live_weight}, quorum {vs.quorum} "
             f"± hysteresis {vs.hysteresis} (threshold {thr})"

@@ -4,6 +4,10 @@ Every subscriber has its own bounded queue. `publish` never blocks and never wai
 subscriber: when a queue is full, its *oldest* event is dropped, and the next thing that
 subscriber receives is a `LogEvent` saying how many it missed — so one slow console never
 holds the engine back, and never silently loses history either.
+
+The bus also keeps the last `RECENT` events in a ring: a subscriber may start with them
+(`subscribe(replay=True)`), so a console that attaches to a running daemon shows what
+happened before it came, not an empty log.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Callable
 
 from lvstui.model import CommandResult, Event, LogEvent, OperatorAction
 
-__all__ = ["DEFAULT_QUEUE", "EventBus", "Journal", "Subscription"]
+__all__ = ["DEFAULT_QUEUE", "RECENT", "EventBus", "Journal", "Subscription"]
 
 DEFAULT_QUEUE = 1000
+RECENT = 200  # events kept for replay to a console that attaches later
 
 
 class Subscription:
@@ -80,22 +85,37 @@ class Subscription:
 
 class EventBus:
     def __init__(
-        self, *, maxsize: int = DEFAULT_QUEUE, wall: Callable[[], float] | None = None
+        self,
+        *,
+        maxsize: int = DEFAULT_QUEUE,
+        wall: Callable[[], float] | None = None,
+        recent: int = RECENT,
     ) -> None:
         import time
 
         self._subs: list[Subscription] = []
+        self._recent: deque[Event] = deque(maxlen=recent)
         self._maxsize = maxsize
         self.wall: Callable[[], float] = wall or time.time
         self.published = 0
 
-    def subscribe(self, maxsize: int | None = None) -> Subscription:
+    def subscribe(self, maxsize: int | None = None, *, replay: bool = False) -> Subscription:
+        """A new subscription; with `replay` it starts with the recent events (the ring),
+        queued in the same step as it is registered: nothing is missed or said twice."""
         sub = Subscription(self, maxsize or self._maxsize)
+        if replay:
+            for ev in self._recent:
+                sub._put(ev)
         self._subs.append(sub)
         return sub
 
+    def recent(self) -> tuple[Event, ...]:
+        """The last events published, oldest first (at most `recent` of them)."""
+        return tuple(self._recent)
+
     def publish(self, event: Event) -> None:
         self.published += 1
+        self._recent.append(event)
         for sub in list(self._subs):
             sub._put(event)
 
@@ -136,8 +156,14 @@ class Journal:
 
     def log(self, level: str, message: str) -> None:
         """`level`: "debug", "info", "warning" or "error"."""
-        self._logger.log(_LEVELS.get(level, logging.INFO), message)
+        self.note(level, message)
         self.bus.publish(LogEvent(self.bus.wall(), level, message))
+
+    def note(self, level: str, message: str) -> None:
+        """The process log only: for what an event published alongside already tells every
+        subscriber (a HealthChanged, a QuorumChanged, a ConfigReloaded). Logging it as a
+        LogEvent too made every console say it twice."""
+        self._logger.log(_LEVELS.get(level, logging.INFO), message)
 
     def operator(self, who: str, action: str, result: CommandResult) -> CommandResult:
         """What an operator did, and how it went (every client's log, the audit's twin)."""

@@ -240,9 +240,10 @@ class Engine:
         out |= {m.VRRP_DROP_PREFIX + why: n for why, n in self._ha.drops().items()}
         return out | {"state_save_failures": self._state.save_failures}
 
-    def subscribe(self, maxsize: int | None = None) -> Subscription:
-        """Events from now on; iterate with `async for`; `close()` to stop."""
-        return self._bus.subscribe(maxsize)
+    def subscribe(self, maxsize: int | None = None, *, replay: bool = False) -> Subscription:
+        """Events from now on (with `replay`, the recent ones first); iterate with
+        `async for`; `close()` to stop."""
+        return self._bus.subscribe(maxsize, replay=replay)
 
     def set_health(
         self,

@@ -146,9 +146,12 @@ class Reloader:
             validate_config(new, self._dp.capabilities, previous=guarded)
         except LvstuiError as e:
             result = CommandResult(False, f"configuration rejected: {e}", "")
-            j.log("error", f"{action}: {result.message}; still running the previous one")
-            j.publish(ConfigReloaded(j.wall(), False, str(e)))
-            return j.operator(who, action, result)
+            if dry_run:
+                return j.operator(who, action, result)
+            # one event says it (ConfigReloaded names who asked); the process log keeps it
+            j.note("error", f"{action} by {who}: {result.message}; still running the previous one")
+            j.publish(ConfigReloaded(j.wall(), False, str(e), who))
+            return result
         plan = plan_reload(current, new, overrides, vrrp=self._ha.has_driver)
         if dry_run:
             msg = f"{len(plan.changes)} change(s) (dry run, nothing applied)"
@@ -156,10 +159,9 @@ class Reloader:
         swap(new)
         await self.apply(plan, current, new)
         msg = f"reloaded: {len(plan.changes)} change(s)"
-        j.publish(ConfigReloaded(j.wall(), True, msg))
-        result = j.operator(who, action, CommandResult(True, msg, plan.detail))
-        j.log("info", msg + "".join(f"\n{line}" for line in plan.changes))
-        return result
+        j.publish(ConfigReloaded(j.wall(), True, msg, who))
+        j.note("info", f"{msg} by {who}" + "".join(f"\n{line}" for line in plan.changes))
+        return CommandResult(True, msg, plan.detail)
 
     async def apply(self, plan: ReloadPlan, old: Config, new: Config) -> None:
         say = self._journal.log

@@ -130,6 +130,7 @@ class FakeClient:
         self._read_only = read_only
         self._description = description
         self._subs: list[asyncio.Queue[object]] = []
+        self.recent: list[Event] = []  # the engine's ring: what events(replay=True) starts with
         self.services = [self._make_service(i, reals) for i in range(services)]
         self.vrrp = [
             VrrpView(
@@ -191,6 +192,7 @@ class FakeClient:
     # --- scripting ---------------------------------------------------------------------
 
     def emit(self, ev: Event) -> None:
+        self.recent = [*self.recent[-99:], ev]
         for q in self._subs:
             q.put_nowait(ev)
 
@@ -363,10 +365,12 @@ class FakeClient:
             group=self.group.view() if self.group is not None else None,
         )
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self, replay: bool = False) -> AsyncIterator[Event]:
         if not self.connected:
             raise ControlError("engine not reachable (fake disconnect)")
         q: asyncio.Queue[object] = asyncio.Queue()
+        for ev in self.recent if replay else ():
+            q.put_nowait(ev)
         self._subs.append(q)
         try:
             while True:

@@ -40,9 +40,11 @@ class FakeEngine:
         self.snap = sample_snapshot()
         self.calls: list[tuple[str, Command]] = []
         self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.recent: list[Event] = []  # what a subscription with replay starts with
         self.fail_with: Exception | None = None  # raised by the next calls (a state save...)
 
     def publish(self, ev: Event) -> None:
+        self.recent = [*self.recent[-99:], ev]
         for q in self.subscribers:
             q.put_nowait(ev)
 
@@ -78,8 +80,10 @@ class FakeClient:
     async def snapshot(self) -> Snapshot:
         return replace(self.engine.snap, read_only=self._read_only)
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self, replay: bool = False) -> AsyncIterator[Event]:
         q: asyncio.Queue[Event] = asyncio.Queue()
+        for ev in self.engine.recent if replay else ():
+            q.put_nowait(ev)
         self.engine.subscribers.add(q)
         try:
             while True:

@@ -198,7 +198,7 @@ class _Shared:
     async def snapshot(self) -> Snapshot:
         return dataclasses.replace(await self.toy.snapshot(), read_only=self.read_only)
 
-    def events(self) -> Any:
+    def events(self, replay: bool = False) -> Any:
         return self.toy.events()
 
     async def call(self, command: Any) -> Any:
