@@ -4,7 +4,9 @@
     screens.py      MainScreen, DetailScreen (drill-down)
     help.py         HelpScreen
     widgets.py      ServiceTable (updated by key, visible rows only), VrrpTable, QuorumPanel,
-                    EventLog, Chart
+                    Chart
+    eventlog.py     pure: events folded into log lines (one per drain, no repeats, pinned)
+    logview.py      EventPanel (main screen's log), LogScreen (full-screen log, `l`)
     dialogs.py      ConfirmDialog, WeightDialog, AddDialog, CommandDialog (`:` palette)
     render.py       pure: views → cell strings (sparklines, ages, quorum bars, event lines)
     commandline.py  pure: the palette's language → Command

@@ -25,9 +25,9 @@ from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.groupscreen import GroupScreen
 from lvstui.ui.history import SeriesStore
+from lvstui.ui.logview import EventPanel
 from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
 from lvstui.ui.themes import DEFAULT_THEME, load_themes
-from lvstui.ui.widgets import EventLog
 
 __all__ = ["ConsoleExit", "LvstuiApp", "Reconnect", "run_console"]
 
@@ -144,7 +144,9 @@ class LvstuiApp(App[int]):
     async def _events_loop(self) -> None:
         while True:
             try:
-                async for ev in self.client.events():
+                # replay: the engine's recent events first (an attaching console shows
+                # what happened before it came; the log folds away what it already holds)
+                async for ev in self.client.events(replay=True):
                     self.add_events([ev])
             except asyncio.CancelledError:
                 raise
@@ -192,7 +194,7 @@ class LvstuiApp(App[int]):
         self.event_lines.extend(evs)
         del self.event_lines[:-1000]
         if self._main_ready():
-            self.main.query_one(EventLog).add(evs)
+            self.main.query_one(EventPanel).add(evs)
 
     # --- what the screens ask for (their messages) ----------------------------------------
 

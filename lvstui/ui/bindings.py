@@ -50,6 +50,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("remove", "x", "remove the real server (asks first)", True, "Remove"),
     ActionSpec("reload", "r", "reload config.toml (shows the difference first)", True, "Reload"),
     ActionSpec("group", "p", "the director group: every director, its link, roles, pending"),
+    ActionSpec("log", "l", "full-screen event log (e: only warnings and errors)", footer="Log"),
     ActionSpec("theme", "t", "cycle themes (dark, light, high-contrast, ...)", footer="Theme"),
     ActionSpec("quit", "q", "quit the console (an attached daemon keeps running)", footer="Quit"),
 )

@@ -440,15 +440,18 @@ def event_line(ev: Event) -> tuple[str, str]:
             tail = "undrained"
         else:
             tail = f"draining ({ev.active_conns} active, {ev.inact_conns} inactive)"
-        return "info", f"{_t(ev.time)} drain {ev.service} {ev.real} {tail}"
+        # connections were cut: worth a look, not only a line
+        level = "warning" if ev.state is DrainState.EXPIRED else "info"
+        return level, f"{_t(ev.time)} drain {ev.service} {ev.real} {tail}"
     if isinstance(ev, NotifyResult):
         res = "ok" if ev.ok else "FAILED"
         det = f": {ev.detail}" if ev.detail else ""
         return "info" if ev.ok else "warning", f"{_t(ev.time)} notify {ev.what} {res}{det}"
     if isinstance(ev, ConfigReloaded):
         res = "reloaded" if ev.ok else "reload FAILED"
+        by = f" by {ev.who}" if ev.who else ""
         summ = f": {ev.summary}" if ev.summary else ""
-        return "info" if ev.ok else "error", f"{_t(ev.time)} config {res}{summ}"
+        return "info" if ev.ok else "error", f"{_t(ev.time)} config {res}{by}{summ}"
     if isinstance(ev, LogEvent):
         return ev.level, f"{_t(ev.time)} {ev.message}"
     raise TypeError(f"not an event: {ev!r}")  # pragma: no cover - the union is closed

@@ -34,9 +34,9 @@ from lvstui.ui.groupview import Scope, action_scope, group_header
 from lvstui.ui.help import HelpScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
+from lvstui.ui.logview import EventPanel, LogScreen
 from lvstui.ui.widgets import (
     Chart,
-    EventLog,
     QuorumPanel,
     RowTarget,
     ServiceTable,
@@ -231,7 +231,7 @@ class MainScreen(ActionScreen):
         with Horizontal(id="bottom"):
             yield VrrpTable(id="vrrp")
             yield QuorumPanel(id="quorum")
-        yield EventLog(id="events")
+        yield EventPanel(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -240,7 +240,7 @@ class MainScreen(ActionScreen):
         self.query_one(GroupStrip).display = False  # shown when the director is in a group
         self.query_one(ServiceTable).focus()
         self.query_one("#quorum").border_title = "Quorum"
-        self.query_one("#events").border_title = "Events"
+        self.query_one(EventPanel).set_log_key(self.keys["log"])
         self.apply_theme()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.apply_theme())
 
@@ -249,7 +249,7 @@ class MainScreen(ActionScreen):
         palette = palette_for(self.app.current_theme)
         self.query_one(ServiceTable).set_palette(palette)
         self.query_one(VrrpTable).set_palette(palette)
-        self.query_one(EventLog).palette = palette
+        self.query_one(EventPanel).set_palette(palette)
         if self.snapshot is not None:
             self.query_one(VrrpTable).show(self.snapshot)
 
@@ -258,7 +258,7 @@ class MainScreen(ActionScreen):
         self._fit_footer(self.size.width)
 
     # footer entries left out, in this order, while the footer is wider than the screen
-    _FOOTER_DROP = ("theme", "filter")
+    _FOOTER_DROP = ("log", "theme", "filter")
 
     def _fit_footer(self, width: int) -> None:
         """At 80 columns the roomy footer cut off Theme and Quit: go compact, and if even
@@ -425,6 +425,13 @@ class MainScreen(ActionScreen):
             "may only read the control socket)",
             severity="warning",
         )
+
+    def action_log(self) -> None:
+        panel = self.query_one(EventPanel)
+        self.app.push_screen(LogScreen(panel.fold, self.keys, panel.palette))
+
+    def on_screen_resume(self) -> None:
+        self.query_one(EventPanel).redraw()  # the full-screen log marked problems seen
 
     def action_reload(self) -> None:
         self.post_message(self.ReloadRequested())

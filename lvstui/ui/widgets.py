@@ -12,17 +12,16 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.theme import Theme
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, Static
 from textual.widgets._data_table import RowKey
 
-from lvstui.model import Event, RealKey, RealServerView, ServiceKey, ServiceView, Snapshot
+from lvstui.model import RealKey, RealServerView, ServiceKey, ServiceView, Snapshot
 from lvstui.ui import render
 from lvstui.ui.charts import line_chart
 from lvstui.ui.fasttable import FixedGeometryTable
 
 __all__ = [
     "Chart",
-    "EventLog",
     "Palette",
     "QuorumPanel",
     "RowTarget",
@@ -415,21 +414,6 @@ class QuorumPanel(Static):
     def on_resize(self) -> None:
         if self._services:
             self.show(self._services)
-
-
-class EventLog(RichLog):
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=1000, wrap=True, markup=False, auto_scroll=True)
-        self.lines_text: list[str] = []
-        self.palette = _DEFAULT_PALETTE  # lines already written keep their colours
-
-    def add(self, events: Iterable[Event]) -> None:
-        for ev in events:
-            level, text = render.event_line(ev)
-            self.lines_text.append(text)
-            del self.lines_text[:-1000]
-            # expand: wrap at the log's full width, not at RichLog's 78-column minimum
-            self.write(Text(text, style=self.palette.get(level, "")), expand=True)
 
 
 class Chart(Static):

@@ -12,9 +12,10 @@ from lvstui.control.local import LocalClient
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.ui.dialogs import ConfirmDialog
+from lvstui.ui.logview import EventLog
 from lvstui.ui.render import real_row_key
 from lvstui.ui.screens import DetailScreen
-from lvstui.ui.widgets import EventLog, ServiceTable
+from lvstui.ui.widgets import ServiceTable
 from tests.engine.builders import SK, R, config
 from tests.helpers import async_wait_until
 from tests.ui.conftest import running

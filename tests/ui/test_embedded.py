@@ -16,9 +16,10 @@ from lvstui.control.local import LocalClient
 from lvstui.demo.servers import DemoServer
 from lvstui.model import DrainState, RealServerView, SetWeight
 from lvstui.ui.dialogs import ConfirmDialog
+from lvstui.ui.logview import EventLog
 from lvstui.ui.render import real_row_key
 from lvstui.ui.screens import DetailScreen, MainScreen
-from lvstui.ui.widgets import EventLog, ServiceTable
+from lvstui.ui.widgets import ServiceTable
 from lvstui.wiring import build_engine
 from tests.helpers import async_wait_until
 from tests.ui.conftest import running

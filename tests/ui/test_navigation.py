@@ -5,7 +5,8 @@ from __future__ import annotations
 from lvstui.ui.bindings import bindings_for, resolve_keys
 from lvstui.ui.fake import FakeClient
 from lvstui.ui.help import HelpScreen
-from lvstui.ui.widgets import EventLog, ServiceTable
+from lvstui.ui.logview import EventLog
+from lvstui.ui.widgets import ServiceTable
 from tests.ui.conftest import running
 
 

@@ -219,7 +219,7 @@ def test_vrrp_cells() -> None:
         (OperatorAction(NOW, "bob", "weight", False, "no such"), "error", "FAILED: no such"),
         (DrainProgress(NOW, SVC, REAL, DrainState.DRAINING, 5, 2), "info", "5 active, 2 inactive"),
         (DrainProgress(NOW, SVC, REAL, DrainState.SAFE, 0, 0), "info", "safe"),
-        (DrainProgress(NOW, SVC, REAL, DrainState.EXPIRED, 0, 0), "info", "expired"),
+        (DrainProgress(NOW, SVC, REAL, DrainState.EXPIRED, 0, 0), "warning", "expired"),
         (NotifyResult(NOW, "quorum_down x", False, "exit 1"), "warning", "FAILED: exit 1"),
         (ConfigReloaded(NOW, True, "1 change"), "info", "reloaded: 1 change"),
         (LogEvent(NOW, "warning", "hello"), "warning", "hello"),
