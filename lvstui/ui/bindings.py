@@ -14,7 +14,14 @@ from textual.binding import Binding
 
 from lvstui.errors import ConfigError
 
-__all__ = ["ACTIONS", "ActionSpec", "bindings_for", "display_keys", "resolve_keys"]
+__all__ = [
+    "ACTIONS",
+    "ActionSpec",
+    "bindings_for",
+    "display_keys",
+    "footer_hidden",
+    "resolve_keys",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +171,22 @@ def bindings_for(keys: Mapping[str, str], read_only: bool) -> list[Binding]:
             )
         )
     return out
+
+
+# footer entries left out, in this order, while the footer is wider than the screen
+FOOTER_DROP = ("log", "theme", "filter")
+
+
+def footer_hidden(bindings: Iterable[Binding], width: int) -> set[str]:
+    """The actions the compact footer leaves out so that it fits `width` columns."""
+    shown = [b for b in bindings if b.show]
+    need = sum(len(b.key_display or b.key) + len(b.description) + 2 for b in shown)
+    hidden: set[str] = set()
+    for action in FOOTER_DROP:
+        if need <= width:
+            break
+        for b in shown:
+            if b.action == action:
+                need -= len(b.key_display or b.key) + len(b.description) + 2
+                hidden.add(action)
+    return hidden

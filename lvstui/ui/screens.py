@@ -26,7 +26,7 @@ from lvstui.model import (
     Undrain,
 )
 from lvstui.ui import render
-from lvstui.ui.bindings import bindings_for, display_key, resolve_keys
+from lvstui.ui.bindings import bindings_for, display_key, footer_hidden, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.groupscreen import GroupScreen, GroupStrip
@@ -257,24 +257,11 @@ class MainScreen(ActionScreen):
         self.set_class(self.size.height < 30, "-compact")
         self._fit_footer(self.size.width)
 
-    # footer entries left out, in this order, while the footer is wider than the screen
-    _FOOTER_DROP = ("log", "theme", "filter")
-
     def _fit_footer(self, width: int) -> None:
         """At 80 columns the roomy footer cut off Theme and Quit: go compact, and if even
         that is too wide leave out the least needed keys (`?` lists them all)."""
-        footer = self.query_one(Footer)
-        footer.compact = width < 110
-        shown = [b for b in self._all_bindings if b.show]
-        need = sum(len(b.key_display or b.key) + len(b.description) + 2 for b in shown)
-        hidden: set[str] = set()
-        for action in self._FOOTER_DROP:
-            if need <= width:
-                break
-            for b in shown:
-                if b.action == action:
-                    need -= len(b.key_display or b.key) + len(b.description) + 2
-                    hidden.add(action)
+        self.query_one(Footer).compact = width < 110
+        hidden = footer_hidden(self._all_bindings, width)
         if hidden != self._footer_hidden:
             self._footer_hidden = hidden
             self._bindings = BindingsMap(
