@@ -241,8 +241,7 @@ class Engine:
         return out | {"state_save_failures": self._state.save_failures}
 
     def subscribe(self, maxsize: int | None = None, *, replay: bool = False) -> Subscription:
-        """Events from now on (with `replay`, the recent ones first); iterate with
-        `async for`; `close()` to stop."""
+        """Events from now on (`replay`: the recent ones first); `close()` to stop."""
         return self._bus.subscribe(maxsize, replay=replay)
 
     def set_health(
