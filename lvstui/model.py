@@ -269,6 +269,9 @@ class ServiceView:
     real_servers: tuple[RealServerView, ...] = ()
     stats: Stats = field(default_factory=Stats)
     history: tuple[int, ...] = ()  # connections/s, one sample a second
+    # mh/sh/dh: digest of the hashing table the dataplane holds (dataplane/hashorder.py),
+    # equal on every director that sends a client to the same real server; "" otherwise
+    hash_table: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,8 @@ class GroupPeerView:
     # the pending changes in `lvstui ctl` words ("drain TCP 192.0.2.1:80 203.0.113.11:80"),
     # sorted, at most PENDING_SHOWN of them (`pending` counts them all)
     pending_changes: tuple[str, ...] = ()
+    # the mh/sh services whose hashing table differs from ours (ECMP would move flows)
+    hash_differ: tuple[str, ...] = ()
 
 
 PENDING_SHOWN = 50

@@ -66,6 +66,8 @@ def render_group(view: GroupView, now: float) -> list[str]:
             parts.append("config DIFFERENT: " + ", ".join(p.differing))
         if p.table_same is False:
             parts.append("table different")
+        if p.hash_differ:
+            parts.append("HASH TABLE DIFFERENT: " + ", ".join(p.hash_differ))
         if p.vrrp:
             parts.append("VRRP " + "; ".join(p.vrrp))
         lines.append(f"  {p.name or '?'} {p.address}: " + ", ".join(parts))
@@ -95,6 +97,7 @@ def group_json(view: GroupView | None, now: float) -> dict[str, Any] | None:
                 "config_same": p.config_same,
                 "differing": list(p.differing),
                 "table_same": p.table_same,
+                "hash_differ": list(p.hash_differ),
                 "vrrp": list(p.vrrp),
             }
             for p in view.peers

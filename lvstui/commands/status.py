@@ -105,9 +105,10 @@ def _service_lines(s: ServiceView, now: float) -> list[str]:
     if s.sorry_server is not None:
         sorry = f"; sorry server {s.sorry_server} {'ACTIVE' if s.sorry_active else 'idle'}"
     name = f" ({s.name})" if s.name else ""
+    table = f"; hash table {s.hash_table}" if s.hash_table else ""
     out = [
         f"  {s.key}{name} {s.scheduler} {s.lb_kind.value}: quorum {state} "
-        f"(live weight {s.live_weight}, quorum {s.quorum}{hyst}){sorry}"
+        f"(live weight {s.live_weight}, quorum {s.quorum}{hyst}){sorry}{table}"
     ]
     for r in s.real_servers:
         out.append(_real_line(r))
@@ -190,6 +191,7 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
                 "service": str(s.key),
                 "name": s.name,
                 "scheduler": s.scheduler,
+                "hash_table": s.hash_table or None,
                 "quorum": s.quorum,
                 "hysteresis": s.hysteresis,
                 "live_weight": s.live_weight,

@@ -101,7 +101,8 @@ def apply_ops(
                 if isinstance(op, AddDest):
                     if i >= 0:
                         raise DataplaneError(f"{describe_op(op)}: real server exists")
-                    dests = (*svc.dests, _observed_dest(d, None))
+                    # at the head, as the kernel's list_add_rcu (hashorder.py relies on it)
+                    dests = (_observed_dest(d, None), *svc.dests)
                 else:
                     if i < 0:
                         raise DataplaneError(f"{describe_op(op)}: no such real server")

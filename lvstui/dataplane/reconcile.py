@@ -14,6 +14,10 @@ Rules, in the order the operations come out:
      servers no longer wanted, `EditDest` for weight / forwarding / threshold changes
      (**never** delete + add: a delete drops the server's established connections in the
      kernel), then `AddDest` for new ones.
+3. For the hashing schedulers (`mh`, `sh`, `dh`) the destinations are added so that the
+   list ends in one canonical order, re-adding those a newcomer must follow
+   (hashorder.py: the kernel builds their table in list order, and every director of a
+   BGP/ECMP site must build the same one).
 
 A service that exists is always adopted as it is (start never flushes: a restart must drop
 no connection), so reconciling against the kernel's table on start is just this function.
@@ -38,6 +42,7 @@ from lvstui.dataplane.base import (
     ObservedService,
     Op,
 )
+from lvstui.dataplane.hashorder import ORDERED_SCHEDULERS, order_ops, real_sort_key
 from lvstui.model import RealKey, ServiceKey
 
 __all__ = [
@@ -58,11 +63,6 @@ def service_sort_key(key: ServiceKey) -> tuple[str, int, int, bytes, int]:
     """A total order on service keys (ServiceKey's own order trips over the enum)."""
     packed = ipaddress.ip_address(key.addr).packed if key.addr else b""
     return (key.protocol.value, key.fwmark, key.family, packed, key.port)
-
-
-def _real_sort_key(key: RealKey) -> tuple[int, bytes, int]:
-    ip = ipaddress.ip_address(key.addr)
-    return (ip.version, ip.packed, key.port)
 
 
 def mask_prefix(netmask: str | None, family: int) -> int:
@@ -149,20 +149,28 @@ def reconcile(
     for key in sorted(want, key=service_sort_key):
         w = want[key]
         h = have.get(key)
+        ordered = w.scheduler.lower() in ORDERED_SCHEDULERS
         if h is None:
             ops.append(AddService(replace(w, dests=())))
-            ops.extend(AddDest(key, d) for d in w.dests)
+            if ordered:
+                ops.extend(order_ops(key, w.dests, ())[0])
+            else:
+                ops.extend(AddDest(key, d) for d in w.dests)
             continue
         if service_differs(w, h):
             ops.append(EditService(replace(w, dests=())))
         want_d = {d.key: d for d in w.dests}
         have_d = {d.key: d for d in h.dests}
-        for rkey in sorted(have_d, key=_real_sort_key):
+        for rkey in sorted(have_d, key=real_sort_key):
             if rkey not in want_d:
                 ops.append(DelDest(key, rkey))
+        placed, readded = order_ops(key, w.dests, h.dests) if ordered else ([], frozenset())
         for d in w.dests:
             hd = have_d.get(d.key)
-            if hd is not None and dest_differs(d, hd):
+            if hd is not None and d.key not in readded and dest_differs(d, hd):
                 ops.append(EditDest(key, d))
-        ops.extend(AddDest(key, d) for d in w.dests if d.key not in have_d)
+        if ordered:
+            ops.extend(placed)
+        else:
+            ops.extend(AddDest(key, d) for d in w.dests if d.key not in have_d)
     return ops

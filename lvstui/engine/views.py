@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from lvstui.config.schema import Config
 from lvstui.dataplane.base import ObservedDest
+from lvstui.dataplane.hashorder import ORDERED_SCHEDULERS, hash_digest
 from lvstui.engine.desired import RealPlan, ServicePlan
 from lvstui.engine.edges import Pair
 from lvstui.engine.hasuspend import SUSPENDED_REASON
@@ -141,6 +142,9 @@ def service_view(
         real_servers=tuple(reals),
         stats=obs.stats if obs else Stats(),
         history=history.service(plan.key),
+        hash_table=hash_digest(obs.scheduler, obs.flags, obs.dests)
+        if obs is not None and obs.scheduler.lower() in ORDERED_SCHEDULERS
+        else "",
     )
 
 

@@ -35,6 +35,8 @@ __all__ = [
     "VrrpRole",
     "config_sections",
     "drift",
+    "hash_drift",
+    "hash_tables",
     "split_brain",
     "status_of",
     "table_digest",
@@ -125,6 +127,8 @@ class Status:
     config: Mapping[str, str]
     vrrp: tuple[VrrpRole, ...] = ()
     table: str = ""
+    # per mh/sh service (its text) the digest of its hashing table (ServiceView.hash_table)
+    hashes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -141,6 +145,7 @@ class Status:
                 for r in self.vrrp
             ],
             "table": self.table,
+            "hashes": dict(self.hashes),
         }
 
     @classmethod
@@ -160,11 +165,15 @@ class Status:
                 )
                 for r in doc.get("vrrp", [])
             )
+            hashes = doc.get("hashes", {})  # absent from an older peer: nothing to compare
+            if not isinstance(hashes, Mapping):
+                raise ValueError("hashes must be an object")
             return cls(
                 str(doc["name"]),
                 {str(k): str(v) for k, v in config.items()},
                 roles,
                 str(doc.get("table", "")),
+                {str(k): str(v) for k, v in hashes.items()},
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"bad status: {e}") from e
@@ -181,7 +190,25 @@ def status_of(name: str, config: Config, snapshot: Snapshot) -> Status:
         )
         for v in snapshot.vrrp
     )
-    return Status(name, config_sections(config), roles, table_digest(snapshot))
+    return Status(
+        name, config_sections(config), roles, table_digest(snapshot), hash_tables(snapshot)
+    )
+
+
+def hash_tables(snapshot: Snapshot) -> dict[str, str]:
+    """Service text → digest of its hashing table, for the mh/sh/dh services."""
+    return {str(s.key): s.hash_table for s in snapshot.services if s.hash_table}
+
+
+def hash_drift(mine: Status, theirs: Status) -> list[str]:
+    """The hashing services both directors run whose tables differ, sorted: behind ECMP a
+    flow the router moves between them would reach another real server. A service only one
+    side runs is configuration drift (`drift`), not named here."""
+    return sorted(
+        svc
+        for svc in set(mine.hashes) & set(theirs.hashes)
+        if mine.hashes[svc] != theirs.hashes[svc]
+    )
 
 
 def drift(mine: Status, theirs: Status) -> list[str]:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from lvstui.clock import Clock
 from lvstui.config.schema import DEFAULT_TOMBSTONE_RETENTION
 from lvstui.config.state import Overrides
-from lvstui.group.agree import SplitBrain, Status, drift, split_brain
+from lvstui.group.agree import SplitBrain, Status, drift, hash_drift, split_brain
 from lvstui.group.channel import Link
 from lvstui.group.clock import HlcClock
 from lvstui.group.protocol import (
@@ -385,6 +385,7 @@ class Member:
                     if st is not None
                     else (),
                     self._pending_changes(p),
+                    tuple(hash_drift(mine, st)) if mine is not None and st is not None else (),
                 )
             )
         return out

@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO))  # run by path in the guest
+
+from tests.vm.guestcheck import check  # noqa: E402
+
 PY = sys.executable
 
 CONFIG = """
@@ -62,19 +64,6 @@ lb_kind = "TUN"
 ip = "10.0.0.4"
 port = 53
 """
-
-results: list[dict[str, object]] = []
-
-
-def check(name: str, fn: Callable[[], str]) -> None:
-    try:
-        detail = fn()
-        results.append({"name": name, "ok": True, "detail": detail})
-    except Exception as exc:
-        results.append(
-            {"name": name, "ok": False, "detail": f"{exc!r}\n{traceback.format_exc()[-1500:]}"}
-        )
-    print(json.dumps(results[-1]), flush=True)
 
 
 def rows(listing: str) -> list[list[str]]:

@@ -19,6 +19,7 @@ from lvstui.dataplane.base import (
     ObservedDest,
     ObservedService,
 )
+from lvstui.dataplane.hashorder import ORDERED_SCHEDULERS, canonical
 from lvstui.dataplane.memory import apply_ops
 from lvstui.dataplane.reconcile import mask_prefix, reconcile
 from lvstui.model import RealKey, ServiceKey
@@ -199,7 +200,7 @@ dest_st = st.builds(
 svc_st = st.builds(
     DesiredService,
     key=st.sampled_from(SKEYS),
-    scheduler=st.sampled_from(["rr", "wlc", "sh"]),
+    scheduler=st.sampled_from(["rr", "wlc", "sh", "mh"]),
     flags=st.sampled_from([frozenset(), frozenset({"sh-port"})]),
     persistence_timeout=st.sampled_from([None, 300]),
     netmask=st.sampled_from([None, "/24"]),
@@ -237,9 +238,13 @@ def test_ops_turn_observed_into_desired(
     result = apply_ops(observed, ops)  # raises on any impossible op
     assert _shape(result) == _shape(_as_observed(after))
     # minimal: a second pass has nothing to do, and a dest that stays is never re-added
+    # (except where a hashing scheduler needs its list in canonical order: hashorder.py)
     assert reconcile(after, list(result.values())) == []
+    for s in after:
+        if s.scheduler in ORDERED_SCHEDULERS:
+            assert [d.key for d in result[s.key].dests] == canonical(d.key for d in s.dests)
     kept = {(s.key, d.key) for s in before for d in s.dests} & {
-        (s.key, d.key) for s in after for d in s.dests
+        (s.key, d.key) for s in after for d in s.dests if s.scheduler not in ORDERED_SCHEDULERS
     }
     for op in ops:
         if isinstance(op, AddDest | DelDest):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -230,6 +232,27 @@ async def test_agreement_drift_and_split_brain_seen_through_the_group() -> None:
         await until(lambda: bool(a.split_brains()), timeout=8)  # must last SPLIT_BRAIN_AFTER
         assert str(a.split_brains()[0]) == "split brain: VRID 57 is MASTER on lb1, lb2"
         assert ("error", "split brain: VRID 57 is MASTER on lb1, lb2") in sink_a.events
+    finally:
+        await net.close()
+
+
+async def test_hash_tables_compared_through_the_group() -> None:
+    """The mh/sh table digests travel in the status (over the wire codec too) and the peer
+    view names the services whose tables differ; a service only one side runs is not one."""
+    svc, other = "TCP 198.51.100.10:80", "TCP 198.51.100.11:80"
+    base = status("lb1", VrrpRunState.MASTER)
+    mine = {"s": replace(base, hashes={svc: "aaaa", other: "cccc"})}
+    theirs = {"s": replace(status("lb2", VrrpRunState.BACKUP), hashes={svc: "bbbb"})}
+    assert Status.from_doc(json.loads(json.dumps(theirs["s"].to_doc()))) == theirs["s"]
+    a, _ = member("lb1", ["lb2"], status=lambda: mine["s"])
+    b, _ = member("lb2", ["lb1"], status=lambda: theirs["s"])
+    net = Net()
+    net.mesh(a, b)
+    try:
+        await until(lambda: a.peers(mine["s"])[0].config_same is not None)
+        assert a.peers(mine["s"])[0].hash_differ == (svc,)
+        theirs["s"] = replace(theirs["s"], hashes={svc: "aaaa"})
+        await until(lambda: a.peers(mine["s"])[0].hash_differ == (), timeout=8)
     finally:
         await net.close()
 
