@@ -56,8 +56,14 @@ def scenario(lab: Lab, checks: Checks) -> None:
 
     def ecmp() -> str:
         t = wait(lambda: lab.nexthops() == every, 90)
-        counts = round_()
-        assert set(counts) == every, f"not every director answered: {_spread(counts)}"
+        # three daemons starting on a loaded host: a round may still meet one getting ready
+        tries = []
+        for _ in range(3):
+            counts = round_()
+            tries.append(_spread(counts))
+            if set(counts) == every:
+                break
+        assert set(counts) == every, f"not every director answered: {tries}"
         return f"route over 3 directors after {t:.1f} s; {_spread(counts)}"
 
     if not step("lab_ecmp_over_every_director", ecmp):
