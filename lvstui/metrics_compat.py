@@ -13,13 +13,18 @@ lvstui's own families (so both agree within a scrape):
   `local_port="0"`, `proto="FWM"`, `local_mark` the mark as /proc/net/ip_vs prints it, eight
   hex digits). Backends with the same labels are summed, as node_exporter does. Run
   node_exporter with `--no-collector.ipvs` on the director, or the series are doubled.
-- "keepalived": the keepalived exporters' `keepalived_up` (1) and
+- "keepalived": the families of the common keepalived exporter (cafebazaar's
+  keepalived-exporter, read from its collector.go): `keepalived_up` (1),
   `keepalived_vrrp_state{iname,intf,vrid,ip_address}` (one series per virtual address:
-  0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT), and per instance `{iname,intf,vrid}`:
-  `keepalived_advertisements_received_total`, `keepalived_advertisements_sent_total`,
-  `keepalived_become_master_total`, `keepalived_priority_zero_received_total`,
-  `keepalived_priority_zero_sent_total`. keepalived's per-reason error counters are not
-  served under their names (lvstui counts drops by its own reasons, summed over instances).
+  0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT; `intf` is the address's own `dev`, else the
+  instance's interface, and `ip_address` is the address as keepalived's data dump prints
+  it: bare for a /32 or /128, with its prefix otherwise), and per instance
+  `{iname,intf,vrid,state}` (`state` INIT/BACKUP/MASTER/FAULT, "" for a stopped instance,
+  as the exporter does for a number it does not know) the counters in KEEPALIVED_COUNTERS
+  and KEEPALIVED_DROPS: lvstui's own drop reasons summed into keepalived's error counters.
+  Not served: `keepalived_gratuitous_arp_delay_total` (a configuration value, not a
+  count), `keepalived_script_status` / `keepalived_script_state` and the exporter's own
+  `keepalived_exporter_check_script_status`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from lvstui.model import RealKey, ServiceKey, Snapshot, VrrpRunState, VrrpView
 
 __all__ = [
     "KEEPALIVED_COUNTERS",
+    "KEEPALIVED_DROPS",
     "REAL_LABELS",
     "SERVICE_LABELS",
     "VrrpCounter",
@@ -94,13 +100,49 @@ def vrrp_split_brains(v: VrrpView) -> int:
     return v.split_brains
 
 
+def vrrp_release_master(v: VrrpView) -> int:
+    return v.release_master
+
+
+def keepalived_address(vip: str) -> str:
+    """A virtual address as keepalived's data dump (and so its exporter) prints it: without
+    the prefix length when it is a host's (/32, /128), with it otherwise."""
+    addr, _, plen = vip.partition("/")
+    if not plen or plen == ("128" if ":" in addr else "32"):
+        return addr
+    return vip
+
+
 # keepalived exporter's per-instance counters: (name without keepalived_, help, counter)
 KEEPALIVED_COUNTERS: tuple[tuple[str, str, VrrpCounter], ...] = (
     ("advertisements_received", "Advertisements received", vrrp_adverts_received),
     ("advertisements_sent", "Advertisements sent", vrrp_adverts_sent),
     ("become_master", "Became master", vrrp_become_master),
+    ("release_master", "Released master", vrrp_release_master),
     ("priority_zero_received", "Priority zero received", vrrp_priority_zero_received),
     ("priority_zero_sent", "Priority zero sent", vrrp_priority_zero_sent),
+)
+
+# keepalived exporter's error counters (name without keepalived_, help) and the drop
+# reasons of lvstui (lvstui.vrrp.packet.REASONS) each one counts, as keepalived's
+# vrrp_check_packet sorts the same faults
+KEEPALIVED_DROPS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    (
+        "packet_length_errors",
+        "Packet length errors",
+        frozenset({"too_short", "bad_length", "bad_ip_header", "addr_count"}),
+    ),
+    (
+        "advertisements_interval_errors",
+        "Advertisement interval errors",
+        frozenset({"interval_mismatch"}),
+    ),
+    ("ip_ttl_errors", "TTL errors", frozenset({"ttl"})),
+    ("invalid_type_received", "Invalid type errors", frozenset({"bad_type"})),
+    ("address_list_errors", "Address list errors", frozenset({"addr_mismatch"})),
+    ("authentication_invalid", "Authentication invalid", frozenset({"bad_auth_type"})),
+    ("authentication_mismatch", "Authentication mismatch", frozenset({"auth_type_mismatch"})),
+    ("authentication_failure", "Authentication failure", frozenset({"bad_auth"})),
 )
 
 
@@ -186,18 +228,29 @@ def _keepalived(snap: Snapshot) -> Iterator[Metric]:
         "State of vrrp",
         labels=["iname", "intf", "vrid", "ip_address"],
     )
-    labels = ["iname", "intf", "vrid"]
+    labels = ["iname", "intf", "vrid", "state"]
     counts = [
         (CounterMetricFamily(f"keepalived_{name}", text, labels=labels), field)
         for name, text, field in KEEPALIVED_COUNTERS
     ]
+    errors = [
+        (CounterMetricFamily(f"keepalived_{name}", text, labels=labels), reasons)
+        for name, text, reasons in KEEPALIVED_DROPS
+    ]
     for v in snap.vrrp:
-        for fam, field in counts:
-            fam.add_metric([v.name, v.interface, str(v.vrid)], field(v))
         value = _KEEPALIVED_STATE.get(v.state)
+        inst = [v.name, v.interface, str(v.vrid), v.state.value if value is not None else ""]
+        for fam, field in counts:
+            fam.add_metric(inst, field(v))
+        for fam, reasons in errors:
+            fam.add_metric(inst, sum(n for reason, n in v.drops if reason in reasons))
         if value is None:  # a state keepalived has no number for: leave it out
             continue
-        for addr in v.vips:
-            state.add_metric([v.name, v.interface, str(v.vrid), addr], value)
+        devs = v.vip_devs if len(v.vip_devs) == len(v.vips) else ("",) * len(v.vips)
+        for addr, dev in zip(v.vips, devs, strict=True):
+            state.add_metric(
+                [v.name, dev or v.interface, str(v.vrid), keepalived_address(addr)], value
+            )
     yield from (up, state)
     yield from (fam for fam, _ in counts)
+    yield from (fam for fam, _ in errors)

@@ -297,6 +297,10 @@ class VrrpView:
     priority_zero_sent: int = 0
     become_master: int = 0
     split_brains: int = 0
+    release_master: int = 0  # transitions out of MASTER (keepalived's release_master)
+    # the interface of each address in `vips` (its `dev`; "" when it is the instance's)
+    vip_devs: tuple[str, ...] = ()
+    drops: tuple[tuple[str, int], ...] = ()  # adverts dropped by this instance, by reason
 
 
 @dataclass(frozen=True, slots=True)

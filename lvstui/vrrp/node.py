@@ -96,6 +96,7 @@ class VrrpNode:
         self.priority_zero_in = 0  # a master leaving (keepalived's pri_zero_rcvd)
         self.priority_zero_out = 0
         self.become_master = 0
+        self.release_master = 0
         self.last_transition: float | None = None
         self._inbox: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -258,6 +259,9 @@ class VrrpNode:
             priority_zero_sent=self.priority_zero_out,
             become_master=self.become_master,
             split_brains=self.split_brains,
+            release_master=self.release_master,
+            vip_devs=tuple(v.dev or "" for v in inst.virtual_ipaddress),
+            drops=tuple(sorted(self.drops.items())),
         )
 
     # --- internals -----------------------------------------------------------------------------
@@ -557,6 +561,7 @@ class VrrpNode:
     def _transition(self, act: fsm.Notify) -> None:
         self.last_transition = self.clock.wall()
         self.become_master += act.new is VrrpRunState.MASTER
+        self.release_master += act.old is VrrpRunState.MASTER and act.new is not act.old
         log.info("%s: %s -> %s (%s)", self.name, act.old.value, act.new.value, act.reason)
         self._emit(VrrpChanged(self.clock.wall(), self.name, act.old, act.new, act.reason))
         if self.runner is not None:

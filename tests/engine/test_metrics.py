@@ -207,10 +207,12 @@ def test_compat_families_for_fwmark_services_and_vrrp() -> None:
         for labels in [dict(ls)]
         if labels["ip_address"] == "192.0.2.2"
     }
-    inst = {"iname": "vi1", "intf": "eth0", "vrid": "51"}
+    inst = {"iname": "vi1", "intf": "eth0", "vrid": "51", "state": "BACKUP"}
     assert got[key("keepalived_advertisements_received_total", **inst)] == 11
     assert got[key("keepalived_priority_zero_sent_total", **inst)] == 1
     assert got[key("keepalived_become_master_total", **inst)] == 2
+    stopped = {"iname": "vi4", "intf": "eth0", "vrid": "54", "state": ""}  # STOP: no name
+    assert got[key("keepalived_advertisements_received_total", **stopped)] == 14
     assert got[key("lvstui_vrrp_adverts_received_total", vrrp_instance="vi3")] == 13
     assert got[key("lvstui_vrrp_become_master_total", vrrp_instance="vi0")] == 2
     assert states == {"vi0": 0, "vi1": 1, "vi2": 2, "vi3": 3}  # STOP has no keepalived number
@@ -222,6 +224,56 @@ def test_compat_families_for_fwmark_services_and_vrrp() -> None:
         ]
         == 2
     )
+
+
+def test_keepalived_compat_matches_the_exporter() -> None:
+    """As cafebazaar's keepalived-exporter publishes keepalived 2.2's data: ip_address bare
+    for a host address and with its prefix otherwise (keepalived's data dump), intf the
+    address's own dev, the state name on the per-instance counters, release_master, and
+    keepalived's error counters summed from lvstui's drop reasons."""
+    from lvstui.metrics import EngineCollector
+    from lvstui.model import Snapshot, VrrpRunState, VrrpView
+
+    view = VrrpView(
+        "VI_1",
+        "eth0",
+        51,
+        VrrpRunState.MASTER,
+        150,
+        150,
+        2,
+        1.0,
+        vips=("192.0.2.9/32", "192.0.2.10/24", "2001:db8::9/128", "192.0.2.11/32"),
+        vip_devs=("", "", "", "eth1"),
+        become_master=3,
+        release_master=2,
+        drops=(("addr_count", 1), ("bad_auth", 4), ("too_short", 2), ("ttl", 5)),
+    )
+    got = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for fam in EngineCollector(
+            lambda: Snapshot(1, 0.0, vrrp=(view,)), compat=(MetricsCompat.KEEPALIVED,)
+        ).collect()
+        for s in fam.samples
+    }
+    states = {
+        (dict(ls)["ip_address"], dict(ls)["intf"]): v
+        for (name, ls), v in got.items()
+        if name == "keepalived_vrrp_state"
+    }
+    assert states == {
+        ("192.0.2.9", "eth0"): 2,
+        ("192.0.2.10/24", "eth0"): 2,
+        ("2001:db8::9", "eth0"): 2,
+        ("192.0.2.11", "eth1"): 2,
+    }
+    inst = {"iname": "VI_1", "intf": "eth0", "vrid": "51", "state": "MASTER"}
+    assert got[key("keepalived_release_master_total", **inst)] == 2
+    assert got[key("keepalived_become_master_total", **inst)] == 3
+    assert got[key("keepalived_packet_length_errors_total", **inst)] == 3
+    assert got[key("keepalived_authentication_failure_total", **inst)] == 4
+    assert got[key("keepalived_ip_ttl_errors_total", **inst)] == 5
+    assert got[key("keepalived_address_list_errors_total", **inst)] == 0
 
 
 async def test_vrrp_drops_by_reason_reach_the_endpoint() -> None:

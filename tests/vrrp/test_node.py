@@ -140,6 +140,9 @@ async def test_election_failover_and_graceful_handover(lan) -> None:
         assert va.priority_zero_received == 0 and vb.priority_zero_sent == 0
         assert 0 < vb.adverts_received <= va.adverts_sent  # some were sent into a cut link
         assert va.become_master >= 1 and vb.become_master >= 1
+        # keepalived's release_master: b left MASTER once (preempted by a), a at its stop
+        assert vb.release_master == 1 and va.release_master >= 1
+        assert va.vip_devs == ("",) * len(va.vips)  # the instance's interface
     finally:
         await a.group.stop()
         await b.group.stop()
@@ -209,6 +212,8 @@ async def test_drops_are_counted_by_reason(lan) -> None:
         t.inject(Datagram(b"\x45\x00", 4, "198.51.100.20"))
         await run_for(clock, 0.05)
         assert a.group.drops() == {"bad_auth": 1, "auth_type_mismatch": 1, "ttl": 1, "too_short": 1}
+        # per instance too (the keepalived exporter's error counters are made of these)
+        assert dict(a.group.nodes["VI_1"].view().drops) == a.group.drops()
         assert a.state() == S.BACKUP  # none of them counted as a master
         # a right one does
         t.inject_payload(encode(ok_pw), src="198.51.100.20", dst="224.0.0.18")
