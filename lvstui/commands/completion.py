@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -49,11 +50,17 @@ _lvstui_ctl_targets() {
 }
 """
 
+# The zsh completer reads the line typed so far too ($LBUFFER, split as the shell would): by
+# the time it runs, _arguments has narrowed $words to the sub-command's own words. It asks
+# the helper with the words after `ctl`; an empty answer offers nothing (not an empty match).
 _ZSH_PREAMBLE = r"""
 _lvstui_ctl_targets() {
-  local -a items
-  items=("${(@f)$(lvstui __complete ctl "${(@)words[3,CURRENT]}" 2>/dev/null)}")
-  compadd -- "${items[@]}"
+  local -a line items
+  line=(${(z)LBUFFER})
+  [[ $LBUFFER == *[[:space:]] ]] && line+=('')
+  local at=${line[(i)ctl]}
+  items=(${(f)"$(lvstui __complete ctl "${(@)line[at+1,-1]}" 2>/dev/null)"})
+  (( ${#items} )) && compadd -- "${items[@]}"
 }
 """
 
@@ -157,9 +164,11 @@ def helper_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _mark_dynamic(parser: argparse.ArgumentParser) -> None:
-    """Give `ctl`'s service and real-server arguments the daemon-backed completer."""
+def _mark_dynamic(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Give `ctl`'s service and real-server arguments the daemon-backed completer; returns
+    the options among them (the positionals are left out)."""
     spec = {"bash": "_lvstui_ctl_targets", "zsh": "_lvstui_ctl_targets"}
+    marked: list[argparse.Action] = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, child in action.choices.items():
@@ -172,14 +181,29 @@ def _mark_dynamic(parser: argparse.ArgumentParser) -> None:
                                         a.dest.endswith("_service")
                                     ):
                                         a.complete = spec
+                                        if a.option_strings:
+                                            marked.append(a)
+    return marked
 
 
 def script(parser: argparse.ArgumentParser, shell: str) -> str:
     import shtab
 
-    _mark_dynamic(parser)
+    for action in _mark_dynamic(parser):
+        if shell == "zsh" and isinstance(action.metavar, str):
+            # _arguments splits an option's spec at ':' (message:action): VIP:PORT must
+            # reach it as VIP\:PORT, or the completer is lost (shtab escapes positionals only)
+            action.metavar = action.metavar.replace(":", "\\:")
     preamble = {"bash": _BASH_PREAMBLE, "zsh": _ZSH_PREAMBLE}
-    return str(shtab.complete(parser, shell=shell, preamble=preamble[shell]))
+    text = str(shtab.complete(parser, shell=shell, preamble=preamble[shell]))
+    if shell == "zsh":
+        # shtab writes a nargs="*" positional as "(*)::…", one optional argument: zsh then
+        # offers options, not real servers, after the service. "*:…" is every argument.
+        text = _ZSH_TARGETS.sub(r'"*:\1"', text)
+    return text
+
+
+_ZSH_TARGETS = re.compile(r'"\(\*\)::([^"]*:_lvstui_ctl_targets)"')
 
 
 def run(args: argparse.Namespace) -> int:

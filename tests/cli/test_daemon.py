@@ -439,3 +439,49 @@ def test_bash_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path
     assert complete(f"lvstui ctl drain --socket {sock} -t ") == [lab.vip]
     # no daemon: nothing offered, and nothing printed into the prompt
     assert complete(f"lvstui ctl drain --socket {tmp_path / 'none.sock'} ") == []
+
+
+def test_zsh_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path) -> None:
+    """`lvstui completion zsh`, loaded by compinit in a real interactive zsh (on a pty),
+    completes sub-commands, options, and ctl's services and real servers from the running
+    daemon."""
+    zsh = shutil.which("zsh")
+    if zsh is None:
+        pytest.skip("no zsh on this host (apt zsh; .ci/apt.d/completion.txt)")
+    r = lvstui("completion", "zsh")
+    assert r.returncode == 0, r.stderr
+    comp = tmp_path / "comp"
+    comp.mkdir()
+    (comp / "_lvstui").write_text(r.stdout)
+    driver = Path(__file__).with_name("complete.zsh")
+    shim = tmp_path / "bin" / "lvstui"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m lvstui "$@"\n')
+    shim.chmod(0o755)
+    sock = lab.daemon.sock
+    out = tmp_path / "matches"
+
+    def complete(line: str, patience: int = 200) -> list[str]:
+        env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+        argv = [zsh, "-f", str(driver), str(comp), str(out), line, str(patience)]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=90, env=env, check=False
+        )
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        return sorted({w for w in out.read_text().splitlines() if w and w != "__DONE__"})
+
+    assert complete("lvstui ct") == ["ctl"]
+    assert complete("lvstui comp") == ["completion"]
+    assert complete("lvstui ctl un") == ["undrain"]
+    assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
+    base = f"lvstui ctl drain --socket {sock} "
+    assert complete(base) == [lab.vip]
+    reals = sorted(lab.real(n) for n in NAMES)
+    assert complete(base + lab.vip + " ") == reals
+    # zsh keeps VIP:PORT one word: a typed prefix narrows the real servers as they are
+    first = reals[0]
+    assert complete(base + lab.vip + " " + first[:-1]) == [first]
+    assert complete(f"lvstui ctl drain --socket {sock} -t ") == [lab.vip]
+    assert complete(f"lvstui ctl drain --socket {sock} -t {lab.vip} -r ") == reals
+    # no daemon: nothing offered (and the line is left as it was)
+    assert complete(f"lvstui ctl drain --socket {tmp_path / 'none.sock'} ", patience=40) == []
