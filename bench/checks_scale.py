@@ -3,9 +3,11 @@
     .venv/bin/python bench/checks_scale.py [--checks 10000] [--period 1] [--listeners 300]
                                            [--seconds 60] [--keepalived]
 
-With --keepalived, keepalived's own checker (`keepalived -C`) then runs the same checks
-against the same listeners in the same run, and both are measured the same way on the
-server side; keepalived's checker needs IPVS, so run that inside the IPVS guest:
+With --keepalived, keepalived's own checker (`keepalived -C`) runs the same checks, at the
+same time, against as many listeners of its own in the same listener process, and both are
+measured over the same window the same way on the server side (measuring one after the
+other let the load of a shared host, which changes from one half-minute to the next, decide
+the comparison); keepalived's checker needs IPVS, so run that inside the IPVS guest:
 
     IPVSVM_KERNEL=tests/vm/uml-kernel IPVSVM_MEM=1G IPVSVM_TIMEOUT=900 \
         ../shared/tools/run-in-ipvs-vm.sh .venv/bin/python bench/checks_scale.py --keepalived
@@ -22,7 +24,8 @@ delay_loop `--period`, random warmup, and prints:
   `tcp_check` calls, 1000 in flight), CPU microseconds per check, so the scheduler's own
   cost shows as the difference.
 
-- with --keepalived, side by side, both counted by the listeners: probes received, CPU
+- with --keepalived, side by side over one window, both counted by the listeners: probes
+  received, CPU
   per probe (lvstui: this process; keepalived: its checker and parent processes, from
   /proc), and lateness as the listeners see it (interval between two probes of one target
   minus the period).
@@ -53,16 +56,17 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lvstui.clock import SystemClock
 from lvstui.config.schema import CheckCommon, RealServer, TcpCheck, VirtualServer
-from lvstui.health.base import Checker, CheckResult, CheckTarget
+from lvstui.health.base import Cancellable, CheckResult, CheckTarget
 from lvstui.health.build import build_checker
 from lvstui.health.scheduler import HealthMonitor
-from lvstui.health.tcp import tcp_check
+from lvstui.health.tcp import TcpChecker, tcp_check
 
 
 def serve(
@@ -73,10 +77,11 @@ def serve(
 ) -> None:
     """Listener process: n listening sockets, accept and close as fast as possible.
 
-    `control` takes "start" (record every accept's time, per listener) and "report"
-    (answer (probes, [interval - period per consecutive pair]) and stop recording)."""
+    `control` takes ("start", (period, split)) (record every accept's time, per listener)
+    and "report" (answer, for the listeners below `split` and for the rest: (probes,
+    [interval - period per consecutive pair]), and stop recording)."""
     sel = selectors.DefaultSelector()
-    socks = []
+    socks: list[socket.socket] = []
     for _ in range(n):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -89,21 +94,22 @@ def serve(
     ports_out.send([s.getsockname()[1] for s in socks])
     recording = False
     period = 1.0
+    split = n
     last: dict[int, float] = {}
-    gaps: array[float] = array("d")
-    probes = 0
+    gaps: list[array[float]] = [array("d"), array("d")]
+    probes = [0, 0]
     while not stop.is_set():
         for key, _ in sel.select(0.2):
             if key.data == -1:
                 cmd, arg = control.recv()
                 if cmd == "start":
-                    recording, period = True, float(arg)
+                    recording, (period, split) = True, arg
                     last.clear()
-                    gaps = array("d")
-                    probes = 0
+                    gaps = [array("d"), array("d")]
+                    probes = [0, 0]
                 elif cmd == "report":
                     recording = False
-                    control.send((probes, gaps.tolist()))
+                    control.send([(probes[h], gaps[h].tolist()) for h in (0, 1)])
                 continue
             ls = key.fileobj
             assert isinstance(ls, socket.socket)
@@ -117,10 +123,11 @@ def serve(
                 c.close()
                 if recording:
                     now = time.monotonic()
-                    probes += 1
+                    half = int(key.data >= split)
+                    probes[half] += 1
                     prev = last.get(key.data)
                     if prev is not None:
-                        gaps.append(now - prev - period)
+                        gaps[half].append(now - prev - period)
                     last[key.data] = now
     for s in socks:
         s.close()
@@ -182,10 +189,80 @@ def pct(values: array[float], q: float) -> float:
 Side = tuple[str, float, float, float, list[float]]  # name, probes/s, CPU s, wall, gaps
 
 
-def server_side(control: mp.connection.Connection) -> tuple[int, list[float]]:
+def server_side(control: mp.connection.Connection) -> list[tuple[int, list[float]]]:
+    """Probes and gaps of each half of the listeners (lvstui's, keepalived's)."""
     control.send(("report", None))
-    probes, gaps = control.recv()
-    return int(probes), list(gaps)
+    return [(int(p), list(g)) for p, g in control.recv()]
+
+
+class Keepalived:
+    """keepalived's checker (`keepalived -C`) running the same checks on its own listeners,
+    measured in the same window as lvstui (so both see the same host: on a shared machine
+    the load changes from one half-minute to the next)."""
+
+    def __init__(self, ports: list[int], checks: int, period: float) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.child = 0
+        self.why = ""
+        exe = shutil.which("keepalived")
+        if exe is None:
+            self.why = "no keepalived on PATH; apt keepalived"
+            return
+        self.dir = d = Path(tempfile.mkdtemp(prefix="health-bench-ka-"))
+        conf = d / "keepalived.conf"
+        conf.write_text(keepalived_conf(ports, checks, period))
+        pid, cpid = d / "keepalived.pid", d / "checkers.pid"
+        self.logf = (d / "log").open("wb")
+        self.proc = subprocess.Popen(
+            [exe, "-C", "-n", "-l", "-f", str(conf), "-p", str(pid), "-c", str(cpid)],
+            stdout=self.logf,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                self.child = int(cpid.read_text().strip() or 0)
+            except (OSError, ValueError):
+                self.child = 0
+            if self.child:
+                break
+            time.sleep(0.1)
+        time.sleep(2 * period + 2)  # programming IPVS, then the warm-up period
+        if not self.alive():
+            last = (d / "log").read_text(errors="replace").strip().splitlines()[-3:]
+            self.why = (
+                f"its checker did not run: {' / '.join(last)}; it needs IPVS: run in the guest,"
+                " see the docstring"
+            )
+
+    def alive(self) -> bool:
+        return (
+            self.proc is not None
+            and self.proc.poll() is None
+            and bool(self.child)
+            and Path(f"/proc/{self.child}").exists()
+        )
+
+    def cpu(self) -> float:
+        """CPU seconds of its parent and checker processes."""
+        if self.proc is None:
+            return 0.0
+        return _proc_cpu(self.child) + _proc_cpu(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.child:  # its checker process must not outlive the run (it was ours)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signal.SIGKILL)
+        self.logf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 async def monitored(
@@ -195,14 +272,16 @@ async def monitored(
     seconds: float,
     tune: bool,
     control: mp.connection.Connection,
-) -> Side:
+    peer: Keepalived | None = None,
+) -> list[Side]:
     # lateness of the first period (10,000 loops starting at once) is reported apart
     lateness: array[float] = array("d")
     startup: array[float] = array("d")
-    steady_from = [float("inf")]
+    steady = [False]  # set once the first period is over (no clock read a run: in the
+    # guest a clock read is a system call, which the instrument would add to every run)
 
     def record(late: float) -> None:
-        (lateness if time.monotonic() >= steady_from[0] else startup).append(late)
+        (lateness if steady[0] else startup).append(late)
 
     mon: HealthMonitor[int] = HealthMonitor(
         SystemClock(),
@@ -215,18 +294,30 @@ async def monitored(
     rng = random.Random(2)
     latencies: array[float] = array("d")
 
-    class Timed:
-        """Records each check's duration (a slow connect shows here, not as lateness)."""
+    class Timed(TcpChecker):
+        """Records each check's duration (a slow connect shows here, not as lateness); a
+        TcpChecker still, so the monitor runs it as it runs TCP_CHECKs (callback loops)."""
 
-        __slots__ = ("inner", "spec")
-
-        def __init__(self, inner: Checker) -> None:
-            self.inner = inner
-            self.spec = inner.spec
+        __slots__ = ()
 
         async def run(self) -> CheckResult:
-            r = await self.inner.run()
+            r = await super().run()
             latencies.append(r.latency)
+            return r
+
+        def begin(
+            self,
+            loop: asyncio.AbstractEventLoop,
+            started: float,
+            done: Callable[[CheckResult], None],
+        ) -> CheckResult | Cancellable:
+            def timed(r: CheckResult) -> None:
+                latencies.append(r.latency)
+                done(r)
+
+            r = super().begin(loop, started, timed)
+            if isinstance(r, CheckResult):
+                latencies.append(r.latency)
             return r
 
     for i in range(checks):
@@ -234,19 +325,19 @@ async def monitored(
         # a target of its own per check (see the module docstring): the port, else the warmup
         warm = rng.uniform(0.0, period) if len(ports) < checks else None
         common = CheckCommon(connect_timeout=1.0, warmup=warm)
-        mon.add(i, [Timed(build_checker(TcpCheck(common), real, vs))])
+        mon.add(i, [Timed(build_checker(TcpCheck(common), real, vs).spec)])
     assert mon.probe_count() == checks, "checks would share probes: not the load to measure"
     rss0, _ = rss_mb()
     task = asyncio.create_task(mon.run())
     u0, s0 = cpu_split()
     t0, c0 = time.monotonic(), cpu()
-    steady_from[0] = t0 + period
     await asyncio.sleep(period)  # the first period (every loop starting) is not measured
-    control.send(("start", period))
-    w0, cw0 = time.monotonic(), cpu()
+    steady[0] = True
+    control.send(("start", (period, len(ports))))
+    w0, cw0, kw0 = time.monotonic(), cpu(), peer.cpu() if peer else 0.0
     await asyncio.sleep(seconds - period)
-    probes, gaps = server_side(control)
-    w1, cw1 = time.monotonic(), cpu()
+    (probes, gaps), (ka_probes, ka_gaps) = server_side(control)
+    w1, cw1, kw1 = time.monotonic(), cpu(), peer.cpu() if peer else 0.0
     t1, c1 = time.monotonic(), cpu()
     u1, s1 = cpu_split()
     mon.stop()
@@ -283,7 +374,13 @@ async def monitored(
           f"max {1000 * max(startup, default=0.0):.1f} ms")  # fmt: skip
     ok = cpu_pct <= 50 and rss_peak <= 150 and p99 <= 0.05 * period
     print(f"goals (<=50 % core, <=150 MB, p99 <=5 %): {'met' if ok else 'NOT met'}")
-    return ("lvstui", probes / (w1 - w0), cw1 - cw0, w1 - w0, gaps)
+    sides: list[Side] = [("lvstui", probes / (w1 - w0), cw1 - cw0, w1 - w0, gaps)]
+    if peer is not None:
+        if peer.alive():
+            sides.append(("keepalived -C", ka_probes / (w1 - w0), kw1 - kw0, w1 - w0, ka_gaps))
+        else:
+            print("keepalived peer        : its checker died during the run")
+    return sides
 
 
 def _proc_cpu(pid: int) -> float:
@@ -319,64 +416,6 @@ def keepalived_conf(ports: list[int], checks: int, period: float) -> str:
             ]
         out.append("}")
     return "\n".join(out) + "\n"
-
-
-def keepalived_peer(
-    ports: list[int], checks: int, period: float, seconds: float, control: mp.connection.Connection
-) -> Side | None:
-    """keepalived's checker (`keepalived -C`) on the same checks and listeners."""
-    exe = shutil.which("keepalived")
-    if exe is None:
-        print("keepalived peer        : skipped (no keepalived on PATH; apt keepalived)")
-        return None
-    d = Path(tempfile.mkdtemp(prefix="health-bench-ka-"))
-    conf = d / "keepalived.conf"
-    conf.write_text(keepalived_conf(ports, checks, period))
-    pid, cpid = d / "keepalived.pid", d / "checkers.pid"
-    logf = (d / "log").open("wb")
-    child = 0
-    proc = subprocess.Popen(
-        [exe, "-C", "-n", "-l", "-f", str(conf), "-p", str(pid), "-c", str(cpid)],
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                child = int(cpid.read_text().strip() or 0)
-            except (OSError, ValueError):
-                child = 0
-            if child:
-                break
-            time.sleep(0.1)
-        time.sleep(2 * period + 2)  # programming IPVS, then the warm-up period
-        if proc.poll() is not None or not child or not Path(f"/proc/{child}").exists():
-            last = (d / "log").read_text(errors="replace").strip().splitlines()[-3:]
-            why = " / ".join(last)
-            print(f"keepalived peer        : skipped (its checker did not run: {why}; "
-                  "it needs IPVS: run in the guest, see the docstring)")  # fmt: skip
-            return None
-        control.send(("start", period))
-        w0 = time.monotonic()
-        c0 = _proc_cpu(child) + _proc_cpu(proc.pid)
-        time.sleep(seconds - period)
-        c1 = _proc_cpu(child) + _proc_cpu(proc.pid)
-        probes, gaps = server_side(control)
-        w1 = time.monotonic()
-        return ("keepalived -C", probes / (w1 - w0), c1 - c0, w1 - w0, gaps)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if child:  # its checker process must not outlive the run (it was ours)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-        logf.close()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def side_by_side(period: float, sides: list[Side]) -> None:
@@ -428,7 +467,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(hard, 2 * (args.checks + args.listeners) + 1024)
+    want = max(hard, 4 * (args.checks + args.listeners) + 1024)
     try:  # root (the guest) may raise the hard limit: listeners + checks + keepalived's
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
     except (ValueError, OSError):
@@ -437,12 +476,16 @@ def main() -> int:
     stop = ctx.Event()
     parent_end, child_end = ctx.Pipe()
     control, control_child = ctx.Pipe()
+    # with --keepalived, as many listeners again for keepalived's checks
+    n_listeners = args.listeners * (2 if args.keepalived else 1)
     child = ctx.Process(
-        target=serve, args=(child_end, args.listeners, stop, control_child), daemon=True
+        target=serve, args=(child_end, n_listeners, stop, control_child), daemon=True
     )
     child.start()
     try:
         ports: list[int] = parent_end.recv()
+        ka_ports = ports[args.listeners :]
+        ports = ports[: args.listeners]
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, pid {os.getpid()}, "
               f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"CPU available          : a busy loop gets {available_cpu():.0f} % of one core "
@@ -450,14 +493,27 @@ def main() -> int:
         tick_stop = ctx.Event()
         tick_out, tick_in = ctx.Pipe()
         tick = ctx.Process(target=ticker, args=(tick_in, tick_stop), daemon=True)
+        peer = Keepalived(ka_ports, args.checks, args.period) if args.keepalived else None
+        if peer is not None and not peer.alive():
+            print(f"keepalived peer        : skipped ({peer.why})")
+            peer.stop()
+            peer = None
         tick.start()
         try:
-            ours = asyncio.run(
+            sides = asyncio.run(
                 monitored(
-                    ports, args.checks, args.period, args.seconds, not args.no_tune_gc, control
+                    ports,
+                    args.checks,
+                    args.period,
+                    args.seconds,
+                    not args.no_tune_gc,
+                    control,
+                    peer,
                 )
             )
         finally:
+            if peer is not None:
+                peer.stop()
             tick_stop.set()
             p50, p99, worst = tick_out.recv() if tick_out.poll(10) else (0.0, 0.0, 0.0)
             tick.join(5)
@@ -465,11 +521,6 @@ def main() -> int:
               f"p50 {1000 * p50:.2f} / p99 {1000 * p99:.2f} / "
               f"max {1000 * worst:.1f} ms")  # fmt: skip
         asyncio.run(bare(ports, 20_000))
-        sides = [ours]
-        if args.keepalived:
-            theirs = keepalived_peer(ports, args.checks, args.period, args.seconds, control)
-            if theirs is not None:
-                sides.append(theirs)
         side_by_side(args.period, sides)
     finally:
         stop.set()

@@ -43,6 +43,7 @@ from lvstui.netutil import bracket_host, ip_family
 __all__ = [
     "LOCAL_ERRNOS",
     "LOCAL_POLL",
+    "Cancellable",
     "CheckResult",
     "CheckSpec",
     "CheckTarget",
@@ -57,6 +58,12 @@ __all__ = [
 
 
 LOCAL_POLL = 1.0  # seconds: FILE_CHECK and BFD_CHECK poll period unless delay_loop is set
+
+
+class Cancellable(Protocol):
+    """Something in flight that can be abandoned (a check attempt, a probe's loop)."""
+
+    def cancel(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,18 @@ A stale probe is a hung checker, or one starved of a turn under the concurrency 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from lvstui.health.base import Checker, CheckSpec
+from lvstui.health.base import Cancellable, Checker, CheckResult, CheckSpec, is_local_failure
 from lvstui.health.state import CheckState
 from lvstui.health.weight import sets_weight
+from lvstui.model import Health
 
-__all__ = ["Probe", "Subscription", "run_budget", "stale_after"]
+__all__ = ["Probe", "Subscription", "after_attempts", "crashed", "run_budget", "stale_after"]
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 
@@ -87,7 +91,8 @@ class Probe(Generic[K]):
         self.spec: CheckSpec = checker.spec
         self.dynamic = sets_weight(checker.spec.check)  # its results carry a weight
         self.subs: list[Subscription[K]] = []
-        self.task: asyncio.Task[None] | None = None
+        # its loop: a task, or a callback loop (lvstui.health.fastloop) for TCP_CHECK
+        self.task: asyncio.Task[None] | Cancellable | None = None
         self.runs = 0  # attempts
         self.failures = 0  # failed attempts
         self.unknown = 0  # attempts that could not be made (local reason)
@@ -105,3 +110,53 @@ class Probe(Generic[K]):
     def active(self) -> bool:
         """Whether any subscriber wants it run."""
         return any(s.active for s in self.subs)
+
+    def tries(self) -> int:
+        """Attempts a run may make: retry + 1 while the check is up for any active
+        subscriber (keepalived's retry), else 1 (one pass brings it back)."""
+        subs = self.subs
+        if len(subs) == 1:  # the common case, without a generator a run
+            up = subs[0].active and subs[0].state.health is Health.UP
+        else:
+            up = any(s.active and s.state.health is Health.UP for s in subs)
+        return self.spec.retry + 1 if up else 1
+
+    def note(self, result: CheckResult, wall: float) -> bool:
+        """Count one attempt's result (at wall-clock `wall`); True when the run ends with it
+        (it passed, or it could not be made: retrying now would hit the same wall)."""
+        self.runs += 1
+        self.last_reason = result.reason
+        self.last_latency = result.latency
+        self.last_run = wall
+        if result.local:
+            self.unknown += 1
+            self.last_ok = None  # neither passed nor failed
+            return True
+        self.last_ok = result.ok
+        if result.ok:
+            return True
+        self.failures += 1
+        return False
+
+
+def crashed(spec: CheckSpec, exc: Exception) -> CheckResult:
+    """The result of an attempt whose checker raised: unknown for a local reason (out of
+    descriptors ...), else a failure saying so (a checker bug must not kill its loop)."""
+    if is_local_failure(exc):
+        return CheckResult(False, f"unknown: cannot check from here: {exc}", local=True)
+    log.exception("checker %s crashed", spec.describe())
+    return CheckResult(False, f"checker error: {exc!r}")
+
+
+def after_attempts(result: CheckResult, tries: int) -> CheckResult:
+    """A failed run's final result: its last attempt's, saying how many were made."""
+    if tries <= 1:
+        return result
+    return CheckResult(
+        False,
+        f"{result.reason} (after {tries} attempts)",
+        result.latency,
+        result.weight,
+        result.started,
+        result.finished,
+    )

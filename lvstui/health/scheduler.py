@@ -61,7 +61,6 @@ Rules (keepalived's, plus the tutorial's):
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import gc
 import logging
@@ -70,10 +69,13 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.health.base import Checker, CheckResult, CheckSpec, is_local_failure
-from lvstui.health.probe import Probe, Subscription, stale_after
+from lvstui.health.base import Checker, CheckResult, CheckSpec
+from lvstui.health.fastloop import CallbackLoop
+from lvstui.health.probe import Probe, Subscription, after_attempts, crashed, stale_after
+from lvstui.health.slots import Slots
 from lvstui.health.state import advance, aggregate, initial_state
-from lvstui.health.timers import coarse_sleep
+from lvstui.health.tcp import TcpChecker
+from lvstui.health.timers import check_tick, coarse_sleep, timers_for
 from lvstui.model import CheckView, Health
 
 __all__ = ["HealthMonitor", "tune_gc"]
@@ -140,12 +142,11 @@ class HealthMonitor(Generic[K]):
         # The real clock sleeps on the coarse timers (cheaper with thousands of checks);
         # any other clock (FakeClock in tests) is used as it is.
         self._sleep = coarse_sleep if isinstance(clock, SystemClock) else clock.sleep
-        # the concurrency cap: a counter and a FIFO of waiters (asyncio.Semaphore costs a
-        # generator expression per acquire; this path runs thousands of times a second)
-        self._cap = max(1, concurrency)
-        self._in_flight = 0
-        self._woken = 0  # waiters handed a slot, not running yet
-        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # ... and runs TCP_CHECKs as callback loops (lvstui.health.fastloop): half the
+        # event-loop iterations a run, no task step
+        self._callbacks = isinstance(clock, SystemClock)
+        self._wall_offset = clock.wall() - clock.now()  # refreshed by the watchdog
+        self._slots = Slots(concurrency)  # the concurrency cap
         self.on_change = on_change
         self._rng = rng or random.Random()
         self._on_lateness = on_lateness
@@ -320,7 +321,7 @@ class HealthMonitor(Generic[K]):
         finally:
             self._running = False
             watchdog.cancel()
-            tasks = [p.task for p in self._probes.values() if p.task]
+            tasks = [p.task for p in self._probes.values() if isinstance(p.task, asyncio.Task)]
             for p in self._probes.values():
                 self._cancel(p)
             for t in [*tasks, watchdog]:
@@ -332,10 +333,18 @@ class HealthMonitor(Generic[K]):
             self._stopped.set()
 
     def _start(self, probe: Probe[K]) -> None:
-        if probe.task is None and probe.active:
-            probe.task = asyncio.get_running_loop().create_task(
-                self._loop(probe), name=f"check {probe.spec.describe()}"
-            )
+        if probe.task is not None or not probe.active:
+            return
+        loop = asyncio.get_running_loop()
+        checker = probe.checker
+        if self._callbacks and isinstance(checker, TcpChecker):
+            spec = probe.spec
+            warm = spec.warmup if spec.warmup is not None else self._rng.uniform(0.0, spec.period)
+            due = loop.time() + max(0.0, warm)
+            timers = timers_for(loop, check_tick(spec.period))
+            probe.task = CallbackLoop(self, self._slots, probe, checker, timers, due)
+            return
+        probe.task = loop.create_task(self._loop(probe), name=f"check {probe.spec.describe()}")
 
     def _cancel(self, probe: Probe[K]) -> None:
         if probe.task is not None:
@@ -356,11 +365,7 @@ class HealthMonitor(Generic[K]):
             delay = due - clock.now()
             if delay > 0:
                 await self._sleep(delay)
-            late = clock.now() - due
-            if late > self._lag:
-                self._lag = late
-            if self._on_lateness is not None:
-                self._on_lateness(late)
+            self.late(clock.now() - due)
             result = await self._attempts(probe)
             probe.progress = clock.now()
             self._record(probe, result)
@@ -369,90 +374,49 @@ class HealthMonitor(Generic[K]):
 
     async def _attempts(self, probe: Probe[K]) -> CheckResult:
         spec = probe.spec
-        subs = probe.subs
-        if len(subs) == 1:  # the common case, without a generator a run
-            up = subs[0].active and subs[0].state.health is Health.UP
-        else:
-            up = any(s.active and s.state.health is Health.UP for s in subs)
-        tries = spec.retry + 1 if up else 1
+        tries = probe.tries()
+        slots = self._slots
         result: CheckResult | None = None
         for i in range(tries):
             if i:
                 await self._sleep(spec.delay_before_retry)
-            if self._in_flight + self._woken >= self._cap or self._slot_waiters:
-                await self._wait_turn()
-            self._in_flight += 1
+            if slots.full():
+                await slots.wait_turn()
+            else:
+                slots.in_flight += 1
             try:
                 result = await probe.checker.run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_local_failure(exc):
-                    result = CheckResult(
-                        False, f"unknown: cannot check from here: {exc}", local=True
-                    )
-                else:  # a checker bug must not kill its loop
-                    log.exception("checker %s crashed", spec.describe())
-                    result = CheckResult(False, f"checker error: {exc!r}")
+                result = crashed(spec, exc)
             finally:
-                self._in_flight -= 1
-                self._next_turn()
-            probe.runs += 1
-            probe.last_reason = result.reason
-            probe.last_latency = result.latency
-            probe.last_run = self._clock.wall()
-            if result.local:
-                probe.unknown += 1
-                probe.last_ok = None  # neither passed nor failed
-                return result  # retrying now would hit the same wall
-            probe.last_ok = result.ok
-            if result.ok:
-                return result
-            probe.failures += 1
+                slots.release()
+            if probe.note(result, self._clock.wall()):
+                return result  # passed, or unknown: retrying now would hit the same wall
         assert result is not None
-        if tries > 1:
-            result = CheckResult(
-                False,
-                f"{result.reason} (after {tries} attempts)",
-                result.latency,
-                result.weight,
-                result.started,
-                result.finished,
-            )
-        return result
+        return after_attempts(result, tries)
 
-    async def _wait_turn(self) -> None:
-        """Wait (FIFO) until an attempt slot is free. On return the caller takes it.
+    # --- what a CallbackLoop asks of its host (lvstui.health.fastloop.LoopHost) -----------
 
-        The waker pops the waiter and counts it in `_woken` (a reserved slot) until the
-        waiter runs; so each release costs O(1), whatever the queue's length."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._slot_waiters.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self._woken -= 1  # handed a turn we will not use: pass it on
-            else:
-                with contextlib.suppress(ValueError):
-                    self._slot_waiters.remove(fut)  # rare: a check removed while queued
-            self._next_turn()
-            raise
-        self._woken -= 1  # no await between this and the caller taking the slot
+    def late(self, late: float) -> None:
+        if late > self._lag:
+            self._lag = late
+        if self._on_lateness is not None:
+            self._on_lateness(late)
 
-    def _next_turn(self) -> None:
-        waiters = self._slot_waiters
-        while waiters and self._in_flight + self._woken < self._cap:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                self._woken += 1
+    def wall(self, mono: float) -> float:
+        return mono + self._wall_offset
 
-    def _record(self, probe: Probe[K], result: CheckResult) -> None:
+    def finish(self, probe: Probe[K], result: CheckResult, now: float) -> None:
+        self._record(probe, result, now)
+
+    def _record(self, probe: Probe[K], result: CheckResult, now: float | None = None) -> None:
         if result.local:
             self._local_failure(probe, result.reason)
             return  # unknown: every verdict stays what it was
-        now = self._clock.now()
+        if now is None:
+            now = self._clock.now()
         dynamic = probe.dynamic
         subs = probe.subs
         # a callback below may unsubscribe (a reload from on_change): walk a copy then
@@ -495,6 +459,7 @@ class HealthMonitor(Generic[K]):
     async def _watchdog(self) -> None:
         while True:
             await self._sleep(WATCHDOG_TICK)
+            self._wall_offset = self._clock.wall() - self._clock.now()
             self.sweep_stale()
 
     def sweep_stale(self) -> None:

@@ -219,7 +219,7 @@ async def test_concurrency_cap_survives_cancelled_waiters() -> None:
     handed: list[bool] = []
 
     def on_change(key: int, health: Health, weight: int | None, why: str) -> None:
-        handed.append(mon._woken == 1)
+        handed.append(mon._slots._woken == 1)
         mon.remove(2)
 
     mon.on_change = on_change
@@ -234,6 +234,6 @@ async def test_concurrency_cap_survives_cancelled_waiters() -> None:
     assert handed == [True]
     assert [c.calls for c in checkers] == [1, 0, 0, 1, 1, 1]
     assert max(c.max_in_flight for c in checkers) == 1
-    assert mon._in_flight == 0 and mon._woken == 0 and not mon._slot_waiters
+    assert mon._slots.in_flight == 0 and mon._slots._woken == 0 and not mon._slots._waiters
     mon.stop()
     await asyncio.wait_for(task, 5)
