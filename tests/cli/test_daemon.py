@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -396,6 +396,23 @@ def _bash_words(line: str) -> list[str]:
     return [w for w in words[:-1] if w] + words[-1:]
 
 
+def _lvstui_shim(tmp_path: Path) -> Path:
+    """An `lvstui` on PATH for the shell under test (the scripts call it back)."""
+    shim = tmp_path / "bin" / "lvstui"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m lvstui "$@"\n')
+    shim.chmod(0o755)
+    return shim
+
+
+def _completes_the_parser(complete: Callable[[str], list[str]]) -> None:
+    """What any shell's script completes from the parser alone."""
+    assert complete("lvstui ct") == ["ctl"]
+    assert complete("lvstui comp") == ["completion"]
+    assert complete("lvstui ctl un") == ["undrain"]
+    assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
+
+
 def test_bash_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path) -> None:
     """`lvstui completion bash` loaded in a real bash completes sub-commands, options, and
     ctl's services and real servers from the running daemon (through `lvstui __complete`)."""
@@ -405,10 +422,7 @@ def test_bash_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path
     r = lvstui("completion", "bash")
     assert r.returncode == 0, r.stderr
     (tmp_path / "lvstui.bash").write_text(r.stdout)
-    shim = tmp_path / "bin" / "lvstui"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m lvstui "$@"\n')
-    shim.chmod(0o755)
+    shim = _lvstui_shim(tmp_path)
     sock = lab.daemon.sock
 
     def complete(line: str) -> list[str]:
@@ -425,10 +439,7 @@ def test_bash_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path
         assert out.returncode == 0, out.stderr
         return sorted(w for w in out.stdout.splitlines() if w)
 
-    assert complete("lvstui ct") == ["ctl"]
-    assert complete("lvstui comp") == ["completion"]
-    assert complete("lvstui ctl un") == ["undrain"]
-    assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
+    _completes_the_parser(complete)
     base = f"lvstui ctl drain --socket {sock} "
     assert complete(base) == [lab.vip]
     # bash replaces only what follows the last ':', so that is what comes back
@@ -454,10 +465,7 @@ def test_zsh_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path)
     comp.mkdir()
     (comp / "_lvstui").write_text(r.stdout)
     driver = Path(__file__).with_name("complete.zsh")
-    shim = tmp_path / "bin" / "lvstui"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m lvstui "$@"\n')
-    shim.chmod(0o755)
+    shim = _lvstui_shim(tmp_path)
     sock = lab.daemon.sock
     out = tmp_path / "matches"
 
@@ -470,10 +478,7 @@ def test_zsh_completion_from_the_parser_and_the_daemon(lab: Lab, tmp_path: Path)
         assert done.returncode == 0, (done.stdout, done.stderr)
         return sorted({w for w in out.read_text().splitlines() if w and w != "__DONE__"})
 
-    assert complete("lvstui ct") == ["ctl"]
-    assert complete("lvstui comp") == ["completion"]
-    assert complete("lvstui ctl un") == ["undrain"]
-    assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
+    _completes_the_parser(complete)
     base = f"lvstui ctl drain --socket {sock} "
     assert complete(base) == [lab.vip]
     reals = sorted(lab.real(n) for n in NAMES)
