@@ -1,5 +1,12 @@
 """Line charts over time, drawn by plotext as plain text (no colour codes: the theme colours
-the widget, and NO_COLOR terminals get the same picture)."""
+the widget, and NO_COLOR terminals get the same picture).
+
+The x axis is time: −60 s on the left, "now" on the right, one sample a second, whatever the
+number of samples so far. The y axis starts at 0 and reaches at least 1: counts and rates are
+never negative, and an all-zero series is a flat line on the floor, not a band around zero.
+A chart that would not be readable at the size it is given (plotext squeezes its ticks into
+each other) is replaced by a one-line note saying so.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +14,35 @@ from collections.abc import Sequence
 
 import plotext as plt
 
-__all__ = ["line_chart"]
+__all__ = ["MIN_HEIGHT", "MIN_WIDTH", "WINDOW", "fits", "line_chart"]
+
+WINDOW = 60  # seconds shown
+MIN_WIDTH = 30  # below this the y labels and the three time ticks run into each other
+MIN_HEIGHT = 8  # title, frame, axis, tick labels and at least three rows of plot
+
+
+def fits(width: int, height: int) -> bool:
+    return width >= MIN_WIDTH and height >= MIN_HEIGHT
 
 
 def line_chart(values: Sequence[float], width: int, height: int, title: str) -> str:
     """A `width`×`height` text chart of `values` (one sample a second, oldest first)."""
-    width, height = max(width, 20), max(height, 5)
+    if not fits(width, height):
+        return f"{title}: hidden at {width}×{height} (a chart needs {MIN_WIDTH}×{MIN_HEIGHT})"
     if len(values) < 2:
         return f"{title}\n(collecting samples…)"
+    window = [max(float(v), 0.0) for v in values[-(WINDOW + 1) :]]
+    n = len(window)
     fig = plt.figure
     fig.clear()
     fig.plot_size(width, height)
     fig.theme("colorless")
-    # x = seconds before now, so the right edge is "now" whatever the window length.
-    n = len(values)
-    sig = fig.signal([float(v) for v in values])
+    # x = seconds before now: the right edge is "now" however many samples there are
+    sig = fig.signal([float(i - (n - 1)) for i in range(n)], window)
     fig.draw(sig.lines(True))
-    full = f"{title} (last {n}s)"
-    fig.title(full if len(full) <= width - 4 else title[: width - 4])
+    fig.ruler(axis=0).lim(-WINDOW, 0)
+    fig.ruler(axis=0).ticks([-WINDOW, -WINDOW // 2, 0], [f"-{WINDOW}s", f"-{WINDOW // 2}s", "now"])
+    fig.ruler(axis=1).lim(0, max(max(window), 1.0))
+    fig.title(title if len(title) <= width - 4 else title[: width - 4])
     text: str = fig.build().string(colorless=True)
     return text

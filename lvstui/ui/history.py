@@ -16,6 +16,8 @@ from lvstui.series import RingMap
 
 __all__ = ["SeriesStore"]
 
+_TOTAL = "*"  # the key of the totals over all services (no service key looks like it)
+
 
 class SeriesStore:
     def __init__(self, length: int = 300) -> None:
@@ -52,7 +54,11 @@ class SeriesStore:
         self._last_seq = snap.seq
         add = self._series.push
         services = {s for s, _ in watched}
+        cps = inbps = outbps = 0
         for sv in snap.services:
+            cps += sv.stats.cps
+            inbps += sv.stats.inbps
+            outbps += sv.stats.outbps
             sk = str(sv.key)
             add((sk, "cps"), sv.stats.cps)
             add((sk, "inbps"), sv.stats.inbps)
@@ -68,6 +74,14 @@ class SeriesStore:
                 lat = [c.last_latency for c in rs.checks if c.last_latency is not None]
                 if lat:
                     add((rk, "latency_ms"), max(lat) * 1000)
+
+        add((_TOTAL, "cps"), cps)
+        add((_TOTAL, "inbps"), inbps)
+        add((_TOTAL, "outbps"), outbps)
+
+    def totals(self, name: str) -> list[float]:
+        """All services together ("cps", "inbps", "outbps"): the header's sparklines."""
+        return list(self._series.values((_TOTAL, name)))
 
     def get(self, key: str, name: str) -> list[float]:
         return list(self._series.values((key, name)))

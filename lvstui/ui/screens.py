@@ -31,6 +31,8 @@ from lvstui.ui.commandline import UiCommand
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.groupscreen import GroupScreen, GroupStrip
 from lvstui.ui.groupview import Scope, action_scope, group_header
+from lvstui.ui.header import DirectorHeader
+from lvstui.ui.heights import fit_height
 from lvstui.ui.help import HelpScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
@@ -223,6 +225,7 @@ class MainScreen(ActionScreen):
     def compose(self) -> ComposeResult:
         yield Static("lvstui", id="status")
         yield Static("", id="banner")
+        yield DirectorHeader(id="director")
         yield GroupStrip("", id="group-strip")
         yield Input(
             placeholder="filter: address, name or scheduler (enter: keep, esc: clear)", id="filter"
@@ -254,7 +257,7 @@ class MainScreen(ActionScreen):
             self.query_one(VrrpTable).show(self.snapshot)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.height < 30, "-compact")
+        fit_height(self, self.size.height)
         self._fit_footer(self.size.width)
 
     def _fit_footer(self, width: int) -> None:
@@ -278,6 +281,7 @@ class MainScreen(ActionScreen):
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
         self.query_one(GroupStrip).show(snap)
+        self.query_one(DirectorHeader).show(snap, self.series)
         reals = f"{table.total_servers} servers"
         if table.filter_text:  # what the filter keeps, out of all
             reals = (

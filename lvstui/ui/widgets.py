@@ -363,7 +363,9 @@ class VrrpTable(DataTable[str | Text]):
             self._cells = dict.fromkeys(self._cells, ())  # restyle every row on the next show
 
     def show(self, snap: Snapshot) -> None:
-        self.border_title = "VRRP" if snap.vrrp else "VRRP (no instance configured)"
+        # no instance: the panel gives its width to the quorum bars (the header says "no VRRP")
+        self.display = bool(snap.vrrp)
+        self.border_title = "VRRP"
         wanted = {v.name: render.vrrp_cells(v, snap.time) for v in snap.vrrp}
         for name in [n for n in self._cells if n not in wanted]:
             self.remove_row(name)
