@@ -6,7 +6,8 @@ import pytest
 
 from lvstui.ui.fake import FakeClient
 from lvstui.ui.header import DirectorHeader
-from lvstui.ui.widgets import EventLog, QuorumPanel, ServiceTable, VrrpTable
+from lvstui.ui.logview import EventLog
+from lvstui.ui.widgets import QuorumPanel, ServiceTable, VrrpTable
 from tests.ui.conftest import running
 
 
