@@ -81,14 +81,26 @@ for i in range(count):
 
 
 def daemon_config(
-    router_id: str, priority: int, state: str, *, weight1: int = 1, extra: str = ""
+    router_id: str,
+    priority: int,
+    state: str,
+    *,
+    weight1: int = 1,
+    extra: str = "",
+    global_extra: str = "",
+    dataplane: str = "userspace",
+    lb_kind: str = "NAT",
+    vport: int = VPORT,
 ) -> str:
+    """A director's config.toml: VRRPv3 at 0.1 s for the VIP, one virtual server with r1
+    and r2 (tcp_check). `global_extra`: more [global_defs] lines; `extra`: more tables.
+    Direct routing (`lb_kind = "DR"`) needs `vport` 80, the real servers' port."""
     return f"""
 [global_defs]
 router_id = "{router_id}"
-
+{global_extra}
 [lvstui]
-dataplane = "userspace"
+dataplane = "{dataplane}"
 directors = 2
 
 [vrrp_instance.web]
@@ -102,10 +114,10 @@ virtual_ipaddress = ["{VIP}/24"]
 
 [[virtual_server]]
 ip = "{VIP}"
-port = {VPORT}
+port = {vport}
 protocol = "TCP"
 lb_algo = "wrr"
-lb_kind = "NAT"
+lb_kind = "{lb_kind}"
 delay_loop = 1
 
 [[virtual_server.real_server]]
