@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))  # run by path in the guest
 
+from tests.announce import guest_drmove  # noqa: E402
 from tests.vm.guestcheck import check, results  # noqa: E402
 
 PY = sys.executable
@@ -217,6 +218,7 @@ def main() -> int:
             return f"{len(moved)} of {len(PORTS)} ports reach another real server"
 
         check("hash_kernel_table_depends_on_add_order", kernel_depends_on_order)
+        guest_drmove.run(check, sh, PY, REPO, d)
     finally:
         for tag in list(daemons):
             with contextlib.suppress(Exception):  # teardown goes on

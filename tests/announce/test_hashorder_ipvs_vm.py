@@ -15,6 +15,7 @@ CHECKS = [
     "hash_same_real_server_per_client_port",
     "hash_ctl_add_keeps_the_table_equal",
     "hash_kernel_table_depends_on_add_order",
+    "hash_dr_connections_survive_a_route_move",
 ]
 
 
