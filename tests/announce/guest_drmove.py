@@ -57,7 +57,8 @@ print(json.dumps(second), flush=True)
 """
 
 
-def config(reals: list[str]) -> str:
+def config(reals: list[str], kind: str = "DR", port: int = 80) -> str:
+    """A director's config: the VIP's port 80, mh with mh-port, the real servers in order."""
     out = f"""
 [lvstui]
 dataplane = "ipvs"
@@ -67,10 +68,10 @@ ip = "{VIP}"
 port = 80
 lb_algo = "mh"
 lb_flags = ["mh-port"]
-lb_kind = "DR"
+lb_kind = "{kind}"
 """
     for r in reals:
-        out += f'[[virtual_server.real_server]]\nip = "{r}"\nport = 80\n'
+        out += f'[[virtual_server.real_server]]\nip = "{r}"\nport = {port}\n'
     return out
 
 

@@ -42,20 +42,7 @@ while True:
 
 
 def config(reals: list[str]) -> str:
-    out = f"""
-[lvstui]
-dataplane = "ipvs"
-
-[[virtual_server]]
-ip = "{VIP}"
-port = 80
-lb_algo = "mh"
-lb_flags = ["mh-port"]
-lb_kind = "NAT"
-"""
-    for r in reals:
-        out += f'[[virtual_server.real_server]]\nip = "{r}"\nport = 8080\n'
-    return out
+    return guest_drmove.config(reals, "NAT", 8080)
 
 
 def sh(*argv: str) -> str:
