@@ -238,6 +238,8 @@ def build_engine(
     # the group is there even without instances: a reload that adds the first vrrp_instance
     # starts it (its edges open nothing until an instance needs them)
     if vrrp:
+        from lvstui.netfilter.nft import NftCommand
+        from lvstui.vrrp.accept import VipDrops
         from lvstui.vrrp.addresses import PyrouteAddresses
         from lvstui.vrrp.garp import RawAnnouncer
         from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
@@ -253,6 +255,7 @@ def build_engine(
             links=PyrouteLinks(),
             runner=runner,
             routes=PyrouteRoutes(),
+            drops=VipDrops(NftCommand()),
         )
     runtime = None
     if config.lvstui.group is not None:

@@ -112,7 +112,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         out["vrrp_sync_group"] = {g.name: _group(g) for g in config.vrrp_sync_groups}
     if config.vrrp_instances:
         out["vrrp_instance"] = {
-            i.name: _instance(i, config.global_defs.vrrp_version) for i in config.vrrp_instances
+            i.name: _instance(i, config.global_defs) for i in config.vrrp_instances
         }
     if config.track_files:
         out["track_file"] = {
@@ -171,7 +171,7 @@ def _group(g: VrrpSyncGroup) -> dict[str, Any]:
     return _fields(g, skip=("name",), keep=("group",))
 
 
-def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
+def _instance(inst: VrrpInstance, gd: GlobalDefs) -> dict[str, Any]:
     out = _fields(
         inst,
         skip=(
@@ -187,9 +187,18 @@ def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
             "track_script_weight",
             "virtual_routes",
             "virtual_rules",
+            "strict_mode",
+            "skip_check_adv_addr",
         ),
-        keep=("interface", "virtual_router_id"),
+        # accept's default depends on strict mode and priority: always said under strict
+        keep=("interface", "virtual_router_id", *(("accept",) if inst.strict_mode else ())),
     )
+    for key, default in (
+        ("strict_mode", gd.vrrp_strict),
+        ("skip_check_adv_addr", gd.vrrp_skip_check_adv_addr),
+    ):
+        if getattr(inst, key) != default:  # the instance's default is global_defs'
+            out[key] = getattr(inst, key)
     if inst.virtual_routes:
         out["virtual_routes"] = [route_text(r) for r in inst.virtual_routes]
     if inst.virtual_rules:
@@ -199,7 +208,7 @@ def _instance(inst: VrrpInstance, global_version: int) -> dict[str, Any]:
         weighted = {w.name: w for w in getattr(inst, f"{key}_weight")}
         if names:
             out[key] = [_tracked_text(n, weighted.get(n)) for n in names]
-    if inst.version != global_version:  # the instance's default is global_defs.vrrp_version
+    if inst.version != gd.vrrp_version:  # the instance's default is global_defs.vrrp_version
         out["version"] = inst.version
     if inst.auth_type is not None:
         out["authentication"] = {"auth_type": inst.auth_type.value, "auth_pass": inst.auth_pass}

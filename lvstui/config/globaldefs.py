@@ -56,6 +56,8 @@ class GlobalDefs:
     vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
     script_user: str = ""  # who scripts run as unless they name a user ("": lvstui's user)
     enable_script_security: bool = False  # refuse root scripts others could change
+    vrrp_strict: bool = False  # every instance's strict_mode default (RFC rules enforced)
+    vrrp_skip_check_adv_addr: bool = False  # every instance's skip_check_adv_addr default
     # keepalived's notify FIFOs (lvstui/notify/fifo.py): every line / VRRP lines / LVS lines,
     # each with a script run with the FIFO's path as its argument
     notify_fifo: str = ""

@@ -79,6 +79,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_notify_fifo_script": "like notify_fifo_script, for vrrp_notify_fifo",
         "lvs_notify_fifo": "like notify_fifo, the LVS lines only (VS, RS)",
         "lvs_notify_fifo_script": "like notify_fifo_script, for lvs_notify_fifo",
+        "vrrp_strict": "strict_mode for every instance that does not set its own: keepalived's "
+        "RFC rules (no authentication, no unicast, no preempt_delay, no accept by default)",
+        "vrrp_skip_check_adv_addr": "skip_check_adv_addr for every instance that does not set "
+        "its own",
         "static_ipaddress": "addresses put on at start and taken off at stop, whatever the VRRP "
         'state, each naming its dev: "192.0.2.5/24 dev eth1" (keepalived\'s static_ipaddress)',
         "static_routes": "routes in iproute2's words, added at start and removed at stop "
@@ -204,6 +208,15 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "garp_master_repeat": "gratuitous ARPs / NAs sent in each batch",
         "garp_master_refresh": "while master, resend them every this many seconds (0: never)",
         "garp_master_refresh_repeat": "gratuitous ARPs / NAs sent at each refresh",
+        "accept": "a MASTER that is not the address owner (priority < 255) accepts packets "
+        "for its VIPs; false: nftables drops them while it holds them (keepalived's no_accept; "
+        "an IPVS service on the VIP is then unreachable too). Unset: false in strict mode "
+        "unless priority 255, else true",
+        "strict_mode": "keepalived's RFC rules for this instance: no authentication, unicast "
+        "peers or preempt_delay, MASTER only at priority 255, accept false by default "
+        "(unset: global_defs.vrrp_strict)",
+        "skip_check_adv_addr": "check the VIP list of a master's adverts on its first advert "
+        "only, not on every one (unset: global_defs.vrrp_skip_check_adv_addr)",
         "virtual_routes": "routes added after the VIPs on becoming MASTER and removed before "
         'them on leaving it: "192.0.2.0/24 via 198.51.100.1 dev eth0 table 100 metric 5", '
         '"blackhole 203.0.113.0/24" (iproute2\'s words)',

@@ -109,6 +109,9 @@ _TYPES: dict[tuple[type, str], str] = {
 # no default shown: the value comes from elsewhere (the description says where)
 _NO_DEFAULT = {
     (VrrpInstance, "version"),
+    (VrrpInstance, "accept"),
+    (VrrpInstance, "strict_mode"),
+    (VrrpInstance, "skip_check_adv_addr"),
     (LvstuiSettings, "keys"),
     (LvstuiSettings, "group"),
     (LvstuiSettings, "announce"),

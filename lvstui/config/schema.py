@@ -290,6 +290,12 @@ class VrrpInstance:
     # keepalived's virtual_routes / virtual_rules: added with the VIPs, removed with them
     virtual_routes: tuple[IpRoute, ...] = ()
     virtual_rules: tuple[IpRule, ...] = ()
+    # accept / no_accept: does a MASTER that is not the address owner take packets for its
+    # VIPs (no: an nftables drop while it holds them, lvstui/vrrp/accept.py)? The loader
+    # resolves keepalived's default: no in strict mode unless priority 255, else yes
+    accept: bool = True
+    strict_mode: bool = False  # keepalived's strict_mode (default: global_defs.vrrp_strict)
+    skip_check_adv_addr: bool = False  # check a master's VIP list on its first advert only
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ class FsmParams:
     garp_delay: float = 5.0  # garp_master_delay: second batch after this (0 = none)
     garp_refresh: float = 0.0  # garp_master_refresh: periodic batches (0 = none)
     check_addrs: bool = True  # drop adverts whose VIP list differs from ours
+    skip_same_master: bool = False  # skip_check_adv_addr: no check of the followed master's
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +505,7 @@ def _advert(p: FsmParams, st: FsmState, ev: AdvertIn, now: float) -> tuple[FsmSt
         preempt = p.preempt and now >= st.preempt_after
         if not preempt or a.priority >= st.priority:
             mi = a.advert_int if p.version == 3 else st.master_adver_int
-            differ = p.check_addrs and a.priority != PRIO_STOP and set(a.addrs) != set(p.vips)
+            differ = p.check_addrs and not p.skip_same_master and set(a.addrs) != set(p.vips)
             warn: list[Action] = []
             if differ and not st.vips_warned:
                 warn.append(

@@ -31,6 +31,7 @@ from lvstui.config.schema import Config, VrrpInstance, VrrpScript
 from lvstui.errors import VrrpError
 from lvstui.model import Event, LogEvent, NotifyResult, VrrpView
 from lvstui.notify.scripts import ScriptRunner
+from lvstui.vrrp.accept import DropSet, VipDrops
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.node import VrrpNode
@@ -70,6 +71,7 @@ class VrrpGroup:
         links: LinkMonitor | None = None,
         runner: ScriptRunner | None = None,
         routes: RouteManager | None = None,
+        drops: DropSet | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -77,6 +79,7 @@ class VrrpGroup:
         self.addresses = addresses
         self.announcer = announcer
         self.routes = routes or MemoryRoutes()
+        self.vip_drops = drops or VipDrops()
         self.statics = Statics(addresses, self.routes, self._log)
         self._set_garp_intervals(config)
         self.links = links
@@ -113,6 +116,7 @@ class VrrpGroup:
             sync_group=sync_group,
             emit=self._emit,
             routes=self.routes,
+            drops=self.vip_drops,
         )
 
     def _emit(self, ev: Event) -> None:
@@ -242,6 +246,10 @@ class VrrpGroup:
             await node.stop(graceful)
         await self.statics.remove()
         await self.routes.close()
+        try:
+            await self.vip_drops.close()
+        except VrrpError as exc:
+            self._log_error(exc.message)
         # the group owns the edges it was given: their sockets close with it
         if self.links is not None:
             await self.links.close()

@@ -26,6 +26,7 @@ from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
 from lvstui.notify.fifo import vrrp_line
 from lvstui.notify.scripts import ScriptRunner
 from lvstui.vrrp import fsm
+from lvstui.vrrp.accept import DropSet
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.inbox import TIMER_SLACK, Dgram, Item, Reconfig, Stop, next_item
@@ -76,13 +77,14 @@ class VrrpNode:
         sync_group: str | None = None,
         emit: Callable[[Event], None] | None = None,
         routes: RouteManager | None = None,  # virtual_routes / virtual_rules
+        drops: DropSet | None = None,  # accept = false
     ) -> None:
         self.inst = inst
         self.clock = clock
         self.transport = transport
         self.addresses = addresses
         self.announcer = announcer or MemoryAnnouncer()
-        self.vips = VipHolder(addresses, self.announcer, self._log, routes)
+        self.vips = VipHolder(addresses, self.announcer, self._log, routes, drops)
         self.links = links
         self.runner = runner
         self.scripts = scripts or {}

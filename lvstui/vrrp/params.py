@@ -32,6 +32,7 @@ def fsm_params(inst: VrrpInstance, primary_addr: str) -> fsm.FsmParams:
         auth_pass=inst.auth_pass.encode()[:8].ljust(8, b"\0") if auth else b"",
         garp_delay=inst.garp_master_delay,
         garp_refresh=inst.garp_master_refresh,
+        skip_same_master=inst.skip_check_adv_addr,
     )
 
 

@@ -11,17 +11,28 @@ from collections.abc import Callable
 from lvstui.config.routes import IpRoute, IpRule, route_text, rule_text
 from lvstui.config.schema import VipAddress, VrrpInstance
 from lvstui.errors import VrrpError
+from lvstui.vrrp.accept import DropSet, VipDrops
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.params import all_vips
 from lvstui.vrrp.routes import Layer, MemoryRoutes, RouteManager, apply_diff
 
-__all__ = ["VipHolder", "held"]
+__all__ = ["VipHolder", "dropped", "held"]
+
+OWNER = 255
+
+
+def dropped(inst: VrrpInstance) -> tuple[str, ...]:
+    """The addresses accept mode drops while MASTER: none for the address owner or with
+    `accept` (keepalived's rule)."""
+    if inst.accept or inst.priority == OWNER:
+        return ()
+    return tuple(v.address for v in all_vips(inst))
 
 
 def held(inst: VrrpInstance) -> tuple[object, ...]:
     """What a MASTER puts on the host: a reload changing it syncs (SyncVips)."""
-    return (all_vips(inst), inst.virtual_routes, inst.virtual_rules)
+    return (all_vips(inst), inst.virtual_routes, inst.virtual_rules, dropped(inst))
 
 
 class VipHolder:
@@ -31,8 +42,10 @@ class VipHolder:
         announcer: Announcer,
         log: Callable[[str, str], None],
         routes: RouteManager | None = None,
+        drops: DropSet | None = None,
     ) -> None:
         self.addresses = addresses
+        self.drops = drops or VipDrops()
         self.announcer = announcer
         self.routes = routes or MemoryRoutes()
         self._log = log  # (level, message)
@@ -43,6 +56,8 @@ class VipHolder:
 
     async def add(self, inst: VrrpInstance) -> None:
         self.on = True
+        # no_accept: the drop before the addresses, so no packet is taken in between
+        await self.drops.hold(inst.name, dropped(inst))
         for vip in all_vips(inst):
             await self.addresses.add(vip, inst.interface)
         # each route and rule on its own: one the kernel refuses is logged, the rest go on
@@ -76,6 +91,7 @@ class VipHolder:
                 await self.addresses.remove(vip, inst.interface)
             except VrrpError as exc:
                 self._log("error", f"{inst.name}: {exc.message}")
+        await self._try_drop(inst, ())
 
     async def sync(self, inst: VrrpInstance, before: tuple[VipAddress, ...]) -> list[str]:
         """MASTER after a reload: only the difference, so the kept VIPs never blink.
@@ -99,7 +115,14 @@ class VipHolder:
                 synced.append(f"vrrp_instance {inst.name}: added {vip.address} (MASTER)")
         for dev, addrs in added.items():
             await self.announcer.announce(dev, addrs, max(0, inst.garp_master_repeat))
+        await self._try_drop(inst, dropped(inst))
         return synced + await self._sync_routes(inst)
+
+    async def _try_drop(self, inst: VrrpInstance, addrs: tuple[str, ...]) -> None:
+        try:
+            await self.drops.hold(inst.name, addrs)
+        except VrrpError as exc:
+            self._log("error", f"{inst.name}: {exc.message}")
 
     async def _sync_routes(self, inst: VrrpInstance) -> list[str]:
         """The difference in virtual routes and rules (gone rules first)."""

@@ -208,13 +208,13 @@ static_ipaddress {
 """
     res = import_keepalived_text(text, "k.conf")
     assert [(n.line, n.directive) for n in res.notes] == [
-        (3, "global_defs.vrrp_strict"),
         (11, "vrrp_instance a: dont_track_primary"),
         (12, "priority"),
     ]
     (inst,) = res.config.vrrp_instances
     assert inst.track_interface == ("eth1",) and inst.priority == 100
     assert inst.track_interface_weight == (TrackWeight("eth1", 10),)
+    assert inst.strict_mode and not inst.accept  # vrrp_strict: imported, keepalived's default
 
 
 def test_include_globs_relative_to_the_including_file(tmp_path: Path) -> None:

@@ -163,8 +163,9 @@ def _haproxy_pair(c: Config, r: ImportResult) -> None:
     notes = _notes_at(r, "haproxy_pair.conf")
     # the global_defs lvstui has no use for; vrrp_garp/gna_interval 0 is keepalived's default
     # (keepalived calls 0 invalid and keeps its default, 0), so it converts without a note;
-    # script_user and enable_script_security convert too
-    assert sorted(notes) == [7]
+    # script_user, enable_script_security and vrrp_skip_check_adv_addr convert too
+    assert sorted(notes) == []
+    assert inst.skip_check_adv_addr
     assert (c.global_defs.vrrp_garp_interval, c.global_defs.vrrp_gna_interval) == (0.0, 0.0)
     assert (c.global_defs.script_user, c.global_defs.enable_script_security) == ("root", True)
     assert {s.user for s in c.vrrp_scripts} == {"root"}
@@ -294,8 +295,8 @@ def _strict_v3(c: Config, r: ImportResult) -> None:
     (inst,) = c.vrrp_instances
     assert (inst.version, inst.advert_int) == (3, 0.5)
     notes = _notes_at(r, "strict_v3.conf")
-    assert sorted(notes) == [4, 6]
-    assert _has(notes, 4, "no strict mode")
+    assert sorted(notes) == [6]  # vrrp_min_garp's
+    assert inst.strict_mode and not inst.accept  # keepalived's no_accept default in strict
 
 
 def _v2_fractional_advert(c: Config, r: ImportResult) -> None:

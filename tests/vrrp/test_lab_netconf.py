@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -108,3 +109,66 @@ def test_routes_and_rules_follow_the_state_as_keepalived_does(lab: Lab) -> None:
             lab.ip(host, "route", "flush", "table", "101", check=False)
             lab.ip(host, "rule", "del", "preference", "200", check=False)
             lab.ip(host, "rule", "del", "preference", "201", check=False)
+
+
+def strict(name: str, priority: int, *, accept: bool = False) -> str:
+    return (
+        f"global_defs {{\n    router_id {name}\n    vrrp_version 3\n    vrrp_strict\n}}\n"
+        "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
+        f"    virtual_router_id 51\n    priority {priority}\n    advert_int 0.1\n"
+        + ("    accept\n" if accept else "")
+        + "    virtual_ipaddress {\n        198.51.100.9/24 dev eth0\n    }\n}\n"
+    )
+
+
+GET = r"""
+import socket, sys
+try:
+    with socket.create_connection(("198.51.100.9", 80), timeout=1) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        print(s.recv(4096).rsplit(b"\r\n\r\n", 1)[-1].decode())
+except OSError as e:
+    print("error", e)
+"""
+
+
+def answers(lab: Lab) -> str:
+    """Who answers the client's HTTP request to the VIP ("error ..." when nobody does)."""
+    return lab.exec("client", sys.executable, "-c", GET).stdout.strip()
+
+
+def test_strict_mode_drops_vip_traffic_like_keepalived(lab: Lab) -> None:
+    """vrrp_strict on both sides: one master; whichever side is MASTER holds the VIP, answers
+    ARP for it, and drops what is sent to it (keepalived's no_accept); with `accept` the VIP
+    answers."""
+    lab.sh("http-start", "lb1")
+    lab.sh("http-start", "py")
+    try:
+        lab.ka_start("lb1", strict("lb1", 150))
+        wait_until(lambda: lab.vip_hosts() == {"lb1"}, 10)
+        assert answers(lab).startswith("error")  # keepalived's drop, in its nftables table
+        assert "keepalived" in lab.exec("lb1", "nft", "list", "tables").stdout
+        with daemon(lab.ns("py"), imported(lab, strict("py", 100)), prefix="kanet-") as (
+            proc,
+            _,
+            err,
+        ):
+            wait_until(lambda: "VI_1: INIT -> BACKUP" in err.read_text(), 15)
+            time.sleep(0.5)  # a few adverts: keepalived stays master, we stay backup
+            assert lab.vip_hosts() == {"lb1"} and "MASTER" not in err.read_text()
+            assert "lvstui_vrrp" not in lab.exec("py", "nft", "list", "tables").stdout
+            lab.ka_stop("lb1")
+            wait_until(lambda: lab.vip_hosts() == {"py"}, 10)
+            wait_until(lambda: "lvstui_vrrp" in lab.exec("py", "nft", "list", "tables").stdout, 5)
+            assert answers(lab).startswith("error")  # ours drops it the same way
+            # ...but the VIP answered ARP: the client knows py's MAC for it
+            mac = lab.ip("py", "-br", "link", "show", "dev", "eth0").split()[2]
+            assert mac in lab.ip("client", "neigh", "show"), lab.ip("client", "neigh", "show")
+            assert proc.poll() is None, err.read_text()
+        # stopped: the table went with the VIP
+        assert "lvstui_vrrp" not in lab.exec("py", "nft", "list", "tables").stdout
+        with daemon(lab.ns("py"), imported(lab, strict("py", 100, accept=True)), prefix="kanet-"):
+            wait_until(lambda: lab.vip_hosts() == {"py"}, 10)
+            wait_until(lambda: answers(lab) == "py", 5)  # accept: the VIP answers
+    finally:
+        lab.reset()

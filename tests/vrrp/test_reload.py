@@ -170,6 +170,17 @@ def test_backup_keeps_following_its_master_while_vip_lists_differ() -> None:
     assert kinds(acts) == ["Drop"] and acts[0].reason == "addr_mismatch"  # type: ignore[union-attr]
 
 
+def test_skip_check_adv_addr_checks_a_new_master_only() -> None:
+    """keepalived's skip_check_adv_addr: the followed master's list is not checked (no
+    warning); a router not followed yet is, on its first advert."""
+    p = replace(P, skip_same_master=True)
+    other = Advert(3, 51, 150, 0.1, (*VIPS, "198.51.100.10"), 4)
+    st, acts = fsm.step(p, backup(), AdvertIn(other, HIGH, 255), T)
+    assert acts == [] and st.state == S.BACKUP and not st.vips_warned
+    st, acts = fsm.step(p, st, AdvertIn(other, "198.51.100.30", 255), T + 0.1)
+    assert kinds(acts) == ["Drop"]
+
+
 # --- the plan ------------------------------------------------------------------------------
 
 

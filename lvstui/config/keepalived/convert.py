@@ -10,6 +10,7 @@ from lvstui.config.keepalived.corrections import vrrp_corrections
 from lvstui.config.keepalived.global_defs import fill_more_global, garp_defaults, global_defs_block
 from lvstui.config.keepalived.notes import ImportNote, Out
 from lvstui.config.keepalived.routes import static_block
+from lvstui.config.keepalived.strict import strict_corrections
 from lvstui.config.keepalived.track_file import track_file_block
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.virtual_server import virtual_server_block, virtual_server_group_block
@@ -57,5 +58,6 @@ def to_toml_data(
             out.note(group, f"no `virtual_server group {name}` uses it; left out")
     vrrp_corrections(out)
     vrrp_versions(out)
+    strict_corrections(out)
     garp_defaults(out)
     return out.data, out.lines, out.notes

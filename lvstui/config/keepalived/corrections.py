@@ -12,7 +12,7 @@ from lvstui.config.keepalived.tree import Node
 from lvstui.config.locate import KeyPath
 
 
-def _at(out: Out, path: KeyPath, key: str) -> Node:
+def node_at(out: Out, path: KeyPath, key: str) -> Node:
     file, line = out.lines.get(path, ("<string>", 0))
     return Node(key, [], file, line)
 
@@ -22,7 +22,7 @@ def vrrp_corrections(out: Out) -> None:
     for name in [n for n, t in scripts.items() if "script" not in t]:
         del scripts[name]
         out.note(
-            _at(out, ("vrrp_script", name), "vrrp_script"),
+            node_at(out, ("vrrp_script", name), "vrrp_script"),
             "no `script`: keepalived removes this vrrp_script, so does the import",
             f"vrrp_script {name}",
         )
@@ -34,7 +34,7 @@ def vrrp_corrections(out: Out) -> None:
         if not isinstance(vrid, int) or not 1 <= vrid <= 255:
             del instances[name]
             out.note(
-                _at(out, path, "vrrp_instance"),
+                node_at(out, path, "vrrp_instance"),
                 'no virtual_router_id of 1-255: keepalived does not run this instance ("the '
                 'virtual router id must be set"), so the import leaves it out',
                 f"vrrp_instance {name}",
@@ -49,7 +49,7 @@ def vrrp_corrections(out: Out) -> None:
             if why:
                 inst["nopreempt"] = False
                 out.note(
-                    _at(out, (*path, "nopreempt"), "nopreempt"),
+                    node_at(out, (*path, "nopreempt"), "nopreempt"),
                     f"nopreempt does not work {why}: keepalived clears it, so does the import; "
                     "use state BACKUP on every director for nopreempt",
                     f"vrrp_instance {name}: nopreempt",

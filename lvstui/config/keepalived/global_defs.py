@@ -43,6 +43,8 @@ def global_defs_block(out: Out, node: Node) -> None:
             "vrrp_gna_interval": NUM,
             "enable_script_security": FLAG,
             "lvs_flush": FLAG,
+            "vrrp_strict": FLAG,
+            "vrrp_skip_check_adv_addr": FLAG,
             **{
                 f"{kind}notify_fifo{script}": STR
                 for kind in ("", "vrrp_", "lvs_")

@@ -26,9 +26,6 @@ class ImportNote:
 # Why common keepalived directives have no lvstui equivalent, so the note helps the operator
 # decide whether it matters for them.
 WHY_NOT = {
-    "vrrp_strict": "no strict mode: keepalived's RFC checks (no authentication, no unicast, "
-    "MASTER only at priority 255) are not enforced",
-    "vrrp_skip_check_adv_addr": "adverts are always checked",
     "vrrp_garp_interval": "gratuitous ARPs go out in one burst",
     "vrrp_gna_interval": "unsolicited NAs go out in one burst",
     "vrrp_min_garp": "use garp_master_repeat / garp_master_refresh on the instance",

@@ -8,6 +8,7 @@ from typing import Any
 
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.routes import route_list
+from lvstui.config.keepalived.strict import no_accept_line
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.values import (
     FLAG,
@@ -196,6 +197,9 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "nopreempt": FLAG,
             "preempt_delay": NUM,
             "smtp_alert": FLAG,
+            "accept": FLAG,
+            "strict_mode": FLAG,
+            "skip_check_adv_addr": FLAG,
             "garp_master_delay": NUM,
             "garp_master_repeat": INT,
             "garp_master_refresh": NUM,
@@ -208,6 +212,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "unicast_src_ip": unicast_src_ip,
             "authentication": authentication,
             "lvs_sync_daemon_interface": sync_daemon_interface,
+            "no_accept": no_accept_line,
             "virtual_routes": route_list,
             "virtual_rules": route_list,
         },

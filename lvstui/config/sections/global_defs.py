@@ -95,6 +95,8 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
         script_user=t.text("script_user", ""),
         enable_script_security=t.flag("enable_script_security", False),
+        vrrp_strict=t.flag("vrrp_strict", False),
+        vrrp_skip_check_adv_addr=t.flag("vrrp_skip_check_adv_addr", False),
         notify_fifo=t.text("notify_fifo", ""),
         notify_fifo_script=t.text("notify_fifo_script", ""),
         vrrp_notify_fifo=t.text("vrrp_notify_fifo", ""),

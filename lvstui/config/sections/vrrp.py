@@ -21,6 +21,7 @@ from lvstui.config.schema import (
     VrrpSyncGroup,
 )
 from lvstui.config.sections.routes import read_routes, read_rules
+from lvstui.config.sections.strict import read_strict
 from lvstui.config.table import MISSING, Table, check_argv, check_ip, kind_of, show
 
 _PASS_MAX = 8  # VRRPv2 carries 8 bytes of password; keepalived truncates longer ones
@@ -131,7 +132,9 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         **_notify(t),
         virtual_routes=read_routes(t, "virtual_routes"),
         virtual_rules=read_rules(t, "virtual_rules"),
+        skip_check_adv_addr=t.flag("skip_check_adv_addr", gd.vrrp_skip_check_adv_addr),
     )
+    inst = read_strict(t, inst, gd)
     t.finish()
     return inst
 
