@@ -193,7 +193,8 @@ def test_rules_load_into_the_server(lab: tuple[Daemon, Prom, int, LoopbackServer
 
 
 # Panels whose series this lab cannot have: no VRRP instance, no director group, no drain.
-# Their queries must still be valid PromQL (the server says success) and return nothing.
+# Their queries must still be valid PromQL (the server says success) and return nothing
+# here; tests/e2e/test_grafana_lab.py checks their values in a lab that has them.
 ABSENT_HERE = {
     "Drained real servers",
     "VRRP state (MASTER = 1)",
