@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lvstui.announce.peers import BirdPeers, FrrPeers
 from tests.announce.lab import Lab, wait
 from tests.helpers import require_root
 
@@ -68,6 +69,20 @@ def scenario(lab: Lab, checks: Checks) -> None:
 
     if not step("lab_ecmp_over_every_director", ecmp):
         return
+
+    def peers() -> str:
+        # the session state read from the live daemons, as lvstui reads it
+        bird = BirdPeers(str(lab.root / "d1.ctl")).peers()
+        frr = FrrPeers(str(lab.root / "frr3")).peers()
+        router = BirdPeers(str(lab.root / "router.ctl")).peers()
+        assert [(p.name, p.established) for p in bird] == [("uplink", True)], bird
+        assert [(p.name, p.established, p.prefixes_sent) for p in frr] == [
+            ("192.0.2.1", True, 1)
+        ], frr
+        assert sorted(p.name for p in router if p.established) == ["d1", "d2", "d3"], router
+        return f"BIRD: {bird}; FRR: {frr}"
+
+    step("lab_peer_state_read_from_bird_and_frr", peers)
 
     def quorum_lost() -> str:
         lab.health(1, False)
@@ -176,6 +191,7 @@ def lab_checks() -> Iterator[tuple[Checks, str]]:
 
 CHECKS = [
     "lab_ecmp_over_every_director",
+    "lab_peer_state_read_from_bird_and_frr",
     "lab_quorum_loss_withdraws_and_no_new_connection_reaches_it",
     "lab_quorum_back_returns_to_ecmp",
     "lab_kill9_bird_director_withdrawn_within_bound",
