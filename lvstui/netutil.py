@@ -4,10 +4,24 @@ the dataplanes cannot disagree."""
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 
-__all__ = ["bracket_host", "checksum", "ip_family", "is_ipv6", "socket_family"]
+__all__ = [
+    "bracket_host",
+    "checksum",
+    "ip_family",
+    "is_hostname",
+    "is_ipv6",
+    "name_and_port",
+    "socket_family",
+]
+
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 63 bytes a
+# label, 253 in all (a trailing dot: fully qualified)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 
 def checksum(data: bytes) -> int:
@@ -44,3 +58,18 @@ def socket_family(addr: str) -> socket.AddressFamily:
 def bracket_host(host: str) -> str:
     """A host for `host:port` text: an IPv6 address in brackets (RFC 3986), others as is."""
     return f"[{host}]" if is_ipv6(host) else host
+
+
+def is_hostname(text: str) -> bool:
+    """A syntactically valid DNS host name (not an IP literal: all-digit names are refused,
+    so "198.51.100" cannot pass for a name)."""
+    return bool(_HOSTNAME.fullmatch(text)) and not text.rstrip(".").replace(".", "").isdigit()
+
+
+def name_and_port(text: str) -> tuple[str, int] | None:
+    """ "NAME:PORT" (a host name, a port 1-65535) → (name, port); None for anything else (an
+    IP literal's "ADDR:PORT" included)."""
+    host, sep, port = text.rpartition(":")
+    if sep and is_hostname(host) and port.isdigit() and 0 < int(port) < 65536:
+        return host, int(port)
+    return None

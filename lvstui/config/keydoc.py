@@ -146,7 +146,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
     GroupSettings: {
         "name": "this director's name in the group (unset: the hostname)",
         "listen": 'where the peers reach this director: "ADDR:PORT" or "[V6ADDR]:PORT"',
-        "peers": 'the other directors of the group, "ADDR:PORT" each',
+        "peers": 'the other directors of the group, "ADDR:PORT" or "NAME:PORT" each (a name '
+        "is resolved once, when lvstui starts)",
         "key_file": "the group's credential, written by `lvstui group keygen > FILE` and "
         "copied to every director (mode 600)",
         "startup_wait": "seconds to wait at start to learn the group's overrides before "

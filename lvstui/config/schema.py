@@ -194,7 +194,7 @@ class GroupSettings:
 
     name: str  # this director's name in the group (default: the hostname)
     listen: str  # "ADDR:PORT" or "[V6ADDR]:PORT": where the peers reach us
-    peers: tuple[str, ...]  # the other members, "ADDR:PORT" each
+    peers: tuple[str, ...]  # the other members, "ADDR:PORT" or "NAME:PORT" each
     key_file: str  # `lvstui group keygen > FILE`, the same file on every member
     # at start, wait this long to learn the group's overrides before claiming MASTER or
     # serving; when no peer answered, go on with the state file and say so

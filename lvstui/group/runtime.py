@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -43,6 +44,7 @@ from lvstui.group.agree import Status, status_of
 from lvstui.group.channel import Dialer, Listener
 from lvstui.group.clock import Hlc
 from lvstui.group.member import Member
+from lvstui.group.resolve import resolve_peers
 from lvstui.group.store import Entry, Store, entries_from_overrides
 from lvstui.model import Command, CommandResult, GroupView, Snapshot
 
@@ -151,7 +153,17 @@ class GroupRuntime:
             ) from None
         if cred.warning:
             log.warning("group: %s", cred.warning)
-        return cls(settings, cred, state_dir)
+        try:
+            peers, resolved = resolve_peers(settings.peers)
+        except ValueError as e:
+            raise ConfigError(
+                str(e),
+                key="lvstui.group.peers",
+                hint="fix the name (or DNS, /etc/hosts), or give the peer's address",
+            ) from None
+        for line in resolved:
+            log.info("group: %s", line)
+        return cls(dataclasses.replace(settings, peers=tuple(peers)), cred, state_dir)
 
     def _save(self, store: Store) -> None:
         try:

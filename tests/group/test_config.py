@@ -42,6 +42,15 @@ def test_name_defaults_to_the_hostname() -> None:
     assert g.startup_wait == DEFAULT_GROUP_STARTUP_WAIT
 
 
+def test_peers_may_be_host_names() -> None:
+    g = load(
+        '[lvstui.group]\nlisten = "0.0.0.0:7946"\nkey_file = "k"\n'
+        'peers = ["lb2.example.net:7946", "lb3:7946", "198.51.100.14:7946"]\n'
+    )
+    assert g is not None
+    assert g.peers == ("lb2.example.net:7946", "lb3:7946", "198.51.100.14:7946")
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -52,6 +61,9 @@ def test_name_defaults_to_the_hostname() -> None:
         ('listen = "0.0.0.0"\npeers = []\nkey_file = "k"', "listen"),
         ('listen = "0.0.0.0:7946"\npeers = ["2001:db8::1:7946"]\nkey_file = "k"', "peers"),
         ('listen = "0.0.0.0:7946"\npeers = ["198.51.100.12:0"]\nkey_file = "k"', "peers"),
+        ('listen = "0.0.0.0:7946"\npeers = ["lb2.example"]\nkey_file = "k"', "peers"),
+        ('listen = "0.0.0.0:7946"\npeers = ["lb_2.example:7946"]\nkey_file = "k"', "peers"),
+        ('listen = "0.0.0.0:7946"\npeers = ["lb2.example:70000"]\nkey_file = "k"', "peers"),
         ('listen = "0.0.0.0:7946"\npeers = []\nkey_file = "k"\nstartup_wait = -1', "startup_wait"),
         ('listen = "0.0.0.0:7946"\npeers = []\nkey_file = "k"\nleader = true', "leader"),
     ],

@@ -31,6 +31,7 @@ from lvstui.config.sections.routes import read_routes, read_rules, read_static_a
 from lvstui.config.sections.vrrp import read_vips
 from lvstui.config.table import Table, show
 from lvstui.model import RealKey
+from lvstui.netutil import name_and_port
 
 
 def read_global_defs(t: Table) -> GlobalDefs:
@@ -186,8 +187,13 @@ def read_lvstui(t: Table) -> LvstuiSettings:
     return s
 
 
-def _check_endpoint(t: Table, path: str | tuple[str, int], text: str) -> None:
-    """An "ADDR:PORT" / "[V6ADDR]:PORT" of the group, IP literals (unicast, no DNS)."""
+def _check_endpoint(
+    t: Table, path: str | tuple[str, int], text: str, *, names: bool = False
+) -> None:
+    """An "ADDR:PORT" / "[V6ADDR]:PORT" of the group (unicast); with `names`, "NAME:PORT"
+    too (a peer: resolved when the daemon starts, lvstui/group/resolve.py)."""
+    if names and name_and_port(text) is not None:
+        return
     try:
         if not text.startswith("[") and text.count(":") > 1:
             raise ValueError("an IPv6 address goes in brackets")
@@ -236,7 +242,7 @@ def read_group(t: Table) -> GroupSettings:
         t.err(None, "missing required key `peers`", 'the other directors: peers = ["ADDR:PORT"]')
     peers = t.str_list("peers")
     for i, peer in enumerate(peers):
-        _check_endpoint(t, ("peers", i), peer)
+        _check_endpoint(t, ("peers", i), peer, names=True)
     key_file = t.req_str("key_file")
     g = GroupSettings(
         name=t.text("name", "", nonempty=True) or socket.gethostname(),
