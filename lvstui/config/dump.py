@@ -108,6 +108,11 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         out["lvstui"] = settings
     if config.vrrp_scripts:
         out["vrrp_script"] = {s.name: _script(s) for s in config.vrrp_scripts}
+    if config.vrrp_track_processes:
+        out["vrrp_track_process"] = {
+            p.name: _fields(p, skip=("name",), keep=("process",))
+            for p in config.vrrp_track_processes
+        }
     if config.vrrp_sync_groups:
         out["vrrp_sync_group"] = {g.name: _group(g) for g in config.vrrp_sync_groups}
     if config.vrrp_instances:
@@ -185,6 +190,8 @@ def _instance(inst: VrrpInstance, gd: GlobalDefs) -> dict[str, Any]:
             "track_script",
             "track_interface_weight",
             "track_script_weight",
+            "track_process",
+            "track_process_weight",
             "virtual_routes",
             "virtual_rules",
             "strict_mode",
@@ -203,7 +210,7 @@ def _instance(inst: VrrpInstance, gd: GlobalDefs) -> dict[str, Any]:
         out["virtual_routes"] = [route_text(r) for r in inst.virtual_routes]
     if inst.virtual_rules:
         out["virtual_rules"] = [rule_text(r) for r in inst.virtual_rules]
-    for key in ("track_interface", "track_script"):
+    for key in ("track_interface", "track_script", "track_process"):
         names: tuple[str, ...] = getattr(inst, key)
         weighted = {w.name: w for w in getattr(inst, f"{key}_weight")}
         if names:

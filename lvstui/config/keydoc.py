@@ -35,6 +35,7 @@ from lvstui.config.schema import (
     VrrpInstance,
     VrrpScript,
     VrrpSyncGroup,
+    VrrpTrackProcess,
 )
 
 __all__ = ["KEY_DOCS"]
@@ -165,6 +166,21 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "fall": "failures in a row to count as failing",
         "user": "run the script as this user",
     },
+    VrrpTrackProcess: {
+        "process": "the process name as in /proc/PID/comm (pgrep '^NAME$'), or argv[0] of "
+        "its command line with full_command or params",
+        "params": "the command's arguments after argv[0], matched as param_match says",
+        "param_match": '"exact" (the default with params), "initial" (the last may be '
+        'longer), "partial" (the first ones match)',
+        "full_command": "match argv[0] of /proc/PID/cmdline instead of the process name",
+        "weight": "-254..254; 0: failed puts the instances in FAULT; > 0 added to the "
+        "priority while OK, < 0 while failed",
+        "reverse": "turn the weight (or the FAULT) the other way",
+        "quorum": "processes needed for OK (0 with quorum_max = 0: OK while none runs)",
+        "quorum_max": "more matching processes than this is a failure (unset: no maximum)",
+        "fork_delay": "seconds the quorum must hold before it counts as OK",
+        "terminate_delay": "seconds the quorum must be lost before it counts as failed",
+    },
     VrrpSyncGroup: {
         "group": "the vrrp_instance names that move together",
         "notify_master": _NOTIFY,
@@ -198,6 +214,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         'weight raises it while up; "... reverse" turns it around), as keepalived',
         "track_script": "names of [vrrp_script.NAME] tables; "
         '"chk weight 5 [reverse]" gives the script another weight for this instance',
+        "track_process": "names of [vrrp_track_process.NAME] tables; "
+        '"nginx weight -20 [reverse]" gives it another weight for this instance',
         "notify_master": _NOTIFY,
         "notify_backup": _NOTIFY,
         "notify_fault": _NOTIFY,

@@ -43,6 +43,7 @@ from lvstui.config.schema import (
     VrrpInstance,
     VrrpScript,
     VrrpSyncGroup,
+    VrrpTrackProcess,
 )
 
 __all__ = ["KeyRef", "MissingDescription", "TableRef", "header", "tables"]
@@ -75,10 +76,18 @@ _Part = tuple[type, tuple[str, ...] | None]
 _INTERNAL: dict[type, frozenset[str]] = {
     GlobalDefs: frozenset({"smtp_port"}),  # from smtp_server's host:port
     VrrpScript: frozenset({"name"}),
+    VrrpTrackProcess: frozenset({"name"}),
     VrrpSyncGroup: frozenset({"name"}),
     # auth_*: in [.authentication]; *_weight: written in the track_* entries
     VrrpInstance: frozenset(
-        {"name", "auth_type", "auth_pass", "track_interface_weight", "track_script_weight"}
+        {
+            "name",
+            "auth_type",
+            "auth_pass",
+            "track_interface_weight",
+            "track_script_weight",
+            "track_process_weight",
+        }
     ),
     VipAddress: frozenset({"prefixlen"}),  # written in `address`
     HttpCheck: frozenset({"urls", "common", "tls"}),
@@ -200,6 +209,14 @@ _SPEC = (
         "A script whose result changes the priority of the VRRP instances that track it, or "
         "puts them in FAULT.",
         ((VrrpScript, None),),
+    ),
+    _Table(
+        "vrrp_track_process.NAME",
+        "Processes whose count (quorum) changes the priority of the VRRP instances that track "
+        "them, or puts them in FAULT (keepalived's vrrp_track_process; /proc is read once a "
+        "second).",
+        ((VrrpTrackProcess, None),),
+        (_sub("delay", "number", "sets fork_delay and terminate_delay"),),
     ),
     _Table(
         "track_file.NAME",

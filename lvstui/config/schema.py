@@ -242,6 +242,24 @@ class VrrpScript:
 
 
 @dataclass(frozen=True, slots=True)
+class VrrpTrackProcess:
+    """keepalived's `vrrp_track_process NAME`: how many processes match `process` (and
+    `params`) decides OK (quorum ≤ count ≤ quorum_max), with keepalived's weight rules."""
+
+    name: str
+    process: str  # the name (/proc/PID/comm), or argv[0] with full_command or params
+    params: tuple[str, ...] | None = None  # None: not matched; () with param_match: none
+    param_match: str = ""  # "" (none given), "exact", "initial" (last may be longer), "partial"
+    full_command: bool = False  # match argv[0] of /proc/PID/cmdline instead of comm
+    weight: int = 0
+    reverse: bool = False
+    quorum: int = 1
+    quorum_max: int | None = None  # None: no maximum
+    fork_delay: float = 0.0  # seconds the quorum must hold before OK
+    terminate_delay: float = 0.0  # seconds the quorum must be lost before failed
+
+
+@dataclass(frozen=True, slots=True)
 class TrackWeight:
     """A tracked interface or script with keepalived's weight: with weight W > 0 the
     priority rises by W while it is up (OK), with W < 0 it falls by |W| while it is down
@@ -277,6 +295,8 @@ class VrrpInstance:
     # here overrides its vrrp_script weight for this instance
     track_interface_weight: tuple[TrackWeight, ...] = ()
     track_script_weight: tuple[TrackWeight, ...] = ()
+    track_process: tuple[str, ...] = ()  # names of vrrp_track_process tables
+    track_process_weight: tuple[TrackWeight, ...] = ()
     notify_master: str | None = None
     notify_backup: str | None = None
     notify_fault: str | None = None
@@ -558,4 +578,5 @@ class Config:
     vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
+    vrrp_track_processes: tuple[VrrpTrackProcess, ...] = ()
     track_files: tuple[TrackFile, ...] = ()  # keepalived's track_file blocks (FILE_CHECK)

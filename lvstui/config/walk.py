@@ -9,7 +9,12 @@ from lvstui.config.schema import Config, GlobalDefs, LvstuiSettings
 from lvstui.config.sections.checks import read_track_file
 from lvstui.config.sections.global_defs import read_global_defs, read_lvstui
 from lvstui.config.sections.virtual_server import read_virtual_server
-from lvstui.config.sections.vrrp import read_instance, read_sync_group, read_vrrp_script
+from lvstui.config.sections.vrrp import (
+    read_instance,
+    read_sync_group,
+    read_track_process,
+    read_vrrp_script,
+)
 from lvstui.config.suggest import did_you_mean
 from lvstui.config.table import Ctx, Table
 
@@ -17,6 +22,7 @@ _TOP = (
     "global_defs",
     "lvstui",
     "vrrp_script",
+    "vrrp_track_process",
     "track_file",
     "vrrp_sync_group",
     "vrrp_instance",
@@ -31,6 +37,7 @@ def build(ctx: Ctx, root: Table) -> Config:
     settings = read_lvstui(lt) if lt else LvstuiSettings()
     ctx.dataplane = settings.dataplane
     scripts = tuple(read_vrrp_script(name, t) for name, t in root.named("vrrp_script"))
+    procs = tuple(read_track_process(name, t) for name, t in root.named("vrrp_track_process"))
     groups = tuple(read_sync_group(name, t) for name, t in root.named("vrrp_sync_group"))
     instances = tuple(read_instance(name, t, gd) for name, t in root.named("vrrp_instance"))
     tracks = tuple(read_track_file(name, t) for name, t in root.named("track_file"))
@@ -43,6 +50,7 @@ def build(ctx: Ctx, root: Table) -> Config:
         global_defs=gd,
         lvstui=settings,
         vrrp_scripts=scripts,
+        vrrp_track_processes=procs,
         vrrp_sync_groups=groups,
         vrrp_instances=instances,
         virtual_servers=vss,
@@ -72,14 +80,19 @@ def cross_checks(ctx: Ctx, cfg: Config) -> None:
             else:
                 owner[member] = g.name
     scripts = {s.name for s in cfg.vrrp_scripts}
+    procs = {p.name for p in cfg.vrrp_track_processes}
     for inst in cfg.vrrp_instances:
-        for i, name in enumerate(inst.track_script):
-            if name not in scripts:
-                ctx.err(
-                    ("vrrp_instance", inst.name, "track_script", i),
-                    f"unknown vrrp_script {name!r}",
-                    did_you_mean(name, sorted(scripts)) or "define it as [vrrp_script.NAME]",
-                )
+        for key, tracked, known, table in (
+            ("track_script", inst.track_script, scripts, "vrrp_script"),
+            ("track_process", inst.track_process, procs, "vrrp_track_process"),
+        ):
+            for i, name in enumerate(tracked):
+                if name not in known:
+                    ctx.err(
+                        ("vrrp_instance", inst.name, key, i),
+                        f"unknown {table} {name!r}",
+                        did_you_mean(name, sorted(known)) or f"define it as [{table}.NAME]",
+                    )
     sync = cfg.global_defs.lvs_sync_daemon
     if sync is not None and sync.instance and sync.instance not in names:
         ctx.err(

@@ -35,6 +35,7 @@ from lvstui.vrrp.accept import DropSet, VipDrops
 from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.node import VrrpNode
+from lvstui.vrrp.process import ProcessTable
 from lvstui.vrrp.reload import Change, describe, plan_reload
 from lvstui.vrrp.routes import MemoryRoutes, RouteManager
 from lvstui.vrrp.statics import Statics
@@ -72,8 +73,10 @@ class VrrpGroup:
         runner: ScriptRunner | None = None,
         routes: RouteManager | None = None,
         drops: DropSet | None = None,
+        proc_table: ProcessTable | None = None,  # track_process's view of /proc
     ) -> None:
         self.config = config
+        self.proc_table = proc_table
         self.clock = clock
         self.transport_factory = transport_factory
         self.addresses = addresses
@@ -91,6 +94,7 @@ class VrrpGroup:
         self._runner_task: asyncio.Task[None] | None = None
         self._started = False
         self._delayed: asyncio.Task[None] | None = None  # vrrp_startup_delay's wait
+        self._procs = {p.name: p for p in config.vrrp_track_processes}
         scripts = {s.name: s for s in config.vrrp_scripts}
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         self.nodes: dict[str, VrrpNode] = {}
@@ -117,6 +121,8 @@ class VrrpGroup:
             emit=self._emit,
             routes=self.routes,
             drops=self.vip_drops,
+            processes=self._procs,
+            proc_table=self.proc_table,
         )
 
     def _emit(self, ev: Event) -> None:
@@ -174,6 +180,9 @@ class VrrpGroup:
         plans = plan_reload(self.config, config)
         lines = describe(self.config, config)
         scripts = {s.name: s for s in config.vrrp_scripts}
+        self._procs = {p.name: p for p in config.vrrp_track_processes}
+        for kept in self.nodes.values():
+            kept.procs.defs = self._procs  # a redefined one makes its instance's plan UPDATE
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         # sync groups stop steering their members while they change
         old_groups = {g.name: g for g in self.sync_groups}

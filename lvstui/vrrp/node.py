@@ -16,11 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.config.schema import (
-    VipAddress,
-    VrrpInstance,
-    VrrpScript,
-)
+from lvstui.config.schema import VipAddress, VrrpInstance, VrrpScript, VrrpTrackProcess
 from lvstui.errors import PacketError, VrrpError
 from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
 from lvstui.notify.fifo import vrrp_line
@@ -32,6 +28,7 @@ from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.inbox import TIMER_SLACK, Dgram, Item, Reconfig, Stop, next_item
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
+from lvstui.vrrp.process import InstanceProcesses, ProcessTable, ProcScan
 from lvstui.vrrp.routes import RouteManager
 from lvstui.vrrp.track import (
     LinkMonitor,
@@ -78,6 +75,8 @@ class VrrpNode:
         emit: Callable[[Event], None] | None = None,
         routes: RouteManager | None = None,  # virtual_routes / virtual_rules
         drops: DropSet | None = None,  # accept = false
+        processes: dict[str, VrrpTrackProcess] | None = None,  # the vrrp_track_processes
+        proc_table: ProcessTable | None = None,
     ) -> None:
         self.inst = inst
         self.clock = clock
@@ -107,6 +106,9 @@ class VrrpNode:
         self._synced: list[str] = []  # what SyncVips did (returned by reconfigure)
         self._faults: dict[str, str] = {}  # source → reason
         self._script_ok: dict[str, bool] = {}
+        moved = lambda: self.post(fsm.PriorityChanged(self._effective_priority()))  # noqa: E731
+        table = proc_table or ProcScan()
+        self.procs = InstanceProcesses(processes or {}, table, clock, self.set_fault, moved)
         self._link_up: dict[str, bool] = {}  # weighted track_interface links: up?
         self._params: fsm.FsmParams | None = None
         self.state = fsm.FsmState(priority=inst.priority, master_adver_int=inst.advert_int)
@@ -153,6 +155,7 @@ class VrrpNode:
                 await self.announcer.announce(inst.interface, (), 0)
         # a weight-0 script starts failed: FAULT until it passes `rise` times
         self._init_scripts(inst.track_script)
+        self._faults.update(self.procs.start(inst))
         if self.links is not None:
             weighted = weighted_links(self.inst)
             for ifname in self._tracked_links():
@@ -194,6 +197,7 @@ class VrrpNode:
                 await t
         self._tasks.clear()
         self._trackers.clear()
+        await self.procs.stop()
         self.transport.close()
 
     async def reconfigure(
@@ -308,6 +312,8 @@ class VrrpNode:
         self.inst, self.scripts = new, scripts
         self._init_scripts(tuple(n for n in new.track_script if n not in keep))
         self._start_trackers(new.track_script)
+        self._faults = {k: v for k, v in self._faults.items() if not k.startswith("process:")}
+        self._faults.update(await self.procs.reconfigure(new))
         # track_interface: forget links no longer tracked, look at the new ones now
         tracked = self._tracked_links()
         weighted = weighted_links(self.inst)
@@ -351,6 +357,7 @@ class VrrpNode:
                 total += script_weight(sc, ok, overrides.get(name))
         for w in weighted_links(self.inst).values():
             total += tracked_weight(w.weight, w.reverse, self._link_up.get(w.name, True))
+        total += self.procs.weight()
         return max(1, min(254, total))
 
     async def _check_links(self) -> None:

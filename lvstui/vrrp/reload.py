@@ -88,6 +88,7 @@ def plan_instance(
     new: VrrpInstance,
     old_scripts: dict[str, VrrpScript],
     new_scripts: dict[str, VrrpScript],
+    changed_procs: frozenset[str] = frozenset(),
 ) -> InstancePlan:
     skip = {"name", "virtual_ipaddress", "virtual_ipaddress_excluded", "auth_pass"}
     skip |= {"virtual_routes", "virtual_rules"}
@@ -109,6 +110,7 @@ def plan_instance(
     why += _route_changes(old, new)
     ot, nt = _tracked(old, old_scripts), _tracked(new, new_scripts)
     why += [f"vrrp_script {n} changed" for n in nt if n in ot and ot[n] != nt[n]]
+    why += [f"vrrp_track_process {n} changed" for n in new.track_process if n in changed_procs]
     if restart:
         return InstancePlan(new.name, Change.RESTART, tuple(f"{f} changed" for f in restart))
     return InstancePlan(new.name, Change.UPDATE if why else Change.KEEP, tuple(why))
@@ -125,8 +127,13 @@ def plan_reload(old: Config, new: Config) -> tuple[InstancePlan, ...]:
         if name not in oi:
             out.append(InstancePlan(name, Change.ADD))
         else:
-            out.append(plan_instance(oi[name], inst, os_, ns))
+            out.append(plan_instance(oi[name], inst, os_, ns, _changed_procs(old, new)))
     return tuple(out)
+
+
+def _changed_procs(old: Config, new: Config) -> frozenset[str]:
+    before = {p.name: p for p in old.vrrp_track_processes}
+    return frozenset(p.name for p in new.vrrp_track_processes if before.get(p.name) not in (p,))
 
 
 def sync_membership(cfg: Config) -> dict[str, tuple[str, ...]]:

@@ -27,6 +27,7 @@ from lvstui.config.schema import (
     VrrpInstance,
     VrrpScript,
     VrrpState,
+    VrrpTrackProcess,
 )
 from lvstui.netutil import is_ipv6
 
@@ -65,8 +66,14 @@ def build_config(a: argparse.Namespace) -> Config:
             if weight
         ),
         notify=a.notify,
+        track_process=tuple(t.partition(":")[0] for t in a.track_process),
     )
-    return Config(vrrp_scripts=scripts, vrrp_instances=(inst,))
+    # NAME[:WEIGHT]: a vrrp_track_process of that process name with that weight
+    procs = tuple(
+        VrrpTrackProcess(name, name, weight=int(weight or 0))
+        for name, _, weight in (t.partition(":") for t in a.track_process)
+    )
+    return Config(vrrp_scripts=scripts, vrrp_instances=(inst,), vrrp_track_processes=procs)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -87,6 +94,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--track-script", action="append", default=[])
     p.add_argument(
         "--track-interface", action="append", default=[], metavar="IF[:WEIGHT]", help="track IF"
+    )
+    p.add_argument(
+        "--track-process",
+        action="append",
+        default=[],
+        metavar="NAME[:WEIGHT]",
+        help="track the processes named NAME (/proc/PID/comm)",
     )
     p.add_argument("--script-interval", type=float, default=1.0)
     p.add_argument("--script-weight", type=int, default=0)

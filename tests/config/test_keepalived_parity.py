@@ -131,6 +131,26 @@ def _lvs_timeouts(r: ImportResult) -> None:
     assert not r.notes
 
 
+def _track_process(r: ImportResult) -> None:
+    web, py = r.config.vrrp_track_processes
+    assert (web.process, web.weight, web.fork_delay, web.terminate_delay) == (
+        "nginx",
+        -60,
+        0.5,
+        0.5,
+    )
+    assert (py.process, py.params, py.param_match, py.full_command) == (
+        "/usr/bin/python3",
+        ("-m", "http.server"),
+        "initial",
+        True,
+    )
+    (inst,) = r.config.vrrp_instances
+    assert inst.track_process == ("web", "py")
+    assert [(w.name, w.weight, w.reverse) for w in inst.track_process_weight] == [("py", 10, True)]
+    assert not r.notes
+
+
 def _lvs_flush(r: ImportResult) -> None:
     gd = r.config.global_defs
     assert (gd.lvs_flush, gd.lvs_flush_on_stop) == (True, "full") and not r.notes
@@ -160,6 +180,15 @@ CASES = [
         "global_defs {\n  vrrp_min_garp true\n}\n" + instance(),
         "",
         _min_garp,
+    ),
+    Case(
+        "vrrp_track_process and track_process weights",
+        "vrrp_track_process web {\n  process nginx\n  weight -60\n  delay 0.5\n}\n"
+        "vrrp_track_process py {\n  process /usr/bin/python3 -m http.server\n"
+        "  param_match initial\n}\n"
+        + instance("  track_process {\n    web\n    py weight 10 reverse\n  }\n"),
+        "",
+        _track_process,
     ),
     Case(
         "lvs_flush, lvs_flush_on_stop",

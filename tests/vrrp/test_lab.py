@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -290,3 +293,32 @@ def test_track_interface_weights_move_priorities_alike(idle: Lab) -> None:
     finally:
         for host in ("lb1", "py"):
             lab.ip(host, "link", "del", "lvtk0", check=False)
+
+
+def test_track_process_weight_moves_our_priority_against_keepalived(
+    idle: Lab, tmp_path: Path
+) -> None:
+    """`vrrp_track_process` with weight -60 on our side: with the process running our 150
+    beats keepalived's 100; the process killed, ours drops to 90 and keepalived takes the
+    VIP (we go BACKUP, not FAULT); started again, ours preempts back. keepalived's own
+    track_process is not compared here: it needs the kernel's process events, which reach
+    the initial network namespace only (in a lab namespace keepalived logs "Failed to
+    set/clear process event listen" and counts the process as gone)."""
+    lab = idle
+    name = f"lvtp{os.getpid() % 100000}"  # the comm of a copy of sleep: its file name
+    sleeper = tmp_path / name
+    shutil.copy("/bin/sleep", sleeper)
+    proc = subprocess.Popen([str(sleeper), "300"])
+    try:
+        lab.ka_start("lb1", ka_conf("lb1", 100))
+        ours = lab.start_ours("py", "--priority", "150", "--track-process", f"{name}:-60", *V3)
+        wait_until(lambda: only(lab, "py") and ours.state() == "MASTER", 10)
+        proc.kill()
+        proc.wait(5)
+        wait_until(lambda: only(lab, "lb1"), 10)  # polled once a second: within ~1.5 s
+        wait_until(lambda: ours.state() == "BACKUP", 5)
+        proc = subprocess.Popen([str(sleeper), "300"])
+        wait_until(lambda: only(lab, "py") and ours.state() == "MASTER", 10)
+    finally:
+        proc.kill()
+        proc.wait(5)

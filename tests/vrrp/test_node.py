@@ -28,6 +28,7 @@ from lvstui.vrrp.addresses import MemoryAddresses
 from lvstui.vrrp.garp import MemoryAnnouncer
 from lvstui.vrrp.group import VrrpGroup
 from lvstui.vrrp.packet import Advert, encode
+from lvstui.vrrp.process import MemoryProcesses
 from lvstui.vrrp.routes import MemoryRoutes
 from lvstui.vrrp.track import MemoryLinks, ScriptTracker, tracked_weight
 from lvstui.vrrp.transport import Datagram, MemoryHub, MemoryTransport
@@ -50,7 +51,14 @@ def inst(prio: int, **kw) -> VrrpInstance:
 
 
 class Director:
-    def __init__(self, hub: MemoryHub, clock: FakeClock, addr: str, cfg: Config) -> None:
+    def __init__(
+        self,
+        hub: MemoryHub,
+        clock: FakeClock,
+        addr: str,
+        cfg: Config,
+        proc_table: MemoryProcesses | None = None,
+    ) -> None:
         self.addr = addr
         self.addrs = MemoryAddresses()
         self.routes = MemoryRoutes()
@@ -71,6 +79,7 @@ class Director:
             announcer=self.garp,
             links=self.links,
             routes=self.routes,
+            proc_table=proc_table or MemoryProcesses(),
         )
 
     def state(self, name: str = "VI_1") -> S:

@@ -12,6 +12,7 @@ from lvstui.config.keepalived.notes import ImportNote, Out
 from lvstui.config.keepalived.routes import static_block
 from lvstui.config.keepalived.strict import strict_corrections
 from lvstui.config.keepalived.track_file import track_file_block
+from lvstui.config.keepalived.track_process import track_process_block
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.virtual_server import virtual_server_block, virtual_server_group_block
 from lvstui.config.keepalived.vrrp import (
@@ -30,6 +31,7 @@ TOP: dict[str, Callable[[Out, Node], None]] = {
     "virtual_server": virtual_server_block,
     "track_file": track_file_block,
     "vrrp_track_file": track_file_block,  # keepalived's deprecated synonym
+    "vrrp_track_process": track_process_block,
     "static_ipaddress": static_block,
     "static_routes": static_block,
     "static_rules": static_block,

@@ -8,24 +8,14 @@ from typing import Any
 from lvstui.config.keepalived.checks import weight_line
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.tree import Node
-from lvstui.config.keepalived.values import STR, fill, to_number
-from lvstui.config.keepalived.vrrp import named_block
+from lvstui.config.keepalived.values import STR, to_number
+from lvstui.config.keepalived.vrrp import named_fill
 from lvstui.config.locate import KeyPath
 
 
 def track_file_block(out: Out, node: Node) -> None:
-    got = named_block(out, node, "track_file")
-    if got is None:
-        return
-    table, path = got
-    fill(
-        out,
-        node.children or [],
-        table,
-        path,
-        {"file": STR},
-        {"weight": weight_line, "init_file": _init_file},
-        f"track_file {node.args[0]}: ",
+    named_fill(
+        out, node, "track_file", {"file": STR}, {"weight": weight_line, "init_file": _init_file}
     )
 
 

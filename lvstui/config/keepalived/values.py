@@ -222,7 +222,11 @@ def list_item_words(out: Out, key: str, item: Node) -> str:
     reverse = bool(words) and words[-1] == "reverse"
     if words and words[-1] in ("reverse", "noreverse", "no_reverse"):
         words = words[:-1]
-    if key in ("track_interface", "track_script") and len(words) == 2 and words[0] == "weight":
+    if (
+        key in ("track_interface", "track_script", "track_process")
+        and len(words) == 2
+        and words[0] == "weight"
+    ):
         weight = to_number(words[1], True)
         if isinstance(weight, int) and -253 <= weight <= 253:
             return f"{item.key} weight {weight}" + (" reverse" if reverse else "")

@@ -4,6 +4,7 @@ and what keepalived decides per instance after reading the whole file (version, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from lvstui.config.keepalived.notes import Out
@@ -15,6 +16,7 @@ from lvstui.config.keepalived.values import (
     INT,
     NUM,
     STR,
+    Conv,
     bare_address,
     fill,
     joined,
@@ -52,19 +54,26 @@ def named_block(out: Out, node: Node, section: str) -> tuple[dict[str, Any], Key
     return tables[name], path
 
 
+Block = Callable[[Out, Node, dict[str, Any], KeyPath], None]
+
+
+def named_fill(
+    out: Out, node: Node, section: str, simple: dict[str, Conv], blocks: dict[str, Block]
+) -> None:
+    """A `SECTION NAME { ... }` block of simple directives and sub-handlers → its table."""
+    got = named_block(out, node, section)
+    if got is not None:
+        table, path = got
+        fill(out, node.children or [], table, path, simple, blocks, f"{section} {node.args[0]}: ")
+
+
 def vrrp_script_block(out: Out, node: Node) -> None:
-    got = named_block(out, node, "vrrp_script")
-    if got is None:
-        return
-    table, path = got
-    fill(
+    named_fill(
         out,
-        node.children or [],
-        table,
-        path,
+        node,
+        "vrrp_script",
         {"script": STR, "interval": NUM, "timeout": NUM, "weight": INT, "rise": INT, "fall": INT},
         {"user": user_line},
-        f"vrrp_script {node.args[0]}: ",
     )
 
 
@@ -181,6 +190,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             ("unicast_peer", False),
             ("track_interface", False),
             ("track_script", False),
+            ("track_process", False),
         )
     }
     fill(

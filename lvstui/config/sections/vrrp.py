@@ -19,6 +19,7 @@ from lvstui.config.schema import (
     VrrpScript,
     VrrpState,
     VrrpSyncGroup,
+    VrrpTrackProcess,
 )
 from lvstui.config.sections.routes import read_routes, read_rules
 from lvstui.config.sections.strict import read_strict
@@ -42,6 +43,41 @@ def read_vrrp_script(name: str, t: Table) -> VrrpScript:
     )
     t.finish()
     return s
+
+
+PARAM_MATCHES = ("exact", "initial", "partial")
+
+
+def read_track_process(name: str, t: Table) -> VrrpTrackProcess:
+    process = t.req_str("process")
+    params = t.str_list("params") if t.has("params") else None
+    match = t.text("param_match", "")
+    if match and match not in PARAM_MATCHES:
+        t.err("param_match", f"expected one of {', '.join(PARAM_MATCHES)}, got {match!r}")
+        match = ""
+    if params is not None and not match:
+        match = "exact"  # keepalived: parameters given, matched exactly
+    delay = t.number("delay", 0.0, 0, 3600)
+    quorum_max = t.integer("quorum_max", None, 0, 65535)
+    quorum = t.integer("quorum", 0 if quorum_max == 0 else 1, 0 if quorum_max == 0 else 1, 65535)
+    if quorum_max is not None and quorum > quorum_max:
+        t.err("quorum", f"quorum {quorum} is above quorum_max {quorum_max}")
+    tp = VrrpTrackProcess(
+        name=name,
+        process=process,
+        params=params if params is not None else (() if match else None),
+        param_match=match,
+        # parameters are on the command line: matching them matches argv[0] too (keepalived)
+        full_command=t.flag("full_command", False) or bool(match),
+        weight=t.integer("weight", 0, -254, 254),
+        reverse=t.flag("reverse", False),
+        quorum=quorum,
+        quorum_max=quorum_max,
+        fork_delay=t.number("fork_delay", delay, 0, 3600),
+        terminate_delay=t.number("terminate_delay", delay, 0, 3600),
+    )
+    t.finish()
+    return tp
 
 
 def _notify(t: Table) -> dict[str, Any]:
@@ -124,6 +160,7 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         unicast_peer=_ip_list(t, "unicast_peer"),
         **_tracked(t, "track_interface"),
         **_tracked(t, "track_script"),
+        **_tracked(t, "track_process"),
         smtp_alert=t.flag("smtp_alert", None),
         garp_master_delay=t.number("garp_master_delay", DEFAULT_GARP_MASTER_DELAY, 0, 3600),
         garp_master_repeat=t.integer("garp_master_repeat", DEFAULT_GARP_MASTER_REPEAT, 0, 1000),
