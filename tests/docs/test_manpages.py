@@ -122,6 +122,7 @@ def _probe() -> dict[str, Any]:
         },
         "vrrp_script": {"NAME": {"script": "/bin/true", **u}},
         "track_file": {"NAME": {"file": "/run/x", **u}},
+        "vrrp_track_process": {"NAME": {"process": "nginx", **u}},
         "vrrp_sync_group": {"NAME": {"group": ["NAME"], **u}},
         "vrrp_instance": {
             "NAME": {
