@@ -28,7 +28,7 @@ from lvstui.vrrp.garp import Announcer, MemoryAnnouncer
 from lvstui.vrrp.inbox import TIMER_SLACK, Dgram, Item, Reconfig, Stop, next_item
 from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
-from lvstui.vrrp.process import InstanceProcesses, ProcessTable, ProcScan
+from lvstui.vrrp.process import InstanceProcesses, ProcessTable
 from lvstui.vrrp.routes import RouteManager
 from lvstui.vrrp.track import (
     LinkMonitor,
@@ -107,8 +107,7 @@ class VrrpNode:
         self._faults: dict[str, str] = {}  # source → reason
         self._script_ok: dict[str, bool] = {}
         moved = lambda: self.post(fsm.PriorityChanged(self._effective_priority()))  # noqa: E731
-        table = proc_table or ProcScan()
-        self.procs = InstanceProcesses(processes or {}, table, clock, self.set_fault, moved)
+        self.procs = InstanceProcesses(processes or {}, proc_table, clock, self.set_fault, moved)
         self._link_up: dict[str, bool] = {}  # weighted track_interface links: up?
         self._params: fsm.FsmParams | None = None
         self.state = fsm.FsmState(priority=inst.priority, master_adver_int=inst.advert_int)
@@ -312,8 +311,7 @@ class VrrpNode:
         self.inst, self.scripts = new, scripts
         self._init_scripts(tuple(n for n in new.track_script if n not in keep))
         self._start_trackers(new.track_script)
-        self._faults = {k: v for k, v in self._faults.items() if not k.startswith("process:")}
-        self._faults.update(await self.procs.reconfigure(new))
+        self._faults = await self.procs.reconfigure(new, self._faults)
         # track_interface: forget links no longer tracked, look at the new ones now
         tracked = self._tracked_links()
         weighted = weighted_links(self.inst)

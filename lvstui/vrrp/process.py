@@ -186,13 +186,13 @@ class InstanceProcesses:
     def __init__(
         self,
         defs: dict[str, VrrpTrackProcess],
-        table: ProcessTable,
+        table: ProcessTable | None,
         clock: Clock,
         set_fault: Callable[[str, bool, str], None],
         moved: Callable[[], None],
     ) -> None:
         self.defs = defs  # every vrrp_track_process of the config (the group updates it)
-        self.table = table
+        self.table: ProcessTable = table or ProcScan()
         self.clock = clock
         self._set_fault = set_fault
         self._moved = moved
@@ -226,9 +226,9 @@ class InstanceProcesses:
                 faults[f"process:{name}"] = f"track_process {name} failed"
         return faults
 
-    async def reconfigure(self, inst: VrrpInstance) -> dict[str, str]:
+    async def reconfigure(self, inst: VrrpInstance, faults: dict[str, str]) -> dict[str, str]:
         """After a reload: stop the pollers of processes no longer tracked or redefined,
-        start the new ones; the faults of every tracked process (replacing the old ones)."""
+        start the new ones; `faults` with the process ones replaced by the current ones."""
         gone = [
             n
             for n, (tp, _) in self._running.items()
@@ -237,7 +237,8 @@ class InstanceProcesses:
         await self.stop(gone)
         for name in gone:
             self.ok.pop(name, None)
-        return self.start(inst)
+        kept = {k: v for k, v in faults.items() if not k.startswith("process:")}
+        return kept | self.start(inst)
 
     async def stop(self, names: Sequence[str] | None = None) -> None:
         for name in list(self._running) if names is None else names:
