@@ -169,7 +169,8 @@ class Member:
     async def flush(self) -> None:
         """Wait for the store to be written (stop: nothing left unwritten)."""
         while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+            with contextlib.suppress(Exception):  # a failed write was logged by `save`
+                await asyncio.shield(self._writer)
 
     # --- links -----------------------------------------------------------------------------
 

@@ -305,6 +305,11 @@ def test_ctl_and_list_through_the_other_director(pair: Pair) -> None:
     assert lb1 is not None and lb2 is not None
     _ok(lb1.cli("ctl", "weight", SERVICE, R2, "4", "--director", "lb2"))
     wait_until(lambda: _weight(lb2, R2) == 4, timeout=10, interval=0.05)
+    # lb2, which ran it, audited it naming the director and the operator it came from
+    lines = [json.loads(x) for x in (lb2.state_dir / "audit.log").read_text().splitlines()]
+    ran = [a for a in lines if isinstance(a.get("command"), dict) and a.get("origin") == "lb1"]
+    assert ran and ran[-1]["command"]["kind"] == "weight", lines[-3:]
+    assert ran[-1]["operator"].startswith("root (uid 0"), ran[-1]
     r = lb1.cli("list", "--json", "--director", "lb2")
     _ok(r)
     assert '"weight": 4' in r.stdout, r.stdout
