@@ -151,6 +151,13 @@ def _track_process(r: ImportResult) -> None:
     assert not r.notes
 
 
+def _preempt_init_fail(r: ImportResult) -> None:
+    (inst,) = r.config.vrrp_instances
+    assert inst.nopreempt is False and inst.track_script == ("chk",)
+    assert "Unknown keyword" in _notes(r) or "does not know `garp_master_delay`" in _notes(r)
+    assert "not supported" not in _notes(r)
+
+
 def _lvs_flush(r: ImportResult) -> None:
     gd = r.config.global_defs
     assert (gd.lvs_flush, gd.lvs_flush_on_stop) == (True, "full") and not r.notes
@@ -189,6 +196,15 @@ CASES = [
         + instance("  track_process {\n    web\n    py weight 10 reverse\n  }\n"),
         "",
         _track_process,
+    ),
+    Case(
+        "preempt after nopreempt, init_fail, garp_master_delay without vrrp_",
+        "global_defs {\n  garp_master_delay 5\n  enable_script_security\n"
+        "  script_user root\n}\n"
+        "vrrp_script chk {\n  script /bin/true\n  init_fail\n}\n"
+        + instance("  nopreempt\n  preempt\n  track_script {\n    chk\n  }\n"),
+        "Unknown keyword 'garp_master_delay'",
+        _preempt_init_fail,
     ),
     Case(
         "lvs_flush, lvs_flush_on_stop",

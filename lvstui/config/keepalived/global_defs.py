@@ -57,6 +57,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "lvs_sync_daemon": sync_daemon_line,
             "lvs_timeouts": lvs_timeouts_line,
             **{f"vrrp_{key}": garp_default for key in GARP_DEFAULTS},
+            **{key: unprefixed_garp for key in GARP_DEFAULTS},
             "vrrp_min_garp": min_garp_line,
             "script_user": script_user_line,
             "lvs_flush_on_stop": flush_on_stop_line,
@@ -74,6 +75,16 @@ GARP_DEFAULTS: dict[str, Conv] = {
     "garp_master_refresh": NUM,
     "garp_master_refresh_repeat": INT,
 }
+
+
+def unprefixed_garp(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`garp_master_delay` in global_defs: keepalived has it there only as
+    `vrrp_garp_master_delay` ("Unknown keyword" otherwise) and ignores the line."""
+    out.note(
+        node,
+        f"keepalived does not know `{node.key}` in global_defs (it takes vrrp_{node.key}) and "
+        "ignores it; so does the import",
+    )
 
 
 def garp_default(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -73,8 +73,24 @@ def vrrp_script_block(out: Out, node: Node) -> None:
         node,
         "vrrp_script",
         {"script": STR, "interval": NUM, "timeout": NUM, "weight": INT, "rise": INT, "fall": INT},
-        {"user": user_line},
+        {"user": user_line, "init_fail": init_fail_line},
     )
+
+
+def init_fail_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived's `init_fail`: the script starts as failed, which is how lvstui starts
+    every vrrp_script (docs/vrrp.md): nothing to write."""
+    if node.args or node.children is not None:
+        out.note(node, "`init_fail` takes no value; left out")
+
+
+def preempt_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """keepalived's `preempt` clears an earlier `nopreempt` (preempting is the default)."""
+    if node.args or node.children is not None:
+        out.note(node, "`preempt` takes no value; left out")
+        return
+    table.pop("nopreempt", None)
+    out.lines.pop((*path, "nopreempt"), None)
 
 
 def sync_group_block(out: Out, node: Node) -> None:
@@ -223,6 +239,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "authentication": authentication,
             "lvs_sync_daemon_interface": sync_daemon_interface,
             "no_accept": no_accept_line,
+            "preempt": preempt_line,
             "virtual_routes": route_list,
             "virtual_rules": route_list,
         },
