@@ -79,8 +79,8 @@ def director_line(snap: Snapshot, series: SeriesStore, width: int) -> list[tuple
 
         def trend(name: str, spark: int = spark) -> list[tuple[str, str]]:
             values: Sequence[float] = series.totals(name)
-            if not spark or not values:
-                return []
+            if not spark or not any(values):
+                return []  # nothing yet, or a flat zero: a blank sparkline says nothing
             return [(" ", ""), (sparkline([round(v) for v in values], width=spark), "spark")]
 
         pieces = [

@@ -1,4 +1,6 @@
-"""Appearance: SVG snapshots (pytest-textual-snapshot) at 120×36 and 80×24, time frozen.
+"""Appearance: SVG snapshots (pytest-textual-snapshot) at 120×36, 80×24 and 60×20, time frozen,
+and as 256-colour and 16-colour terminals show them (`lvstui.ui.screenshot.ScreenshotApp`:
+the SVG's colours mapped the way Rich maps them for such a terminal).
 
 The FakeClient is deterministic (fixed start time, no auto tick), the app does not poll by
 itself (`auto_poll=False`: each snapshot is pulled explicitly), TZ is UTC and the cursor does
@@ -18,9 +20,11 @@ from lvstui.model import DrainProgress, DrainState, Health, OperatorAction
 from lvstui.ui.app import LvstuiApp
 from lvstui.ui.fake import FakeClient
 from lvstui.ui.render import real_row_key
+from lvstui.ui.screenshot import ScreenshotApp
 from lvstui.ui.widgets import ServiceTable
 
 SIZES = [(120, 36), (80, 24)]
+SMALL = (60, 20)
 
 
 def _client() -> FakeClient:
@@ -70,13 +74,13 @@ def _prepare(
     return run_before
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [*SIZES, SMALL], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     client = _client()
     assert snap_compare(_app(client), terminal_size=size, run_before=_prepare(client))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [*SIZES, SMALL], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_drill_down(snap_compare: Any, size: tuple[int, int]) -> None:
     client = _client()
     assert snap_compare(
@@ -115,3 +119,21 @@ def test_no_color_80x24(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> N
     app = _app(client)
     assert app.no_color
     assert snap_compare(app, terminal_size=(80, 24), run_before=_prepare(client))
+
+
+@pytest.mark.parametrize("colors", ["256", "16"])
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_main_screen_in_fewer_colours(snap_compare: Any, colors: str, theme: str) -> None:
+    client = _client()
+    app = ScreenshotApp(client, colors, theme)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_prepare(client))
+
+
+@pytest.mark.parametrize("colors", ["256", "16"])
+def test_drill_down_in_fewer_colours(snap_compare: Any, colors: str) -> None:
+    client = _client()
+    assert snap_compare(
+        ScreenshotApp(client, colors),
+        terminal_size=(80, 24),
+        run_before=_prepare(client, "enter", cursor=(0, 1), ticks=8, ticks_after=8),
+    )
