@@ -364,6 +364,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
     },
     BfdCheck: {
         "name": "the BFD peer in FRR's bfdd, by address (or label)",
+        "vtysh": "the command that reads bfdd, as a list (lvstui's own key): e.g. "
+        '["vtysh", "--vty_socket", "/run/frr/ns1"] or ["vtysh", "-N", "ns1"]',
     },
     TrackFile: {
         "file": "path of the file an agent writes a number to",

@@ -331,7 +331,7 @@ _SPEC = (
     _Table(
         "virtual_server[].real_server[].bfd_check[]",
         "Alive while FRR's bfdd says the BFD session with the peer is up.",
-        ((BfdCheck, ("name",)), (CheckCommon, ("delay_loop",))),
+        ((BfdCheck, ("name", "vtysh")), (CheckCommon, ("delay_loop",))),
     ),
 )
 

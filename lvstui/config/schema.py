@@ -469,6 +469,8 @@ class BfdCheck:
     """BFD_CHECK: the state of BFD peer `name` in FRR's bfdd (we run no BFD of our own)."""
 
     name: str  # the bfdd peer: its address, or its label in bfdd
+    # the command that reads bfdd (argv; lvstui's own key): another vty socket, pathspace
+    vtysh: tuple[str, ...] = ("vtysh",)
     common: CheckCommon = field(default_factory=CheckCommon)
     kind: CheckKind = CheckKind.BFD_CHECK
 

@@ -54,7 +54,7 @@ def build_checker(check: Check, real: RealServer, vs: VirtualServer) -> Checker:
     if isinstance(check, FileCheck):
         return FileChecker(spec, check)
     if isinstance(check, BfdCheck):
-        return BfdChecker(spec, check)
+        return BfdChecker(spec, check, check.vtysh)
     raise TypeError(f"unknown check type {type(check).__name__}")
 
 

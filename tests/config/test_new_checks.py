@@ -113,6 +113,14 @@ ip = "198.51.100.1"
             "FILE_CHECK and BFD_CHECK take none",
         ),
         ("[[virtual_server.real_server.bfd_check]]\n", "missing required key `name`"),
+        (
+            '[[virtual_server.real_server.bfd_check]]\nname = "198.51.100.1"\nvtysh = []',
+            "must name a command",
+        ),
+        (
+            '[[virtual_server.real_server.bfd_check]]\nname = "198.51.100.1"\nvtysh = [1]',
+            "expected a string",
+        ),
         ('[[virtual_server.real_server.smtp_check]]\nhelo = "x"', "unknown key `helo`"),
     ],
 )
@@ -129,3 +137,18 @@ def test_unknown_track_file_suggests_the_near_name() -> None:
     with pytest.raises(ConfigErrors) as exc:
         load_config_text(_toml(body, top))
     assert "agent" in str(exc.value)
+
+
+def test_bfd_check_reads_bfdd_through_the_configured_vtysh() -> None:
+    body = (
+        "[[virtual_server.real_server.bfd_check]]\n"
+        'name = "198.51.100.1"\nvtysh = ["vtysh", "--vty_socket", "/run/frr/ns1"]'
+    )
+    cfg = load_config_text(_toml(body))
+    (check,) = cfg.virtual_servers[0].real_servers[0].checks
+    assert check == BfdCheck(name="198.51.100.1", vtysh=("vtysh", "--vty_socket", "/run/frr/ns1"))
+    # the dump writes it back (and leaves the default out)
+    again = load_config_data(to_toml_dict(cfg), "dump.toml")
+    assert again.virtual_servers[0].real_servers[0].checks == (check,)
+    plain = load_config_text(_toml('[[virtual_server.real_server.bfd_check]]\nname = "x"'))
+    assert "vtysh" not in str(to_toml_dict(plain))

@@ -19,6 +19,7 @@ import pytest
 from lvstui.config.schema import BfdCheck, CheckCommon, RealServer, VirtualServer
 from lvstui.health.base import resolve_spec
 from lvstui.health.bfd import BfdChecker, peer_status
+from lvstui.health.build import build_checker
 from tests.helpers import require_root
 
 BFDD = "/usr/lib/frr/bfdd"
@@ -105,7 +106,13 @@ async def test_bfd_session_up_then_down(bfd_pair: Path) -> None:
         RealServer(ADDR[1], 80),
         VirtualServer("203.0.113.1", 80),
     )
-    checker = BfdChecker(spec, BfdCheck(name=ADDR[1]), vtysh=("vtysh", "--vty_socket", str(vty)))
+    # the vty socket as a user configures it: bfd_check's `vtysh` key
+    vtysh = ("vtysh", "--vty_socket", str(vty))
+    checker = build_checker(
+        BfdCheck(name=ADDR[1], vtysh=vtysh, common=CheckCommon(connect_timeout=5)),
+        RealServer(ADDR[1], 80),
+        VirtualServer("203.0.113.1", 80),
+    )
     up = await checker.run()
     assert up.ok, up.reason
     unknown = await BfdChecker(
@@ -131,3 +138,21 @@ async def test_missing_vtysh_is_down_not_a_crash() -> None:
     )
     r = await BfdChecker(spec, BfdCheck(name="x"), vtysh=("/nonexistent/vtysh",)).run()
     assert not r.ok and "cannot run" in r.reason
+
+
+async def test_the_configured_vtysh_command_is_the_one_run(tmp_path: Path) -> None:
+    """bfd_check's `vtysh` (argv) reaches the checker: a stand-in that answers only when
+    called with the configured arguments."""
+    fake = tmp_path / "my-vtysh"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1 $2 $3 $4" = "--vty_socket /run/frr/ns1 -c show bfd peers json" ] || exit 3\n'
+        'echo \'[{"peer": "192.0.2.5", "status": "up"}]\'\n'
+    )
+    fake.chmod(0o755)
+    real, vs = RealServer("192.0.2.5", 80), VirtualServer("192.0.2.1", 80)
+    ours = (str(fake), "--vty_socket", "/run/frr/ns1")
+    up = await build_checker(BfdCheck(name="192.0.2.5", vtysh=ours), real, vs).run()
+    assert up.ok, up.reason
+    wrong = await build_checker(BfdCheck(name="192.0.2.5", vtysh=(str(fake),)), real, vs).run()
+    assert not wrong.ok and "exited 3" in wrong.reason

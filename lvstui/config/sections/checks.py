@@ -250,8 +250,13 @@ def _file(t: Table) -> Check | None:
 
 
 def _bfd(t: Table) -> Check:
+    vtysh = t.str_list("vtysh") if t.has("vtysh") else ("vtysh",)
+    if not vtysh or not all(vtysh):
+        t.err("vtysh", "must name a command", 'e.g. ["vtysh", "--vty_socket", "/run/frr"]')
+        vtysh = ("vtysh",)
     c = BfdCheck(
         name=t.req_str("name"),
+        vtysh=vtysh,
         common=CheckCommon(delay_loop=t.number("delay_loop", None, positive=True)),
     )
     t.finish(_NO_COMMON)
