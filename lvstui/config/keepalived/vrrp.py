@@ -82,6 +82,8 @@ def init_fail_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -
     every vrrp_script (docs/vrrp.md): nothing to write."""
     if node.args or node.children is not None:
         out.note(node, "`init_fail` takes no value; left out")
+        return
+    out.note(node, "lvstui starts every vrrp_script as failed, as init_fail asks: kept so")
 
 
 def preempt_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
@@ -89,8 +91,11 @@ def preempt_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> 
     if node.args or node.children is not None:
         out.note(node, "`preempt` takes no value; left out")
         return
-    table.pop("nopreempt", None)
-    out.lines.pop((*path, "nopreempt"), None)
+    if table.pop("nopreempt", None):
+        out.lines.pop((*path, "nopreempt"), None)
+        out.note(node, "clears the nopreempt above, as in keepalived")
+    else:
+        out.mark((*path, "preempt"), node)  # the default: nothing to write
 
 
 def sync_group_block(out: Out, node: Node) -> None:
