@@ -202,3 +202,18 @@ def test_pure_views_of_a_snapshot_without_and_with_a_group() -> None:
         ("lb2", "UNREACHABLE", "10s"),
         ("lb3", "UNREACHABLE", "5s"),
     ]
+
+
+async def test_the_strip_takes_one_line_at_80_columns() -> None:
+    """At 80×24 the table needs every row: a long strip is cut, not wrapped."""
+    client = grouped("lb2", "lb3", "lb4")
+    client.group.cut("lb3", client.time)  # type: ignore[union-attr]
+    client.group.differ("lb2", "global_defs")  # type: ignore[union-attr]
+    async with running(client, size=(80, 24)) as (app, pilot):
+        await pilot.pause()
+        box = app.main.query_one(GroupStrip)
+        assert len(strip(app)) > 80 and box.size.height == 1
+        client.group.split_brain = ("split brain: VRID 51 is MASTER on lb1, lb2",)  # type: ignore[union-attr]
+        await fresh(app, client)
+        await pilot.pause()
+        assert box.size.height == 2  # the red line under it
