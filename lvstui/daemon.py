@@ -37,6 +37,7 @@ from lvstui.descriptors import raise_nofile_limit
 from lvstui.errors import ControlError, LvstuiError
 from lvstui.logformat import JournalFormatter, JsonFormatter, LogFormat, PlainFormatter
 from lvstui.model import Reload
+from lvstui.netns import enter_namespace
 from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
 
 if TYPE_CHECKING:
@@ -341,7 +342,9 @@ def uvloop_fits(config: Config, dataplane: str | None = None) -> bool:
     adds the first vrrp_instance then needs a restart (the engine says so);
     LVSTUI_EVENT_LOOP=asyncio keeps asyncio's loop from the start, so such a reload starts
     it in place."""
-    if config.vrrp_instances or os.environ.get("LVSTUI_EVENT_LOOP") == "asyncio":
+    gd = config.global_defs
+    statics = gd.static_ipaddress or gd.static_routes or gd.static_rules  # netlink too
+    if config.vrrp_instances or statics or os.environ.get("LVSTUI_EVENT_LOOP") == "asyncio":
         return False
     want = DataplaneKind(dataplane) if dataplane else config.lvstui.dataplane
     if want is DataplaneKind.USERSPACE:
@@ -372,6 +375,8 @@ def run_daemon(
     notify = SdNotify()
     try:
         config = load(config_path)
+        # before the event loop, any thread or any socket: everything opens inside it
+        enter_namespace(config.global_defs.net_namespace)
         sock = socket_path or config.lvstui.control_socket
         state = state_dir or config.lvstui.state_dir
         return run_fast(

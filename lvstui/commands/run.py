@@ -187,6 +187,9 @@ def run_console_mode(args: argparse.Namespace) -> int:
         return int(attach.run(argparse.Namespace(**{**vars(args), "socket": socket_path})))
     if config is None:
         config = load(args.config)
+    from lvstui.netns import enter_namespace
+
+    enter_namespace(config.global_defs.net_namespace)  # before the loop and its threads
     return asyncio.run(_embedded(config, socket_path, args))
 
 

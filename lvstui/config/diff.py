@@ -163,5 +163,9 @@ def diff_configs(old: Config, new: Config) -> list[str]:
 
 
 def restart_settings_changed(old: Config, new: Config) -> list[str]:
-    """The RESTART_SETTINGS that differ: a reload takes them at the next restart only."""
-    return [n for n in RESTART_SETTINGS if getattr(old.lvstui, n) != getattr(new.lvstui, n)]
+    """The RESTART_SETTINGS that differ: a reload takes them at the next restart only (and
+    global_defs.net_namespace: a running process does not move, as keepalived's)."""
+    changed = [n for n in RESTART_SETTINGS if getattr(old.lvstui, n) != getattr(new.lvstui, n)]
+    if old.global_defs.net_namespace != new.global_defs.net_namespace:
+        changed.append("net_namespace")
+    return changed

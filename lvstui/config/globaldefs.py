@@ -56,6 +56,7 @@ class GlobalDefs:
     vrrp_gna_interval: float = 0.0  # the same for IPv6 unsolicited neighbour advertisements
     script_user: str = ""  # who scripts run as unless they name a user ("": lvstui's user)
     enable_script_security: bool = False  # refuse root scripts others could change
+    net_namespace: str = ""  # run the whole director in this network namespace (lvstui/netns.py)
     vrrp_strict: bool = False  # every instance's strict_mode default (RFC rules enforced)
     vrrp_skip_check_adv_addr: bool = False  # every instance's skip_check_adv_addr default
     # keepalived's notify FIFOs (lvstui/notify/fifo.py): every line / VRRP lines / LVS lines,

@@ -80,6 +80,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_notify_fifo_script": "like notify_fifo_script, for vrrp_notify_fifo",
         "lvs_notify_fifo": "like notify_fifo, the LVS lines only (VS, RS)",
         "lvs_notify_fifo_script": "like notify_fifo_script, for lvs_notify_fifo",
+        "net_namespace": "run the whole director (VRRP, IPVS, checks, metrics) in this network "
+        "namespace (/var/run/netns/NAME, made by `ip netns add`), entered at start; it must "
+        "exist; a reload cannot change it",
         "vrrp_strict": "strict_mode for every instance that does not set its own: keepalived's "
         "RFC rules (no authentication, no unicast, no preempt_delay, no accept by default)",
         "vrrp_skip_check_adv_addr": "skip_check_adv_addr for every instance that does not set "

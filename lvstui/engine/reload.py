@@ -43,7 +43,7 @@ class ReloadPlan:
     detail: str  # changes, what happens to each VRRP instance, unmatched overrides
     unmatched: tuple[str, ...]  # overrides the new configuration has no place for
     restart_settings: tuple[str, ...]  # [lvstui] settings that wait for a restart
-    vrrp_changed: bool  # instances, sync groups or scripts differ
+    vrrp_changed: bool  # instances, sync groups, scripts or static_* differ
     global_defs_changed: bool
 
 
@@ -79,11 +79,7 @@ def plan_reload(old: Config, new: Config, overrides: Overrides, *, vrrp: bool) -
     unmatched = unmatched_overrides(overrides, new)
     # what the reload does to each VRRP instance (kept, updated in place, restarted...)
     vrrp_plan = describe_vrrp_reload(old, new) if vrrp else []
-    vrrp_changed = (old.vrrp_instances, old.vrrp_sync_groups, old.vrrp_scripts) != (
-        new.vrrp_instances,
-        new.vrrp_sync_groups,
-        new.vrrp_scripts,
-    )
+    vrrp_changed = _vrrp_part(old) != _vrrp_part(new)
     return ReloadPlan(
         changes=tuple(changes),
         detail="\n".join(changes + vrrp_plan + [f"! {u}" for u in unmatched]),
@@ -92,6 +88,14 @@ def plan_reload(old: Config, new: Config, overrides: Overrides, *, vrrp: bool) -
         vrrp_changed=vrrp_changed,
         global_defs_changed=old.global_defs != new.global_defs,
     )
+
+
+def _vrrp_part(c: Config) -> tuple[object, ...]:
+    """What the VRRP driver applies on reload: instances, groups, scripts, and the static
+    addresses, routes and rules it keeps on the host (lvstui/vrrp/statics.py)."""
+    gd = c.global_defs
+    statics = (gd.static_ipaddress, gd.static_routes, gd.static_rules)
+    return (c.vrrp_instances, c.vrrp_sync_groups, c.vrrp_scripts, statics)
 
 
 class Reloader:

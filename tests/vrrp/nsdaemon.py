@@ -26,10 +26,15 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def daemon(
-    netns: str, text: str, env: dict[str, str] | None = None, *, prefix: str = "lvt-vrrp-"
+    netns: str | None,
+    text: str,
+    env: dict[str, str] | None = None,
+    *,
+    prefix: str = "lvt-vrrp-",
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """The daemon on config `text` inside `netns`: (process, config file, its stderr). Its
-    control socket is `control.sock` beside the config file; it is stopped on the way out."""
+    """The daemon on config `text` inside `netns` (None: started where the test runs):
+    (process, config file, its stderr). Its control socket is `control.sock` beside the
+    config file; it is stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         cfg = Path(tmp, "lvstui.toml")
         cfg.write_text(text)
@@ -37,7 +42,8 @@ def daemon(
         with err.open("wb") as errf:
             proc = subprocess.Popen(
                 [
-                    *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
+                    *(("ip", "netns", "exec", netns) if netns else ()),
+                    *(sys.executable, "-m", "lvstui", "--daemon"),
                     *("-f", str(cfg), "--socket", f"{tmp}/control.sock"),
                     *("--state-dir", f"{tmp}/state"),
                 ],
@@ -50,3 +56,20 @@ def daemon(
                 yield proc, cfg, err
             finally:
                 stop_process(proc)
+
+
+@contextlib.contextmanager
+def veth_netns(ns: str, addr: str = "198.51.100.11/24") -> Iterator[str]:
+    """A namespace `ns` with lo up and eth0 (one end of a veth pair, both ends up, `addr` on
+    it): a multicast-capable link for adverts. Deleted on the way out."""
+    sh("ip", "netns", "del", ns, check=False)
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+        sh("ip", "-n", ns, "addr", "add", addr, "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "eth0p", "up")
+        yield ns
+    finally:
+        sh("ip", "netns", "del", ns, check=False)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import require_cmd, require_root, wait_until
-from tests.vrrp.nsdaemon import daemon, sh
+from tests.vrrp.nsdaemon import daemon, sh, veth_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
 
@@ -35,19 +35,8 @@ def config(*vips: str, instance: bool = True) -> str:
 def netns() -> Iterator[str]:
     require_root("namespace tests")
     require_cmd("ip")
-    ns = f"lvt-vrrp-r{os.getpid() % 100000}"
-    sh("ip", "netns", "del", ns, check=False)
-    try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        # a veth pair inside the namespace: a multicast-capable link for the adverts
-        sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
-        sh("ip", "-n", ns, "addr", "add", "198.51.100.11/24", "dev", "eth0")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", ns, "link", "set", "eth0p", "up")
+    with veth_netns(f"lvt-vrrp-r{os.getpid() % 100000}") as ns:
         yield ns
-    finally:
-        sh("ip", "netns", "del", ns, check=False)
 
 
 def addrs(ns: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from lvstui.config.keepalived.corrections import vrrp_corrections
 from lvstui.config.keepalived.global_defs import fill_more_global, garp_defaults, global_defs_block
 from lvstui.config.keepalived.notes import ImportNote, Out
-from lvstui.config.keepalived.routes import static_block
+from lvstui.config.keepalived.routes import net_namespace_line, static_block
 from lvstui.config.keepalived.strict import strict_corrections
 from lvstui.config.keepalived.track_file import track_file_block
 from lvstui.config.keepalived.track_process import track_process_block
@@ -35,6 +35,7 @@ TOP: dict[str, Callable[[Out, Node], None]] = {
     "static_ipaddress": static_block,
     "static_routes": static_block,
     "static_rules": static_block,
+    "net_namespace": net_namespace_line,
 }
 
 
@@ -45,13 +46,15 @@ def to_toml_data(
     for node in nodes:  # groups first: keepalived resolves them after reading the file
         if node.key == "virtual_server_group":
             virtual_server_group_block(out, node)
+    # the first global_defs block (static_* and net_namespace also write [global_defs])
+    first_global = next((n for n in nodes if n.key == "global_defs"), None)
     for node in nodes:
         handler = TOP.get(node.key)
         if node.key == "virtual_server_group":
             continue
         if handler is None:
             out.unsupported(node, "")
-        elif node.key == "global_defs" and "global_defs" in out.data:
+        elif node.key == "global_defs" and node is not first_global:
             fill_more_global(out, node)
         else:
             handler(out, node)

@@ -1,4 +1,5 @@
-"""keepalived's route and rule lists (`virtual_routes`, `virtual_rules` in a vrrp_instance;
+"""keepalived's top-level blocks that lvstui keeps in [global_defs] (`net_namespace` too),
+and its route and rule lists (`virtual_routes`, `virtual_rules` in a vrrp_instance;
 `static_routes`, `static_rules`, `static_ipaddress` at the top level, which lvstui keeps in
 [global_defs]): each line kept as written when lvstui takes all of its words, noted and
 left out otherwise."""
@@ -14,7 +15,7 @@ from lvstui.config.keepalived.values import list_items, vip_words
 from lvstui.config.locate import KeyPath
 from lvstui.config.routes import IpRule, parse_route, parse_rule
 
-__all__ = ["route_list", "static_block"]
+__all__ = ["net_namespace_line", "route_list", "static_block"]
 
 # keepalived's default_interface: where a static address without `dev` goes
 DEFAULT_INTERFACE = "eth0"
@@ -85,3 +86,12 @@ def static_block(out: Out, node: Node) -> None:
             text += f" dev {DEFAULT_INTERFACE}"
         out.lines[(*path, node.key, len(values))] = (item.file, item.line)
         values.append(text)
+
+
+def net_namespace_line(out: Out, node: Node) -> None:
+    """The top-level `net_namespace NAME`, into [global_defs] (lvstui/netns.py)."""
+    if node.children is not None or len(node.args) != 1:
+        out.note(node, "expected `net_namespace NAME`; left out")
+        return
+    out.data.setdefault("global_defs", {})["net_namespace"] = node.args[0]
+    out.mark(("global_defs", "net_namespace"), node)

@@ -96,6 +96,7 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_gna_interval=t.number("vrrp_gna_interval", 0.0, 0, 4294.967295),
         script_user=t.text("script_user", ""),
         enable_script_security=t.flag("enable_script_security", False),
+        net_namespace=_netns(t),
         vrrp_strict=t.flag("vrrp_strict", False),
         vrrp_skip_check_adv_addr=t.flag("vrrp_skip_check_adv_addr", False),
         notify_fifo=t.text("notify_fifo", ""),
@@ -117,6 +118,14 @@ def read_global_defs(t: Table) -> GlobalDefs:
             t.err(f"{script}_script", f"set without {script}: the script would have no FIFO")
     t.finish()
     return gd
+
+
+def _netns(t: Table) -> str:
+    name = t.text("net_namespace", "")
+    if name in (".", "..") or "/" in name or "\0" in name:
+        t.err("net_namespace", f"not a namespace name: {name!r}", 'e.g. "lb" (ip netns add lb)')
+        return ""
+    return str(name)
 
 
 def _split_smtp(text: str) -> tuple[str, int]:
