@@ -238,6 +238,15 @@ class EngineCollector(Collector):
         yield from (fam for fam, _ in v_counts)
         if snap.group is not None:
             yield from _group_metrics(snap.group)
+        if snap.announce is not None:
+            announced = GaugeMetricFamily(
+                "lvstui_bgp_vip_announced",
+                "1 while the VIP is announced to the routing daemon (docs/bgp.md)",
+                labels=["vip"],
+            )
+            for a in snap.announce.vips:
+                announced.add_metric([a.vip], 1 if a.announced else 0)
+            yield announced
 
         counters = self._counters()
         notify = CounterMetricFamily(

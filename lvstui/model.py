@@ -347,6 +347,22 @@ class GroupView:
 
 
 @dataclass(frozen=True, slots=True)
+class VipAnnounceView:
+    """A VIP in bgp mode (docs/bgp.md): announced to the routing daemon or withdrawn, and why."""
+
+    vip: str
+    announced: bool
+    reason: str  # "announced", "a service has no quorum: TCP 198.51.100.10:80", ...
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceView:
+    """The announcements of this director ([lvstui.announce]); None in Snapshot: no bgp VIP."""
+
+    vips: tuple[VipAnnounceView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     seq: int
     time: float  # wall
@@ -361,6 +377,7 @@ class Snapshot:
     check_lag: float = 0.0  # the health-check scheduler's worst lateness lately, seconds
     process: ProcessView | None = None  # the daemon's tasks, descriptors, memory
     group: GroupView | None = None  # the director group ([lvstui.group]); None: alone
+    announce: AnnounceView | None = None  # the bgp VIPs' announcements; None: none in bgp mode
 
 
 # --- events ------------------------------------------------------------------------------------

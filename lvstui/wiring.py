@@ -35,6 +35,7 @@ from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
     from lvstui.announce.kernel_table import KernelTableAnnouncer
+    from lvstui.announce.state import AnnounceState
     from lvstui.control.connection import DirectorRelay
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
@@ -70,6 +71,7 @@ class EngineParts:
     group: GroupRuntime | None = None  # [lvstui.group]
     # [lvstui.announce]: the VIPs in bgp mode, announced through a kernel table (docs/bgp.md)
     announcer: KernelTableAnnouncer | None = None
+    announce_state: AnnounceState | None = None  # the loop's decisions, for the snapshot
     announcing: asyncio.Task[None] | None = None
     # the kernel driver's own thread: pyroute2's IPRoute cannot run inside our event loop
     announce_thread: ThreadPoolExecutor | None = None
@@ -103,6 +105,7 @@ class EngineParts:
                     self.announcer,
                     lambda: bgp_vips(engine.config),
                     executor=self.announce_thread,
+                    state=self.announce_state,
                 ),
                 name="announce",
             )
@@ -268,6 +271,11 @@ def build_engine(
                 hint="run with a state directory ([lvstui] state_dir or --state-dir)",
             )
         runtime = GroupRuntime.create(config.lvstui.group, state_dir)
+    announce_state = None
+    if not memory and bgp_vips(config):
+        from lvstui.announce.state import AnnounceState
+
+        announce_state = AnnounceState()
     mailer = None
     if config.global_defs.smtp_server and config.global_defs.notification_email:
         from lvstui.notify.mail import Mailer
@@ -285,6 +293,7 @@ def build_engine(
         dataplane_reason=reason,
         group=runtime,
         source_nat=_source_nat(memory),
+        announce=announce_state.view if announce_state is not None else None,
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
@@ -294,7 +303,9 @@ def build_engine(
 
         a = config.lvstui.announce
         announcer = KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device))
-    return EngineParts(engine, dp, reason, group=runtime, announcer=announcer)
+    return EngineParts(
+        engine, dp, reason, group=runtime, announcer=announcer, announce_state=announce_state
+    )
 
 
 LOCAL_FAILURE_EVERY = 10.0  # seconds between two events about checks that could not run

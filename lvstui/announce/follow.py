@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 
 from lvstui.announce.base import AnnounceError, Announcer
 from lvstui.announce.decide import Decision, ServiceView, VipView, apply, decide_all
+from lvstui.announce.state import AnnounceState
 from lvstui.model import Snapshot
 
 __all__ = ["follow", "vip_views"]
@@ -48,6 +49,7 @@ async def follow(
     interval: float = 1.0,
     drained: Callable[[], bool] = lambda: False,
     executor: Executor | None = None,
+    state: AnnounceState | None = None,
 ) -> None:
     """Run until cancelled; withdraw every VIP on the way out (stop, reload failure, crash
     of the loop). A driver error is logged and retried next tick: the routes it could not
@@ -67,6 +69,8 @@ async def follow(
                         "%s %s (%s)", vip, "announced" if d.announce else "withdrawn", d.text()
                     )
             last = decisions
+            if state is not None:
+                state.set(decisions)  # what `lvstui status` shows
             try:
                 await loop.run_in_executor(executor, apply, announcer, decisions)
             except AnnounceError as e:

@@ -137,6 +137,13 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
         lines.append("  (no virtual server)")
     if snap.group is not None:
         lines += render_group(snap.group, now)
+    if snap.announce is not None:
+        lines.append("Announced over BGP (docs/bgp.md):")
+        lines += [
+            f"  {v.vip}: {'ANNOUNCED' if v.announced else 'WITHDRAWN'}"
+            + ("" if v.announced else f" ({v.reason})")
+            for v in snap.announce.vips
+        ] or ["  (no decision yet)"]
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +176,11 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
             "rss_bytes": snap.process.rss,
         },
         "group": group_json(snap.group, now),
+        "announce": None
+        if snap.announce is None
+        else [
+            {"vip": v.vip, "announced": v.announced, "reason": v.reason} for v in snap.announce.vips
+        ],
         "vrrp": [
             {
                 "name": v.name,

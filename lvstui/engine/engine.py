@@ -80,6 +80,7 @@ class Engine:
         config_loader: Callable[[str], Config] | None = None,
         dataplane_reason: str = "",
         group: GroupEdge | None = None,
+        announce: Callable[[], m.AnnounceView | None] | None = None,  # announce/state.py
         source_nat: SourceNat | None = None,
     ) -> None:
         self._config = config
@@ -92,9 +93,8 @@ class Engine:
         self._bus = EventBus(wall=self._clock.wall)
         self._journal = j = Journal(self._bus, log)
         self._history = StatsHistory(history)
-        self.notifier = notifier or ScriptRunner(
-            timeout=config.lvstui.notify_timeout, wall=self._clock.wall
-        )
+        nt = config.lvstui.notify_timeout
+        self.notifier = notifier or ScriptRunner(timeout=nt, wall=self._clock.wall)
         self.notifier.on_result = j.publish
         self.fifos = notify_fifos(self.notifier, config)
         self.mailer = mailer
@@ -108,7 +108,7 @@ class Engine:
         self._table = TableSync(dataplane, self._rt, self._state, j, self._clock.now, source_nat)
         checks = functools.partial(check_views, health)
         shown = (self._rt, self._history, self._ha, checks, dataplane, dataplane_reason)
-        self._views = Snapshots(*shown, self._clock, self._table.slow, group)
+        self._views = Snapshots(*shown, self._clock, self._table.slow, group, announce)
         loader = config_loader or load_config
         parts = (self._rt, self._state, self._alerts, self._ha, self._table, health, self._checkers)
         self._reloader = Reloader(loader, dataplane, *parts, j, self._sync)

@@ -7,6 +7,7 @@ clients get without a rebuild. A change to a few services rebuilds only their vi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
 from lvstui.clock import Clock
@@ -19,7 +20,7 @@ from lvstui.engine.runtime import RuntimeTable, ServiceRuntime
 from lvstui.engine.slowstart import SlowStart
 from lvstui.engine.stats import StatsHistory
 from lvstui.engine.views import CheckViews, Identity, service_view, snapshot, updated_snapshot
-from lvstui.model import RealKey, ServiceKey, ServiceView, Snapshot
+from lvstui.model import AnnounceView, RealKey, ServiceKey, ServiceView, Snapshot
 
 __all__ = ["Snapshots"]
 
@@ -36,6 +37,7 @@ class Snapshots:
         clock: Clock,
         slow: SlowStart,
         group: GroupEdge | None,
+        announce: Callable[[], AnnounceView | None] | None = None,
     ) -> None:
         self._rt = runtime
         self._history = history
@@ -46,6 +48,7 @@ class Snapshots:
         self._clock = clock
         self._slow = slow
         self._group = group
+        self._announce = announce
         self._seq = 0
         self._published: Snapshot | None = None
         self.check_lag = 0.0  # the health scheduler's worst lateness over the last tick
@@ -58,7 +61,15 @@ class Snapshots:
         group = self._group.view() if self._group is not None else None
         now = self._clock.wall()
         return snapshot(
-            self._seq, now, config, self._identity(), views, vrrp, self.check_lag, group
+            self._seq,
+            now,
+            config,
+            self._identity(),
+            views,
+            vrrp,
+            self.check_lag,
+            group,
+            self._announce() if self._announce is not None else None,
         )
 
     def published(self, config: Config) -> Snapshot:

@@ -20,6 +20,7 @@ from lvstui.engine.hasuspend import SUSPENDED_REASON
 from lvstui.engine.runtime import ServiceRuntime
 from lvstui.engine.stats import StatsHistory
 from lvstui.model import (
+    AnnounceView,
     CheckView,
     DrainState,
     GroupView,
@@ -58,6 +59,7 @@ def snapshot(
     vrrp: tuple[VrrpView, ...],
     check_lag: float = 0.0,
     group: GroupView | None = None,
+    announce: AnnounceView | None = None,
 ) -> Snapshot:
     return Snapshot(
         seq=seq,
@@ -71,6 +73,7 @@ def snapshot(
         vrrp=vrrp,
         check_lag=check_lag,
         group=group,
+        announce=announce,
     )
 
 

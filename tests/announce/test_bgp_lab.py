@@ -6,6 +6,7 @@ one check (a step that never ran fails as missing)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lvstui.announce.peers import BirdPeers, FrrPeers
-from tests.announce.lab import Lab, wait
+from tests.announce.lab import VIP, Lab, wait
 from tests.helpers import require_root
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bird, pytest.mark.frr]
@@ -89,7 +90,12 @@ def scenario(lab: Lab, checks: Checks) -> None:
         t = wait(lambda: lab.nexthops() == every - {d[1]}, 30)
         counts = round_()
         assert d[1] not in counts and set(counts) == every - {d[1]}, _spread(counts)
-        return f"withdrawn {t:.2f} s after its checks started failing; {_spread(counts)}"
+        said = json.loads(lab.ctl(1, "status", "--json"))["announce"]
+        assert [(a["vip"], a["announced"]) for a in said] == [(VIP, False)], said
+        return (
+            f"withdrawn {t:.2f} s after its checks started failing; {_spread(counts)}; "
+            f"status: {said[0]['reason']}"
+        )
 
     step("lab_quorum_loss_withdraws_and_no_new_connection_reaches_it", quorum_lost)
 

@@ -1,0 +1,76 @@
+"""The announcement decisions in the snapshot: `lvstui status` (text and --json) and the
+metrics show per bgp VIP announced or withdrawn, and why."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client.core import Metric
+
+from lvstui.announce.base import MemoryAnnouncer
+from lvstui.announce.follow import follow
+from lvstui.announce.state import AnnounceState
+from lvstui.commands.status import render_status, status_json
+from lvstui.metrics import EngineCollector
+from lvstui.model import (
+    LbKind,
+    Protocol,
+    RealKey,
+    RealServerView,
+    ServiceKey,
+    ServiceView,
+    Snapshot,
+)
+
+UP = ServiceKey(Protocol.TCP, "198.51.100.10", 80)
+DOWN = ServiceKey(Protocol.TCP, "198.51.100.11", 80)
+
+
+def _svc(key: ServiceKey, quorum: bool) -> ServiceView:
+    real = RealServerView(RealKey("192.0.2.101", 80), LbKind.NAT, 1, 1)
+    return ServiceView(key, "mh", LbKind.NAT, quorum_up=quorum, real_servers=(real,))
+
+
+async def _decided() -> Snapshot:
+    snap = Snapshot(seq=1, time=0.0, services=(_svc(UP, True), _svc(DOWN, False)))
+    state = AnnounceState()
+    announcer = MemoryAnnouncer()
+    task = asyncio.create_task(
+        follow(lambda: snap, announcer, lambda: [UP.addr, DOWN.addr], interval=0.01, state=state)
+    )
+    for _ in range(200):
+        if state.view().vips:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert announcer.log[0] == ("announce", UP.addr)
+    return Snapshot(seq=2, time=0.0, services=snap.services, announce=state.view())
+
+
+def test_status_text_json_and_metrics_show_each_vip() -> None:
+    snap = asyncio.run(_decided())
+    text = render_status(snap)
+    assert "198.51.100.10: ANNOUNCED" in text
+    assert "198.51.100.11: WITHDRAWN (a service has no quorum: TCP 198.51.100.11:80)" in text
+    doc = status_json(snap)["announce"]
+    assert doc == [
+        {"vip": "198.51.100.10", "announced": True, "reason": "announced"},
+        {
+            "vip": "198.51.100.11",
+            "announced": False,
+            "reason": "a service has no quorum: TCP 198.51.100.11:80",
+        },
+    ]
+    metrics: list[Metric] = list(EngineCollector(lambda: snap).collect())
+    fam = next(m for m in metrics if m.name == "lvstui_bgp_vip_announced")
+    assert {s.labels["vip"]: s.value for s in fam.samples} == {
+        "198.51.100.10": 1.0,
+        "198.51.100.11": 0.0,
+    }
+
+
+def test_no_bgp_vip_no_section() -> None:
+    snap = Snapshot(seq=1, time=0.0)
+    assert "BGP" not in render_status(snap)
+    assert status_json(snap)["announce"] is None
