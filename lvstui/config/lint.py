@@ -95,6 +95,7 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     _duplicate_vrid(config, out)
     _vrrp_instances(config, out)
     _lvs_timeouts(config, out)
+    _lvs_sync_daemon(config, out)
     for i, vs in enumerate(config.virtual_servers):
         _virtual_server(config, i, vs, out)
         _ipvs_ignores(config, i, vs, out)
@@ -176,6 +177,18 @@ def _lvs_timeouts(config: Config, out: list[Finding]) -> None:
             ("global_defs", "lvs_timeouts"),
             "lvs_timeouts set the kernel's IPVS timeouts: the userspace dataplane ignores them",
             'use each virtual server\'s udp_idle_timeout, or dataplane = "ipvs"',
+            topic="ipvs-only",
+        )
+
+
+def _lvs_sync_daemon(config: Config, out: list[Finding]) -> None:
+    if config.global_defs.lvs_sync_daemon is not None and not ipvs_may_run(config):
+        _warn(
+            out,
+            ("global_defs", "lvs_sync_daemon"),
+            "lvs_sync_daemon runs the kernel's IPVS connection sync: the userspace dataplane "
+            "has none (a failover drops the connections it relays)",
+            'leave it out, or dataplane = "ipvs"',
             topic="ipvs-only",
         )
 

@@ -59,6 +59,7 @@ class Ha:
         self.states: dict[str, VrrpRunState] = {}
         self.sync_role = SyncRole.NONE
         self._sync_settings: SyncSettings | None = None  # what the running daemon was given
+        self._sync_ignored: SyncSettings | None = None  # warned about (no sync here)
 
     @property
     def has_driver(self) -> bool:
@@ -188,6 +189,16 @@ class Ha:
             role = SyncRole.MASTER if state is VrrpRunState.MASTER else SyncRole.BACKUP
         settings = sync_settings(sd) if sd is not None else None
         if (role, settings) == (self.sync_role, self._sync_settings):
+            return
+        caps = self._dp.capabilities
+        if not caps.sync_daemon:
+            if settings is not None and settings != self._sync_ignored:
+                self._journal.log(
+                    "warning",
+                    f"lvs_sync_daemon: the {caps.name} dataplane has no IPVS connection "
+                    "sync; ignored (a failover drops the connections it relays)",
+                )
+            self._sync_ignored = settings  # said once per setting
             return
         restart = role is self.sync_role and self._sync_settings is not None
         try:

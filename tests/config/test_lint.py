@@ -227,3 +227,11 @@ def test_lvs_timeouts_on_the_userspace_dataplane_is_a_warning() -> None:
     (w,) = [f for f in warnings(text) if f.topic == "ipvs-only"]
     assert w.key == "global_defs.lvs_timeouts" and "userspace dataplane ignores" in w.message
     assert not [f for f in warnings(text.replace("userspace", "ipvs")) if f.topic == "ipvs-only"]
+
+
+def test_lvs_sync_daemon_on_the_userspace_dataplane_is_a_warning() -> None:
+    sync = 'lvs_sync_daemon = { interface = "eth0", instance = "a" }\n'
+    text = "[global_defs]\n" + sync + _with_dataplane("userspace", "")
+    (w,) = [f for f in warnings(text) if f.topic == "ipvs-only"]
+    assert w.key == "global_defs.lvs_sync_daemon" and "userspace dataplane has none" in w.message
+    assert not [f for f in warnings(text.replace("userspace", "ipvs")) if f.topic == "ipvs-only"]

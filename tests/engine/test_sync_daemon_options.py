@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, GlobalDefs, SyncDaemon
-from lvstui.dataplane.base import SyncRole
+from lvstui.dataplane.base import Capabilities, SyncRole
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.model import LogEvent, VrrpChanged, VrrpRunState
@@ -91,6 +91,38 @@ async def test_a_refused_restart_is_logged_and_retried_by_the_next_reload() -> N
         assert dp.sync[0] is SyncRole.NONE  # stopped for the restart, and not started again
         assert (await e.reload(with_sync(sd))).ok
         assert dp.sync == (SyncRole.BACKUP, "eth0", 7)
+    finally:
+        reader.cancel()
+        await e.stop()
+
+
+class NoSyncDataplane(MemoryDataplane):
+    """A dataplane without connection sync (the userspace forwarder's capabilities)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return replace(super().capabilities, name="userspace", sync_daemon=False)
+
+
+async def test_a_dataplane_without_sync_warns_once_and_is_not_asked() -> None:
+    sd = SyncDaemon("eth0", "vi", syncid=7)
+    dp = NoSyncDataplane()
+    vr = FakeVrrp()
+    e = Engine(with_sync(sd), dataplane=dp, clock=FakeClock(), vrrp=vr)
+    seen, reader = collect_logs(e)
+    await e.start()
+    try:
+        vr.state = VrrpRunState.MASTER
+        await vr.queue.put(VrrpChanged(1.0, "vi", VrrpRunState.BACKUP, VrrpRunState.MASTER, "x"))
+        await async_wait_until(lambda: e.snapshot().vrrp[0].state is VrrpRunState.MASTER)
+        assert (await e.reload(with_sync(sd))).ok
+        await asyncio.sleep(0.05)
+        said = [m for lv, m in seen if lv == "warning" and m.startswith("lvs_sync_daemon:")]
+        assert said == [
+            "lvs_sync_daemon: the userspace dataplane has no IPVS connection sync; ignored "
+            "(a failover drops the connections it relays)"
+        ]
+        assert dp.sync == (SyncRole.NONE, "", 0) and dp.sync_starts == 0
     finally:
         reader.cancel()
         await e.stop()
