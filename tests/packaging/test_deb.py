@@ -75,8 +75,14 @@ def test_deb_builds_installs_runs_and_purges_clean(tmp_path: Path) -> None:
             "/usr/share/man/man5/lvstui.toml.5.gz",
             "/etc/lvstui/config.toml.example",
             "/var/lib/lvstui",
+            "/usr/share/bash-completion/completions/lvstui",
+            "/usr/share/zsh/vendor-completions/_lvstui",
         ):
             assert path in files and Path(path).exists(), path
+        bash = Path("/usr/share/bash-completion/completions/lvstui").read_text()
+        zsh = Path("/usr/share/zsh/vendor-completions/_lvstui").read_text()
+        assert "_shtab_lvstui" in bash and "_lvstui_ctl_targets" in bash
+        assert zsh.startswith("#compdef lvstui") and "_lvstui_ctl_targets" in zsh
         mine = [f for f in files if not Path(f).is_dir() or _owned_only_by(f, "lvstui")]
         assert {"/usr/lib/lvstui", "/etc/lvstui", "/var/lib/lvstui"} <= set(mine)
 
