@@ -56,7 +56,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("add", "a", "add a real server to the service", True, "Add"),
     ActionSpec("remove", "x", "remove the real server (asks first)", True, "Remove"),
     ActionSpec("reload", "r", "reload config.toml (shows the difference first)", True, "Reload"),
-    ActionSpec("group", "p", "the director group: every director, its link, roles, pending"),
+    # yields: `p` came after [lvstui.keys] existed; a config that put an action on it stays valid
+    ActionSpec(
+        "group", "p", "the director group: every director, its link, roles, pending", yields=True
+    ),
     ActionSpec("log", "l", "full-screen event log (e: only warnings and errors)", footer="Log"),
     ActionSpec("theme", "t", "cycle themes (dark, light, high-contrast, ...)", footer="Theme"),
     ActionSpec("quit", "q", "quit the console (an attached daemon keeps running)", footer="Quit"),

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Label, Static
 
 from lvstui.model import Drain, SetWeight, Snapshot
 from lvstui.ui.app import LvstuiApp
+from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import AddDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.fake import FakeClient
 from lvstui.ui.fakegroup import FakeGroup
@@ -217,3 +218,12 @@ async def test_the_strip_takes_one_line_at_80_columns() -> None:
         await fresh(app, client)
         await pilot.pause()
         assert box.size.height == 2  # the red line under it
+
+
+def test_an_older_key_map_with_an_action_on_p_stays_valid() -> None:
+    """`p` came late: a config that put another action on it keeps working (the group screen
+    then has no key unless given one), as with the k9s navigation keys."""
+    keys = resolve_keys({"drain": "p"})
+    assert keys["drain"] == "p" and keys["group"] == ""
+    assert resolve_keys({"drain": "p", "group": "P"})["group"] == "P"
+    assert resolve_keys(None)["group"] == "p"
