@@ -54,6 +54,7 @@ class TableSync:
     ) -> None:
         self._dp = dataplane
         self._snat = source_nat
+        self._snat_warned = False
         self._rt = runtime
         self._state = state
         self._journal = journal
@@ -121,7 +122,16 @@ class TableSync:
 
     async def _follow_snat(self, config: Config, observed: Sequence[ObservedService]) -> None:
         """The source-NAT rule after the table (snat.py); a failure retries at the next tick."""
-        if self._snat is None or not self._dp.capabilities.source_nat:
+        if self._snat is None:
+            return
+        if not self._dp.capabilities.source_nat:
+            if any(vs.source_nat for vs in config.virtual_servers) and not self._snat_warned:
+                self._snat_warned = True  # once: the dataplane does not change while we run
+                self._journal.log(
+                    "warning",
+                    f"source_nat: the {self._dp.capabilities.name} dataplane has no kernel NAT; "
+                    "ignored (the userspace forwarder proxies: servers see the director anyway)",
+                )
             return
         if error := await self._snat.follow(config, observed):
             self._journal.log("error", error)

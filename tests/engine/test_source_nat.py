@@ -11,6 +11,7 @@ import pytest
 
 from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, LbKind, RealServer
+from lvstui.dataplane.base import Capabilities
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
 from lvstui.engine.snat import CONNTRACK, SourceNat
@@ -138,3 +139,31 @@ def test_targets_of_a_fwmark_service_match_any_port() -> None:
     vs = replace(service(source_nat=True), ip=None, fwmark=7)
     obs = [ObservedService(fwm, "rr", dests=(ObservedDest(R[0], 1, LbKind.NAT),))]
     assert snat_targets(Config(virtual_servers=(vs,)), obs) == {SnatTarget(R[0].addr, "", 0)}
+
+
+class NoNatDataplane(MemoryDataplane):
+    """A dataplane without kernel NAT (as the userspace forwarder)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return replace(super().capabilities, name="userspace", source_nat=False)
+
+
+async def test_a_dataplane_without_kernel_nat_says_source_nat_is_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    nft = MemoryNft()
+    sysctls = MemorySysctls({CONNTRACK: "0"})
+    cfg = Config(virtual_servers=(service(source_nat=True),))
+    e = Engine(
+        cfg, dataplane=NoNatDataplane(), clock=FakeClock(), source_nat=SourceNat(nft, sysctls)
+    )
+    await e.start()
+    assert (await e.call(RemoveReal(SK, R[0]))).ok  # another pass: still said once
+    await e.stop()
+    assert nft.batches == 0 and sysctls.values[CONNTRACK] == "0"
+    said = [r.getMessage() for r in caplog.records if "source_nat" in r.getMessage()]
+    assert said == [
+        "source_nat: the userspace dataplane has no kernel NAT; ignored (the userspace "
+        "forwarder proxies: servers see the director anyway)"
+    ]
