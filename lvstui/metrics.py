@@ -246,7 +246,14 @@ class EngineCollector(Collector):
             )
             for a in snap.announce.vips:
                 announced.add_metric([a.vip], 1 if a.announced else 0)
-            yield announced
+            peer_up = GaugeMetricFamily(
+                "lvstui_bgp_peer_up",
+                "1 while the routing daemon's BGP session is Established",
+                labels=["peer"],
+            )
+            for p in snap.announce.peers:
+                peer_up.add_metric([p.name], 1 if p.state == "Established" else 0)
+            yield from (announced, peer_up)
 
         counters = self._counters()
         notify = CounterMetricFamily(

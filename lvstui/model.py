@@ -356,10 +356,24 @@ class VipAnnounceView:
 
 
 @dataclass(frozen=True, slots=True)
+class BgpPeerView:
+    """A BGP session of the routing daemon, as it says (lvstui/announce/peers.py)."""
+
+    name: str  # BIRD: the protocol's name; FRR: the neighbor's address
+    state: str  # Established, Active, Idle, ...
+    since: str = ""
+    info: str = ""
+    prefixes_sent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AnnounceView:
     """The announcements of this director ([lvstui.announce]); None in Snapshot: no bgp VIP."""
 
     vips: tuple[VipAnnounceView, ...] = ()
+    daemon: str = ""  # the routing daemon asked for the peers ("bird", "frr"); "": none
+    peers: tuple[BgpPeerView, ...] = ()
+    peers_error: str = ""  # why the daemon could not be asked, the last time
 
 
 @dataclass(frozen=True, slots=True)

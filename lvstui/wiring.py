@@ -35,6 +35,7 @@ from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
     from lvstui.announce.kernel_table import KernelTableAnnouncer
+    from lvstui.announce.peers import PeerReader
     from lvstui.announce.state import AnnounceState
     from lvstui.control.connection import DirectorRelay
     from lvstui.control.server import ControlServer
@@ -106,6 +107,7 @@ class EngineParts:
                     lambda: bgp_vips(engine.config),
                     executor=self.announce_thread,
                     state=self.announce_state,
+                    peers=peer_reader(engine.config),
                 ),
                 name="announce",
             )
@@ -274,8 +276,13 @@ def build_engine(
     announce_state = None
     if not memory and bgp_vips(config):
         from lvstui.announce.state import AnnounceState
+        from lvstui.config.announce import RoutingDaemon
 
-        announce_state = AnnounceState()
+        announce_state = AnnounceState(
+            ""
+            if config.lvstui.announce.daemon is RoutingDaemon.NONE
+            else config.lvstui.announce.daemon.value
+        )
     mailer = None
     if config.global_defs.smtp_server and config.global_defs.notification_email:
         from lvstui.notify.mail import Mailer
@@ -306,6 +313,19 @@ def build_engine(
     return EngineParts(
         engine, dp, reason, group=runtime, announcer=announcer, announce_state=announce_state
     )
+
+
+def peer_reader(config: Config) -> PeerReader | None:
+    """Whom to ask for the BGP sessions' state ([lvstui.announce] daemon)."""
+    from lvstui.announce.peers import BirdPeers, FrrPeers
+    from lvstui.config.announce import RoutingDaemon
+
+    a = config.lvstui.announce
+    if a.daemon is RoutingDaemon.BIRD:
+        return BirdPeers(a.daemon_socket)
+    if a.daemon is RoutingDaemon.FRR:
+        return FrrPeers(a.daemon_socket)
+    return None
 
 
 LOCAL_FAILURE_EVERY = 10.0  # seconds between two events about checks that could not run

@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 
 from lvstui.announce.base import AnnounceError, Announcer
 from lvstui.announce.decide import Decision, ServiceView, VipView, apply, decide_all
+from lvstui.announce.peers import PeerError, PeerReader
 from lvstui.announce.state import AnnounceState
 from lvstui.model import Snapshot
 
@@ -50,6 +51,8 @@ async def follow(
     drained: Callable[[], bool] = lambda: False,
     executor: Executor | None = None,
     state: AnnounceState | None = None,
+    peers: PeerReader | None = None,
+    peers_every: float = 5.0,
 ) -> None:
     """Run until cancelled; withdraw every VIP on the way out (stop, reload failure, crash
     of the loop). A driver error is logged and retried next tick: the routes it could not
@@ -60,6 +63,7 @@ async def follow(
     one thread of its own (the daemon gives a one-thread executor and starts it there)."""
     loop = asyncio.get_running_loop()
     last: dict[str, Decision] = {}
+    asked = -peers_every
     try:
         while True:
             decisions = decide_all(vip_views(snapshot(), vips()), drained=drained())
@@ -75,6 +79,12 @@ async def follow(
                 await loop.run_in_executor(executor, apply, announcer, decisions)
             except AnnounceError as e:
                 log.error("announcing failed: %s", e)
+            if peers is not None and state is not None and loop.time() - asked >= peers_every:
+                asked = loop.time()
+                try:
+                    state.set_peers(await loop.run_in_executor(executor, peers.peers))
+                except PeerError as e:
+                    state.set_peers((), str(e))
             await asyncio.sleep(interval)
     finally:
         try:

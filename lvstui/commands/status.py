@@ -15,6 +15,7 @@ from lvstui.commands._client import EXIT_OK, add_socket_argument, with_client
 from lvstui.commands.group import group_json, render_group
 from lvstui.control.client import SocketClient
 from lvstui.model import (
+    AnnounceView,
     CheckView,
     ProcessView,
     RealServerView,
@@ -144,7 +145,24 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
             + ("" if v.announced else f" ({v.reason})")
             for v in snap.announce.vips
         ] or ["  (no decision yet)"]
+        lines += _peer_lines(snap.announce)
     return "\n".join(lines) + "\n"
+
+
+def _peer_lines(a: AnnounceView) -> list[str]:
+    """The BGP sessions as the routing daemon says ([lvstui.announce] daemon)."""
+    if not a.daemon:
+        return []
+    out = [f"BGP peers ({a.daemon}):"]
+    if a.peers_error:
+        out.append(f"  cannot ask {a.daemon}: {a.peers_error}")
+    for p in a.peers:
+        extra = f", {p.prefixes_sent} route(s) sent" if p.prefixes_sent is not None else ""
+        info = f" ({p.info})" if p.info else ""
+        out.append(f"  {p.name}: {p.state} since {p.since}{info}{extra}")
+    if not a.peers and not a.peers_error:
+        out.append("  (none yet)")
+    return out
 
 
 def _process_line(p: ProcessView) -> str:
@@ -181,6 +199,7 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
         else [
             {"vip": v.vip, "announced": v.announced, "reason": v.reason} for v in snap.announce.vips
         ],
+        "bgp_peers": _peers_json(snap.announce),
         "vrrp": [
             {
                 "name": v.name,
@@ -244,6 +263,26 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
                 ],
             }
             for s in snap.services
+        ],
+    }
+
+
+def _peers_json(a: AnnounceView | None) -> dict[str, Any] | None:
+    if a is None or not a.daemon:
+        return None
+    return {
+        "daemon": a.daemon,
+        "error": a.peers_error or None,
+        "peers": [
+            {
+                "name": p.name,
+                "state": p.state,
+                "established": p.state == "Established",
+                "since": p.since,
+                "info": p.info,
+                "prefixes_sent": p.prefixes_sent,
+            }
+            for p in a.peers
         ],
     }
 

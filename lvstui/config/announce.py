@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_ANNOUNCE_TABLE",
     "AnnounceMode",
     "AnnounceSettings",
+    "RoutingDaemon",
 ]
 
 # 245 is unassigned in iproute2's rt_protos (BIRD is 12, FRR uses 186-198), and table 245 is
@@ -28,6 +29,14 @@ class AnnounceMode(enum.Enum):
     BGP = "bgp"
 
 
+class RoutingDaemon(enum.Enum):
+    """The routing daemon lvstui asks for the BGP sessions' state (announce/peers.py)."""
+
+    NONE = "none"
+    BIRD = "bird"
+    FRR = "frr"
+
+
 @dataclass(frozen=True, slots=True)
 class AnnounceSettings:
     """[lvstui.announce]."""
@@ -36,3 +45,5 @@ class AnnounceSettings:
     table: int = DEFAULT_ANNOUNCE_TABLE
     protocol: int = DEFAULT_ANNOUNCE_PROTOCOL
     device: str = DEFAULT_ANNOUNCE_DEVICE
+    daemon: RoutingDaemon = RoutingDaemon.NONE  # whom to ask for the BGP peer state
+    daemon_socket: str = ""  # birdc's control socket / vtysh's socket directory; "": default

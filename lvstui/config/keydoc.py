@@ -146,6 +146,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "this id found there at start are a previous run's and are removed",
         "device": "the tun device the routes go through; it exists while lvstui runs, so "
         "its routes vanish when lvstui dies (1-15 bytes)",
+        "daemon": '"bird", "frr" or "none": the routing daemon asked for the BGP peer state '
+        "that lvstui status and the metrics show (birdc -r / vtysh)",
+        "daemon_socket": "BIRD's control socket (birdc -s) or FRR's vty socket directory "
+        '(vtysh --vty_socket); "": the daemon\'s default',
     },
     GroupSettings: {
         "name": "this director's name in the group (unset: the hostname)",

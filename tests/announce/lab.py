@@ -170,7 +170,7 @@ router bgp {65010 + n}
 """
 
 
-def lvstui_conf(n: int, device: str) -> str:
+def lvstui_conf(n: int, device: str, daemon: str = "", daemon_socket: str = "") -> str:
     reals = "".join(
         f"""
 [[virtual_server.real_server]]
@@ -188,6 +188,8 @@ dataplane = "userspace"
 [lvstui.announce]
 mode = "bgp"
 device = "{device}"
+daemon = "{daemon or "none"}"
+daemon_socket = "{daemon_socket}"
 
 [[virtual_server]]
 ip = "{VIP}"
@@ -378,7 +380,9 @@ class Lab:
     # ---- lvstui ------------------------------------------------------------------------
     def lvstui(self, n: int) -> None:
         cfg = self.root / f"d{n}.toml"
-        cfg.write_text(lvstui_conf(n, self.tun(n)))
+        frr = self.daemon.get(n, "bird") == "frr"
+        sock = self.root / (f"frr{n}" if frr else f"d{n}.ctl")
+        cfg.write_text(lvstui_conf(n, self.tun(n), "frr" if frr else "bird", str(sock)))
         self.spawn(
             f"lvstui{n}", self.d(n), sys.executable, "-m", "lvstui", "--daemon", "-f", str(cfg),
             "--socket", str(self.sock(n)), "--state-dir", str(self.root / f"state{n}"),

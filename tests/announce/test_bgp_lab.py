@@ -81,7 +81,15 @@ def scenario(lab: Lab, checks: Checks) -> None:
             ("192.0.2.1", True, 1)
         ], frr
         assert sorted(p.name for p in router if p.established) == ["d1", "d2", "d3"], router
-        return f"BIRD: {bird}; FRR: {frr}"
+        # and as lvstui status shows them (the announcement loop asks every 5 s)
+        for n, name in ((1, "uplink"), (3, "192.0.2.1")):
+
+            def shown(n: int = n, name: str = name) -> bool:
+                doc = json.loads(lab.ctl(n, "status", "--json"))["bgp_peers"]
+                return [(p["name"], p["established"]) for p in doc["peers"]] == [(name, True)]
+
+            wait(shown, 20)
+        return f"BIRD: {bird}; FRR: {frr}; lvstui status shows both"
 
     step("lab_peer_state_read_from_bird_and_frr", peers)
 

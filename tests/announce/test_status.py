@@ -4,6 +4,7 @@ metrics show per bgp VIP announced or withdrawn, and why."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from prometheus_client.core import Metric
 
@@ -74,3 +75,42 @@ def test_no_bgp_vip_no_section() -> None:
     snap = Snapshot(seq=1, time=0.0)
     assert "BGP" not in render_status(snap)
     assert status_json(snap)["announce"] is None
+
+
+def test_peer_state_from_the_daemon_in_status_json_and_metrics() -> None:
+    from lvstui.announce.peers import BgpPeer, MemoryPeers
+
+    snap = Snapshot(seq=1, time=0.0, services=(_svc(UP, True),))
+    state = AnnounceState("bird")
+    reader = MemoryPeers([BgpPeer("uplink", "Established", "07:47:57", "", None)])
+
+    async def run(rounds: int) -> None:
+        task = asyncio.create_task(
+            follow(
+                lambda: snap,
+                MemoryAnnouncer(),
+                lambda: [UP.addr],
+                interval=0.01,
+                state=state,
+                peers=reader,
+                peers_every=0.0,
+            )
+        )
+        for _ in range(rounds):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run(20))
+    shown = replace(snap, announce=state.view())
+    assert "  uplink: Established since 07:47:57" in render_status(shown)
+    assert status_json(shown)["bgp_peers"]["peers"][0]["established"] is True
+    fam = next(
+        m for m in EngineCollector(lambda: shown).collect() if m.name == "lvstui_bgp_peer_up"
+    )
+    assert [(s.labels["peer"], s.value) for s in fam.samples] == [("uplink", 1.0)]
+    reader.error = "bird: Unable to connect to server control socket"
+    asyncio.run(run(20))
+    shown = replace(snap, announce=state.view())
+    assert "cannot ask bird: bird: Unable to connect" in render_status(shown)
+    assert status_json(shown)["bgp_peers"]["peers"] == []  # nothing stale shown as current

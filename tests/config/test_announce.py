@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lvstui.config.announce import RoutingDaemon
 from lvstui.config.dump import to_toml_dict
 from lvstui.config.lint import HostFacts, lint
 from lvstui.config.load import ConfigErrors, load_config_text
@@ -48,14 +49,19 @@ def test_defaults_are_vrrp_and_table_245() -> None:
 
 
 def test_settings_and_per_service_choice_load_and_dump_back() -> None:
-    head = '[lvstui.announce]\nmode = "bgp"\ntable = 100\nprotocol = 201\ndevice = "lb0"\n'
+    head = (
+        '[lvstui.announce]\nmode = "bgp"\ntable = 100\nprotocol = 201\ndevice = "lb0"\n'
+        'daemon = "frr"\ndaemon_socket = "/run/frr"\n'
+    )
     text = cfg_text(
         head,
         ("198.51.100.1", 80, "mh", ""),
         ("198.51.100.2", 80, "rr", 'announce = "vrrp"'),
     )
     cfg = load_config_text(text)
-    assert cfg.lvstui.announce == AnnounceSettings(AnnounceMode.BGP, 100, 201, "lb0")
+    assert cfg.lvstui.announce == AnnounceSettings(
+        AnnounceMode.BGP, 100, 201, "lb0", RoutingDaemon.FRR, "/run/frr"
+    )
     assert [vs.announce for vs in cfg.virtual_servers] == [None, AnnounceMode.VRRP]
     dumped = to_toml_dict(cfg)
     assert dumped["lvstui"]["announce"] == {
@@ -63,6 +69,8 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         "table": 100,
         "protocol": 201,
         "device": "lb0",
+        "daemon": "frr",
+        "daemon_socket": "/run/frr",
     }
     assert dumped["virtual_server"][1]["announce"] == "vrrp"
     assert "announce" not in dumped["virtual_server"][0]
@@ -77,6 +85,7 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         ("protocol = 2", "lvstui.announce.protocol"),
         ('device = "a-very-long-device"', "not an interface name"),
         ("tabel = 5", "tabel"),
+        ('daemon = "quagga"', "expected one of none, bird, frr"),
     ],
 )
 def test_bad_settings_are_refused(settings: str, wanted: str) -> None:

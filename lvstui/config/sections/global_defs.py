@@ -10,6 +10,7 @@ from lvstui.config.announce import (
     DEFAULT_ANNOUNCE_TABLE,
     AnnounceMode,
     AnnounceSettings,
+    RoutingDaemon,
 )
 from lvstui.config.schema import (
     DEFAULT_CONTROL_SOCKET,
@@ -237,6 +238,8 @@ def read_announce(t: Table) -> AnnounceSettings:
         # 0-4 are the kernel's (unspec, redirect, kernel, boot, static)
         protocol=t.integer("protocol", DEFAULT_ANNOUNCE_PROTOCOL, 5, 255),
         device=device,
+        daemon=t.choice("daemon", RoutingDaemon, RoutingDaemon.NONE, upper=False),
+        daemon_socket=t.text("daemon_socket", ""),
     )
     t.finish()
     return s
