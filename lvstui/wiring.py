@@ -250,6 +250,7 @@ def build_engine(
         from lvstui.vrrp.group import VrrpGroup, raw_transport_factory
         from lvstui.vrrp.routes import PyrouteRoutes
         from lvstui.vrrp.track import PyrouteLinks
+        from lvstui.vrrp.vmac import PyrouteVmacs
 
         group = VrrpGroup(
             config,
@@ -261,6 +262,7 @@ def build_engine(
             runner=runner,
             routes=PyrouteRoutes(),
             drops=VipDrops(NftCommand()),
+            vmacs=PyrouteVmacs(),
         )
     runtime = None
     if config.lvstui.group is not None:

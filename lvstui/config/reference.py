@@ -103,6 +103,7 @@ _TYPES: dict[tuple[type, str], str] = {
     (VrrpInstance, "virtual_ipaddress"): "list of strings or tables",
     (VrrpInstance, "virtual_ipaddress_excluded"): "list of strings or tables",
     (VrrpInstance, "virtual_routes"): "list of strings",
+    (VrrpInstance, "use_vmac"): "boolean or string",
     (VrrpInstance, "virtual_rules"): "list of strings",
     (GlobalDefs, "static_ipaddress"): "list of strings or tables",
     (GlobalDefs, "static_routes"): "list of strings",

@@ -316,6 +316,8 @@ class VrrpInstance:
     accept: bool = True
     strict_mode: bool = False  # keepalived's strict_mode (default: global_defs.vrrp_strict)
     skip_check_adv_addr: bool = False  # check a master's VIP list on its first advert only
+    use_vmac: str = ""  # the VMAC interface's name ("": none; lvstui/vrrp/vmac.py)
+    vmac_xmit_base: bool = False  # adverts from the base interface (lvstui always does)
 
 
 @dataclass(frozen=True, slots=True)

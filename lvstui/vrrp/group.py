@@ -42,6 +42,7 @@ from lvstui.vrrp.statics import Statics
 from lvstui.vrrp.sync import SyncGroup
 from lvstui.vrrp.track import LinkMonitor
 from lvstui.vrrp.transport import RawSocketTransport, Transport
+from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks
 
 __all__ = ["VrrpGroup", "raw_transport_factory"]
 
@@ -74,6 +75,7 @@ class VrrpGroup:
         routes: RouteManager | None = None,
         drops: DropSet | None = None,
         proc_table: ProcessTable | None = None,  # track_process's view of /proc
+        vmacs: VmacLinks | None = None,
     ) -> None:
         self.config = config
         self.proc_table = proc_table
@@ -83,6 +85,7 @@ class VrrpGroup:
         self.announcer = announcer
         self.routes = routes or MemoryRoutes()
         self.vip_drops = drops or VipDrops()
+        self.vmacs = vmacs or MemoryVmacs()
         self.statics = Statics(addresses, self.routes, self._log)
         self._set_garp_intervals(config)
         self.links = links
@@ -108,7 +111,7 @@ class VrrpGroup:
     def _make_node(
         self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: str | None
     ) -> VrrpNode:
-        return VrrpNode(
+        node = VrrpNode(
             inst,
             clock=self.clock,
             transport=self.transport_factory(inst),
@@ -124,6 +127,8 @@ class VrrpGroup:
             processes=self._procs,
             proc_table=self.proc_table,
         )
+        node.vips.vmacs = self.vmacs  # use_vmac, the VIPs' side: one edge for the group
+        return node
 
     def _emit(self, ev: Event) -> None:
         if not self._events.full():
@@ -255,6 +260,7 @@ class VrrpGroup:
             await node.stop(graceful)
         await self.statics.remove()
         await self.routes.close()
+        await self.vmacs.close()
         try:
             await self.vip_drops.close()
         except VrrpError as exc:

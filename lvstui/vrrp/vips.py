@@ -16,10 +16,16 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.params import all_vips
 from lvstui.vrrp.routes import Layer, MemoryRoutes, RouteManager, apply_diff
+from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks, vmac_address
 
-__all__ = ["VipHolder", "dropped", "held"]
+__all__ = ["VipHolder", "dropped", "held", "home"]
 
 OWNER = 255
+
+
+def home(inst: VrrpInstance) -> str:
+    """Where a VIP without its own dev goes: the VMAC with use_vmac, else the interface."""
+    return inst.use_vmac or inst.interface
 
 
 def dropped(inst: VrrpInstance) -> tuple[str, ...]:
@@ -43,8 +49,10 @@ class VipHolder:
         log: Callable[[str, str], None],
         routes: RouteManager | None = None,
         drops: DropSet | None = None,
+        vmacs: VmacLinks | None = None,
     ) -> None:
         self.addresses = addresses
+        self.vmacs = vmacs or MemoryVmacs()
         self.drops = drops or VipDrops()
         self.announcer = announcer
         self.routes = routes or MemoryRoutes()
@@ -58,8 +66,12 @@ class VipHolder:
         self.on = True
         # no_accept: the drop before the addresses, so no packet is taken in between
         await self.drops.hold(inst.name, dropped(inst))
+        if inst.use_vmac:
+            fam = inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
+            mac = vmac_address(inst.virtual_router_id, fam)
+            await self.vmacs.ensure(inst.use_vmac, inst.interface, mac)
         for vip in all_vips(inst):
-            await self.addresses.add(vip, inst.interface)
+            await self.addresses.add(vip, home(inst))
         # each route and rule on its own: one the kernel refuses is logged, the rest go on
         self._routes, self._rules = (), ()
         await apply_diff(self._layers(inst), self._log, inst.name)
@@ -88,7 +100,7 @@ class VipHolder:
         self._routes, self._rules = (), ()
         for vip in all_vips(inst):
             try:
-                await self.addresses.remove(vip, inst.interface)
+                await self.addresses.remove(vip, home(inst))
             except VrrpError as exc:
                 self._log("error", f"{inst.name}: {exc.message}")
         await self._try_drop(inst, ())
@@ -103,15 +115,15 @@ class VipHolder:
         for vip in before:
             if vip not in now:
                 try:
-                    await self.addresses.remove(vip, inst.interface)
+                    await self.addresses.remove(vip, home(inst))
                     synced.append(f"vrrp_instance {inst.name}: removed {vip.address} (MASTER)")
                 except VrrpError as exc:
                     self._log("error", f"{inst.name}: {exc.message}")
         added: dict[str, list[str]] = {}
         for vip in now:
             if vip not in before:
-                await self.addresses.add(vip, inst.interface)
-                added.setdefault(vip.dev or inst.interface, []).append(vip.address)
+                await self.addresses.add(vip, home(inst))
+                added.setdefault(vip.dev or home(inst), []).append(vip.address)
                 synced.append(f"vrrp_instance {inst.name}: added {vip.address} (MASTER)")
         for dev, addrs in added.items():
             await self.announcer.announce(dev, addrs, max(0, inst.garp_master_repeat))
@@ -135,6 +147,6 @@ class VipHolder:
         repeat = inst.garp_master_refresh_repeat if refresh else inst.garp_master_repeat
         by_dev: dict[str, list[str]] = {}
         for vip in all_vips(inst):
-            by_dev.setdefault(vip.dev or inst.interface, []).append(vip.address)
+            by_dev.setdefault(vip.dev or home(inst), []).append(vip.address)
         for dev, addrs in by_dev.items():
             await self.announcer.announce(dev, addrs, max(0, repeat))

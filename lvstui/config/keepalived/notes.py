@@ -35,7 +35,6 @@ WHY_NOT = {
     "net_mask": "not a keepalived directive",
     "static_route": "not a keepalived keyword: static_routes",
     "dont_track_primary": "the instance's interface is always tracked",
-    "use_vmac": "no VMAC interfaces: VIPs go on the instance's interface",
 }
 
 

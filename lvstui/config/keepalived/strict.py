@@ -2,7 +2,7 @@
 loads the file, done the same way by the import and said in a note: authentication and
 preempt_delay are dropped, MASTER goes with priority 255 only, and accept mode is off on
 VRRPv2 for a non-owner. Unicast peers it refuses outright (the instance does not run), and
-so does lvstui's loader."""
+so does lvstui's loader. Also the instance lines `no_accept` and `use_vmac`."""
 
 from __future__ import annotations
 
@@ -49,3 +49,18 @@ def strict_corrections(out: Out) -> None:
 def no_accept_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
     table["accept"] = False
     out.mark((*path, "accept"), node)
+
+
+def use_vmac_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`use_vmac [NAME]` (lvstui/vrrp/vmac.py); keepalived's default sends adverts from the
+    VMAC, lvstui from the base interface (its vmac_xmit_base): said in a note."""
+    if node.children is not None or len(node.args) > 1:
+        out.note(node, "expected `use_vmac [NAME]`; left out")
+        return
+    table["use_vmac"] = node.args[0] if node.args else True
+    out.mark((*path, "use_vmac"), node)
+    out.note(
+        node,
+        "adverts leave from the base interface (keepalived's vmac_xmit_base), not from the "
+        "VMAC; the VIPs, their ARP answers and gratuitous ARPs use the VMAC",
+    )

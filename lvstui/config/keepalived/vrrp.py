@@ -9,7 +9,7 @@ from typing import Any
 
 from lvstui.config.keepalived.notes import Out
 from lvstui.config.keepalived.routes import route_list
-from lvstui.config.keepalived.strict import no_accept_line
+from lvstui.config.keepalived.strict import no_accept_line, use_vmac_line
 from lvstui.config.keepalived.tree import Node
 from lvstui.config.keepalived.values import (
     FLAG,
@@ -230,6 +230,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "smtp_alert": FLAG,
             "accept": FLAG,
             "strict_mode": FLAG,
+            "vmac_xmit_base": FLAG,
             "skip_check_adv_addr": FLAG,
             "garp_master_delay": NUM,
             "garp_master_repeat": INT,
@@ -244,6 +245,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             "authentication": authentication,
             "lvs_sync_daemon_interface": sync_daemon_interface,
             "no_accept": no_accept_line,
+            "use_vmac": use_vmac_line,
             "preempt": preempt_line,
             "virtual_routes": route_list,
             "virtual_rules": route_list,

@@ -23,6 +23,7 @@ from lvstui.config.schema import (
 )
 from lvstui.config.sections.routes import read_routes, read_rules
 from lvstui.config.sections.strict import read_strict
+from lvstui.config.sections.vmac import read_vmac
 from lvstui.config.table import MISSING, Table, check_argv, check_ip, kind_of, show
 
 _PASS_MAX = 8  # VRRPv2 carries 8 bytes of password; keepalived truncates longer ones
@@ -171,7 +172,7 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         virtual_rules=read_rules(t, "virtual_rules"),
         skip_check_adv_addr=t.flag("skip_check_adv_addr", gd.vrrp_skip_check_adv_addr),
     )
-    inst = read_strict(t, inst, gd)
+    inst = read_vmac(t, read_strict(t, inst, gd))
     t.finish()
     return inst
 
