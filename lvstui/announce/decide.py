@@ -60,11 +60,13 @@ def decide(view: VipView, *, drained: bool) -> Decision:
         return Decision(view.vip, False, Reason.DRAINED)
     if not view.services:
         return Decision(view.vip, False, Reason.NO_SERVICES)
-    if not view.served:
-        return Decision(view.vip, False, Reason.NOT_SERVED)
+    # Quorum before "served": a service whose real servers all failed is out of the table
+    # too, and the operator wants the cause (which service lost quorum), not its effect.
     lost = tuple(s.name for s in view.services if not s.quorum)
     if lost:
         return Decision(view.vip, False, Reason.NO_QUORUM, lost)
+    if not view.served:
+        return Decision(view.vip, False, Reason.NOT_SERVED)
     return Decision(view.vip, True, Reason.ANNOUNCED)
 
 

@@ -100,6 +100,7 @@ def scenario(lab: Lab, checks: Checks) -> None:
         assert d[1] not in counts and set(counts) == every - {d[1]}, _spread(counts)
         said = json.loads(lab.ctl(1, "status", "--json"))["announce"]
         assert [(a["vip"], a["announced"]) for a in said] == [(VIP, False)], said
+        assert said[0]["reason"] == "a service has no quorum: TCP 198.51.100.10:80", said
         return (
             f"withdrawn {t:.2f} s after its checks started failing; {_spread(counts)}; "
             f"status: {said[0]['reason']}"

@@ -24,6 +24,13 @@ def test_not_served_by_the_dataplane_withdraws() -> None:
     assert (d.announce, d.reason) == (False, Reason.NOT_SERVED)
 
 
+def test_quorum_loss_is_named_rather_than_its_effect() -> None:
+    """Every real server failed: out of the table (not served) because quorum is lost; the
+    reason names the service."""
+    d = decide(VipView("198.51.100.1", (DOWN,), False), drained=False)
+    assert (d.announce, d.text()) == (False, "a service has no quorum: tcp:443")
+
+
 def test_drain_outranks_health() -> None:
     d = decide(VipView("198.51.100.1", (UP,), True), drained=True)
     assert (d.announce, d.reason) == (False, Reason.DRAINED)
