@@ -22,9 +22,10 @@ lvstui's own families (so both agree within a scrape):
   `{iname,intf,vrid,state}` (`state` INIT/BACKUP/MASTER/FAULT, "" for a stopped instance,
   as the exporter does for a number it does not know) the counters in KEEPALIVED_COUNTERS
   and KEEPALIVED_DROPS: lvstui's own drop reasons summed into keepalived's error counters.
-  Not served: `keepalived_gratuitous_arp_delay_total` (a configuration value, not a
-  count), `keepalived_script_status` / `keepalived_script_state` and the exporter's own
-  `keepalived_exporter_check_script_status`.
+  `keepalived_script_status{name}`: each vrrp_script an instance tracks, 1 GOOD, 0 BAD (as
+  the exporter numbers keepalived's statuses). Not served: `keepalived_script_state` (no
+  equivalent), `keepalived_gratuitous_arp_delay_total` (a configuration value, not a
+  count) and the exporter's own `keepalived_exporter_check_script_status`.
 """
 
 from __future__ import annotations
@@ -251,6 +252,13 @@ def _keepalived(snap: Snapshot) -> Iterator[Metric]:
             state.add_metric(
                 [v.name, dev or v.interface, str(v.vrid), keepalived_address(addr)], value
             )
-    yield from (up, state)
+    scripts: dict[str, bool] = {}
+    for v in snap.vrrp:  # keepalived runs a script once for all; here each instance's view
+        for name, ok in v.scripts:
+            scripts[name] = scripts.get(name, True) and ok
+    status = GaugeMetricFamily("keepalived_script_status", "Tracker Script Status", labels=["name"])
+    for name, ok in sorted(scripts.items()):
+        status.add_metric([name], 1 if ok else 0)
+    yield from (up, state, status)
     yield from (fam for fam, _ in counts)
     yield from (fam for fam, _ in errors)

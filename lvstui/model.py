@@ -301,6 +301,7 @@ class VrrpView:
     # the interface of each address in `vips` (its `dev`; "" when it is the instance's)
     vip_devs: tuple[str, ...] = ()
     drops: tuple[tuple[str, int], ...] = ()  # adverts dropped by this instance, by reason
+    scripts: tuple[tuple[str, bool], ...] = ()  # its track_scripts: last verdict (True: good)
 
 
 @dataclass(frozen=True, slots=True)

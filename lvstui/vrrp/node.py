@@ -267,6 +267,7 @@ class VrrpNode:
             release_master=self.release_master,
             vip_devs=tuple(v.dev or "" for v in inst.virtual_ipaddress),
             drops=tuple(sorted(self.drops.items())),
+            scripts=tuple(sorted(self._script_ok.items())),
         )
 
     # --- internals -----------------------------------------------------------------------------

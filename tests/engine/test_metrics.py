@@ -248,18 +248,20 @@ def test_keepalived_compat_matches_the_exporter() -> None:
         become_master=3,
         release_master=2,
         drops=(("addr_count", 1), ("bad_auth", 4), ("too_short", 2), ("ttl", 5)),
+        scripts=(("chk_haproxy", True), ("chk_link", False), ("chk_ok", True)),
     )
+    other = replace(view, name="VI_2", vrid=52, scripts=(("chk_haproxy", False),))
     got = {
         (s.name, frozenset(s.labels.items())): s.value
         for fam in EngineCollector(
-            lambda: Snapshot(1, 0.0, vrrp=(view,)), compat=(MetricsCompat.KEEPALIVED,)
+            lambda: Snapshot(1, 0.0, vrrp=(view, other)), compat=(MetricsCompat.KEEPALIVED,)
         ).collect()
         for s in fam.samples
     }
     states = {
         (dict(ls)["ip_address"], dict(ls)["intf"]): v
         for (name, ls), v in got.items()
-        if name == "keepalived_vrrp_state"
+        if name == "keepalived_vrrp_state" and dict(ls)["iname"] == "VI_1"
     }
     assert states == {
         ("192.0.2.9", "eth0"): 2,
@@ -274,6 +276,9 @@ def test_keepalived_compat_matches_the_exporter() -> None:
     assert got[key("keepalived_authentication_failure_total", **inst)] == 4
     assert got[key("keepalived_ip_ttl_errors_total", **inst)] == 5
     assert got[key("keepalived_address_list_errors_total", **inst)] == 0
+    # one series a script, BAD (0) when any instance saw it fail
+    scripts = {dict(ls)["name"]: v for (n, ls), v in got.items() if n == "keepalived_script_status"}
+    assert scripts == {"chk_link": 0, "chk_haproxy": 0, "chk_ok": 1}
 
 
 async def test_vrrp_drops_by_reason_reach_the_endpoint() -> None:

@@ -351,6 +351,7 @@ async def test_track_script_weight_changes_priority(lan, tmp_path: Path) -> None
         node = a.group.nodes["VI_1"]
         node._script_cb("chk")(False)
         assert node._effective_priority() == 90
+        assert node.view().scripts == (("chk", False),)  # keepalived_script_status
         await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
         node._script_cb("chk")(True)
         await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
