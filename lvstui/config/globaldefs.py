@@ -67,6 +67,10 @@ class GlobalDefs:
     vrrp_notify_fifo_script: str = ""
     lvs_notify_fifo: str = ""
     lvs_notify_fifo_script: str = ""
+    # keepalived's `notify_fifo_script CMD USER`: who each FIFO script runs as ("": script_user)
+    notify_fifo_script_user: str = ""
+    vrrp_notify_fifo_script_user: str = ""
+    lvs_notify_fifo_script_user: str = ""
     # keepalived's static_ipaddress / static_routes / static_rules: on the host while lvstui
     # runs, whatever the VRRP state (lvstui/vrrp/statics.py)
     static_ipaddress: tuple[VipAddress, ...] = ()

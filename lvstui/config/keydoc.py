@@ -80,6 +80,12 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_notify_fifo_script": "like notify_fifo_script, for vrrp_notify_fifo",
         "lvs_notify_fifo": "like notify_fifo, the LVS lines only (VS, RS)",
         "lvs_notify_fifo_script": "like notify_fifo_script, for lvs_notify_fifo",
+        "notify_fifo_script_user": "run notify_fifo_script as this user (keepalived's "
+        "`notify_fifo_script CMD USER`; unset: script_user)",
+        "vrrp_notify_fifo_script_user": "run vrrp_notify_fifo_script as this user (unset: "
+        "script_user)",
+        "lvs_notify_fifo_script_user": "run lvs_notify_fifo_script as this user (unset: "
+        "script_user)",
         "net_namespace": "run the whole director (VRRP, IPVS, checks, metrics) in this network "
         "namespace (/var/run/netns/NAME, made by `ip netns add`), entered at start; it must "
         "exist; a reload cannot change it",

@@ -201,7 +201,24 @@ def unknown_user_errors(config: Config, line_of: LineOf) -> list[ConfigError]:
         script_credentials(config)
     except ConfigError as exc:
         return [ConfigError(exc.detail, file=config.path, line=line_of(path), key=exc.key)]
-    return []
+    gd = config.global_defs
+    out = []
+    for key, user in (
+        ("notify_fifo_script_user", gd.notify_fifo_script_user),
+        ("vrrp_notify_fifo_script_user", gd.vrrp_notify_fifo_script_user),
+        ("lvs_notify_fifo_script_user", gd.lvs_notify_fifo_script_user),
+    ):
+        try:
+            if user:
+                resolve_user(user)
+        except KeyError as e:
+            where: KeyPath = ("global_defs", key)
+            out.append(
+                ConfigError(
+                    str(e.args[0]), file=config.path, line=line_of(where), key=format_key(where)
+                )
+            )
+    return out
 
 
 def insecure_errors(config: Config, line_of: LineOf) -> list[ConfigError]:

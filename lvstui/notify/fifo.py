@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lvstui.child import Credentials, run_child
+from lvstui.child import Credentials, resolve_user, run_child
 from lvstui.config.schema import GlobalDefs
 from lvstui.model import RealKey, ServiceKey
 from lvstui.notify.scripts import split_command
@@ -131,6 +131,7 @@ class _Target:
     script: str
     vrrp: bool
     lvs: bool
+    credentials: Credentials | None = None  # its own user; None: the default's
 
 
 class NotifyFifos:
@@ -145,12 +146,26 @@ class NotifyFifos:
     def from_config(
         cls, gd: GlobalDefs, credentials: Credentials | None = None
     ) -> NotifyFifos | None:
+        """KeyError (naming it) for a `*_script_user` this host does not have: the loader
+        refuses such a file first (config/scripts.py)."""
         targets = [
-            _Target(FifoWriter(path), script, vrrp, lvs)
-            for path, script, vrrp, lvs in (
-                (gd.notify_fifo, gd.notify_fifo_script, True, True),
-                (gd.vrrp_notify_fifo, gd.vrrp_notify_fifo_script, True, False),
-                (gd.lvs_notify_fifo, gd.lvs_notify_fifo_script, False, True),
+            _Target(FifoWriter(path), script, vrrp, lvs, resolve_user(user) if user else None)
+            for path, script, vrrp, lvs, user in (
+                (gd.notify_fifo, gd.notify_fifo_script, True, True, gd.notify_fifo_script_user),
+                (
+                    gd.vrrp_notify_fifo,
+                    gd.vrrp_notify_fifo_script,
+                    True,
+                    False,
+                    gd.vrrp_notify_fifo_script_user,
+                ),
+                (
+                    gd.lvs_notify_fifo,
+                    gd.lvs_notify_fifo_script,
+                    False,
+                    True,
+                    gd.lvs_notify_fifo_script_user,
+                ),
             )
             if path
         ]
@@ -193,7 +208,8 @@ class NotifyFifos:
     async def _script(self, t: _Target) -> None:
         try:
             argv = [*split_command(t.script), t.writer.path]
-            child = await run_child(argv, timeout=None, capture=False, credentials=self.credentials)
+            who = t.credentials or self.credentials
+            child = await run_child(argv, timeout=None, capture=False, credentials=who)
         except (OSError, ValueError) as e:
             log.error("notify FIFO script %r: cannot run: %s", t.script, e)
             return

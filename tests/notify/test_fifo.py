@@ -196,3 +196,81 @@ global_defs {
 def test_a_fifo_script_without_its_fifo_is_refused() -> None:
     with pytest.raises(ConfigErrors, match="set without vrrp_notify_fifo"):
         load_config_text('[global_defs]\nvrrp_notify_fifo_script = "/bin/true"\n', "x.toml")
+
+
+def test_import_keeps_the_user_of_a_fifo_script() -> None:
+    """keepalived's `notify_fifo_script "CMD" USER [GROUP]`: CMD runs as USER (the group is
+    left out, as for script_user); before, the user became an argument of the command."""
+    text = (
+        'global_defs {\n  notify_fifo /run/ka.fifo\n  notify_fifo_script "/bin/cat -u" nobody'
+        " nogroup\n  lvs_notify_fifo /run/lvs.fifo\n  lvs_notify_fifo_script /bin/cat\n}\n"
+    )
+    res = import_keepalived_text(text, "k.conf")
+    gd = res.config.global_defs
+    assert (gd.notify_fifo_script, gd.notify_fifo_script_user) == ("/bin/cat -u", "nobody")
+    assert (gd.lvs_notify_fifo_script, gd.lvs_notify_fifo_script_user) == ("/bin/cat", "")
+    assert [n.message for n in res.notes] == [
+        "group 'nogroup' left out: the script runs with 'nobody''s own groups"
+    ]
+    again = load_config_text(tomli_w.dumps(to_toml_dict(res.config)), res.config.path)
+    assert again == res.config
+
+
+def test_a_fifo_script_user_needs_its_script_and_must_exist(tmp_path: Path) -> None:
+    from lvstui.config.load import load_config
+
+    with pytest.raises(ConfigErrors, match="set without lvs_notify_fifo_script"):
+        load_config_text(
+            '[global_defs]\nlvs_notify_fifo = "/run/x"\nlvs_notify_fifo_script_user = "nobody"\n',
+            "x.toml",
+        )
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[global_defs]\nvrrp_notify_fifo = "/run/x"\nvrrp_notify_fifo_script = "/bin/cat"\n'
+        'vrrp_notify_fifo_script_user = "lvt-no-such-user"\n'
+    )
+    with pytest.raises(ConfigErrors, match="no such user 'lvt-no-such-user'") as info:
+        load_config(str(path))
+    assert info.value.errors[0].line == 4
+
+
+@pytest.mark.root
+async def test_a_fifo_script_runs_as_its_user() -> None:
+    """The script of vrrp_notify_fifo runs as nobody, the other as lvstui's user (root)."""
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("switching users needs root (CI runs it as root)")
+    work = Path(tempfile.mkdtemp(prefix="lvt-fifo-"))  # outside pytest's 0700 tree
+    os.chmod(work, 0o777)
+    try:
+        gd = GlobalDefs(
+            vrrp_notify_fifo=str(work / "v.fifo"),
+            vrrp_notify_fifo_script=f"/bin/sh -c 'id -u > {work}/v.uid'",
+            vrrp_notify_fifo_script_user="nobody",
+            lvs_notify_fifo=str(work / "l.fifo"),
+            lvs_notify_fifo_script=f"/bin/sh -c 'id -u > {work}/l.uid'",
+        )
+        fifos = NotifyFifos.from_config(gd)
+        assert fifos is not None
+        import asyncio
+
+        task = asyncio.create_task(fifos.run())
+        try:
+            await async_wait_until(
+                lambda: all(
+                    (work / f).exists() and (work / f).read_text() for f in ("v.uid", "l.uid")
+                ),
+                timeout=10,
+            )
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        import pwd
+
+        assert (work / "v.uid").read_text().strip() == str(pwd.getpwnam("nobody").pw_uid)
+        assert (work / "l.uid").read_text().strip() == "0"
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)

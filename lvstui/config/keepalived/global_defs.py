@@ -13,7 +13,9 @@ from lvstui.config.keepalived.values import (
     NUM,
     STR,
     Conv,
+    command_line,
     fill,
+    joined,
     list_block,
     to_flag,
     to_number,
@@ -45,11 +47,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             "lvs_flush": FLAG,
             "vrrp_strict": FLAG,
             "vrrp_skip_check_adv_addr": FLAG,
-            **{
-                f"{kind}notify_fifo{script}": STR
-                for kind in ("", "vrrp_", "lvs_")
-                for script in ("", "_script")
-            },
+            **{f"{kind}notify_fifo": STR for kind in ("", "vrrp_", "lvs_")},
         },
         {
             "notification_email": lambda o, n, t, p: list_block(o, n, t, p),
@@ -60,6 +58,7 @@ def global_defs_block(out: Out, node: Node) -> None:
             **{key: unprefixed_garp for key in GARP_DEFAULTS},
             "vrrp_min_garp": min_garp_line,
             "script_user": script_user_line,
+            **{f"{kind}notify_fifo_script": fifo_script_line for kind in ("", "vrrp_", "lvs_")},
             "lvs_flush_on_stop": flush_on_stop_line,
             "lvs_flush_onstop": flush_on_stop_line,  # keepalived's spelling before 2.1.5
         },
@@ -107,6 +106,28 @@ def script_user_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath)
             node,
             f"group {node.args[1]!r} left out: scripts run with {node.args[0]!r}'s own groups",
         )
+
+
+def fifo_script_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`notify_fifo_script "CMD" [USER [GROUP]]`: the command, and the user it runs as
+    (`*_script_user`); the group is left out (the user's own groups), as for script_user."""
+    if node.children is not None or not node.args:
+        out.note(node, f"expected `{node.key} COMMAND [USER [GROUP]]`; left out")
+        return
+    key = node.key
+    if node.quoted[:1] != [True] or len(node.args) == 1:
+        table[key] = command_line(out, node)
+    else:
+        table[key] = node.args[0]
+        table[f"{key}_user"] = node.args[1]
+        out.mark((*path, f"{key}_user"), node)
+        if len(node.args) > 2:
+            out.note(
+                node,
+                f"group {joined(node.args[2:])!r} left out: the script runs with "
+                f"{node.args[1]!r}'s own groups",
+            )
+    out.mark((*path, key), node)
 
 
 def flush_on_stop_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -106,6 +106,7 @@ def read_global_defs(t: Table) -> GlobalDefs:
         vrrp_notify_fifo_script=t.text("vrrp_notify_fifo_script", ""),
         lvs_notify_fifo=t.text("lvs_notify_fifo", ""),
         lvs_notify_fifo_script=t.text("lvs_notify_fifo_script", ""),
+        **{f"{k}notify_fifo_script_user": t.text(f"{k}notify_fifo_script_user", "") for k in FIFOS},
         static_ipaddress=read_static_addresses(t, read_vips(t, "static_ipaddress")),
         static_routes=read_routes(t, "static_routes"),
         static_rules=read_rules(t, "static_rules"),
@@ -117,8 +118,13 @@ def read_global_defs(t: Table) -> GlobalDefs:
     ):
         if not fifo and t.text(f"{script}_script", ""):
             t.err(f"{script}_script", f"set without {script}: the script would have no FIFO")
+        if t.text(f"{script}_script_user", "") and not t.text(f"{script}_script", ""):
+            t.err(f"{script}_script_user", f"set without {script}_script: no script to run")
     t.finish()
     return gd
+
+
+FIFOS = ("", "vrrp_", "lvs_")  # the three notify FIFOs: every line, VRRP lines, LVS lines
 
 
 def _netns(t: Table) -> str:
