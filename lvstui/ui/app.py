@@ -24,6 +24,7 @@ from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.groupscreen import GroupScreen
+from lvstui.ui.groupview import action_scope
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.logview import EventPanel
 from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
@@ -264,9 +265,15 @@ class LvstuiApp(App[int]):
         if result is None:
             return
         if result.ok:
-            self.notify(result.message or f"{command.kind}: done")
+            # an override reaches the whole group (a reload is this director's own): say where
+            where = "" if isinstance(command, Reload) else self._scope_text()
+            self.notify((result.message or f"{command.kind}: done") + where)
         else:
             self.notify(f"{command.kind} failed: {result.message}", severity="error", timeout=8)
+
+    def _scope_text(self) -> str:
+        scope = action_scope(self.snapshot.group if self.snapshot is not None else None)
+        return f" ({scope.title().strip()})" if scope.here else ""
 
     def start_reload(self) -> None:
         """`r`: dry run first, show the difference, reload only when confirmed."""

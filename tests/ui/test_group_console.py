@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Label, Static
 
-from lvstui.model import Drain, SetWeight, Snapshot
+from lvstui.model import Drain, RealKey, ServiceKey, SetWeight, Snapshot
 from lvstui.ui.app import LvstuiApp
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import AddDialog, ConfirmDialog, WeightDialog
@@ -41,6 +42,16 @@ def dialog_text(app: LvstuiApp) -> str:
     return "\n".join(
         str(w.render()) for w in app.screen.query("Label, Static") if isinstance(w, Label | Static)
     )
+
+
+async def press_on_a_server(
+    app: LvstuiApp, client: FakeClient, pilot: Pilot[int], key: str
+) -> tuple[ServiceKey, RealKey]:
+    """Select the first service's second real server and press `key` on it."""
+    row, svc, real = first_real(client)
+    assert table(app).select_key(row)
+    await pilot.press(key)
+    return svc, real  # type: ignore[return-value]
 
 
 async def fresh(app: LvstuiApp, client: FakeClient) -> None:
@@ -110,9 +121,7 @@ async def test_drain_confirmation_names_every_director_and_the_unreachable_one()
 async def test_weight_add_and_remove_dialogs_say_the_scope() -> None:
     client = grouped("lb2")
     async with running(client) as (app, pilot):
-        key, svc, real = first_real(client)
-        assert table(app).select_key(key)
-        await pilot.press("w")
+        svc, real = await press_on_a_server(app, client, pilot, "w")
         assert isinstance(app.screen, WeightDialog)
         assert "on lb1, lb2" in dialog_text(app)
         await pilot.press("5", "enter")
@@ -227,3 +236,16 @@ def test_an_older_key_map_with_an_action_on_p_stays_valid() -> None:
     assert keys["drain"] == "p" and keys["group"] == ""
     assert resolve_keys({"drain": "p", "group": "P"})["group"] == "P"
     assert resolve_keys(None)["group"] == "p"
+
+
+async def test_an_undrain_says_where_it_applied() -> None:
+    """No dialog before an undrain: its notice names the directors instead."""
+    client = grouped("lb2")
+    async with running(client) as (app, pilot):
+        _, real = await press_on_a_server(app, client, pilot, "u")
+        await async_wait_until(lambda: f"undrained {real} (on lb1, lb2)" in notes(app), 10)
+    alone = FakeClient(2, 3)
+    async with running(alone) as (app, pilot):
+        await press_on_a_server(app, alone, pilot, "u")
+        await async_wait_until(lambda: f"undrained {real}" in notes(app), 10)
+        assert "(on " not in notes(app)
