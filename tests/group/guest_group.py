@@ -8,7 +8,7 @@ The lab of tests/e2e/lab.py, inside the guest (IPVS is per network namespace, so
 director has its own kernel table): two `lvstui --daemon` with `dataplane = "ipvs"`,
 VRRPv3 at 0.1 s adverts, one group key, direct routing to two real HTTP servers (the VIP on
 their loopback), a client through the VIP. A third director namespace runs keepalived
-(VRRP, priority 50) as the connection-sync peer. Kernel state is read back with ipvsadm,
+(VRRP only, kept in FAULT: see KEEPALIVED) as the connection-sync peer. Kernel state is read back with ipvsadm,
 the reference tool, not with our own code. Checks, in order:
 
 - `group_ipvs_up`: both kernel tables hold the service, lb1 MASTER, lb2 BACKUP, in step;
@@ -51,6 +51,10 @@ VPORT = 80  # direct routing: the real servers answer on the VIP's own port
 SERVICE = f"TCP {VIP}:{VPORT}"
 R1, R2 = f"{ADDR['r1']}:80", f"{ADDR['r2']}:80"
 D3 = "198.51.100.13"  # keepalived, the third director (not in the group)
+# keepalived runs the backup sync daemon as long as its VRRP instance is not MASTER; it
+# joins VRID 57 but tracks an interface that stays down, so it stays in FAULT: in a loaded
+# guest lb1's 0.1 s adverts can come late, and a keepalived that went MASTER for a moment
+# would take the VIP (it has no virtual server: the client's connection would be reset)
 SYNC = {"syncid": 9, "maxlen": 1200, "group": "239.1.2.3", "port": 8900, "ttl": 2}
 SYNC_SHOWN = "syncid=9, maxlen=1200, group=239.1.2.3, port=8900, ttl=2"
 RESULTS: list[dict[str, Any]] = []
@@ -110,6 +114,9 @@ vrrp_instance web {{
     virtual_router_id {VRID}
     priority 50
     advert_int 0.1
+    track_interface {{
+        ka-down
+    }}
     virtual_ipaddress {{
         {VIP}/24 dev eth0
     }}
@@ -218,6 +225,8 @@ def third_director() -> None:
     sh("ip", "-n", lan, "link", "set", "p-d3", "master", "br0", "up")
     sh("ip", "-n", n, "addr", "add", f"{D3}/24", "dev", "eth0")
     sh("ip", "-n", n, "link", "set", "eth0", "up")
+    # left down (see KEEPALIVED); a veth pair: the guest kernel has no dummy driver
+    sh("ip", "-n", n, "link", "add", "ka-down", "type", "veth", "peer", "name", "ka-down-peer")
 
 
 def c_up() -> str:
@@ -264,26 +273,37 @@ def synced_conns(host: str) -> list[str]:
     return [x for x in table.splitlines() if f"{VIP}:{VPORT}" in x]
 
 
+def hold_connection() -> subprocess.Popen[str]:
+    """A connection from the client to the VIP, held open (HOLD) for up to 40 s."""
+    hold = subprocess.Popen(
+        [*("ip", "netns", "exec", ns("cl"), sys.executable, "-c", HOLD), VIP, str(VPORT), "40"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    L.lab.procs.append(hold)  # type: ignore[arg-type]
+    assert hold.stdout is not None and hold.stdout.readline().strip() == "open"
+    return hold
+
+
 def c_keepalived_sync_peer() -> str:
     ka = L.lab.keepalived("d3", KEEPALIVED)
     try:
         daemon_shown("d3", f"backup sync daemon (mcast=eth0, {SYNC_SHOWN})")
-        hold = subprocess.Popen(
-            [
-                *("ip", "netns", "exec", ns("cl"), sys.executable, "-c", HOLD),
-                *(VIP, str(VPORT), "20"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        L.lab.procs.append(hold)  # type: ignore[arg-type]
-        assert hold.stdout is not None and hold.stdout.readline().strip() == "open"
-        wait_for(lambda: bool(synced_conns("d1")), 10, "the connection in lb1's kernel")
-        wait_for(lambda: bool(synced_conns("d3")), 20, "lb1's connection synced to keepalived")
-        wait_for(lambda: bool(synced_conns("d2")), 20, "lb1's connection synced to lb2")
+        wait_for(lambda: "FAULT" in ka.log(), 30, "keepalived in FAULT (never MASTER)")
+        hold = hold_connection()
+        try:
+            wait_for(lambda: bool(synced_conns("d1")), 10, "the connection in lb1's kernel")
+            wait_for(lambda: bool(synced_conns("d3")), 30, "lb1's connection synced to keepalived")
+            wait_for(lambda: bool(synced_conns("d2")), 20, "lb1's connection synced to lb2")
+        except AssertionError as e:
+            hold.kill()
+            _, err = hold.communicate(timeout=10)
+            tail = ka.log()[-1500:]
+            raise AssertionError(f"{e}\nclient: {err[-500:]}\nkeepalived: {tail}") from None
         hold.kill()
         hold.wait(10)
-        assert vrrp_state(L.lb1) == "MASTER", "keepalived (priority 50) took the VIP"
+        assert vrrp_state(L.lb1) == "MASTER", "lb1 lost MASTER"
         return (
             f"keepalived: {in_ns('d3', 'ipvsadm', '-L', '--daemon').strip()}; "
             f"its table: {synced_conns('d3')[0].strip()}; lb2's: {synced_conns('d2')[0].strip()}"
