@@ -8,8 +8,8 @@ The lab of tests/e2e/lab.py, inside the guest (IPVS is per network namespace, so
 director has its own kernel table): two `lvstui --daemon` with `dataplane = "ipvs"`,
 VRRPv3 at 0.1 s adverts, one group key, direct routing to two real HTTP servers (the VIP on
 their loopback), a client through the VIP. A third director namespace runs keepalived
-(VRRP only, kept in FAULT: see KEEPALIVED) as the connection-sync peer. Kernel state is read back with ipvsadm,
-the reference tool, not with our own code. Checks, in order:
+(VRRP only, kept in FAULT: see KEEPALIVED) as the connection-sync peer. Kernel state is
+read back with ipvsadm, the reference tool, not with our own code. Checks, in order:
 
 - `group_ipvs_up`: both kernel tables hold the service, lb1 MASTER, lb2 BACKUP, in step;
 - `group_ipvs_sync_daemon_options`: `ipvsadm -L --daemon` in each director shows the
