@@ -1,10 +1,15 @@
-"""A DataTable whose row geometry is cached by structure, not by content.
+"""A DataTable whose caches follow what changed, not a table-wide counter.
 
-Textual's DataTable keys its row-order and y-offset caches on one counter that every
-`update_cell` bumps, so after each cell update the next frame rebuilds two lists as long as
-the table (11,000 rows at 1,000 services × 10 servers: tens of milliseconds, several times a
-second, with keys waiting behind it). Here those two lists are rebuilt only when rows are
-added, removed, cleared or sorted: a cell update changes what a row shows, never where it is.
+Textual's DataTable keys its caches on one counter that every `update_cell` bumps. So after
+each cell update the next frame rebuilds two lists as long as the table (row order and y
+offsets: 11,000 rows at 1,000 services × 10 servers, tens of milliseconds, several times a
+second, with keys waiting behind it) and renders every visible cell again through Rich, the
+unchanged ones too. Here:
+
+- row order and y offsets are rebuilt only when rows are added, removed, cleared or sorted: a
+  cell update changes what a row shows, never where it is;
+- a rendered cell is reused while the cell holds the same value object, at the same place,
+  in the same style: a second in which 40 of 400 visible cells change renders 40.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import TextType
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, Row, RowKey
 
@@ -26,6 +34,9 @@ class FixedGeometryTable(DataTable[CellType]):
         self._geometry = 0  # bumped whenever rows come, go or move
         self._rows_cache: tuple[tuple[int, int], list[Row]] = ((-1, -1), [])
         self._offsets_cache: tuple[tuple[int, int], list[tuple[RowKey, int]]] = ((-1, -1), [])
+        # (row, column, place, style, …, id(value)) → (value, its rendered lines)
+        self._cells_cache: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]]
+        self._cells_cache = LRUCache(4096)
         super().__init__(*args, **kwargs)
 
     def add_row(
@@ -71,3 +82,47 @@ class FixedGeometryTable(DataTable[CellType]):
             offsets = [(row.key, y) for row in self.ordered_rows for y in range(row.height)]
             self._offsets_cache = (stamp, offsets)
         return self._offsets_cache[1]
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        if row_index < 0 or column_index < 0:  # the header and row labels: Textual's cache
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value = self._data[row_key][column_key]
+        key = (
+            row_key,
+            column_key,
+            row_index,  # the rendered cell carries its position (mouse metadata)
+            self._geometry,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            id(value),
+        )
+        hit = self._cells_cache.get(key)
+        if hit is not None and hit[0] is value:  # the same object, not a new one at its id
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self._cells_cache[key] = (value, lines)
+        return lines
+
+    def notify_style_update(self) -> None:
+        self._cells_cache.clear()  # a theme or CSS change restyles every cell
+        super().notify_style_update()
+
+    def _clear_caches(self) -> None:
+        self._cells_cache.clear()
+        super()._clear_caches()

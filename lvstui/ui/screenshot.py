@@ -151,6 +151,16 @@ async def capture(
             await pilot.press(key)
         if after is not None:
             await after(app)
-        await pilot.pause()
-        await pilot.wait_for_scheduled_animations()
-        return app.export_screenshot(title=f"lvstui — {scene}")
+        # Settle: some widgets size themselves when the app is idle (the VRRP table's column
+        # widths), which on a busy host may come after the first export: take the picture
+        # once two in a row agree.
+        title = f"lvstui — {scene}"
+        svg = ""
+        for _ in range(10):
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            again = app.export_screenshot(title=title)
+            if again == svg:
+                break
+            svg = again
+        return svg

@@ -341,21 +341,24 @@ class ServiceTable(FixedGeometryTable[str | Text]):
 
 
 class VrrpTable(DataTable[str | Text]):
+    # Fixed widths, like the service table's: measured widths depended on when the panel
+    # was first sized (MASTER cut to MASTE in one run, not in the next) and moved as
+    # values changed. Longer values are cropped with an ellipsis.
     _COLS = (
-        ("name", "Instance"),
-        ("state", "State"),
-        ("prio", "Prio"),
-        ("since", "Since"),
-        ("vips", "VIPs"),
-        ("group", "Sync group"),
+        ("name", "Instance", 10),
+        ("state", "State", 6),
+        ("prio", "Prio", 7),
+        ("since", "Since", 5),
+        ("vips", "VIPs", 21),
+        ("group", "Sync group", 10),
     )
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="none", show_cursor=False)
         self._cells: dict[str, tuple[str, ...]] = {}
         self.palette = _DEFAULT_PALETTE
-        for key, label in self._COLS:
-            self.add_column(label, key=key)
+        for key, label, width in self._COLS:
+            self.add_column(label, key=key, width=width)
 
     def set_palette(self, palette: Palette) -> None:
         if palette != self.palette:
@@ -366,7 +369,13 @@ class VrrpTable(DataTable[str | Text]):
         # no instance: the panel gives its width to the quorum bars (the header says "no VRRP")
         self.display = bool(snap.vrrp)
         self.border_title = "VRRP"
-        wanted = {v.name: render.vrrp_cells(v, snap.time) for v in snap.vrrp}
+        wanted = {
+            v.name: tuple(
+                render.crop(c, w)
+                for c, (_, _, w) in zip(render.vrrp_cells(v, snap.time), self._COLS, strict=True)
+            )
+            for v in snap.vrrp
+        }
         for name in [n for n in self._cells if n not in wanted]:
             self.remove_row(name)
             del self._cells[name]
@@ -379,9 +388,9 @@ class VrrpTable(DataTable[str | Text]):
                 self.add_row(*styled, key=name)
             elif old != cells:
                 stale = not old  # restyled: rewrite every cell
-                for i, ((key, _), new_v) in enumerate(zip(self._COLS, styled, strict=True)):
+                for i, ((key, _, _), new_v) in enumerate(zip(self._COLS, styled, strict=True)):
                     if stale or str(new_v) != old[i]:
-                        self.update_cell(name, key, new_v, update_width=True)
+                        self.update_cell(name, key, new_v)
             self._cells[name] = cells
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
@@ -47,3 +50,35 @@ async def test_geometry_follows_rows_and_survives_cell_updates() -> None:
         t.clear()
         assert _offsets(t) == [] == _textual_offsets(t)
         await pilot.pause()
+
+
+async def test_only_changed_cells_are_rendered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _TableApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        t = app.query_one(FixedGeometryTable)
+        t.add_column("a", key="a", width=8)
+        t.add_column("b", key="b", width=8)
+        for i in range(4):
+            t.add_row(f"a{i}", f"b{i}", key=f"r{i}")
+        await pilot.pause()
+        rendered: list[tuple[int, int]] = []
+        original = DataTable._render_cell
+
+        def counting(self: DataTable[str], row: int, column: int, *args: Any) -> Any:
+            if row >= 0:
+                rendered.append((row, column))
+            return original(self, row, column, *args)
+
+        monkeypatch.setattr(DataTable, "_render_cell", counting)
+        t.update_cell("r2", "b", "changed")
+        await pilot.pause()
+        # every line is drawn again (Textual's line cache follows its counter), but only
+        # the changed cell goes through Rich again
+        assert rendered == [(2, 1)]
+        assert "changed" in t.render_line(3).text  # row 2, under the header line
+        assert "a2" in t.render_line(3).text
+        # a theme change restyles every cell
+        rendered.clear()
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert len(rendered) >= 8
