@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
@@ -12,10 +12,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Integer, ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
+from textual.widgets.input import Selection
 
 from lvstui.errors import CommandError
-from lvstui.model import AddReal, Command, RealKey, ServiceKey
+from lvstui.model import AddReal, Command, RealKey, ServiceKey, ServiceView
 from lvstui.ui.commandline import MAX_WEIGHT, UiCommand, parse_command, parse_weight
+from lvstui.ui.completion import complete
 from lvstui.ui.groupview import Scope
 
 __all__ = [
@@ -247,21 +249,58 @@ class AddDialog(_InputDialog[AddReal]):
 
 
 class CommandDialog(_InputDialog[Command | UiCommand]):
-    """The `:` palette: one line, parsed by `lvstui.ui.commandline` (errors shown inline)."""
+    """The `:` palette: one line, parsed by `lvstui.ui.commandline` (errors shown inline).
 
-    def __init__(self, prefill: str = "") -> None:
+    It opens with `prefill` (the selected row's command, its first `select` characters, the
+    verb, selected so that typing another verb replaces it); Tab completes commands,
+    services (`services`), their real servers and themes (`lvstui.ui.completion`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("tab", "complete", "Complete", priority=True),  # not: the next widget
+    ]
+
+    def __init__(
+        self,
+        prefill: str = "",
+        select: int = 0,
+        services: Sequence[ServiceView] = (),
+        themes: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self._prefill = prefill
+        self._select = select
+        self._services = services
+        self._themes = themes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="palette", classes="dialog"):
             yield Input(
                 value=self._prefill,
                 placeholder="drain TCP 1.2.3.4:80 10.0.0.1:80 | weight … N | add | remove | "
-                "reload | theme NAME",
+                "reload | theme NAME   (tab completes)",
                 id="command",
+                select_on_focus=False,
             )
+            yield Label("", id="palette-options", markup=False)
             yield Label("", id="dialog-error", classes="error")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#command", Input)
+        box.focus()
+        if self._select:
+            box.selection = Selection(0, self._select)
+
+    def action_complete(self) -> None:
+        box = self.query_one("#command", Input)
+        done = complete(box.value, self._services, self._themes)
+        box.value = done.line
+        box.cursor_position = len(done.line)
+        shown = " · ".join(done.options[:12])
+        more = len(done.options) - 12
+        self.query_one("#palette-options", Label).update(
+            shown + (f" … {more} more" if more > 0 else "")
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:

@@ -28,6 +28,7 @@ from lvstui.model import (
 from lvstui.ui import render
 from lvstui.ui.bindings import bindings_for, display_key, footer_hidden, resolve_keys
 from lvstui.ui.commandline import UiCommand
+from lvstui.ui.completion import prefill
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
 from lvstui.ui.groupscreen import GroupScreen, GroupStrip
 from lvstui.ui.groupview import Scope, action_scope, group_header
@@ -37,6 +38,7 @@ from lvstui.ui.help import HelpScreen
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
 from lvstui.ui.logview import EventPanel, LogScreen
+from lvstui.ui.themes import load_themes
 from lvstui.ui.widgets import (
     Chart,
     QuorumPanel,
@@ -388,7 +390,10 @@ class MainScreen(ActionScreen):
             elif result is not None:
                 self.choose(result)  # type: ignore[arg-type]
 
-        self.app.push_screen(CommandDialog(), done)
+        t = self.query_one(ServiceTable).cursor_target  # the row's command, ready to edit
+        line, verb = prefill(t.service, t.real) if t is not None else ("", 0)
+        services = self.snapshot.services if self.snapshot is not None else ()
+        self.app.push_screen(CommandDialog(line, verb, services, list(load_themes())), done)
 
     def _ui_command(self, cmd: UiCommand) -> None:
         if cmd.name == "help":
