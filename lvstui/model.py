@@ -249,6 +249,7 @@ class RealServerView:
     history: tuple[int, ...] = ()  # active connections, one sample a second, oldest first
     in_table: bool = True  # present in the dataplane now (`lvstui list` shows only these)
     ramp_until: float | None = None  # slow start: wall time its weight reaches weight_config
+    name: str = ""  # its display name from config.toml ("" when none)
 
 
 @dataclass(frozen=True, slots=True)

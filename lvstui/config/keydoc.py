@@ -327,6 +327,7 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "lthreshold": "connections under which an overloaded server takes new ones again",
         "slow_start": "seconds over which it ramps up to its weight when back in service "
         "(unset: the virtual server's)",
+        "name": "a display name, shown in the console after its address",
     },
     CheckCommon: {
         "connect_ip": "address to probe (unset: the real server's)",

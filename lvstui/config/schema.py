@@ -514,6 +514,7 @@ class RealServer:
     uthreshold: int = 0
     lthreshold: int = 0
     slow_start: float | None = None  # None: the virtual server's
+    name: str | None = None  # display name (ours)
     checks: tuple[Check, ...] = ()
 
 

@@ -7,7 +7,7 @@ views and the recorded history; a snapshot gathers the views with the director's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
@@ -105,8 +105,9 @@ def service_view(
     vs = plan.vs
     obs = rec.observed
     odests = {d.key: d for d in obs.dests} if obs else {}
+    names = {(rs.ip, rs.port): rs.name for rs in vs.real_servers if rs.name}
     reals = [
-        _real_view(rec, r, odests.get(r.key), checks, history, ramp_until(plan, r.key))
+        _real_view(rec, r, odests.get(r.key), checks, history, ramp_until(plan, r.key), names)
         for r in plan.reals
     ]
     if plan.sorry is not None:
@@ -158,6 +159,7 @@ def _real_view(
     checks: CheckViews,
     history: StatsHistory,
     ramp_until: float | None,
+    names: Mapping[tuple[str, int], str],
 ) -> RealServerView:
     track = rec.drains.get(r.key)
     drain = track.state if track else (DrainState.DRAINING if r.drained else DrainState.NONE)
@@ -188,4 +190,5 @@ def _real_view(
         checks=views,
         history=history.real(rec.key, r.key),
         ramp_until=ramp_until,
+        name=names.get((r.key.addr, r.key.port), ""),
     )

@@ -50,6 +50,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cursor_bottom", "G", "last row", also=("end",), yields=True),
     ActionSpec("page_down", "pagedown", "a page down"),
     ActionSpec("page_up", "pageup", "a page up"),
+    ActionSpec("sort", "s", "sort by the next column (its header is marked)"),
+    ActionSpec("sort_reverse", "S", "turn the sort order round"),
     ActionSpec("drain", "d", "drain the server: weight 0 until it is idle", True, "Drain"),
     ActionSpec("undrain", "u", "undrain the server (back to its weight)", True, "Undrain"),
     ActionSpec("weight", "w", "set the server's weight (0-65535; empty: config)", True, "Weight"),

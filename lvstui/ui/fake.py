@@ -69,6 +69,7 @@ class _Real:
     history: Ring[int] = field(default_factory=lambda: Ring(HISTORY))
     runs: int = 0
     failures: int = 0
+    name: str = ""  # its display name (config.toml's real_server name)
 
     def weight(self) -> int:
         if self.health is Health.DOWN or self.drain is not DrainState.NONE:
@@ -312,6 +313,7 @@ class FakeClient:
             runtime_added=r.runtime_added,
             checks=(check,),
             history=r.history.values(),
+            name=r.name,
         )
 
     def _service_view(self, s: _Service) -> ServiceView:

@@ -1,4 +1,5 @@
-"""The help screen: every key the console has, from the one table of actions (bindings.py)."""
+"""The help screen: every key the console has, from the one table of actions (bindings.py),
+then the legend of the marks the service table uses (LEGEND; docs/console.md has it too)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,25 @@ from textual.widgets import DataTable, Static
 
 from lvstui.ui.bindings import ACTIONS, display_keys
 
-__all__ = ["HelpScreen"]
+__all__ = ["LEGEND", "HelpScreen"]
+
+# (mark as shown in the table, what it says), listed under the keys
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("TCP 1.2.3.4:80 web", "a virtual service (bold), its name from config.toml after it"),
+    ("-> 10.0.0.1:80", "a real server of the service above (its name after it, when set)"),
+    ("~> 10.0.0.9:80", "the sorry server: serving while the service is below its quorum"),
+    ("… +", "added at run time (a, :add, ctl add), not in config.toml"),
+    ("0/10", "weight now / configured (down, drained, slow start or an override)"),
+    ("5*", "the weight is the operator's override (w, :weight; reset: empty weight)"),
+    ("drain 12", "draining: 12 active connections left; then safe (it can be stopped)"),
+    ("expired", "drain timeout: the connections left were cut"),
+    ("ramping", "back in service, its weight still climbing (slow_start)"),
+    ("NO QUORUM", "the service's live weight is under its quorum"),
+    ("SORRY", "the sorry server serves the service"),
+    ("STALE", "its check has not completed a run in 2 × (period + budget)"),
+    ("▁▃▆█", "active connections, the last seconds (scaled to the service's peak)"),
+    ("▲ ▼", "in a column header: the table is sorted by it (s: next column, S: reverse)"),
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,6 +73,10 @@ class HelpScreen(ModalScreen[None]):
             if self._read_only and a.changes:
                 continue
             table.add_row(" ".join(display_keys(a, self._keys)), a.action, a.description)
+        table.add_row("", "", "")
+        table.add_row(Text("Mark", style="bold"), Text("legend", style="bold"), "")
+        for mark, meaning in LEGEND:
+            table.add_row(mark, "", meaning)
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -64,6 +64,7 @@ __all__ = [
     "spark_peak",
     "sparkline",
     "vrrp_cells",
+    "widened",
 ]
 
 SPARK_WIDTH = 12
@@ -144,13 +145,37 @@ def layout_for(width: int) -> tuple[Column, ...]:
     return LAYOUTS[-1]
 
 
+# The address column takes the width a wide terminal has to spare, up to this: service and
+# real-server names (after the address) were cut to a few letters even at 200 columns. What
+# is left goes to the scheduler and its flags.
+ADDR_MAX = 64
+SCHED_MAX = 28
+
+
+def widened(layout: tuple[Column, ...], width: int) -> tuple[Column, ...]:
+    """`layout` with the columns `width` has beyond it given to the address column, then
+    to the scheduler's."""
+    spare = width - layout_width(layout)
+    out = []
+    for c in layout:
+        top = {"addr": ADDR_MAX, "sched": SCHED_MAX}.get(c.key, c.width)
+        grow = max(0, min(spare, top - c.width))
+        spare -= grow
+        out.append(Column(c.key, c.label, c.width + grow) if grow else c)
+    return tuple(out)
+
+
 def crop(value: str, width: int) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def fit(cells: Sequence[str]) -> tuple[str, ...]:
-    """Crop each cell to its column's width (an ellipsis marks the cut)."""
-    return tuple(crop(v, col.width) for col, v in zip(COLUMNS, cells, strict=True))
+    """Crop each cell to its column's width (an ellipsis marks the cut); the address and
+    scheduler columns to their widest, since they widen with the terminal (`widened`)."""
+    top = {"addr": ADDR_MAX, "sched": SCHED_MAX}
+    return tuple(
+        crop(v, top.get(col.key, col.width)) for col, v in zip(COLUMNS, cells, strict=True)
+    )
 
 
 def service_row_key(key: ServiceKey) -> str:
@@ -335,7 +360,9 @@ def real_cells(rs: RealServerView, now: float, spark_top: int | None = None) -> 
     prefix = "  ~> " if rs.is_sorry else "  -> "
     return fit(
         (
-            f"{prefix}{rs.key}" + (" +" if rs.runtime_added else ""),
+            f"{prefix}{rs.key}"
+            + (f" {rs.name}" if rs.name else "")
+            + (" +" if rs.runtime_added else ""),
             "",
             fwd_name(rs.fwd),
             _weight(rs),
@@ -475,7 +502,9 @@ def config_text(sv: ServiceView, rs: RealServerView | None) -> str:
             f", operator override {rs.weight_override}" if rs.weight_override is not None else ""
         )
         lines += [
-            f"server    {rs.key}   forward {fwd_name(rs.fwd)}   "
+            f"server    {rs.key}"
+            + (f"  ({rs.name})" if rs.name else "")
+            + f"   forward {fwd_name(rs.fwd)}   "
             f"{'added at run time' if rs.runtime_added else 'from config'}",
             f"weight    {rs.weight} now, {rs.weight_config} configured{override}",
             f"state     {real_status(rs)}; {rs.active_conns} active, {rs.inact_conns} "

@@ -372,6 +372,12 @@ class MainScreen(ActionScreen):
     def action_page_up(self) -> None:
         self.query_one(ServiceTable).action_page_up()
 
+    def action_sort(self) -> None:
+        self.query_one(ServiceTable).cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        self.query_one(ServiceTable).cycle_sort(reverse=True)
+
     def action_open(self) -> None:
         target = self._target(need_real=False)
         if target is not None:

@@ -19,6 +19,7 @@ from lvstui.model import RealKey, RealServerView, ServiceKey, ServiceView, Snaps
 from lvstui.ui import render
 from lvstui.ui.charts import line_chart
 from lvstui.ui.fasttable import FixedGeometryTable
+from lvstui.ui.sorting import SortOrder, next_column, real_order, service_order
 
 __all__ = [
     "Chart",
@@ -87,7 +88,7 @@ def _matches(needle: str, sv: ServiceView) -> bool:
 
 
 def _real_matches(needle: str, rs: RealServerView) -> bool:
-    return needle in f"{rs.key} {render.real_status(rs)}".lower()
+    return needle in f"{rs.key} {rs.name} {render.real_status(rs)}".lower()
 
 
 _BLANK = tuple("" for _ in render.COLUMNS)  # a row before its first render (all columns)
@@ -122,6 +123,7 @@ class ServiceTable(FixedGeometryTable[str | Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self._cells: dict[str, tuple[str, ...]] = {}  # what each row shows now
+        self._snap: Snapshot | None = None  # the latest (a new sort order sorts it again)
         self._services: tuple[ServiceView, ...] = ()  # the latest snapshot's
         self._index: list[tuple[int, int]] = []  # each row's view: see _Row
         self._shape: _Shape = []  # of the rows now, when unfiltered (else empty: recompute)
@@ -133,6 +135,7 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         self._restructuring = False
         self.targets: dict[str, RowTarget] = {}
         self.filter_text = ""
+        self.row_sort = SortOrder()  # `s`/`S` (sorting.py); the engine's order when off
         self.total_servers = self.shown_servers = 0  # real-server rows: all, and shown
         self.cell_updates = 0  # for tests and the bench: cells rewritten so far
         self.palette = _DEFAULT_PALETTE
@@ -150,7 +153,8 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         scroll = self.scroll_offset
         self.clear(columns=True)
         for col in layout:
-            self.add_column(col.label, width=col.width + render.COLUMN_GAP, key=col.key)
+            label = col.label + self.row_sort.mark(col.key)
+            self.add_column(label, width=col.width + render.COLUMN_GAP, key=col.key)
         self._cells.clear()
         for k in self._order:
             self._add(k)
@@ -161,7 +165,7 @@ class ServiceTable(FixedGeometryTable[str | Text]):
     def _same_shape(self, services: Sequence[ServiceView]) -> bool:
         """The snapshot has the rows on screen, in the same order (and no filter is on)."""
         shape = self._shape
-        if self.filter_text or not shape or len(services) != len(shape):
+        if self.filter_text or self.row_sort.column or not shape or len(services) != len(shape):
             return False
         for sv, (key, reals) in zip(services, shape, strict=True):
             k = sv.key
@@ -175,11 +179,14 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         rows: list[_Row] = []
         svc_keys, real_keys = self._svc_keys, self._real_keys
         self.total_servers = self.shown_servers = 0
-        for si, sv in enumerate(snap.services):
+        for si in service_order(snap.services, self.row_sort):
+            sv = snap.services[si]
             self.total_servers += len(sv.real_servers)
             # A matching service keeps all its servers; otherwise only the servers that match
             # (address or status), under their service's line; neither: the service goes.
-            reals = tuple(enumerate(sv.real_servers))
+            reals = tuple(
+                (ri, sv.real_servers[ri]) for ri in real_order(sv.real_servers, self.row_sort)
+            )
             if needle and not _matches(needle, sv):
                 reals = tuple((ri, rs) for ri, rs in reals if _real_matches(needle, rs))
                 if not reals:
@@ -215,6 +222,7 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         self._cells[key] = _BLANK
 
     def show(self, snap: Snapshot) -> None:
+        self._snap = snap
         self._services = snap.services
         self._now = snap.time
         self._peaks = {}
@@ -224,7 +232,7 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         rows = self._rows(snap)
         self._shape = (
             []
-            if self.filter_text
+            if self.filter_text or self.row_sort.column
             else [(sv.key, tuple(map(_KEY_OF, sv.real_servers))) for sv in snap.services]
         )
         wanted = [r[0] for r in rows]
@@ -328,10 +336,20 @@ class ServiceTable(FixedGeometryTable[str | Text]):
         self.refresh_visible()
 
     def on_resize(self) -> None:
-        layout = render.layout_for(self.size.width)
+        layout = render.widened(render.layout_for(self.size.width), self.size.width)
         if layout != self.column_layout:
             self._set_layout(layout)
         self.refresh_visible()
+
+    def cycle_sort(self, reverse: bool = False) -> None:
+        """`s`: sort by the next column; `S` (reverse): turn the order round. The header
+        marks the column; the rows are sorted again from the latest snapshot."""
+        order = self.row_sort
+        self.row_sort = order.flipped() if reverse else next_column(order)
+        self._shape = []
+        self._set_layout(self.column_layout)
+        if self._snap is not None:
+            self.show(self._snap)
 
     def select_key(self, key: str) -> bool:
         if key not in self.targets:

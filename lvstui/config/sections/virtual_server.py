@@ -290,6 +290,7 @@ def _real_server(t: Table, vs: VirtualServer) -> RealServer:
         uthreshold=t.integer("uthreshold", 0, 0),
         lthreshold=t.integer("lthreshold", 0, 0),
         slow_start=t.number("slow_start", None, 0),
+        name=t.text("name", None, nonempty=True),
         checks=sort_checks(checks),
     )
     t.finish()
