@@ -62,9 +62,7 @@ async def test_sort_keys_sort_the_table_and_mark_the_header() -> None:
 
         def shown_services() -> list[int]:
             return [
-                int(str(table.get_cell(k, "active")))
-                for k in table._order
-                if k.startswith("s|")
+                int(str(table.get_cell(k, "active"))) for k in table._order if k.startswith("s|")
             ]
 
         def shown_reals(i: int) -> list[int]:
