@@ -20,7 +20,6 @@ from lvstui.model import (
     DrainState,
     RealServerView,
     RemoveReal,
-    ServiceView,
     SetWeight,
     Snapshot,
     Undrain,
@@ -45,6 +44,7 @@ from lvstui.ui.widgets import (
     RowTarget,
     ServiceTable,
     VrrpTable,
+    find_views,
     palette_for,
 )
 
@@ -55,22 +55,6 @@ __all__ = [
     "MainScreen",
     "find_views",
 ]
-
-
-def find_views(
-    snap: Snapshot | None, target: RowTarget
-) -> tuple[ServiceView | None, RealServerView | None]:
-    if snap is None:
-        return None, None
-    for sv in snap.services:
-        if sv.key == target.service:
-            if target.real is None:
-                return sv, None
-            for rs in sv.real_servers:
-                if rs.key == target.real:
-                    return sv, rs
-            return sv, None
-    return None, None
 
 
 def _lead(*paragraphs: str) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "RowTarget",
     "ServiceTable",
     "VrrpTable",
+    "find_views",
     "palette_for",
 ]
 
@@ -68,6 +69,23 @@ class RowTarget:
 
     service: ServiceKey
     real: RealKey | None = None
+
+
+def find_views(
+    snap: Snapshot | None, target: RowTarget
+) -> tuple[ServiceView | None, RealServerView | None]:
+    """The views a row points at (None where the snapshot no longer has them)."""
+    if snap is None:
+        return None, None
+    for sv in snap.services:
+        if sv.key == target.service:
+            if target.real is None:
+                return sv, None
+            for rs in sv.real_servers:
+                if rs.key == target.real:
+                    return sv, rs
+            return sv, None
+    return None, None
 
 
 def _styled(column: str, value: str, palette: Palette) -> str | Text:
