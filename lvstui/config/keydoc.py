@@ -41,6 +41,12 @@ from lvstui.config.schema import (
 __all__ = ["KEY_DOCS"]
 
 _NOTIFY = "command run on the transition, split like a shell would and never run by a shell"
+_NOTIFY_USER = (
+    "run the command of the key without `_user` as this user (keepalived's `notify_master "
+    '"CMD" USER`; unset: script_user); a user this host lacks: the command is skipped, reported'
+)
+_USERS = {f"{k}_user": _NOTIFY_USER for k in ("notify_master", "notify_backup", "notify_fault")}
+_USERS |= {"notify_stop_user": _NOTIFY_USER, "notify_user": _NOTIFY_USER}
 
 KEY_DOCS: dict[type, dict[str, str]] = {
     GlobalDefs: {
@@ -201,6 +207,7 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "notify_fault": _NOTIFY,
         "notify_stop": _NOTIFY,
         "notify": "command run on every transition with GROUP NAME STATE 0",
+        **_USERS,
         "smtp_alert": "mail on the group's transitions (unset: global_defs.smtp_alert)",
     },
     VrrpInstance: {
@@ -234,6 +241,7 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "notify_fault": _NOTIFY,
         "notify_stop": _NOTIFY,
         "notify": "command run on every transition with INSTANCE NAME STATE PRIORITY",
+        **_USERS,
         "smtp_alert": "mail on this instance's transitions (unset: global_defs.smtp_alert)",
         "garp_master_delay": "seconds after becoming master before the second batch of "
         "gratuitous ARPs / NAs (0: none)",
@@ -322,6 +330,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "(unset: the virtual server's)",
         "notify_up": "command run when it comes up",
         "notify_down": "command run when it goes down",
+        "notify_up_user": _NOTIFY_USER,
+        "notify_down_user": _NOTIFY_USER,
         "smtp_alert": "mail when it goes up or down (unset: global_defs.smtp_alert)",
         "uthreshold": "most connections before it is overloaded (0: no limit)",
         "lthreshold": "connections under which an overloaded server takes new ones again",

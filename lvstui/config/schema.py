@@ -302,6 +302,12 @@ class VrrpInstance:
     notify_fault: str | None = None
     notify_stop: str | None = None
     notify: str | None = None
+    # keepalived's `notify_master "CMD" USER`: who each command runs as ("": script_user)
+    notify_master_user: str = ""
+    notify_backup_user: str = ""
+    notify_fault_user: str = ""
+    notify_stop_user: str = ""
+    notify_user: str = ""
     smtp_alert: bool | None = None  # None: global_defs.smtp_alert
     garp_master_delay: float = DEFAULT_GARP_MASTER_DELAY
     garp_master_repeat: int = DEFAULT_GARP_MASTER_REPEAT
@@ -329,6 +335,11 @@ class VrrpSyncGroup:
     notify_fault: str | None = None
     notify_stop: str | None = None
     notify: str | None = None
+    notify_master_user: str = ""  # as in VrrpInstance
+    notify_backup_user: str = ""
+    notify_fault_user: str = ""
+    notify_stop_user: str = ""
+    notify_user: str = ""
     smtp_alert: bool | None = None
 
 
@@ -510,6 +521,8 @@ class RealServer:
     inhibit_on_failure: bool | None = None  # None: the virtual server's setting
     notify_up: str | None = None
     notify_down: str | None = None
+    notify_up_user: str = ""  # keepalived's `notify_up "CMD" USER` ("": script_user)
+    notify_down_user: str = ""
     smtp_alert: bool | None = None
     uthreshold: int = 0
     lthreshold: int = 0

@@ -89,18 +89,23 @@ def scripts(config: Config) -> Iterator[Script]:
     ]
     for table, who in notifying:
         notify = (who.notify_master, who.notify_backup, who.notify_fault, who.notify_stop)
-        for key, cmd in zip(_NOTIFY_KEYS, (*notify, who.notify), strict=True):
+        users = (who.notify_master_user, who.notify_backup_user, who.notify_fault_user)
+        users_all = (*users, who.notify_stop_user, who.notify_user)
+        for key, cmd, user in zip(_NOTIFY_KEYS, (*notify, who.notify), users_all, strict=True):
             if cmd:
-                yield Script((table, who.name, key), cmd, default)
+                yield Script((table, who.name, key), cmd, user or default)
     for i, vs in enumerate(config.virtual_servers):
         for key, cmd in (("quorum_up", vs.quorum_up), ("quorum_down", vs.quorum_down)):
             if cmd:
                 yield Script(("virtual_server", i, key), cmd, default)
         for j, rs in enumerate(vs.real_servers):
             rpath: KeyPath = ("virtual_server", i, "real_server", j)
-            for key, cmd in (("notify_up", rs.notify_up), ("notify_down", rs.notify_down)):
+            for key, cmd, user in (
+                ("notify_up", rs.notify_up, rs.notify_up_user),
+                ("notify_down", rs.notify_down, rs.notify_down_user),
+            ):
                 if cmd:
-                    yield Script((*rpath, key), cmd, default)
+                    yield Script((*rpath, key), cmd, user or default)
             n = 0
             for check in rs.checks:
                 if isinstance(check, MiscCheck):

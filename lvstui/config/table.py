@@ -281,3 +281,13 @@ def check_argv(t: Table, key: str, text: str) -> None:
         return
     if not argv:
         t.err(key, "empty command")
+
+
+def command_user(t: Table, key: str) -> str:
+    """`KEY_user`: who the command `KEY` runs as (keepalived's `KEY "CMD" USER`); "" for
+    script_user. Whether the user exists is checked with the other script users
+    (config/scripts.py), so a reload that names an unknown one is refused whole."""
+    user: str = t.text(f"{key}_user", "")
+    if user and not t.text(key, None):
+        t.err(f"{key}_user", f"set without {key}: no command to run")
+    return user

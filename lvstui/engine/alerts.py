@@ -100,7 +100,8 @@ class Alerts:
                 continue
             script = rs.notify_up if r.alive else rs.notify_down
             if script:
-                self.notifier.submit(f"notify_{state.lower()} {r.key} ({key})", script)
+                user = rs.notify_up_user if r.alive else rs.notify_down_user
+                self.notifier.submit(f"notify_{state.lower()} {r.key} ({key})", script, user=user)
             if smtp_alert(config, plan.vs, rs):
                 self.mail(
                     f"Realserver {r.key} of virtual server {key} - {state}",

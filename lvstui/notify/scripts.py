@@ -33,9 +33,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from lvstui.child import Credentials, printable, run_child
-from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT
-from lvstui.model import NotifyResult
+from lvstui.child import Credentials, printable, resolve_user, run_child
+from lvstui.config.schema import DEFAULT_NOTIFY_TIMEOUT, VrrpInstance, VrrpSyncGroup
+from lvstui.model import NotifyResult, VrrpRunState
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -43,6 +43,7 @@ __all__ = [
     "FifoLines",
     "Job",
     "ScriptRunner",
+    "notify_command",
     "source_of",
     "split_command",
 ]
@@ -71,6 +72,20 @@ def split_command(command: str) -> list[str]:
     return argv
 
 
+def notify_command(
+    who: VrrpInstance | VrrpSyncGroup, state: VrrpRunState
+) -> tuple[str | None, str]:
+    """The state's own command (notify_master, ...) of an instance or sync group, and the
+    user it runs as ("": the runner's); (None, "") for a state without one (INIT)."""
+    s = VrrpRunState
+    return {
+        s.MASTER: (who.notify_master, who.notify_master_user),
+        s.BACKUP: (who.notify_backup, who.notify_backup_user),
+        s.FAULT: (who.notify_fault, who.notify_fault_user),
+        s.STOP: (who.notify_stop, who.notify_stop_user),
+    }.get(state, (None, ""))
+
+
 def source_of(what: str) -> str:
     """The source a job belongs to: its subject, what follows the event name."""
     _, _, subject = what.partition(" ")
@@ -83,6 +98,7 @@ class Job:
     command: str
     args: tuple[str, ...] = ()  # appended to the command's argv (keepalived's `notify` args)
     source: str = ""  # "": source_of(what)
+    user: str = ""  # who it runs as (keepalived's `notify_master "CMD" USER`); "": the runner's
 
     @property
     def key(self) -> str:
@@ -122,8 +138,10 @@ class ScriptRunner:
         self.ok = 0
         self.failed = 0
 
-    def submit(self, what: str, command: str, args: Sequence[str] = (), source: str = "") -> None:
-        job = Job(what, command, tuple(args), source)
+    def submit(
+        self, what: str, command: str, args: Sequence[str] = (), source: str = "", user: str = ""
+    ) -> None:
+        job = Job(what, command, tuple(args), source, user)
         self._queues.setdefault(job.key, deque()).append(job)
         self._idle.clear()
         if self._running:
@@ -231,12 +249,18 @@ class ScriptRunner:
         except ValueError as e:
             return self._result(job, False, f"bad command {printable(job.command.encode())}: {e}")
         try:
+            # resolved now, not at load: like keepalived, a user this host does not have
+            # skips the command (the failure is reported), the config still loads
+            who = resolve_user(job.user) if job.user else self.credentials
+        except KeyError as e:
+            return self._result(job, False, f"not run: {e.args[0]}")
+        try:
             child = await run_child(
                 argv,
                 timeout=self.timeout,
                 cap=OUTPUT_CAP,
                 env=self._env,
-                credentials=self.credentials,
+                credentials=who,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)

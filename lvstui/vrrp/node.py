@@ -20,7 +20,7 @@ from lvstui.config.schema import VipAddress, VrrpInstance, VrrpScript, VrrpTrack
 from lvstui.errors import PacketError, VrrpError
 from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
 from lvstui.notify.fifo import vrrp_line
-from lvstui.notify.scripts import ScriptRunner
+from lvstui.notify.scripts import ScriptRunner, notify_command
 from lvstui.vrrp import fsm
 from lvstui.vrrp.accept import DropSet
 from lvstui.vrrp.addresses import AddressManager
@@ -577,19 +577,16 @@ class VrrpNode:
             if self.runner.fifos is not None:
                 line = vrrp_line("INSTANCE", self.name, act.new.value, self.state.priority)
                 self.runner.fifos.vrrp(line)
-            specific = {
-                S.MASTER: inst.notify_master,
-                S.BACKUP: inst.notify_backup,
-                S.FAULT: inst.notify_fault,
-                S.STOP: inst.notify_stop,
-            }.get(act.new)
+            specific, user = notify_command(inst, act.new)
             if specific:
-                self.runner.submit(f"notify_{act.new.value.lower()} {self.name}", specific)
+                what = f"notify_{act.new.value.lower()} {self.name}"
+                self.runner.submit(what, specific, user=user)
             if inst.notify:
                 self.runner.submit(
                     f"notify {self.name}",
                     inst.notify,
                     ("INSTANCE", self.name, act.new.value, str(self.state.priority)),
+                    user=inst.notify_user,
                 )
         for cb in list(self.listeners):
             cb(self, act.old, act.new)

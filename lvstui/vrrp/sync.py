@@ -15,7 +15,7 @@ from __future__ import annotations
 from lvstui.config.schema import VrrpSyncGroup
 from lvstui.model import VrrpRunState
 from lvstui.notify.fifo import vrrp_line
-from lvstui.notify.scripts import ScriptRunner
+from lvstui.notify.scripts import ScriptRunner, notify_command
 from lvstui.vrrp import fsm
 from lvstui.vrrp.node import VrrpNode
 
@@ -76,15 +76,13 @@ class SyncGroup:
         if self.runner.fifos is not None:
             self.runner.fifos.vrrp(vrrp_line("GROUP", self.name, new.value, 0))
         g = self.cfg
-        specific = {
-            S.MASTER: g.notify_master,
-            S.BACKUP: g.notify_backup,
-            S.FAULT: g.notify_fault,
-            S.STOP: g.notify_stop,
-        }.get(new)
+        specific, user = notify_command(g, new)
         if specific:
-            self.runner.submit(f"notify_{new.value.lower()} group {self.name}", specific)
+            self.runner.submit(f"notify_{new.value.lower()} group {self.name}", specific, user=user)
         if g.notify:
             self.runner.submit(
-                f"notify group {self.name}", g.notify, ("GROUP", self.name, new.value, "0")
+                f"notify group {self.name}",
+                g.notify,
+                ("GROUP", self.name, new.value, "0"),
+                user=g.notify_user,
             )

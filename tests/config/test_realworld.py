@@ -181,13 +181,9 @@ def _notify_scripts(c: Config, r: ImportResult) -> None:
         "/usr/local/bin/master.sh",
         "/usr/local/bin/stop.sh VI_3",
     )
-    assert [(n.line, n.message) for n in r.notes] == [
-        (
-            35,
-            "runs as user 'root' in keepalived; lvstui has no per-command user for this "
-            "directive: it runs as lvstui's user",
-        )
-    ]
+    # `notify_master "..." root`: the user is kept (it used to be noted and dropped)
+    assert (vi3.notify_master_user, vi3.notify_stop_user) == ("root", "")
+    assert r.notes == []
 
 
 def _vip_options(c: Config, r: ImportResult) -> None:

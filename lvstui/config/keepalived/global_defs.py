@@ -13,9 +13,8 @@ from lvstui.config.keepalived.values import (
     NUM,
     STR,
     Conv,
-    command_line,
+    command_and_user,
     fill,
-    joined,
     list_block,
     to_flag,
     to_number,
@@ -114,20 +113,8 @@ def fifo_script_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath)
     if node.children is not None or not node.args:
         out.note(node, f"expected `{node.key} COMMAND [USER [GROUP]]`; left out")
         return
-    key = node.key
-    if node.quoted[:1] != [True] or len(node.args) == 1:
-        table[key] = command_line(out, node)
-    else:
-        table[key] = node.args[0]
-        table[f"{key}_user"] = node.args[1]
-        out.mark((*path, f"{key}_user"), node)
-        if len(node.args) > 2:
-            out.note(
-                node,
-                f"group {joined(node.args[2:])!r} left out: the script runs with "
-                f"{node.args[1]!r}'s own groups",
-            )
-    out.mark((*path, key), node)
+    command_and_user(out, node, table, path, node.key)
+    out.mark((*path, node.key), node)
 
 
 def flush_on_stop_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

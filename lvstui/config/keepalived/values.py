@@ -38,10 +38,8 @@ def joined(args: list[str]) -> str:
     return " ".join(args)
 
 
-# Directives whose value is a command line.
-COMMANDS = {
-    "script",
-    "misc_path",
+# Commands that keep keepalived's `KEY "CMD" USER [GROUP]` as `KEY_user` (the others note it).
+NOTIFY_COMMANDS = {
     "notify",
     "notify_master",
     "notify_backup",
@@ -49,9 +47,10 @@ COMMANDS = {
     "notify_stop",
     "notify_up",
     "notify_down",
-    "quorum_up",
-    "quorum_down",
 }
+WITH_USER = NOTIFY_COMMANDS | {f"{k}notify_fifo_script" for k in ("", "vrrp_", "lvs_")}
+# Directives whose value is a command line.
+COMMANDS = {"script", "misc_path", "quorum_up", "quorum_down", *NOTIFY_COMMANDS}
 SHELL = re.compile(r"[|;&<>`]|\$\(")
 
 
@@ -66,7 +65,9 @@ def command_line(out: Out, node: Node) -> str:
         return joined(args)
     runs_as = node.key not in ("script", "misc_path")
     if node.quoted[:1] == [True]:
-        if runs_as:
+        if node.key in WITH_USER:
+            pass  # command_and_user keeps the user
+        elif runs_as:
             out.note(
                 node,
                 f"runs as user {joined(args[1:])!r} in keepalived; lvstui has no per-command "
@@ -89,6 +90,23 @@ def command_line(out: Out, node: Node) -> str:
         f'take the whole line. Quote it in keepalived.conf: "{joined(args)}"',
     )
     return joined(args)
+
+
+def command_and_user(out: Out, node: Node, table: dict[str, Any], path: KeyPath, key: str) -> None:
+    """`KEY "CMD" [USER [GROUP]]`: table[KEY] = CMD, table[KEY_user] = USER. The group is
+    left out, noted (the command gets the user's own groups, as for script_user)."""
+    table[key] = command_line(out, node)
+    table.pop(f"{key}_user", None)  # a repeated line replaces the user too
+    if node.quoted[:1] != [True] or len(node.args) < 2:
+        return
+    table[f"{key}_user"] = node.args[1]
+    out.mark((*path, f"{key}_user"), node)
+    if len(node.args) > 2:
+        out.note(
+            node,
+            f"group {joined(node.args[2:])!r} left out: the script runs with "
+            f"{node.args[1]!r}'s own groups",
+        )
 
 
 def shell_syntax_note(out: Out, node: Node, command: str) -> None:
@@ -168,7 +186,10 @@ def fill(
             conv = simple[key]
             if conv is not STR and len(node.args) > 1:
                 out.note(node, f"takes one value; left out: {joined(node.args[1:])}")
-            table[name] = command_line(out, node) if name in COMMANDS else conv(node.args)
+            if name in WITH_USER:
+                command_and_user(out, node, table, path, name)
+            else:
+                table[name] = command_line(out, node) if name in COMMANDS else conv(node.args)
             out.lines[(*path, name)] = (node.file, node.line)
             if name in COMMANDS:
                 shell_syntax_note(out, node, table[name])

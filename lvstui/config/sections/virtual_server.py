@@ -24,7 +24,7 @@ from lvstui.config.schema import (
 )
 from lvstui.config.sections.checks import CHECKS, sort_checks
 from lvstui.config.suggest import did_you_mean
-from lvstui.config.table import MISSING, Table, check_argv, kind_of
+from lvstui.config.table import MISSING, Table, check_argv, command_user, kind_of
 from lvstui.netutil import ip_family, is_ipv6
 
 _DEFAULT_ALGO = "wlc"  # VirtualServer.lb_algo (slotted classes hide field defaults)
@@ -286,6 +286,8 @@ def _real_server(t: Table, vs: VirtualServer) -> RealServer:
         inhibit_on_failure=t.flag("inhibit_on_failure", None),
         notify_up=t.text("notify_up", None, nonempty=True),
         notify_down=t.text("notify_down", None, nonempty=True),
+        notify_up_user=command_user(t, "notify_up"),
+        notify_down_user=command_user(t, "notify_down"),
         smtp_alert=t.flag("smtp_alert", None),
         uthreshold=t.integer("uthreshold", 0, 0),
         lthreshold=t.integer("lthreshold", 0, 0),

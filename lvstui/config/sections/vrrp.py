@@ -24,7 +24,15 @@ from lvstui.config.schema import (
 from lvstui.config.sections.routes import read_routes, read_rules
 from lvstui.config.sections.strict import read_strict
 from lvstui.config.sections.vmac import read_vmac
-from lvstui.config.table import MISSING, Table, check_argv, check_ip, kind_of, show
+from lvstui.config.table import (
+    MISSING,
+    Table,
+    check_argv,
+    check_ip,
+    command_user,
+    kind_of,
+    show,
+)
 
 _PASS_MAX = 8  # VRRPv2 carries 8 bytes of password; keepalived truncates longer ones
 
@@ -82,10 +90,12 @@ def read_track_process(name: str, t: Table) -> VrrpTrackProcess:
 
 
 def _notify(t: Table) -> dict[str, Any]:
-    return {
-        k: t.text(k, None, nonempty=True)
-        for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
-    }
+    """The notify commands and, for each, the user it runs as (`notify_master_user`)."""
+    out: dict[str, Any] = {}
+    for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+        out[k] = t.text(k, None, nonempty=True)
+        out[f"{k}_user"] = command_user(t, k)
+    return out
 
 
 def read_sync_group(name: str, t: Table) -> VrrpSyncGroup:
