@@ -181,9 +181,9 @@ def _notify_scripts(c: Config, r: ImportResult) -> None:
         "/usr/local/bin/master.sh",
         "/usr/local/bin/stop.sh VI_3",
     )
-    # `notify_master "..." root`: the user is kept (it used to be noted and dropped)
-    assert (vi3.notify_master_user, vi3.notify_stop_user) == ("root", "")
-    assert r.notes == []
+    # `notify_stop "..." root`: the user is kept (it used to be noted and dropped)
+    assert (vi3.notify_master_user, vi3.notify_stop_user) == ("", "root")
+    assert not r.notes
 
 
 def _vip_options(c: Config, r: ImportResult) -> None:
