@@ -148,5 +148,6 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
 
 def read_text_limited(path: Path) -> str:
     """UTF-8 text of a small file read through `read_limited` (for helpers that only want
-    the text, e.g. to find line numbers)."""
-    return read_limited(path).decode("utf-8", errors="replace")
+    the text, e.g. to find line numbers). A leading byte-order mark is dropped, as the
+    config loader drops it: the text then parses as the same TOML."""
+    return read_limited(path).decode("utf-8-sig", errors="replace")
