@@ -259,9 +259,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "only, not on every one (unset: global_defs.vrrp_skip_check_adv_addr)",
         "use_vmac": "put the VIPs on a macvlan (mode private) with the VRRP virtual MAC "
         "00:00:5e:00:01:VRID (IPv6: :02:) on top of `interface`: true names it vrrp.VRID, or "
-        "give the name; made on the first takeover, deleted at stop",
-        "vmac_xmit_base": "send adverts from the base interface, not the VMAC; lvstui always "
-        "does (keepalived's default sends them from the VMAC)",
+        "give the name; made at start, deleted at stop; IPv4 adverts are sent and received "
+        "on it (source MAC the virtual MAC)",
+        "vmac_xmit_base": "with use_vmac: send and receive adverts on the base interface, "
+        "not the VMAC (always so for IPv6 and unicast peers)",
         "virtual_routes": "routes added after the VIPs on becoming MASTER and removed before "
         'them on leaving it: "192.0.2.0/24 via 198.51.100.1 dev eth0 table 100 metric 5", '
         '"blackhole 203.0.113.0/24" (iproute2\'s words)',

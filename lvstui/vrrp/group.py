@@ -42,7 +42,7 @@ from lvstui.vrrp.statics import Statics
 from lvstui.vrrp.sync import SyncGroup
 from lvstui.vrrp.track import LinkMonitor
 from lvstui.vrrp.transport import RawSocketTransport, Transport
-from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks
+from lvstui.vrrp.vmac import MemoryVmacs, VmacFirst, VmacLinks, family_of, xmit_interface
 
 __all__ = ["VrrpGroup", "raw_transport_factory"]
 
@@ -50,10 +50,10 @@ log = logging.getLogger("lvstui.vrrp")
 
 
 def raw_transport_factory(inst: VrrpInstance) -> Transport:
-    fam = inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
     return RawSocketTransport(
-        inst.interface,
-        family=fam,
+        xmit_interface(inst),  # the VMAC with use_vmac (vrrp/vmac.py)
+        family=family_of(inst),
+        address_of=inst.interface,  # a VMAC has no address of its own to send from
         unicast_src_ip=inst.unicast_src_ip,
         unicast_peers=inst.unicast_peer,
     )
@@ -111,10 +111,13 @@ class VrrpGroup:
     def _make_node(
         self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: str | None
     ) -> VrrpNode:
+        transport = self.transport_factory(inst)
+        if inst.use_vmac:  # made at start, as keepalived does: before its socket opens
+            transport = VmacFirst(transport, self.vmacs, inst)
         node = VrrpNode(
             inst,
             clock=self.clock,
-            transport=self.transport_factory(inst),
+            transport=transport,
             addresses=self.addresses,
             announcer=self.announcer,
             links=self.links,

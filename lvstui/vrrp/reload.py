@@ -26,7 +26,14 @@ from lvstui.config.schema import Config, VipAddress, VrrpInstance, VrrpScript
 __all__ = ["Change", "InstancePlan", "describe", "family", "plan_reload", "sync_membership"]
 
 # fields whose change needs a new socket / is another virtual router for the peers
-RESTART_FIELDS = ("interface", "virtual_router_id", "version", "unicast_src_ip", "use_vmac")
+RESTART_FIELDS = (
+    "interface",
+    "virtual_router_id",
+    "version",
+    "unicast_src_ip",
+    "use_vmac",
+    "vmac_xmit_base",  # the socket moves between the VMAC and the base interface
+)
 
 
 class Change(enum.Enum):

@@ -227,8 +227,10 @@ class RawSocketTransport(_Addressing):
         source: str | None = None,
         unicast_src_ip: str | None = None,
         unicast_peers: Iterable[str] = (),
+        address_of: str = "",  # the interface whose address adverts carry (default: ifname)
     ) -> None:
         self.ifname = ifname
+        self.address_of = address_of or ifname
         self._family = family
         self._fixed_source = unicast_src_ip or source or ""
         self._source = self._fixed_source
@@ -255,7 +257,13 @@ class RawSocketTransport(_Addressing):
                 f"interface {self.ifname!r} not found", hint="check `interface` in vrrp_instance"
             ) from exc
         if not self._fixed_source:
-            self._source = await _primary_address(ifindex, self._family, self.ifname)
+            addr_index = ifindex
+            if self.address_of != self.ifname:
+                try:
+                    addr_index = socket.if_nametoindex(self.address_of)
+                except OSError as exc:
+                    raise InterfaceUnavailable(f"interface {self.address_of!r} not found") from exc
+            self._source = await _primary_address(addr_index, self._family, self.address_of)
         try:
             sock = self._open4(ifindex) if self._family == 4 else self._open6(ifindex)
         except PermissionError as exc:

@@ -16,7 +16,7 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.params import all_vips
 from lvstui.vrrp.routes import Layer, MemoryRoutes, RouteManager, apply_diff
-from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks, vmac_address
+from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks, family_of, vmac_address
 
 __all__ = ["VipHolder", "dropped", "held", "home"]
 
@@ -67,8 +67,8 @@ class VipHolder:
         # no_accept: the drop before the addresses, so no packet is taken in between
         await self.drops.hold(inst.name, dropped(inst))
         if inst.use_vmac:
-            fam = inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
-            mac = vmac_address(inst.virtual_router_id, fam)
+            # made at start already (vrrp/vmac.py); again if it went with a reload
+            mac = vmac_address(inst.virtual_router_id, family_of(inst))
             await self.vmacs.ensure(inst.use_vmac, inst.interface, mac)
         for vip in all_vips(inst):
             await self.addresses.add(vip, home(inst))

@@ -10,6 +10,8 @@ too, so the comparison is with what it does, not with what we think it does).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -174,11 +176,12 @@ def test_strict_mode_drops_vip_traffic_like_keepalived(lab: Lab) -> None:
         lab.reset()
 
 
-def vmac(name: str, priority: int) -> str:
+def vmac(name: str, priority: int, *, xmit_base: bool = False) -> str:
     return (
         f"global_defs {{\n    router_id {name}\n    vrrp_version 3\n}}\n"
         "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    use_vmac\n"
-        f"    virtual_router_id 51\n    priority {priority}\n    advert_int 0.1\n"
+        + ("    vmac_xmit_base\n" if xmit_base else "")
+        + f"    virtual_router_id 51\n    priority {priority}\n    advert_int 0.1\n"
         "    virtual_ipaddress {\n        198.51.100.9/24\n    }\n}\n"
     )
 
@@ -191,22 +194,48 @@ def on_vmac(lab: Lab, host: str) -> bool:
     return " 198.51.100.9/24 " in out
 
 
+def adverts(lab: Lab) -> set[tuple[str, str]]:
+    """(source MAC, source address) of the adverts a client on the segment sees."""
+    r = lab.exec(
+        "client", "timeout", "5", "tcpdump", "-e", "-n", "-t", "-l", "-c", "5",
+        "-i", "eth0", "ip proto 112",
+    )  # fmt: skip
+    found = set(re.findall(r"^([0-9a-f:]{17}) > .*?: ([\d.]+) > 224\.0\.0\.18", r.stdout, re.M))
+    assert found, r.stdout + r.stderr
+    return found
+
+
+def base_of(lab: Lab, host: str) -> tuple[str, str]:
+    """(MAC, first IPv4 address) of `host`'s eth0."""
+    mac = lab.ip(host, "-br", "link", "show", "dev", "eth0").split()[2]
+    addr = lab.ip(host, "-4", "-br", "addr", "show", "dev", "eth0").split()[2].split("/")[0]
+    return mac, addr
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
 def test_use_vmac_with_keepalived_as_peer(lab: Lab) -> None:
     """use_vmac on both sides: one master; its VIP sits on vrrp.51 whose MAC is the virtual
-    MAC, and the client's ARP entry for the VIP is that MAC whichever side is master."""
+    MAC, the client's ARP entry for the VIP is that MAC whichever side is master, and adverts
+    leave from the VMAC (source MAC the virtual MAC, source address the base's) as
+    keepalived's do; with vmac_xmit_base from the base interface. Both directions of the
+    adverts get through (keepalived preempts us back), so both sides receive on the VMAC."""
     lab.sh("http-start", "lb1")
     lab.sh("http-start", "py")
+    py_mac, py_addr = base_of(lab, "py")
     try:
         lab.ka_start("lb1", vmac("lb1", 150))
         wait_until(lambda: on_vmac(lab, "lb1"), 10)
         wait_until(lambda: answers(lab) == "lb1", 5)  # the http server starts in the background
         assert VMAC in lab.ip("client", "neigh", "show", "198.51.100.9")
+        assert {mac for mac, _ in adverts(lab)} == {VMAC}  # keepalived's own behaviour
         with daemon(lab.ns("py"), imported(lab, vmac("py", 100)), prefix="kanet-") as (
             proc,
             _,
             err,
         ):
             wait_until(lambda: "VI_1: INIT -> BACKUP" in err.read_text(), 15)
+            # made at start, before any takeover (keepalived's timing)
+            assert VMAC in lab.ip("py", "link", "show", "dev", "vrrp.51")
             time.sleep(0.5)  # a few adverts: keepalived stays master, we stay backup
             assert on_vmac(lab, "lb1") and not on_vmac(lab, "py")
             assert "MASTER" not in err.read_text()
@@ -216,8 +245,27 @@ def test_use_vmac_with_keepalived_as_peer(lab: Lab) -> None:
             assert VMAC in link and "macvlan mode private" in link
             wait_until(lambda: answers(lab) == "py", 5)  # same IP, same MAC: no ARP change
             assert VMAC in lab.ip("client", "neigh", "show", "198.51.100.9")
+            assert adverts(lab) == {(VMAC, py_addr)}  # ours, from the VMAC
+            # keepalived back with the higher priority: it hears us and preempts, we hear it
+            lab.ka_start("lb1", vmac("lb1", 150))
+            wait_until(lambda: on_vmac(lab, "lb1") and not on_vmac(lab, "py"), 10)
+            time.sleep(0.5)
+            assert on_vmac(lab, "lb1") and not on_vmac(lab, "py")
             assert proc.poll() is None, err.read_text()
         # stopped: the VMAC went with it
         assert "vrrp.51" not in lab.ip("py", "link", "show")
+        lab.ka_stop("lb1")
+        wait_until(lambda: not on_vmac(lab, "lb1"), 10)
+        lab.ka_start("lb1", vmac("lb1", 150, xmit_base=True))
+        wait_until(lambda: on_vmac(lab, "lb1"), 10)
+        conf = imported(lab, vmac("py", 100, xmit_base=True))
+        with daemon(lab.ns("py"), conf, prefix="kanet-") as (proc, _, err):
+            wait_until(lambda: "VI_1: INIT -> BACKUP" in err.read_text(), 15)
+            time.sleep(0.5)
+            assert on_vmac(lab, "lb1") and not on_vmac(lab, "py")
+            lab.ka_stop("lb1")
+            wait_until(lambda: on_vmac(lab, "py"), 10)
+            assert adverts(lab) == {(py_mac, py_addr)}  # vmac_xmit_base: the base's MAC
+            assert proc.poll() is None, err.read_text()
     finally:
         lab.reset()

@@ -11,7 +11,7 @@ from lvstui.config.load import ConfigErrors, load_config_text
 from lvstui.config.schema import Config
 from lvstui.model import VrrpRunState as S
 from lvstui.vrrp.transport import MemoryHub
-from lvstui.vrrp.vmac import MemoryVmacs, vmac_address
+from lvstui.vrrp.vmac import MemoryVmacs, VmacFirst, vmac_address, xmit_interface
 from tests.vrrp.test_node import Director, inst, run_for, until
 
 BASE = """
@@ -39,6 +39,25 @@ def test_bad_use_vmac_is_an_error(value: str) -> None:
         load_config_text(BASE + f"use_vmac = {value}\n")
 
 
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ("", "vrrp.51"),
+        ("vmac_xmit_base = true\n", "eth0"),
+        ('unicast_peer = ["198.51.100.12"]\n', "eth0"),  # keepalived forces xmit_base
+        ("", "eth0"),  # IPv6 (below)
+    ],
+)
+def test_adverts_use_the_vmac_unless_xmit_base(extra: str, where: str) -> None:
+    text = BASE + "use_vmac = true\n" + extra
+    if where == "eth0" and not extra:
+        text = text.replace("198.51.100.9/24", "2001:db8::9/64") + "version = 3\n"
+    (one,) = load_config_text(text).vrrp_instances
+    assert xmit_interface(one) == where
+    plain = load_config_text(BASE).vrrp_instances[0]
+    assert xmit_interface(plain) == "eth0"
+
+
 def test_import_takes_use_vmac_and_says_where_adverts_leave() -> None:
     text = (
         "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
@@ -47,18 +66,21 @@ def test_import_takes_use_vmac_and_says_where_adverts_leave() -> None:
     res = import_keepalived_text(text, "k", config_id="x")
     assert res.config.vrrp_instances[0].use_vmac == "vrrp.51"
     assert [n.line for n in res.notes] == [4]
-    assert "base interface" in res.notes[0].message
+    assert "leave from the VMAC" in res.notes[0].message
 
 
-async def test_the_vips_go_on_the_vmac_made_at_the_first_takeover() -> None:
+async def test_the_vmac_is_made_at_start_and_holds_the_vips() -> None:
     hub, clock = MemoryHub(), FakeClock()
     a = Director(hub, clock, "198.51.100.11", Config(vrrp_instances=(inst(150, use_vmac="v51"),)))
-    vmacs = MemoryVmacs()
-    a.group.vmacs = vmacs
-    for node in a.group.nodes.values():
-        node.vips.vmacs = vmacs
+    vmacs = a.group.vmacs  # the group's twin, shared by the transport and the VIPs
+    assert isinstance(vmacs, MemoryVmacs)
+    (node,) = a.group.nodes.values()
+    assert isinstance(node.transport, VmacFirst) and node.vips.vmacs is vmacs
     await a.group.start()
     try:
+        # before any takeover (keepalived makes it at start)
+        assert a.state() != S.MASTER
+        assert vmacs.links == {"v51": ("eth0", "00:00:5e:00:01:33")}
         await until(clock, lambda: a.state() == S.MASTER)
         await run_for(clock, 0.1)
         assert vmacs.links == {"v51": ("eth0", "00:00:5e:00:01:33")}

@@ -52,8 +52,8 @@ def no_accept_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -
 
 
 def use_vmac_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    """`use_vmac [NAME]` (lvstui/vrrp/vmac.py); keepalived's default sends adverts from the
-    VMAC, lvstui from the base interface (its vmac_xmit_base): said in a note."""
+    """`use_vmac [NAME]` (lvstui/vrrp/vmac.py), run as keepalived does; the one difference,
+    IPv6 adverts from the base interface, is said in a note."""
     if node.children is not None or len(node.args) > 1:
         out.note(node, "expected `use_vmac [NAME]`; left out")
         return
@@ -61,6 +61,6 @@ def use_vmac_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) ->
     out.mark((*path, "use_vmac"), node)
     out.note(
         node,
-        "adverts leave from the base interface (keepalived's vmac_xmit_base), not from the "
-        "VMAC; the VIPs, their ARP answers and gratuitous ARPs use the VMAC",
+        "IPv4 adverts leave from the VMAC as in keepalived (the base interface with "
+        "vmac_xmit_base); IPv6 adverts always from the base interface",
     )
