@@ -41,6 +41,7 @@ from lvstui.netns import enter_namespace
 from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
 
 if TYPE_CHECKING:
+    from lvstui.announce.lifecycle import OnDemand
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.engine import Engine
@@ -151,6 +152,9 @@ async def _daemon(
         )
     prepare_state_dir(state_dir)
     parts = build_engine(config, dataplane=dataplane, state_dir=state_dir, tune_gc=True)
+    if parts.announcer is not None:  # the previous daemon's tun device: its routes stay
+        device = config.lvstui.announce.device
+        parts.announcer.driver.adopt(handed.take_fd(handover.tun_name(device)))
     engine = parts.engine
     log.info("dataplane: %s (%s)", engine.dataplane.capabilities.name, parts.reason)
     stop = asyncio.Event()
@@ -208,7 +212,9 @@ async def _daemon(
             assert server is not None
             while True:
                 await upgrade_requests.get()
-                if await hand_over(engine, server, parts.dataplane, notify):
+                if await hand_over(
+                    engine, server, parts.dataplane, notify, announcer=parts.announcer
+                ):
                     handed_over = True
                     stop.set()
                     return
@@ -272,6 +278,8 @@ async def hand_over(
     dp: Dataplane,
     notify: SdNotify,
     argv: list[str] | None = None,
+    *,
+    announcer: OnDemand | None = None,
 ) -> bool:
     """SIGUSR2 (`lvstui ctl upgrade`): start the program again with our listening sockets;
     True once it serves (we then stop), False when it failed (we go on serving).
@@ -283,6 +291,11 @@ async def hand_over(
     sockets = {handover.CONTROL: server.fileno()}
     if isinstance(dp, UserspaceDataplane):
         sockets.update(dp.listeners())
+    # the bgp announcements' tun device: the new program adopts it with its routes, so the
+    # VIPs stay announced (a second process cannot create a device this one holds)
+    tun = announcer.fileno() if announcer is not None else None
+    if tun is not None:
+        sockets[handover.tun_name(engine.config.lvstui.announce.device)] = tun
     argv = handover.new_program_argv() if argv is None else argv
     engine.log("info", f"upgrade: starting {' '.join(argv)} with {len(sockets)} socket(s)")
     try:
@@ -295,6 +308,8 @@ async def hand_over(
     notify(f"MAINPID={proc.pid}", "READY=1", f"STATUS=upgraded: pid {proc.pid} serves")
     if isinstance(dp, UserspaceDataplane):
         dp.stop_accepting()
+    if announcer is not None:
+        announcer.detach()  # the new program owns the routes: our stop leaves them alone
     return True
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "signal_ready",
     "start_new_program",
     "stop_process",
+    "tun_name",
 ]
 
 log = logging.getLogger("lvstui.handover")
@@ -53,6 +54,11 @@ log = logging.getLogger("lvstui.handover")
 FDS_ENV: Final = "LVSTUI_INHERITED_FDS"
 READY_ENV: Final = "LVSTUI_UPGRADE_READY_FD"
 CONTROL: Final = "control"
+TUN: Final = "tun:"  # + the device's name: the bgp announcements' tun device
+
+
+def tun_name(device: str) -> str:
+    return TUN + device
 
 
 def listener_name(key: ServiceKey) -> str:
@@ -66,6 +72,9 @@ class Inherited:
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.sockets: dict[str, socket.socket] = {}
+        # descriptors that are not sockets, by name: the bgp announcements' tun device
+        # (`tun:lvs-announce=5`, see lvstui/announce/lifecycle.py)
+        self.fds: dict[str, int] = {}
         source = os.environ if env is None else env
         text = source.get(FDS_ENV, "")
         ready = source.get(READY_ENV, "")
@@ -78,6 +87,9 @@ class Inherited:
             if not name or not fd.isdigit():
                 log.warning("%s: ignoring %r", FDS_ENV, item)
                 continue
+            if name.startswith(TUN):
+                self.fds[name] = int(fd)
+                continue
             try:
                 sock = socket.socket(fileno=int(fd))
             except OSError as exc:
@@ -89,12 +101,19 @@ class Inherited:
     def take(self, name: str) -> socket.socket | None:
         return self.sockets.pop(name, None)
 
+    def take_fd(self, name: str) -> int | None:
+        return self.fds.pop(name, None)
+
     def close_unused(self) -> list[str]:
         """Close what nobody took (VIPs the new configuration dropped); their names."""
-        names = sorted(self.sockets)
+        names = sorted([*self.sockets, *self.fds])
         for sock in self.sockets.values():
             sock.close()
+        for fd in self.fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
         self.sockets.clear()
+        self.fds.clear()
         return names
 
 

@@ -34,7 +34,7 @@ from lvstui.errors import ConfigError, ControlError, LvstuiError
 from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
-    from lvstui.announce.kernel_table import KernelTableAnnouncer
+    from lvstui.announce.lifecycle import OnDemand
     from lvstui.announce.peers import PeerReader
     from lvstui.announce.state import AnnounceState
     from lvstui.control.connection import DirectorRelay
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from lvstui.engine.snat import SourceNat
     from lvstui.group.runtime import GroupRuntime
     from lvstui.metrics import MetricsServer
+    from lvstui.model import AnnounceView
 
 __all__ = [
     "EngineParts",
@@ -70,8 +71,9 @@ class EngineParts:
     stats: ProcessStats = field(default_factory=ProcessStats)
     sampler: asyncio.Task[None] | None = None
     group: GroupRuntime | None = None  # [lvstui.group]
-    # [lvstui.announce]: the VIPs in bgp mode, announced through a kernel table (docs/bgp.md)
-    announcer: KernelTableAnnouncer | None = None
+    # [lvstui.announce]: the VIPs in bgp mode, announced through a kernel table (docs/bgp.md);
+    # its device is open while some VIP is in bgp mode (a reload may add the first one)
+    announcer: OnDemand | None = None
     announce_state: AnnounceState | None = None  # the loop's decisions, for the snapshot
     announcing: asyncio.Task[None] | None = None
     # the kernel driver's own thread: pyroute2's IPRoute cannot run inside our event loop
@@ -82,7 +84,7 @@ class EngineParts:
             # first: a previous run's routes go before anything else happens
             self.announce_thread = ThreadPoolExecutor(1, thread_name_prefix="announce")
             await asyncio.get_running_loop().run_in_executor(
-                self.announce_thread, self.announcer.start
+                self.announce_thread, self.announcer.want, bool(bgp_vips(self.engine.config))
             )
         if self.group is not None:
             # no stale master: learn the group's overrides before VRRP and the dataplane
@@ -97,7 +99,6 @@ class EngineParts:
         self.metrics = start_metrics(self.engine, self.stats)
         if self.announcer is not None:
             from lvstui.announce.follow import follow
-            from lvstui.config.lint import bgp_vips
 
             engine = self.engine
             self.announcing = asyncio.create_task(
@@ -108,6 +109,7 @@ class EngineParts:
                     executor=self.announce_thread,
                     state=self.announce_state,
                     peers=peer_reader(engine.config),
+                    switch=self.announcer.want,
                 ),
                 name="announce",
             )
@@ -276,7 +278,7 @@ def build_engine(
             )
         runtime = GroupRuntime.create(config.lvstui.group, state_dir)
     announce_state = None
-    if not memory and bgp_vips(config):
+    if not memory:
         from lvstui.announce.state import AnnounceState
         from lvstui.config.announce import RoutingDaemon
 
@@ -302,19 +304,31 @@ def build_engine(
         dataplane_reason=reason,
         group=runtime,
         source_nat=_source_nat(memory),
-        announce=announce_state.view if announce_state is not None else None,
+        announce=_announce_view(announce_state, lambda: engine.config),
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
     announcer = None
-    if not memory and bgp_vips(config):
+    if not memory:
         from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
+        from lvstui.announce.lifecycle import OnDemand
 
+        # the table, protocol and device are restart settings: a reload keeps them
         a = config.lvstui.announce
-        announcer = KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device))
+        announcer = OnDemand(KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device)))
     return EngineParts(
         engine, dp, reason, group=runtime, announcer=announcer, announce_state=announce_state
     )
+
+
+def _announce_view(
+    state: AnnounceState | None, config: Callable[[], Config]
+) -> Callable[[], AnnounceView | None] | None:
+    """The snapshot's announcements: None while no VIP is in bgp mode (as the config is now,
+    after any reload)."""
+    if state is None:
+        return None
+    return lambda: state.view() if bgp_vips(config()) else None
 
 
 def peer_reader(config: Config) -> PeerReader | None:

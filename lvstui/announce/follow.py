@@ -53,6 +53,7 @@ async def follow(
     state: AnnounceState | None = None,
     peers: PeerReader | None = None,
     peers_every: float = 5.0,
+    switch: Callable[[bool], None] | None = None,
 ) -> None:
     """Run until cancelled; withdraw every VIP on the way out (stop, reload failure, crash
     of the loop). A driver error is logged and retried next tick: the routes it could not
@@ -60,13 +61,23 @@ async def follow(
 
     The announcer's calls run in `executor` when given: pyroute2's synchronous IPRoute runs
     an event loop of its own, which cannot run inside ours, so the kernel driver lives on
-    one thread of its own (the daemon gives a one-thread executor and starts it there)."""
+    one thread of its own (the daemon gives a one-thread executor and starts it there).
+
+    `switch(wanted)` is called each tick, before deciding, with whether any VIP is in bgp
+    mode now: a reload that adds the first one opens the device, one that removes the last
+    closes it (lifecycle.OnDemand.want)."""
     loop = asyncio.get_running_loop()
     last: dict[str, Decision] = {}
     asked = -peers_every
     try:
         while True:
-            decisions = decide_all(vip_views(snapshot(), vips()), drained=drained())
+            wanted = vips()
+            if switch is not None:
+                try:
+                    await loop.run_in_executor(executor, switch, bool(wanted))
+                except AnnounceError as e:
+                    log.error("announcement device: %s", e)
+            decisions = decide_all(vip_views(snapshot(), wanted), drained=drained())
             for vip, d in decisions.items():
                 if last.get(vip) != d:
                     log.info(

@@ -109,12 +109,32 @@ class KernelTableAnnouncer:
         self._fd: int | None = None
         self._ipr: IPRoute | None = None
         self._index = 0
+        self._adopt: int | None = None
+        self._detached = False
+
+    def adopt(self, fd: int | None) -> None:
+        """Use the tun descriptor a previous daemon handed over (lvstui/handover.py) at the
+        next start instead of creating the device: the old process still holds it, and its
+        routes through it are this director's announcements, kept without a gap."""
+        self._adopt = fd
+
+    def detach(self) -> None:
+        """A new program holds the device now (a seamless restart): touch no route any
+        more, so that closing here leaves the announcements to it."""
+        self._detached = True
+
+    def fileno(self) -> int | None:
+        return self._fd
 
     def start(self) -> None:
         from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
 
-        self._fd = open_tun(self.spec.device)
+        adopted, self._adopt = self._adopt, None
+        self._detached = False
+        if adopted is not None:
+            os.set_inheritable(adopted, False)  # it came through exec: close-on-exec again
+        self._fd = open_tun(self.spec.device) if adopted is None else adopted
         self._ipr = IPRoute()
         try:
             self._index = self._ipr.link_lookup(ifname=self.spec.device)[0]
@@ -124,13 +144,15 @@ class KernelTableAnnouncer:
             raise AnnounceError(f"cannot bring up {self.spec.device}: {exc}") from exc
         # A previous run's routes: through its own tun device they died with it, but routes of
         # ours added any other way (an older version, an operator's hand) would be announced
-        # for a VIP nobody decided on.
-        self.withdraw_all()
+        # for a VIP nobody decided on. An adopted device's routes stay: they are the previous
+        # daemon's announcements, and the first tick of our loop corrects them.
+        self._withdraw(keep=self._index if adopted is not None else None)
 
     def close(self) -> None:
         if self._ipr is not None:
             try:
-                self.withdraw_all()
+                if not self._detached:
+                    self.withdraw_all()
             finally:
                 self._ipr.close()
                 self._ipr = None
@@ -157,6 +179,8 @@ class KernelTableAnnouncer:
     def announce(self, vip: str) -> None:
         from pyroute2.netlink.exceptions import NetlinkError
 
+        if self._detached:
+            return
         try:
             self._netlink().route("replace", **self._route(vip))
         except NetlinkError as exc:
@@ -165,6 +189,8 @@ class KernelTableAnnouncer:
     def withdraw(self, vip: str) -> None:
         from pyroute2.netlink.exceptions import NetlinkError
 
+        if self._detached:
+            return
         try:
             self._netlink().route("del", **self._route(vip))
         except NetlinkError as exc:
@@ -190,10 +216,17 @@ class KernelTableAnnouncer:
         return out
 
     def withdraw_all(self) -> None:
+        if not self._detached:
+            self._withdraw(keep=None)
+
+    def _withdraw(self, keep: int | None) -> None:
+        """Delete our routes, except those through the device `keep` (an interface index)."""
         from pyroute2.netlink.exceptions import NetlinkError
 
         ipr = self._netlink()
         for r in self._ours():
+            if keep is not None and r.oif == keep:
+                continue
             try:
                 # The kernel matches a deletion on scope and device too: give back what the
                 # dump said, or a leftover `dev lo` route (scope link) would not match.

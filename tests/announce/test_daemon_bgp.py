@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -30,6 +31,42 @@ while time.monotonic() < end:
     except OSError:
         pass
 """
+
+
+def start_daemon(netns: str, cfg: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], BinaryIO]:
+    """`lvstui --daemon` in the namespace, its output in tmp_path/daemon.log."""
+    log = (tmp_path / "daemon.log").open("wb")
+    daemon = subprocess.Popen(
+        [
+            *("ip", "netns", "exec", netns, sys.executable, "-m", "lvstui", "--daemon"),
+            *("-f", str(cfg), "--socket", str(tmp_path / "c.sock")),
+            *("--state-dir", str(tmp_path / "state")),
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return daemon, log
+
+
+def listen(netns: str) -> subprocess.Popen[str]:
+    """The real server: a listener on 127.0.0.1:18080 in the namespace."""
+    p = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", LISTENER],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == "listening"
+    return p
+
+
+def reap(*procs: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=10)
+        if p.stdout is not None:
+            p.stdout.close()
 
 
 def test_daemon_announces_while_quorum_and_withdraws(ns: str, tmp_path: Path) -> None:  # noqa: F811
@@ -57,28 +94,8 @@ port = 18080
 connect_timeout = 0.5
 """
     )
-    log = (tmp_path / "daemon.log").open("wb")
-    daemon = subprocess.Popen(
-        [
-            *("ip", "netns", "exec", ns, sys.executable, "-m", "lvstui", "--daemon"),
-            *("-f", str(cfg), "--socket", str(tmp_path / "c.sock")),
-            *("--state-dir", str(tmp_path / "state")),
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def listen() -> subprocess.Popen[str]:
-        p = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert p.stdout is not None and p.stdout.readline().strip() == "listening"
-        return p
-
-    listener = listen()
+    daemon, log = start_daemon(ns, cfg, tmp_path)
+    listener = listen(ns)
     try:
         ours = {f"{VIP} bgptun0"}
         wait_until(lambda: routes(ns) == ours, timeout=30)
@@ -87,7 +104,7 @@ connect_timeout = 0.5
         assert listener.stdout is not None
         listener.stdout.close()
         wait_until(lambda: routes(ns) == set(), timeout=30)  # quorum lost: withdrawn
-        listener = listen()
+        listener = listen(ns)
         wait_until(lambda: routes(ns) == ours, timeout=30)
         os.kill(daemon.pid, signal.SIGKILL)
         wait_until(lambda: routes(ns) == set(), timeout=FATE_BOUND_S, interval=0.005)
@@ -95,10 +112,5 @@ connect_timeout = 0.5
         print((tmp_path / "daemon.log").read_text(errors="replace")[-3000:])
         raise
     finally:
-        for p in (daemon, listener):
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=10)
-        if listener.stdout is not None:
-            listener.stdout.close()
+        reap(daemon, listener)
         log.close()

@@ -27,7 +27,7 @@ from tests.helpers import (
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
-NS = "bgp-kt"
+NS = f"bgp-kt-{os.getpid()}"  # per run: parallel runs must not share a namespace
 TABLE, PROTO, DEV = 245, 245, "bgptun0"
 # The documented bound (docs/bgp.md): the kernel deletes the device when the process's last
 # descriptor closes; measured in milliseconds, the bound leaves room for a loaded CI host.
