@@ -175,6 +175,7 @@ async def _daemon(
             stats=parts.stats,
             sock=control_sock,
             relay=parts.group,
+            director=parts.director,
         )
         await parts.start()
         unused = handed.close_unused()

@@ -6,7 +6,17 @@ events) and the console's in-memory FakeClient — so they cannot disagree.
 
 from __future__ import annotations
 
-from lvstui.model import AddReal, Command, Drain, Reload, RemoveReal, SetWeight, Undrain
+from lvstui.model import (
+    AddReal,
+    Command,
+    Drain,
+    DrainDirector,
+    Reload,
+    RemoveReal,
+    SetWeight,
+    Undrain,
+    UndrainDirector,
+)
 
 __all__ = ["describe_command"]
 
@@ -26,3 +36,7 @@ def describe_command(cmd: Command) -> str:
             return f"remove {s} {r}"
         case Reload(dry_run=d, force=f):
             return "reload --dry-run" if d else ("reload --force" if f else "reload")
+        case DrainDirector(settle=t):
+            return "drain-director" + (f" settle {t:g}s" if t is not None else "")
+        case UndrainDirector():
+            return "undrain-director"

@@ -21,6 +21,7 @@ __all__ = [
     "CommandResult",
     "ConfigReloaded",
     "Drain",
+    "DrainDirector",
     "DrainProgress",
     "DrainState",
     "Event",
@@ -45,6 +46,7 @@ __all__ = [
     "Snapshot",
     "Stats",
     "Undrain",
+    "UndrainDirector",
     "VrrpChanged",
     "VrrpRunState",
     "VrrpView",
@@ -376,6 +378,8 @@ class AnnounceView:
     daemon: str = ""  # the routing daemon asked for the peers ("bird", "frr"); "": none
     peers: tuple[BgpPeerView, ...] = ()
     peers_error: str = ""  # why the daemon could not be asked, the last time
+    director: str = "normal"  # director drain: "normal", "draining" or "safe"
+    director_detail: str = ""  # how far the drain is, for status
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,7 +554,22 @@ class Reload:
     force: bool = False
 
 
-Command = Drain | Undrain | SetWeight | AddReal | RemoveReal | Reload
+@dataclass(frozen=True, slots=True)
+class DrainDirector:
+    """Take this director out of the routers' ECMP set (bgp VIPs, docs/bgp.md)."""
+
+    kind: ClassVar[str] = "drain-director"
+    settle: float | None = None  # seconds without a new connection before "safe"; None: 10
+
+
+@dataclass(frozen=True, slots=True)
+class UndrainDirector:
+    kind: ClassVar[str] = "undrain-director"
+
+
+Command = (
+    Drain | Undrain | SetWeight | AddReal | RemoveReal | Reload | DrainDirector | UndrainDirector
+)
 
 
 @dataclass(frozen=True, slots=True)

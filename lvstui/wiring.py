@@ -34,10 +34,12 @@ from lvstui.errors import ConfigError, ControlError, LvstuiError
 from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
+    from lvstui.announce.director import DirectorDrainer
     from lvstui.announce.lifecycle import OnDemand
     from lvstui.announce.peers import PeerReader
     from lvstui.announce.state import AnnounceState
     from lvstui.control.connection import DirectorRelay
+    from lvstui.control.local import DirectorDrain
     from lvstui.control.server import ControlServer
     from lvstui.dataplane.base import Dataplane
     from lvstui.engine.edges import Pair
@@ -78,6 +80,8 @@ class EngineParts:
     announcing: asyncio.Task[None] | None = None
     # the kernel driver's own thread: pyroute2's IPRoute cannot run inside our event loop
     announce_thread: ThreadPoolExecutor | None = None
+    # `ctl drain-director`: kept here, so a reload (which swaps the engine's config) keeps it
+    director: DirectorDrainer | None = None
 
     async def start(self) -> None:
         if self.announcer is not None:
@@ -110,6 +114,7 @@ class EngineParts:
                     state=self.announce_state,
                     peers=peer_reader(engine.config),
                     switch=self.announcer.want,
+                    director=self.director,
                 ),
                 name="announce",
             )
@@ -308,16 +313,24 @@ def build_engine(
     )
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
-    announcer = None
+    announcer = director = None
     if not memory:
+        from lvstui.announce.director import DirectorDrainer
         from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
         from lvstui.announce.lifecycle import OnDemand
 
         # the table, protocol and device are restart settings: a reload keeps them
         a = config.lvstui.announce
         announcer = OnDemand(KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device)))
+        director = DirectorDrainer(lambda: bool(bgp_vips(engine.config)))
     return EngineParts(
-        engine, dp, reason, group=runtime, announcer=announcer, announce_state=announce_state
+        engine,
+        dp,
+        reason,
+        group=runtime,
+        announcer=announcer,
+        announce_state=announce_state,
+        director=director,
     )
 
 
@@ -410,11 +423,13 @@ async def serve_control(
     stats: ProcessStats | None = None,
     sock: socket.socket | None = None,
     relay: DirectorRelay | None = None,
+    director: DirectorDrain | None = None,
 ) -> ControlServer:
     """Bind the control socket for this engine (refusing if a daemon already answers).
     With `stats`, snapshots carry the process's resources and the metrics the server's
     counters (refused clients, audit failures). `sock`: the listening socket a previous
-    daemon handed over (no probe then: that daemon still answers until we are ready)."""
+    daemon handed over (no probe then: that daemon still answers until we are ready).
+    `director`: answers `ctl drain-director` (EngineParts.director; None: no bgp VIP)."""
     from lvstui.control.local import LocalClient
     from lvstui.control.server import ControlServer, Peer
 
@@ -426,7 +441,9 @@ async def serve_control(
         )
 
     def factory(peer: Peer, read_only: bool) -> LocalClient:
-        return LocalClient(engine, read_only=read_only, who=peer.who, published=True)
+        return LocalClient(
+            engine, read_only=read_only, who=peer.who, published=True, director=director
+        )
 
     server = ControlServer(
         path,

@@ -20,6 +20,7 @@ __all__ = ["Decision", "Reason", "ServiceView", "VipView", "apply", "decide", "d
 class Reason(enum.Enum):
     ANNOUNCED = "announced"
     DRAINED = "director drained"
+    DRAINING = "director draining: announced less preferred"
     NOT_SERVED = "dataplane does not serve the VIP"
     NO_SERVICES = "no service configured on the VIP"
     NO_QUORUM = "a service has no quorum"
@@ -48,16 +49,29 @@ class Decision:
     # The services without quorum, when that is the reason (empty otherwise).
     detail: tuple[str, ...] = ()
 
+    @property
+    def graceful(self) -> bool:
+        """Announced, but marked less preferred (director drain, DRAIN_METRIC)."""
+        return self.announce and self.reason is Reason.DRAINING
+
     def text(self) -> str:
         if self.detail:
             return f"{self.reason.value}: {', '.join(self.detail)}"
         return self.reason.value
 
 
-def decide(view: VipView, *, drained: bool) -> Decision:
+def decide(view: VipView, *, drained: bool, draining: bool = False) -> Decision:
+    """`draining`: the director drain has begun (announce less preferred what would be
+    announced); `drained`: it is safe (withdraw everything)."""
     # Drain comes first: an operator's order outranks the health of the VIP.
     if drained:
         return Decision(view.vip, False, Reason.DRAINED)
+    d = _health(view)
+    # a VIP that health withdraws stays withdrawn: draining never announces more
+    return Decision(view.vip, True, Reason.DRAINING) if draining and d.announce else d
+
+
+def _health(view: VipView) -> Decision:
     if not view.services:
         return Decision(view.vip, False, Reason.NO_SERVICES)
     # Quorum before "served": a service whose real servers all failed is out of the table
@@ -70,19 +84,22 @@ def decide(view: VipView, *, drained: bool) -> Decision:
     return Decision(view.vip, True, Reason.ANNOUNCED)
 
 
-def decide_all(views: Iterable[VipView], *, drained: bool) -> dict[str, Decision]:
-    return {v.vip: decide(v, drained=drained) for v in views}
+def decide_all(
+    views: Iterable[VipView], *, drained: bool, draining: bool = False
+) -> dict[str, Decision]:
+    return {v.vip: decide(v, drained=drained, draining=draining) for v in views}
 
 
 def apply(announcer: Announcer, decisions: Mapping[str, Decision]) -> None:
     """Make the announcer match the decisions: announce the yes, withdraw the no, and
     withdraw whatever the announcer carries that no decision covers (a VIP removed by a
-    reload). Withdrawals first, so a failing announce never leaves a stale route behind."""
-    have = announcer.announced()
+    reload), and announce again what is announced with the wrong preference (a drain begun
+    or ended). Withdrawals first, so a failing announce never leaves a stale route behind."""
+    have = announcer.graceful()
     for vip in sorted(have):
         d = decisions.get(vip)
         if d is None or not d.announce:
             announcer.withdraw(vip)
     for vip, d in sorted(decisions.items()):
-        if d.announce and vip not in have:
-            announcer.announce(vip)
+        if d.announce and have.get(vip) != d.graceful:
+            announcer.announce(vip, graceful=d.graceful)

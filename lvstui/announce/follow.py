@@ -14,11 +14,12 @@ from concurrent.futures import Executor
 
 from lvstui.announce.base import AnnounceError, Announcer
 from lvstui.announce.decide import Decision, ServiceView, VipView, apply, decide_all
+from lvstui.announce.director import DirectorDrainer, DrainPhase
 from lvstui.announce.peers import PeerError, PeerReader
 from lvstui.announce.state import AnnounceState
 from lvstui.model import Snapshot
 
-__all__ = ["follow", "vip_views"]
+__all__ = ["follow", "new_connections", "vip_views"]
 
 log = logging.getLogger("lvstui.announce")
 
@@ -42,13 +43,20 @@ def vip_views(snapshot: Snapshot, vips: Collection[str]) -> list[VipView]:
     return out
 
 
+def new_connections(snapshot: Snapshot, vips: Collection[str]) -> int:
+    """The connections the bgp VIPs' services ever accepted: the dataplane's counter (IPVS:
+    the service's conns; the userspace forwarder: its own), whose standing still is what
+    a director drain waits for."""
+    return sum(s.stats.conns for s in snapshot.services if s.key.addr in vips)
+
+
 async def follow(
     snapshot: Callable[[], Snapshot],
     announcer: Announcer,
     vips: Callable[[], Collection[str]],
     *,
     interval: float = 1.0,
-    drained: Callable[[], bool] = lambda: False,
+    director: DirectorDrainer | None = None,
     executor: Executor | None = None,
     state: AnnounceState | None = None,
     peers: PeerReader | None = None,
@@ -65,19 +73,28 @@ async def follow(
 
     `switch(wanted)` is called each tick, before deciding, with whether any VIP is in bgp
     mode now: a reload that adds the first one opens the device, one that removes the last
-    closes it (lifecycle.OnDemand.want)."""
+    closes it (lifecycle.OnDemand.want).
+
+    `director`: the director drain, observed here each tick with the connection counter."""
     loop = asyncio.get_running_loop()
     last: dict[str, Decision] = {}
     asked = -peers_every
     try:
         while True:
-            wanted = vips()
+            snap, wanted = snapshot(), vips()
             if switch is not None:
                 try:
                     await loop.run_in_executor(executor, switch, bool(wanted))
                 except AnnounceError as e:
                     log.error("announcement device: %s", e)
-            decisions = decide_all(vip_views(snapshot(), wanted), drained=drained())
+            phase = DrainPhase.NORMAL
+            if director is not None:
+                phase = director.observe(new_connections(snap, wanted), loop.time())
+            decisions = decide_all(
+                vip_views(snap, wanted),
+                drained=phase is DrainPhase.SAFE,
+                draining=phase is DrainPhase.DRAINING,
+            )
             for vip, d in decisions.items():
                 if last.get(vip) != d:
                     log.info(
@@ -86,6 +103,8 @@ async def follow(
             last = decisions
             if state is not None:
                 state.set(decisions)  # what `lvstui status` shows
+                if director is not None:
+                    state.set_director(phase.value, director.status.text(loop.time()))
             try:
                 await loop.run_in_executor(executor, apply, announcer, decisions)
             except AnnounceError as e:

@@ -24,10 +24,12 @@ import fcntl
 import os
 import socket
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lvstui.announce.base import AnnounceError
+from lvstui.announce.director import DRAIN_METRIC
 from lvstui.config.announce import (
     DEFAULT_ANNOUNCE_DEVICE,
     DEFAULT_ANNOUNCE_PROTOCOL,
@@ -97,6 +99,7 @@ class _Found:
     dst_len: int
     scope: int
     oif: int
+    metric: int
 
 
 class KernelTableAnnouncer:
@@ -176,13 +179,20 @@ class KernelTableAnnouncer:
             raise AnnounceError("the kernel-table announcer is not started")
         return self._ipr
 
-    def announce(self, vip: str) -> None:
+    def announce(self, vip: str, *, graceful: bool = False) -> None:
+        """The metric is part of a kernel route's identity: a drain begun or ended adds the
+        route with the new metric first, then deletes the old one (no gap in between)."""
         from pyroute2.netlink.exceptions import NetlinkError
 
         if self._detached:
             return
+        route = self._route(vip)
+        extra = {"priority": DRAIN_METRIC} if graceful else {}
         try:
-            self._netlink().route("replace", **self._route(vip))
+            self._netlink().route("replace", **route, **extra)
+            for r in self._ours():
+                if r.dst == vip and (r.metric == DRAIN_METRIC) != graceful:
+                    self._netlink().route("del", **route, priority=r.metric)
         except NetlinkError as exc:
             raise AnnounceError(f"cannot announce {vip} (table {self.spec.table}): {exc}") from exc
 
@@ -191,11 +201,14 @@ class KernelTableAnnouncer:
 
         if self._detached:
             return
-        try:
-            self._netlink().route("del", **self._route(vip))
-        except NetlinkError as exc:
-            if exc.code != errno.ESRCH:
-                raise AnnounceError(f"cannot withdraw {vip}: {exc}") from exc
+        # twice at most: a normal and a drained route (a switch cut short)
+        for _ in range(2):
+            try:
+                self._netlink().route("del", **self._route(vip))
+            except NetlinkError as exc:
+                if exc.code != errno.ESRCH:
+                    raise AnnounceError(f"cannot withdraw {vip}: {exc}") from exc
+                return
 
     def _ours(self) -> list[_Found]:
         """Every route of our protocol in our table, through any device."""
@@ -211,6 +224,7 @@ class KernelTableAnnouncer:
                         int(msg["dst_len"]),
                         int(msg["scope"]),
                         int(msg.get("RTA_OIF") or 0),
+                        int(msg.get("RTA_PRIORITY") or 0),
                     )
                 )
         return out
@@ -246,3 +260,11 @@ class KernelTableAnnouncer:
 
     def announced(self) -> frozenset[str]:
         return frozenset(r.dst for r in self._ours())
+
+    def graceful(self) -> Mapping[str, bool | None]:
+        # None: a VIP with both routes (a switch cut short), so the next tick finishes it
+        out: dict[str, bool | None] = {}
+        for r in self._ours():
+            g = r.metric == DRAIN_METRIC
+            out[r.dst] = g if out.get(r.dst, g) == g else None
+        return out

@@ -8,6 +8,7 @@ the new program could not create the tun device the old one still held."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from lvstui.announce.base import Announcer, MemoryAnnouncer
@@ -61,9 +62,9 @@ class MemoryDriver(MemoryAnnouncer):
     def detach(self) -> None:
         self.detached = True
 
-    def announce(self, vip: str) -> None:
+    def announce(self, vip: str, *, graceful: bool = False) -> None:
         if not self.detached:
-            super().announce(vip)
+            super().announce(vip, graceful=graceful)
 
     def withdraw(self, vip: str) -> None:
         if not self.detached:
@@ -99,9 +100,9 @@ class OnDemand:
     def fileno(self) -> int | None:
         return self.driver.fileno() if self.running else None
 
-    def announce(self, vip: str) -> None:
+    def announce(self, vip: str, *, graceful: bool = False) -> None:
         if self.running:
-            self.driver.announce(vip)
+            self.driver.announce(vip, graceful=graceful)
 
     def withdraw(self, vip: str) -> None:
         if self.running:
@@ -113,3 +114,6 @@ class OnDemand:
 
     def announced(self) -> frozenset[str]:
         return self.driver.announced() if self.running else frozenset()
+
+    def graceful(self) -> Mapping[str, bool | None]:
+        return self.driver.graceful() if self.running else {}

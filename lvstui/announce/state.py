@@ -31,5 +31,8 @@ class AnnounceState:
         views = tuple(BgpPeerView(p.name, p.state, p.since, p.info, p.prefixes_sent) for p in peers)
         self._view = replace(self._view, peers=views, peers_error=error)
 
+    def set_director(self, phase: str, detail: str) -> None:
+        self._view = replace(self._view, director=phase, director_detail=detail)
+
     def view(self) -> AnnounceView:
         return self._view

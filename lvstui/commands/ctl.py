@@ -6,10 +6,12 @@
     lvstui ctl add     VIP:PORT RS:PORT [--weight N] [--forward nat|dr|tun]
     lvstui ctl remove  VIP:PORT RS:PORT
     lvstui ctl reload  [--dry-run] [--force]
+    lvstui ctl drain-director [--settle S] [--wait [--wait-timeout S]]  (bgp VIPs)
+    lvstui ctl undrain-director
     lvstui ctl upgrade                           (restart, handing the sockets over)
 
-Every verb but upgrade takes `--director NAME`: run it on the director NAME of this
-director's group, forwarded over the group channel (docs/group.md).
+Every verb but upgrade and the director drain takes `--director NAME`: run it on the
+director NAME of this director's group, forwarded over the group channel (docs/group.md).
 
 A service is written `TCP 1.2.3.4:80`, `1.2.3.4:80` (TCP), `udp:[2001:db8::1]:53` or
 `FWM 3`, or with ipvsadm's options: `-t 1.2.3.4:80`, `-u 1.2.3.4:53`, `--fwmark-service 3`;
@@ -23,6 +25,7 @@ import asyncio
 import sys
 import time
 
+from lvstui.commands import director_drain
 from lvstui.commands._client import (
     EXIT_FAILED,
     EXIT_NO_DAEMON,
@@ -39,6 +42,7 @@ from lvstui.model import (
     Command,
     CommandResult,
     Drain,
+    DrainDirector,
     DrainProgress,
     DrainState,
     LbKind,
@@ -50,6 +54,7 @@ from lvstui.model import (
     SetWeight,
     Snapshot,
     Undrain,
+    UndrainDirector,
 )
 
 __all__ = ["add_arguments", "parse_target", "run"]
@@ -100,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_socket_argument(p)
     add_director_argument(p, "reload")
+    director_drain.add_parsers(sub)
     p = sub.add_parser(
         "upgrade",
         help="start the daemon's program again and hand it the listening sockets "
@@ -139,6 +145,12 @@ def parse_target(args: argparse.Namespace) -> tuple[ServiceKey, RealKey, list[st
 def build_command(args: argparse.Namespace) -> Command:
     if args.verb == "reload":
         return Reload(dry_run=args.dry_run, force=args.force)
+    if args.verb == "drain-director":
+        if args.settle is not None and args.settle < 0:
+            raise ValueError("--settle must be ≥ 0")
+        return DrainDirector(args.settle)
+    if args.verb == "undrain-director":
+        return UndrainDirector()
     svc, real, rest = parse_target(args)
     if args.verb == "weight":
         if len(rest) != 1:
@@ -273,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
         except CommandError as exc:
             print(f"lvstui: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        return _print_result(result)
+        rc = _print_result(result)
+        if rc == EXIT_OK and isinstance(cmd, DrainDirector) and args.wait:
+            return await director_drain.wait_safe(client, args.wait_timeout)
+        return rc
 
     return with_client(args, body)

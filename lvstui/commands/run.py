@@ -270,11 +270,13 @@ async def _embedded(config: Config, socket_path: str, args: argparse.Namespace) 
     engine = parts.engine
     server = None
     try:
-        server = await serve_control(engine, config, socket_path, state_dir, relay=parts.group)
+        server = await serve_control(
+            engine, config, socket_path, state_dir, relay=parts.group, director=parts.director
+        )
     except (OSError, LvstuiError) as exc:
         print(f"lvstui: not serving the control socket {socket_path}: {exc}", file=sys.stderr)
     await parts.start()
-    client = LocalClient(engine, read_only=args.read_only, who="console")
+    client = LocalClient(engine, read_only=args.read_only, who="console", director=parts.director)
     release = True
     try:
         try:

@@ -140,9 +140,12 @@ def render_status(snap: Snapshot, now: float | None = None) -> str:
         lines += render_group(snap.group, now)
     if snap.announce is not None:
         lines.append("Announced over BGP (docs/bgp.md):")
+        if snap.announce.director != "normal":  # `ctl drain-director`
+            a = snap.announce
+            lines.append(f"  director drain: {a.director.upper()} ({a.director_detail})")
         lines += [
             f"  {v.vip}: {'ANNOUNCED' if v.announced else 'WITHDRAWN'}"
-            + ("" if v.announced else f" ({v.reason})")
+            + ("" if v.reason == "announced" else f" ({v.reason})")
             for v in snap.announce.vips
         ] or ["  (no decision yet)"]
         lines += _peer_lines(snap.announce)

@@ -46,7 +46,14 @@ from lvstui.group.clock import Hlc
 from lvstui.group.member import Member
 from lvstui.group.resolve import resolve_peers
 from lvstui.group.store import Entry, Store, entries_from_overrides
-from lvstui.model import Command, CommandResult, GroupView, Snapshot
+from lvstui.model import (
+    Command,
+    CommandResult,
+    DrainDirector,
+    GroupView,
+    Snapshot,
+    UndrainDirector,
+)
 
 __all__ = ["GROUP_FILE", "GroupHost", "GroupRuntime", "GroupStateFile"]
 
@@ -282,10 +289,16 @@ class GroupRuntime:
                 "result": {"ok": res.ok, "message": res.message, "via": "group"},
             }
 
+        refused: CommandResult | None = None
         try:
             cmd = decode_command(dict(command))
         except ProtocolError as e:
-            res = CommandResult(False, f"bad command from the group: {e}")
+            refused = CommandResult(False, f"bad command from the group: {e}")
+        else:  # the announcements' drain is answered by the director's own socket
+            if isinstance(cmd, DrainDirector | UndrainDirector):
+                refused = CommandResult(False, f"{cmd.kind}: run it on that director's socket")
+        if refused is not None:
+            res = refused
             with contextlib.suppress(AuditError):  # a refusal: nothing changed
                 self._audit.append(line(res))
             return res

@@ -21,6 +21,7 @@ from lvstui.model import (
     CommandResult,
     ConfigReloaded,
     Drain,
+    DrainDirector,
     DrainProgress,
     DrainState,
     Event,
@@ -40,6 +41,7 @@ from lvstui.model import (
     Snapshot,
     Stats,
     Undrain,
+    UndrainDirector,
     VrrpChanged,
     VrrpRunState,
     VrrpView,
@@ -431,6 +433,8 @@ class FakeClient:
                     )
                     return CommandResult(True, f"added {c.real}")
             raise CommandError(f"no virtual service {c.service}")
+        if isinstance(c, DrainDirector | UndrainDirector):  # as a director without bgp VIPs
+            raise CommandError(f"{c.kind}: this director announces no VIP over BGP")
         s, r = self.find(c.service, c.real)
         if isinstance(c, Drain):
             r.drain = DrainState.DRAINING if (r.active or r.inact) else DrainState.SAFE

@@ -1,7 +1,7 @@
 """A process that owns a KernelTableAnnouncer and obeys lines on stdin (`announce VIP`,
-`withdraw VIP`, `withdraw_all`, `close`), answering each with the announced set. The root
-tests run it inside their namespace, so the tun device is created there, and kill it with
--9 to see the routes go with it."""
+`graceful VIP`, `withdraw VIP`, `withdraw_all`, `close`), answering each with the announced
+set. The root tests run it inside their namespace, so the tun device is created there, and
+kill it with -9 to see the routes go with it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def main() -> None:
         verb, _, arg = line.strip().partition(" ")
         if verb == "announce":
             a.announce(arg)
+        elif verb == "graceful":  # announce less preferred (director drain)
+            a.announce(arg, graceful=True)
         elif verb == "withdraw":
             a.withdraw(arg)
         elif verb == "withdraw_all":

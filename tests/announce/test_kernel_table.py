@@ -160,6 +160,41 @@ def test_announce_withdraw_stale_and_fate_sharing(ns: str) -> None:
     assert "203.0.113.98" in other.stdout
 
 
+def metrics(ns: str) -> dict[str, list[int]]:
+    """Our routes' metrics per destination (a VIP switched halfway would show two)."""
+    out: dict[str, list[int]] = {}
+    for fam in ("-4", "-6"):
+        r = subprocess.run(
+            ["ip", "-n", ns, "-j", fam, "route", "show", "table", str(TABLE), "proto", str(PROTO)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        for row in json.loads(r.stdout or "[]") if r.returncode == 0 else []:
+            out.setdefault(row["dst"], []).append(int(row.get("metric", 0)))
+    return out
+
+
+def test_director_drain_switches_the_route_metric_and_back(ns: str) -> None:
+    from lvstui.announce.director import DRAIN_METRIC
+
+    h = Holder(ns)
+    try:
+        h.say("announce 198.51.100.10")
+        h.say("announce 2001:db8::10")
+        assert metrics(ns)["198.51.100.10"] == [0]
+        h.say("graceful 198.51.100.10")
+        assert h.say("graceful 2001:db8::10") == "198.51.100.10 2001:db8::10"
+        assert metrics(ns) == {"198.51.100.10": [DRAIN_METRIC], "2001:db8::10": [DRAIN_METRIC]}
+        h.say("announce 198.51.100.10")  # undrain: the normal route again, one route only
+        assert metrics(ns)["198.51.100.10"] == [0]
+        assert h.say("withdraw 2001:db8::10") == "198.51.100.10"
+        assert "2001:db8::10" not in metrics(ns)
+    finally:
+        h.stop()
+
+
 def test_a_child_process_does_not_keep_the_routes_alive(ns: str) -> None:
     """A notify script started by lvstui outlives it: the tun descriptor must not go with it
     (O_CLOEXEC), or the device and its routes would stay while the child runs."""

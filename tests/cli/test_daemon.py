@@ -409,7 +409,7 @@ def _completes_the_parser(complete: Callable[[str], list[str]]) -> None:
     """What any shell's script completes from the parser alone."""
     assert complete("lvstui ct") == ["ctl"]
     assert complete("lvstui comp") == ["completion"]
-    assert complete("lvstui ctl un") == ["undrain"]
+    assert complete("lvstui ctl un") == ["undrain", "undrain-director"]
     assert complete("lvstui ctl drain --wa") == ["--wait", "--wait-timeout"]
 
 

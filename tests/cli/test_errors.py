@@ -97,3 +97,11 @@ def test_console_without_config_or_daemon_suggests_the_demo(tmp_path: Path) -> N
     r = lvstui()
     assert r.returncode == 2
     assert "no such configuration file" in r.stderr and "lvstui demo" in r.stderr
+
+
+def test_ctl_drain_director_usage_and_no_daemon(tmp_path: Path) -> None:
+    r = lvstui("ctl", "drain-director", "--settle", "-1", "--socket", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--settle must be ≥ 0" in r.stderr
+    r = lvstui("ctl", "undrain-director", "--socket", str(tmp_path / "x"))
+    assert r.returncode not in (0, 2)  # parsed; no daemon there
+    assert "no lvstui" in r.stderr.lower() or "daemon" in r.stderr.lower()
