@@ -16,6 +16,7 @@ from lvstui.describe import describe_command
 from lvstui.errors import CommandError, ControlError, PermissionDenied
 from lvstui.model import (
     AddReal,
+    AnnounceView,
     CheckView,
     Command,
     CommandResult,
@@ -130,6 +131,7 @@ class FakeClient:
         )
         self.drain_step = 3  # active connections that finish per tick while draining
         self.group: FakeGroup | None = None  # a director group (FakeGroup); None: alone
+        self.announce: AnnounceView | None = None  # bgp VIPs and peers; None: none in bgp mode
         self._read_only = read_only
         self._description = description
         self._subs: list[asyncio.Queue[object]] = []
@@ -367,6 +369,7 @@ class FakeClient:
             vrrp=tuple(self.vrrp),
             read_only=self._read_only,
             group=self.group.view() if self.group is not None else None,
+            announce=self.announce,
         )
 
     async def events(self, replay: bool = False) -> AsyncIterator[Event]:

@@ -25,6 +25,7 @@ from lvstui.model import (
     Undrain,
 )
 from lvstui.ui import render
+from lvstui.ui.announcepane import AnnouncePanel
 from lvstui.ui.bindings import bindings_for, display_key, footer_hidden, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.completion import prefill
@@ -220,6 +221,7 @@ class MainScreen(ActionScreen):
         with Horizontal(id="bottom"):
             yield VrrpTable(id="vrrp")
             yield QuorumPanel(id="quorum")
+            yield AnnouncePanel(id="announce")
         yield EventPanel(id="events")
         yield Footer()
 
@@ -266,6 +268,7 @@ class MainScreen(ActionScreen):
         table.show(snap)
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
+        self.query_one(AnnouncePanel).show(snap.announce)
         self.query_one(GroupStrip).show(snap)
         self.query_one(DirectorHeader).show(snap, self.series)
         reals = f"{table.total_servers} servers"

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from lvstui import handover
 from lvstui.announce.follow import follow
 from lvstui.announce.lifecycle import MemoryDriver, OnDemand
+from lvstui.config.diff import restart_settings_changed
+from lvstui.config.load import load_config_text
+from lvstui.config.schema import Config
 from lvstui.model import Snapshot
 from tests.announce.test_follow import service
 
@@ -114,3 +117,13 @@ def test_the_tun_descriptor_travels_by_name_and_is_closed_when_not_taken() -> No
     finally:
         for fd in (r, w, w2):
             os.close(fd)
+
+
+def test_a_reload_says_the_table_protocol_and_device_wait_for_a_restart() -> None:
+    def cfg(text: str) -> Config:
+        return load_config_text(f"[lvstui.announce]\n{text}")
+
+    old = cfg('mode = "vrrp"')
+    assert restart_settings_changed(old, cfg('mode = "bgp"')) == []  # the mode follows a reload
+    new = cfg('mode = "bgp"\ntable = 246\ndevice = "bgptun1"')
+    assert restart_settings_changed(old, new) == ["announce.table", "announce.device"]
