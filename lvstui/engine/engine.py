@@ -351,8 +351,8 @@ class Engine:
         async with self._lock:
             observed = await self._dp.observe()
             self._rt.observe(observed)
-            now = self._clock.now()
-            self._history.sample(observed, now)
+            self._history.sample(observed, now := self._clock.now())
+            await self._ha.update_sync_role(self._config)  # a no-op unless it was refused
             timeout = self._config.lvstui.drain_timeout
             await self._drainer.follow(self._rt, self._op.overrides.drained, timeout, now)
             if self._monitor is not None:

@@ -60,6 +60,7 @@ class Ha:
         self.sync_role = SyncRole.NONE
         self._sync_settings: SyncSettings | None = None  # what the running daemon was given
         self._sync_ignored: SyncSettings | None = None  # warned about (no sync here)
+        self._sync_error = ""  # the last refusal, said once while retried every tick
 
     @property
     def has_driver(self) -> bool:
@@ -212,10 +213,19 @@ class Ha:
                 options = SyncOptions(sd.maxlen, sd.group, sd.port, sd.ttl)
                 await self._dp.set_sync_role(role, sd.interface, sd.syncid, options)
         except LvstuiError as e:
-            self._journal.log("error", f"cannot set the IPVS sync daemon to {role.value}: {e}")
+            # a refusal (the interface not there yet, the kernel busy after a quick role
+            # flip) is retried by every engine tick until the kernel takes it: a director
+            # must not stay without connection sync until its next VRRP transition
+            if str(e) != self._sync_error:
+                self._journal.log(
+                    "error",
+                    f"cannot set the IPVS sync daemon to {role.value}: {e}; retried every tick",
+                )
+            self._sync_error = str(e)
             if restart:  # stopped, and not started again
                 self.sync_role, self._sync_settings = SyncRole.NONE, None
             return
+        self._sync_error = ""
         self.sync_role, self._sync_settings = role, settings
         what = f"{role.value} ({describe_sync(settings)})" if settings else role.value
         verb = "restarted with new settings" if restart else "now"

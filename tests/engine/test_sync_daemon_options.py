@@ -9,9 +9,10 @@ from dataclasses import replace
 
 from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, GlobalDefs, SyncDaemon
-from lvstui.dataplane.base import Capabilities, SyncRole
+from lvstui.dataplane.base import NO_SYNC_OPTIONS, Capabilities, SyncOptions, SyncRole
 from lvstui.dataplane.memory import MemoryDataplane
 from lvstui.engine.engine import Engine
+from lvstui.errors import DataplaneError
 from lvstui.model import LogEvent, VrrpChanged, VrrpRunState
 from tests.engine.builders import FakeVrrp, config
 from tests.helpers import async_wait_until
@@ -91,6 +92,50 @@ async def test_a_refused_restart_is_logged_and_retried_by_the_next_reload() -> N
         assert dp.sync[0] is SyncRole.NONE  # stopped for the restart, and not started again
         assert (await e.reload(with_sync(sd))).ok
         assert dp.sync == (SyncRole.BACKUP, "eth0", 7)
+    finally:
+        reader.cancel()
+        await e.stop()
+
+
+class BusyKernelDataplane(MemoryDataplane):
+    """Refuses the first `refusals` daemon starts, as a kernel does while the interface is
+    not there yet or a stopped daemon still holds its socket."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    async def set_sync_role(
+        self,
+        role: SyncRole,
+        interface: str = "",
+        syncid: int = 0,
+        options: SyncOptions = NO_SYNC_OPTIONS,
+    ) -> None:
+        if role is not SyncRole.NONE and self.refusals > 0:
+            self.refusals -= 1
+            raise DataplaneError("starting the backup sync daemon: Device or resource busy")
+        await super().set_sync_role(role, interface, syncid, options)
+
+
+async def test_a_refused_start_is_retried_by_every_tick_and_said_once() -> None:
+    sd = SyncDaemon("eth0", "vi", syncid=7)
+    dp = BusyKernelDataplane(refusals=3)
+    e = Engine(with_sync(sd), dataplane=dp, clock=FakeClock(), vrrp=FakeVrrp())
+    seen, reader = collect_logs(e)
+    await e.start()  # the first refusal
+    try:
+        assert dp.sync[0] is SyncRole.NONE
+        await e.tick()
+        await e.tick()  # the second and third refusals
+        assert dp.sync[0] is SyncRole.NONE and dp.refusals == 0
+        await e.tick()  # the kernel takes it now
+        assert dp.sync == (SyncRole.BACKUP, "eth0", 7) and dp.sync_starts == 1
+        await e.tick()  # running as asked: left alone
+        assert dp.sync_starts == 1
+        await async_wait_until(lambda: any("IPVS sync daemon now: backup" in m for _, m in seen))
+        refused = [m for lv, m in seen if lv == "error" and "sync daemon" in m]
+        assert len(refused) == 1 and "retried every tick" in refused[0], refused
     finally:
         reader.cancel()
         await e.stop()

@@ -258,7 +258,11 @@ def c_up() -> str:
 def c_sync_daemon_options() -> str:
     shown = {}
     for host, role in (("d1", "master"), ("d2", "backup")):
-        shown[host] = daemon_shown(host, f"{role} sync daemon (mcast=eth0, {SYNC_SHOWN})")
+        try:
+            shown[host] = daemon_shown(host, f"{role} sync daemon (mcast=eth0, {SYNC_SHOWN})")
+        except AssertionError as e:  # the director's own words on why (its log)
+            daemon = L.lb1 if host == "d1" else L.lb2
+            raise AssertionError(f"{e}\n--- {host}\n{daemon.log()[-3000:]}") from None
     return f"lb1: {shown['d1']}; lb2: {shown['d2']}"
 
 
