@@ -203,6 +203,9 @@ def status_json(snap: Snapshot, now: float | None = None) -> dict[str, Any]:
             {"vip": v.vip, "announced": v.announced, "reason": v.reason} for v in snap.announce.vips
         ],
         "bgp_peers": _peers_json(snap.announce),
+        "director_drain": None  # `ctl drain-director`: "normal", "draining" or "safe"
+        if snap.announce is None
+        else {"phase": snap.announce.director, "detail": snap.announce.director_detail},
         "vrrp": [
             {
                 "name": v.name,

@@ -114,3 +114,26 @@ def test_peer_state_from_the_daemon_in_status_json_and_metrics() -> None:
     shown = replace(snap, announce=state.view())
     assert "cannot ask bird: bird: Unable to connect" in render_status(shown)
     assert status_json(shown)["bgp_peers"]["peers"] == []  # nothing stale shown as current
+
+
+def test_director_drain_in_status_text_and_json() -> None:
+    from lvstui.model import AnnounceView, VipAnnounceView
+
+    draining = AnnounceView(
+        vips=(
+            VipAnnounceView("198.51.100.10", True, "director draining: announced less preferred"),
+        ),
+        director="draining",
+        director_detail="draining: no new connection for 1.0 s of 10 s",
+    )
+    snap = Snapshot(seq=1, time=0.0, announce=draining)
+    text = render_status(snap)
+    assert "director drain: DRAINING (draining: no new connection for 1.0 s of 10 s)" in text
+    assert "198.51.100.10: ANNOUNCED (director draining: announced less preferred)" in text
+    assert status_json(snap)["director_drain"] == {
+        "phase": "draining",
+        "detail": "draining: no new connection for 1.0 s of 10 s",
+    }
+    normal = replace(snap, announce=replace(draining, director="normal", director_detail=""))
+    assert "director drain:" not in render_status(normal)
+    assert status_json(Snapshot(seq=1, time=0.0))["director_drain"] is None
