@@ -85,6 +85,38 @@ print(json.dumps(out))
 """
 
 
+# Requests in flight: connect from every source port at once, send GET PATH on each, say
+# "sent", then read every response; print {port: director address or error}.
+INFLIGHT_SCRIPT = r"""
+import json, socket, sys
+lo, hi, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks, out = {}, {}
+for p in range(lo, hi):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(10)
+    try:
+        s.bind((sys.argv[4], p)); s.connect((sys.argv[5], 80))
+        s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode()); socks[p] = s
+    except OSError as e:
+        out[p] = "error: " + type(e).__name__; s.close()
+print("sent", flush=True)
+for p, s in socks.items():
+    data = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b: break
+            data += b
+        out[p] = data.split(b"\r\n\r\n", 1)[-1].decode() or "error: empty"
+    except OSError as e:
+        body = data.split(b"\r\n\r\n", 1)
+        out[p] = body[1].decode() if len(body) == 2 and body[1] else "error: " + type(e).__name__
+    finally:
+        s.close()
+print(json.dumps(out), flush=True)
+"""
+
+
 def have(*tools: str) -> str | None:
     """The first missing tool, or None."""
     for t in tools:
@@ -100,10 +132,23 @@ def sh(*argv: str, check: bool = True, timeout: float = 30) -> str:
     return p.stdout
 
 
-def bird_director_conf(n: int, table: int, proto: int, *, mark_drain: bool = False) -> str:
+def bird_director_conf(n: int, table: int, proto: int, *, mark_drain: bool = True) -> str:
+    """`mark_drain`: the export filter of docs/bgp.md, which turns lvstui's drained route
+    (metric 65535) into the graceful-shutdown community and a longer AS path."""
     addr = f"192.0.2.{10 + n}"
+    drain = (
+        f"if krt_metric = 65535 then {{ bgp_community.add((65535, 0)); "
+        f"bgp_path.prepend({65010 + n}); bgp_path.prepend({65010 + n}); }}"
+        if mark_drain
+        else ""
+    )
     return f"""
 router id {addr};
+filter lvstui_export {{
+    if net.len != 32 then reject;
+    {drain}
+    accept;
+}}
 protocol device {{ scan time 10; }}
 ipv4 table lvstui4;
 protocol kernel lvstui_vips {{
@@ -116,7 +161,7 @@ protocol bgp uplink {{
     local {addr} as {65010 + n};
     neighbor {ROUTER_LAN} as 65000;
     hold time 9; connect retry time 1; error wait time 1, 2;
-    ipv4 {{ table lvstui4; import none; export where net.len = 32; next hop self; }};
+    ipv4 {{ table lvstui4; import none; export filter lvstui_export; next hop self; }};
 }}
 """
 
@@ -426,6 +471,17 @@ class Lab:
 
     def director_addr(self, n: int) -> str:
         return f"192.0.2.{10 + n}"
+
+    def inflight(self, lo: int, hi: int, path: str) -> Path:
+        """Start requests from ports lo..hi-1 at once in the background (INFLIGHT_SCRIPT);
+        returns its log, whose last line is the {port: answer} JSON when it is done."""
+        self.spawn(
+            "inflight", self.client, sys.executable, "-c", INFLIGHT_SCRIPT, str(lo), str(hi),
+            path, CLIENT, VIP,
+        )  # fmt: skip
+        log = self.root / "inflight.log"
+        wait(lambda: "sent" in log.read_text(), 30)
+        return log
 
     def connect_many(self, lo: int, hi: int, path: str = "/") -> dict[int, str]:
         out = self.run_in(

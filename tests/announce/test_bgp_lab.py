@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lvstui.announce.peers import BirdPeers, FrrPeers
-from tests.announce.lab import VIP, Lab, wait
+from tests.announce.lab import CLIENT, VIP, Lab, wait
 from tests.helpers import require_root
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bird, pytest.mark.frr]
@@ -124,6 +124,64 @@ def scenario(lab: Lab, checks: Checks) -> None:
 
     step("lab_quorum_back_returns_to_ecmp", quorum_back)
 
+    def drain() -> str:
+        # requests in flight through every director, answered after 4 s; those through d1
+        # as d1's kernel lists them (the userspace forwarder ends TCP there)
+        lo = base[0]
+        base[0] += 60
+        log = lab.inflight(lo, lo + 60, "/slow/4")
+        ss = lab.run_in(lab.d(1), "ss", "-Htn", "state", "established", "( sport = :80 )")
+        through_d1 = sorted(
+            int(cols[-1].rsplit(":", 1)[1])
+            for cols in (line.split() for line in ss.splitlines())
+            if cols and cols[-1].startswith(CLIENT + ":")
+        )
+        t0 = time.monotonic()
+        said = lab.ctl(1, "ctl", "drain-director", "--settle", "6")
+        assert "draining" in said, said
+        # the router stops choosing d1 (a less preferred path is not merged into ECMP)
+        t = wait(lambda: lab.nexthops() == every - {d[1]}, 30)
+        assert lab.announced(1), "d1 withdrew instead of announcing less preferred"
+        route = lab.birdc("router", "show", "route", "all", f"{VIP}/32")
+        assert "(65535,0)" in route, route
+        counts = round_()
+        assert d[1] not in counts and set(counts) == every - {d[1]}, _spread(counts)
+        # the requests in flight through d1 got their whole answer
+        wait(lambda: "{" in log.read_text().splitlines()[-1], 120)
+        answers = {int(k): v for k, v in json.loads(log.read_text().splitlines()[-1]).items()}
+        via = Counter(answers.values())
+        assert through_d1, ss
+        # A plain ECMP router moves d1's flows the moment d1 leaves its route: a request in
+        # flight finishes when its answer reaches the client before the client's next
+        # packet goes to another director, which resets it (docs/bgp.md). Some do.
+        done = sum(1 for p in through_d1 if answers[p] == d[1])
+        assert done > 0, (through_d1, answers)
+        reset = sum(1 for a in answers.values() if a.startswith("error"))
+        # then safe: the route leaves d1's table, status says so
+        wait(lambda: not lab.announced(1), 60)
+        safe = time.monotonic() - t0
+        st = json.loads(lab.ctl(1, "status", "--json"))
+        assert "SAFE" in lab.ctl(1, "status"), st
+        assert st["director_drain"]["phase"] == "safe", st
+        assert [(a["vip"], a["announced"]) for a in st["announce"]] == [(VIP, False)], st
+        assert lab.nexthops() == every - {d[1]}
+        return (
+            f"out of the router's ECMP {t:.2f} s after drain-director; {_spread(counts)}; "
+            f"in flight through d1: {done} of {len(through_d1)} answered; {reset} of 60 "
+            f"reset in all ({_spread(via)}); safe and withdrawn {safe:.1f} s after the drain"
+        )
+
+    step("lab_drain_director_new_stop_inflight_finish_then_safe", drain)
+
+    def undrain() -> str:
+        lab.ctl(1, "ctl", "undrain-director")
+        t = wait(lambda: lab.nexthops() == every, 30)
+        counts = round_()
+        assert set(counts) == every, _spread(counts)
+        return f"back in ECMP {t:.2f} s after undrain-director; {_spread(counts)}"
+
+    step("lab_undrain_director_back_in_ecmp", undrain)
+
     def kill9(n: int) -> str:
         t0 = lab.kill9(n)
         wait(lambda: d[n] not in lab.nexthops(), WITHDRAW_BOUND_S, interval=0.01)
@@ -216,6 +274,8 @@ CHECKS = [
     "lab_peer_state_read_from_bird_and_frr",
     "lab_quorum_loss_withdraws_and_no_new_connection_reaches_it",
     "lab_quorum_back_returns_to_ecmp",
+    "lab_drain_director_new_stop_inflight_finish_then_safe",
+    "lab_undrain_director_back_in_ecmp",
     "lab_kill9_bird_director_withdrawn_within_bound",
     "lab_restart_bird_director_back_in_ecmp",
     "lab_frr_quorum_loss_withdraws_and_returns",
