@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from lvstui.model import Snapshot
 from lvstui.ui.bindings import display_key
+from lvstui.ui.footer import SteadyFooter
 from lvstui.ui.groupview import DirectorRow, directors, group_strip
 from lvstui.ui.widgets import palette_for
 
@@ -116,7 +117,7 @@ class GroupScreen(Screen[None]):
         with VerticalScroll(id="group-body"):
             yield table
             yield Static("", id="group-details")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_screen_resume(self) -> None:
         if self.snapshot is not None:  # the latest one, also when it came before mounting

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from lvstui.ui.bindings import ACTIONS, display_keys
 
-__all__ = ["LEGEND", "HelpScreen"]
+__all__ = ["LEGEND", "HelpScreen", "push_help"]
 
 # (mark as shown in the table, what it says), listed under the keys
 LEGEND: tuple[tuple[str, str], ...] = (
@@ -78,5 +78,19 @@ class HelpScreen(ModalScreen[None]):
         for mark, meaning in LEGEND:
             table.add_row(mark, "", meaning)
 
+    def on_screen_resume(self) -> None:
+        # shown again: from the top, as a new one opened
+        self.query_one("#help-keys", DataTable).scroll_home(animate=False, immediate=True)
+
     def action_close(self) -> None:
         self.app.pop_screen()
+
+
+def push_help(app: App[object], keys: Mapping[str, str], read_only: bool) -> None:
+    """Open the help. It is built once per console and kept (an installed screen is not
+    removed when closed): building its table and styling it anew was most of what `?` cost
+    (docs/performance.md, "Console")."""
+    name = "lvstui-help-read-only" if read_only else "lvstui-help"
+    if not app.is_screen_installed(name):
+        app.install_screen(HelpScreen(keys, read_only), name)
+    app.push_screen(name)

@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lvstui.model import Event
 from lvstui.ui.bindings import display_key
 from lvstui.ui.eventlog import EventFold, LogEntry
+from lvstui.ui.footer import SteadyFooter
 from lvstui.ui.widgets import Palette, palette_for
 
 __all__ = ["EventLog", "EventPanel", "LogScreen", "log_text"]
@@ -159,7 +160,7 @@ class LogScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="log-title")
         yield EventLog(id="log-full")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.fold.mark_seen()

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingsMap
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from lvstui.model import (
     Command,
@@ -30,11 +30,12 @@ from lvstui.ui.bindings import bindings_for, display_key, footer_hidden, resolve
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.completion import prefill
 from lvstui.ui.dialogs import AddDialog, CommandDialog, ConfirmDialog, WeightDialog
+from lvstui.ui.footer import SteadyFooter
 from lvstui.ui.groupscreen import GroupScreen, GroupStrip
 from lvstui.ui.groupview import Scope, action_scope, group_header
 from lvstui.ui.header import DirectorHeader
 from lvstui.ui.heights import fit_height
-from lvstui.ui.help import HelpScreen
+from lvstui.ui.help import HelpScreen, push_help
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.impact import weight_impact
 from lvstui.ui.logview import EventPanel, LogScreen
@@ -118,7 +119,7 @@ class ActionScreen(Screen[None]):
         self.post_message(self.CommandChosen(command))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.keys, self.read_only))
+        push_help(self.app, self.keys, self.read_only)
 
     def action_drain(self) -> None:
         t = self._pool_target()
@@ -223,7 +224,7 @@ class MainScreen(ActionScreen):
             yield QuorumPanel(id="quorum")
             yield AnnouncePanel(id="announce")
         yield EventPanel(id="events")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -251,7 +252,7 @@ class MainScreen(ActionScreen):
     def _fit_footer(self, width: int) -> None:
         """At 80 columns the roomy footer cut off Theme and Quit: go compact, and if even
         that is too wide leave out the least needed keys (`?` lists them all)."""
-        self.query_one(Footer).compact = width < 110
+        self.query_one(SteadyFooter).compact = width < 110
         hidden = footer_hidden(self._all_bindings, width)
         if hidden != self._footer_hidden:
             self._footer_hidden = hidden
@@ -511,7 +512,7 @@ class DetailScreen(ActionScreen):
                     "Real server", "Health", "Weight", "Active", "InAct", "Last check"
                 )
             yield checks
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._ready = True
