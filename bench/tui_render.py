@@ -9,7 +9,9 @@ measured is the console, not the toy engine that invents the data. Printed:
 - CPU % of one core of the console process over a quiet window (utime + stime from /proc);
 - key-to-screen latency, p50/p99: time from writing a key to the pty until the bytes of
   the screen it opens arrive (`?` → help, `:` → palette, `/` → filter box), keys sent at
-  random phases of the 1 Hz update;
+  random phases of the 1 Hz update; p50 by key; and the console's CPU time (all threads,
+  /proc schedstat) from the key to 0.1 s after its screen arrived, median: on a loaded host
+  the latency is mostly waiting for a core, the CPU time is what the key costs;
 - for reference, in this process: what building one snapshot costs the FakeClient, and
   what decoding one costs a SocketClient (the control protocol's JSON), i.e. the extra CPU
   an attached console pays per second at this size.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -162,6 +165,16 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
 
 
+def cpu_ns(pid: int) -> int:
+    """CPU time of all the process's threads (ns; the writer thread draws, too): unlike the
+    wall-clock latency, it barely moves with the host's load."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def reference_costs() -> tuple[float, float]:
     """(FakeClient build, SocketClient decode) seconds for one 1,000×10 snapshot."""
     from lvstui.control.protocol import decode_snapshot, encode
@@ -212,6 +225,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
     reader.start()
     every: list[float] = []
     per_key: dict[str, list[float]] = {}
+    key_cpu: list[float] = []  # the console's CPU from the key to its screen (+0.1 s)
     misses = 0
     try:
         if reader.wait_for(0, b"192.0.2.", 120) is None:
@@ -227,7 +241,9 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
             # the palette opens prefilled from the selected row (the first service):
             # `add 192.0.2.1:80 `, the address ending its own segment (unlike in the table)
             ":": (b":", b"192.0.2.1:80 \x1b"),
-            "/": (b"/", b"filter: address"),
+            # not its first letter: the input's cursor sits on it, in its own style, until
+            # the first blink half a second later
+            "/": (b"/", b"ilter: address"),
         }
         for key, needle in probes.values():  # a needle on the main screen measures nothing
             if reader.find(0, needle) is not None:
@@ -237,6 +253,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
             for key, needle in probes.values():
                 time.sleep(rnd.uniform(0.15, 0.65))
                 mark = reader.mark()
+                n0 = cpu_ns(proc.pid)
                 t0 = time.perf_counter()
                 os.write(master, key)
                 t = reader.wait_for(mark, needle, 5)
@@ -245,6 +262,8 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
                 else:
                     every.append(t - t0)
                     per_key.setdefault(key.decode(), []).append(t - t0)
+                    time.sleep(0.1)  # the rest of the frame
+                    key_cpu.append((cpu_ns(proc.pid) - n0) / 1e9)
                 os.write(master, b"\x1b")  # close it again (esc)
                 time.sleep(0.3)
     finally:
@@ -264,6 +283,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
         "p99": pct(every, 0.99) * 1000,
         "n": len(every),
         "misses": misses,
+        "key_cpu": statistics.median(key_cpu) * 1000,
         "keys": " ".join(
             f"{k} {statistics.median(v) * 1000:.0f}" for k, v in sorted(per_key.items())
         ),
@@ -296,7 +316,10 @@ def main() -> int:
             f"key-to-screen p50 {m['p50']:.0f} ms, p99 {m['p99']:.0f} ms "
             f"({m['n']:.0f} presses, {m['misses']:.0f} missed); first table after {m['first']:.1f}s"
         )
-        print(f"  {'':>12}  p50 by key (ms): {m['keys']}")
+        print(
+            f"  {'':>12}  p50 by key (ms): {m['keys']}; "
+            f"console CPU per key p50 {m['key_cpu']:.0f} ms"
+        )
     print(
         f"  ratio big/peer: CPU ×{big['cpu'] / max(small['cpu'], 0.1):.1f}, "
         f"p50 ×{big['p50'] / max(small['p50'], 0.1):.1f}"
