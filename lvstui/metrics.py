@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -348,7 +348,9 @@ def _group_metrics(g: GroupView) -> Iterator[Metric]:
 class MetricsServer:
     """prometheus-client's HTTP server on its own registry; `close()` stops it."""
 
-    def __init__(self, server: Any, thread: threading.Thread, registry: CollectorRegistry):
+    def __init__(
+        self, server: WSGIServer, thread: threading.Thread, registry: CollectorRegistry
+    ) -> None:
         self._server = server
         self._thread = thread
         self.registry = registry

@@ -117,7 +117,9 @@ def _weight(d: Daemon, real: str) -> int | None:
     st = d.status()
     if st is None:
         return None
-    for s in st["services"]:  # type: ignore[union-attr]
+    services = st["services"]
+    assert isinstance(services, list), st
+    for s in services:
         for r in s["real_servers"]:
             if r["real"] == real:
                 return int(r["weight"])
