@@ -3,18 +3,20 @@
 `complete(line, services, themes)` completes the word being typed: a command, a service
 (by address or by name: `web<Tab>` gives `192.0.2.1:80`), a real server of the service
 already typed, `reset`, a forwarding method, a theme. One match is taken whole (and a space
-added); several are cut to their common start and listed. `prefill(target)` is the line the
-palette opens with on the row under the cursor.
+added); several are cut to their common start and listed. Tab again, once the line is cut as
+far as it goes, walks through those candidates one by one (`Cycle`; Shift+Tab walks back), as
+a shell's menu completion does. `prefill(target)` is the line the palette opens with on the row
+under the cursor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lvstui.model import LbKind, Protocol, RealKey, ServiceKey, ServiceView
 
-__all__ = ["VERBS", "Completion", "complete", "prefill", "service_arg"]
+__all__ = ["VERBS", "Completion", "Cycle", "complete", "prefill", "service_arg"]
 
 VERBS = (
     "drain",
@@ -36,6 +38,32 @@ _PROTOS = frozenset({p.value for p in Protocol} | {"FWM"})
 class Completion:
     line: str  # the line completed as far as it is unambiguous
     options: tuple[str, ...] = ()  # what may follow when there are several (shown)
+    head: str = ""  # the line before the word completed (what a chosen option follows)
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """Repeated Tab over one completion's options: `line` is `head` + the option at `index`
+    (no space after it: typing one accepts it, Tab then completes the next word)."""
+
+    head: str
+    options: tuple[str, ...]
+    index: int
+
+    @classmethod
+    def start(cls, done: Completion, step: int) -> Cycle | None:
+        """The first step (`step` 1: the first option, -1: the last) once `done` can go no
+        further by itself; None when there is nothing to walk through."""
+        if len(done.options) < 2:
+            return None
+        return cls(done.head, done.options, 0 if step > 0 else len(done.options) - 1)
+
+    @property
+    def line(self) -> str:
+        return self.head + self.options[self.index]
+
+    def step(self, by: int) -> Cycle:
+        return replace(self, index=(self.index + by) % len(self.options))
 
 
 def service_arg(key: ServiceKey) -> str:
@@ -71,7 +99,7 @@ def complete(line: str, services: Sequence[ServiceView], themes: Iterable[str] =
     if len(matches) == 1:
         return Completion(head + matches[0] + " ")
     common = _common_start(matches)
-    return Completion(head + common if len(common) > len(word) else line, tuple(matches))
+    return Completion(head + common if len(common) > len(word) else line, tuple(matches), head)
 
 
 def _common_start(words: Sequence[str]) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,7 +18,7 @@ from textual.widgets.input import Selection
 from lvstui.errors import CommandError
 from lvstui.model import AddReal, Command, RealKey, ServiceKey, ServiceView
 from lvstui.ui.commandline import MAX_WEIGHT, UiCommand, parse_command, parse_weight
-from lvstui.ui.completion import complete
+from lvstui.ui.completion import Completion, Cycle, complete
 from lvstui.ui.groupview import Scope
 
 __all__ = [
@@ -253,11 +254,13 @@ class CommandDialog(_InputDialog[Command | UiCommand]):
 
     It opens with `prefill` (the selected row's command, its first `select` characters, the
     verb, selected so that typing another verb replaces it); Tab completes commands,
-    services (`services`), their real servers and themes (`lvstui.ui.completion`)."""
+    services (`services`), their real servers and themes (`lvstui.ui.completion`) and lists
+    the candidates when several fit; Tab again walks through them, Shift+Tab backwards."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("tab", "complete", "Complete", priority=True),  # not: the next widget
+        Binding("tab", "complete(1)", "Complete", priority=True),  # not: the next widget
+        Binding("shift+tab", "complete(-1)", "Back", show=False, priority=True),
     ]
 
     def __init__(
@@ -272,6 +275,8 @@ class CommandDialog(_InputDialog[Command | UiCommand]):
         self._select = select
         self._services = services
         self._themes = themes
+        self._cycle: Cycle | None = None  # walking through the options listed by a Tab
+        self._listed = ""  # the line whose options the last Tab listed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="palette", classes="dialog"):
@@ -291,16 +296,37 @@ class CommandDialog(_InputDialog[Command | UiCommand]):
         if self._select:
             box.selection = Selection(0, self._select)
 
-    def action_complete(self) -> None:
+    def action_complete(self, step: int) -> None:
         box = self.query_one("#command", Input)
+        if self._cycle is not None and box.value == self._cycle.line:
+            self._show(self._cycle.step(step), box)
+            return
         done = complete(box.value, self._services, self._themes)
+        cycle = Cycle.start(done, step) if done.line == self._listed == box.value else None
+        if cycle is not None:  # the options are on screen and the line goes no further
+            self._show(cycle, box)
+            return
+        self._cycle, self._listed = None, done.line if done.options else ""
         box.value = done.line
         box.cursor_position = len(done.line)
-        shown = " · ".join(done.options[:12])
-        more = len(done.options) - 12
-        self.query_one("#palette-options", Label).update(
-            shown + (f" … {more} more" if more > 0 else "")
-        )
+        self._list(done)
+
+    def _show(self, cycle: Cycle, box: Input) -> None:
+        self._cycle = cycle
+        box.value = cycle.line
+        box.cursor_position = len(cycle.line)
+        self._list(Completion(cycle.line, cycle.options), cycle.index)
+
+    def _list(self, done: Completion, current: int = -1) -> None:
+        """The options, at most 12 of them around the current one (reversed)."""
+        first = max(0, min(current - 6, len(done.options) - 12))
+        shown = Text()
+        for i, option in enumerate(done.options[first : first + 12], first):
+            shown.append(" · " if i > first else "")
+            shown.append(option, style="reverse" if i == current else "")
+        more = len(done.options) - first - 12
+        shown.append(f" … {more} more" if more > 0 else "")
+        self.query_one("#palette-options", Label).update(shown)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:

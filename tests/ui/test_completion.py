@@ -15,7 +15,7 @@ from lvstui.model import (
     ServiceView,
     Undrain,
 )
-from lvstui.ui.completion import complete, prefill
+from lvstui.ui.completion import Cycle, complete, prefill
 from lvstui.ui.dialogs import CommandDialog
 from lvstui.ui.fake import FakeClient
 from lvstui.ui.render import real_row_key, service_row_key
@@ -99,3 +99,53 @@ async def test_the_palette_opens_on_the_selected_server_and_tab_completes() -> N
         await pilot.press("enter")
         await async_wait_until(lambda: len(client.calls) == 2, 5)
         assert client.calls[-1] == Drain(svc.key, svc.reals[2].key)
+
+
+def test_cycle_walks_the_options_both_ways() -> None:
+    done = complete("drain ", ALL)
+    assert Cycle.start(complete("dr", ALL), 1) is None  # one match: nothing to walk
+    forth = Cycle.start(done, 1)
+    assert forth is not None
+    lines = [forth.line, forth.step(1).line, forth.step(1).step(1).line, forth.step(3).line]
+    assert lines == [
+        "drain 10.0.0.1:80",
+        "drain 10.0.0.2:443",
+        "drain UDP 10.0.0.3:53",
+        "drain 10.0.0.1:80",  # round again
+    ]
+    back = Cycle.start(done, -1)
+    assert back is not None
+    assert [back.line, back.step(-1).line] == ["drain UDP 10.0.0.3:53", "drain 10.0.0.2:443"]
+
+
+async def test_repeated_tab_cycles_and_shift_tab_goes_back() -> None:
+    client = FakeClient(2, 3)
+    async with running(client) as (app, pilot):
+        svc = client.services[0]
+        reals = [str(r.key) for r in svc.reals]
+        await pilot.press("colon")
+        box = app.screen.query_one("#command", Input)
+        options = app.screen.query_one("#palette-options", Label)
+        box.value = f"drain {svc.key.hostport} "
+        box.cursor_position = len(box.value)
+        await pilot.press("tab")  # lists the servers (and completes what they share)
+        listed = box.value
+        assert all(r in str(options.render()) for r in reals)
+        seen = []
+        for _ in range(len(reals) + 1):
+            await pilot.press("tab")
+            seen.append(box.value)
+        want = [f"drain {svc.key.hostport} {r}" for r in sorted(reals)]
+        assert seen == [*want, want[0]]  # one after the other, then round again
+        assert str(box.value).startswith(listed)
+        assert app.screen.focused is box
+        await pilot.press("shift+tab")
+        assert box.value == want[-1]
+        await pilot.press("shift+tab")
+        assert box.value == want[-2]
+        # typing ends the walk: a space, and Tab completes the next word from there
+        await pilot.press("space", "tab")
+        assert box.value == f"{want[-2]} "
+        await pilot.press("enter")
+        await async_wait_until(lambda: bool(client.calls), 5)
+        assert client.calls == [Drain(svc.key, RealKey.parse(sorted(reals)[-2]))]
