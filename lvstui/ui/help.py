@@ -1,5 +1,8 @@
 """The help screen: every key the console has, from the one table of actions (bindings.py),
-then the legend of the marks the service table uses (LEGEND; docs/console.md has it too)."""
+then the legend of the marks the service table uses (LEGEND; docs/console.md has it too).
+
+It fits the terminal's width (no sideways scrolling, down to 60 columns): the columns take
+the width there is and long cells wrap onto more lines (`HelpTable`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -15,7 +19,7 @@ from textual.widgets import DataTable, Static
 
 from lvstui.ui.bindings import ACTIONS, display_keys
 
-__all__ = ["LEGEND", "HelpScreen", "push_help"]
+__all__ = ["LEGEND", "HelpScreen", "HelpTable", "help_widths", "push_help"]
 
 # (mark as shown in the table, what it says), listed under the keys
 LEGEND: tuple[tuple[str, str], ...] = (
@@ -36,6 +40,39 @@ LEGEND: tuple[tuple[str, str], ...] = (
 )
 
 
+_ACTION = max(len(a.action) for a in ACTIONS)
+_MARK = max(len(mark) for mark, _ in LEGEND)
+
+
+def help_widths(width: int) -> tuple[int, int, int]:
+    """The widths of the Key, Action and What-it-does columns in a table `width` cells wide,
+    its vertical scrollbar taken off (each cell is padded by 1 on either side)."""
+    room = width - 3 * 2
+    key = max(8, min(_MARK, room // 7))  # the marks of the legend wrap; the keys are short
+    return key, _ACTION, max(12, room - key - _ACTION)
+
+
+class HelpTable(DataTable[str | Text]):
+    """The keys and the legend, laid out anew for the width it is given (resized: rebuilt,
+    only when the column widths change, so the height it then takes does not loop)."""
+
+    def __init__(self, rows: list[tuple[str | Text, ...]]) -> None:
+        super().__init__(id="help-keys", cursor_type="none", show_cursor=False)
+        self._rows = rows
+        self._widths = (0, 0, 0)
+
+    def on_resize(self, event: events.Resize) -> None:
+        widths = help_widths(event.size.width - self.styles.scrollbar_size_vertical)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        self.clear(columns=True)
+        for label, width in zip(("Key", "Action", "What it does"), widths, strict=True):
+            self.add_column(label, width=width)
+        for row in self._rows:
+            self.add_row(*row, height=None)  # wrapped: as many lines as it takes
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
@@ -54,8 +91,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help", classes="dialog"):
             yield Static(Text("Key bindings", style="bold"), id="help-title")
-            table: DataTable[str] = DataTable(id="help-keys", cursor_type="none", show_cursor=False)
-            yield table
+            yield HelpTable(self._rows())
             yield Static(
                 ":drain SVC REAL · :undrain SVC REAL · :weight SVC REAL N|reset · "
                 ":add SVC REAL [W] · :remove SVC REAL · :reload · :theme NAME   "
@@ -65,18 +101,19 @@ class HelpScreen(ModalScreen[None]):
                 markup=False,
             )
 
+    def _rows(self) -> list[tuple[str | Text, ...]]:
+        rows: list[tuple[str | Text, ...]] = [
+            (" ".join(display_keys(a, self._keys)), a.action, a.description)
+            for a in ACTIONS
+            if not (self._read_only and a.changes)
+        ]
+        rows.append(("", "", ""))
+        rows.append((Text("Mark", style="bold"), Text("legend", style="bold"), ""))
+        rows.extend((mark, "", meaning) for mark, meaning in LEGEND)
+        return rows
+
     def on_mount(self) -> None:
-        table = self.query_one("#help-keys", DataTable)
-        table.add_columns("Key", "Action", "What it does")
-        table.focus()  # where the list is taller than the terminal, the keys scroll it
-        for a in ACTIONS:
-            if self._read_only and a.changes:
-                continue
-            table.add_row(" ".join(display_keys(a, self._keys)), a.action, a.description)
-        table.add_row("", "", "")
-        table.add_row(Text("Mark", style="bold"), Text("legend", style="bold"), "")
-        for mark, meaning in LEGEND:
-            table.add_row(mark, "", meaning)
+        self.query_one(HelpTable).focus()  # where it is taller than the terminal, keys scroll it
 
     def on_screen_resume(self) -> None:
         # shown again: from the top, as a new one opened

@@ -90,7 +90,7 @@ def test_drill_down(snap_compare: Any, size: tuple[int, int]) -> None:
     )
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [*SIZES, SMALL], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
     client = _client()
     assert snap_compare(
