@@ -32,7 +32,6 @@ from lvstui.model import (
     Snapshot,
     VrrpChanged,
     VrrpRunState,
-    VrrpView,
 )
 
 __all__ = [
@@ -63,7 +62,6 @@ __all__ = [
     "service_row_key",
     "spark_peak",
     "sparkline",
-    "vrrp_cells",
     "widened",
 ]
 
@@ -417,20 +415,6 @@ def quorum_line(sv: ServiceView, width: int = 20, pad: int = 22) -> str:
     if sv.sorry_active and sv.sorry_server is not None:
         text += f" sorry→{sv.sorry_server}"
     return text
-
-
-def vrrp_cells(v: VrrpView, now: float) -> tuple[str, ...]:
-    prio = str(v.priority) if v.priority == v.base_priority else f"{v.priority}/{v.base_priority}"
-    vips = ",".join(v.vips[:2]) + (f" +{len(v.vips) - 2}" if len(v.vips) > 2 else "")
-    # the short columns first: a narrow panel crops the VIPs, not the state's age
-    return (
-        v.name,
-        v.state.value,
-        prio,
-        age(v.last_transition, now),
-        vips,
-        v.sync_group or "",
-    )
 
 
 def _t(ts: float) -> str:

@@ -8,6 +8,7 @@ from operator import attrgetter
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Size
@@ -20,6 +21,7 @@ from lvstui.ui import render
 from lvstui.ui.charts import line_chart
 from lvstui.ui.fasttable import FixedGeometryTable
 from lvstui.ui.sorting import SortOrder, next_column, real_order, service_order
+from lvstui.ui.vrrplayout import VrrpColumn, vrrp_columns, vrrp_row
 
 __all__ = [
     "Chart",
@@ -377,56 +379,63 @@ class ServiceTable(FixedGeometryTable[str | Text]):
 
 
 class VrrpTable(DataTable[str | Text]):
-    # Fixed widths, like the service table's: measured widths depended on when the panel
-    # was first sized (MASTER cut to MASTE in one run, not in the next) and moved as
-    # values changed. Longer values are cropped with an ellipsis.
-    _COLS = (
-        ("name", "Instance", 10),
-        ("state", "State", 6),
-        ("prio", "Prio", 7),
-        ("since", "Since", 5),
-        ("vips", "VIPs", 21),
-        ("group", "Sync group", 10),
-    )
+    # The columns are laid out for the panel's width and what the instances hold
+    # (`vrrplayout`), and set again only when that layout changes: widths measured by the
+    # DataTable depended on when the panel was first sized (MASTER cut to MASTE in one run,
+    # not in the next) and moved as values changed. Longer values are cropped.
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="none", show_cursor=False)
         self._cells: dict[str, tuple[str, ...]] = {}
+        self._columns: tuple[VrrpColumn, ...] = ()
+        self._snap: Snapshot | None = None
         self.palette = _DEFAULT_PALETTE
-        for key, label, width in self._COLS:
-            self.add_column(label, key=key, width=width)
 
     def set_palette(self, palette: Palette) -> None:
         if palette != self.palette:
             self.palette = palette
             self._cells = dict.fromkeys(self._cells, ())  # restyle every row on the next show
 
+    def on_resize(self, event: events.Resize) -> None:
+        if self._snap is not None:
+            self.show(self._snap)
+
+    def _lay_out(self, snap: Snapshot) -> None:
+        width = self.size.width
+        if len(snap.vrrp) + 1 > self.size.height:  # the rows and heading scroll: a scrollbar
+            width -= self.styles.scrollbar_size_vertical
+        columns = vrrp_columns(width, snap.vrrp)
+        if columns == self._columns:
+            return
+        self._columns = columns
+        self.clear(columns=True)
+        self._cells = {}
+        for c in columns:
+            self.add_column(c.label, key=c.key, width=c.width)
+
     def show(self, snap: Snapshot) -> None:
         # no instance: the panel gives its width to the quorum bars (the header says "no VRRP")
         self.display = bool(snap.vrrp)
         self.border_title = "VRRP"
-        wanted = {
-            v.name: tuple(
-                render.crop(c, w)
-                for c, (_, _, w) in zip(render.vrrp_cells(v, snap.time), self._COLS, strict=True)
-            )
-            for v in snap.vrrp
-        }
+        self._snap = snap
+        self._lay_out(snap)
+        wanted = {v.name: vrrp_row(v, snap.time, self._columns) for v in snap.vrrp}
         for name in [n for n in self._cells if n not in wanted]:
             self.remove_row(name)
             del self._cells[name]
         for name, cells in wanted.items():
             styled = [
-                Text(c, style=self.palette.get(c, "")) if i == 1 else c for i, c in enumerate(cells)
+                Text(v, style=self.palette.get(v, "")) if c.key == "state" else v
+                for c, v in zip(self._columns, cells, strict=True)
             ]
             old = self._cells.get(name)
             if old is None:
                 self.add_row(*styled, key=name)
             elif old != cells:
                 stale = not old  # restyled: rewrite every cell
-                for i, ((key, _, _), new_v) in enumerate(zip(self._COLS, styled, strict=True)):
+                for i, (c, new_v) in enumerate(zip(self._columns, styled, strict=True)):
                     if stale or str(new_v) != old[i]:
-                        self.update_cell(name, key, new_v)
+                        self.update_cell(name, c.key, new_v)
             self._cells[name] = cells
 
 

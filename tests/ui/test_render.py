@@ -20,7 +20,6 @@ from lvstui.model import (
     ServiceView,
     VrrpChanged,
     VrrpRunState,
-    VrrpView,
 )
 from lvstui.ui import render
 
@@ -175,32 +174,6 @@ def test_quorum_line() -> None:
     )
     assert "DOWN" in down and "sorry→127.0.0.1:8099" in down
     assert "█" not in down
-
-
-def test_vrrp_cells() -> None:
-    v = VrrpView(
-        "VI_1",
-        "eth0",
-        51,
-        VrrpRunState.MASTER,
-        140,
-        150,
-        3,
-        1.0,
-        ("192.0.2.1", "192.0.2.2", "192.0.2.3"),
-        "G",
-        None,
-        NOW - 120,
-        "",
-    )
-    assert render.vrrp_cells(v, NOW) == (
-        "VI_1",
-        "MASTER",
-        "140/150",
-        "2m",
-        "192.0.2.1,192.0.2.2 +1",
-        "G",
-    )
 
 
 @pytest.mark.parametrize(
