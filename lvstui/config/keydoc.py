@@ -184,6 +184,8 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "rise": "passes in a row to count as passing",
         "fall": "failures in a row to count as failing",
         "user": "run the script as this user",
+        "init_fail": "start as failed (keepalived's init_fail); unset: no result until the "
+        "first run, which alone decides (weight 0: FAULT until then; a weight: no change)",
     },
     VrrpTrackProcess: {
         "process": "the process name as in /proc/PID/comm (pgrep '^NAME$'), or argv[0] of "

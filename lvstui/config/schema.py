@@ -233,12 +233,11 @@ class VrrpScript:
     script: str  # argv as a string, split like a shell would, never run by a shell
     interval: float = 1.0
     timeout: float | None = None  # default: interval
-    weight: int = (
-        0  # 0: failure means FAULT; else added to priority while OK (or while failing if <0)
-    )
+    weight: int = 0  # 0: failing is FAULT; else added while OK (< 0: while failing)
     rise: int = 1
     fall: int = 1
     user: str | None = None
+    init_fail: bool = False  # start as failed, not without a result (vrrp/scripts.py)
 
 
 @dataclass(frozen=True, slots=True)

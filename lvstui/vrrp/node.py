@@ -30,16 +30,8 @@ from lvstui.vrrp.packet import Advert, encode
 from lvstui.vrrp.params import all_vips, fsm_params
 from lvstui.vrrp.process import InstanceProcesses, ProcessTable
 from lvstui.vrrp.routes import RouteManager
-from lvstui.vrrp.track import (
-    LinkMonitor,
-    ScriptTracker,
-    link_faults,
-    script_weight,
-    script_weight_for,
-    tracked_fault,
-    tracked_weight,
-    weighted_links,
-)
+from lvstui.vrrp.scripts import InstanceScripts
+from lvstui.vrrp.track import LinkMonitor, link_faults, tracked_weight, weighted_links
 from lvstui.vrrp.transport import (
     Datagram,
     InterfaceUnavailable,
@@ -101,12 +93,12 @@ class VrrpNode:
         self.last_transition: float | None = None
         self._inbox: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._trackers: dict[str, asyncio.Task[None]] = {}  # track_script name → its task
         self._prev_vips: tuple[VipAddress, ...] = ()  # before a reload (for SyncVips)
         self._synced: list[str] = []  # what SyncVips did (returned by reconfigure)
         self._faults: dict[str, str] = {}  # source → reason
-        self._script_ok: dict[str, bool] = {}
         moved = lambda: self.post(fsm.PriorityChanged(self._effective_priority()))  # noqa: E731
+        warn = lambda m: self._log("warning", m)  # noqa: E731
+        self.track_scripts = InstanceScripts(clock, self.set_fault, moved, warn)
         self.procs = InstanceProcesses(processes or {}, proc_table, clock, self.set_fault, moved)
         self._link_up: dict[str, bool] = {}  # weighted track_interface links: up?
         self._params: fsm.FsmParams | None = None
@@ -152,8 +144,8 @@ class VrrpNode:
             with contextlib.suppress(VrrpError, OSError):
                 # opens the announcer's sockets now rather than during the first takeover
                 await self.announcer.announce(inst.interface, (), 0)
-        # a weight-0 script starts failed: FAULT until it passes `rise` times
-        self._init_scripts(inst.track_script)
+        # a weight-0 script: FAULT until its first result (init_fail: until `rise` passes)
+        self._faults.update(self.track_scripts.start(inst, self.scripts))
         self._faults.update(self.procs.start(inst))
         if self.links is not None:
             weighted = weighted_links(self.inst)
@@ -172,7 +164,6 @@ class VrrpNode:
         )
         self._tasks.append(asyncio.create_task(self._recv_loop(), name=f"vrrp-recv-{self.name}"))
         self._tasks.append(asyncio.create_task(self._main(), name=f"vrrp-{self.name}"))
-        self._start_trackers(inst.track_script)
         if self.links is not None or not self._opened:
             self._tasks.append(
                 asyncio.create_task(self._link_loop(), name=f"vrrp-link-{self.name}")
@@ -188,14 +179,13 @@ class VrrpNode:
             self._inbox.put_nowait(Stop(graceful))
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(main), 5.0)
-        everything = [*self._tasks, *self._trackers.values()]
-        for t in everything:
+        for t in self._tasks:
             t.cancel()
-        for t in everything:
+        for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        self._trackers.clear()
+        await self.track_scripts.stop()
         await self.procs.stop()
         self.transport.close()
 
@@ -267,51 +257,17 @@ class VrrpNode:
             release_master=self.release_master,
             vip_devs=tuple(v.dev or "" for v in inst.virtual_ipaddress),
             drops=tuple(sorted(self.drops.items())),
-            scripts=tuple(sorted(self._script_ok.items())),
+            scripts=self.track_scripts.verdicts(),
         )
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _init_scripts(self, names: tuple[str, ...]) -> None:
-        # a weight-0 script starts failed: FAULT until it passes `rise` times
-        for name in names:
-            sc = self.scripts.get(name)
-            if sc is None:
-                self._log("warning", f"track_script {name!r} is not a defined vrrp_script")
-                continue
-            self._script_ok[name] = False
-            weight, reverse = script_weight_for(self.inst, name, sc)
-            if weight == 0 and tracked_fault(reverse, False):
-                self._faults[f"script:{name}"] = f"track_script {name} failed"
-
-    def _start_trackers(self, names: tuple[str, ...]) -> None:
-        for name in names:
-            sc = self.scripts.get(name)
-            if sc is not None and name not in self._trackers:
-                tr = ScriptTracker(sc, self.clock, self._script_cb(name))
-                self._trackers[name] = asyncio.create_task(tr.run(), name=f"vrrp-script-{name}")
-
     async def _apply_reconfig(self, new: VrrpInstance, scripts: dict[str, VrrpScript]) -> list[str]:
-        old, old_scripts = self.inst, self.scripts
+        old = self.inst
         params = fsm_params(new, self.transport.source)  # raises before anything changes
         was_faulted = bool(self._faults)
-        # track_script: stop the trackers of scripts no longer tracked or redefined
-        keep = {
-            n
-            for n in new.track_script
-            if n in old.track_script and old_scripts.get(n) == scripts.get(n)
-        }
-        for name in [n for n in self._trackers if n not in keep]:
-            task = self._trackers.pop(name)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for name in [n for n in self._script_ok if n not in keep]:
-            del self._script_ok[name]
-            self._faults.pop(f"script:{name}", None)
         self.inst, self.scripts = new, scripts
-        self._init_scripts(tuple(n for n in new.track_script if n not in keep))
-        self._start_trackers(new.track_script)
+        self._faults = await self.track_scripts.reconfigure(new, scripts, self._faults)
         self._faults = await self.procs.reconfigure(new, self._faults)
         # track_interface: forget links no longer tracked, look at the new ones now
         tracked = self._tracked_links()
@@ -348,12 +304,7 @@ class VrrpNode:
         base = self.inst.priority
         if base == fsm.PRIO_OWNER:
             return base  # the address owner keeps 255 (keepalived ignores weights there)
-        total = base
-        overrides = {w.name: w for w in self.inst.track_script_weight}
-        for name, ok in self._script_ok.items():
-            sc = self.scripts.get(name)
-            if sc is not None:
-                total += script_weight(sc, ok, overrides.get(name))
+        total = base + self.track_scripts.weight()
         for w in weighted_links(self.inst).values():
             total += tracked_weight(w.weight, w.reverse, self._link_up.get(w.name, True))
         total += self.procs.weight()
@@ -381,19 +332,6 @@ class VrrpNode:
                 self.set_fault(key, fault, why)
         if moved:
             self.post(fsm.PriorityChanged(self._effective_priority()))
-
-    def _script_cb(self, name: str) -> Callable[[bool], None]:
-        def cb(ok: bool) -> None:
-            self._script_ok[name] = ok
-            weight, reverse = script_weight_for(self.inst, name, self.scripts[name])
-            if weight == 0:
-                self.set_fault(
-                    f"script:{name}", tracked_fault(reverse, ok), f"track_script {name} failed"
-                )
-            else:
-                self.post(fsm.PriorityChanged(self._effective_priority()))
-
-        return cb
 
     async def _open_transport(self, *, startup: bool = False) -> bool:
         """Open the transport on the instance's interface. While the interface is missing

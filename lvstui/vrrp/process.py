@@ -21,7 +21,7 @@ from typing import Protocol
 
 from lvstui.clock import Clock
 from lvstui.config.schema import VrrpInstance, VrrpTrackProcess
-from lvstui.vrrp.track import tracked_fault, tracked_weight
+from lvstui.vrrp.track import apply_verdict, tracked_fault, tracked_weight
 
 __all__ = [
     "PROC_POLL",
@@ -258,11 +258,9 @@ class InstanceProcesses:
     def _callback(self, name: str) -> Callable[[bool], None]:
         def cb(ok: bool) -> None:
             self.ok[name] = ok
-            weight, reverse = self._weight_of(name)
-            if weight == 0:
-                why = f"track_process {name} {'running (reverse)' if ok else 'failed'}"
-                self._set_fault(f"process:{name}", tracked_fault(reverse, ok), why)
-            else:
-                self._moved()
+            weight = self._weight_of(name)
+            apply_verdict(
+                f"process:{name}", f"track_process {name}", ok, weight, self._set_fault, self._moved
+            )
 
         return cb

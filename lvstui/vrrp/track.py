@@ -23,6 +23,7 @@ __all__ = [
     "MemoryLinks",
     "PyrouteLinks",
     "ScriptTracker",
+    "apply_verdict",
     "link_faults",
     "script_weight",
     "script_weight_for",
@@ -164,6 +165,24 @@ def tracked_fault(reverse: bool, up: bool) -> bool:
     return up == reverse
 
 
+def apply_verdict(
+    key: str,
+    what: str,
+    ok: bool,
+    weight: tuple[int, bool],
+    set_fault: Callable[[str, bool, str], None],
+    moved: Callable[[], None],
+) -> None:
+    """A tracked object's new verdict on its instance: weight 0 sets or clears the fault
+    `key` (`what` names it in the reason), a weight moves the priority."""
+    w, reverse = weight
+    if w == 0:
+        why = f"{what} {'OK (reverse)' if ok else 'failed'}"
+        set_fault(key, tracked_fault(reverse, ok), why)
+    else:
+        moved()
+
+
 def script_weight(script: VrrpScript, ok: bool, override: TrackWeight | None = None) -> int:
     """Priority change a script contributes: its own weight, or the instance's
     `track_script { NAME weight W }` override."""
@@ -198,14 +217,21 @@ def link_faults(inst: VrrpInstance, ifname: str, up: bool) -> bool:
 class ScriptTracker:
     """Runs one vrrp_script forever; calls `on_change(ok)` when its status flips.
 
-    Starts as failed (keepalived too: an instance with a weight-0 script stays FAULT until
-    the script has succeeded `rise` times)."""
+    Starts without a status (`initial` None, keepalived's init state): the first result sets
+    it whatever rise and fall say. Started as failed (`init_fail`), it needs `rise` passes
+    (vrrp/scripts.py has what either means for an instance)."""
 
-    def __init__(self, script: VrrpScript, clock: Clock, on_change: Callable[[bool], None]) -> None:
+    def __init__(
+        self,
+        script: VrrpScript,
+        clock: Clock,
+        on_change: Callable[[bool], None],
+        initial: bool | None = False,
+    ) -> None:
         self.script = script
         self.clock = clock
         self.on_change = on_change
-        self.ok = False
+        self.ok: bool | None = initial
         self._streak = 0  # consecutive results that disagree with `ok`
         self.runs = 0
 
@@ -232,6 +258,10 @@ class ScriptTracker:
     def feed(self, result: bool) -> None:
         """Apply one result with rise/fall (pure bookkeeping, tested without processes)."""
         self.runs += 1
+        if self.ok is None:  # the first result decides alone (keepalived: rise - 1 + 1)
+            self.ok, self._streak = result, 0
+            self.on_change(result)
+            return
         if result == self.ok:
             self._streak = 0
             return

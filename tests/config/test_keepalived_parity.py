@@ -154,6 +154,7 @@ def _track_process(r: ImportResult) -> None:
 def _preempt_init_fail(r: ImportResult) -> None:
     (inst,) = r.config.vrrp_instances
     assert inst.nopreempt is False and inst.track_script == ("chk",)
+    assert [sc.init_fail for sc in r.config.vrrp_scripts] == [True]
     assert "Unknown keyword" in _notes(r) or "does not know `garp_master_delay`" in _notes(r)
     assert "not supported" not in _notes(r)
 

@@ -349,11 +349,11 @@ async def test_track_script_weight_changes_priority(lan, tmp_path: Path) -> None
     await b.group.start()
     try:
         node = a.group.nodes["VI_1"]
-        node._script_cb("chk")(False)
+        node.track_scripts.callback("chk")(False)
         assert node._effective_priority() == 90
         assert node.view().scripts == (("chk", False),)  # keepalived_script_status
         await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
-        node._script_cb("chk")(True)
+        node.track_scripts.callback("chk")(True)
         await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
     finally:
         await a.group.stop()
@@ -471,9 +471,9 @@ async def test_track_script_weight_per_instance_overrides_the_scripts(lan) -> No
     await b.group.start()
     try:
         node = a.group.nodes["VI_1"]
-        node._script_cb("chk")(True)
+        node.track_scripts.callback("chk")(True)
         await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
-        node._script_cb("chk")(False)
+        node.track_scripts.callback("chk")(False)
         await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP)
         assert node._effective_priority() == 90
     finally:

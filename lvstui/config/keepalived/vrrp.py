@@ -78,12 +78,12 @@ def vrrp_script_block(out: Out, node: Node) -> None:
 
 
 def init_fail_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    """keepalived's `init_fail`: the script starts as failed, which is how lvstui starts
-    every vrrp_script (docs/vrrp.md): nothing to write."""
+    """keepalived's `init_fail`: the script starts as failed, not without a result."""
     if node.args or node.children is not None:
         out.note(node, "`init_fail` takes no value; left out")
         return
-    out.note(node, "lvstui starts every vrrp_script as failed, as init_fail asks: kept so")
+    table["init_fail"] = True
+    out.lines[(*path, "init_fail")] = (node.file, node.line)
 
 
 def preempt_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

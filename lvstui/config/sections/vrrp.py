@@ -49,6 +49,7 @@ def read_vrrp_script(name: str, t: Table) -> VrrpScript:
         rise=t.integer("rise", 1, 1, 1000),
         fall=t.integer("fall", 1, 1, 1000),
         user=t.text("user", None),
+        init_fail=t.flag("init_fail"),
     )
     t.finish()
     return s
