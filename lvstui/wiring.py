@@ -112,7 +112,7 @@ class EngineParts:
                     lambda: bgp_vips(engine.config),
                     executor=self.announce_thread,
                     state=self.announce_state,
-                    peers=peer_reader(engine.config),
+                    peers=peer_readers(lambda: engine.config),
                     switch=self.announcer.want,
                     director=self.director,
                 ),
@@ -315,14 +315,13 @@ def build_engine(
         monitor.on_local_failure = _local_failure_events(engine)
     announcer = director = None
     if not memory:
-        from lvstui.announce.director import DirectorDrainer
         from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
         from lvstui.announce.lifecycle import OnDemand
 
         # the table, protocol and device are restart settings: a reload keeps them
         a = config.lvstui.announce
         announcer = OnDemand(KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device)))
-        director = DirectorDrainer(lambda: bool(bgp_vips(engine.config)))
+        director = _director_drain(engine, state_dir, announce_state)
     return EngineParts(
         engine,
         dp,
@@ -342,6 +341,47 @@ def _announce_view(
     if state is None:
         return None
     return lambda: state.view() if bgp_vips(config()) else None
+
+
+def _director_drain(
+    engine: Engine, state_dir: str | Path | None, state: AnnounceState | None
+) -> DirectorDrainer:
+    """`ctl drain-director`'s holder, with the drain a previous run left in the state
+    directory taken up now: before the announcement loop's first tick, so a drained
+    director is never announced normally (docs/bgp.md "Director drain")."""
+    from lvstui.announce.director import DirectorDrainer
+    from lvstui.announce.drainfile import DrainFile
+
+    director = DirectorDrainer(
+        lambda: bool(bgp_vips(engine.config)),
+        settle=lambda: engine.config.lvstui.announce.drain_settle,
+        store=DrainFile(state_dir) if state_dir is not None else None,
+        # status shows a drain at once, not after the loop's next tick (`--wait` relies on it)
+        on_change=None
+        if state is None
+        else lambda s, now: state.set_director(s.phase.value, s.text(now)),
+    )
+    said = director.restore(time.monotonic())
+    if said:
+        engine.log("warning", said)
+    return director
+
+
+def peer_readers(config: Callable[[], Config]) -> Callable[[], PeerReader | None]:
+    """Whom to ask for the BGP sessions' state as the configuration says now: the same
+    reader while [lvstui.announce] daemon and daemon_socket stay, a new one after a reload
+    that changes them."""
+    cache: dict[tuple[object, str], PeerReader | None] = {}
+
+    def current() -> PeerReader | None:
+        a = config().lvstui.announce
+        key = (a.daemon, a.daemon_socket)
+        if key not in cache:
+            cache.clear()
+            cache[key] = peer_reader(config())
+        return cache[key]
+
+    return current
 
 
 def peer_reader(config: Config) -> PeerReader | None:

@@ -59,7 +59,7 @@ async def follow(
     director: DirectorDrainer | None = None,
     executor: Executor | None = None,
     state: AnnounceState | None = None,
-    peers: PeerReader | None = None,
+    peers: Callable[[], PeerReader | None] | None = None,
     peers_every: float = 5.0,
     switch: Callable[[bool], None] | None = None,
 ) -> None:
@@ -75,10 +75,15 @@ async def follow(
     mode now: a reload that adds the first one opens the device, one that removes the last
     closes it (lifecycle.OnDemand.want).
 
-    `director`: the director drain, observed here each tick with the connection counter."""
+    `director`: the director drain, observed here each tick with the connection counter.
+
+    `peers()`: whom to ask for the BGP sessions' state, as the configuration says now
+    ([lvstui.announce] daemon, daemon_socket: a reload changes them). A different reader
+    than last tick is asked at once, and what the previous one said is dropped."""
     loop = asyncio.get_running_loop()
     last: dict[str, Decision] = {}
     asked = -peers_every
+    reader: PeerReader | None = None
     try:
         while True:
             snap, wanted = snapshot(), vips()
@@ -101,18 +106,25 @@ async def follow(
                         "%s %s (%s)", vip, "announced" if d.announce else "withdrawn", d.text()
                     )
             last = decisions
-            if state is not None:
-                state.set(decisions)  # what `lvstui status` shows
-                if director is not None:
-                    state.set_director(phase.value, director.status.text(loop.time()))
             try:
                 await loop.run_in_executor(executor, apply, announcer, decisions)
             except AnnounceError as e:
                 log.error("announcing failed: %s", e)
-            if peers is not None and state is not None and loop.time() - asked >= peers_every:
+            # after applying: "safe" is said once the routes are gone, not just before
+            if state is not None:
+                state.set(decisions)  # what `lvstui status` shows
+                if director is not None:
+                    state.set_director(phase.value, director.status.text(loop.time()))
+            now = peers() if peers is not None else None
+            if now is not reader:
+                reader, asked = now, -peers_every
+                log.info("BGP peer state: %s", f"asking {now.daemon}" if now else "not asked")
+                if state is not None:
+                    state.set_daemon(now.daemon if now is not None else "")
+            if reader is not None and state is not None and loop.time() - asked >= peers_every:
                 asked = loop.time()
                 try:
-                    state.set_peers(await loop.run_in_executor(executor, peers.peers))
+                    state.set_peers(await loop.run_in_executor(executor, reader.peers))
                 except PeerError as e:
                     state.set_peers((), str(e))
             await asyncio.sleep(interval)

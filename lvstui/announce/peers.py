@@ -49,6 +49,10 @@ class BgpPeer:
 
 
 class PeerReader(Protocol):
+    @property
+    def daemon(self) -> str:
+        """Which daemon is asked ("bird", "frr"), for status."""
+
     def peers(self) -> list[BgpPeer]:
         """Every BGP session of the daemon; PeerError when it cannot be read."""
 
@@ -114,6 +118,8 @@ class BirdPeers:
     """BIRD 2 through `birdc -r` (restricted: read-only commands), on its default control
     socket or `socket`."""
 
+    daemon = "bird"
+
     def __init__(self, socket: str = "") -> None:
         self._argv = ["birdc", "-r", *(["-s", socket] if socket else []), "show", "protocols"]
 
@@ -123,6 +129,8 @@ class BirdPeers:
 
 class FrrPeers:
     """FRR through vtysh, on its default vty sockets or those in `vty_socket` (a directory)."""
+
+    daemon = "frr"
 
     def __init__(self, vty_socket: str = "") -> None:
         extra = ["--vty_socket", vty_socket] if vty_socket else []
@@ -135,9 +143,10 @@ class FrrPeers:
 class MemoryPeers:
     """The twin: returns what it was given, or raises the error it was given."""
 
-    def __init__(self, peers: Sequence[BgpPeer] = (), error: str = "") -> None:
+    def __init__(self, peers: Sequence[BgpPeer] = (), error: str = "", daemon: str = "") -> None:
         self.current = list(peers)
         self.error = error
+        self.daemon = daemon or "memory"
 
     def peers(self) -> list[BgpPeer]:
         if self.error:

@@ -31,6 +31,12 @@ class AnnounceState:
         views = tuple(BgpPeerView(p.name, p.state, p.since, p.info, p.prefixes_sent) for p in peers)
         self._view = replace(self._view, peers=views, peers_error=error)
 
+    def set_daemon(self, daemon: str) -> None:
+        """Another routing daemon (or none) is asked now (a reload): what the previous one
+        said is dropped."""
+        if daemon != self._view.daemon:
+            self._view = replace(self._view, daemon=daemon, peers=(), peers_error="")
+
     def set_director(self, phase: str, detail: str) -> None:
         self._view = replace(self._view, director=phase, director_detail=detail)
 

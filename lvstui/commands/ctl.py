@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         rc = _print_result(result)
         if rc == EXIT_OK and isinstance(cmd, DrainDirector) and args.wait:
-            return await director_drain.wait_safe(client, args.wait_timeout)
+            return await director_drain.wait_safe(client, args.wait_timeout, time.time())
         return rc
 
     return with_client(args, body)

@@ -34,7 +34,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--settle",
         type=float,
         metavar="S",
-        help="seconds without a new connection before it is safe (10)",
+        help="seconds without a new connection before it is safe (default: [lvstui.announce] "
+        "drain_settle, 10)",
     )
     p.add_argument("--wait", action="store_true", help="follow the drain until it is safe")
     p.add_argument("--wait-timeout", type=float, metavar="S", help="give up waiting after S s")
@@ -51,12 +52,18 @@ def director_phase(snap: Snapshot) -> tuple[str, str] | None:
     return None if a is None else (a.director, a.director_detail)
 
 
-async def wait_safe(client: SocketClient, limit: float | None) -> int:
-    """Poll the snapshot until the drain says safe (the drain itself was sent already)."""
+async def wait_safe(client: SocketClient, limit: float | None, since: float = 0.0) -> int:
+    """Poll the snapshot until the drain says safe (the drain itself was sent already).
+    `since`: when the drain's answer came (wall clock); the daemon publishes its snapshot
+    once a second, so one made before then may still show an earlier drain or none."""
     deadline = None if limit is None else time.monotonic() + limit
     last: tuple[str, str] | None = None
     while True:
-        now = director_phase(await client.snapshot())
+        snap = await client.snapshot()
+        if snap.time < since and (deadline is None or time.monotonic() < deadline):
+            await asyncio.sleep(POLL_S)
+            continue
+        now = director_phase(snap)
         if now is None:
             print("lvstui: this director announces no VIP over BGP", file=sys.stderr)
             return EXIT_FAILED

@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_ANNOUNCE_DEVICE",
     "DEFAULT_ANNOUNCE_PROTOCOL",
     "DEFAULT_ANNOUNCE_TABLE",
+    "DEFAULT_DRAIN_SETTLE",
     "AnnounceMode",
     "AnnounceSettings",
     "RoutingDaemon",
@@ -22,6 +23,8 @@ __all__ = [
 DEFAULT_ANNOUNCE_TABLE = 245
 DEFAULT_ANNOUNCE_PROTOCOL = 245
 DEFAULT_ANNOUNCE_DEVICE = "lvsannounce"
+# `ctl drain-director` without --settle: seconds without a new connection before "safe"
+DEFAULT_DRAIN_SETTLE = 10.0
 
 
 class AnnounceMode(enum.Enum):
@@ -47,3 +50,4 @@ class AnnounceSettings:
     device: str = DEFAULT_ANNOUNCE_DEVICE
     daemon: RoutingDaemon = RoutingDaemon.NONE  # whom to ask for the BGP peer state
     daemon_socket: str = ""  # birdc's control socket / vtysh's socket directory; "": default
+    drain_settle: float = DEFAULT_DRAIN_SETTLE  # director drain's settle time (ctl --settle)

@@ -162,6 +162,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "that lvstui status and the metrics show (birdc -r / vtysh)",
         "daemon_socket": "BIRD's control socket (birdc -s) or FRR's vty socket directory "
         '(vtysh --vty_socket); "": the daemon\'s default',
+        "drain_settle": "seconds without a new connection before a director drain "
+        "(`lvstui ctl drain-director` without --settle) withdraws the VIPs and says safe "
+        "(0-86400)",
     },
     GroupSettings: {
         "name": "this director's name in the group (unset: the hostname)",

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -48,16 +49,24 @@ connect_timeout = 0.5
 """
 
 
+def start_on_vip(
+    netns: str, tmp_path: Path, mode: str
+) -> tuple[Path, subprocess.Popen[bytes], BinaryIO, subprocess.Popen[str]]:
+    """The VIP on lo, the config in `mode`, the daemon and its real server started: the
+    config's path, the daemon, its log file, the real server."""
+    subprocess.run(["ip", "-n", netns, "addr", "add", f"{VIP}/32", "dev", "lo"], check=True)
+    cfg = tmp_path / "bgp.toml"
+    cfg.write_text(config(mode))
+    daemon, log = start_daemon(netns, cfg, tmp_path)
+    return cfg, daemon, log, listen(netns)
+
+
 def test_reload_switches_announcing_and_upgrade_keeps_the_route(
     ns: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    subprocess.run(["ip", "-n", ns, "addr", "add", f"{VIP}/32", "dev", "lo"], check=True)
-    cfg = tmp_path / "bgp.toml"
-    cfg.write_text(config("vrrp"))
+    cfg, daemon, log, listener = start_on_vip(ns, tmp_path, "vrrp")
     log_path = tmp_path / "daemon.log"
-    daemon, log = start_daemon(ns, cfg, tmp_path)
-    listener = listen(ns)
     new_pid = 0
     ours = {f"{VIP} {DEV}"}
     try:

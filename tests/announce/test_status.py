@@ -4,12 +4,14 @@ metrics show per bgp VIP announced or withdrawn, and why."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 from prometheus_client.core import Metric
 
 from lvstui.announce.base import MemoryAnnouncer
 from lvstui.announce.follow import follow
+from lvstui.announce.peers import PeerReader
 from lvstui.announce.state import AnnounceState
 from lvstui.commands.status import render_status, status_json
 from lvstui.metrics import EngineCollector
@@ -77,25 +79,32 @@ def test_no_bgp_vip_no_section() -> None:
     assert status_json(snap)["announce"] is None
 
 
+def _following(
+    snap: Snapshot, state: AnnounceState, peers: Callable[[], PeerReader | None], every: float
+) -> asyncio.Task[None]:
+    """The announcement loop on one snapshot of UP, a tick every 10 ms."""
+    return asyncio.create_task(
+        follow(
+            lambda: snap,
+            MemoryAnnouncer(),
+            lambda: [UP.addr],
+            interval=0.01,
+            state=state,
+            peers=peers,
+            peers_every=every,
+        )
+    )
+
+
 def test_peer_state_from_the_daemon_in_status_json_and_metrics() -> None:
     from lvstui.announce.peers import BgpPeer, MemoryPeers
 
     snap = Snapshot(seq=1, time=0.0, services=(_svc(UP, True),))
     state = AnnounceState("bird")
-    reader = MemoryPeers([BgpPeer("uplink", "Established", "07:47:57", "", None)])
+    reader = MemoryPeers([BgpPeer("uplink", "Established", "07:47:57", "", None)], daemon="bird")
 
     async def run(rounds: int) -> None:
-        task = asyncio.create_task(
-            follow(
-                lambda: snap,
-                MemoryAnnouncer(),
-                lambda: [UP.addr],
-                interval=0.01,
-                state=state,
-                peers=reader,
-                peers_every=0.0,
-            )
-        )
+        task = _following(snap, state, lambda: reader, 0.0)
         for _ in range(rounds):
             await asyncio.sleep(0.01)
         task.cancel()
@@ -137,3 +146,37 @@ def test_director_drain_in_status_text_and_json() -> None:
     normal = replace(snap, announce=replace(draining, director="normal", director_detail=""))
     assert "director drain:" not in render_status(normal)
     assert status_json(Snapshot(seq=1, time=0.0))["director_drain"] is None
+
+
+def test_a_reload_that_changes_the_daemon_asks_the_new_one_at_once() -> None:
+    """[lvstui.announce] daemon / daemon_socket follow a reload: the loop asks whichever
+    reader the config names now, drops what the previous one said, and asks the new one
+    without waiting for the 5 s period."""
+    from lvstui.announce.peers import BgpPeer, MemoryPeers
+
+    snap = Snapshot(seq=1, time=0.0, services=(_svc(UP, True),))
+    state = AnnounceState("bird")
+    bird = MemoryPeers([BgpPeer("uplink", "Established")], daemon="bird")
+    frr = MemoryPeers([BgpPeer("192.0.2.1", "Active")], daemon="frr")
+    current: list[MemoryPeers | None] = [bird]
+    seen: list[tuple[str, tuple[str, ...]]] = []
+
+    async def run() -> None:
+        task = _following(snap, state, lambda: current[0], 3600.0)  # asks on a change only
+        for step in range(60):
+            await asyncio.sleep(0.01)
+            if step == 20:
+                current[0] = frr
+            if step == 40:
+                current[0] = None
+            v = state.view()
+            now = (v.daemon, tuple(p.name for p in v.peers))
+            if not seen or seen[-1] != now:
+                seen.append(now)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    # (between two looks a reader may have been switched to and not yet answered)
+    assert [s for s in seen if s[1]] == [("bird", ("uplink",)), ("frr", ("192.0.2.1",))]
+    assert seen[-1] == ("", ())

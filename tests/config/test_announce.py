@@ -86,11 +86,22 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         ('device = "a-very-long-device"', "not an interface name"),
         ("tabel = 5", "tabel"),
         ('daemon = "quagga"', "expected one of none, bird, frr"),
+        ("drain_settle = -1", "lvstui.announce.drain_settle"),
+        ("drain_settle = 90000", "lvstui.announce.drain_settle"),
+        ('drain_settle = "10s"', "expected a number of seconds"),
     ],
 )
 def test_bad_settings_are_refused(settings: str, wanted: str) -> None:
     text = cfg_text(f"[lvstui.announce]\n{settings}\n", ("198.51.100.1", 80, "mh", ""))
     assert any(wanted in e for e in errors(text)), errors(text)
+
+
+def test_drain_settle_is_read_and_defaults_to_ten_seconds() -> None:
+    assert AnnounceSettings().drain_settle == 10.0
+    text = cfg_text("[lvstui.announce]\ndrain_settle = 2.5\n", ("198.51.100.1", 80, "mh", ""))
+    cfg = load_config_text(text)
+    assert cfg.lvstui.announce.drain_settle == 2.5
+    assert to_toml_dict(cfg)["lvstui"]["announce"]["drain_settle"] == 2.5
 
 
 def test_services_on_one_vip_must_agree() -> None:

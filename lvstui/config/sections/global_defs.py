@@ -8,6 +8,7 @@ from lvstui.config.announce import (
     DEFAULT_ANNOUNCE_DEVICE,
     DEFAULT_ANNOUNCE_PROTOCOL,
     DEFAULT_ANNOUNCE_TABLE,
+    DEFAULT_DRAIN_SETTLE,
     AnnounceMode,
     AnnounceSettings,
     RoutingDaemon,
@@ -246,6 +247,8 @@ def read_announce(t: Table) -> AnnounceSettings:
         device=device,
         daemon=t.choice("daemon", RoutingDaemon, RoutingDaemon.NONE, upper=False),
         daemon_socket=t.text("daemon_socket", ""),
+        # a day is far beyond any router's convergence: more is a typo (ms for s)
+        drain_settle=t.number("drain_settle", DEFAULT_DRAIN_SETTLE, 0, 86400),
     )
     t.finish()
     return s
