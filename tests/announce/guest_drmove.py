@@ -8,6 +8,14 @@ two configs list the real servers in different orders), two real servers holding
 lo and answering each line with their name. Twenty long-lived connections are opened through
 director 1; after the move their next line must come back from the same real server
 through director 2, which has never seen them (sloppy_tcp lets it take a mid-flow packet).
+
+Both directors announce the VIP (`announce = "bgp"`: a route in their table 245), and the
+second check drains director 1 (`ctl drain-director --settle 2 --wait`) under a long-lived
+connection. The test plays the router as a plain ECMP router with BGP does: it sends the
+VIP through director 1 while director 1 announces it normally, and through director 2 once
+director 1's route turns less preferred (metric 65535: the graceful-shutdown community and
+longer AS path of the shipped BIRD/FRR snippets). Director 1 must show metric 65535 first,
+then withdraw and say SAFE; the connection must carry on through director 2.
 """
 
 from __future__ import annotations
@@ -57,12 +65,14 @@ print(json.dumps(second), flush=True)
 """
 
 
-def config(reals: list[str], kind: str = "DR", port: int = 80) -> str:
-    """A director's config: the VIP's port 80, mh with mh-port, the real servers in order."""
+def config(reals: list[str], kind: str = "DR", port: int = 80, *, bgp: bool = False) -> str:
+    """A director's config: the VIP's port 80, mh with mh-port, the real servers in order;
+    `bgp`: the VIP announced through table 245 (the default device and protocol)."""
+    announce = '[lvstui.announce]\nmode = "bgp"\n' if bgp else ""
     out = f"""
 [lvstui]
 dataplane = "ipvs"
-
+{announce}
 [[virtual_server]]
 ip = "{VIP}"
 port = 80
@@ -84,11 +94,16 @@ def run(
 ) -> None:
     names = ["bgp-xc", "bgp-xr", "bgp-x1", "bgp-x2", "bgp-xs1", "bgp-xs2"]
     procs: list[subprocess.Popen[str]] = []
-    subprocess.run(["modprobe", "-q", "bridge"], check=False)
+    for mod in ("bridge", "tun"):  # tun: the announcements' device
+        subprocess.run(["modprobe", "-q", mod], check=False)
     try:
         check(
             "hash_dr_connections_survive_a_route_move",
             lambda: scenario(sh, py, repo, tmp, names, procs),
+        )
+        check(
+            "hash_director_drain_keeps_a_long_lived_connection",
+            lambda: drain(sh, py, repo, tmp, procs),
         )
     finally:
         for p in procs:
@@ -146,7 +161,7 @@ def scenario(
     orders = {"bgp-x1": [RS[0], RS[1]], "bgp-x2": [RS[1], RS[0]]}
     for n, reals in orders.items():
         cfg = tmp / f"{n}.toml"
-        cfg.write_text(config(reals))
+        cfg.write_text(config(reals, bgp=True))
         procs.append(
             subprocess.Popen(
                 [
@@ -211,4 +226,77 @@ def scenario(
     return (
         f"{len(first)} connections moved from director 1 to director 2 and kept "
         f"their real server ({sorted(used)})"
+    )
+
+
+def announced(sh: Callable[..., str], name: str) -> dict[str, int]:
+    """The director's routes in table 245 (protocol 245), each with its metric."""
+    out = sh("ip", "-n", name, "-j", "route", "show", "table", "245", "proto", "245")
+    return {r["dst"]: int(r.get("metric", 0)) for r in json.loads(out or "[]")}
+
+
+def drain(
+    sh: Callable[..., str],
+    py: str,
+    repo: Path,
+    tmp: Path,
+    procs: list[subprocess.Popen[str]],
+) -> str:
+    """Director 1 drained under a long-lived connection (set up by scenario())."""
+    r, d1, d2 = "bgp-xr", "bgp-x1", "bgp-x2"
+
+    def wait_for(what: str, ok: Callable[[], bool], limit: float) -> None:
+        end = time.monotonic() + limit
+        while not ok():
+            if time.monotonic() > end:
+                raise AssertionError(f"{what}: not after {limit:g} s")
+            time.sleep(0.05)
+
+    wait_for("both directors announce normally", lambda: (
+        announced(sh, d1) == announced(sh, d2) == {VIP: 0}), 30)  # fmt: skip
+    sh("ip", "netns", "exec", r, "ip", "route", "replace", f"{VIP}/32", "via", "192.0.2.11")
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", "bgp-xc", py, "-c", CLIENT, "45100", "45101", VIP],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    procs.append(client)
+    assert client.stdin is not None and client.stdout is not None
+    first = json.loads(client.stdout.readline())["45100"]
+    entered = sh("ip", "netns", "exec", d1, "ipvsadm", "-Lnc")
+    assert "203.0.113.100:45100 " in entered, "the connection did not enter by director 1"
+    ctl = subprocess.Popen(
+        [py, "-m", "lvstui", "ctl", "drain-director", "--settle", "2", "--wait",
+         "--wait-timeout", "60", "--socket", str(tmp / f"{d1}.sock")],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    procs.append(ctl)
+    seen: list[dict[str, int]] = []
+
+    def look(want: dict[str, int]) -> bool:
+        now = announced(sh, d1)
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        return now == want
+
+    wait_for("director 1 announces less preferred", lambda: look({VIP: 65535}), 20)
+    # the router: a less preferred path leaves its ECMP route, director 2 takes the VIP
+    sh("ip", "netns", "exec", r, "ip", "route", "replace", f"{VIP}/32", "via", "192.0.2.12")
+    wait_for("director 1 withdraws", lambda: look({}), 30)
+    out, _ = ctl.communicate(timeout=60)
+    assert ctl.returncode == 0 and "director: safe" in out, out
+    status = json.loads(
+        sh(py, "-m", "lvstui", "status", "--json", "--socket", str(tmp / f"{d1}.sock"))
+    )
+    assert status["director_drain"]["phase"] == "safe", status["director_drain"]
+    assert seen == [{VIP: 0}, {VIP: 65535}, {}] or seen == [{VIP: 65535}, {}], seen
+    assert announced(sh, d2) == {VIP: 0}, "director 2 stopped announcing"
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    second = json.loads(client.stdout.readline())["45100"]
+    assert second == first.replace(":a", ":b"), f"the connection broke: {first} then {second}"
+    carried = sh("ip", "netns", "exec", d2, "ipvsadm", "-Lnc")
+    assert "203.0.113.100:45100 " in carried, f"director 2 did not carry it:\n{carried}"
+    return (
+        f"director 1: {' -> '.join(str(x.get(VIP, 'withdrawn')) for x in seen)} (metric), "
+        f"SAFE; the connection kept {first.split(':')[0]} through director 2"
     )

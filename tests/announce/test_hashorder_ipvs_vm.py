@@ -16,6 +16,7 @@ CHECKS = [
     "hash_ctl_add_keeps_the_table_equal",
     "hash_kernel_table_depends_on_add_order",
     "hash_dr_connections_survive_a_route_move",
+    "hash_director_drain_keeps_a_long_lived_connection",
 ]
 
 
