@@ -81,3 +81,29 @@ def test_twin() -> None:
     twin.error = "bird is not running"
     with pytest.raises(PeerError, match="not running"):
         twin.peers()
+
+
+def test_the_reader_follows_the_config_across_reloads() -> None:
+    """wiring.peer_readers: the same reader while daemon/daemon_socket stay (so the loop
+    keeps its period), a new one for new settings, none for "none"."""
+    from lvstui.config.load import load_config_text
+    from lvstui.wiring import peer_readers
+
+    def cfg(head: str) -> str:
+        return f"[lvstui.announce]\n{head}\n"
+
+    now = [load_config_text(cfg('daemon = "bird"'))]
+    current = peer_readers(lambda: now[0])
+    bird = current()
+    assert isinstance(bird, BirdPeers) and current() is bird
+    now[0] = load_config_text(cfg('daemon = "bird"\ndrain_settle = 3'))  # other keys: same
+    assert current() is bird
+    now[0] = load_config_text(cfg('daemon = "bird"\ndaemon_socket = "/run/b2.ctl"'))
+    moved = current()
+    assert isinstance(moved, BirdPeers) and moved is not bird
+    assert "/run/b2.ctl" in moved._argv
+    now[0] = load_config_text(cfg('daemon = "frr"'))
+    frr = current()
+    assert isinstance(frr, FrrPeers) and frr.daemon == "frr"
+    now[0] = load_config_text(cfg('daemon = "none"'))
+    assert current() is None
