@@ -53,7 +53,8 @@ def raw_transport_factory(inst: VrrpInstance) -> Transport:
     return RawSocketTransport(
         xmit_interface(inst),  # the VMAC with use_vmac (vrrp/vmac.py)
         family=family_of(inst),
-        address_of=inst.interface,  # a VMAC has no address of its own to send from
+        # an IPv4 VMAC has no address of its own to send from; an IPv6 one has its link-local
+        address_of=inst.interface if family_of(inst) == 4 else "",
         unicast_src_ip=inst.unicast_src_ip,
         unicast_peers=inst.unicast_peer,
     )

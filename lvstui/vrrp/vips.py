@@ -16,7 +16,7 @@ from lvstui.vrrp.addresses import AddressManager
 from lvstui.vrrp.garp import Announcer
 from lvstui.vrrp.params import all_vips
 from lvstui.vrrp.routes import Layer, MemoryRoutes, RouteManager, apply_diff
-from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks, family_of, vmac_address
+from lvstui.vrrp.vmac import MemoryVmacs, VmacLinks, vmac_spec
 
 __all__ = ["VipHolder", "dropped", "held", "home"]
 
@@ -68,8 +68,7 @@ class VipHolder:
         await self.drops.hold(inst.name, dropped(inst))
         if inst.use_vmac:
             # made at start already (vrrp/vmac.py); again if it went with a reload
-            mac = vmac_address(inst.virtual_router_id, family_of(inst))
-            await self.vmacs.ensure(inst.use_vmac, inst.interface, mac)
+            await self.vmacs.ensure(vmac_spec(inst))
         for vip in all_vips(inst):
             await self.addresses.add(vip, home(inst))
         # each route and rule on its own: one the kernel refuses is logged, the rest go on

@@ -5,39 +5,46 @@ VIP keeps its MAC address, only the switch port moves (the gratuitous ARPs go ou
 VMAC and teach it).
 
 The VMAC is made when its instance starts (as keepalived does), before its socket opens, and
-kept until lvstui stops. On the base interface, arp_ignore=1 and arp_filter=1 (as keepalived
-sets them) keep it from answering ARP for the VIPs with its own MAC; both are put back at
-stop. On the VMAC, keepalived's arp_ignore=1, accept_local=1 and rp_filter=0: adverts are
-received there while it has no address.
+kept until lvstui stops. The kernel settings keepalived makes on it, on its base interface
+and on all.rp_filter are made the same way (vrrp/vmac_sysctl.py) and put back at stop.
 
-Adverts: like keepalived, an IPv4 multicast instance without `vmac_xmit_base` sends AND
-receives them on the VMAC (source MAC = the virtual MAC). Receiving there is not a choice: a
-private macvlan takes every multicast frame whose source MAC is its own (the peer's adverts
-from its VMAC) away from the base interface. The advert's source address stays the base
-interface's. With `vmac_xmit_base`, unicast peers (keepalived forces xmit_base there) or
-IPv6 (the VMAC would need its own link-local address), the socket stays on the base.
+Adverts: like keepalived, a multicast instance without `vmac_xmit_base` sends AND receives
+them on the VMAC (source MAC = the virtual MAC). Receiving there is not a choice: a private
+macvlan takes every multicast frame whose source MAC is its own (the peer's adverts from its
+VMAC) away from the base interface. IPv4: the advert's source address stays the base
+interface's. IPv6: the VMAC gets a link-local address of its own, as keepalived gives it: the
+base interface's link-local address (the same one; keepalived's choice, so the peers see the
+same source whichever way adverts leave), else the EUI-64 one of the base's MAC, added
+without duplicate address detection; it carries no address made from the virtual MAC
+(addr_gen_mode "none"). With `vmac_xmit_base`, or unicast peers (keepalived forces
+xmit_base there), the socket stays on the base.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import socket
-from typing import Protocol
+from typing import Any, Protocol
 
 from lvstui.config.schema import VrrpInstance
 from lvstui.errors import VrrpError
 from lvstui.netfilter.sysctl import ProcSysctls, Sysctls
-from lvstui.vrrp.addresses import LazyIpRoute
+from lvstui.vrrp.addresses import IFA_F_NODAD, LazyIpRoute
+from lvstui.vrrp.params import all_vips
 from lvstui.vrrp.transport import Datagram, InterfaceUnavailable, Transport
+from lvstui.vrrp.vmac_sysctl import VmacSpec, VmacSysctls, link_local_for
 
 __all__ = [
     "MemoryVmacs",
     "PyrouteVmacs",
     "VmacFirst",
     "VmacLinks",
+    "VmacSpec",
     "family_of",
     "vmac_address",
+    "vmac_spec",
     "xmit_interface",
 ]
 
@@ -50,20 +57,32 @@ def family_of(inst: VrrpInstance) -> int:
     return inst.virtual_ipaddress[0].family if inst.virtual_ipaddress else 4
 
 
+def _on_vmac(inst: VrrpInstance) -> bool:
+    return bool(inst.use_vmac) and not inst.vmac_xmit_base and not inst.unicast_peer
+
+
 def xmit_interface(inst: VrrpInstance) -> str:
     """The interface the instance's advert socket is bound to (see the module docstring)."""
-    on_vmac = inst.use_vmac and not inst.vmac_xmit_base and not inst.unicast_peer
-    return inst.use_vmac if on_vmac and family_of(inst) == 4 else inst.interface
+    return inst.use_vmac if _on_vmac(inst) else inst.interface
 
 
-def _key(ifname: str, name: str) -> str:
-    # a dot inside an interface name is written "/" in a sysctl key (vrrp.51, eth0.100)
-    return f"net.ipv4.conf.{ifname.replace('.', '/')}.{name}"
+def vmac_spec(inst: VrrpInstance) -> VmacSpec:
+    family = family_of(inst)
+    return VmacSpec(
+        name=inst.use_vmac,
+        base=inst.interface,
+        mac=vmac_address(inst.virtual_router_id, family),
+        family=family,
+        # keepalived: IPv6 on an IPv4 instance's VMAC only for excluded VIPs of IPv6
+        ipv6=family == 6 or any(v.family == 6 for v in all_vips(inst)),
+        link_local=family == 6 and _on_vmac(inst),
+    )
 
 
 class VmacLinks(Protocol):
-    async def ensure(self, name: str, base: str, mac: str) -> None:
-        """The macvlan `name` on `base` with `mac`, up. Idempotent."""
+    async def ensure(self, spec: VmacSpec) -> None:
+        """The macvlan `spec.name` on `spec.base` with `spec.mac`, set up and up, with a
+        link-local address when `spec.link_local`. Idempotent."""
         ...
 
     async def close(self) -> None:
@@ -74,29 +93,28 @@ class VmacLinks(Protocol):
 class MemoryVmacs:
     def __init__(self) -> None:
         self.links: dict[str, tuple[str, str]] = {}  # name -> (base, mac)
+        self.specs: dict[str, VmacSpec] = {}
         self.closed = False
 
-    async def ensure(self, name: str, base: str, mac: str) -> None:
-        self.links[name] = (base, mac)
+    async def ensure(self, spec: VmacSpec) -> None:
+        self.links[spec.name] = (spec.base, spec.mac)
+        self.specs[spec.name] = spec
 
     async def close(self) -> None:
         self.links.clear()
         self.closed = True
 
 
-_BASE_SYSCTLS = (("arp_ignore", "1"), ("arp_filter", "1"))
-_VMAC_SYSCTLS = (("arp_ignore", "1"), ("accept_local", "1"), ("rp_filter", "0"))
-
-
 class PyrouteVmacs(LazyIpRoute):
     def __init__(self, sysctls: Sysctls | None = None) -> None:
         super().__init__()
-        self.sysctls = sysctls or ProcSysctls()
+        self.settings = VmacSysctls(sysctls or ProcSysctls())
         self.made: list[str] = []
-        self.saved: dict[str, str] = {}  # sysctl key -> value before
 
-    async def ensure(self, name: str, base: str, mac: str) -> None:
+    async def ensure(self, spec: VmacSpec) -> None:
         from pyroute2.netlink.exceptions import NetlinkError
+
+        name, base, mac = spec.name, spec.base, spec.mac
 
         try:
             base_index = socket.if_nametoindex(base)
@@ -114,16 +132,35 @@ class PyrouteVmacs(LazyIpRoute):
             if exc.code != errno.EEXIST:
                 raise VrrpError(f"use_vmac: cannot make {name} on {base}: {exc}") from exc
         index = socket.if_nametoindex(name)
-        for key, value in _VMAC_SYSCTLS:  # its own: gone with it, nothing to put back
-            with contextlib.suppress(OSError):
-                self.sysctls.write(_key(name, key), value)
+        self.settings.before_up(spec)
         await ipr.link("set", index=index, state="up")
-        for key, value in _BASE_SYSCTLS:
-            full = _key(base, key)
-            old = self.sysctls.read(full)
-            if old is not None and old != value:
-                self.saved.setdefault(full, old)
-                self.sysctls.write(full, value)
+        if spec.link_local:
+            await self._link_local(ipr, spec, index, base_index)
+
+    async def _link_local(self, ipr: Any, spec: VmacSpec, index: int, base_index: int) -> None:
+        """The VMAC's link-local address: the base's, else the EUI-64 one of its MAC."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        have: list[str] = []
+        async for msg in await ipr.addr("dump", family=socket.AF_INET6, index=base_index):
+            addr = msg.get("address")
+            if addr and ipaddress.IPv6Address(addr).is_link_local:
+                have.append(str(addr))
+        if have:
+            addr = have[0]
+        else:
+            links = [m async for m in await ipr.link("get", index=base_index)]
+            addr = link_local_for(str(links[0].get("address")))
+        try:
+            await ipr.addr(
+                "add", index=index, address=addr, prefixlen=64, family=socket.AF_INET6,
+                flags=IFA_F_NODAD,
+            )  # fmt: skip
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise VrrpError(
+                    f"use_vmac: cannot give {spec.name} the link-local {addr}: {exc}"
+                ) from exc
 
     async def close(self) -> None:
         from pyroute2.netlink.exceptions import NetlinkError
@@ -135,10 +172,7 @@ class PyrouteVmacs(LazyIpRoute):
                 with contextlib.suppress(OSError, NetlinkError):
                     await ipr.link("del", index=socket.if_nametoindex(name))
             self.made.clear()
-        for key, value in self.saved.items():
-            with contextlib.suppress(OSError):  # the base interface is gone
-                self.sysctls.write(key, value)
-        self.saved.clear()
+        self.settings.restore()
         await super().close()
 
 
@@ -166,9 +200,7 @@ class VmacFirst:
         self.inner.set_peers(peers)
 
     async def open(self) -> None:
-        inst = self.inst
-        mac = vmac_address(inst.virtual_router_id, family_of(inst))
-        await self.vmacs.ensure(inst.use_vmac, inst.interface, mac)
+        await self.vmacs.ensure(vmac_spec(self.inst))
         await self.inner.open()
 
     async def send(self, payload: bytes, dst: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -232,6 +233,36 @@ class Lab:
             self.sh("ka-stop", h, "KILL", check=False)
             self.clear_vip(h)
         self.running_ka.clear()
+
+
+def imported(lab: Lab, conf: str) -> str:
+    """A keepalived.conf through `lvstui import-keepalived`, for the daemon (userspace
+    dataplane: the host has no IPVS)."""
+    path = lab.dir / "import.conf"
+    path.write_text(conf)
+    r = subprocess.run(
+        [sys.executable, "-m", "lvstui", "import-keepalived", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return r.stdout + '\n[lvstui]\ndataplane = "userspace"\n'
+
+
+def adverts(lab: Lab, family: int) -> set[tuple[str, str]]:
+    """(source MAC, source address) of the adverts of the family that a client on the
+    segment sees (five of them, by tcpdump)."""
+    r = lab.exec(
+        "client", "timeout", "5", "tcpdump", "-e", "-n", "-t", "-l", "-c", "5",
+        "-i", "eth0", "ip proto 112" if family == 4 else "ip6 proto 112",
+    )  # fmt: skip
+    group = r"224\.0\.0\.18" if family == 4 else "ff02::12"
+    src = r"[\d.]+" if family == 4 else "[0-9a-f:]+"
+    found = set(re.findall(rf"^([0-9a-f:]{{17}}) > .*?: ({src}) > {group}", r.stdout, re.M))
+    assert found, r.stdout + r.stderr
+    return found
 
 
 @contextlib.contextmanager

@@ -10,9 +10,7 @@ too, so the comparison is with what it does, not with what we think it does).
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import wait_until
-from tests.vrrp.lab import REPO, Lab, lab_up
+from tests.vrrp.lab import Lab, adverts, imported, lab_up
 from tests.vrrp.nsdaemon import daemon
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
@@ -46,20 +44,6 @@ def netconf(name: str, priority: int) -> str:
         "    virtual_rules {\n        from 198.51.100.9 table 100 preference 200\n    }\n"
         "}\n"
     )
-
-
-def imported(lab: Lab, conf: str) -> str:
-    path = lab.dir / "import.conf"
-    path.write_text(conf)
-    r = subprocess.run(
-        [sys.executable, "-m", "lvstui", "import-keepalived", str(path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return r.stdout + '\n[lvstui]\ndataplane = "userspace"\n'
 
 
 def virtual_on(lab: Lab, host: str) -> tuple[bool, bool]:
@@ -194,17 +178,6 @@ def on_vmac(lab: Lab, host: str) -> bool:
     return " 198.51.100.9/24 " in out
 
 
-def adverts(lab: Lab) -> set[tuple[str, str]]:
-    """(source MAC, source address) of the adverts a client on the segment sees."""
-    r = lab.exec(
-        "client", "timeout", "5", "tcpdump", "-e", "-n", "-t", "-l", "-c", "5",
-        "-i", "eth0", "ip proto 112",
-    )  # fmt: skip
-    found = set(re.findall(r"^([0-9a-f:]{17}) > .*?: ([\d.]+) > 224\.0\.0\.18", r.stdout, re.M))
-    assert found, r.stdout + r.stderr
-    return found
-
-
 def base_of(lab: Lab, host: str) -> tuple[str, str]:
     """(MAC, first IPv4 address) of `host`'s eth0."""
     mac = lab.ip(host, "-br", "link", "show", "dev", "eth0").split()[2]
@@ -227,7 +200,7 @@ def test_use_vmac_with_keepalived_as_peer(lab: Lab) -> None:
         wait_until(lambda: on_vmac(lab, "lb1"), 10)
         wait_until(lambda: answers(lab) == "lb1", 5)  # the http server starts in the background
         assert VMAC in lab.ip("client", "neigh", "show", "198.51.100.9")
-        assert {mac for mac, _ in adverts(lab)} == {VMAC}  # keepalived's own behaviour
+        assert {mac for mac, _ in adverts(lab, 4)} == {VMAC}  # keepalived's own behaviour
         with daemon(lab.ns("py"), imported(lab, vmac("py", 100)), prefix="kanet-") as (
             proc,
             _,
@@ -245,7 +218,7 @@ def test_use_vmac_with_keepalived_as_peer(lab: Lab) -> None:
             assert VMAC in link and "macvlan mode private" in link
             wait_until(lambda: answers(lab) == "py", 5)  # same IP, same MAC: no ARP change
             assert VMAC in lab.ip("client", "neigh", "show", "198.51.100.9")
-            assert adverts(lab) == {(VMAC, py_addr)}  # ours, from the VMAC
+            assert adverts(lab, 4) == {(VMAC, py_addr)}  # ours, from the VMAC
             # keepalived back with the higher priority: it hears us and preempts, we hear it
             lab.ka_start("lb1", vmac("lb1", 150))
             wait_until(lambda: on_vmac(lab, "lb1") and not on_vmac(lab, "py"), 10)
@@ -265,7 +238,7 @@ def test_use_vmac_with_keepalived_as_peer(lab: Lab) -> None:
             assert on_vmac(lab, "lb1") and not on_vmac(lab, "py")
             lab.ka_stop("lb1")
             wait_until(lambda: on_vmac(lab, "py"), 10)
-            assert adverts(lab) == {(py_mac, py_addr)}  # vmac_xmit_base: the base's MAC
+            assert adverts(lab, 4) == {(py_mac, py_addr)}  # vmac_xmit_base: the base's MAC
             assert proc.poll() is None, err.read_text()
     finally:
         lab.reset()

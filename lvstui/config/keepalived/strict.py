@@ -52,15 +52,10 @@ def no_accept_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -
 
 
 def use_vmac_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    """`use_vmac [NAME]` (lvstui/vrrp/vmac.py), run as keepalived does; the one difference,
-    IPv6 adverts from the base interface, is said in a note."""
+    """`use_vmac [NAME]` (lvstui/vrrp/vmac.py), run as keepalived does (adverts of either
+    family from the VMAC, from the base interface with vmac_xmit_base)."""
     if node.children is not None or len(node.args) > 1:
         out.note(node, "expected `use_vmac [NAME]`; left out")
         return
     table["use_vmac"] = node.args[0] if node.args else True
     out.mark((*path, "use_vmac"), node)
-    out.note(
-        node,
-        "IPv4 adverts leave from the VMAC as in keepalived (the base interface with "
-        "vmac_xmit_base); IPv6 adverts always from the base interface",
-    )
