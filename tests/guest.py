@@ -1,6 +1,6 @@
 """Run a script inside the User-Mode-Linux IPVS guest and read its checks back.
 
-A guest script (tests/vm/guest_*.py, tests/engine/guest_engine.py, tests/cli/guest_cli.py)
+A guest script (tests/vm/guest_*.py, tests/engine/guest_engine.py, tests/cli/guest_cli.py, …)
 runs as root inside one guest and prints one JSON line per check
 (`{"name": ..., "ok": ..., "detail": ...}`); a test module boots ONE guest per script
 (module-scoped fixture) and turns each expected check into its own test. A check missing
@@ -20,11 +20,19 @@ import pytest
 
 from tests.helpers import REPO, require_root, require_shared_tool
 
-__all__ = ["GuestRun", "assert_check", "run_guest"]
+__all__ = ["GuestRun", "assert_check", "own_kernel", "run_guest"]
 
 # Debian 12's UML kernel panics on hosts with a large XSAVE area (AVX-512/AMX); this wrapper
 # makes it fall back to FXSAVE (see its docstring). run-in-ipvs-vm.sh honours IPVSVM_KERNEL.
+# The wrapper starts IPVSVM_REAL_KERNEL instead of Debian's when that is set: our own build.
 UML_WRAPPER = REPO / "tests" / "vm" / "uml-kernel"
+# Our UML kernel: Debian's linux-source-6.1 with nftables ip/ip6/inet and the process-events
+# connector built in (.ci/run builds it; cached outside the repo).
+BUILD_KERNEL = REPO / "tests" / "vm" / "build-uml-kernel"
+# In the guest, modprobe of a built-in module reads modules.builtin from
+# /lib/modules/RELEASE; run-in-ipvs-vm.sh links that to Debian's module tree, which has no
+# entry for our release: point it at our build's before the script starts.
+LINK_MODULES = 'ln -sfn "$0/$(uname -r)" "/lib/modules/$(uname -r)" && exec "$@"'
 
 GuestRun = tuple[dict[str, dict[str, Any]], str]  # checks by name, and what the guest printed
 
@@ -37,8 +45,18 @@ GuestRun = tuple[dict[str, dict[str, Any]], str]  # checks by name, and what the
 OPENSSL_NO_AVX = "~0x3000100000000000:~0x602d0230020"
 
 
-def run_guest(script: Path, timeout: float = 240.0) -> GuestRun:
-    """Skip (with the reason) where the guest cannot run; else run `script` in one guest."""
+def own_kernel() -> Path | None:
+    """Our UML kernel's binary when tests/vm/build-uml-kernel has built it, else None."""
+    proc = subprocess.run(
+        [str(BUILD_KERNEL), "--path"], capture_output=True, text=True, timeout=30, check=False
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def run_guest(script: Path, timeout: float = 240.0, *, own: bool = False) -> GuestRun:
+    """Skip (with the reason) where the guest cannot run; else run `script` in one guest of
+    Debian's UML kernel, or with `own` (or LVSTUI_GUEST_KERNEL=own) of ours when it is built
+    (else Debian's: the checks that need ours then skip, saying why)."""
     require_root("the IPVS guest (User-Mode-Linux)")
     if not Path("/usr/bin/linux.uml").exists():
         pytest.skip("needs /usr/bin/linux.uml (apt user-mode-linux; .ci/run installs it)")
@@ -47,8 +65,14 @@ def run_guest(script: Path, timeout: float = 240.0) -> GuestRun:
     env.setdefault("IPVSVM_KERNEL", str(UML_WRAPPER))
     env.setdefault("OPENSSL_ia32cap", OPENSSL_NO_AVX)
     env.setdefault("IPVSVM_TIMEOUT", str(int(timeout)))
+    argv = [sys.executable, str(script.relative_to(REPO))]
+    own = own or os.environ.get("LVSTUI_GUEST_KERNEL") == "own"  # every guest on ours
+    kernel = own_kernel() if own else None
+    if kernel is not None:
+        env["IPVSVM_REAL_KERNEL"] = str(kernel)
+        argv = ["/bin/sh", "-c", LINK_MODULES, str(kernel.parent / "modules/lib/modules"), *argv]
     proc = subprocess.run(
-        [str(tool), sys.executable, str(script.relative_to(REPO))],
+        [str(tool), *argv],
         cwd=REPO,
         env=env,
         capture_output=True,
