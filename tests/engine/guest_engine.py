@@ -582,7 +582,8 @@ def nft_nat_missing() -> str:
     if proc.returncode != 0:
         return (
             "this guest kernel has no IPv4 nftables NAT (Debian's UML kernel is built "
-            f"without CONFIG_NF_TABLES_IPV4 / CONFIG_NFT_NAT): {proc.stderr.strip()[:120]}"
+            "without CONFIG_NF_TABLES_IPV4 / CONFIG_NFT_NAT; tests/vm/build-uml-kernel builds "
+            f"one with them): {proc.stderr.strip()[:120]}"
         )
     sh("nft", "delete", "table", "ip", "lvt_probe")
     return ""

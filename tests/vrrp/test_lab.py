@@ -303,7 +303,8 @@ def test_track_process_weight_moves_our_priority_against_keepalived(
     VIP (we go BACKUP, not FAULT); started again, ours preempts back. keepalived's own
     track_process is not compared here: it needs the kernel's process events, which reach
     the initial network namespace only (in a lab namespace keepalived logs "Failed to
-    set/clear process event listen" and counts the process as gone)."""
+    set/clear process event listen" and counts the process as gone): the IPVS guest does it,
+    tests/vrrp/test_track_process_guest.py."""
     lab = idle
     name = f"lvtp{os.getpid() % 100000}"  # the comm of a copy of sleep: its file name
     sleeper = tmp_path / name
