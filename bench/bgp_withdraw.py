@@ -3,18 +3,23 @@
     sudo .venv/bin/python bench/bgp_withdraw.py [--runs 10] [--daemon bird|frr]
 
 Builds the BGP/ECMP namespace lab of tests/announce/lab.py (a BIRD 2 router with ECMP, two
-directors running `lvstui --daemon` on the userspace dataplane and BIRD 2 — or FRR with
---daemon frr — exporting lvstui's kernel table, real servers, a client) and measures, at the
+directors running `lvstui --daemon` on the userspace dataplane and BIRD 2 exporting lvstui's
+kernel table — or, with --daemon frr, director 1 running FRR, which announces the addresses
+on lvstui's tun device (the address handoff) — real servers, a client) and measures, at the
 router, `--runs` times each:
 
 - quorum loss: from the moment director 1's real servers stop answering its checks
   (delay_loop 0.3 s, connect_timeout 0.5 s) to the router's route no longer going through
-  it; split into detection (to the route leaving the director's table 245) and the rest
+  it; split into detection (to the route leaving the director's table 245, or the address
+  its tun device) and the rest
   (routing daemon, BGP, the router's kernel route);
 - kill -9 of lvstui on director 1 → the route gone at the router;
-- the peer, measured in the same run the same way: a `dev lo` route in table 245 (what an
-  announcement without fate sharing looks like) added by a process that is then killed
-  with -9 — the router still sends traffic to the dead director when the wait ends.
+- the peer, measured in the same run the same way: an announcement without fate sharing —
+  with BIRD a `dev lo` route in table 245, with FRR the VIP on a veth device of the tun
+  device's name, which outlives its process (a persistent tun would not do: it loses its
+  carrier when its last reader goes, and zebra follows that) — added by a process that is
+  then killed with -9: the router still sends traffic to the dead director when the wait
+  ends.
 
 Prints p50 and max of each. Root and apt bird2 (and frr for --daemon frr). Traffic stays in
 the namespaces it creates (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24).
@@ -86,13 +91,20 @@ def main() -> int:
             print(f"kill -9 run {i + 1}: {kill[-1]:.3f} s")
             lab.lvstui(1)
             wait(lambda: lab.nexthops() == both and lab.announced(1), 120)
-        # the peer: a dev lo route owned by nobody once its process is gone
+        # the peer: an announcement owned by nobody once its process is gone
         lab.stop("lvstui1")
         wait(lambda: lab.nexthops() == {lab.director_addr(2)}, 30)
+        dev = lab.tun(1)
+        add = (
+            f"ip link add {dev} type veth peer {dev}p && ip link set {dev}p up && "
+            f"ip link set {dev} up && "
+            f"ip addr add {VIP}/32 dev {dev}"
+            if args.daemon == "frr"
+            else f"ip route add {VIP}/32 dev lo table 245 proto 245"
+        )
         holder = subprocess.Popen(
-            ["ip", "netns", "exec", lab.d(1), "sh", "-c",
-             f"ip route add {VIP}/32 dev lo table 245 proto 245 && exec sleep 600"],
-        )  # fmt: skip
+            ["ip", "netns", "exec", lab.d(1), "sh", "-c", f"{add} && exec sleep 600"]
+        )
         wait(lambda: lab.nexthops() == both, 30)
         holder.kill()
         holder.wait()
@@ -106,8 +118,9 @@ def main() -> int:
     print(f"quorum loss -> route gone at the router   {_fig(quorum)}")
     print(f"  of which to the director's table        {_fig(detect)}")
     print(f"kill -9 lvstui -> route gone at the router {_fig(kill)}")
+    peer = "address on a veth" if args.daemon == "frr" else "dev lo route"
     print(
-        f"peer: dev lo route, its process killed -9: "
+        f"peer: {peer}, its process killed -9: "
         f"{'still routed to the dead director' if peer_left else 'gone'} after {PEER_WAIT_S:.0f} s"
     )
     return 0

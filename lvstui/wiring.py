@@ -317,10 +317,18 @@ def build_engine(
     if not memory:
         from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
         from lvstui.announce.lifecycle import OnDemand
+        from lvstui.announce.tun_address import TunAddressAnnouncer
+        from lvstui.config.announce import AnnounceHandoff
 
-        # the table, protocol and device are restart settings: a reload keeps them
+        # the table, protocol, device and handoff are restart settings: a reload keeps them
         a = config.lvstui.announce
-        announcer = OnDemand(KernelTableAnnouncer(TableSpec(a.table, a.protocol, a.device)))
+        spec = TableSpec(a.table, a.protocol, a.device)
+        driver = (
+            TunAddressAnnouncer(spec)
+            if a.handoff is AnnounceHandoff.ADDRESS
+            else KernelTableAnnouncer(spec)
+        )
+        announcer = OnDemand(driver)
         director = _director_drain(engine, state_dir, announce_state)
     return EngineParts(
         engine,

@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 # The kernel route metric (priority) of a drained announcement: BIRD's kernel protocol
-# imports it as krt_metric, FRR's import-table as the route's metric; 65535 to echo the
-# graceful-shutdown community 65535:0 it is meant to become.
+# imports it as krt_metric, FRR's import-table as the route's metric; with the address
+# handoff it is the address's metric, which zebra gives its connected route. 65535 to echo
+# the graceful-shutdown community 65535:0 it is meant to become.
 DRAIN_METRIC = 65535
 DEFAULT_SETTLE = DEFAULT_DRAIN_SETTLE  # [lvstui.announce] drain_settle's default
 

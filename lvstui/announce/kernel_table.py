@@ -145,11 +145,17 @@ class KernelTableAnnouncer:
         except (NetlinkError, IndexError) as exc:
             self.close()
             raise AnnounceError(f"cannot bring up {self.spec.device}: {exc}") from exc
-        # A previous run's routes: through its own tun device they died with it, but routes of
-        # ours added any other way (an older version, an operator's hand) would be announced
-        # for a VIP nobody decided on. An adopted device's routes stay: they are the previous
-        # daemon's announcements, and the first tick of our loop corrects them.
-        self._withdraw(keep=self._index if adopted is not None else None)
+        self._remove_stale(adopted=adopted is not None)
+
+    def _remove_stale(self, *, adopted: bool) -> None:
+        """A previous run's routes: through its own tun device they died with it, but routes
+        of ours added any other way (an older version, an operator's hand) would be announced
+        for a VIP nobody decided on. An adopted device's routes stay: they are the previous
+        daemon's announcements, and the first tick of our loop corrects them; its addresses
+        go (a previous daemon's address handoff, lvstui/announce/tun_address.py)."""
+        self._withdraw(keep=self._index if adopted else None)
+        if adopted:
+            self._netlink().flush_addr(index=self._index, scope=0)
 
     def close(self) -> None:
         if self._ipr is not None:

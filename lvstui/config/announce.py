@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_ANNOUNCE_PROTOCOL",
     "DEFAULT_ANNOUNCE_TABLE",
     "DEFAULT_DRAIN_SETTLE",
+    "AnnounceHandoff",
     "AnnounceMode",
     "AnnounceSettings",
     "RoutingDaemon",
@@ -40,6 +41,18 @@ class RoutingDaemon(enum.Enum):
     FRR = "frr"
 
 
+class AnnounceHandoff(enum.Enum):
+    """How an announced VIP reaches the routing daemon (docs/bgp.md, "The handoff"); both go
+    through the tun device lvstui owns, so both vanish when lvstui dies.
+
+    ROUTE: a route VIP/32 in `table` (BIRD's `kernel` protocol reads it). ADDRESS: the VIP
+    as an address on the device (FRR's `redistribute connected`): FRR 8.4's `ip import-table`
+    keeps a route the kernel flushed with its device, but zebra does hear an address go."""
+
+    ROUTE = "route"
+    ADDRESS = "address"
+
+
 @dataclass(frozen=True, slots=True)
 class AnnounceSettings:
     """[lvstui.announce]."""
@@ -51,3 +64,5 @@ class AnnounceSettings:
     daemon: RoutingDaemon = RoutingDaemon.NONE  # whom to ask for the BGP peer state
     daemon_socket: str = ""  # birdc's control socket / vtysh's socket directory; "": default
     drain_settle: float = DEFAULT_DRAIN_SETTLE  # director drain's settle time (ctl --settle)
+    # unset in the file: ADDRESS with daemon = "frr", ROUTE otherwise (read_announce)
+    handoff: AnnounceHandoff = AnnounceHandoff.ROUTE

@@ -153,7 +153,7 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "it and announces VIP/32 (/128) to its routing daemon, for ECMP. The default of "
         "every virtual_server",
         "table": "kernel routing table of the announced routes, exported by BIRD's kernel "
-        "protocol or FRR's ip import-table (not 0 or 253-255)",
+        'protocol (or FRR\'s ip import-table) with handoff = "route" (not 0 or 253-255)',
         "protocol": "route protocol id (5-255) marking our routes in that table; routes of "
         "this id found there at start are a previous run's and are removed",
         "device": "the tun device the routes go through; it exists while lvstui runs, so "
@@ -165,6 +165,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "drain_settle": "seconds without a new connection before a director drain "
         "(`lvstui ctl drain-director` without --settle) withdraws the VIPs and says safe "
         "(0-86400)",
+        "handoff": '"route": a route VIP/32 in `table` through the device (BIRD\'s kernel '
+        'protocol reads it); "address": the VIP as an address on the device (FRR\'s '
+        "redistribute connected: FRR 8.4 misses a route flushed with the device on kill -9). "
+        'Unset: "address" with daemon = "frr", "route" otherwise',
     },
     GroupSettings: {
         "name": "this director's name in the group (unset: the hostname)",

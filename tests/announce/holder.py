@@ -1,4 +1,5 @@
-"""A process that owns a KernelTableAnnouncer and obeys lines on stdin (`announce VIP`,
+"""A process that owns a KernelTableAnnouncer (or, with a fourth argument `address`, a
+TunAddressAnnouncer) and obeys lines on stdin (`announce VIP`,
 `graceful VIP`, `withdraw VIP`, `withdraw_all`, `close`), answering each with the announced
 set. The root tests run it inside their namespace, so the tun device is created there, and
 kill it with -9 to see the routes go with it."""
@@ -9,11 +10,14 @@ import subprocess
 import sys
 
 from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
+from lvstui.announce.tun_address import TunAddressAnnouncer
 
 
 def main() -> None:
     table, protocol, device = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    a = KernelTableAnnouncer(TableSpec(table, protocol, device))
+    address = sys.argv[4:] == ["address"]
+    spec = TableSpec(table, protocol, device)
+    a = TunAddressAnnouncer(spec) if address else KernelTableAnnouncer(spec)
     a.start()
     print("ready", flush=True)
     for line in sys.stdin:

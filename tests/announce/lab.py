@@ -1,18 +1,21 @@
 """The BGP/ECMP namespace lab: a router running BIRD 2 with ECMP, directors each running
-lvstui (userspace dataplane) and a routing daemon of its own (BIRD 2 or FRR) that exports
-lvstui's kernel table, real HTTP servers, a client. Built once per test module.
+lvstui (userspace dataplane) and a routing daemon of its own that takes lvstui's handoff —
+BIRD 2 its kernel table, FRR the addresses on its tun device — real HTTP servers, a client.
+Built once per test module.
 
     client 203.0.113.100 ── router 203.0.113.1 | 192.0.2.1 (bridge) ── d1 .11, d2 .12, d3 .13
                                                                   └── real servers .101 .102
 
-Every director holds the VIP on lo and announces it over BGP (AS 6501N) to the router
-(AS 65000), which installs one multipath route over the directors and hashes on ports
+Every director holds the VIP on lo (FRR's by a local route on lo) and announces it over BGP
+(AS 6501N) to the router (AS 65000), which installs one multipath route over the directors and
+hashes on ports
 (fib_multipath_hash_policy=1). A real server answers an HTTP GET with the address the
 connection came from: the director's, as the userspace forwarder connects from its own
 address. Each director checks the real servers on a health port of its own
 (9000 + its number), so one director's quorum can be taken away by closing its port.
 
-Names carry `bgp` and the pid, so parallel runs never collide; `close()` removes all.
+Names carry `bgp` (or $LVSTUI_LAB_PREFIX) and the pid, so parallel runs never collide;
+`close()` removes all.
 """
 
 from __future__ import annotations
@@ -189,19 +192,29 @@ protocol kernel {{
 """
 
 
-def frr_director_conf(n: int, table: int) -> str:
+def frr_director_conf(n: int, device: str) -> str:
+    """docs/bgp.md's FRR snippet: lvstui's address handoff (the VIP an address on its tun
+    device `device`), redistributed as connected routes of that device only; the drain's
+    metric 65535 becomes the graceful-shutdown community and a longer AS path."""
     addr = f"192.0.2.{10 + n}"
+    asn = 65010 + n
     return f"""frr defaults traditional
 hostname d{n}
 no ipv6 forwarding
-ip import-table {table}
 !
 ! FRR marks redistributed routes origin incomplete, BIRD's directors origin IGP: the router
 ! prefers IGP and never merges the two into one ECMP route unless they match
+route-map LVSTUI permit 5
+ match interface {device}
+ match metric 65535
+ set origin igp
+ set community 65535:0 additive
+ set as-path prepend {asn} {asn}
 route-map LVSTUI permit 10
+ match interface {device}
  set origin igp
 !
-router bgp {65010 + n}
+router bgp {asn}
  bgp router-id {addr}
  no bgp ebgp-requires-policy
  no bgp network import-check
@@ -209,7 +222,7 @@ router bgp {65010 + n}
  neighbor {ROUTER_LAN} remote-as 65000
  neighbor {ROUTER_LAN} timers connect 1
  address-family ipv4 unicast
-  redistribute table {table} route-map LVSTUI
+  redistribute connected route-map LVSTUI
  exit-address-family
 !
 """
@@ -249,13 +262,15 @@ class Lab:
     directors: int = 3
     daemon: dict[int, str] = field(default_factory=dict)  # director → "bird" | "frr"
     pid: int = field(default_factory=os.getpid)
+    # the namespaces' prefix: LVSTUI_LAB_PREFIX lets parallel sessions tell theirs apart
+    prefix: str = field(default_factory=lambda: os.environ.get("LVSTUI_LAB_PREFIX", "bgp"))
     root: Path = Path("/tmp")
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[Path] = field(default_factory=list)
 
     # ---- names -------------------------------------------------------------------------
     def ns(self, what: str) -> str:
-        return f"bgp{self.pid}{what}"
+        return f"{self.prefix}{self.pid}{what}"
 
     def d(self, n: int) -> str:
         return self.ns(f"d{n}")
@@ -394,7 +409,7 @@ class Lab:
         d = self.root / f"frr{n}"
         d.mkdir(exist_ok=True)
         conf = d / "frr.conf"
-        conf.write_text(frr_director_conf(n, 245))
+        conf.write_text(frr_director_conf(n, self.tun(n)))
         shutil.chown(d, "frr", "frr")
         shutil.chown(conf, "frr", "frr")
         zsock = d / "zserv.api"
@@ -446,7 +461,11 @@ class Lab:
         )
 
     def announced(self, n: int) -> bool:
-        """lvstui's route is in director n's table 245."""
+        """lvstui announces on director n: its route in table 245 (BIRD), the VIP an address
+        on its tun device (FRR: the address handoff)."""
+        if self.daemon.get(n, "bird") == "frr":
+            out = self.run_in(self.d(n), "ip", "-o", "addr", "show", "dev", self.tun(n))
+            return f"inet {VIP}/32" in out
         return "proto 245" in self.run_in(self.d(n), "ip", "route", "show", "table", "245")
 
     def kill9(self, n: int) -> float:

@@ -4,6 +4,7 @@ and kill -9 of the owning process takes the device and its routes with it (fate 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,26 +60,36 @@ def link_exists(ns: str, dev: str) -> bool:
     return r.returncode == 0
 
 
-@pytest.fixture
-def ns() -> Iterator[str]:
-    require_root("the kernel-table announcer")
+@contextlib.contextmanager
+def tun_namespace(name: str, what: str) -> Iterator[str]:
+    """A namespace of ours with lo up, for `what` (skipped without root or /dev/net/tun)."""
+    require_root(what)
     require_cmd("ip")
     if not os.path.exists("/dev/net/tun"):
         pytest.skip("needs /dev/net/tun")
-    with network_namespace(NS) as name:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=10)
+    with network_namespace(name) as ns:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, timeout=10)
+        yield ns
+
+
+@pytest.fixture
+def ns() -> Iterator[str]:
+    with tun_namespace(NS, "the kernel-table announcer") as name:
         yield name
 
 
-def holder_cmd(ns: str) -> list[str]:
+def holder_cmd(ns: str, *handoff: str) -> list[str]:
     mod = "tests.announce.holder"
-    return ["ip", "netns", "exec", ns, sys.executable, "-m", mod, str(TABLE), str(PROTO), DEV]
+    argv = [sys.executable, "-m", mod, str(TABLE), str(PROTO), DEV, *handoff]
+    return ["ip", "netns", "exec", ns, *argv]
 
 
 class Holder:
-    def __init__(self, ns: str) -> None:
+    """`handoff`: "address" for the address handoff (tests/announce/test_tun_address.py)."""
+
+    def __init__(self, ns: str, *handoff: str) -> None:
         self.proc = subprocess.Popen(
-            holder_cmd(ns),
+            holder_cmd(ns, *handoff),
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -119,7 +119,7 @@ def test_the_tun_descriptor_travels_by_name_and_is_closed_when_not_taken() -> No
             os.close(fd)
 
 
-def test_a_reload_says_the_table_protocol_and_device_wait_for_a_restart() -> None:
+def test_a_reload_says_the_table_protocol_device_and_handoff_wait_for_a_restart() -> None:
     def cfg(text: str) -> Config:
         return load_config_text(f"[lvstui.announce]\n{text}")
 
@@ -127,3 +127,6 @@ def test_a_reload_says_the_table_protocol_and_device_wait_for_a_restart() -> Non
     assert restart_settings_changed(old, cfg('mode = "bgp"')) == []  # the mode follows a reload
     new = cfg('mode = "bgp"\ntable = 246\ndevice = "bgptun1"')
     assert restart_settings_changed(old, new) == ["announce.table", "announce.device"]
+    # daemon = "frr" brings the address handoff: that one waits for a restart too
+    frr = cfg('mode = "vrrp"\ndaemon = "frr"')
+    assert restart_settings_changed(old, frr) == ["announce.handoff"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lvstui.config.announce import RoutingDaemon
+from lvstui.config.announce import AnnounceHandoff, RoutingDaemon
 from lvstui.config.dump import to_toml_dict
 from lvstui.config.lint import HostFacts, lint
 from lvstui.config.load import ConfigErrors, load_config_text
@@ -59,8 +59,15 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         ("198.51.100.2", 80, "rr", 'announce = "vrrp"'),
     )
     cfg = load_config_text(text)
+    # with FRR the handoff defaults to the address on the device (docs/bgp.md)
     assert cfg.lvstui.announce == AnnounceSettings(
-        AnnounceMode.BGP, 100, 201, "lb0", RoutingDaemon.FRR, "/run/frr"
+        AnnounceMode.BGP,
+        100,
+        201,
+        "lb0",
+        RoutingDaemon.FRR,
+        "/run/frr",
+        handoff=AnnounceHandoff.ADDRESS,
     )
     assert [vs.announce for vs in cfg.virtual_servers] == [None, AnnounceMode.VRRP]
     dumped = to_toml_dict(cfg)
@@ -71,7 +78,9 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         "device": "lb0",
         "daemon": "frr",
         "daemon_socket": "/run/frr",
+        "handoff": "address",
     }
+    assert load_config_text(text).lvstui.announce == cfg.lvstui.announce
     assert dumped["virtual_server"][1]["announce"] == "vrrp"
     assert "announce" not in dumped["virtual_server"][0]
 
@@ -89,6 +98,7 @@ def test_settings_and_per_service_choice_load_and_dump_back() -> None:
         ("drain_settle = -1", "lvstui.announce.drain_settle"),
         ("drain_settle = 90000", "lvstui.announce.drain_settle"),
         ('drain_settle = "10s"', "expected a number of seconds"),
+        ('handoff = "import-table"', "expected one of route, address"),
     ],
 )
 def test_bad_settings_are_refused(settings: str, wanted: str) -> None:
@@ -102,6 +112,21 @@ def test_drain_settle_is_read_and_defaults_to_ten_seconds() -> None:
     cfg = load_config_text(text)
     assert cfg.lvstui.announce.drain_settle == 2.5
     assert to_toml_dict(cfg)["lvstui"]["announce"]["drain_settle"] == 2.5
+
+
+@pytest.mark.parametrize(
+    ("settings", "wanted"),
+    [
+        ("", AnnounceHandoff.ROUTE),
+        ('daemon = "bird"', AnnounceHandoff.ROUTE),
+        ('daemon = "frr"', AnnounceHandoff.ADDRESS),
+        ('daemon = "frr"\nhandoff = "route"', AnnounceHandoff.ROUTE),  # import-table kept
+        ('daemon = "none"\nhandoff = "address"', AnnounceHandoff.ADDRESS),
+    ],
+)
+def test_handoff_follows_the_daemon_unless_set(settings: str, wanted: AnnounceHandoff) -> None:
+    text = cfg_text(f"{BGP_HEAD}{settings}\n", ("198.51.100.1", 80, "mh", ""))
+    assert load_config_text(text).lvstui.announce.handoff is wanted
 
 
 def test_services_on_one_vip_must_agree() -> None:

@@ -9,6 +9,7 @@ from lvstui.config.announce import (
     DEFAULT_ANNOUNCE_PROTOCOL,
     DEFAULT_ANNOUNCE_TABLE,
     DEFAULT_DRAIN_SETTLE,
+    AnnounceHandoff,
     AnnounceMode,
     AnnounceSettings,
     RoutingDaemon,
@@ -239,16 +240,20 @@ def read_announce(t: Table) -> AnnounceSettings:
     device = t.text("device", DEFAULT_ANNOUNCE_DEVICE, nonempty=True)
     if len(device.encode()) >= _IFNAMSIZ or "/" in device or " " in device:
         t.err("device", f"not an interface name: {device!r}", "1-15 bytes, no / or space")
+    daemon = t.choice("daemon", RoutingDaemon, RoutingDaemon.NONE, upper=False)
+    # FRR follows an address going with lvstui's device, not a flushed route (docs/bgp.md)
+    by_daemon = AnnounceHandoff.ADDRESS if daemon is RoutingDaemon.FRR else AnnounceHandoff.ROUTE
     s = AnnounceSettings(
         mode=t.choice("mode", AnnounceMode, AnnounceMode.VRRP, upper=False),
         table=table,
         # 0-4 are the kernel's (unspec, redirect, kernel, boot, static)
         protocol=t.integer("protocol", DEFAULT_ANNOUNCE_PROTOCOL, 5, 255),
         device=device,
-        daemon=t.choice("daemon", RoutingDaemon, RoutingDaemon.NONE, upper=False),
+        daemon=daemon,
         daemon_socket=t.text("daemon_socket", ""),
         # a day is far beyond any router's convergence: more is a typo (ms for s)
         drain_settle=t.number("drain_settle", DEFAULT_DRAIN_SETTLE, 0, 86400),
+        handoff=t.choice("handoff", AnnounceHandoff, by_daemon, upper=False),
     )
     t.finish()
     return s
