@@ -38,8 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _host_facts() -> HostFacts:
-    """This host's forwarding settings, for the lint findings that depend on them."""
+def _host_facts(config: Config) -> HostFacts:
+    """This host's forwarding settings, nftables and users, for the lint findings that
+    depend on them."""
+    from lvstui.child import resolve_user
+    from lvstui.config.hostlint import named_users
     from lvstui.config.lint import HostFacts
     from lvstui.hostsetup import read_sysctl
 
@@ -47,11 +50,54 @@ def _host_facts() -> HostFacts:
         value = read_sysctl(key)
         return None if value is None else value != "0"
 
+    missing = set()
+    for _path, user, _what in named_users(config):
+        try:
+            resolve_user(user)
+        except KeyError:
+            missing.add(user)
     return HostFacts(
         ip_forward=on("net.ipv4.ip_forward"),
         ipv6_forwarding=on("net.ipv6.conf.all.forwarding"),
         sloppy_tcp=on("net.ipv4.vs.sloppy_tcp"),
+        nftables=_nftables(config),
+        missing_users=frozenset(missing),
     )
+
+
+def _nftables(config: Config) -> str | None:
+    """Why this host cannot take accept mode's drop table ("" when it can, None when no
+    instance drops or it cannot be told without root): `nft --check` on the very batch the
+    daemon would run, which changes nothing."""
+    import json
+    import shutil
+    import subprocess
+
+    from lvstui.config.hostlint import dropping
+    from lvstui.netfilter.nft import replace_table
+    from lvstui.vrrp.accept import drop_table
+    from lvstui.vrrp.params import all_vips
+
+    spec = drop_table(v.address for inst in dropping(config) for v in all_vips(inst))
+    if spec is None:
+        return None
+    nft = shutil.which("nft")
+    if nft is None:
+        return "the nft command is not installed"
+    batch = json.dumps({"nftables": replace_table(spec)})
+    try:
+        r = subprocess.run(
+            [nft, "--check", "-j", "-f", "-"], input=batch, capture_output=True, text=True,
+            timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"nft --check failed: {exc}"
+    err = r.stderr.strip()
+    if r.returncode == 0:
+        return ""
+    if "Operation not permitted" in err:
+        return None  # not root: the daemon (root) may well take it
+    return err.splitlines()[0] if err else f"nft --check exited {r.returncode}"
 
 
 def _script_warnings(config: Config, locate: Locator, path: str) -> int:
@@ -95,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     text = read_text_limited(Path(path))
     locate = Locator(text)
     insecure = _script_warnings(config, locate, path)
-    findings = lint(config, _host_facts()) + case_findings(tomllib.loads(text))
+    findings = lint(config, _host_facts(config)) + case_findings(tomllib.loads(text))
     located = [(locate(f.path), f) for f in findings]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best
     warnings = insecure + sum(1 for _line, f in located if f.level is Level.WARNING)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lvstui.config.announce import AnnounceMode
+from lvstui.config.hostlint import HostFacts, host_findings
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import (
     DEFAULT_UDP_IDLE_TIMEOUT,
@@ -80,15 +81,6 @@ class Finding:
         return format_key(self.path)
 
 
-@dataclass(frozen=True, slots=True)
-class HostFacts:
-    """What the director host says about itself; None: not known (not read, or unreadable)."""
-
-    ip_forward: bool | None = None  # net.ipv4.ip_forward
-    ipv6_forwarding: bool | None = None  # net.ipv6.conf.all.forwarding
-    sloppy_tcp: bool | None = None  # net.ipv4.vs.sloppy_tcp (absent without IPVS)
-
-
 def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     out: list[Finding] = []
     _vips_missing(config, out)
@@ -96,6 +88,9 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     _vrrp_instances(config, out)
     _lvs_timeouts(config, out)
     _lvs_sync_daemon(config, out)
+    if host is not None:
+        for path, message, hint, topic in host_findings(config, host):
+            _warn(out, path, message, hint, topic=topic)
     for i, vs in enumerate(config.virtual_servers):
         _virtual_server(config, i, vs, out)
         _ipvs_ignores(config, i, vs, out)

@@ -42,4 +42,4 @@ def _host_facts_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     from lvstui.commands import check_config
     from lvstui.config.lint import HostFacts
 
-    monkeypatch.setattr(check_config, "_host_facts", HostFacts)
+    monkeypatch.setattr(check_config, "_host_facts", lambda config: HostFacts())
