@@ -36,7 +36,7 @@ from lvstui.config.schema import Config, DataplaneKind
 from lvstui.descriptors import raise_nofile_limit
 from lvstui.errors import ControlError, LvstuiError
 from lvstui.logformat import JournalFormatter, JsonFormatter, LogFormat, PlainFormatter
-from lvstui.model import Reload
+from lvstui.model import ConfigReloaded, Reload
 from lvstui.netns import enter_namespace
 from lvstui.wiring import build_engine, load, prepare_state_dir, probe_socket, serve_control
 
@@ -51,6 +51,7 @@ __all__ = [
     "finish_connections",
     "hand_over",
     "loop_name",
+    "needs_netlink",
     "run_daemon",
     "run_fast",
     "setup_logging",
@@ -220,7 +221,22 @@ async def _daemon(
                     stop.set()
                     return
 
-        tasks = [asyncio.create_task(reloader()), asyncio.create_task(upgrader())]
+        async def outgrown() -> None:
+            """On uvloop (no netlink), a reload that adds the first vrrp_instance (or static
+            addresses) asks for asyncio's loop: hand over to a new daemon, as `ctl upgrade`
+            does, and it starts them (its config has them, so it picks asyncio's loop)."""
+            if loop_name() != "uvloop":
+                return
+            events = engine.subscribe()
+            try:
+                async for ev in events:
+                    if isinstance(ev, ConfigReloaded) and ev.ok and needs_netlink(engine.config):
+                        log.info("the reloaded config needs netlink (VRRP): seamless restart")
+                        upgrade_requests.put_nowait(None)
+            finally:
+                events.close()
+
+        tasks = [asyncio.create_task(t()) for t in (reloader, upgrader, outgrown)]
         try:
             await stop.wait()
         finally:
@@ -348,6 +364,12 @@ def run_fast(coro: Coroutine[Any, Any, T], *, uvloop: bool = True) -> T:
         return runner.run(coro)
 
 
+def needs_netlink(config: Config) -> bool:
+    """VRRP instances, or static addresses, routes or rules: pyroute2's netlink sockets."""
+    gd = config.global_defs
+    return bool(config.vrrp_instances or gd.static_ipaddress or gd.static_routes or gd.static_rules)
+
+
 def uvloop_fits(config: Config, dataplane: str | None = None) -> bool:
     """Whether this director can run on uvloop: only when it uses no netlink socket.
 
@@ -355,12 +377,11 @@ def uvloop_fits(config: Config, dataplane: str | None = None) -> bool:
     opens a datagram endpoint of family AF_NETLINK, which uvloop refuses ("cannot open a UDP
     handle, invalid family 16"). So: the userspace dataplane (asked for, or the one `auto`
     is bound to pick because IPVS cannot be used here) and no VRRP instance. A reload that
-    adds the first vrrp_instance then needs a restart (the engine says so);
+    adds the first vrrp_instance then needs asyncio's loop: the daemon hands over to a new
+    one by itself (`outgrown` in serve, the seamless restart of `ctl upgrade`);
     LVSTUI_EVENT_LOOP=asyncio keeps asyncio's loop from the start, so such a reload starts
     it in place."""
-    gd = config.global_defs
-    statics = gd.static_ipaddress or gd.static_routes or gd.static_rules  # netlink too
-    if config.vrrp_instances or statics or os.environ.get("LVSTUI_EVENT_LOOP") == "asyncio":
+    if needs_netlink(config) or os.environ.get("LVSTUI_EVENT_LOOP") == "asyncio":
         return False
     want = DataplaneKind(dataplane) if dataplane else config.lvstui.dataplane
     if want is DataplaneKind.USERSPACE:

@@ -166,10 +166,11 @@ class Ha:
             return
         if not old.vrrp_instances and new.vrrp_instances and _loop_lacks_netlink():
             self._journal.log(
-                "error",
-                "vrrp_instance added, but not started: this daemon began without VRRP on the "
-                "userspace dataplane and so runs on uvloop, which cannot open the netlink "
-                "sockets VRRP needs; restart lvstui to run it",
+                "warning",
+                "vrrp_instance added, but not started here: this process began without VRRP on "
+                "the userspace dataplane and so runs on uvloop, which cannot open the netlink "
+                "sockets VRRP needs; the daemon hands over to a new one that runs it (as "
+                "`lvstui ctl upgrade`); anywhere else, restart lvstui to run it",
             )
             return
         try:

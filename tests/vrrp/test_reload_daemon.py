@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lvstui.commands.upgrade import daemon_pid
 from tests.helpers import require_cmd, require_root, wait_until
 from tests.vrrp.nsdaemon import daemon, sh, veth_netns
 
@@ -68,7 +69,8 @@ def test_sighup_adds_a_vip_in_place_and_removal_releases_it(netns: str) -> None:
 def test_sighup_adding_the_first_instance_starts_it(netns: str) -> None:
     """A daemon started without VRRP runs the instance a reload adds (it used to report
     success and do nothing). On asyncio's loop it starts in place; on uvloop (the default
-    for a userspace director without VRRP) the reload says a restart is needed."""
+    for a userspace director without VRRP, which cannot open netlink sockets) the daemon
+    hands over to a new one, as `lvstui ctl upgrade` does, which runs it."""
     env = {"LVSTUI_EVENT_LOOP": "asyncio"}
     with daemon(netns, config(instance=False), env) as (proc, cfg, err):
         wait_until(lambda: " ready: " in err.read_text() or proc.poll() is not None, 15)
@@ -82,7 +84,23 @@ def test_sighup_adding_the_first_instance_starts_it(netns: str) -> None:
     with daemon(netns, config(instance=False)) as (proc, cfg, err):
         wait_until(lambda: " ready: " in err.read_text() or proc.poll() is not None, 15)
         assert "event loop uvloop" in err.read_text()
+        sock = str(cfg.parent / "control.sock")
+        old = daemon_pid(sock)
         cfg.write_text(config("198.51.100.9/24"))
         proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "restart lvstui to run it" in err.read_text(), 10)
-        assert "198.51.100.9/" not in addrs(netns) and proc.poll() is None
+        try:
+            wait_until(lambda: "198.51.100.9/24" in addrs(netns), 30)
+            new = daemon_pid(sock)
+            assert new != old and proc.wait(30) == 0  # the old one left once the new served
+            log = err.read_text()  # the new daemon writes to the same stderr
+            assert "seamless restart" in log and "event loop asyncio" in log
+            assert "VI_1: BACKUP -> MASTER" in log
+        finally:
+            try:
+                new = daemon_pid(sock)
+            except OSError:
+                new = old  # nobody serves: nothing to stop here
+            if new != old:
+                os.kill(new, signal.SIGTERM)
+                wait_until(lambda: not os.path.exists(f"/proc/{new}"), 15)
+    wait_until(lambda: "198.51.100.9/" not in addrs(netns), 10)  # the new one released it
