@@ -175,6 +175,12 @@ def bindings_for(keys: Mapping[str, str], read_only: bool) -> list[Binding]:
                 id=spec.action,
             )
         )
+    # Textual's Screen binds these, but the bindings set here replace the screen's own: without
+    # them Tab never reached the event log (docs/console.md: `tab` gives the log the focus)
+    out += [
+        Binding("tab", "app.focus_next", "Focus next", show=False),
+        Binding("shift+tab", "app.focus_previous", "Focus previous", show=False),
+    ]
     return out
 
 

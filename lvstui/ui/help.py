@@ -61,8 +61,17 @@ class HelpTable(DataTable[str | Text]):
         self._rows = rows
         self._widths = (0, 0, 0)
 
+    def on_mount(self) -> None:
+        # Filled at once for the width it will most likely get (the dialog's: up to 100
+        # cells, 95 % of a narrower terminal, less its border and padding), so that its first
+        # frame is not empty; a resize to another width lays it out again.
+        likely = min(100, self.app.size.width * 95 // 100) - 4
+        self._fill(help_widths(likely - self.styles.scrollbar_size_vertical))
+
     def on_resize(self, event: events.Resize) -> None:
-        widths = help_widths(event.size.width - self.styles.scrollbar_size_vertical)
+        self._fill(help_widths(event.size.width - self.styles.scrollbar_size_vertical))
+
+    def _fill(self, widths: tuple[int, int, int]) -> None:
         if widths == self._widths:
             return
         self._widths = widths

@@ -402,7 +402,10 @@ class VrrpTable(DataTable[str | Text]):
 
     def _lay_out(self, snap: Snapshot) -> None:
         width = self.size.width
-        if len(snap.vrrp) + 1 > self.size.height:  # the rows and heading scroll: a scrollbar
+        scrolls = len(snap.vrrp) + 1 > self.size.height  # the rows and heading: a scrollbar
+        # Tab stops here only when there is something to scroll, else it goes on to the log
+        self.can_focus = scrolls
+        if scrolls:
             width -= self.styles.scrollbar_size_vertical
         columns = vrrp_columns(width, snap.vrrp)
         if columns == self._columns:

@@ -121,13 +121,16 @@ async def test_the_log_scrolls_from_the_keyboard() -> None:
         await async_wait_until(lambda: len(log.lines_text) >= 40, 5)
         await pilot.pause(0.1)
         assert log.scroll_y == log.max_scroll_y > 0  # follows the newest line
-        log.focus()
+        await pilot.press("tab")  # from the service table (the VRRP panel has nothing to scroll)
+        assert app.focused is log
         await pilot.press("pageup")
         assert log.scroll_y < log.max_scroll_y
         await pilot.press("home")
         assert log.scroll_y == 0
         await pilot.press("end")
         assert log.scroll_y == log.max_scroll_y
+        await pilot.press("shift+tab")
+        assert app.focused is app.main.query_one(ServiceTable)
         # full screen: j/k/g/G scroll it
         await pilot.press("l")
         full = app.screen.query_one(EventLog)

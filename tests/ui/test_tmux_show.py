@@ -12,6 +12,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,10 @@ pytestmark = pytest.mark.tmux
 _PY = shlex.quote(sys.executable)
 
 
-@pytest.fixture
-def tmux_server() -> Iterator[Tmux]:
+@contextmanager
+def tmux_named(name: str) -> Iterator[Tmux]:
+    """A tmux server of its own (`tmux -L name`), killed and its socket file removed after."""
     require_cmd("tmux")
-    name = f"congroup-{os.getpid()}"
     tmux = Tmux(name)
     try:
         yield tmux
@@ -48,6 +49,12 @@ def tmux_server() -> Iterator[Tmux]:
         # a killed server leaves its socket file behind
         tmpdir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
         (tmpdir / name).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def tmux_server() -> Iterator[Tmux]:
+    with tmux_named(f"congroup-{os.getpid()}") as tmux:
+        yield tmux
 
 
 def _held(vip: int, n: int) -> list[socket.socket]:
