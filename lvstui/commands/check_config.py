@@ -62,7 +62,32 @@ def _host_facts(config: Config) -> HostFacts:
         sloppy_tcp=on("net.ipv4.vs.sloppy_tcp"),
         nftables=_nftables(config),
         missing_users=frozenset(missing),
+        addresses=_addresses(config),
     )
+
+
+def _addresses(config: Config) -> frozenset[str] | None:
+    """The host's addresses, but those on lvstui's own tun device (where the address
+    handoff puts the VIPs it announces); None where they cannot be read, or nobody asks."""
+    from ipaddress import ip_address
+
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    from lvstui.config.announce import AnnounceHandoff
+
+    if config.lvstui.announce.handoff is not AnnounceHandoff.ADDRESS:
+        return None
+    try:
+        with IPRoute() as ipr:
+            ours = set(ipr.link_lookup(ifname=config.lvstui.announce.device))
+            return frozenset(
+                str(ip_address(str(a.get("IFA_LOCAL") or a.get("IFA_ADDRESS"))))
+                for a in ipr.get_addr()
+                if a["index"] not in ours
+            )
+    except (OSError, NetlinkError, ValueError):
+        return None
 
 
 def _nftables(config: Config) -> str | None:

@@ -33,6 +33,8 @@ class HostFacts:
     # why nftables cannot take accept mode's drop table here ("": it can; None: not tried)
     nftables: str | None = None
     missing_users: frozenset[str] | None = None  # users the config names that do not exist
+    # the host's addresses (normalized), but those on lvstui's own tun device
+    addresses: frozenset[str] | None = None
 
 
 def dropping(config: Config) -> list[VrrpInstance]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from dataclasses import dataclass
+from ipaddress import ip_address
 
-from lvstui.config.announce import AnnounceMode
+from lvstui.config.announce import AnnounceHandoff, AnnounceMode
 from lvstui.config.hostlint import HostFacts, host_findings
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import (
@@ -161,6 +162,24 @@ def _bgp(
             "announced over BGP with net.ipv4.vs.sloppy_tcp = 0: a flow that ECMP moves to "
             "this director arrives mid-connection and IPVS drops it",
             "sysctl -w net.ipv4.vs.sloppy_tcp=1 (and in /etc/sysctl.d)",
+            topic="bgp",
+        )
+    held = host.addresses if host is not None else None
+    if (
+        held is not None
+        and vs.ip is not None
+        and config.lvstui.announce.handoff is AnnounceHandoff.ADDRESS
+        and str(ip_address(vs.ip)) in held
+    ):
+        # zebra prefers lo's connected /32 to the tun device's, and redistributes only the
+        # route it selects: FRR would announce nothing (docs/bgp.md, "FRR on the director")
+        _warn(
+            out,
+            (*_vs_path(i), "ip"),
+            f'{vs.ip} is an address on an interface of this host: with handoff = "address" '
+            "FRR selects that interface's connected route instead of lvstui's device and "
+            "never announces the VIP",
+            f"hold it with a local route instead: ip route add local {vs.ip} dev lo",
             topic="bgp",
         )
 

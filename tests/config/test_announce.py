@@ -171,6 +171,21 @@ def test_lint_sloppy_tcp_off() -> None:
     assert bgp_findings(text, HostFacts(sloppy_tcp=None)) == []  # unknown: no IPVS here
 
 
+def test_lint_vip_held_as_an_address_with_the_address_handoff() -> None:
+    # FRR's zebra would select the interface's connected /32 over lvstui's device
+    frr = cfg_text(BGP_HEAD + 'handoff = "address"\n', ("198.51.100.1", 80, "mh", ""))
+    held = HostFacts(addresses=frozenset({"198.51.100.1", "127.0.0.1"}))
+    (found,) = bgp_findings(frr, held)
+    assert "an address on an interface" in found
+    (finding,) = [f for f in lint(load_config_text(frr), held) if f.topic == "bgp"]
+    assert "ip route add local 198.51.100.1 dev lo" in finding.hint
+    assert bgp_findings(frr, HostFacts(addresses=frozenset({"127.0.0.1"}))) == []
+    assert bgp_findings(frr, HostFacts(addresses=None)) == []  # not read
+    # BIRD's route handoff does not mind the VIP on lo (its usual place)
+    bird = cfg_text(BGP_HEAD, ("198.51.100.1", 80, "mh", ""))
+    assert bgp_findings(bird, held) == []
+
+
 def test_lint_bgp_vip_also_in_vrrp() -> None:
     head = (
         BGP_HEAD + '[vrrp_instance.a]\ninterface = "eth0"\nvirtual_router_id = 1\n'
