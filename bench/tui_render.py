@@ -90,23 +90,31 @@ class ReplayClient:
         pass
 
 
-def child(services: int, reals: int, profile: str | None = None) -> int:
+def child(services: int, reals: int, profile: str | None = None, trace: str | None = None) -> int:
+    import signal
+
+    from bench import looptrace
     from lvstui.ui.app import run_console
 
     client = ReplayClient(services, reals)
     print("bench: replay ready", flush=True)
+    dump_trace = looptrace.install(trace) if trace else None
+    prof = None
     if profile:
         import cProfile
-        import signal
 
         prof = cProfile.Profile()
 
-        def dump(_sig: int, _frame: object) -> None:
+    def dump(_sig: int, _frame: object) -> None:
+        if prof is not None:
             prof.disable()
             prof.dump_stats(profile)
-            os._exit(0)
+        if dump_trace is not None:
+            dump_trace()
+        os._exit(0)
 
-        signal.signal(signal.SIGTERM, dump)
+    signal.signal(signal.SIGTERM, dump)
+    if prof is not None:
         prof.enable()
     return run_console(client)  # type: ignore[arg-type]
 
@@ -203,7 +211,10 @@ def pct(values: list[float], q: float) -> float:
 
 def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, Any]:
     """Run one console child on a pty and measure it."""
+    from bench import looptrace
+
     cols, rows = (int(x) for x in args.size.split("x"))
+    trace_file = f"/tmp/conperf-tui-trace.{os.getpid()}.{services}x{reals}.json"
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
@@ -212,7 +223,8 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
     t_start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", f"{services}x{reals}"]
-        + (["--profile", f"{args.profile}.{services}x{reals}"] if args.profile else []),
+        + (["--profile", f"{args.profile}.{services}x{reals}"] if args.profile else [])
+        + ["--trace", trace_file],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -226,6 +238,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
     every: list[float] = []
     per_key: dict[str, list[float]] = {}
     key_cpu: list[float] = []  # the console's CPU from the key to its screen (+0.1 s)
+    presses: list[tuple[str, float, float]] = []  # (key, written, its screen arrived)
     misses = 0
     try:
         if reader.wait_for(0, b"192.0.2.", 120) is None:
@@ -261,6 +274,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
                     misses += 1
                 else:
                     every.append(t - t0)
+                    presses.append((key.decode(), t0, t))
                     per_key.setdefault(key.decode(), []).append(t - t0)
                     time.sleep(0.1)  # the rest of the frame
                     key_cpu.append((cpu_ns(proc.pid) - n0) / 1e9)
@@ -275,7 +289,11 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
             proc.kill()
             proc.wait()
         os.close(master)
+    busy = looptrace.load(trace_file)
+    with contextlib.suppress(OSError):
+        os.unlink(trace_file)
     return {
+        "explain": looptrace.explain(presses, busy, (w0, w1)),
         "first": t_first - t_start,
         "cpu": (c1 - c0) / hz / (w1 - w0) * 100,
         "window": w1 - w0,
@@ -293,6 +311,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--child", metavar="SxR", help=argparse.SUPPRESS)
+    p.add_argument("--trace", help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=20.0, help="CPU window (20)")
     p.add_argument("--keys", type=int, default=20, help="presses of each of ? : / (20)")
     p.add_argument("--size", default="120x36")
@@ -302,7 +321,7 @@ def main() -> int:
     args = p.parse_args()
     if args.child:
         s, r = (int(x) for x in args.child.split("x"))
-        return child(s, r, args.profile)
+        return child(s, r, args.profile, args.trace)
     load = os.getloadavg()[0]
     big = measure(SERVICES, REALS, args)
     small = measure(*PEER, args)
@@ -320,6 +339,8 @@ def main() -> int:
             f"  {'':>12}  p50 by key (ms): {m['keys']}; "
             f"console CPU per key p50 {m['key_cpu']:.0f} ms"
         )
+        for line in m["explain"]:
+            print(f"  {'':>12}  {line}")
     print(
         f"  ratio big/peer: CPU ×{big['cpu'] / max(small['cpu'], 0.1):.1f}, "
         f"p50 ×{big['p50'] / max(small['p50'], 0.1):.1f}"
