@@ -240,6 +240,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
     key_cpu: list[float] = []  # the console's CPU from the key to its screen (+0.1 s)
     presses: list[tuple[str, float, float]] = []  # (key, written, its screen arrived)
     misses = 0
+    missed: dict[str, int] = {}
     try:
         if reader.wait_for(0, b"192.0.2.", 120) is None:
             raise SystemExit("the console never drew the table")
@@ -272,6 +273,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
                 t = reader.wait_for(mark, needle, 5)
                 if t is None:
                     misses += 1
+                    missed[key.decode()] = missed.get(key.decode(), 0) + 1
                 else:
                     every.append(t - t0)
                     presses.append((key.decode(), t0, t))
@@ -301,6 +303,7 @@ def measure(services: int, reals: int, args: argparse.Namespace) -> dict[str, An
         "p99": pct(every, 0.99) * 1000,
         "n": len(every),
         "misses": misses,
+        "missed": " ".join(f"{k} {n}" for k, n in sorted(missed.items())),
         "key_cpu": statistics.median(key_cpu) * 1000,
         "keys": " ".join(
             f"{k} {statistics.median(v) * 1000:.0f}" for k, v in sorted(per_key.items())
@@ -333,7 +336,8 @@ def main() -> int:
         print(
             f"  {name:>12}: CPU {m['cpu']:.1f} % of a core over {m['window']:.0f}s; "
             f"key-to-screen p50 {m['p50']:.0f} ms, p99 {m['p99']:.0f} ms "
-            f"({m['n']:.0f} presses, {m['misses']:.0f} missed); first table after {m['first']:.1f}s"
+            f"({m['n']:.0f} presses, {m['misses']:.0f} missed {m['missed']}); "
+            f"first table after {m['first']:.1f}s"
         )
         print(
             f"  {'':>12}  p50 by key (ms): {m['keys']}; "

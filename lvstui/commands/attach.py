@@ -77,7 +77,12 @@ async def _attach(
     keys = settings.keys if settings is not None else None
     try:
         app = LvstuiApp(
-            client, theme=theme, read_only=args.read_only, keys=keys, reconnect=reconnect
+            client,
+            theme=theme,
+            read_only=args.read_only,
+            keys=keys,
+            reconnect=reconnect,
+            settle_heap=True,
         )
         rc = await app.run_async()
         return int(rc or 0)

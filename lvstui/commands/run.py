@@ -217,6 +217,7 @@ async def _run_app(
         keys=keys or None,
         embedded_socket=embedded_socket,
         embedded=embedded,
+        settle_heap=True,
     )
     loop = asyncio.get_running_loop()
 

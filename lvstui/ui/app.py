@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from textual.app import App
 from textual.css.query import NoMatches
@@ -21,6 +22,7 @@ from textual.worker import Worker
 from lvstui.control.client import EngineClient
 from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
+from lvstui.ui import heap
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.groupscreen import GroupScreen
@@ -54,8 +56,13 @@ class LvstuiApp(App[int]):
         auto_poll: bool = True,
         embedded_socket: str | None = None,
         embedded: bool = False,
+        settle_heap: bool = False,
     ) -> None:
         super().__init__()
+        # the console of a real terminal (not a test): freeze the heap out of the cycle
+        # collector's way once the first table is drawn (lvstui.ui.heap)
+        self.settle_heap = settle_heap
+        self._heap_settled = False
         # The director runs in this process: `q` asks what becomes of it (see QuitDialog);
         # `embedded_socket` is the control socket a later `lvstui` attaches to, if served.
         self.embedded = embedded or embedded_socket is not None
@@ -185,9 +192,19 @@ class LvstuiApp(App[int]):
             return
         self.main.source = self.client.description
         self.main.show_snapshot(snap)
+        if self.settle_heap and not self._heap_settled:
+            self._heap_settled = True
+            self.call_after_refresh(heap.settle)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen | GroupScreen):
                 screen.show_snapshot(snap)
+
+    async def run_async(self, *args: Any, **kwargs: Any) -> int | None:
+        try:
+            return await super().run_async(*args, **kwargs)
+        finally:
+            if self._heap_settled:
+                heap.release()
 
     def add_events(self, events: Iterable[Event]) -> None:
         evs = list(events)
@@ -335,6 +352,13 @@ def run_console(
     reconnect: Reconnect | None = None,
 ) -> int:
     """Run the console in this terminal until the operator quits. Returns the exit code."""
-    app = LvstuiApp(client, theme=theme, read_only=read_only, keys=keys, reconnect=reconnect)
+    app = LvstuiApp(
+        client,
+        theme=theme,
+        read_only=read_only,
+        keys=keys,
+        reconnect=reconnect,
+        settle_heap=True,
+    )
     rc = app.run()
     return int(rc or 0)

@@ -9,7 +9,8 @@ unchanged ones too. Here:
 - row order and y offsets are rebuilt only when rows are added, removed, cleared or sorted: a
   cell update changes what a row shows, never where it is;
 - a rendered cell is reused while the cell holds the same value object, at the same place,
-  in the same style: a second in which 40 of 400 visible cells change renders 40.
+  in the same style: a second in which 40 of 400 visible cells change renders 40, and the
+  focus leaving the table (the filter box) renders the cursor's row only.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from textual.widgets._data_table import ColumnKey, Row, RowKey
 __all__ = ["FixedGeometryTable"]
 
 CellType = TypeVar("CellType")
+_NO_STYLE = Style()
+_SCREENFUL = 256  # rows: more than a terminal shows
 
 
 class FixedGeometryTable(DataTable[CellType]):
@@ -36,8 +39,19 @@ class FixedGeometryTable(DataTable[CellType]):
         self._offsets_cache: tuple[tuple[int, int], list[tuple[RowKey, int]]] = ((-1, -1), [])
         # (row, column, place, style, …, id(value)) → (value, its rendered lines)
         self._cells_cache: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]]
-        self._cells_cache = LRUCache(4096)
+        self._cells_cache = LRUCache(1024)
+        # cells off the cursor, rendered without the table's base style (see _render_cell)
+        self._plain_cache: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]]
+        self._plain_cache = LRUCache(1024)
         super().__init__(*args, **kwargs)
+        # Textual keys these on its update counter, so an entry from before the latest cell
+        # update is never read again: at its sizes (1,000–10,000 entries of segment lists)
+        # they kept ~100,000 dead objects that every pass of the cycle collector walked
+        # (lvstui.ui.heap). A screenful of rows and cells is all they can serve.
+        self._cell_render_cache = LRUCache(_SCREENFUL * 4)
+        self._row_render_cache = LRUCache(_SCREENFUL)
+        self._row_renderable_cache = LRUCache(_SCREENFUL)
+        self._line_cache = LRUCache(_SCREENFUL)
 
     def add_row(
         self,
@@ -104,25 +118,41 @@ class FixedGeometryTable(DataTable[CellType]):
             column_key,
             row_index,  # the rendered cell carries its position (mouse metadata)
             self._geometry,
-            base_style,
             width,
             cursor,
             hover,
             self._show_hover_cursor,
             self._pseudo_class_state,
             id(value),
+            base_style,
         )
         hit = self._cells_cache.get(key)
         if hit is not None and hit[0] is value:  # the same object, not a new one at its id
             return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if cursor or hover:  # styled by the table's pseudo-classes and theme: render it
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        else:
+            # the rest depend on the table's style through `base_style` only (which the
+            # focus tints): kept rendered without it, and given it as Textual's rendering
+            # does (a pre-style on every segment), far cheaper than rendering it again
+            plain_key = key[:8] + key[9:10]  # not the pseudo-classes nor the base style
+            plain = self._plain_cache.get(plain_key)
+            if plain is None or plain[0] is not value:
+                unstyled = super()._render_cell(
+                    row_index, column_index, _NO_STYLE, width, cursor, hover
+                )
+                plain = (value, unstyled)
+                self._plain_cache[plain_key] = plain
+            lines = [list(Segment.apply_style(line, base_style)) for line in plain[1]]
         self._cells_cache[key] = (value, lines)
         return lines
 
     def notify_style_update(self) -> None:
-        self._cells_cache.clear()  # a theme or CSS change restyles every cell
+        # a theme or CSS change (and focus) restyles every cell; the unstyled ones stay
+        self._cells_cache.clear()
         super().notify_style_update()
 
     def _clear_caches(self) -> None:
         self._cells_cache.clear()
+        self._plain_cache.clear()
         super()._clear_caches()

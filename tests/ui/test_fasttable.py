@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import DataTable, Input
 
 from lvstui.ui.fasttable import FixedGeometryTable
 
@@ -77,8 +79,57 @@ async def test_only_changed_cells_are_rendered_again(monkeypatch: pytest.MonkeyP
         assert rendered == [(2, 1)]
         assert "changed" in t.render_line(3).text  # row 2, under the header line
         assert "a2" in t.render_line(3).text
-        # a theme change restyles every cell
+        # the focus leaving (and a theme change) restyles the cells: only the cursor's go
+        # through Rich again (test_restyled_cells_draw_as_textual_does checks the result)
+        rendered.clear()
+        t.blur()
+        await pilot.pause()
+        assert rendered == [(0, 0)]  # the cursor's cell
         rendered.clear()
         app.theme = "textual-light"
         await pilot.pause()
-        assert len(rendered) >= 8
+        assert rendered == [(0, 0)]
+
+
+class _PairApp(App[None]):
+    """The same rows in a FixedGeometryTable and in Textual's own DataTable."""
+
+    def compose(self) -> ComposeResult:
+        yield FixedGeometryTable[str | Text](id="fast", cursor_type="row")
+        yield DataTable[str | Text](id="plain", cursor_type="row")
+        yield Input(id="box")
+
+
+def _lines(t: DataTable[str | Text]) -> list[list[tuple[str, Style | None]]]:
+    return [[(seg.text, seg.style) for seg in t.render_line(y)] for y in range(6)]
+
+
+async def test_restyled_cells_draw_as_textual_does() -> None:
+    """The cells FixedGeometryTable restyles without rendering them (focus, theme) come out
+    exactly as Textual's DataTable draws the same rows, segment by segment."""
+    app = _PairApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        fast, plain = app.query_one("#fast", DataTable), app.query_one("#plain", DataTable)
+        for t in (fast, plain):
+            t.add_column("a", key="a", width=8)
+            t.add_column("b", key="b", width=10)
+            for i in range(5):
+                t.add_row(f"a{i}", Text(f"b{i}", style="bold red"), key=f"r{i}")
+            t.styles.height = 7
+
+        async def compare(*, focused: bool) -> None:
+            # each table drawn in the same state: focused, or with the focus in the box
+            for t in (fast, plain):
+                (t if focused else app.query_one("#box", Input)).focus()
+                await pilot.pause()
+                drawn[t.id or ""] = _lines(t)
+            assert drawn["fast"] == drawn["plain"]
+
+        drawn: dict[str, list[list[tuple[str, Style | None]]]] = {}
+        await compare(focused=False)
+        await compare(focused=True)
+        await compare(focused=False)  # restyled from the cells rendered before
+        assert any("b3" in text for line in drawn["fast"] for text, _ in line)
+        app.theme = "textual-light"
+        await compare(focused=True)
+        await compare(focused=False)
