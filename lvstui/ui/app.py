@@ -22,11 +22,11 @@ from textual.worker import Worker
 from lvstui.control.client import EngineClient
 from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
 from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
-from lvstui.ui import heap
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.groupscreen import GroupScreen
 from lvstui.ui.groupview import action_scope
+from lvstui.ui.heap import HeapKeeper
 from lvstui.ui.history import SeriesStore
 from lvstui.ui.logview import EventPanel
 from lvstui.ui.screens import ActionScreen, DetailScreen, MainScreen
@@ -59,10 +59,9 @@ class LvstuiApp(App[int]):
         settle_heap: bool = False,
     ) -> None:
         super().__init__()
-        # the console of a real terminal (not a test): freeze the heap out of the cycle
+        # the console of a real terminal (not a test): keep the heap out of the cycle
         # collector's way once the first table is drawn (lvstui.ui.heap)
-        self.settle_heap = settle_heap
-        self._heap_settled = False
+        self.heap_keeper = HeapKeeper() if settle_heap else None
         # The director runs in this process: `q` asks what becomes of it (see QuitDialog);
         # `embedded_socket` is the control socket a later `lvstui` attaches to, if served.
         self.embedded = embedded or embedded_socket is not None
@@ -192,9 +191,8 @@ class LvstuiApp(App[int]):
             return
         self.main.source = self.client.description
         self.main.show_snapshot(snap)
-        if self.settle_heap and not self._heap_settled:
-            self._heap_settled = True
-            self.call_after_refresh(heap.settle)
+        if self.heap_keeper is not None:
+            self.call_after_refresh(self.heap_keeper.after_draw)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen | GroupScreen):
                 screen.show_snapshot(snap)
@@ -203,8 +201,8 @@ class LvstuiApp(App[int]):
         try:
             return await super().run_async(*args, **kwargs)
         finally:
-            if self._heap_settled:
-                heap.release()
+            if self.heap_keeper is not None:
+                self.heap_keeper.release()
 
     def add_events(self, events: Iterable[Event]) -> None:
         evs = list(events)

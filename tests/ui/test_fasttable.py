@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.app import App, ComposeResult
 from rich.style import Style
 from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input
 
 from lvstui.ui.fasttable import FixedGeometryTable

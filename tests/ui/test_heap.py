@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 
 from lvstui.ui.app import LvstuiApp
 from lvstui.ui.fake import FakeClient
+from lvstui.ui.heap import HeapKeeper
 
 
 async def _frozen_while_running(settle_heap: bool) -> int:
@@ -39,3 +40,53 @@ async def test_real_console_freezes_after_first_table_and_releases() -> None:
 
 async def test_console_without_settle_heap_leaves_the_collector_alone() -> None:
     assert await _frozen_while_running(settle_heap=False) == 0
+
+
+class _Recorder:
+    """The collector's in-memory twin: what the keeper asked of it, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def collect(self) -> None:
+        self.calls.append("collect")
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+
+    def unfreeze(self) -> None:
+        self.calls.append("unfreeze")
+
+
+def test_keeper_settles_once_refreezes_and_rebuilds_on_schedule() -> None:
+    now = [100.0]
+    rec = _Recorder()
+    keeper = HeapKeeper(rec, refreeze=30, rebuild=300, clock=lambda: now[0])
+    assert not keeper.settled
+    keeper.after_draw()  # the first table: collect everything, freeze it
+    assert rec.calls == ["collect", "freeze"] and keeper.settled
+    rec.calls.clear()
+    for t in (101, 110, 129.9):  # snapshots within `refreeze`: nothing
+        now[0] = t
+        keeper.after_draw()
+    assert rec.calls == []
+    now[0] = 130
+    keeper.after_draw()  # what came since: collected, the survivors frozen
+    assert rec.calls == ["collect", "freeze"]
+    rec.calls.clear()
+    now[0] = 400  # `rebuild` since the first: everything unfrozen, collected, frozen again
+    keeper.after_draw()
+    assert rec.calls == ["unfreeze", "collect", "freeze"]
+    rec.calls.clear()
+    now[0] = 420
+    keeper.after_draw()
+    assert rec.calls == []  # the rebuild counts as a refreeze too
+    keeper.release()
+    keeper.release()  # once only
+    assert rec.calls == ["unfreeze"] and not keeper.settled
+
+
+def test_keeper_never_settled_releases_nothing() -> None:
+    rec = _Recorder()
+    HeapKeeper(rec).release()
+    assert rec.calls == []
