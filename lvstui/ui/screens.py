@@ -42,6 +42,7 @@ from lvstui.ui.logview import EventPanel, LogScreen
 from lvstui.ui.themes import load_themes
 from lvstui.ui.widgets import (
     Chart,
+    ChartRow,
     QuorumPanel,
     RowTarget,
     ServiceTable,
@@ -485,7 +486,7 @@ class DetailScreen(ActionScreen):
         yield Static(Text(f"{what}  (esc: back)", style="bold"), id="detail-title")
         yield Static("", id="detail-drain")
         with VerticalScroll(id="detail"):
-            with Horizontal(id="charts"):
+            with ChartRow(id="charts"):
                 yield Chart("active connections", id="chart-conns")
                 yield Chart("connections/s", id="chart-cps")
                 yield Chart(

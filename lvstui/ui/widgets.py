@@ -10,6 +10,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.theme import Theme
@@ -18,13 +19,14 @@ from textual.widgets._data_table import RowKey
 
 from lvstui.model import RealKey, RealServerView, ServiceKey, ServiceView, Snapshot
 from lvstui.ui import render
-from lvstui.ui.charts import line_chart
+from lvstui.ui.charts import MIN_WIDTH, line_chart
 from lvstui.ui.fasttable import FixedGeometryTable
 from lvstui.ui.sorting import SortOrder, next_column, real_order, service_order
 from lvstui.ui.vrrplayout import VrrpColumn, vrrp_columns, vrrp_row
 
 __all__ = [
     "Chart",
+    "ChartRow",
     "Palette",
     "QuorumPanel",
     "RowTarget",
@@ -500,3 +502,14 @@ class Chart(Static):
             return
         self._drawn = key
         self.update(Text(line_chart(self._values, w, h, self.title), no_wrap=True, overflow="crop"))
+
+
+class ChartRow(Horizontal):
+    """Charts side by side, as many as are readable at its width (`charts.MIN_WIDTH` each),
+    the first ones kept: at 80 columns three squeezed charts were three notes saying they
+    were hidden, run into each other; two charts fit and are drawn."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        room = max(1, event.size.width // MIN_WIDTH)
+        for i, chart in enumerate(self.query_children(Chart)):
+            chart.display = i < room

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lvstui.ui.charts import MIN_HEIGHT, MIN_WIDTH, line_chart
+from lvstui.ui.fake import FakeClient
+from lvstui.ui.screens import DetailScreen
+from lvstui.ui.widgets import Chart
+from tests.ui.conftest import running
 
 
 def _y_labels(text: str) -> list[float]:
@@ -51,3 +55,23 @@ def test_too_small_is_one_line_saying_so(size: tuple[int, int]) -> None:
 
 def test_one_sample_waits_for_more() -> None:
     assert "collecting samples" in line_chart([3.0], 40, 12, "x")
+
+
+async def test_the_drill_down_keeps_the_charts_that_fit_and_draws_them() -> None:
+    """At 80 columns three charts side by side were each too narrow (three notes run into
+    each other, no chart): the first two are drawn, the third goes; 120 columns has room
+    for three; 60 for one."""
+    for size, shown in (((120, 36), 3), ((80, 24), 2), ((60, 20), 1)):
+        client = FakeClient(1, 2)
+        async with running(client, size=size) as (app, pilot):
+            for _ in range(3):
+                client.tick()
+                await app.poll_once()
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen)
+            charts = list(app.screen.query(Chart))
+            assert [c.display for c in charts] == [i < shown for i in range(3)], size
+            for chart in charts[:shown]:
+                assert chart.size.width >= MIN_WIDTH, size
+                assert "hidden at" not in str(chart.render()), size
