@@ -218,6 +218,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "notify": "command run on every transition with GROUP NAME STATE 0",
         **_USERS,
         "smtp_alert": "mail on the group's transitions (unset: global_defs.smtp_alert)",
+        "sync_group_tracking_weight": "members keep their track_interface and track_script "
+        "weights; unset (keepalived's default): a weighted interface is unweighted (down is "
+        "FAULT) and a weighted script is not tracked",
     },
     VrrpInstance: {
         "interface": "where adverts go and VIPs are added; missing or address-less: FAULT "

@@ -31,6 +31,7 @@ from lvstui.config.schema import (
     VirtualServer,
     retry_delay,
 )
+from lvstui.config.syncweights import ignored_weights
 from lvstui.netutil import is_ipv6
 
 __all__ = [
@@ -335,6 +336,16 @@ def _duplicate_vrid(config: Config, out: list[Finding]) -> None:
 
 
 def _vrrp_instances(config: Config, out: list[Finding]) -> None:
+    for name, kind, tracked, group in ignored_weights(config):
+        _warn(
+            out,
+            ("vrrp_instance", name, kind),
+            f"the weight on {tracked} is ignored, as keepalived does: {name} is in "
+            f"vrrp_sync_group {group}"
+            + (" (down is FAULT)" if kind == "track_interface" else " (the script is not run)"),
+            f"set sync_group_tracking_weight = true in vrrp_sync_group {group} to keep it",
+            topic="sync-weight",
+        )
     for inst in config.vrrp_instances:
         path: KeyPath = ("vrrp_instance", inst.name)
         if inst.auth_type is AuthType.PASS:

@@ -340,6 +340,7 @@ class VrrpSyncGroup:
     notify_stop_user: str = ""
     notify_user: str = ""
     smtp_alert: bool | None = None
+    sync_group_tracking_weight: bool = False  # members keep weights (config/syncweights.py)
 
 
 # --- health checks -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 
 from lvstui.clock import Clock
 from lvstui.config.schema import Config, VrrpInstance, VrrpScript
+from lvstui.config.syncweights import as_run
 from lvstui.errors import VrrpError
 from lvstui.model import Event, LogEvent, NotifyResult, VrrpView
 from lvstui.notify.scripts import ScriptRunner
@@ -78,6 +79,7 @@ class VrrpGroup:
         proc_table: ProcessTable | None = None,  # track_process's view of /proc
         vmacs: VmacLinks | None = None,
     ) -> None:
+        config = as_run(config)  # keepalived's sync group weight rule (config/syncweights.py)
         self.config = config
         self.proc_table = proc_table
         self.clock = clock
@@ -186,6 +188,7 @@ class VrrpGroup:
         unchanged instances are not touched, in-place changes go to the running nodes,
         the others stop gracefully and/or start. Returns what was done, one line each
         (nothing for an unchanged configuration)."""
+        config = as_run(config)  # keepalived's sync group weight rule (config/syncweights.py)
         plans = plan_reload(self.config, config)
         lines = describe(self.config, config)
         scripts = {s.name: s for s in config.vrrp_scripts}

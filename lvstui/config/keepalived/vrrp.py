@@ -121,9 +121,25 @@ def sync_group_block(out: Out, node: Node) -> None:
         table,
         path,
         {**NOTIFY, "smtp_alert": FLAG},
-        {"group": lambda o, n, t, p: list_block(o, n, t, p)},
+        {
+            "group": lambda o, n, t, p: list_block(o, n, t, p),
+            "sync_group_tracking_weight": tracking_weight_line,
+            "global_tracking": tracking_weight_line,
+        },
         f"vrrp_sync_group {node.args[0]}: ",
     )
+
+
+def tracking_weight_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
+    """`sync_group_tracking_weight`: the members keep their tracking weights (see
+    lvstui/config/syncweights.py); keepalived 1.x's `global_tracking` is its old name."""
+    if node.args or node.children is not None:
+        out.note(node, f"`{node.key}` takes no value; left out")
+        return
+    table["sync_group_tracking_weight"] = True
+    out.mark((*path, "sync_group_tracking_weight"), node)
+    if node.key == "global_tracking":
+        out.note(node, "deprecated (keepalived says so too): sync_group_tracking_weight")
 
 
 def state_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

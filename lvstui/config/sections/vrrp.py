@@ -103,7 +103,11 @@ def read_sync_group(name: str, t: Table) -> VrrpSyncGroup:
     if not t.has("group"):
         t.err(None, "missing required key `group`", 'list the instances: group = ["name"]')
     g = VrrpSyncGroup(
-        name=name, group=t.str_list("group"), smtp_alert=t.flag("smtp_alert", None), **_notify(t)
+        name=name,
+        group=t.str_list("group"),
+        smtp_alert=t.flag("smtp_alert", None),
+        sync_group_tracking_weight=t.flag("sync_group_tracking_weight"),
+        **_notify(t),
     )
     t.finish()
     return g
