@@ -311,8 +311,9 @@ async def hand_over(
     # the bgp announcements' tun device: the new program adopts it with its routes, so the
     # VIPs stay announced (a second process cannot create a device this one holds)
     tun = announcer.fileno() if announcer is not None else None
-    if tun is not None:
-        sockets[handover.tun_name(engine.config.lvstui.announce.device)] = tun
+    if tun is not None and announcer is not None:
+        # by the open device's name (a reload may have named another, taken up next tick)
+        sockets[handover.tun_name(announcer.driver.device)] = tun
     argv = handover.new_program_argv() if argv is None else argv
     engine.log("info", f"upgrade: starting {' '.join(argv)} with {len(sockets)} socket(s)")
     try:

@@ -35,9 +35,11 @@ from lvstui.selfstats import ProcessStats
 
 if TYPE_CHECKING:
     from lvstui.announce.director import DirectorDrainer
-    from lvstui.announce.lifecycle import OnDemand
+    from lvstui.announce.kernel_table import TableSpec
+    from lvstui.announce.lifecycle import Driver, OnDemand
     from lvstui.announce.peers import PeerReader
     from lvstui.announce.state import AnnounceState
+    from lvstui.config.announce import AnnounceHandoff
     from lvstui.control.connection import DirectorRelay
     from lvstui.control.local import DirectorDrain
     from lvstui.control.server import ControlServer
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from lvstui.group.runtime import GroupRuntime
     from lvstui.metrics import MetricsServer
     from lvstui.model import AnnounceView
+
+    AnnounceTarget = tuple[TableSpec, AnnounceHandoff]
 
 __all__ = [
     "EngineParts",
@@ -82,6 +86,8 @@ class EngineParts:
     announce_thread: ThreadPoolExecutor | None = None
     # `ctl drain-director`: kept here, so a reload (which swaps the engine's config) keeps it
     director: DirectorDrainer | None = None
+    # the table, protocol, device and handoff the announcer uses now (a reload may change)
+    announce_target: AnnounceTarget | None = None
 
     async def start(self) -> None:
         if self.announcer is not None:
@@ -113,11 +119,28 @@ class EngineParts:
                     executor=self.announce_thread,
                     state=self.announce_state,
                     peers=peer_readers(lambda: engine.config),
-                    switch=self.announcer.want,
+                    switch=self._switch,
                     director=self.director,
                 ),
                 name="announce",
             )
+
+    def _switch(self, on: bool) -> None:
+        """The announcement loop's switch, on its thread, each tick: the device open while
+        some VIP is in bgp mode, and the table, protocol and device as the configuration
+        says now — a reload that changes them moves every announcement there."""
+        assert self.announcer is not None
+        target = announce_target(self.engine.config)
+        if target != self.announce_target:
+            spec, handoff = target
+            self.engine.log(
+                "info",
+                f"announcing by {handoff.value} through table {spec.table}, protocol "
+                f"{spec.protocol}, device {spec.device} now: every bgp VIP moves there",
+            )
+            self.announce_target = target
+            self.announcer.retarget(announce_driver(target))
+        self.announcer.want(on)
 
     async def stop(self, graceful: bool = True, *, release: bool = True) -> None:
         # withdraw before the services go: the routers stop sending first
@@ -314,21 +337,12 @@ def build_engine(
     if monitor is not None:
         monitor.on_local_failure = _local_failure_events(engine)
     announcer = director = None
+    target: AnnounceTarget | None = None
     if not memory:
-        from lvstui.announce.kernel_table import KernelTableAnnouncer, TableSpec
         from lvstui.announce.lifecycle import OnDemand
-        from lvstui.announce.tun_address import TunAddressAnnouncer
-        from lvstui.config.announce import AnnounceHandoff
 
-        # the table, protocol, device and handoff are restart settings: a reload keeps them
-        a = config.lvstui.announce
-        spec = TableSpec(a.table, a.protocol, a.device)
-        driver = (
-            TunAddressAnnouncer(spec)
-            if a.handoff is AnnounceHandoff.ADDRESS
-            else KernelTableAnnouncer(spec)
-        )
-        announcer = OnDemand(driver)
+        target = announce_target(config)
+        announcer = OnDemand(announce_driver(target))
         director = _director_drain(engine, state_dir, announce_state)
     return EngineParts(
         engine,
@@ -338,7 +352,28 @@ def build_engine(
         announcer=announcer,
         announce_state=announce_state,
         director=director,
+        announce_target=target,
     )
+
+
+def announce_target(config: Config) -> AnnounceTarget:
+    """[lvstui.announce]'s table, protocol, device and handoff: what a driver is made for."""
+    from lvstui.announce.kernel_table import TableSpec
+
+    a = config.lvstui.announce
+    return TableSpec(a.table, a.protocol, a.device), a.handoff
+
+
+def announce_driver(target: AnnounceTarget) -> Driver:
+    """The driver of that target: addresses on the device (FRR) or routes in the table."""
+    from lvstui.announce.kernel_table import KernelTableAnnouncer
+    from lvstui.announce.tun_address import TunAddressAnnouncer
+    from lvstui.config.announce import AnnounceHandoff
+
+    spec, handoff = target
+    if handoff is AnnounceHandoff.ADDRESS:
+        return TunAddressAnnouncer(spec)
+    return KernelTableAnnouncer(spec)
 
 
 def _announce_view(

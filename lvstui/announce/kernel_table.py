@@ -129,6 +129,10 @@ class KernelTableAnnouncer:
     def fileno(self) -> int | None:
         return self._fd
 
+    @property
+    def device(self) -> str:
+        return self.spec.device
+
     def start(self) -> None:
         from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError

@@ -1,6 +1,7 @@
 """The announcement device follows the configuration: opened while some VIP is in bgp mode,
 closed (everything withdrawn) when a reload leaves none, and handed to a new program on a
-seamless restart (lvstui/handover.py) instead of being withdrawn.
+seamless restart (lvstui/handover.py) instead of being withdrawn; a reload that changes the
+table, protocol or device moves the announcements to the new ones (`retarget`).
 
 Without it a reload that switched the first VIP to `announce = "bgp"` was never announced
 until a restart (the tun device was only opened at start), and a seamless restart failed:
@@ -17,6 +18,10 @@ __all__ = ["Driver", "MemoryDriver", "OnDemand"]
 
 
 class Driver(Announcer, Protocol):
+    @property
+    def device(self) -> str:
+        """The device's name (what a seamless restart hands it over by)."""
+
     def start(self) -> None:
         """Open the device (or adopt a handed-over one) and remove stale routes."""
 
@@ -37,8 +42,9 @@ class Driver(Announcer, Protocol):
 class MemoryDriver(MemoryAnnouncer):
     """The twin of a driver: the announcer twin with an open/closed device and a detach."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "memory") -> None:
         super().__init__()
+        self.device = device
         self.opened = 0  # how many times the device was opened
         self.fd: int | None = None
         self.detached = False
@@ -92,6 +98,18 @@ class OnDemand:
 
     def close(self) -> None:
         self.want(False)
+
+    def retarget(self, driver: Driver) -> None:
+        """Announce through `driver` from now on (a reload changed the table, the protocol
+        or the device): everything leaves the old one — withdrawn, its device closed — and
+        the new one opens at once when the old one was open, so the next apply announces
+        there (milliseconds later, in the same tick of the loop)."""
+        running = self.running
+        try:
+            self.want(False)
+        finally:  # the old device is closed even when withdrawing failed: never keep it
+            self.driver = driver
+        self.want(running)
 
     def detach(self) -> None:
         if self.running:

@@ -165,18 +165,9 @@ def diff_configs(old: Config, new: Config) -> list[str]:
 def restart_settings_changed(old: Config, new: Config) -> list[str]:
     """The RESTART_SETTINGS that differ: a reload takes them at the next restart only (and
     global_defs.net_namespace: a running process does not move, as keepalived's)."""
+    # ([lvstui.announce] follows a reload whole: a new table, protocol, device or handoff
+    # moves the announcements there, lvstui/announce/lifecycle.py OnDemand.retarget)
     changed = [n for n in RESTART_SETTINGS if getattr(old.lvstui, n) != getattr(new.lvstui, n)]
-    # [lvstui.announce]: the mode follows a reload, the table, protocol, tun device and
-    # handoff do not (the device is open with its routes or addresses on it; docs/bgp.md)
-    a, b = old.lvstui.announce, new.lvstui.announce
-    for name, was, now in (
-        ("announce.table", a.table, b.table),
-        ("announce.protocol", a.protocol, b.protocol),
-        ("announce.device", a.device, b.device),
-        ("announce.handoff", a.handoff, b.handoff),
-    ):
-        if was != now:
-            changed.append(name)
     if old.global_defs.net_namespace != new.global_defs.net_namespace:
         changed.append("net_namespace")
     return changed

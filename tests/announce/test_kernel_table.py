@@ -36,11 +36,12 @@ FATE_BOUND_S = 2.0
 OURS = ("table", str(TABLE), "proto", str(PROTO))
 
 
-def routes(ns: str) -> set[str]:
+def routes(ns: str, table: int = TABLE) -> set[str]:
+    """Our routes (protocol `table`: the tests use one number for both) in `table`."""
     out: set[str] = set()
     for fam in ("-4", "-6"):
         r = subprocess.run(
-            ["ip", "-n", ns, "-j", fam, "route", "show", "table", str(TABLE)],
+            ["ip", "-n", ns, "-j", fam, "route", "show", "table", str(table)],
             capture_output=True,
             text=True,
             check=False,
@@ -50,7 +51,7 @@ def routes(ns: str) -> set[str]:
             continue  # iproute2 says so of a table without any route
         assert r.returncode == 0, r.stderr
         for row in json.loads(r.stdout or "[]"):
-            if str(row.get("protocol")) == str(PROTO):
+            if str(row.get("protocol")) == str(PROTO if table == TABLE else table):
                 out.add(f"{row['dst']} {row.get('dev')}")
     return out
 

@@ -119,14 +119,29 @@ def test_the_tun_descriptor_travels_by_name_and_is_closed_when_not_taken() -> No
             os.close(fd)
 
 
-def test_a_reload_says_the_table_protocol_device_and_handoff_wait_for_a_restart() -> None:
+def test_a_reload_of_the_announce_settings_needs_no_restart() -> None:
     def cfg(text: str) -> Config:
         return load_config_text(f"[lvstui.announce]\n{text}")
 
     old = cfg('mode = "vrrp"')
     assert restart_settings_changed(old, cfg('mode = "bgp"')) == []  # the mode follows a reload
-    new = cfg('mode = "bgp"\ntable = 246\ndevice = "bgptun1"')
-    assert restart_settings_changed(old, new) == ["announce.table", "announce.device"]
-    # daemon = "frr" brings the address handoff: that one waits for a restart too
-    frr = cfg('mode = "vrrp"\ndaemon = "frr"')
-    assert restart_settings_changed(old, frr) == ["announce.handoff"]
+    new = cfg('mode = "bgp"\ntable = 246\nprotocol = 99\ndevice = "bgptun1"\ndaemon = "frr"')
+    assert restart_settings_changed(old, new) == []  # so does the rest (retarget, peers)
+    frr = cfg('mode = "vrrp"\ndaemon = "frr"')  # brings the address handoff: retarget too
+    assert restart_settings_changed(old, frr) == []
+
+
+def test_retarget_moves_the_announcements_to_the_new_driver() -> None:
+    old, new = MemoryDriver("bgptun0"), MemoryDriver("bgptun1")
+    a = OnDemand(old)
+    a.want(True)
+    a.announce("198.51.100.1")
+    a.retarget(new)
+    assert old.log == [("start", ""), ("announce", "198.51.100.1"), ("withdraw", "198.51.100.1"),
+                       ("close", "")]  # fmt: skip
+    assert old.fd is None and a.running and new.opened == 1 and a.announced() == frozenset()
+    a.announce("198.51.100.1")  # the loop's next apply
+    assert new.announced() == {"198.51.100.1"} and a.driver.device == "bgptun1"
+    idle = OnDemand(MemoryDriver())
+    idle.retarget(MemoryDriver())  # closed stays closed
+    assert not idle.running and idle.fileno() is None
