@@ -133,10 +133,15 @@ class EngineParts:
         target = announce_target(self.engine.config)
         if target != self.announce_target:
             spec, handoff = target
-            self.engine.log(
-                "info",
-                f"announcing by {handoff.value} through table {spec.table}, protocol "
-                f"{spec.protocol}, device {spec.device} now: every bgp VIP moves there",
+            # the logger, not engine.log: this runs on the announcement thread, and the
+            # engine's event bus belongs to the event loop
+            logging.getLogger("lvstui.announce").info(
+                "announcing by %s through table %d, protocol %d, device %s now: every bgp "
+                "VIP moves there",
+                handoff.value,
+                spec.table,
+                spec.protocol,
+                spec.device,
             )
             self.announce_target = target
             self.announcer.retarget(announce_driver(target))

@@ -68,9 +68,10 @@ class DrainStatus:
             text = "safe: drained, every bgp VIP withdrawn"
         else:
             return ""
-        return text + self._kept()
+        return text + self.kept()
 
-    def _kept(self) -> str:
+    def kept(self) -> str:
+        """For a drain read back at start, when it began and that it was kept; "" else."""
         if not self.restored:
             return ""
         if self.wall_since <= 0:
@@ -164,7 +165,7 @@ class DirectorDrainer:
                 f"DRAINING: bgp VIPs announced less preferred, withdrawn after "
                 f"{self.status.settle:g} s without a new connection ({until} to serve normally)"
             )
-        return f"director drain kept from before the restart: {what}{self.status._kept()}"
+        return f"director drain kept from before the restart: {what}{self.status.kept()}"
 
     def _save(self, status: DrainStatus) -> str:
         """Persist `status`; "" or why it could not be."""
