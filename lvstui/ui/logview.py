@@ -21,6 +21,7 @@ from lvstui.model import Event
 from lvstui.ui.bindings import display_key
 from lvstui.ui.eventlog import EventFold, LogEntry
 from lvstui.ui.footer import SteadyFooter
+from lvstui.ui.render import count
 from lvstui.ui.widgets import Palette, palette_for
 
 __all__ = ["EventLog", "EventPanel", "LogScreen", "log_text"]
@@ -176,11 +177,12 @@ class LogScreen(Screen[None]):
         self.fold.mark_seen()  # on screen now: nothing left to pin
         self._drawn = self.fold.version
         entries = self.fold.entries(self.problems_only)
-        what = "warnings and errors" if self.problems_only else "events"
+        n = len(entries)
+        what = f"{n} warnings and errors" if self.problems_only else count(n, "event")
         counts = problem_count(self.fold)
         self.query_one("#log-title", Static).update(
             Text(
-                f"Event log · {len(entries)} {what}"
+                f"Event log · {what}"
                 + (f" · {counts}" if counts else "")
                 + " · e: "
                 + ("all events" if self.problems_only else "only warnings and errors"),

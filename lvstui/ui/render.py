@@ -45,6 +45,7 @@ __all__ = [
     "age",
     "check_summary",
     "config_text",
+    "count",
     "crop",
     "drain_line",
     "event_line",
@@ -161,6 +162,11 @@ def widened(layout: tuple[Column, ...], width: int) -> tuple[Column, ...]:
         spare -= grow
         out.append(Column(c.key, c.label, c.width + grow) if grow else c)
     return tuple(out)
+
+
+def count(n: int, noun: str) -> str:
+    """`1 service`, `3 services`: a number and its noun, singular for one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def crop(value: str, width: int) -> str:

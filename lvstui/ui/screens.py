@@ -273,7 +273,7 @@ class MainScreen(ActionScreen):
         self.query_one(AnnouncePanel).show(snap.announce)
         self.query_one(GroupStrip).show(snap)
         self.query_one(DirectorHeader).show(snap, self.series)
-        reals = f"{table.total_servers} servers"
+        reals = render.count(table.total_servers, "server")
         if table.filter_text:  # what the filter keeps, out of all
             reals = (
                 f"{table.shown_servers} of {reals} match /{table.filter_text}"
@@ -287,7 +287,7 @@ class MainScreen(ActionScreen):
         self.query_one("#status", Static).update(
             Text(
                 f"lvstui · {ro}{self.source} · router {snap.router_id or '-'}{group} · "
-                f"{snap.dataplane or '?'} · {len(snap.services)} services, {reals}"
+                f"{snap.dataplane or '?'} · {render.count(len(snap.services), 'service')}, {reals}"
                 f" · {t}",
                 no_wrap=True,
                 overflow="ellipsis",

@@ -542,3 +542,9 @@ async def test_reconnect_factory_returning_the_same_client_keeps_it_open() -> No
         await async_wait_until(lambda: not banner.display, 10)
         assert not client.closed and app.client is client
         await async_wait_until(lambda: len(client._subs) == 1, 10)  # events re-subscribed
+
+
+async def test_the_status_line_says_1_service_1_server() -> None:
+    async with running(FakeClient(1, 1)) as (app, _pilot):
+        status = str(app.main.query_one("#status", Static).render())
+        assert "1 service, 1 server" in status, status

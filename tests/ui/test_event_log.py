@@ -158,3 +158,17 @@ async def test_an_attaching_console_is_replayed_what_happened_before() -> None:
         log = app.main.query_one(EventLog)
         await async_wait_until(lambda: any("→ down" in x for x in log.lines_text), 5)
         assert sum("→ down" in x for x in log.lines_text) == 1
+
+
+async def test_the_full_log_title_counts_in_words() -> None:
+    client = FakeClient(1, 1)
+    async with running(client) as (app, pilot):
+        panel = app.main.query_one(EventPanel)
+        before = len(panel.fold_texts())
+        client.emit(LogEvent(client.time, "info", "only line"))
+        await async_wait_until(lambda: len(panel.fold_texts()) == before + 1, 5)
+        await pilot.press("l")
+        title = str(app.screen.query_one("#log-title", Static).render())
+        n = before + 1
+        assert f"Event log · {n} event{'s' if n != 1 else ''} ·" in title, title
+        assert "1 events" not in title

@@ -202,3 +202,11 @@ def test_event_line(event: object, level: str, needle: str) -> None:
     got_level, text = render.event_line(event)  # type: ignore[arg-type]
     assert got_level == level
     assert needle in text
+
+
+def test_count_is_singular_for_one() -> None:
+    assert [render.count(n, "service") for n in (0, 1, 2)] == [
+        "0 services",
+        "1 service",
+        "2 services",
+    ]
