@@ -9,13 +9,16 @@ lo and answering each line with their name. Twenty long-lived connections are op
 director 1; after the move their next line must come back from the same real server
 through director 2, which has never seen them (sloppy_tcp lets it take a mid-flow packet).
 
-Both directors announce the VIP (`announce = "bgp"`: a route in their table 245), and the
-second check drains director 1 (`ctl drain-director --settle 2 --wait`) under a long-lived
-connection. The test plays the router as a plain ECMP router with BGP does: it sends the
-VIP through director 1 while director 1 announces it normally, and through director 2 once
-director 1's route turns less preferred (metric 65535: the graceful-shutdown community and
-longer AS path of the shipped BIRD/FRR snippets). Director 1 must show metric 65535 first,
-then withdraw and say SAFE; the connection must carry on through director 2.
+Both directors announce the VIP (`announce = "bgp"`): director 1 with the address handoff
+(the VIP an address on its tun device, FRR's), director 2 with a route in its table 245
+(BIRD's), so the connections that enter by director 1 show that IPVS takes the VIP's
+traffic with the address on the device as well. The second check drains director 1 (`ctl
+drain-director --settle 2 --wait`) under a long-lived connection. The test plays the
+router as a plain ECMP router with BGP does: it sends the VIP through director 1 while
+director 1 announces it normally, and through director 2 once director 1's announcement
+turns less preferred (metric 65535: the graceful-shutdown community and longer AS path of
+the shipped BIRD/FRR snippets). Director 1's address must show metric 65535 first, then go
+(withdrawn) and status say SAFE; the connection must carry on through director 2.
 """
 
 from __future__ import annotations
@@ -65,10 +68,19 @@ print(json.dumps(second), flush=True)
 """
 
 
-def config(reals: list[str], kind: str = "DR", port: int = 80, *, bgp: bool = False) -> str:
+# the director whose announcements are addresses on its tun device (the address handoff)
+ADDRESS_HANDOFF = "bgp-x1"
+
+
+def config(
+    reals: list[str], kind: str = "DR", port: int = 80, *, bgp: bool = False, handoff: str = ""
+) -> str:
     """A director's config: the VIP's port 80, mh with mh-port, the real servers in order;
-    `bgp`: the VIP announced through table 245 (the default device and protocol)."""
+    `bgp`: the VIP announced on the default device, by `handoff` ("": the default, a route
+    in table 245 with the default protocol)."""
     announce = '[lvstui.announce]\nmode = "bgp"\n' if bgp else ""
+    if handoff:
+        announce += f'handoff = "{handoff}"\n'
     out = f"""
 [lvstui]
 dataplane = "ipvs"
@@ -161,7 +173,7 @@ def scenario(
     orders = {"bgp-x1": [RS[0], RS[1]], "bgp-x2": [RS[1], RS[0]]}
     for n, reals in orders.items():
         cfg = tmp / f"{n}.toml"
-        cfg.write_text(config(reals, bgp=True))
+        cfg.write_text(config(reals, bgp=True, handoff="address" if n == ADDRESS_HANDOFF else ""))
         procs.append(
             subprocess.Popen(
                 [
@@ -230,9 +242,23 @@ def scenario(
 
 
 def announced(sh: Callable[..., str], name: str) -> dict[str, int]:
-    """The director's routes in table 245 (protocol 245), each with its metric."""
-    out = sh("ip", "-n", name, "-j", "route", "show", "table", "245", "proto", "245")
-    return {r["dst"]: int(r.get("metric", 0)) for r in json.loads(out or "[]")}
+    """The director's announcements, each with its metric: its routes in table 245
+    (protocol 245), or with the address handoff the addresses on its tun device."""
+    if name != ADDRESS_HANDOFF:
+        out = sh("ip", "-n", name, "-j", "route", "show", "table", "245", "proto", "245")
+        return {r["dst"]: int(r.get("metric", 0)) for r in json.loads(out or "[]")}
+    # the table stays empty (iproute2 says the table does not exist)
+    table = subprocess.run(
+        ["ip", "-n", name, "route", "show", "table", "245"], capture_output=True, text=True
+    )
+    assert not table.stdout.strip(), f"routes in table 245 with the address handoff: {table}"
+    out = sh("ip", "-n", name, "-j", "addr", "show", "dev", "lvsannounce")
+    return {
+        a["local"]: int(a.get("metric", 0))
+        for link in json.loads(out or "[]")
+        for a in link.get("addr_info", [])
+        if a.get("scope") == "global"
+    }
 
 
 def drain(
