@@ -154,7 +154,9 @@ def _track_process(r: ImportResult) -> None:
 def _preempt_init_fail(r: ImportResult) -> None:
     (inst,) = r.config.vrrp_instances
     assert inst.nopreempt is False and inst.track_script == ("chk",)
-    assert [sc.init_fail for sc in r.config.vrrp_scripts] == [True]
+    # keepalived's track_script resets the script's init state: init_fail has no effect
+    assert [sc.init_fail for sc in r.config.vrrp_scripts] == [False]
+    assert "does not apply it to a tracked script" in _notes(r)
     assert "Unknown keyword" in _notes(r) or "does not know `garp_master_delay`" in _notes(r)
     assert "not supported" not in _notes(r)
 

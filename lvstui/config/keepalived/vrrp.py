@@ -78,12 +78,19 @@ def vrrp_script_block(out: Out, node: Node) -> None:
 
 
 def init_fail_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:
-    """keepalived's `init_fail`: the script starts as failed, not without a result."""
+    """keepalived's `init_fail` is documented as "the script starts as failed", but every
+    instance's `track_script` entry puts the script back in its init state (vrrp_track.c),
+    so keepalived runs it as if absent (checked in the lab: tests/vrrp/test_lab_parity.py).
+    Left out, to run as keepalived does; lvstui's own `init_fail = true` applies it."""
     if node.args or node.children is not None:
         out.note(node, "`init_fail` takes no value; left out")
         return
-    table["init_fail"] = True
-    out.lines[(*path, "init_fail")] = (node.file, node.line)
+    out.note(
+        node,
+        "keepalived does not apply it to a tracked script (the track_script entry resets the "
+        "script to its init state); left out to run the same. lvstui's init_fail = true "
+        "would start it failed",
+    )
 
 
 def preempt_line(out: Out, node: Node, table: dict[str, Any], path: KeyPath) -> None:

@@ -1,5 +1,6 @@
-"""use_vmac with IPv6 (VRRPv3) and the kernel settings around a VMAC, in the VRRP namespace
-lab against keepalived 2.2.7 as the peer.
+"""keepalived parity in the VRRP namespace lab, against keepalived 2.2.7 as the peer (or
+on the same segment, one at a time): use_vmac with IPv6 (VRRPv3) and the kernel settings
+around a VMAC; a vrrp_script's start state (init_fail) as the priority in the adverts.
 
 lb1 runs keepalived, py the lvstui daemon on the same keepalived.conf imported; IPv6 is on
 for eth0 of both (the lab turns it off everywhere, and leaves default.disable_ipv6=1, so the
@@ -161,3 +162,59 @@ def test_ipv4_vmac_moves_rp_filter_off_all_like_keepalived(lab: Lab) -> None:
         for host in ("lb1", "py"):
             for dev in RP:
                 lab.exec(host, "sysctl", "-qw", f"net.ipv4.conf.{dev}.rp_filter=0")
+
+
+def scripted(name: str, weight: int, init_fail: bool) -> str:
+    """Priority 100 and a tracked script that gives no result during the test (a 50 s
+    sleep every 60 s): what counts is the state the script starts in."""
+    return (
+        f"global_defs {{\n    router_id {name}\n    vrrp_version 3\n}}\n"
+        'vrrp_script chk {\n    script "/bin/sleep 50"\n    interval 60\n    timeout 55\n'
+        f"    weight {weight}\n" + ("    init_fail\n" if init_fail else "") + "}\n"
+        "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
+        "    virtual_router_id 51\n    priority 100\n    advert_int 0.1\n"
+        "    track_script {\n        chk\n    }\n"
+        "    virtual_ipaddress {\n        198.51.100.9/24\n    }\n}\n"
+    )
+
+
+def advertised(lab: Lab) -> set[int]:
+    """The priorities in the adverts a client on the segment sees within 3 s (none: nobody
+    is MASTER)."""
+    r = lab.exec(
+        "client", "timeout", "3", "tcpdump", "-n", "-t", "-l", "-c", "5", "-i", "eth0",
+        "ip proto 112",
+    )  # fmt: skip
+    return {int(p) for p in re.findall(r"vrid 51, prio (\d+)", r.stdout)}
+
+
+def test_script_start_state_as_keepalived(lab: Lab) -> None:
+    """Before a tracked script's first result, keepalived and lvstui (on the imported file)
+    advertise the same priority: a weight moves nothing, and weight 0 keeps the instance in
+    FAULT (no adverts at all). keepalived's init_fail changes nothing on a tracked script
+    (documented as "starts failed": -20 would advertise 80), and the import leaves it out."""
+    cases = [(20, False, {100}), (-20, False, {100}), (20, True, {100}), (-20, True, {100})]
+    cases.append((0, False, set()))
+    try:
+        for weight, init_fail, want in cases:
+            lab.ka_start("lb1", scripted("lb1", weight, init_fail))
+            if want:
+                wait_until(lambda: lab.has_vip("lb1"), 10)
+            else:
+                # keepalived's init FAULT is silent (no log line, no advert, no VIP)
+                wait_until(lambda: "Startup complete" in lab.ka_log("lb1"), 10)
+                time.sleep(1.0)  # past the master-down interval
+            theirs = advertised(lab)
+            lab.ka_stop("lb1")
+            wait_until(lambda: not lab.has_vip("lb1"), 10)
+            conf = imported(lab, scripted("py", weight, init_fail))
+            with daemon(lab.ns("py"), conf, prefix=PFX) as (proc, _, err):
+                if want:
+                    wait_until(lambda: lab.has_vip("py"), 15)
+                else:
+                    wait_until(lambda: "VI_1: INIT -> FAULT" in err.read_text(), 15)
+                ours = advertised(lab)
+                assert proc.poll() is None, err.read_text()
+            assert theirs == ours == want, (weight, init_fail, theirs, ours)
+    finally:
+        lab.reset()
