@@ -21,7 +21,15 @@ from textual.worker import Worker
 
 from lvstui.control.client import EngineClient
 from lvstui.errors import ConfigError, LvstuiError, PermissionDenied
-from lvstui.model import Command, CommandResult, Event, Reload, Snapshot
+from lvstui.model import (
+    Command,
+    CommandResult,
+    DrainDirector,
+    Event,
+    Reload,
+    Snapshot,
+    UndrainDirector,
+)
 from lvstui.ui.bindings import resolve_keys
 from lvstui.ui.dialogs import ConfirmDialog, ConsoleExit, QuitDialog
 from lvstui.ui.groupscreen import GroupScreen
@@ -280,8 +288,10 @@ class LvstuiApp(App[int]):
         if result is None:
             return
         if result.ok:
-            # an override reaches the whole group (a reload is this director's own): say where
-            where = "" if isinstance(command, Reload) else self._scope_text()
+            # an override reaches the whole group (a reload or a director drain is this
+            # director's own): say where
+            own = isinstance(command, Reload | DrainDirector | UndrainDirector)
+            where = "" if own else self._scope_text()
             self.notify((result.message or f"{command.kind}: done") + where)
         else:
             self.notify(f"{command.kind} failed: {result.message}", severity="error", timeout=8)

@@ -57,6 +57,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("weight", "w", "set the server's weight (0-65535; empty: config)", True, "Weight"),
     ActionSpec("add", "a", "add a real server to the service", True, "Add"),
     ActionSpec("remove", "x", "remove the real server (asks first)", True, "Remove"),
+    # yields: like `p`, it came after [lvstui.keys]; a config that put `drain` on D stays valid
+    ActionSpec(
+        "drain_director",
+        "D",
+        "drain this director out of the routers' ECMP set, or undrain it (bgp VIPs; asks)",
+        True,
+        yields=True,
+    ),
     ActionSpec("reload", "r", "reload config.toml (shows the difference first)", True, "Reload"),
     # yields: `p` came after [lvstui.keys] existed; a config that put an action on it stays valid
     ActionSpec(

@@ -9,8 +9,9 @@ a read-only role. Nothing here touches the network: the addresses are only label
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lvstui.describe import describe_command
 from lvstui.errors import CommandError, ControlError, PermissionDenied
@@ -98,6 +99,12 @@ class _Service:
 def _service_key(i: int) -> ServiceKey:
     # Display-only labels from the documentation ranges; nothing is ever sent to them.
     return ServiceKey(Protocol.TCP, f"192.0.2.{1 + i % 250}", 80 + i // 250)
+
+
+def _hash_table(reals: tuple[RealServerView, ...]) -> str:
+    """A stand-in for the kernel table's digest: it changes with the servers and weights."""
+    rows = sorted(f"{r.key} {r.weight}" for r in reals if r.weight > 0)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
 
 
 def _real_key(i: int, j: int) -> RealKey:
@@ -332,6 +339,7 @@ class FakeClient:
             lb_kind=s.lb_kind,
             name=s.name,
             flags=("sh-port",) if s.scheduler == "sh" else (),
+            hash_table=_hash_table(reals) if s.scheduler == "sh" else "",
             persistence_timeout=s.persistence,
             quorum=s.quorum,
             hysteresis=s.hysteresis,
@@ -403,7 +411,8 @@ class FakeClient:
             result = self._apply(command)
         except CommandError as exc:
             result = CommandResult(False, exc.message)
-        if self.group is not None and result.ok and not isinstance(command, Reload):
+        own = isinstance(command, Reload | DrainDirector | UndrainDirector)  # not replicated
+        if self.group is not None and result.ok and not own:
             self.group.changed(describe_command(command))
         if not (isinstance(command, Reload) and command.dry_run):
             self.emit(
@@ -436,8 +445,8 @@ class FakeClient:
                     )
                     return CommandResult(True, f"added {c.real}")
             raise CommandError(f"no virtual service {c.service}")
-        if isinstance(c, DrainDirector | UndrainDirector):  # as a director without bgp VIPs
-            raise CommandError(f"{c.kind}: this director announces no VIP over BGP")
+        if isinstance(c, DrainDirector | UndrainDirector):
+            return self._drain_director(c)
         s, r = self.find(c.service, c.real)
         if isinstance(c, Drain):
             r.drain = DrainState.DRAINING if (r.active or r.inact) else DrainState.SAFE
@@ -453,6 +462,19 @@ class FakeClient:
         assert isinstance(c, RemoveReal)
         s.reals.remove(r)
         return CommandResult(True, f"removed {r.key}")
+
+    def _drain_director(self, c: DrainDirector | UndrainDirector) -> CommandResult:
+        """As lvstui/announce/director.py answers, without the connection counting: a drain
+        stays DRAINING until a test sets `announce` to safe."""
+        if self.announce is None:
+            raise CommandError(f"{c.kind}: this director announces no VIP over BGP")
+        if isinstance(c, UndrainDirector):
+            self.announce = replace(self.announce, director="normal", director_detail="")
+            return CommandResult(True, "director undrained: announcing every bgp VIP again")
+        settle = 10.0 if c.settle is None else c.settle
+        detail = f"draining: no new connection for 0.0 s of {settle:g} s"
+        self.announce = replace(self.announce, director="draining", director_detail=detail)
+        return CommandResult(True, "director draining: bgp VIPs announced less preferred")
 
     async def close(self) -> None:
         self.closed = True

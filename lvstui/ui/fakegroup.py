@@ -25,6 +25,7 @@ class _FakePeer:
     config_same: bool | None = True
     differing: tuple[str, ...] = ()
     vrrp: tuple[str, ...] = ()
+    hash_differ: tuple[str, ...] = ()
 
 
 class FakeGroup:
@@ -57,6 +58,10 @@ class FakeGroup:
         peer = self.peers[name]
         peer.config_same, peer.differing = not sections, sections
 
+    def hash_differs(self, name: str, *services: str) -> None:
+        """The peer's mh/sh table of these services (their text) differs from ours."""
+        self.peers[name].hash_differ = services
+
     def changed(self, what: str) -> None:
         """An operator change applied here (`what` in the words of `lvstui ctl`)."""
         self.overrides += 1
@@ -82,6 +87,7 @@ class FakeGroup:
                     True,
                     p.vrrp,
                     tuple(sorted(p.pending)),
+                    p.hash_differ,
                 )
                 for p in self.peers.values()
             ),

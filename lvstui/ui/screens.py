@@ -26,6 +26,7 @@ from lvstui.model import (
 )
 from lvstui.ui import render
 from lvstui.ui.announcepane import AnnouncePanel
+from lvstui.ui.bgpdrain import ask_director_drain, offered_key
 from lvstui.ui.bindings import bindings_for, display_key, footer_hidden, resolve_keys
 from lvstui.ui.commandline import UiCommand
 from lvstui.ui.completion import prefill
@@ -223,7 +224,7 @@ class MainScreen(ActionScreen):
         with Horizontal(id="bottom"):
             yield VrrpTable(id="vrrp")
             yield QuorumPanel(id="quorum")
-            yield AnnouncePanel(id="announce")
+            yield AnnouncePanel(offered_key(self.keys, self.read_only), id="announce")
         yield EventPanel(id="events")
         yield SteadyFooter()
 
@@ -270,7 +271,7 @@ class MainScreen(ActionScreen):
         table.show(snap)
         self.query_one(VrrpTable).show(snap)
         self.query_one(QuorumPanel).show(snap.services)
-        self.query_one(AnnouncePanel).show(snap.announce)
+        self.query_one(AnnouncePanel).show(snap)
         self.query_one(GroupStrip).show(snap)
         self.query_one(DirectorHeader).show(snap, self.series)
         reals = render.count(table.total_servers, "server")
@@ -429,6 +430,9 @@ class MainScreen(ActionScreen):
 
     def action_theme(self) -> None:
         self.post_message(self.ThemeRequested(None))
+
+    def action_drain_director(self) -> None:
+        ask_director_drain(self, self.snapshot, self.choose)
 
     def action_group(self) -> None:
         if self.snapshot is None or self.snapshot.group is None:

@@ -47,7 +47,7 @@ def test_read_only_drops_every_changing_action() -> None:
     rw = {b.action for b in bindings_for(keys, read_only=False)}
     ro = {b.action for b in bindings_for(keys, read_only=True)}
     changing = {a.action for a in ACTIONS if a.changes}
-    assert changing == {"drain", "undrain", "weight", "add", "remove", "reload"}
+    assert changing == {"drain", "undrain", "weight", "add", "remove", "reload", "drain_director"}
     assert changing <= rw
     assert not (changing & ro)
     assert {"help", "filter", "command", "theme", "quit"} <= ro
