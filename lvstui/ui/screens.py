@@ -281,15 +281,16 @@ class MainScreen(ActionScreen):
                 if table.row_count
                 else f"no match for /{table.filter_text} ({reals})"
             )
-        # first, so that a narrow header never cuts it off
+        # READ-ONLY first, so that a narrow header never cuts it off; the source (a socket's
+        # path can be long) last, so that it does not cut off the counts and the clock
         ro = "READ-ONLY · " if self.read_only else ""
         group = f" · {group_header(snap)}" if snap.group is not None else ""
         t = time.strftime("%H:%M:%S", time.localtime(snap.time))
         self.query_one("#status", Static).update(
             Text(
-                f"lvstui · {ro}{self.source} · router {snap.router_id or '-'}{group} · "
+                f"lvstui · {ro}router {snap.router_id or '-'}{group} · "
                 f"{snap.dataplane or '?'} · {render.count(len(snap.services), 'service')}, {reals}"
-                f" · {t}",
+                f" · {t} · {self.source}",
                 no_wrap=True,
                 overflow="ellipsis",
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import Input, Label, Static
 
@@ -548,3 +550,11 @@ async def test_the_status_line_says_1_service_1_server() -> None:
     async with running(FakeClient(1, 1)) as (app, _pilot):
         status = str(app.main.query_one("#status", Static).render())
         assert "1 service, 1 server" in status, status
+
+
+async def test_a_long_source_does_not_cut_the_counts_or_the_clock() -> None:
+    long = "attached to /tmp/" + "x" * 120 + "/control.sock"
+    async with running(FakeClient(2, 2, description=long), size=(120, 36)) as (app, _pilot):
+        shown = app.main.query_one("#status", Static).render_line(0).text
+        assert "2 services, 4 servers" in shown and re.search(r"\d\d:\d\d:\d\d", shown), shown
+        assert "attached to /tmp/" in shown and shown.rstrip().endswith("…"), shown
