@@ -75,3 +75,11 @@ async def test_the_drill_down_keeps_the_charts_that_fit_and_draws_them() -> None
             for chart in charts[:shown]:
                 assert chart.size.width >= MIN_WIDTH, size
                 assert "hidden at" not in str(chart.render()), size
+
+
+@pytest.mark.parametrize(("values", "top"), [([0, 0, 1, 0, 2, 1], 2), ([0, 3, 7, 13, 9], 16)])
+def test_counts_get_whole_number_ticks(values: list[float], top: int) -> None:
+    text = line_chart([float(v) for v in values], 40, 12, "active connections")
+    labels = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert labels and all(label.isdigit() for label in labels), text  # no "0.25" connection
+    assert int(labels[-1]) == 0 and int(labels[0]) == top, text
