@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from lvstui.model import AnnounceView, Snapshot
-from lvstui.ui.bgpdrain import PaneLine, phase_line
+from lvstui.ui.bgpdrain import PaneLine, phase_lines
 from lvstui.ui.bindings import display_key
 from lvstui.ui.ecmpline import ecmp_line
 
@@ -45,7 +45,7 @@ def pane_lines(snap: Snapshot, key: str = "") -> list[PaneLine]:
     view = snap.announce
     if view is None:
         return []
-    lines = [phase_line(view, key)]
+    lines = phase_lines(view, key)
     ecmp = ecmp_line(snap)
     if ecmp is not None:
         lines.append(ecmp)
@@ -60,6 +60,8 @@ class AnnouncePanel(Static):
         border: round $primary;
         padding: 0 1;
         overflow: hidden hidden;
+        text-wrap: nowrap;  /* one line per item, cut with … (a wrapped line hides the next) */
+        text-overflow: ellipsis;
     }
     """
 

@@ -25,7 +25,7 @@ __all__ = [
     "ask_director_drain",
     "drain_dialog",
     "offered_key",
-    "phase_line",
+    "phase_lines",
 ]
 
 NO_BGP = (
@@ -48,16 +48,17 @@ def _detail(view: AnnounceView) -> str:
     return rest if sep and head == view.director else view.director_detail
 
 
-def phase_line(view: AnnounceView, key: str = "") -> PaneLine:
-    """`director: normal`, `director: DRAINING — no new connection for 3.2 s of 10 s`, or
-    `director: SAFE — …`; `key` (shown as "D: drain") where the console offers the key."""
+def phase_lines(view: AnnounceView, key: str = "") -> list[PaneLine]:
+    """`director: normal`, or `director: DRAINING` / `director: SAFE` and, below it, how
+    far (`no new connection for 3.2 s of 10 s`): two short lines fit the narrow pane.
+    `key` (shown as "D: drain") where the console offers the key."""
     phase = view.director
     if phase == "normal":
-        return PaneLine("director: normal" + (f" ({key}: drain)" if key else ""))
-    hint = f" ({key}: undrain)" if key else ""
+        return [PaneLine("director: normal" + (f" ({key}: drain)" if key else ""))]
+    style = "bold green" if phase == "safe" else "bold yellow"
+    lines = [PaneLine(f"director: {phase.upper()}" + (f" ({key}: undrain)" if key else ""), style)]
     detail = _detail(view)
-    text = f"director: {phase.upper()}" + (f" — {detail}" if detail else "") + hint
-    return PaneLine(text, "bold green" if phase == "safe" else "bold yellow")
+    return [*lines, PaneLine(detail, style)] if detail else lines
 
 
 def _flows(dataplane: str) -> str:

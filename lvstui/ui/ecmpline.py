@@ -53,20 +53,23 @@ def ecmp_line(snap: Snapshot) -> PaneLine | None:
     mine = {str(s.key) for s in hashed}
     same = [group.name or "here"]
     differ: list[str] = []
+    differing: set[str] = set()  # the services whose table differs somewhere
     unheard: list[str] = []
     for p in group.peers:
         name = p.name or p.address
-        bad = sorted(set(p.hash_differ) & mine)
+        bad = set(p.hash_differ) & mine
         if bad:
-            differ.append(f"{name} ({', '.join(bad)})")
+            differ.append(name)
+            differing |= bad
         elif p.config_same is None or not p.reachable:
             unheard.append(name)
         else:
             same.append(name)
-    if differ:
-        text = f"{label}: DIFFERENT on {'; '.join(differ)}"
-        text += f" — same on {', '.join(same)}" if len(same) > 1 else ""
-        return PaneLine(text + _unheard(unheard), DIFFER_STYLE)
+    if differ:  # the directors first: the pane is narrow and cuts the end
+        text = f"{label}: DIFFERENT on {', '.join(differ)}"
+        text += f"; same on {', '.join(same)}" if len(same) > 1 else ""
+        text += _unheard(unheard) + f" ({', '.join(sorted(differing))})"
+        return PaneLine(text, DIFFER_STYLE)
     return PaneLine(f"{label}: same on {', '.join(same)}" + _unheard(unheard))
 
 

@@ -24,7 +24,7 @@ from lvstui.model import (
     VipAnnounceView,
 )
 from lvstui.ui.announcepane import AnnouncePanel, pane_lines
-from lvstui.ui.bgpdrain import NO_BGP, DrainDialog, drain_dialog, phase_line
+from lvstui.ui.bgpdrain import NO_BGP, DrainDialog, drain_dialog, phase_lines
 from lvstui.ui.dialogs import ConfirmDialog
 from lvstui.ui.ecmpline import DIFFER_STYLE, ecmp_line
 from lvstui.ui.fake import FakeClient
@@ -79,24 +79,28 @@ def _peer(name: str, differ: tuple[str, ...] = (), heard: bool = True) -> GroupP
 # --- the pane's lines, pure ---------------------------------------------------------------
 
 
-def test_the_phase_line_in_each_phase() -> None:
-    assert phase_line(VIEW, "D").text == "director: normal (D: drain)"
-    assert phase_line(VIEW).text == "director: normal"  # read-only: no key offered
-    draining = phase_line(DRAINING, "D")
-    assert draining.text == (
-        "director: DRAINING — no new connection for 3.2 s of 10 s (D: undrain)"
-    )
-    assert "yellow" in draining.style
-    safe = phase_line(SAFE, "D")
-    assert safe.text == "director: SAFE — drained, every bgp VIP withdrawn (D: undrain)"
-    assert "green" in safe.style
+def test_the_phase_lines_in_each_phase() -> None:
+    def texts(view: AnnounceView, key: str = "D") -> list[str]:
+        return [line.text for line in phase_lines(view, key)]
+
+    assert texts(VIEW) == ["director: normal (D: drain)"]
+    assert texts(VIEW, "") == ["director: normal"]  # read-only: no key offered
+    assert texts(DRAINING) == [
+        "director: DRAINING (D: undrain)",
+        "no new connection for 3.2 s of 10 s",
+    ]
+    assert all("yellow" in line.style for line in phase_lines(DRAINING, "D"))
+    assert texts(SAFE) == ["director: SAFE (D: undrain)", "drained, every bgp VIP withdrawn"]
+    assert all("green" in line.style for line in phase_lines(SAFE, "D"))
+    assert texts(replace(SAFE, director_detail="")) == ["director: SAFE (D: undrain)"]
 
 
 def test_the_pane_puts_phase_and_tables_before_the_vips() -> None:
     group = GroupView("lb1", peers=(_peer("lb2"),))
     lines = [line.text for line in pane_lines(_snap(DRAINING, group), "D")]
     assert lines == [
-        "director: DRAINING — no new connection for 3.2 s of 10 s (D: undrain)",
+        "director: DRAINING (D: undrain)",
+        "no new connection for 3.2 s of 10 s",
         "mh tables: same on lb1, lb2",
         f"▲ {VIP} announced",
         "peers: bird says none yet",
@@ -115,7 +119,7 @@ def test_tables_that_differ_name_the_director_in_red() -> None:
     group = GroupView("lb1", peers=(_peer("lb2", (SH_SERVICE,)), _peer("lb3")))
     line = ecmp_line(_snap(group=group, scheduler="sh"))
     assert line is not None
-    assert line.text == f"sh tables: DIFFERENT on lb2 ({SH_SERVICE}) — same on lb1, lb3"
+    assert line.text == f"sh tables: DIFFERENT on lb2; same on lb1, lb3 ({SH_SERVICE})"
     assert line.style == DIFFER_STYLE
 
 
@@ -191,15 +195,14 @@ async def test_the_key_drains_after_confirming_and_the_pane_follows_the_phase() 
         assert client.group.peers["lb2"].pending == []
         await app.poll_once()
         await pilot.pause()
-        assert "director: DRAINING — no new connection for 0.0 s of 10 s (D: undrain)" in (
-            _pane_text(app)
-        )
+        text = _pane_text(app)
+        assert "director: DRAINING (D: undrain)\nno new connection for 0.0 s of 10 s" in text
         client.announce = SAFE  # the daemon's follow loop said safe
         client.group.hash_differs("lb2", SH_SERVICE)
         await app.poll_once()
         await pilot.pause()
         text = _pane_text(app)
-        assert "director: SAFE — drained, every bgp VIP withdrawn" in text
+        assert "director: SAFE (D: undrain)\ndrained, every bgp VIP withdrawn" in text
         assert f"sh tables: DIFFERENT on lb2 ({SH_SERVICE})" in text
         content = app.main.query_one(AnnouncePanel).content
         assert isinstance(content, Text)

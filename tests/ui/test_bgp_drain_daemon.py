@@ -61,7 +61,9 @@ async def test_the_key_drains_a_real_daemon_to_safe_and_back(netns: str, tmp_pat
             await pilot.press("D")
             await async_wait_until(lambda: isinstance(app.screen, ConfirmDialog), 10)
             await pilot.press("y")
-            await async_wait_until(lambda: says("director: DRAINING — no new connection"), 10)
+            await async_wait_until(
+                lambda: says("director: DRAINING (D: undrain)\nno new connection for"), 10
+            )
             assert f"of {SETTLE:g} s" in str(pane.content)
             # within a tick of the announcement loop: announced less preferred (or already
             # withdrawn, should a slow host take longer than the short settle time)
