@@ -323,7 +323,8 @@ def _process_families(counters: dict[str, int]) -> Iterator[Metric]:
 
 
 def _group_metrics(g: GroupView) -> Iterator[Metric]:
-    """The director group: peers reachable, configs alike, pending changes, split brain."""
+    """The director group: peers reachable, configs and hash tables alike, pending changes,
+    split brain."""
     labels = ["peer", "address"]
     up = GaugeMetricFamily("lvstui_group_peer_up", "1 while the peer is reachable", labels=labels)
     same = GaugeMetricFamily(
@@ -332,17 +333,25 @@ def _group_metrics(g: GroupView) -> Iterator[Metric]:
     pending = GaugeMetricFamily(
         "lvstui_group_peer_pending", "Changes not yet delivered to the peer", labels=labels
     )
+    # ECMP consistency (docs/bgp.md): behind ECMP a flow may reach any director, so an mh/sh
+    # table that differs on a peer sends some clients to another real server
+    hash_differ = GaugeMetricFamily(
+        "lvstui_group_peer_hash_tables_differ",
+        "mh/sh services whose hashing table differs on the peer (0 is consistent)",
+        labels=labels,
+    )
     for p in g.peers:
         up.add_metric([p.name, p.address], 1 if p.reachable else 0)
-        if p.config_same is not None:
+        if p.config_same is not None:  # its status heard: hash tables compared too
             same.add_metric([p.name, p.address], 1 if p.config_same else 0)
+            hash_differ.add_metric([p.name, p.address], len(p.hash_differ))
         pending.add_metric([p.name, p.address], p.pending)
     split = GaugeMetricFamily(
         "lvstui_group_split_brain",
         "VRIDs for which two directors of the group are MASTER (0 is healthy)",
     )
     split.add_metric([], len(g.split_brain))
-    yield from (up, same, pending, split)
+    yield from (up, same, pending, hash_differ, split)
 
 
 class MetricsServer:
