@@ -256,3 +256,14 @@ async def test_a_remapped_key_is_the_one_the_pane_names() -> None:
         await pilot.press("b")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
+
+
+async def test_a_config_that_put_drain_on_d_keeps_it_and_the_pane_offers_no_key() -> None:
+    client = FakeClient(3, 2)
+    client.announce = VIEW
+    async with running(client, keys={"drain": "D"}) as (app, pilot):
+        await app.poll_once()
+        await pilot.pause()
+        text = _pane_text(app)
+        assert "director: normal" in text and "drain)" not in text  # its key gave way
+        assert app.keys["drain_director"] == ""
