@@ -98,6 +98,8 @@ class FsmState:
 @dataclass(frozen=True, slots=True)
 class Startup:
     fault: str = ""  # why the instance starts faulty (for the reason shown), if it does
+    # faulty only for scripts without a result yet: keepalived's silent "init" FAULT
+    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,7 @@ class Notify:
     old: VrrpRunState
     new: VrrpRunState
     reason: str
+    quiet: bool = False  # logged and shown, but no notify script or FIFO line (keepalived)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +379,8 @@ def step(p: FsmParams, st: FsmState, ev: Event, now: float) -> tuple[FsmState, l
         st = replace(st, preempt_after=now + p.preempt_delay)
         if st.faulted:
             why = f"fault at startup: {ev.fault}" if ev.fault else "fault at startup"
-            return replace(st, state=S.FAULT, reason=why), [Notify(S.INIT, S.FAULT, why)]
+            notify = Notify(S.INIT, S.FAULT, why, ev.quiet)
+            return replace(st, state=S.FAULT, reason=why), [notify]
         if st.priority == PRIO_OWNER:
             return _to_master(p, st, now, "address owner (priority 255)")
         if p.want_master:

@@ -169,7 +169,10 @@ class VrrpNode:
                 asyncio.create_task(self._link_loop(), name=f"vrrp-link-{self.name}")
             )
         why = "; ".join(dict.fromkeys(self._faults.values()))
-        self._inbox.put_nowait(fsm.Startup(why))
+        # keepalived runs no notify script for a FAULT due only to scripts in init state
+        waiting = self.track_scripts.waiting()
+        quiet = bool(self._faults) and all(k in waiting for k in self._faults)
+        self._inbox.put_nowait(fsm.Startup(why, quiet))
 
     async def stop(self, graceful: bool = True) -> None:
         if not self._tasks:
@@ -510,7 +513,7 @@ class VrrpNode:
         self.release_master += act.old is VrrpRunState.MASTER and act.new is not act.old
         log.info("%s: %s -> %s (%s)", self.name, act.old.value, act.new.value, act.reason)
         self._emit(VrrpChanged(self.clock.wall(), self.name, act.old, act.new, act.reason))
-        if self.runner is not None:
+        if self.runner is not None and not act.quiet:
             inst = self.inst
             if self.runner.fifos is not None:
                 line = vrrp_line("INSTANCE", self.name, act.new.value, self.state.priority)

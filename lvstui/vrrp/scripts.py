@@ -117,6 +117,10 @@ class InstanceScripts:
                 total += script_weight(sc, ok, overrides.get(name))
         return total
 
+    def waiting(self) -> set[str]:
+        """The fault keys of the scripts without a result yet ("script:NAME")."""
+        return {f"script:{n}" for n, ok in self.ok.items() if ok is None}
+
     def verdicts(self) -> tuple[tuple[str, bool], ...]:
         """The scripts that have a verdict, sorted (those without one yet are left out)."""
         return tuple(sorted((n, ok) for n, ok in self.ok.items() if ok is not None))

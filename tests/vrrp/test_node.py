@@ -271,14 +271,19 @@ async def test_sync_group_members_move_together(lan) -> None:
         await a.group.stop()
 
 
-async def test_notify_scripts_get_keepalived_arguments_in_order(lan, tmp_path: Path) -> None:
-    hub, clock = lan
+def notify_recorder(tmp_path: Path) -> tuple[str, Path]:
+    """A notify command that appends its arguments as a line to the file returned."""
     out = tmp_path / "notify.log"
     script = tmp_path / "n.py"
     script.write_text(
         "import sys\nwith open(sys.argv[1], 'a') as f: f.write(' '.join(sys.argv[2:]) + '\\n')\n"
     )
-    cmd = f"{sys.executable} {script} {out}"
+    return f"{sys.executable} {script} {out}", out
+
+
+async def test_notify_scripts_get_keepalived_arguments_in_order(lan, tmp_path: Path) -> None:
+    hub, clock = lan
+    cmd, out = notify_recorder(tmp_path)
     i1 = inst(100, notify=cmd, notify_master=f"{cmd} master-only")
     cfg = Config(
         vrrp_instances=(i1,), vrrp_sync_groups=(VrrpSyncGroup("G", ("VI_1",), notify=cmd),)

@@ -3,11 +3,13 @@ what the instance's state and priority are, as keepalived's vrrp_track.c sets th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lvstui.clock import FakeClock
 from lvstui.config.schema import Config, TrackWeight, VrrpScript
 from lvstui.model import VrrpRunState as S
 from lvstui.vrrp.track import ScriptTracker
-from tests.vrrp.test_node import Director, inst, lan, run_for, until
+from tests.vrrp.test_node import Director, inst, lan, notify_recorder, run_for, until
 
 __all__ = ["lan"]  # the fixture, imported for pytest
 
@@ -121,3 +123,30 @@ async def test_init_fail_starts_failed(lan) -> None:
         assert a.state() is S.FAULT and "init_fail" in a.group.nodes["VI_1"].state.reason
     finally:
         await a.group.stop()
+
+
+async def test_the_init_fault_runs_no_notify_script(lan, tmp_path: Path) -> None:
+    """keepalived's FAULT before a script's first result is silent (no notify); the first
+    pass brings the instance up with the usual notifies. A FAULT for a failed script
+    (init_fail) is notified as any other."""
+    hub, clock = lan
+    cmd, out = notify_recorder(tmp_path)
+    for init_fail, want in (
+        (False, ["INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 MASTER 150"]),
+        (True, ["INSTANCE VI_1 FAULT 150", "INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 MASTER 150"]),
+    ):
+        out.write_text("")
+        cfg = Config(
+            vrrp_scripts=(_never(0, init_fail=init_fail),),
+            vrrp_instances=(inst(150, track_script=("chk",), notify=cmd),),
+        )
+        a = Director(hub, clock, "198.51.100.11", cfg)
+        await a.group.start()
+        try:
+            await run_for(clock, 1.0)
+            assert a.state() is S.FAULT
+            a.group.nodes["VI_1"].track_scripts.callback("chk")(True)
+            await until(clock, lambda d=a: d.state() is S.MASTER)
+        finally:
+            await a.group.stop()
+        assert out.read_text().splitlines() == [*want, "INSTANCE VI_1 STOP 150"]
