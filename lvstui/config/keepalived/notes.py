@@ -26,9 +26,16 @@ class ImportNote:
 # Why common keepalived directives have no lvstui equivalent, so the note helps the operator
 # decide whether it matters for them.
 WHY_NOT = {
-    "vrrp_garp_interval": "gratuitous ARPs go out in one burst",
-    "vrrp_gna_interval": "unsolicited NAs go out in one burst",
-    "vrrp_min_garp": "use garp_master_repeat / garp_master_refresh on the instance",
+    # global_defs settings that lvstui imports there; anywhere else keepalived does not know
+    # them either ("Unknown keyword")
+    **{
+        key: "keepalived knows it in global_defs only, where the import takes it"
+        for key in ("vrrp_garp_interval", "vrrp_gna_interval", "vrrp_min_garp")
+    },
+    "garp_interval": "keepalived does not know it here either: global_defs vrrp_garp_interval",
+    "gna_interval": "keepalived does not know it here either: global_defs vrrp_gna_interval",
+    "lvs_sync_daemon_inteface": "a misspelling keepalived does not know either",
+    "max_auto_priority": "keepalived's real-time scheduling; lvstui runs at normal priority",
     "lvs_id": "keepalived 1.x's name for router_id",
     "mcast_src_ip": "adverts leave from the interface's primary address",
     "nat_mask": "keepalived 2 no longer knows it either",
