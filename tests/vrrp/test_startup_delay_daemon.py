@@ -4,14 +4,13 @@ tests/vrrp/test_node.py)."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import require_cmd, require_root, wait_until
-from tests.vrrp.nsdaemon import daemon, sh, veth_netns
+from tests.helpers import wait_until
+from tests.vrrp.nsdaemon import daemon, sh
+from tests.vrrp.test_netns import netns  # noqa: F401  (the namespace fixture)
 
 DELAY = 6.0  # far above the 0.3 s an instance alone takes to become MASTER here
 LOOK_AFTER = 1.5  # without the delay the VIP is on long before this
@@ -27,17 +26,9 @@ def config(delay: float) -> str:
     )
 
 
-@pytest.fixture
-def netns() -> Iterator[str]:
-    require_root("namespace tests")
-    require_cmd("ip")
-    with veth_netns(f"audit-sd{os.getpid() % 100000}") as ns:
-        yield ns
-
-
 @pytest.mark.netns
 @pytest.mark.root
-def test_the_vip_waits_for_the_startup_delay(netns: str) -> None:
+def test_the_vip_waits_for_the_startup_delay(netns: str) -> None:  # noqa: F811
     def has(what: str, *cmd: str) -> bool:
         return what in sh("ip", "-n", netns, *cmd, check=False).stdout  # table 103: not yet
 
