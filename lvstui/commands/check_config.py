@@ -63,7 +63,42 @@ def _host_facts(config: Config) -> HostFacts:
         nftables=_nftables(config),
         missing_users=frozenset(missing),
         addresses=_addresses(config),
+        local_vips=_local_vips(config),
     )
+
+
+def _local_vips(config: Config) -> frozenset[str] | None:
+    """With the route handoff, the bgp VIPs the kernel routes as local (`ip route get`: an
+    address on lo or a dummy, or a local route); lvstui's own routes in its table are not
+    (no rule looks there). None where that cannot be asked, or nobody needs it."""
+    import errno
+    from ipaddress import ip_address
+
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    from lvstui.config.announce import AnnounceHandoff
+    from lvstui.config.lint import bgp_vips
+
+    vips = bgp_vips(config)
+    if config.lvstui.announce.handoff is not AnnounceHandoff.ROUTE or not vips:
+        return None
+    rtn_local = 2  # linux/rtnetlink.h
+    held = set()
+    try:
+        with IPRoute() as ipr:
+            for vip in vips:
+                try:
+                    routes = ipr.route("get", dst=vip)
+                except NetlinkError as e:
+                    if e.code not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                        raise
+                    continue  # no route at all: not local either
+                if any(r["type"] == rtn_local for r in routes):
+                    held.add(str(ip_address(vip)))
+    except (OSError, NetlinkError, ValueError):
+        return None
+    return frozenset(held)
 
 
 def _addresses(config: Config) -> frozenset[str] | None:

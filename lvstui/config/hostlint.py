@@ -35,6 +35,9 @@ class HostFacts:
     missing_users: frozenset[str] | None = None  # users the config names that do not exist
     # the host's addresses (normalized), but those on lvstui's own tun device
     addresses: frozenset[str] | None = None
+    # the bgp VIPs the kernel takes as its own (a local route, e.g. an address on lo): read
+    # with the route handoff only
+    local_vips: frozenset[str] | None = None
 
 
 def dropping(config: Config) -> list[VrrpInstance]:

@@ -165,6 +165,25 @@ def _bgp(
             "sysctl -w net.ipv4.vs.sloppy_tcp=1 (and in /etc/sysctl.d)",
             topic="bgp",
         )
+    local = host.local_vips if host is not None else None
+    if (
+        local is not None
+        and vs.ip is not None
+        and config.lvstui.announce.handoff is AnnounceHandoff.ROUTE
+        and str(ip_address(vs.ip)) not in local
+    ):
+        # the route handoff announces a route, not an address: the router then sends the
+        # VIP's traffic here, and a kernel that does not take the VIP as local forwards or
+        # drops it (the address handoff makes it local on lvstui's device while announced)
+        _warn(
+            out,
+            (*_vs_path(i), "ip"),
+            f"{vs.ip} is announced over BGP but this host does not hold it: the router "
+            "would send its traffic here and the kernel would not take it",
+            f"hold it on every director: ip addr add {vs.ip}/{128 if is_ipv6(vs.ip) else 32} "
+            "dev lo (or a dummy interface)",
+            topic="bgp",
+        )
     held = host.addresses if host is not None else None
     if (
         held is not None
