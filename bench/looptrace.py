@@ -144,6 +144,14 @@ def explain(
             f" ms wall / {_p([b.cpu for b in applies], 0.5) * 1000:.0f} ms CPU, max "
             f"{max(b.wall for b in applies) * 1000:.0f} ms"
         )
+    oldest = [b for b in busy if b.label == "gc2"]
+    if oldest:
+        run = max(b.end for b in busy) - min(b.start for b in busy)
+        lines.append(
+            f"oldest-generation collections: {len(oldest)} in {run:.0f} s, CPU p50 "
+            f"{_p([b.cpu for b in oldest], 0.5) * 1000:.0f} / max "
+            f"{max(b.cpu for b in oldest) * 1000:.0f} ms"
+        )
     arrived: dict[str, list[float]] = {}  # kind running at the key's arrival -> latencies
     waits: dict[str, list[float]] = {}
     slow_lines = []

@@ -11,17 +11,19 @@ key that came during one waited for all of it: those were the worst key-to-scree
 `HeapKeeper.after_draw` runs after each snapshot is on screen (the console is idle then):
 
 - the first time, it collects once and moves everything alive to the permanent generation
-  (`gc.freeze`), which the collector no longer walks;
+  (`gc.freeze`), which the collector no longer walks, and turns the collector's own passes
+  over the oldest generation off (the young generations are collected as before);
 - every `refreeze` seconds, it collects what is not frozen (what came since: a fraction of
-  the heap, so a short pass) and freezes what survived, so the collector's own passes stay
-  short as caches fill;
+  the heap, so a short pass, right after a frame) and freezes what survived. With the
+  freezing alone the collector's own oldest passes still came every few seconds, at any
+  moment, each walking what had survived since (40–90 ms of CPU at 1,000 × 10);
 - every `rebuild` seconds, it unfreezes, collects everything and freezes again: a frozen
   object that later becomes garbage is still freed by its reference count, but one held in
   a reference cycle only by a full collection, so this bounds what such cycles keep. That
   pass is the long one (as long as the collector's own used to be), once in `rebuild`.
 
-`release` hands everything back to the collector when the console ends (an embedded
-director goes on without its console).
+`release` hands everything back to the collector, and its passes, when the console ends (an
+embedded director goes on without its console).
 """
 
 from __future__ import annotations
@@ -40,9 +42,18 @@ class Collector(Protocol):
     def collect(self) -> None: ...
     def freeze(self) -> None: ...
     def unfreeze(self) -> None: ...
+    def hold_oldest(self, held: bool) -> None:
+        """Stop (True) or restart (False) the collector's own passes over the oldest
+        generation; collect() still does them."""
+
+
+_NEVER = 1 << 30  # a pass count the oldest generation's threshold never reaches
 
 
 class PythonCollector:
+    def __init__(self) -> None:
+        self._oldest = gc.get_threshold()[2]
+
     def collect(self) -> None:
         gc.collect()
 
@@ -52,13 +63,19 @@ class PythonCollector:
     def unfreeze(self) -> None:
         gc.unfreeze()
 
+    def hold_oldest(self, held: bool) -> None:
+        young, middle, oldest = gc.get_threshold()
+        if held:
+            self._oldest = oldest
+        gc.set_threshold(young, middle, _NEVER if held else self._oldest)
+
 
 class HeapKeeper:
     def __init__(
         self,
         collector: Collector | None = None,
         *,
-        refreeze: float = 30.0,
+        refreeze: float = 10.0,
         rebuild: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -83,6 +100,7 @@ class HeapKeeper:
         elif not self._settled:
             self._settled = True
             self._full = now
+            self._gc.hold_oldest(True)
         self._gc.collect()
         self._gc.freeze()
         self._last = now
@@ -91,4 +109,5 @@ class HeapKeeper:
         """Undo the freezing: everything is the collector's again."""
         if self._settled:
             self._settled = False
+            self._gc.hold_oldest(False)
             self._gc.unfreeze()
