@@ -199,7 +199,7 @@ class LvstuiApp(App[int]):
             return
         self.main.source = self.client.description
         self.main.show_snapshot(snap)
-        if self.heap_keeper is not None:
+        if self.heap_keeper is not None and not self.heap_keeper.settled:
             self.call_after_refresh(self.heap_keeper.after_draw)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen | GroupScreen):
