@@ -710,6 +710,54 @@ async def c_lvs_flush_start_and_stop() -> str:
     return f"before: {sorted(before)}; at start: {sorted(at_start)}; after stop: empty"
 
 
+async def c_net_namespace_holds_ipvs() -> str:
+    return await asyncio.to_thread(net_namespace_holds_ipvs)  # a daemon process: blocking
+
+
+def net_namespace_holds_ipvs() -> str:
+    """keepalived's net_namespace: the daemon, started in the guest's own namespace, programs
+    IPVS in the named one (the kernel's IPVS table is per namespace) and releases it there on
+    stop; the initial namespace's table is not touched."""
+    ns, svc, real = "lvt-eng-nsd", "198.51.100.77:80", "203.0.113.77:80"
+    sh("ip", "netns", "add", ns)
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
+    cfg = TMP / "netns.toml"
+    cfg.write_text(
+        f'[global_defs]\nnet_namespace = "{ns}"\n\n[lvstui]\ndataplane = "ipvs"\n\n'
+        f'[[virtual_server]]\nip = "198.51.100.77"\nport = 80\nlb_algo = "rr"\n'
+        f'lb_kind = "NAT"\n\n[[virtual_server.real_server]]\nip = "203.0.113.77"\nport = 80\n'
+    )
+    host_before = sh("ipvsadm", "-Ln")
+    err = (TMP / "netns.err").open("wb")
+    run = [sys.executable, "-m", "lvstui", "--daemon", "-f", str(cfg)]
+    daemon = subprocess.Popen(
+        [*run, "--socket", str(TMP / "netns.sock"), "--state-dir", str(TMP / "netns-state")],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
+    try:
+        inside = ""
+        for _ in range(400):  # bounded: 40 s
+            inside = sh("ip", "netns", "exec", ns, "ipvsadm", "-Ln")
+            if real in inside or daemon.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert svc in inside and real in inside, (inside, (TMP / "netns.err").read_text())
+        assert sh("ipvsadm", "-Ln") == host_before, "the initial namespace's table changed"
+        daemon.terminate()
+        assert daemon.wait(30) == 0, (TMP / "netns.err").read_text()
+        after = sh("ip", "netns", "exec", ns, "ipvsadm", "-Ln")
+        assert svc not in after, after
+        return f"{svc} -> {real} in {ns} only; removed there on stop"
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
+        err.close()
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
 CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_start", c_start),
     ("engine_sync_daemon_follows_vrrp", c_sync_daemon_follows_vrrp),
@@ -723,6 +771,7 @@ CHECKS: list[tuple[str, Callable[[], Awaitable[str]]]] = [
     ("engine_slow_start_kernel_weights", c_slow_start_kernel_weights),
     ("engine_source_nat_without_route_back", c_source_nat_without_route_back),
     ("engine_source_nat_refused_clearly", c_source_nat_refused_clearly),
+    ("engine_net_namespace_holds_ipvs", c_net_namespace_holds_ipvs),
     ("engine_lvs_flush_start_and_stop", c_lvs_flush_start_and_stop),  # last: empties the table
 ]
 

@@ -26,6 +26,7 @@ CHECKS = [
     "engine_slow_start_kernel_weights",
     "engine_source_nat_without_route_back",
     "engine_source_nat_refused_clearly",
+    "engine_net_namespace_holds_ipvs",
     "engine_lvs_flush_start_and_stop",
 ]
 
