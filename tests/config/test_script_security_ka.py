@@ -1,0 +1,60 @@
+"""enable_script_security judged as keepalived 2.2.7 judges it: the same scripts on real
+files (world-writable, a directory owned or writable by another user, a sticky directory)
+are insecure for `keepalived -t` ("Disabling track script NAME due to insecure") and for
+lvstui's check on the imported file."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+from pathlib import Path
+
+import pytest
+
+from lvstui.config.keepalived import import_keepalived_text
+from lvstui.config.scripts import script_problems
+from tests.config.kaimport import keepalived_t
+
+NOBODY = pwd.getpwnam("nobody")
+NAMES = ("good", "loose", "owned", "grouped", "sticky")
+
+
+def layout(base: Path) -> None:
+    for name in NAMES:
+        (base / name).mkdir(parents=True)
+        script = base / name / "s.sh"
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o755)
+    (base / "loose" / "s.sh").chmod(0o757)
+    os.chown(base / "owned", NOBODY.pw_uid, 0)
+    os.chown(base / "grouped", 0, NOBODY.pw_gid)
+    (base / "grouped").chmod(0o775)
+    (base / "sticky").chmod(0o1777)
+
+
+def conf(base: Path) -> str:
+    scripts = "".join(f'vrrp_script {n} {{\n  script "{base}/{n}/s.sh"\n}}\n' for n in NAMES)
+    tracked = "".join(f"    {n}\n" for n in NAMES)
+    return (
+        "global_defs {\n  enable_script_security\n  script_user root\n}\n"
+        + scripts
+        + "vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n"
+        f"  priority 100\n  track_script {{\n{tracked}  }}\n"
+        "  virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n"
+    )
+
+
+@pytest.mark.keepalived
+@pytest.mark.root
+def test_the_same_scripts_are_insecure(tmp_path: Path, interfaces_netns: str) -> None:
+    base = tmp_path / "scripts"
+    layout(base)
+    text = conf(base)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    proc = keepalived_t(interfaces_netns, str(path))
+    theirs = set(re.findall(r"Disabling track script (\w+) due to insecure", proc.stderr))
+    config = import_keepalived_text(text, str(path), None).config
+    ours = {script.path[1] for script, _why in script_problems(config)}
+    assert theirs == ours == {"loose", "owned", "grouped"}, (theirs, ours, proc.stderr)
