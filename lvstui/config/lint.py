@@ -90,6 +90,7 @@ def lint(config: Config, host: HostFacts | None = None) -> list[Finding]:
     _vrrp_instances(config, out)
     _lvs_timeouts(config, out)
     _lvs_sync_daemon(config, out)
+    _lvs_flush(config, out)
     if host is not None:
         for path, message, hint, topic in host_findings(config, host):
             _warn(out, path, message, hint, topic=topic)
@@ -213,6 +214,24 @@ def _lvs_timeouts(config: Config, out: list[Finding]) -> None:
             'use each virtual server\'s udp_idle_timeout, or dataplane = "ipvs"',
             topic="ipvs-only",
         )
+
+
+def _lvs_flush(config: Config, out: list[Finding]) -> None:
+    """lvs_flush / lvs_flush_on_stop empty the kernel's IPVS table, services of others
+    included: the userspace forwarder's table holds lvstui's own services only."""
+    gd = config.global_defs
+    if ipvs_may_run(config):
+        return
+    for key, on in (("lvs_flush", gd.lvs_flush), ("lvs_flush_on_stop", gd.lvs_flush_on_stop)):
+        if on:
+            _warn(
+                out,
+                ("global_defs", key),
+                f"{key} empties the kernel's IPVS table: the userspace dataplane ignores it "
+                "(its table holds lvstui's own services, gone when it stops)",
+                'leave it out, or dataplane = "ipvs"',
+                topic="ipvs-only",
+            )
 
 
 def _lvs_sync_daemon(config: Config, out: list[Finding]) -> None:
