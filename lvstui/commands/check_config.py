@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from lvstui.commands._config import add_config_argument, print_config_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from lvstui.config.lint import HostFacts
     from lvstui.config.locate import Locator
     from lvstui.config.schema import Config
@@ -160,12 +162,20 @@ def _nftables(config: Config) -> str | None:
     return err.splitlines()[0] if err else f"nft --check exited {r.returncode}"
 
 
-def _script_warnings(config: Config, locate: Locator, path: str) -> int:
-    """Scripts keepalived would call insecure, without enable_script_security: a warning
-    each (with it, loading the file already refused them)."""
+def _script_warnings(config: Config, locate: Locator, path: str, disabled: Sequence[str]) -> int:
+    """Scripts keepalived would call insecure: with enable_script_security, the scripts
+    it disables (and so does lvstui); without it, the ones it would disable."""
     from lvstui.config.locate import format_key
     from lvstui.config.scripts import script_problems
 
+    for warning in disabled:
+        print(warning)
+    if disabled:
+        print(
+            "  hint: make the script and every directory above it root's and not writable "
+            "by others, or run it as another user (script_user, or the script's `user`)"
+        )
+        return len(disabled)
     found = 0
     for script, why in script_problems(config):
         found += 1
@@ -175,7 +185,7 @@ def _script_warnings(config: Config, locate: Locator, path: str) -> int:
     if found:
         print(
             "  hint: fix the permissions or run it as another user (script_user); "
-            "enable_script_security refuses such scripts"
+            "enable_script_security disables such scripts (keepalived does too)"
         )
     return found
 
@@ -187,20 +197,20 @@ def run(args: argparse.Namespace) -> int:
     from lvstui.config.casing import case_findings
     from lvstui.config.limits import read_text_limited
     from lvstui.config.lint import Level, lint
-    from lvstui.config.load import load_config
+    from lvstui.config.load import load_config_disabled
     from lvstui.config.locate import Locator
     from lvstui.errors import ConfigError
 
     path = str(args.config)
     try:
-        config = load_config(path)
+        config, disabled = load_config_disabled(path)
     except ConfigError as exc:
         n = print_config_errors(exc)
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 2
     text = read_text_limited(Path(path))
     locate = Locator(text)
-    insecure = _script_warnings(config, locate, path)
+    insecure = _script_warnings(config, locate, path, disabled)
     findings = lint(config, _host_facts(config)) + case_findings(tomllib.loads(text))
     located = [(locate(f.path), f) for f in findings]
     located.sort(key=lambda lf: lf[0] or 0)  # file order reads best

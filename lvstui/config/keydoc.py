@@ -72,10 +72,10 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         "vrrp_gna_interval": "the same for IPv6 unsolicited neighbour advertisements",
         "script_user": "the user every script runs as unless it sets its own `user` "
         "(vrrp_script, misc_check) — notify and quorum scripts too; unset: lvstui's user",
-        "enable_script_security": "refuse the config (at load, reload and check-config) when a "
-        "script that runs as root, or is set-uid root, could be changed by another user: the "
-        "file, or a directory on its path, not root's or writable by a non-root group or by "
-        "everyone (keepalived's rule)",
+        "enable_script_security": "disable, with a warning, each script that runs as root, or "
+        "is set-uid root, and could be changed by another user: the file, or a directory on "
+        "its path, not root's or writable by a non-root group or by everyone; the rest runs "
+        "(keepalived's rule and behaviour)",
         "notify_fifo": "a FIFO (created if missing) that gets one line per VRRP transition and "
         "per real/virtual server going UP or DOWN, in keepalived's words "
         '(INSTANCE "VI_1" MASTER 100, GROUP "VG_1" BACKUP 0, VS ... UP, RS ... DOWN); never '

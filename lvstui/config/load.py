@@ -14,6 +14,7 @@ points; the walk over the schema is `lvstui.config.walk`, one module per section
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Sequence
@@ -23,12 +24,15 @@ from typing import Any
 from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.locate import LineOf, Locator
 from lvstui.config.schema import Config
-from lvstui.config.scripts import insecure_errors, unknown_user_errors, with_script_user
+from lvstui.config.scripts import unknown_user_errors, with_script_user
+from lvstui.config.scriptsec import disable_insecure
 from lvstui.config.sections.checks import CHECK_ORDER, parse_status_codes, sort_checks
 from lvstui.config.sections.vrrp import parse_vip
 from lvstui.config.table import Ctx, Table
 from lvstui.config.walk import build
 from lvstui.errors import ConfigError
+
+log = logging.getLogger("lvstui.config")
 
 __all__ = [
     "CHECK_ORDER",
@@ -36,6 +40,7 @@ __all__ = [
     "decode_text",
     "load_config",
     "load_config_data",
+    "load_config_disabled",
     "load_config_text",
     "parse_status_codes",
     "parse_vip",
@@ -95,15 +100,27 @@ def read_config_text(path: str | Path, hint: str = "") -> str:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file. Raises `ConfigError` (often `ConfigErrors`)."""
+    """Read and validate a config file. Raises `ConfigError` (often `ConfigErrors`). Scripts
+    that enable_script_security disables are left out, each with a warning in the log."""
+    config, disabled = load_config_disabled(path)
+    for line in disabled:
+        log.warning("%s", line)
+    return config
+
+
+def load_config_disabled(path: str | Path) -> tuple[Config, tuple[str, ...]]:
+    """`load_config`, and a warning line (file:line: key: warning: ...) for each script that
+    enable_script_security disabled, for the caller to show."""
     text = read_config_text(path, hint="pass the config file with -f FILE")
     config = load_config_text(text, str(path))
     # a file on disk is about to run here: its scripts must be safe to run here (keepalived
     # reads the script files when it loads its config, too)
-    errors = unknown_user_errors(config, Locator(text)) or insecure_errors(config, Locator(text))
+    locate = Locator(text)
+    errors = unknown_user_errors(config, locate)
     if errors:
         raise ConfigErrors(errors)
-    return config
+    config, disabled = disable_insecure(config)
+    return config, tuple(d.line(str(path), locate) for d in disabled)
 
 
 # The first word of a keepalived.conf block: given to check-config, say what to do with it.

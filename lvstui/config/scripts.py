@@ -30,7 +30,6 @@ from lvstui.errors import ConfigError
 __all__ = [
     "Script",
     "insecure",
-    "insecure_errors",
     "script_credentials",
     "script_problems",
     "scripts",
@@ -225,21 +224,3 @@ def unknown_user_errors(config: Config, line_of: LineOf) -> list[ConfigError]:
                 )
             )
     return out
-
-
-def insecure_errors(config: Config, line_of: LineOf) -> list[ConfigError]:
-    """With enable_script_security, each insecure script is an error (keepalived refuses to
-    run them), naming its line and why."""
-    if not config.global_defs.enable_script_security:
-        return []
-    return [
-        ConfigError(
-            f"insecure script (enable_script_security): {why}",
-            file=config.path,
-            line=line_of(script.path),
-            key=format_key(script.path),
-            hint="make it and every directory above it root's and not writable by others, "
-            "or run it as another user (script_user, or the script's `user`)",
-        )
-        for script, why in script_problems(config)
-    ]

@@ -15,7 +15,7 @@ from lvstui.child import resolve_user
 from lvstui.cli import main
 from lvstui.config.dump import to_toml_dict
 from lvstui.config.keepalived import import_keepalived_text
-from lvstui.config.load import ConfigErrors, load_config, load_config_text
+from lvstui.config.load import ConfigErrors, load_config, load_config_disabled, load_config_text
 from lvstui.config.schema import MiscCheck
 from lvstui.config.scripts import insecure, scripts
 from lvstui.notify.scripts import Job, ScriptRunner
@@ -103,24 +103,45 @@ def test_keepalived_rule_on_real_files(tmp_path: Path) -> None:
 
 
 @ROOT_ONLY
-def test_enable_script_security_refuses_every_kind_of_script(
+def test_enable_script_security_disables_each_insecure_script_and_runs_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     loose = _script(tmp_path / "s", 0o757)
     path = _config(tmp_path, loose, "enable_script_security = true")
-    with pytest.raises(ConfigErrors) as exc:
-        load_config(path)
-    keys = sorted(e.key for e in exc.value.errors)
+    # a secure vrrp_script and MISC_CHECK beside the insecure ones: those stay
+    text = path.read_text().replace('track_script = ["chk"]', 'track_script = ["chk", "ok"]')
+    text = text.replace(
+        "[vrrp_instance.VI_1]", '[vrrp_script.ok]\nscript = "/bin/true"\n\n[vrrp_instance.VI_1]'
+    )
+    text += '\n[[virtual_server.real_server.misc_check]]\nmisc_path = "/bin/true"\n'
+    path.write_text(text)
+    config, disabled = load_config_disabled(path)
+    keys = sorted(line.split(": ")[1] for line in disabled)
     assert keys == [
         "virtual_server[0].quorum_up",
         "virtual_server[0].real_server[0].misc_check[0].misc_path",
         "vrrp_instance.VI_1.notify_master",
         "vrrp_script.chk.script",
     ]
-    lines = {e.key: e.line for e in exc.value.errors}
-    assert lines["vrrp_instance.VI_1.notify_master"] == 12
-    assert main(["check-config", "-f", str(path)]) == 2
-    assert "insecure script (enable_script_security)" in capsys.readouterr().err
+    assert (
+        f"{path}:15: vrrp_instance.VI_1.notify_master: warning: notify script disabled"
+        in "\n".join(disabled)
+    )
+    assert all("writable by everyone" in line for line in disabled)
+    # keepalived's way: the vrrp_script and its track_script entries go, the instance stays;
+    # the MISC_CHECK goes, the server's other check stays; notify and quorum scripts are unset
+    assert [s.name for s in config.vrrp_scripts] == ["ok"]
+    (vi,) = config.vrrp_instances
+    assert (vi.track_script, vi.notify_master) == (("ok",), None)
+    (vs,) = config.virtual_servers
+    assert vs.quorum_up is None
+    assert [c.misc_path for c in vs.real_servers[0].checks if isinstance(c, MiscCheck)] == [
+        "/bin/true"
+    ]
+    assert load_config(path) == config  # the daemon's loader: the same, the lines logged
+    assert main(["check-config", "-f", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("disabled (enable_script_security, as keepalived does)") == 4
     # without it: the same file loads, and check-config warns about each script
     path = _config(tmp_path, loose)
     load_config(path)

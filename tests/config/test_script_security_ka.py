@@ -1,7 +1,8 @@
 """enable_script_security judged as keepalived 2.2.7 judges it: the same scripts on real
 files (world-writable, a directory owned or writable by another user, a sticky directory)
 are insecure for `keepalived -t` ("Disabling track script NAME due to insecure") and for
-lvstui's check on the imported file."""
+lvstui's check on the imported file, and both leave out just those (keepalived's daemon runs
+the rest; its `-t` reports the disabled track scripts with exit status 5)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from lvstui.config.keepalived import import_keepalived_text
 from lvstui.config.scripts import script_problems
+from lvstui.config.scriptsec import disable_insecure
 from tests.config.kaimport import keepalived_t
 
 NOBODY = pwd.getpwnam("nobody")
@@ -55,6 +57,16 @@ def test_the_same_scripts_are_insecure(tmp_path: Path, interfaces_netns: str) ->
     path.write_text(text)
     proc = keepalived_t(interfaces_netns, str(path))
     theirs = set(re.findall(r"Disabling track script (\w+) due to insecure", proc.stderr))
-    config = import_keepalived_text(text, str(path), None).config
+    result = import_keepalived_text(text, str(path), None)
+    config = result.config
     ours = {script.path[1] for script, _why in script_problems(config)}
     assert theirs == ours == {"loose", "owned", "grouped"}, (theirs, ours, proc.stderr)
+    # keepalived disables those and tracks the rest; the instance is not refused, nor FAULT
+    # (the run itself: tests/vrrp/test_lab_scriptsec.py); so does lvstui's loader
+    kept, disabled = disable_insecure(config)
+    assert kept.vrrp_instances[0].track_script == tuple(n for n in NAMES if n not in theirs)
+    assert {d.path[1] for d in disabled} == theirs
+    assert [s.name for s in kept.vrrp_scripts] == ["good", "sticky"]
+    # and the import says so, at each vrrp_script's line
+    noted = {n.directive: n.line for n in result.notes if "enable_script_security" in n.message}
+    assert noted == {f"vrrp_script.{n}.script": 6 + 3 * NAMES.index(n) for n in theirs}

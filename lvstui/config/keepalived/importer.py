@@ -16,6 +16,7 @@ from lvstui.config.keepalived.tree import parse
 from lvstui.config.load import ConfigErrors, load_config_data, read_config_text
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import Config
+from lvstui.config.scriptsec import disable_insecure
 from lvstui.errors import ConfigError
 
 
@@ -83,7 +84,20 @@ def import_keepalived_text(
                 )
             )
         raise ConfigErrors(fixed) from None
+    notes += _disabled_notes(config, lines, file)
     return ImportResult(data=data, config=config, notes=tuple(notes))
+
+
+def _disabled_notes(
+    config: Config, lines: dict[KeyPath, tuple[str, int]], file: str
+) -> list[ImportNote]:
+    """The scripts enable_script_security disables on this host, as keepalived does here."""
+    by_key = {format_key(k): v for k, v in lines.items()}
+    out = []
+    for d in disable_insecure(config)[1]:
+        where = _lookup(by_key, format_key(d.path)) or (file, 0)
+        out.append(ImportNote(where[0], where[1], format_key(d.path), d.message()))
+    return out
 
 
 def _lookup(by_key: dict[str, tuple[str, int]], key: str) -> tuple[str, int] | None:
