@@ -192,6 +192,8 @@ def _instance(inst: VrrpInstance, gd: GlobalDefs) -> dict[str, Any]:
             "track_script_weight",
             "track_process",
             "track_process_weight",
+            "track_file",
+            "track_file_weight",
             "virtual_routes",
             "virtual_rules",
             "strict_mode",
@@ -210,7 +212,7 @@ def _instance(inst: VrrpInstance, gd: GlobalDefs) -> dict[str, Any]:
         out["virtual_routes"] = [route_text(r) for r in inst.virtual_routes]
     if inst.virtual_rules:
         out["virtual_rules"] = [rule_text(r) for r in inst.virtual_rules]
-    for key in ("track_interface", "track_script", "track_process"):
+    for key in ("track_interface", "track_script", "track_process", "track_file"):
         names: tuple[str, ...] = getattr(inst, key)
         weighted = {w.name: w for w in getattr(inst, f"{key}_weight")}
         if names:

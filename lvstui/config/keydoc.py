@@ -248,6 +248,9 @@ KEY_DOCS: dict[type, dict[str, str]] = {
         '"chk weight 5 [reverse]" gives the script another weight for this instance',
         "track_process": "names of [vrrp_track_process.NAME] tables; "
         '"nginx weight -20 [reverse]" gives it another weight for this instance',
+        "track_file": "names of [track_file.NAME] tables: the number in the file moves the "
+        "priority by value x weight (a move of -254 or less is FAULT), or with weight 0 any "
+        'value but 0 is FAULT; "state weight -2 [reverse]" gives it another weight here',
         "notify_master": _NOTIFY,
         "notify_backup": _NOTIFY,
         "notify_fault": _NOTIFY,

@@ -380,7 +380,10 @@ def _vrrp_instances(config: Config, out: list[Finding]) -> None:
             ("vrrp_instance", name, kind),
             f"the weight on {tracked} is ignored, as keepalived does: {name} is in "
             f"vrrp_sync_group {group}"
-            + (" (down is FAULT)" if kind == "track_interface" else " (the script is not run)"),
+            + {
+                "track_interface": " (down is FAULT)",
+                "track_script": " (the script is not run)",
+            }.get(kind, " (the file is not tracked)"),
             f"set sync_group_tracking_weight = true in vrrp_sync_group {group} to keep it",
             topic="sync-weight",
         )

@@ -87,6 +87,7 @@ _INTERNAL: dict[type, frozenset[str]] = {
             "track_interface_weight",
             "track_script_weight",
             "track_process_weight",
+            "track_file_weight",
         }
     ),
     VipAddress: frozenset({"prefixlen"}),  # written in `address`
@@ -222,7 +223,7 @@ _SPEC = (
     _Table(
         "track_file.NAME",
         "A file holding a number that an agent writes (keepalived's track_file), read by "
-        "file_check.",
+        "file_check and by the VRRP instances that track it (looked at once a second).",
         ((TrackFile, ("file", "weight", "reverse", "init_file", "init_overwrite")),),
     ),
     _Table(

@@ -260,10 +260,9 @@ class VrrpTrackProcess:
 
 @dataclass(frozen=True, slots=True)
 class TrackWeight:
-    """A tracked interface or script with keepalived's weight: with weight W > 0 the
-    priority rises by W while it is up (OK), with W < 0 it falls by |W| while it is down
-    (failing); `reverse` turns the adjustment the other way. Weight 0 keeps the FAULT rule
-    (reversed: FAULT while up)."""
+    """A tracked interface or script with keepalived's weight: W > 0 raises the priority by W
+    while it is up (OK), W < 0 lowers it by |W| while it is down (failing); `reverse` turns
+    the adjustment around. Weight 0 keeps the FAULT rule (reversed: FAULT while up)."""
 
     name: str
     weight: int = 0
@@ -289,13 +288,14 @@ class VrrpInstance:
     unicast_peer: tuple[str, ...] = ()
     track_interface: tuple[str, ...] = ()  # the names; weights below
     track_script: tuple[str, ...] = ()
-    # keepalived's `eth1 weight -10 [reverse]` items (written "eth1 weight -10" in the list):
-    # a weighted interface moves the priority instead of causing FAULT; a script's entry
-    # here overrides its vrrp_script weight for this instance
+    # keepalived's `NAME weight W [reverse]` list items: a weighted interface moves the
+    # priority instead of FAULT; a script's, process's or file's overrides its own weight
     track_interface_weight: tuple[TrackWeight, ...] = ()
     track_script_weight: tuple[TrackWeight, ...] = ()
     track_process: tuple[str, ...] = ()  # names of vrrp_track_process tables
     track_process_weight: tuple[TrackWeight, ...] = ()
+    track_file: tuple[str, ...] = ()  # names of track_file tables (lvstui/vrrp/trackfile.py)
+    track_file_weight: tuple[TrackWeight, ...] = ()
     notify_master: str | None = None
     notify_backup: str | None = None
     notify_fault: str | None = None
@@ -450,7 +450,7 @@ class UdpCheck:
 @dataclass(frozen=True, slots=True)
 class TrackFile:
     """keepalived's `track_file NAME { file ...; weight W [reverse]; init_file [V] [overwrite] }`:
-    a file holding a number that an external agent writes."""
+    a number an external agent writes, tracked by FILE_CHECK and VRRP instances' track_file."""
 
     name: str
     file: str

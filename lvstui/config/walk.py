@@ -81,10 +81,12 @@ def cross_checks(ctx: Ctx, cfg: Config) -> None:
                 owner[member] = g.name
     scripts = {s.name for s in cfg.vrrp_scripts}
     procs = {p.name for p in cfg.vrrp_track_processes}
+    files = {f.name for f in cfg.track_files}
     for inst in cfg.vrrp_instances:
         for key, tracked, known, table in (
             ("track_script", inst.track_script, scripts, "vrrp_script"),
             ("track_process", inst.track_process, procs, "vrrp_track_process"),
+            ("track_file", inst.track_file, files, "track_file"),
         ):
             for i, name in enumerate(tracked):
                 if name not in known:

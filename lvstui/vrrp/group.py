@@ -101,6 +101,7 @@ class VrrpGroup:
         self._started = False
         self._delayed: asyncio.Task[None] | None = None  # vrrp_startup_delay's wait
         self._procs = {p.name: p for p in config.vrrp_track_processes}
+        self._files = {f.name: f for f in config.track_files}
         scripts = {s.name: s for s in config.vrrp_scripts}
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         self.nodes: dict[str, VrrpNode] = {}
@@ -132,6 +133,7 @@ class VrrpGroup:
             drops=self.vip_drops,
             processes=self._procs,
             proc_table=self.proc_table,
+            files=self._files,
         )
         node.vips.vmacs = self.vmacs  # use_vmac, the VIPs' side: one edge for the group
         return node
@@ -193,8 +195,10 @@ class VrrpGroup:
         lines = describe(self.config, config)
         scripts = {s.name: s for s in config.vrrp_scripts}
         self._procs = {p.name: p for p in config.vrrp_track_processes}
+        self._files = {f.name: f for f in config.track_files}
         for kept in self.nodes.values():
             kept.procs.defs = self._procs  # a redefined one makes its instance's plan UPDATE
+            kept.files.defs = self._files
         member_of = {m: g.name for g in config.vrrp_sync_groups for m in g.group}
         # sync groups stop steering their members while they change
         old_groups = {g.name: g for g in self.sync_groups}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lvstui.clock import Clock, SystemClock
-from lvstui.config.schema import VipAddress, VrrpInstance, VrrpScript, VrrpTrackProcess
+from lvstui.config.schema import TrackFile, VipAddress, VrrpInstance, VrrpScript, VrrpTrackProcess
 from lvstui.errors import PacketError, VrrpError
 from lvstui.model import Event, LogEvent, VrrpChanged, VrrpRunState, VrrpView
 from lvstui.notify.fifo import vrrp_line
@@ -32,6 +32,7 @@ from lvstui.vrrp.process import InstanceProcesses, ProcessTable
 from lvstui.vrrp.routes import RouteManager
 from lvstui.vrrp.scripts import InstanceScripts
 from lvstui.vrrp.track import LinkMonitor, link_faults, tracked_weight, weighted_links
+from lvstui.vrrp.trackfile import InstanceFiles
 from lvstui.vrrp.transport import (
     Datagram,
     InterfaceUnavailable,
@@ -69,6 +70,7 @@ class VrrpNode:
         drops: DropSet | None = None,  # accept = false
         processes: dict[str, VrrpTrackProcess] | None = None,  # the vrrp_track_processes
         proc_table: ProcessTable | None = None,
+        files: dict[str, TrackFile] | None = None,  # the track_files
     ) -> None:
         self.inst = inst
         self.clock = clock
@@ -100,6 +102,7 @@ class VrrpNode:
         warn = lambda m: self._log("warning", m)  # noqa: E731
         self.track_scripts = InstanceScripts(clock, self.set_fault, moved, warn)
         self.procs = InstanceProcesses(processes or {}, proc_table, clock, self.set_fault, moved)
+        self.files = InstanceFiles(files or {}, clock, self.set_fault, moved, warn)
         self._link_up: dict[str, bool] = {}  # weighted track_interface links: up?
         self._params: fsm.FsmParams | None = None
         self.state = fsm.FsmState(priority=inst.priority, master_adver_int=inst.advert_int)
@@ -147,6 +150,7 @@ class VrrpNode:
         # a weight-0 script: FAULT until its first result (init_fail: until `rise` passes)
         self._faults.update(self.track_scripts.start(inst, self.scripts))
         self._faults.update(self.procs.start(inst))
+        self._faults.update(self.files.start(inst))
         if self.links is not None:
             weighted = weighted_links(self.inst)
             for ifname in self._tracked_links():
@@ -190,6 +194,7 @@ class VrrpNode:
         self._tasks.clear()
         await self.track_scripts.stop()
         await self.procs.stop()
+        await self.files.stop()
         self.transport.close()
 
     async def reconfigure(
@@ -272,6 +277,7 @@ class VrrpNode:
         self.inst, self.scripts = new, scripts
         self._faults = await self.track_scripts.reconfigure(new, scripts, self._faults)
         self._faults = await self.procs.reconfigure(new, self._faults)
+        self._faults = await self.files.reconfigure(new, self._faults)
         # track_interface: forget links no longer tracked, look at the new ones now
         tracked = self._tracked_links()
         weighted = weighted_links(self.inst)
@@ -310,7 +316,7 @@ class VrrpNode:
         total = base + self.track_scripts.weight()
         for w in weighted_links(self.inst).values():
             total += tracked_weight(w.weight, w.reverse, self._link_up.get(w.name, True))
-        total += self.procs.weight()
+        total += self.procs.weight() + self.files.weight()
         return max(1, min(254, total))
 
     async def _check_links(self) -> None:

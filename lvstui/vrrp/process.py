@@ -13,7 +13,6 @@ the last one as a prefix (`initial`); zombies never count.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Protocol
 
 from lvstui.clock import Clock
 from lvstui.config.schema import VrrpInstance, VrrpTrackProcess
+from lvstui.vrrp.pollers import Pollers
 from lvstui.vrrp.track import apply_verdict, tracked_fault, tracked_weight
 
 __all__ = [
@@ -197,7 +197,7 @@ class InstanceProcesses:
         self._set_fault = set_fault
         self._moved = moved
         self.ok: dict[str, bool] = {}
-        self._running: dict[str, tuple[VrrpTrackProcess, asyncio.Task[None]]] = {}
+        self._pollers: Pollers[VrrpTrackProcess] = Pollers()
         self._inst: VrrpInstance | None = None
 
     def _weight_of(self, name: str) -> tuple[int, bool]:
@@ -213,12 +213,11 @@ class InstanceProcesses:
         self._inst = inst
         for name in inst.track_process:
             tp = self.defs.get(name)
-            if tp is None or name in self._running:
+            if tp is None or name in self._pollers:
                 continue
             ok = self.ok[name] = first_look(tp, self.table)
             tracker = ProcessTracker(tp, self.table, self.clock, self._callback(name), ok)
-            task = asyncio.create_task(tracker.run(), name=f"vrrp-process-{name}")
-            self._running[name] = (tp, task)
+            self._pollers.add(name, tp, tracker.run(), f"vrrp-process-{name}")
         faults = {}
         for name, ok in self.ok.items():
             weight, reverse = self._weight_of(name)
@@ -229,11 +228,7 @@ class InstanceProcesses:
     async def reconfigure(self, inst: VrrpInstance, faults: dict[str, str]) -> dict[str, str]:
         """After a reload: stop the pollers of processes no longer tracked or redefined,
         start the new ones; `faults` with the process ones replaced by the current ones."""
-        gone = [
-            n
-            for n, (tp, _) in self._running.items()
-            if n not in inst.track_process or self.defs.get(n) != tp
-        ]
+        gone = self._pollers.stale(inst.track_process, self.defs)
         await self.stop(gone)
         for name in gone:
             self.ok.pop(name, None)
@@ -241,11 +236,7 @@ class InstanceProcesses:
         return kept | self.start(inst)
 
     async def stop(self, names: Sequence[str] | None = None) -> None:
-        for name in list(self._running) if names is None else names:
-            _, task = self._running.pop(name)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._pollers.stop(names)
 
     def weight(self) -> int:
         return sum(

@@ -18,10 +18,18 @@ Like keepalived, a reload must not cause a failover it does not need:
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from lvstui.config.routes import route_text, rule_text
-from lvstui.config.schema import Config, VipAddress, VrrpInstance, VrrpScript
+from lvstui.config.schema import (
+    Config,
+    TrackFile,
+    VipAddress,
+    VrrpInstance,
+    VrrpScript,
+    VrrpTrackProcess,
+)
 
 __all__ = ["Change", "InstancePlan", "describe", "family", "plan_reload", "sync_membership"]
 
@@ -34,6 +42,8 @@ RESTART_FIELDS = (
     "use_vmac",
     "vmac_xmit_base",  # the socket moves between the VMAC and the base interface
 )
+
+_Def = VrrpTrackProcess | TrackFile
 
 
 class Change(enum.Enum):
@@ -96,6 +106,7 @@ def plan_instance(
     old_scripts: dict[str, VrrpScript],
     new_scripts: dict[str, VrrpScript],
     changed_procs: frozenset[str] = frozenset(),
+    changed_files: frozenset[str] = frozenset(),
 ) -> InstancePlan:
     skip = {"name", "virtual_ipaddress", "virtual_ipaddress_excluded", "auth_pass"}
     skip |= {"virtual_routes", "virtual_rules"}
@@ -118,6 +129,7 @@ def plan_instance(
     ot, nt = _tracked(old, old_scripts), _tracked(new, new_scripts)
     why += [f"vrrp_script {n} changed" for n in nt if n in ot and ot[n] != nt[n]]
     why += [f"vrrp_track_process {n} changed" for n in new.track_process if n in changed_procs]
+    why += [f"track_file {n} changed" for n in new.track_file if n in changed_files]
     if restart:
         return InstancePlan(new.name, Change.RESTART, tuple(f"{f} changed" for f in restart))
     return InstancePlan(new.name, Change.UPDATE if why else Change.KEEP, tuple(why))
@@ -134,13 +146,16 @@ def plan_reload(old: Config, new: Config) -> tuple[InstancePlan, ...]:
         if name not in oi:
             out.append(InstancePlan(name, Change.ADD))
         else:
-            out.append(plan_instance(oi[name], inst, os_, ns, _changed_procs(old, new)))
+            procs = _changed(old.vrrp_track_processes, new.vrrp_track_processes)
+            files = _changed(old.track_files, new.track_files)
+            out.append(plan_instance(oi[name], inst, os_, ns, procs, files))
     return tuple(out)
 
 
-def _changed_procs(old: Config, new: Config) -> frozenset[str]:
-    before = {p.name: p for p in old.vrrp_track_processes}
-    return frozenset(p.name for p in new.vrrp_track_processes if before.get(p.name) not in (p,))
+def _changed(old: Sequence[_Def], new: Sequence[_Def]) -> frozenset[str]:
+    """The names of the definitions (vrrp_track_process, track_file) new or changed."""
+    before = {d.name: d for d in old}
+    return frozenset(d.name for d in new if before.get(d.name) not in (d,))
 
 
 def sync_membership(cfg: Config) -> dict[str, tuple[str, ...]]:

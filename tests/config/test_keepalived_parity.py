@@ -12,6 +12,7 @@ import pytest
 
 from lvstui.config.keepalived import ImportResult, import_keepalived_text
 from lvstui.config.schema import LbKind, VrrpState
+from lvstui.config.syncweights import as_run, ignored_weights
 from tests.config.kaimport import keepalived_t
 
 INSTANCE = """\
@@ -151,6 +152,28 @@ def _track_process(r: ImportResult) -> None:
     assert not r.notes
 
 
+def _track_file(r: ImportResult) -> None:
+    a, b = r.config.track_files
+    assert (a.name, a.file, a.weight, a.init_file, a.init_overwrite) == (
+        "tf_a",
+        "/run/agent/a",
+        -2,
+        5,
+        True,
+    )
+    assert (b.name, b.weight, b.reverse) == ("tf_b", 1, False)  # vrrp_track_file: a synonym
+    (inst,) = r.config.vrrp_instances
+    assert inst.track_file == ("tf_a", "tf_b")
+    assert [(w.name, w.weight, w.reverse) for w in inst.track_file_weight] == [("tf_b", 3, True)]
+    assert not r.notes
+
+
+def _track_file_sync(r: ImportResult) -> None:
+    # kept in the TOML as written; run (and named by check-config) as keepalived runs it
+    assert ignored_weights(r.config) == [("VI_1", "track_file", "tf_a", "G")]
+    assert [i.track_file for i in as_run(r.config).vrrp_instances] == [("tf_b",), ()]
+
+
 def _preempt_init_fail(r: ImportResult) -> None:
     (inst,) = r.config.vrrp_instances
     assert inst.nopreempt is False and inst.track_script == ("chk",)
@@ -199,6 +222,24 @@ CASES = [
         + instance("  track_process {\n    web\n    py weight 10 reverse\n  }\n"),
         "",
         _track_process,
+    ),
+    Case(
+        "track_file, vrrp_track_file and an instance's track_file weights",
+        "track_file tf_a {\n  file /run/agent/a\n  weight -2\n  init_file 5 overwrite\n}\n"
+        'vrrp_track_file tf_b {\n  file "/run/agent/b"\n}\n'
+        + instance("  track_file {\n    tf_a\n    tf_b weight 3 reverse\n  }\n"),
+        "",
+        _track_file,
+    ),
+    Case(
+        "a weighted track_file in a sync group",
+        "track_file tf_a {\n  file /run/agent/a\n  weight -2\n}\n"
+        "track_file tf_b {\n  file /run/agent/b\n  weight 0\n}\n"
+        + instance("  track_file {\n    tf_a\n    tf_b\n  }\n")
+        + instance().replace("VI_1", "VI_2").replace("51", "52").replace(".10/", ".11/")
+        + "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n}\n",
+        "(VI_1) ignoring tracked file tf_a with weight -2 due to SYNC group",
+        _track_file_sync,
     ),
     Case(
         "preempt after nopreempt, init_fail, garp_master_delay without vrrp_",

@@ -244,7 +244,7 @@ def list_item_words(out: Out, key: str, item: Node) -> str:
     if words and words[-1] in ("reverse", "noreverse", "no_reverse"):
         words = words[:-1]
     if (
-        key in ("track_interface", "track_script", "track_process")
+        key in ("track_interface", "track_script", "track_process", "track_file")
         and len(words) == 2
         and words[0] == "weight"
     ):

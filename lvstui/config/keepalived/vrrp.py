@@ -235,6 +235,7 @@ def vrrp_instance_block(out: Out, node: Node) -> None:
             ("track_interface", False),
             ("track_script", False),
             ("track_process", False),
+            ("track_file", False),
         )
     }
     fill(

@@ -177,6 +177,7 @@ def read_instance(name: str, t: Table, gd: GlobalDefs) -> VrrpInstance:
         **_tracked(t, "track_interface"),
         **_tracked(t, "track_script"),
         **_tracked(t, "track_process"),
+        **_tracked(t, "track_file"),
         smtp_alert=t.flag("smtp_alert", None),
         garp_master_delay=t.number("garp_master_delay", DEFAULT_GARP_MASTER_DELAY, 0, 3600),
         garp_master_repeat=t.integer("garp_master_repeat", DEFAULT_GARP_MASTER_REPEAT, 0, 1000),
