@@ -3,8 +3,8 @@
 - `with_script_user(config)`: `global_defs.script_user` is the user of every vrrp_script and
   MISC_CHECK that names none (keepalived's default script user), filled in once at load so
   the run-time code sees one `user` field.
-- `scripts(config)`: every command the config may run (notify, vrrp_script, MISC_CHECK,
-  quorum_up/down), with its key path and the user it runs as.
+- `scripts(config)`: every command the config may run (notify FIFO scripts, notify,
+  vrrp_script, MISC_CHECK, quorum_up/down), with its key path and the user it runs as.
 - `insecure(path, as_root)`: keepalived's `enable_script_security` rule. A script that runs
   as root (or is set-uid/set-gid root) is insecure when the file, or any directory on the
   way to it from `/`, belongs to a non-root user, or is writable by a group other than root
@@ -80,6 +80,14 @@ def with_script_user(config: Config) -> Config:
 def scripts(config: Config) -> Iterator[Script]:
     """Every command the config runs; notify and quorum scripts run as script_user too."""
     default = config.global_defs.script_user or None
+    gd = config.global_defs
+    for fifo_key, fifo_cmd, fifo_user in (
+        ("notify_fifo_script", gd.notify_fifo_script, gd.notify_fifo_script_user),
+        ("vrrp_notify_fifo_script", gd.vrrp_notify_fifo_script, gd.vrrp_notify_fifo_script_user),
+        ("lvs_notify_fifo_script", gd.lvs_notify_fifo_script, gd.lvs_notify_fifo_script_user),
+    ):
+        if fifo_cmd:
+            yield Script(("global_defs", fifo_key), fifo_cmd, fifo_user or default)
     for s in config.vrrp_scripts:
         yield Script(("vrrp_script", s.name, "script"), s.script, s.user)
     notifying: list[tuple[str, VrrpSyncGroup | VrrpInstance]] = [

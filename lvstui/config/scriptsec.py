@@ -10,8 +10,8 @@ lib/notify.c `check_notify_script_secure`):
   sync groups: the instance runs as if it had never tracked the script (no FAULT, no weight);
 - a `MISC_CHECK`: the checker is removed; the real server's state comes from its other
   checks, and a server left with none is up (as with any server without checks);
-- a notify script (`notify*`, `notify_up` / `notify_down`, `quorum_up` / `quorum_down`):
-  simply not run.
+- a notify script (`notify*`, `notify_up` / `notify_down`, `quorum_up` / `quorum_down`, the
+  notify FIFOs' `*_script`): simply not run.
 
 `disable_insecure(config)` returns the config with those scripts left out and one
 `Disabled` per script (where it was and why), for check-config and the daemon's log.
@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TypeVar
 
+from lvstui.config.globaldefs import GlobalDefs
 from lvstui.config.locate import KeyPath, LineOf, format_key
 from lvstui.config.schema import (
     Config,
@@ -85,12 +86,30 @@ def disable_insecure(config: Config) -> tuple[Config, tuple[Disabled, ...]]:
     servers = tuple(_server(vs, i, paths) for i, vs in enumerate(config.virtual_servers))
     fixed = dataclasses.replace(
         config,
+        global_defs=_without_fifo_scripts(config.global_defs, paths),
         vrrp_scripts=vrrp_scripts,
         vrrp_instances=instances,
         vrrp_sync_groups=groups,
         virtual_servers=servers,
     )
     return fixed, found
+
+
+def _without_fifo_scripts(gd: GlobalDefs, paths: set[KeyPath]) -> GlobalDefs:
+    """keepalived frees an insecure FIFO script too (check_notify_script_secure)."""
+    at: KeyPath = ("global_defs",)
+    return dataclasses.replace(
+        gd,
+        notify_fifo_script=_kept(gd.notify_fifo_script, (*at, "notify_fifo_script"), paths) or "",
+        vrrp_notify_fifo_script=_kept(
+            gd.vrrp_notify_fifo_script, (*at, "vrrp_notify_fifo_script"), paths
+        )
+        or "",
+        lvs_notify_fifo_script=_kept(
+            gd.lvs_notify_fifo_script, (*at, "lvs_notify_fifo_script"), paths
+        )
+        or "",
+    )
 
 
 def _kept(cmd: str | None, at: KeyPath, paths: set[KeyPath]) -> str | None:

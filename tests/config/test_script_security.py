@@ -107,7 +107,8 @@ def test_enable_script_security_disables_each_insecure_script_and_runs_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     loose = _script(tmp_path / "s", 0o757)
-    path = _config(tmp_path, loose, "enable_script_security = true")
+    fifo = f'notify_fifo = "{tmp_path}/fifo"\nnotify_fifo_script = "{loose} fifo"'
+    path = _config(tmp_path, loose, f"enable_script_security = true\n{fifo}")
     # a secure vrrp_script and MISC_CHECK beside the insecure ones: those stay
     text = path.read_text().replace('track_script = ["chk"]', 'track_script = ["chk", "ok"]')
     text = text.replace(
@@ -118,19 +119,24 @@ def test_enable_script_security_disables_each_insecure_script_and_runs_the_rest(
     config, disabled = load_config_disabled(path)
     keys = sorted(line.split(": ")[1] for line in disabled)
     assert keys == [
+        "global_defs.notify_fifo_script",
         "virtual_server[0].quorum_up",
         "virtual_server[0].real_server[0].misc_check[0].misc_path",
         "vrrp_instance.VI_1.notify_master",
         "vrrp_script.chk.script",
     ]
     assert (
-        f"{path}:15: vrrp_instance.VI_1.notify_master: warning: notify script disabled"
+        f"{path}:17: vrrp_instance.VI_1.notify_master: warning: notify script disabled"
         in "\n".join(disabled)
     )
     assert all("writable by everyone" in line for line in disabled)
     # keepalived's way: the vrrp_script and its track_script entries go, the instance stays;
     # the MISC_CHECK goes, the server's other check stays; notify and quorum scripts are unset
     assert [s.name for s in config.vrrp_scripts] == ["ok"]
+    assert (config.global_defs.notify_fifo, config.global_defs.notify_fifo_script) == (
+        f"{tmp_path}/fifo",
+        "",
+    )
     (vi,) = config.vrrp_instances
     assert (vi.track_script, vi.notify_master) == (("ok",), None)
     (vs,) = config.virtual_servers
@@ -141,7 +147,7 @@ def test_enable_script_security_disables_each_insecure_script_and_runs_the_rest(
     assert load_config(path) == config  # the daemon's loader: the same, the lines logged
     assert main(["check-config", "-f", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("disabled (enable_script_security, as keepalived does)") == 4
+    assert out.count("disabled (enable_script_security, as keepalived does)") == 5
     # without it: the same file loads, and check-config warns about each script
     path = _config(tmp_path, loose)
     load_config(path)
