@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["READ_LIMIT", "FileReader", "init_file", "parse_number"]
+__all__ = ["READ_LIMIT", "FileReader", "dir_exists", "init_file", "parse_number"]
 
 READ_LIMIT = 127  # keepalived reads this much of the file
 _LOW, _HIGH = -(2**31), 2**31
@@ -37,6 +37,11 @@ def parse_number(data: bytes) -> int | None:
     if not _LOW <= value <= _HIGH:
         return None
     return value
+
+
+def dir_exists(path: str) -> bool:
+    """Does the directory the file would be in exist? (keepalived tracks no file without.)"""
+    return os.path.isdir(os.path.dirname(os.path.abspath(path)))
 
 
 def init_file(path: str, value: int, overwrite: bool) -> None:

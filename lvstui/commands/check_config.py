@@ -47,6 +47,7 @@ def _host_facts(config: Config) -> HostFacts:
     from lvstui.config.hostlint import named_users
     from lvstui.config.lint import HostFacts
     from lvstui.hostsetup import read_sysctl
+    from lvstui.trackfile import dir_exists
 
     def on(key: str) -> bool | None:
         value = read_sysctl(key)
@@ -64,6 +65,7 @@ def _host_facts(config: Config) -> HostFacts:
         sloppy_tcp=on("net.ipv4.vs.sloppy_tcp"),
         nftables=_nftables(config),
         missing_users=frozenset(missing),
+        missing_dirs=frozenset(tf.name for tf in config.track_files if not dir_exists(tf.file)),
         addresses=_addresses(config),
         local_vips=_local_vips(config),
     )

@@ -8,6 +8,9 @@ config asks for that this host cannot do, so the daemon would accept it and then
   `notify_up_user`/`notify_down_user`) this host does not have: keepalived leaves such a
   script out (a config error to `keepalived -t`, "ignoring" in its log); lvstui keeps the
   config and reports every run that cannot happen.
+- a track_file in a directory that does not exist: keepalived stops tracking it ("Track file
+  directory ... does not exist - removing"); so do lvstui's VRRP instances (a warning in
+  the log at start), and FILE_CHECK reads it as a missing file (0).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class HostFacts:
     # why nftables cannot take accept mode's drop table here ("": it can; None: not tried)
     nftables: str | None = None
     missing_users: frozenset[str] | None = None  # users the config names that do not exist
+    # the track_files whose directory does not exist (keepalived stops tracking those)
+    missing_dirs: frozenset[str] | None = None
     # the host's addresses (normalized), but those on lvstui's own tun device
     addresses: frozenset[str] | None = None
     # the bgp VIPs the kernel takes as its own (a local route, e.g. an address on lo): read
@@ -107,3 +112,12 @@ def host_findings(config: Config, host: HostFacts) -> Iterator[tuple[KeyPath, st
                     "create the user, or name one this host has",
                     "unknown-user",
                 )
+    for name in sorted(host.missing_dirs or ()):
+        yield (
+            ("track_file", name, "file"),
+            "the directory of this file does not exist on this host: keepalived stops "
+            'tracking it ("Track file directory ... does not exist - removing"), and so do '
+            "lvstui's VRRP instances; FILE_CHECK reads it as 0",
+            "create the directory, or name a file in one that exists",
+            "track-file-dir",
+        )

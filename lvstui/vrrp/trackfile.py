@@ -18,12 +18,11 @@ stat; the content is reread only when the file changed), as FILE_CHECK does.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 from lvstui.clock import Clock
 from lvstui.config.schema import TrackFile, VrrpInstance
-from lvstui.trackfile import FileReader, init_file
+from lvstui.trackfile import FileReader, dir_exists, init_file
 from lvstui.vrrp.pollers import Pollers
 
 __all__ = ["FAULT_MOVE", "FILE_POLL", "FileTracker", "InstanceFiles", "file_move"]
@@ -85,10 +84,6 @@ class FileTracker:
             self.poll()
 
 
-def _directory_exists(path: str) -> bool:
-    return os.path.isdir(os.path.dirname(os.path.abspath(path)))
-
-
 class InstanceFiles:
     """The tracked files of one VRRP instance: their pollers, their values, and what a value
     means for the instance (module docstring)."""
@@ -133,7 +128,7 @@ class InstanceFiles:
             tf = self.defs.get(name)
             if tf is None or name in self._pollers:
                 continue
-            if not _directory_exists(tf.file):
+            if not dir_exists(tf.file):
                 self._warn(
                     f"track_file {name}: the directory of {tf.file} does not exist; "
                     "not tracked (as keepalived)"

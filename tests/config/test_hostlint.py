@@ -109,3 +109,20 @@ def test_check_config_with_nft_that_takes_the_table(
     path.write_text(CONFIG)
     assert main(["check-config", "-f", str(path)]) == 0
     assert "accept mode" not in capsys.readouterr().out
+
+
+def test_a_track_file_in_a_missing_directory_is_a_warning(tmp_path: Path) -> None:
+    """keepalived: "Track file directory for NAME does not exist - removing"."""
+    text = (
+        f'[track_file.gone]\nfile = "{tmp_path}/nodir/state"\n'
+        f'[track_file.here]\nfile = "{tmp_path}/state"\n'
+        '[vrrp_instance.VI_1]\ninterface = "lo"\nvirtual_router_id = 51\n'
+        'virtual_ipaddress = ["192.0.2.1"]\ntrack_file = ["gone", "here"]\n'
+    )
+    cfg = load_config_text(text)
+    facts = read_host(cfg)
+    assert facts.missing_dirs == frozenset({"gone"})
+    found = [f for f in lint(cfg, facts) if f.topic == "track-file-dir"]
+    assert [(f.key, "keepalived stops tracking it" in f.message) for f in found] == [
+        ("track_file.gone.file", True)
+    ]

@@ -18,6 +18,7 @@ from tests.helpers import wait_until
 from tests.vrrp.lab import Lab, imported, lab_up
 from tests.vrrp.nsdaemon import daemon
 from tests.vrrp.test_lab_script_weights import settled
+from tests.vrrp.test_trackfile import write_renamed
 
 pytestmark = [
     pytest.mark.netns,
@@ -82,34 +83,28 @@ def _steps(lab: Lab, host: str, path: Path) -> list[object]:
     priority, then pulls it into FAULT (the VIP goes) and back."""
     seen: list[object] = []
     for value in (0, 2):
-        _write(path, f"{value}\n")
+        write_renamed(path, f"{value}\n")
         seen.append(settled(lab, 100 - 10 * value))
-    _write(path, "26\n")  # -260: FAULT
+    write_renamed(path, "26\n")  # -260: FAULT
     wait_until(lambda: not lab.has_vip(host), 15)
     seen.append("fault")
-    _write(path, "1\n")
+    write_renamed(path, "1\n")
     wait_until(lambda: lab.has_vip(host), 15)
     seen.append(settled(lab, 90))
     return seen
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def test_a_rewritten_file_moves_both_alike(lab: Lab) -> None:
     path = lab.dir / "trackfile-live"
     want = [{100}, {80}, "fault", {90}]
     try:
-        _write(path, "0\n")
+        write_renamed(path, "0\n")
         lab.ka_start("lb1", conf("lb1", path, -10, ""))
         wait_until(lambda: lab.has_vip("lb1"), 10)
         theirs = _steps(lab, "lb1", path)
         lab.ka_stop("lb1")
         wait_until(lambda: not lab.has_vip("lb1"), 10)
-        _write(path, "0\n")
+        write_renamed(path, "0\n")
         text = imported(lab, conf("py", path, -10, ""))
         with daemon(lab.ns("py"), text, prefix=PFX) as (proc, _, err):
             wait_until(lambda: lab.has_vip("py"), 15)

@@ -47,7 +47,7 @@ def test_a_value_moves_or_faults_as_keepalived(
     assert file_move(value, weight, reverse) == move
 
 
-def _write(path: Path, text: str) -> None:
+def write_renamed(path: Path, text: str) -> None:
     """As an agent should: a new file renamed over the old one (a new inode each time)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
@@ -60,13 +60,13 @@ def test_the_file_read_for_real(tmp_path: Path) -> None:
     warned: list[str] = []
     tr = FileTracker(TrackFile("tf", str(path)), FakeClock(), seen.append, warned.append)
     assert tr.look() == 0  # missing: 0
-    _write(path, "  0x10 trailing words\n")
+    write_renamed(path, "  0x10 trailing words\n")
     tr.poll()
-    _write(path, "no digits")  # strtol: 0
+    write_renamed(path, "no digits")  # strtol: 0
     tr.poll()
-    _write(path, "-7\n")
+    write_renamed(path, "-7\n")
     tr.poll()
-    _write(path, "99999999999\n")  # out of the 32-bit range: ignored, -7 stays
+    write_renamed(path, "99999999999\n")  # out of the 32-bit range: ignored, -7 stays
     tr.poll()
     path.unlink()  # gone: 0
     tr.poll()
@@ -94,15 +94,15 @@ async def test_priorities_move_with_the_file(tmp_path: Path) -> None:
     try:
         assert path.read_text() == "0\n"
         await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP)
-        _write(path, "1\n")
+        write_renamed(path, "1\n")
         await until(clock, lambda: b.state() == S.MASTER and a.state() == S.BACKUP, 3)
         assert node._effective_priority() == 90
-        _write(path, "0\n")
+        write_renamed(path, "0\n")
         await until(clock, lambda: a.state() == S.MASTER and b.state() == S.BACKUP, 3)
-        _write(path, "5\n")
+        write_renamed(path, "5\n")
         await until(clock, lambda: a.state() == S.FAULT and b.state() == S.MASTER, 3)
         assert node._effective_priority() == 150  # a FAULT file gives no move besides
-        _write(path, "-1\n")  # +60: out of FAULT, above the peer
+        write_renamed(path, "-1\n")  # +60: out of FAULT, above the peer
         await until(clock, lambda: a.state() == S.MASTER and node._effective_priority() == 210, 3)
         # reload: the instance's weight gone, the track_file's own 3 applies: -1 → -3
         await a.group.reload(
@@ -117,7 +117,7 @@ async def test_priorities_move_with_the_file(tmp_path: Path) -> None:
             )
         )
         await until(clock, lambda: a.state() == S.FAULT, 3)
-        _write(path, "0\n")
+        write_renamed(path, "0\n")
         await until(clock, lambda: a.state() == S.MASTER, 3)
         await run_for(clock, 0.2)
     finally:
