@@ -8,7 +8,8 @@ vrrp_track.c, 2.2):
 - the instance's `track_file { NAME weight W [reverse] }` replaces the track_file's own
   weight and direction for that instance;
 - the value is read as `lvstui.trackfile` says (a missing or emptied file is 0, a number out
-  of the 32-bit range is ignored); `init_file` writes the file before the first read;
+  of the 32-bit range is ignored, one that cannot be read is 0); `init_file` writes the file
+  before the first read (with `overwrite`, not again on a reload);
 - a file whose directory does not exist is not tracked (keepalived: "Track file directory
   ... does not exist - removing"); lvstui warns and leaves it out the same way.
 
@@ -44,8 +45,8 @@ def file_move(value: int, weight: int, reverse: bool) -> int | None:
 
 class FileTracker:
     """Looks at one tracked file every FILE_POLL seconds; `on_change(value)` when the value
-    changes. `warn` is told once when the file exists but cannot be read (the last value
-    stays, as keepalived keeps its last status)."""
+    changes. A file that exists but cannot be read gives 0, as in keepalived (`warn` is told
+    once)."""
 
     def __init__(
         self,
@@ -69,8 +70,9 @@ class FileTracker:
             self._unreadable = False
         except OSError as exc:
             if not self._unreadable:
-                self._warn(f"track_file {self.tf.name}: cannot read {self.tf.file}: {exc}")
+                self._warn(f"track_file {self.tf.name}: cannot read {self.tf.file}: {exc}; 0")
             self._unreadable = True
+            self.value = 0  # keepalived: a file it cannot open or read gives 0
         return self.value
 
     def poll(self) -> None:
@@ -104,6 +106,7 @@ class InstanceFiles:
         self.value: dict[str, int] = {}
         self._pollers: Pollers[TrackFile] = Pollers()
         self._inst: VrrpInstance | None = None
+        self._reloaded = False  # init_file's overwrite is for the first start only
 
     def weight_of(self, name: str) -> tuple[int, bool]:
         tf = self.defs[name]
@@ -136,7 +139,8 @@ class InstanceFiles:
                 continue
             if tf.init_file is not None:
                 try:
-                    init_file(tf.file, tf.init_file, tf.init_overwrite)
+                    # keepalived: "Don't overwrite a file on reload"
+                    init_file(tf.file, tf.init_file, tf.init_overwrite and not self._reloaded)
                 except OSError as exc:
                     self._warn(f"track_file {name}: init_file: cannot write {tf.file}: {exc}")
             tracker = FileTracker(tf, self.clock, self._callback(name), self._warn)
@@ -154,6 +158,7 @@ class InstanceFiles:
         the new ones; `faults` with the file ones replaced by the current ones."""
         gone = self._pollers.stale(inst.track_file, self.defs)
         await self.stop(gone)
+        self._reloaded = True
         for name in gone:
             self.value.pop(name, None)
         kept = {k: v for k, v in faults.items() if not k.startswith("file:")}

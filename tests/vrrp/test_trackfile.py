@@ -70,11 +70,13 @@ def test_the_file_read_for_real(tmp_path: Path) -> None:
     tr.poll()
     path.unlink()  # gone: 0
     tr.poll()
-    assert seen == [16, 0, -7, 0]
-    path.mkdir()  # exists, cannot be read: said once, the value stays
+    write_renamed(path, "4\n")
+    tr.poll()
+    path.unlink()
+    path.mkdir()  # exists, cannot be read: 0, as keepalived (said once)
     tr.poll()
     tr.poll()
-    assert seen == [16, 0, -7, 0] and len(warned) == 1 and "cannot read" in warned[0]
+    assert seen == [16, 0, -7, 0, 4, 0] and len(warned) == 1 and "cannot read" in warned[0]
 
 
 async def test_priorities_move_with_the_file(tmp_path: Path) -> None:
@@ -179,3 +181,25 @@ def test_the_toml_keys() -> None:
         load_config_text(TOML.format(items='"tff"'))
     with pytest.raises(ConfigError, match="expected `NAME"):
         load_config_text(TOML.format(items='"tf weight x"'))
+
+
+async def test_init_file_overwrites_at_start_not_on_a_reload(tmp_path: Path) -> None:
+    """keepalived: `init_file 7 overwrite` writes 7 over what the file holds at start, and
+    "Don't overwrite a file on reload"."""
+    clock = FakeClock()
+    path = tmp_path / "state"
+    path.write_text("1\n")
+    tf = TrackFile("tf", str(path), weight=-1, init_file=7, init_overwrite=True)
+    tracking = inst(150, track_file=("tf",))
+    cfg = Config(track_files=(tf,), vrrp_instances=(tracking,))
+    a = Director(MemoryHub(), clock, "198.51.100.11", cfg)
+    await a.group.start()
+    node = a.group.nodes["VI_1"]
+    try:
+        assert path.read_text() == "7\n" and node._effective_priority() == 143
+        write_renamed(path, "2\n")
+        await a.group.reload(replace(cfg, track_files=(replace(tf, weight=-2),)))
+        await until(clock, lambda: node._effective_priority() == 146, 3)
+        assert path.read_text() == "2\n"
+    finally:
+        await a.group.stop()
