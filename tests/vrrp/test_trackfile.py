@@ -203,3 +203,21 @@ async def test_init_file_overwrites_at_start_not_on_a_reload(tmp_path: Path) -> 
         assert path.read_text() == "2\n"
     finally:
         await a.group.stop()
+
+
+def test_a_sync_groups_track_file_is_noted_with_what_to_do() -> None:
+    """keepalived's vrrp_sync_group { track_file { … } } tracks the file for every member;
+    lvstui does per instance only, and the import note says where to put it."""
+    from lvstui.config.keepalived import import_keepalived_text
+
+    text = (
+        "track_file tf {\n  file /run/agent/state\n}\n"
+        "vrrp_sync_group G {\n  group {\n    VI_1\n  }\n  track_file {\n    tf\n  }\n}\n"
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n"
+        "  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n"
+    )
+    r = import_keepalived_text(text, "a.conf", "lb0")
+    (note,) = r.notes
+    assert "vrrp_sync_group G: track_file" in str(note)
+    assert "list it in each member's track_file" in str(note)
+    assert r.config.vrrp_instances[0].track_file == ()

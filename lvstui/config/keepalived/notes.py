@@ -42,6 +42,11 @@ WHY_NOT = {
     "net_mask": "not a keepalived directive",
     "static_route": "not a keepalived keyword: static_routes",
     "dont_track_primary": "the instance's interface is always tracked",
+    # keepalived's sync group tracks these for every member; lvstui per instance only
+    **{
+        key: f"lvstui tracks it per vrrp_instance only: list it in each member's {key}"
+        for key in ("track_file", "track_script", "track_interface", "track_process")
+    },
 }
 
 
