@@ -165,8 +165,8 @@ def _nftables(config: Config) -> str | None:
 
 
 def _script_warnings(config: Config, locate: Locator, path: str, disabled: Sequence[str]) -> int:
-    """Scripts keepalived would call insecure: with enable_script_security, the scripts
-    it disables (and so does lvstui); without it, the ones it would disable."""
+    """The scripts keepalived disables (and so does lvstui): missing or not executable, and
+    insecure with enable_script_security; without it, the insecure ones as warnings."""
     from lvstui.config.locate import format_key
     from lvstui.config.scripts import script_problems
 
@@ -174,10 +174,10 @@ def _script_warnings(config: Config, locate: Locator, path: str, disabled: Seque
         print(warning)
     if disabled:
         print(
-            "  hint: make the script and every directory above it root's and not writable "
-            "by others, or run it as another user (script_user, or the script's `user`)"
+            "  hint: a disabled script runs once it is fixed and the file reloaded; for "
+            "enable_script_security make it and every directory above it root's and not "
+            "writable by others, or run it as another user (script_user, or its `user`)"
         )
-        return len(disabled)
     found = 0
     for script, why in script_problems(config):
         found += 1
@@ -189,7 +189,7 @@ def _script_warnings(config: Config, locate: Locator, path: str, disabled: Seque
             "  hint: fix the permissions or run it as another user (script_user); "
             "enable_script_security disables such scripts (keepalived does too)"
         )
-    return found
+    return found + len(disabled)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from lvstui.config.limits import parse_toml, read_limited
 from lvstui.config.locate import LineOf, Locator
 from lvstui.config.schema import Config
 from lvstui.config.scripts import unknown_user_errors, with_script_user
-from lvstui.config.scriptsec import disable_insecure
+from lvstui.config.scriptsec import disable_scripts
 from lvstui.config.sections.checks import CHECK_ORDER, parse_status_codes, sort_checks
 from lvstui.config.sections.vrrp import parse_vip
 from lvstui.config.table import Ctx, Table
@@ -119,7 +119,7 @@ def load_config_disabled(path: str | Path) -> tuple[Config, tuple[str, ...]]:
     errors = unknown_user_errors(config, locate)
     if errors:
         raise ConfigErrors(errors)
-    config, disabled = disable_insecure(config)
+    config, disabled = disable_scripts(config)
     return config, tuple(d.line(str(path), locate) for d in disabled)
 
 

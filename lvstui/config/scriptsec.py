@@ -1,4 +1,8 @@
-"""keepalived's `enable_script_security` at load: disable each insecure script, run the rest.
+"""Scripts keepalived would not run, left out at load as keepalived does; the rest runs.
+
+keepalived 2.2.7 disables a script it cannot run at all (not found, in PATH for a bare name,
+not a file, or not executable for the user it runs as), with or without
+`enable_script_security`, and with that setting also each insecure script.
 
 keepalived 2.2.7 does not refuse a config with an insecure script (a root script that a
 non-root user could change, `lvstui.config.scripts.insecure`); it leaves that script out and
@@ -13,16 +17,21 @@ lib/notify.c `check_notify_script_secure`):
 - a notify script (`notify*`, `notify_up` / `notify_down`, `quorum_up` / `quorum_down`, the
   notify FIFOs' `*_script`): simply not run.
 
-`disable_insecure(config)` returns the config with those scripts left out and one
+`disable_scripts(config)` returns the config with those scripts left out and one
 `Disabled` per script (where it was and why), for check-config and the daemon's log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shlex
+import shutil
+import stat
 from dataclasses import dataclass
 from typing import TypeVar
 
+from lvstui.child import resolve_user
 from lvstui.config.globaldefs import GlobalDefs
 from lvstui.config.locate import KeyPath, LineOf, format_key
 from lvstui.config.schema import (
@@ -33,9 +42,9 @@ from lvstui.config.schema import (
     VrrpInstance,
     VrrpSyncGroup,
 )
-from lvstui.config.scripts import script_problems
+from lvstui.config.scripts import script_problems, scripts
 
-__all__ = ["Disabled", "disable_insecure"]
+__all__ = ["Disabled", "disable_scripts", "unrunnable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ class Disabled:
     path: KeyPath  # where the script is in the config
     command: str
     why: str  # which file or directory is at fault
+    insecure: bool = True  # False: keepalived cannot run it at all
 
     def message(self) -> str:
         if self.path[-1] == "misc_path":
@@ -51,7 +61,8 @@ class Disabled:
             kind, effect = "vrrp_script", "it is not run and every track_script on it is dropped"
         else:
             kind, effect = "notify script", "it is not run"
-        return f"{kind} disabled (enable_script_security, as keepalived does): {self.why}; {effect}"
+        rule = "enable_script_security, " if self.insecure else ""
+        return f"{kind} disabled ({rule}as keepalived does): {self.why}; {effect}"
 
     def line(self, config_file: str, line_of: LineOf) -> str:
         n = line_of(self.path)
@@ -59,12 +70,17 @@ class Disabled:
         return f"{where}: {format_key(self.path)}: warning: {self.message()}"
 
 
-def disable_insecure(config: Config) -> tuple[Config, tuple[Disabled, ...]]:
-    """With enable_script_security: `config` without its insecure scripts, and which they
-    were. Without it keepalived runs them all (and so do we; check-config warns)."""
-    if not config.global_defs.enable_script_security:
-        return config, ()
-    found = tuple(Disabled(s.path, s.command, why) for s, why in script_problems(config))
+def disable_scripts(config: Config) -> tuple[Config, tuple[Disabled, ...]]:
+    """`config` without the scripts keepalived would not run here, and which they were:
+    those it cannot run at all, and with enable_script_security the insecure ones (without
+    it keepalived runs them, and so do we; check-config warns)."""
+    found: list[Disabled] = []
+    if config.global_defs.enable_script_security:
+        found += [Disabled(s.path, s.command, why) for s, why in script_problems(config)]
+    judged = {d.path for d in found}
+    for script in scripts(config):
+        if script.path not in judged and (why := unrunnable(script.command, script.user)):
+            found.append(Disabled(script.path, script.command, why, insecure=False))
     if not found:
         return config, ()
     paths = {d.path for d in found}
@@ -92,7 +108,48 @@ def disable_insecure(config: Config) -> tuple[Config, tuple[Disabled, ...]]:
         vrrp_sync_groups=groups,
         virtual_servers=servers,
     )
-    return fixed, found
+    return fixed, tuple(found)
+
+
+def unrunnable(command: str, user: str | None) -> str | None:
+    """Why keepalived could not run `command` as `user` (None: our own) at all, or None."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None  # the loader refused it already
+    if not argv:
+        return None
+    program = argv[0]
+    found = program if "/" in program else shutil.which(program)
+    if found is None:
+        return f"{program} is not found in PATH"
+    try:
+        st = os.stat(found)
+    except OSError as exc:
+        return f"{found} cannot be accessed: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{found} is not a file"
+    try:
+        who = resolve_user(user) if user else None
+    except KeyError:
+        return None  # an error of its own at load (unknown_user_errors)
+    uid, gid = (who.uid, who.gid) if who else (os.geteuid(), os.getegid())
+    if not _executable(st, uid, gid):
+        return f"{found} is not executable for uid {uid}"
+    return None
+
+
+def _executable(st: os.stat_result, uid: int, gid: int) -> bool:
+    """keepalived's test: root needs any x bit; otherwise the owner's, group's or others' bit
+    (the primary group only)."""
+    mode = st.st_mode
+    if uid == 0:
+        return bool(mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+    if uid == st.st_uid:
+        return bool(mode & stat.S_IXUSR)
+    if gid == st.st_gid:
+        return bool(mode & stat.S_IXGRP)
+    return bool(mode & stat.S_IXOTH)
 
 
 def _without_fifo_scripts(gd: GlobalDefs, paths: set[KeyPath]) -> GlobalDefs:

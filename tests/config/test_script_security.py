@@ -162,6 +162,38 @@ def test_enable_script_security_disables_each_insecure_script_and_runs_the_rest(
     load_config(_config(tmp_path, loose, "enable_script_security = true"))
 
 
+def test_scripts_keepalived_cannot_run_are_disabled_without_script_security(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing, not in PATH, or not executable: keepalived disables such a script whatever
+    enable_script_security says (its `-t`: tests/config/test_script_security_ka.py)."""
+    plain = _script(tmp_path / "s", 0o644)  # not executable for anyone
+    path = _config(tmp_path, plain)
+    text = path.read_text().replace(f'script = "{plain}"', 'script = "lvt-scriptsec-no-such"')
+    text = text.replace(f'quorum_up = "{plain}"', f'quorum_up = "{tmp_path}/gone.sh"')
+    text += '\n[[virtual_server.real_server.misc_check]]\nmisc_path = "/bin/true"\n'
+    path.write_text(text)
+    config, disabled = load_config_disabled(path)
+    whys = {line.split(": ")[1]: line.split("does): ")[1] for line in disabled}
+    assert whys == {
+        "vrrp_script.chk.script": "lvt-scriptsec-no-such is not found in PATH; it is not run "
+        "and every track_script on it is dropped",
+        "vrrp_instance.VI_1.notify_master": f"{plain} is not executable for uid "
+        f"{os.geteuid()}; it is not run",
+        "virtual_server[0].quorum_up": f"{tmp_path}/gone.sh cannot be accessed: No such file "
+        "or directory; it is not run",
+        "virtual_server[0].real_server[0].misc_check[0].misc_path": f"{plain} is not "
+        f"executable for uid {os.geteuid()}; the check is removed; the server's other checks "
+        "decide",
+    }
+    (vi,) = config.vrrp_instances
+    assert (config.vrrp_scripts, vi.track_script, vi.notify_master) == ((), (), None)
+    checks = config.virtual_servers[0].real_servers[0].checks
+    assert [c.misc_path for c in checks if isinstance(c, MiscCheck)] == ["/bin/true"]
+    assert main(["check-config", "-f", str(path)]) == 0
+    assert capsys.readouterr().out.count("disabled (as keepalived does)") == 4
+
+
 def test_script_user_is_the_default_user_of_every_script(tmp_path: Path) -> None:
     text = CONFIG.format(script="/bin/true", global_defs='script_user = "nobody"')
     text = text.replace('script = "/bin/true"', 'script = "/bin/true"\nuser = "root"')

@@ -16,7 +16,7 @@ from lvstui.config.keepalived.tree import parse
 from lvstui.config.load import ConfigErrors, load_config_data, read_config_text
 from lvstui.config.locate import KeyPath, format_key
 from lvstui.config.schema import Config
-from lvstui.config.scriptsec import disable_insecure
+from lvstui.config.scriptsec import disable_scripts
 from lvstui.errors import ConfigError
 
 
@@ -91,10 +91,12 @@ def import_keepalived_text(
 def _disabled_notes(
     config: Config, lines: dict[KeyPath, tuple[str, int]], file: str
 ) -> list[ImportNote]:
-    """The scripts enable_script_security disables on this host, as keepalived does here."""
+    """The scripts enable_script_security disables on this host, as keepalived does here
+    (scripts missing here are not noted: the file may be converted away from its host;
+    check-config and the daemon say so where it runs)."""
     by_key = {format_key(k): v for k, v in lines.items()}
     out = []
-    for d in disable_insecure(config)[1]:
+    for d in (d for d in disable_scripts(config)[1] if d.insecure):
         where = _lookup(by_key, format_key(d.path)) or (file, 0)
         out.append(ImportNote(where[0], where[1], format_key(d.path), d.message()))
     return out
