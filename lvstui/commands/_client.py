@@ -69,14 +69,14 @@ def resolve_socket(explicit: str | None, config: str | None = None) -> str:
     if explicit:
         return explicit
     if config:
-        from lvstui.config.load import load_config
+        from lvstui.config.load import load_config_disabled
 
-        return load_config(config).lvstui.control_socket
+        return load_config_disabled(config)[0].lvstui.control_socket  # no script warnings
     if Path(DEFAULT_CONFIG_PATH).exists():
         try:
-            from lvstui.config.load import load_config
+            from lvstui.config.load import load_config_disabled
 
-            return load_config(DEFAULT_CONFIG_PATH).lvstui.control_socket
+            return load_config_disabled(DEFAULT_CONFIG_PATH)[0].lvstui.control_socket
         except Exception:  # a broken config must not stop `lvstui list`
             pass
     return DEFAULT_CONTROL_SOCKET

@@ -51,10 +51,10 @@ def _settings(path: str | None) -> LvstuiSettings | None:
     """The config's [lvstui] table, or None when there is no readable config."""
     if path is None and not Path(DEFAULT_CONFIG_PATH).exists():
         return None
-    from lvstui.config.load import load_config
+    from lvstui.config.load import load_config_disabled
 
     try:
-        return load_config(path or DEFAULT_CONFIG_PATH).lvstui
+        return load_config_disabled(path or DEFAULT_CONFIG_PATH)[0].lvstui
     except Exception:
         if path is not None:
             raise  # asked for explicitly: its errors matter
