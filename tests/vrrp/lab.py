@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 VIP = "198.51.100.9"
 ADDR = {"lb1": "198.51.100.11", "lb2": "198.51.100.12", "py": "198.51.100.13"}
@@ -263,6 +265,30 @@ def adverts(lab: Lab, family: int) -> set[tuple[str, str]]:
     found = set(re.findall(rf"^([0-9a-f:]{{17}}) > .*?: ({src}) > {group}", r.stdout, re.M))
     assert found, r.stdout + r.stderr
     return found
+
+
+def advertised(lab: Lab) -> set[int]:
+    """The priorities in the adverts a client on the segment sees within 3 s (none: nobody
+    is MASTER)."""
+    r = lab.exec(
+        "client", "timeout", "3", "tcpdump", "-n", "-t", "-l", "-c", "5", "-i", "eth0",
+        "ip proto 112",
+    )  # fmt: skip
+    return {int(p) for p in re.findall(r"vrid 51, prio (\d+)", r.stdout)}
+
+
+def settled(lab: Lab, want: int) -> set[int]:
+    """The advertised priorities once the script's result has moved the priority (the first
+    adverts can carry the one before any result)."""
+    seen: list[set[int]] = []
+
+    def moved() -> bool:
+        seen.append(advertised(lab))
+        return seen[-1] == {want}
+
+    with contextlib.suppress(AssertionError):  # the caller compares what was seen last
+        wait_until(moved, 20, interval=0.5)
+    return seen[-1]
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import wait_until
-from tests.vrrp.lab import Lab, adverts, imported, lab_up
+from tests.vrrp.lab import Lab, advertised, adverts, imported, lab_up
 from tests.vrrp.nsdaemon import daemon
 
 pytestmark = [
@@ -176,16 +176,6 @@ def scripted(name: str, weight: int, init_fail: bool) -> str:
         "    track_script {\n        chk\n    }\n"
         "    virtual_ipaddress {\n        198.51.100.9/24\n    }\n}\n"
     )
-
-
-def advertised(lab: Lab) -> set[int]:
-    """The priorities in the adverts a client on the segment sees within 3 s (none: nobody
-    is MASTER)."""
-    r = lab.exec(
-        "client", "timeout", "3", "tcpdump", "-n", "-t", "-l", "-c", "5", "-i", "eth0",
-        "ip proto 112",
-    )  # fmt: skip
-    return {int(p) for p in re.findall(r"vrid 51, prio (\d+)", r.stdout)}
 
 
 def test_script_start_state_as_keepalived(lab: Lab) -> None:

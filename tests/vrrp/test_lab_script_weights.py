@@ -8,7 +8,6 @@ tests/vrrp/test_lab_parity.py's.)"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,9 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import wait_until
-from tests.vrrp.lab import Lab, imported, lab_up
+from tests.vrrp.lab import Lab, imported, lab_up, settled
 from tests.vrrp.nsdaemon import daemon
-from tests.vrrp.test_lab_parity import advertised
 
 pytestmark = [
     pytest.mark.netns,
@@ -58,20 +56,6 @@ CASES = [
     ("/bin/true", 20, " weight 10 reverse", 90),  # reverse: a success lowers it
     ("/bin/false", 20, " weight 10 reverse", 100),  # reverse: a failure adds nothing
 ]
-
-
-def settled(lab: Lab, want: int) -> set[int]:
-    """The advertised priorities once the script's result has moved the priority (the first
-    adverts can carry the one before any result)."""
-    seen: list[set[int]] = []
-
-    def moved() -> bool:
-        seen.append(advertised(lab))
-        return seen[-1] == {want}
-
-    with contextlib.suppress(AssertionError):  # the caller compares what was seen last
-        wait_until(moved, 20, interval=0.5)
-    return seen[-1]
 
 
 def test_script_weights_move_priorities_as_keepalived(lab: Lab) -> None:

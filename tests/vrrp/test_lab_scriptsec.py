@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
-from tests.vrrp.lab import Lab, imported, lab_up
+from tests.vrrp.lab import Lab, advertised, imported, lab_up
 from tests.vrrp.nsdaemon import daemon
-from tests.vrrp.test_lab_parity import advertised
 
 pytestmark = [
     pytest.mark.netns,

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
-from tests.vrrp.lab import Lab, imported, lab_up
+from tests.vrrp.lab import Lab, imported, lab_up, settled
 from tests.vrrp.nsdaemon import daemon
-from tests.vrrp.test_lab_script_weights import settled
 from tests.vrrp.test_trackfile import write_renamed
 
 pytestmark = [
